@@ -1,0 +1,69 @@
+import type { Queue } from 'bullmq';
+import express, { type Express } from 'express';
+import type { Redis } from 'ioredis';
+import { pinoHttp } from 'pino-http';
+import type { Config } from '../shared/config.ts';
+import type { Vault } from '../shared/crypto/vault.ts';
+import type { Db } from '../shared/db/database.ts';
+import type { Logger } from '../shared/logger.ts';
+import type { ExecuteJobData } from '../shared/queue/execute-job.ts';
+import { ExecutionService } from './execution/execution-service.ts';
+import type { ReplyListener } from './execution/reply-listener.ts';
+import { authenticate, requireWorkspaceKey } from './middleware/authenticate.ts';
+import { errorHandler, notFoundRoute } from './middleware/errors.ts';
+import { requestId } from './middleware/request-id.ts';
+import { catalogRoutes } from './routes/catalog.ts';
+import { connectionRoutes } from './routes/connections.ts';
+import { executionRoutes } from './routes/executions.ts';
+import { healthRoutes } from './routes/health.ts';
+import { invocationRoutes } from './routes/invocations.ts';
+import { projectRoutes } from './routes/projects.ts';
+
+export interface ApiDeps {
+  config: Config;
+  db: Db;
+  vault: Vault;
+  /** For readiness checks; the api's fail-fast connection. */
+  redis: Redis;
+  queue: Queue<ExecuteJobData>;
+  replies: ReplyListener;
+  logger: Logger;
+}
+
+export function createApp(deps: ApiDeps): Express {
+  const { config, db, vault, logger } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('trust proxy', false);
+
+  app.use(requestId);
+  app.use(
+    pinoHttp({
+      logger,
+      genReqId: (req) => (req as express.Request).id,
+      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
+      // Paths only: query strings can carry one-time codes, and headers carry keys.
+      serializers: {
+        req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, path: req.url.split('?')[0] }),
+        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+      },
+    }),
+  );
+  app.use(express.json({ limit: config.MAX_BODY_BYTES, type: ['application/json', 'application/*+json'], strict: true }));
+
+  app.use(healthRoutes(db, deps.redis));
+  app.use(catalogRoutes());
+
+  app.use('/v1', authenticate(db));
+  app.use(executionRoutes(new ExecutionService(db, deps.queue, deps.replies)));
+  app.use(invocationRoutes(db));
+  // Everything below manages the workspace.
+  app.use('/v1', requireWorkspaceKey);
+  app.use(projectRoutes(db));
+  app.use(connectionRoutes(db, vault, config));
+
+  app.use(notFoundRoute);
+  app.use(errorHandler(logger));
+  return app;
+}

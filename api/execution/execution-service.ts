@@ -1,0 +1,182 @@
+import type { Queue } from 'bullmq';
+import { findAction, findConnector } from '../../connectors/registry.ts';
+import type { Db } from '../../shared/db/database.ts';
+import type { InvocationRow } from '../../shared/db/schema.ts';
+import { ApiError, isErrorCode, notFound, toValidationIssues } from '../../shared/errors.ts';
+import { isWellFormedId, newId } from '../../shared/ids.ts';
+import { completeInvocation, insertInvocation } from '../../shared/invocations/invocation-store.ts';
+import { executeJobOptions, type ExecuteJobData } from '../../shared/queue/execute-job.ts';
+import type { ExecutionReply } from '../../shared/queue/execution-reply.ts';
+import type { Principal } from '../middleware/authenticate.ts';
+import { InvocationError } from '../middleware/errors.ts';
+import { executionRequestHash } from './request-hash.ts';
+import { replyFromRow, type ReplyListener } from './reply-listener.ts';
+import { resolveConnection } from './resolve-connection.ts';
+
+export interface ExecuteCommand {
+  principal: Principal;
+  connectorId: string;
+  actionId: string;
+  input: unknown;
+  connectionId?: string;
+  projectId?: string;
+  idempotencyKey?: string;
+  respondAsync: boolean;
+  timeoutMs: number;
+}
+
+export type ExecuteOutcome =
+  | { kind: 'accepted'; invocationId: string; status: InvocationRow['status'] }
+  | { kind: 'finished'; reply: ExecutionReply }
+  | { kind: 'timed_out'; invocationId: string };
+
+const IDEMPOTENCY_WINDOW_MS = 24 * 3600 * 1000;
+const isUniqueViolation = (err: unknown) => (err as { code?: string }).code === '23505';
+
+/**
+ * Accepts an execution: validate, resolve the connection, record the invocation, enqueue, and
+ * (sync) wait for the result. Everything that can be refused is refused before a row is written;
+ * from the row on, the call is accepted and never lost.
+ */
+export class ExecutionService {
+  constructor(
+    private readonly db: Db,
+    private readonly queue: Queue<ExecuteJobData>,
+    private readonly replies: ReplyListener,
+  ) {}
+
+  async execute(cmd: ExecuteCommand): Promise<ExecuteOutcome> {
+    const connector = findConnector(cmd.connectorId);
+    if (!connector) throw new ApiError('unknown_connector', `No connector "${cmd.connectorId}".`);
+    const action = findAction(connector, cmd.actionId);
+    if (!action) throw new ApiError('unknown_action', `The ${connector.displayName} connector has no action "${cmd.actionId}".`);
+    const parsed = action.input.safeParse(cmd.input);
+    if (!parsed.success) {
+      throw new ApiError('invalid_input', `The input does not fit ${connector.id}.${action.id}.`, toValidationIssues(parsed.error.issues, 'input'));
+    }
+
+    const { workspaceId, projectId } = await this.resolveProject(cmd);
+    const connection = await resolveConnection(this.db, projectId, connector.id, cmd.connectionId);
+    const requestHash = executionRequestHash({ connectorId: connector.id, actionId: action.id, connectionId: cmd.connectionId, input: cmd.input });
+
+    if (cmd.idempotencyKey !== undefined) {
+      const earlier = await this.findByIdempotencyKey(projectId, cmd.idempotencyKey);
+      if (earlier) return this.replay(earlier, requestHash, cmd);
+    }
+
+    const invocationId = newId('invocation');
+    const row = {
+      id: invocationId,
+      workspace_id: workspaceId,
+      project_id: projectId,
+      connection_id: connection.id,
+      connector_id: connector.id,
+      action_id: action.id,
+      idempotency_key: cmd.idempotencyKey ?? null,
+      request_hash: requestHash,
+    };
+
+    if (connection.status === 'broken') {
+      // A fast failure is still an accepted execution: it gets its row, and no upstream call.
+      const error = { code: 'connection_broken', message: `The connection is broken: ${connection.statusReason ?? 'credentials rejected'}` };
+      const inserted = await this.insertOrReplay({ ...row, status: 'failed', error_code: error.code, error_message: error.message, finished_at: new Date() }, requestHash, cmd);
+      if (inserted) return inserted;
+      return { kind: 'finished', reply: { invocationId, status: 'failed', error, durationMs: null } };
+    }
+
+    const replayed = await this.insertOrReplay({ ...row, status: 'queued' }, requestHash, cmd);
+    if (replayed) return replayed;
+
+    const data: ExecuteJobData = {
+      invocationId,
+      workspaceId,
+      projectId,
+      connectionId: connection.id,
+      connectorId: connector.id,
+      actionId: action.id,
+      input: parsed.data,
+      replyTo: cmd.respondAsync ? null : this.replies.channel,
+    };
+    // Subscribe before enqueueing, so a fast worker's reply cannot arrive before we listen.
+    const waiting = cmd.respondAsync ? undefined : this.replies.wait(invocationId, cmd.timeoutMs);
+    try {
+      await this.queue.add(`${connector.id}.${action.id}`, data, { ...executeJobOptions, jobId: invocationId });
+    } catch {
+      const error = { code: 'unavailable', message: 'The queue is unavailable; the call was not run. Retry later.' };
+      await completeInvocation(this.db, invocationId, { failure: error, durationMs: null }).catch(() => {});
+      throw new InvocationError(invocationId, new ApiError('unavailable', error.message, undefined, { 'Retry-After': '1' }));
+    }
+    if (!waiting) return { kind: 'accepted', invocationId, status: 'queued' };
+    const reply = await waiting;
+    return reply ? { kind: 'finished', reply } : { kind: 'timed_out', invocationId };
+  }
+
+  private async resolveProject(cmd: ExecuteCommand): Promise<{ workspaceId: string; projectId: string }> {
+    const p = cmd.principal;
+    if (p.kind === 'project') {
+      if (cmd.projectId !== undefined && cmd.projectId !== p.projectId) throw notFound('project');
+      return { workspaceId: p.workspaceId, projectId: p.projectId };
+    }
+    if (cmd.projectId === undefined) {
+      throw new ApiError('invalid_input', 'With a workspace key, name the project.', [{ path: 'projectId', message: 'required with a workspace key' }]);
+    }
+    if (!isWellFormedId('project', cmd.projectId)) throw notFound('project');
+    const project = await this.db
+      .selectFrom('projects')
+      .select('id')
+      .where('id', '=', cmd.projectId)
+      .where('workspace_id', '=', p.workspaceId)
+      .executeTakeFirst();
+    if (!project) throw notFound('project');
+    return { workspaceId: p.workspaceId, projectId: project.id };
+  }
+
+  private async findByIdempotencyKey(projectId: string, key: string): Promise<InvocationRow | undefined> {
+    const row = await this.db
+      .selectFrom('invocations')
+      .selectAll()
+      .where('project_id', '=', projectId)
+      .where('idempotency_key', '=', key)
+      .executeTakeFirst();
+    if (row && Date.now() - new Date(row.created_at).getTime() > IDEMPOTENCY_WINDOW_MS) {
+      // Past the window the key is free again; the old row keeps its audit value without it.
+      await this.db.updateTable('invocations').set({ idempotency_key: null }).where('id', '=', row.id).execute();
+      return undefined;
+    }
+    return row;
+  }
+
+  /** Inserts the row; when a concurrent request took the same Idempotency-Key first, replays that one. */
+  private async insertOrReplay(
+    row: Parameters<typeof insertInvocation>[1],
+    requestHash: string,
+    cmd: ExecuteCommand,
+  ): Promise<ExecuteOutcome | undefined> {
+    try {
+      await insertInvocation(this.db, row);
+      return undefined;
+    } catch (err) {
+      if (!isUniqueViolation(err) || cmd.idempotencyKey === undefined) throw err;
+      const winner = await this.findByIdempotencyKey(row.project_id, cmd.idempotencyKey);
+      if (!winner) throw err;
+      return this.replay(winner, requestHash, cmd);
+    }
+  }
+
+  private async replay(earlier: InvocationRow, requestHash: string, cmd: ExecuteCommand): Promise<ExecuteOutcome> {
+    if (earlier.request_hash !== requestHash) {
+      throw new ApiError('idempotency_key_reused', 'This Idempotency-Key was used with a different request in the last 24 hours.');
+    }
+    const finished = replyFromRow(earlier);
+    if (finished) return { kind: 'finished', reply: finished };
+    if (cmd.respondAsync) return { kind: 'accepted', invocationId: earlier.id, status: earlier.status };
+    const reply = await this.replies.wait(earlier.id, cmd.timeoutMs);
+    return reply ? { kind: 'finished', reply } : { kind: 'timed_out', invocationId: earlier.id };
+  }
+}
+
+/** A failed invocation as the API error it answers with. */
+export function errorFromReply(error: NonNullable<ExecutionReply['error']>): ApiError {
+  const code = isErrorCode(error.code) ? error.code : 'upstream_error';
+  return new ApiError(code, error.message, error.details);
+}

@@ -1,0 +1,10 @@
+import type { Principal } from './middleware/authenticate.ts';
+
+declare global {
+  namespace Express {
+    interface Request {
+      principal?: Principal;
+    }
+  }
+}
+export {};

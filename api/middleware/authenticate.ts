@@ -1,0 +1,51 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { RequestHandler } from 'express';
+import { hashApiKey } from '../../shared/auth/api-keys.ts';
+import type { Db } from '../../shared/db/database.ts';
+import { ApiError } from '../../shared/errors.ts';
+
+export type Principal =
+  | { kind: 'workspace'; workspaceId: string; keyId: string }
+  | { kind: 'project'; workspaceId: string; projectId: string; keyId: string };
+
+const bearer = /^Bearer\s+(\S{1,512})\s*$/i;
+
+/**
+ * Resolves `Authorization: Bearer <key>` to a principal. Keys are looked up by their SHA-256, then
+ * compared in constant time; revocation takes effect on the next request (nothing is cached).
+ */
+export function authenticate(db: Db): RequestHandler {
+  return async (req, _res, next) => {
+    const match = bearer.exec(req.get('authorization') ?? '');
+    if (!match) throw new ApiError('unauthenticated', 'Send an API key as "Authorization: Bearer <key>".');
+    const hash = hashApiKey(match[1]!);
+    const row = await db
+      .selectFrom('api_keys')
+      .select(['id', 'workspace_id', 'project_id', 'kind', 'key_hash'])
+      .where('key_hash', '=', hash)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
+    if (!row || !timingSafeEqual(row.key_hash, hash)) throw new ApiError('unauthenticated', 'The API key is unknown or revoked.');
+    req.principal =
+      row.kind === 'project' && row.project_id
+        ? { kind: 'project', workspaceId: row.workspace_id, projectId: row.project_id, keyId: row.id }
+        : { kind: 'workspace', workspaceId: row.workspace_id, keyId: row.id };
+    next();
+  };
+}
+
+/** Management routes: workspace keys only. */
+export const requireWorkspaceKey: RequestHandler = (req, _res, next) => {
+  if (req.principal?.kind !== 'workspace') throw new ApiError('forbidden', 'This route needs a workspace key.');
+  next();
+};
+
+export function workspacePrincipal(req: Express.Request): Extract<Principal, { kind: 'workspace' }> {
+  if (req.principal?.kind !== 'workspace') throw new ApiError('forbidden', 'This route needs a workspace key.');
+  return req.principal;
+}
+
+export function principalOf(req: Express.Request): Principal {
+  if (!req.principal) throw new ApiError('unauthenticated', 'Send an API key as "Authorization: Bearer <key>".');
+  return req.principal;
+}

@@ -1,0 +1,59 @@
+import type { ConnectionRow, InvocationRow, ProjectRow } from '../../shared/db/schema.ts';
+
+/** Database rows → the API.md resource shapes (camelCase, ISO timestamps, no secrets). */
+const iso = (d: Date | string | null): string | null => (d === null ? null : new Date(d).toISOString());
+
+export function presentProject(p: ProjectRow) {
+  return {
+    id: p.id,
+    displayName: p.display_name,
+    externalId: p.external_id,
+    metadata: p.metadata,
+    rateLimits: p.rate_limits,
+    createdAt: iso(p.created_at),
+  };
+}
+
+export type ConnectionWithBindings = Omit<ConnectionRow, 'credentials_iv' | 'credentials_tag' | 'credentials_ciphertext' | 'credentials_key_id'> & {
+  project_ids: string[] | null;
+};
+
+export function presentConnection(c: ConnectionWithBindings) {
+  return {
+    id: c.id,
+    connectorId: c.connector_id,
+    displayName: c.display_name,
+    status: c.status,
+    statusReason: c.status_reason,
+    statusChangedAt: iso(c.status_changed_at),
+    externalId: c.external_id,
+    projectIds: c.project_ids ?? [],
+    credentialsHint: c.credentials_hint,
+    createdAt: iso(c.created_at),
+    updatedAt: iso(c.updated_at),
+  };
+}
+
+export function presentInvocation(i: InvocationRow) {
+  return {
+    id: i.id,
+    projectId: i.project_id,
+    connectionId: i.connection_id,
+    connectorId: i.connector_id,
+    actionId: i.action_id,
+    status: i.status,
+    errorCode: i.error_code,
+    errorMessage: i.error_message,
+    errorDetails: i.error_details ?? null,
+    durationMs: i.duration_ms,
+    attempts: i.attempts,
+    createdAt: iso(i.created_at),
+    startedAt: iso(i.started_at),
+    finishedAt: iso(i.finished_at),
+    output: i.output ?? null,
+  };
+}
+
+export function presentApiKey(k: { id: string; name: string | null; prefix: string; created_at: Date }) {
+  return { id: k.id, name: k.name, prefix: k.prefix, createdAt: iso(k.created_at) };
+}

@@ -1,0 +1,225 @@
+import { Router } from 'express';
+import { sql } from 'kysely';
+import { z } from 'zod';
+import { findConnector } from '../../connectors/registry.ts';
+import type { ConnectorDefinition } from '../../connectors/toolkit/connector-definition.ts';
+import type { Config } from '../../shared/config.ts';
+import { credentialsHint, openCredentials, sealCredentials } from '../../shared/connections/credentials.ts';
+import type { Vault } from '../../shared/crypto/vault.ts';
+import type { Db } from '../../shared/db/database.ts';
+import { ApiError, notFound, toValidationIssues } from '../../shared/errors.ts';
+import { isWellFormedId, newId } from '../../shared/ids.ts';
+import { checkCredentials, statusFromVerdict } from '../connections/credential-check.ts';
+import { loadConnection, selectConnections } from '../connections/connection-queries.ts';
+import { workspacePrincipal } from '../middleware/authenticate.ts';
+import { decodeCursor, pageQuery, toPage } from '../pagination.ts';
+import { presentConnection } from '../resources/presenters.ts';
+import { parseBody, parseQuery, pathId } from '../validation.ts';
+
+const displayName = z.string().trim().min(1).max(200);
+const externalId = z.string().min(1).max(255);
+// The shape is checked per connector below; here only "an object of strings".
+const credentials = z.record(z.string(), z.unknown());
+
+const createConnection = z
+  .object({
+    connectorId: z.string().min(1).max(100),
+    displayName,
+    credentials,
+    externalId: externalId.optional(),
+    projectIds: z.array(z.string().max(100)).max(100).optional(),
+  })
+  .strict();
+const updateConnection = z.object({ displayName: displayName.optional(), credentials: credentials.optional() }).strict();
+const listConnections = z.object({
+  ...pageQuery,
+  connectorId: z.string().max(100).optional(),
+  status: z.enum(['active', 'broken']).optional(),
+  externalId: externalId.optional(),
+  projectId: z.string().max(100).optional(),
+});
+
+function parseCredentials(connector: ConnectorDefinition<any>, value: unknown): Record<string, string> {
+  const parsed = connector.credentials.safeParse(value);
+  if (!parsed.success) {
+    // Issues name fields, never echo values: these are secrets.
+    throw new ApiError(
+      'invalid_credentials_shape',
+      `The credentials do not fit the ${connector.displayName} connector (fields: ${connector.authFields.map((f) => f.key).join(', ')}).`,
+      toValidationIssues(parsed.error.issues, 'credentials'),
+    );
+  }
+  return parsed.data;
+}
+
+/** Connections and their project bindings (workspace keys only). */
+export function connectionRoutes(db: Db, vault: Vault, config: Config): Router {
+  const router = Router();
+
+  router.post('/v1/connections', async (req, res) => {
+    const { workspaceId } = workspacePrincipal(req);
+    const body = parseBody(createConnection, req);
+    const connector = findConnector(body.connectorId);
+    if (!connector) throw new ApiError('unknown_connector', `No connector "${body.connectorId}".`);
+    const creds = parseCredentials(connector, body.credentials);
+    const projectIds = [...new Set(body.projectIds ?? [])];
+    if (projectIds.length > 0) {
+      const valid = projectIds.every((id) => isWellFormedId('project', id));
+      const found = valid
+        ? await db.selectFrom('projects').select('id').where('workspace_id', '=', workspaceId).where('id', 'in', projectIds).execute()
+        : [];
+      if (found.length !== projectIds.length) throw notFound('project');
+    }
+
+    const verdict = await checkCredentials(config, connector, creds);
+    const id = newId('connection');
+    await db.transaction().execute(async (trx) => {
+      await trx
+        .insertInto('connections')
+        .values({
+          id,
+          workspace_id: workspaceId,
+          connector_id: connector.id,
+          display_name: body.displayName,
+          external_id: body.externalId ?? null,
+          ...statusFromVerdict(verdict),
+          ...sealCredentials(vault, id, creds),
+          credentials_hint: JSON.stringify(credentialsHint(connector, creds)),
+        })
+        .execute();
+      if (projectIds.length > 0) {
+        await trx.insertInto('project_connections').values(projectIds.map((projectId) => ({ project_id: projectId, connection_id: id }))).execute();
+      }
+    });
+    res.status(201).json(presentConnection(await loadConnection(db, workspaceId, id)));
+  });
+
+  router.get('/v1/connections', async (req, res) => {
+    const { workspaceId } = workspacePrincipal(req);
+    const q = parseQuery(listConnections, req);
+    const after = decodeCursor(q.cursor);
+    let query = selectConnections(db).where('c.workspace_id', '=', workspaceId);
+    if (q.connectorId !== undefined) query = query.where('c.connector_id', '=', q.connectorId);
+    if (q.status !== undefined) query = query.where('c.status', '=', q.status);
+    if (q.externalId !== undefined) query = query.where('c.external_id', '=', q.externalId);
+    if (q.projectId !== undefined) {
+      query = query.where(({ exists, selectFrom }) =>
+        exists(selectFrom('project_connections as pc').select('pc.project_id').whereRef('pc.connection_id', '=', 'c.id').where('pc.project_id', '=', q.projectId!)),
+      );
+    }
+    if (after) query = query.where('c.id', '<', after);
+    const rows = await query.orderBy('c.id', 'desc').limit(q.limit + 1).execute();
+    res.json(toPage(rows, q.limit, presentConnection));
+  });
+
+  router.get('/v1/connections/:connectionId', async (req, res) => {
+    const { workspaceId } = workspacePrincipal(req);
+    res.json(presentConnection(await loadConnection(db, workspaceId, pathId(req, 'connectionId', 'connection', 'connection'))));
+  });
+
+  router.patch('/v1/connections/:connectionId', async (req, res) => {
+    const { workspaceId } = workspacePrincipal(req);
+    const current = await loadConnection(db, workspaceId, pathId(req, 'connectionId', 'connection', 'connection'));
+    const body = parseBody(updateConnection, req);
+    const connector = findConnector(current.connector_id)!;
+    let credentialColumns = {};
+    if (body.credentials !== undefined) {
+      const creds = parseCredentials(connector, body.credentials);
+      const verdict = await checkCredentials(config, connector, creds);
+      const next = statusFromVerdict(verdict);
+      credentialColumns = {
+        ...sealCredentials(vault, current.id, creds),
+        credentials_hint: JSON.stringify(credentialsHint(connector, creds)),
+        // A new version: failures of calls still running with the old credentials cannot break this one.
+        credentials_version: sql<number>`credentials_version + 1`,
+        ...next,
+        status_changed_at: sql<Date>`case when status <> ${next.status} then now() else status_changed_at end`,
+      };
+    }
+    await db
+      .updateTable('connections')
+      .set({ display_name: body.displayName ?? current.display_name, updated_at: sql`now()`, ...credentialColumns })
+      .where('id', '=', current.id)
+      .execute();
+    res.json(presentConnection(await loadConnection(db, workspaceId, current.id)));
+  });
+
+  router.post('/v1/connections/:connectionId/test', async (req, res) => {
+    const { workspaceId } = workspacePrincipal(req);
+    const id = pathId(req, 'connectionId', 'connection', 'connection');
+    const row = await db.selectFrom('connections').selectAll().where('id', '=', id).where('workspace_id', '=', workspaceId).executeTakeFirst();
+    if (!row) throw notFound('connection');
+    const connector = findConnector(row.connector_id)!;
+    const verdict = await checkCredentials(config, connector, openCredentials(vault, row));
+    const next = statusFromVerdict(verdict);
+    await db
+      .updateTable('connections')
+      .set({ ...next, status_changed_at: sql`case when status <> ${next.status} then now() else status_changed_at end`, updated_at: sql`now()` })
+      .where('id', '=', row.id)
+      // Credentials replaced while we were testing are not ours to judge.
+      .where('credentials_version', '=', row.credentials_version)
+      .execute();
+    res.json(presentConnection(await loadConnection(db, workspaceId, row.id)));
+  });
+
+  router.delete('/v1/connections/:connectionId', async (req, res) => {
+    const { workspaceId } = workspacePrincipal(req);
+    const id = pathId(req, 'connectionId', 'connection', 'connection');
+    const result = await db.deleteFrom('connections').where('id', '=', id).where('workspace_id', '=', workspaceId).executeTakeFirst();
+    if (result.numDeletedRows === 0n) throw notFound('connection');
+    res.status(204).end();
+  });
+
+  // Bindings: which projects may use a connection.
+  const loadBindingPair = async (workspaceId: string, projectId: string, connectionId: string) => {
+    const project = await db.selectFrom('projects').select('id').where('id', '=', projectId).where('workspace_id', '=', workspaceId).executeTakeFirst();
+    if (!project) throw notFound('project');
+    const connection = await db
+      .selectFrom('connections')
+      .select('id')
+      .where('id', '=', connectionId)
+      .where('workspace_id', '=', workspaceId)
+      .executeTakeFirst();
+    if (!connection) throw notFound('connection');
+  };
+
+  router.put('/v1/projects/:projectId/connections/:connectionId', async (req, res) => {
+    const { workspaceId } = workspacePrincipal(req);
+    const projectId = pathId(req, 'projectId', 'project', 'project');
+    const connectionId = pathId(req, 'connectionId', 'connection', 'connection');
+    await loadBindingPair(workspaceId, projectId, connectionId);
+    await db
+      .insertInto('project_connections')
+      .values({ project_id: projectId, connection_id: connectionId })
+      .onConflict((oc) => oc.columns(['project_id', 'connection_id']).doNothing())
+      .execute();
+    res.status(204).end();
+  });
+
+  router.delete('/v1/projects/:projectId/connections/:connectionId', async (req, res) => {
+    const { workspaceId } = workspacePrincipal(req);
+    const projectId = pathId(req, 'projectId', 'project', 'project');
+    const connectionId = pathId(req, 'connectionId', 'connection', 'connection');
+    await loadBindingPair(workspaceId, projectId, connectionId);
+    await db.deleteFrom('project_connections').where('project_id', '=', projectId).where('connection_id', '=', connectionId).execute();
+    res.status(204).end();
+  });
+
+  router.get('/v1/projects/:projectId/connections', async (req, res) => {
+    const { workspaceId } = workspacePrincipal(req);
+    const projectId = pathId(req, 'projectId', 'project', 'project');
+    const project = await db.selectFrom('projects').select('id').where('id', '=', projectId).where('workspace_id', '=', workspaceId).executeTakeFirst();
+    if (!project) throw notFound('project');
+    const q = parseQuery(z.object(pageQuery), req);
+    const after = decodeCursor(q.cursor);
+    let query = selectConnections(db)
+      .innerJoin('project_connections as b', 'b.connection_id', 'c.id')
+      .where('b.project_id', '=', projectId)
+      .where('c.workspace_id', '=', workspaceId);
+    if (after) query = query.where('c.id', '<', after);
+    const rows = await query.orderBy('c.id', 'desc').limit(q.limit + 1).execute();
+    res.json(toPage(rows, q.limit, presentConnection));
+  });
+
+  return router;
+}

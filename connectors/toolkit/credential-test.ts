@@ -1,0 +1,26 @@
+import type { ConnectorDefinition, CredentialVerdict } from './connector-definition.ts';
+import type { UpstreamClient } from './upstream-client.ts';
+import { classifyUpstreamError, UpstreamVerdictUnavailable } from './classify.ts';
+
+/**
+ * Runs the connector's probe request and turns the answer into a verdict on the credentials.
+ * Only a definitive credential rejection is "invalid"; a key that authenticates but lacks a permission
+ * or quota is valid (it may still send). Anything else (network, 5xx, 429) gives no verdict.
+ */
+export async function testCredentials(connector: ConnectorDefinition<any>, http: UpstreamClient): Promise<CredentialVerdict> {
+  try {
+    await http.request(connector.credentialTest);
+    return { valid: true };
+  } catch (err) {
+    const failure = classifyUpstreamError(connector, err);
+    switch (failure.kind) {
+      case 'auth_invalid':
+        return { valid: false, reason: failure.message };
+      case 'permission':
+      case 'quota':
+        return { valid: true, note: failure.message };
+      default:
+        throw new UpstreamVerdictUnavailable(failure);
+    }
+  }
+}

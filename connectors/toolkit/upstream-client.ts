@@ -1,0 +1,117 @@
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import got, { RequestError, type Got } from 'got';
+import { UpstreamHttpError, UpstreamNetworkError } from './upstream-errors.ts';
+
+export interface UpstreamRequest {
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  /** Relative to the connector's base URL, starting with '/'. */
+  path: string;
+  query?: Record<string, string | number | boolean | undefined>;
+  json?: unknown;
+  form?: Record<string, string | undefined>;
+  headers?: Record<string, string>;
+  /** Return the body as bytes (audio) instead of parsing JSON. */
+  binary?: boolean;
+}
+
+export interface UpstreamResponse<T = unknown> {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: T;
+}
+
+export interface UpstreamClientOptions {
+  baseUrl: string;
+  /** Auth headers for this connection; never logged. */
+  authHeaders: Record<string, string>;
+  timeoutMs: number;
+  userAgent?: string;
+}
+
+// One keep-alive pool per process, shared by every connection: upstream TLS handshakes are the
+// largest fixed cost of a call.
+const agents = {
+  http: new HttpAgent({ keepAlive: true, maxSockets: 256 }),
+  https: new HttpsAgent({ keepAlive: true, maxSockets: 256 }),
+};
+
+export const engineUserAgent = 'connector-engine/0.1 (+https://github.com/connector-engine)';
+
+// Error codes that prove the request never left this machine or never reached the upstream.
+const notSentCodes = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+const MAX_ERROR_BODY = 64 * 1024;
+
+/**
+ * A thin client over got, set up for one connection: base URL, auth, timeout, User-Agent.
+ * It never retries (the worker owns retries, per side effect) and turns every failure into
+ * an UpstreamHttpError or UpstreamNetworkError for the connector's classifier.
+ */
+export class UpstreamClient {
+  private readonly got: Got;
+
+  constructor(private readonly options: UpstreamClientOptions) {
+    this.got = got.extend({
+      prefixUrl: options.baseUrl.replace(/\/+$/, ''),
+      headers: { 'user-agent': options.userAgent ?? engineUserAgent, ...options.authHeaders },
+      timeout: { request: options.timeoutMs },
+      retry: { limit: 0 },
+      throwHttpErrors: false,
+      followRedirect: false,
+      agent: agents,
+    });
+  }
+
+  async request<T = unknown>(req: UpstreamRequest): Promise<UpstreamResponse<T>> {
+    const searchParams = req.query
+      ? Object.fromEntries(Object.entries(req.query).filter((e): e is [string, string | number | boolean] => e[1] !== undefined))
+      : undefined;
+    const form = req.form
+      ? Object.fromEntries(Object.entries(req.form).filter((e): e is [string, string] => e[1] !== undefined))
+      : undefined;
+    let response;
+    try {
+      response = await this.got(req.path.replace(/^\//, ''), {
+        method: req.method,
+        searchParams,
+        json: req.json,
+        form,
+        headers: req.headers,
+        responseType: 'buffer',
+      });
+    } catch (err) {
+      throw toNetworkError(err);
+    }
+    const headers = response.headers as Record<string, string | string[] | undefined>;
+    const body = response.body;
+    const ok = response.statusCode >= 200 && response.statusCode < 300;
+    if (ok && req.binary) return { status: response.statusCode, headers, body: body as T };
+    const parsed = parseBody(body, String(headers['content-type'] ?? ''), ok ? Infinity : MAX_ERROR_BODY);
+    if (!ok) throw new UpstreamHttpError(response.statusCode, headers, parsed);
+    return { status: response.statusCode, headers, body: parsed as T };
+  }
+}
+
+function parseBody(body: Buffer, contentType: string, maxBytes: number): unknown {
+  const text = body.subarray(0, Math.min(body.length, maxBytes)).toString('utf8');
+  if (text.length === 0) return undefined;
+  if (contentType.includes('json') || /^\s*[[{]/.test(text)) {
+    try {
+      return JSON.parse(text);
+    } catch {
+      // fall through: some upstream edges (CDNs) answer text with a JSON-ish start
+    }
+  }
+  return text;
+}
+
+function toNetworkError(err: unknown): UpstreamNetworkError {
+  if (err instanceof RequestError) {
+    const code = err.code ?? 'ERR_UPSTREAM';
+    // A timeout before the socket connected means nothing was sent.
+    const timedOutBeforeSending = code === 'ETIMEDOUT' && (err as { event?: string }).event !== 'request' && !err.request?.socket?.bytesWritten;
+    return new UpstreamNetworkError(code, !(notSentCodes.has(code) || timedOutBeforeSending));
+  }
+  return new UpstreamNetworkError('ERR_UPSTREAM', true);
+}

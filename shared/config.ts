@@ -1,0 +1,63 @@
+import { z } from 'zod';
+
+/**
+ * Process configuration, read once from the environment at start-up.
+ * Every problem is reported on its own line naming the variable, so an operator can fix them all in one go.
+ */
+const httpUrl = z.url({ protocol: /^https?$/ });
+
+const configSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'),
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL'),
+  CONNECTORS_ENCRYPTION_KEYS: z.string().min(1, 'is required'),
+  BOOTSTRAP_WORKSPACE_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
+  RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(1000),
+  WORKER_CONCURRENCY: z.coerce.number().int().positive().max(1000).default(16),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  PUBLIC_URL: httpUrl.optional(),
+  MAX_BODY_BYTES: z.coerce.number().int().positive().default(1024 * 1024),
+  UPSTREAM_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
+  SLACK_CLIENT_ID: z.string().optional(),
+  SLACK_CLIENT_SECRET: z.string().optional(),
+  RESEND_API_URL: httpUrl.default('https://api.resend.com'),
+  SLACK_API_URL: httpUrl.default('https://slack.com/api'),
+  SLACK_OAUTH_AUTHORIZE_URL: httpUrl.default('https://slack.com/oauth/v2/authorize'),
+  ELEVENLABS_API_URL: httpUrl.default('https://api.elevenlabs.io'),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Empty strings count as unset, as they do in most deployment tools. */
+function withoutEmpty(env: NodeJS.ProcessEnv): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined && e[1] !== ''));
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = configSchema.safeParse(withoutEmpty(env));
+  if (!parsed.success) {
+    // Never echo the value: some of these variables are secrets.
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`));
+  }
+  return parsed.data;
+}
+
+/** Entry points call this: a bad configuration stops the process with one clear line per problem. */
+export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env): Config {
+  try {
+    return loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      for (const p of err.problems) process.stderr.write(`config error: ${p}\n`);
+      process.exit(78); // EX_CONFIG
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,24 @@
+import { sql } from 'kysely';
+import type { Db } from '../db/database.ts';
+
+/**
+ * Marks a connection broken, but only if the credentials that failed are still the current ones:
+ * an update that raced an in-flight call must never be undone by that call's failure (DESIGN.md §4).
+ * Returns true when this call changed the status.
+ */
+export async function markConnectionBroken(db: Db, connectionId: string, credentialsVersion: number, reason: string): Promise<boolean> {
+  const result = await db
+    .updateTable('connections')
+    .set({ status: 'broken', status_reason: reason, status_changed_at: sql`now()`, updated_at: sql`now()` })
+    .where('id', '=', connectionId)
+    .where('credentials_version', '=', credentialsVersion)
+    .where('status', '=', 'active')
+    .executeTakeFirst();
+  return result.numUpdatedRows > 0n;
+}
+
+/** Refuses to start when a stored credential was sealed with a key that is no longer in the keyring. */
+export async function findMissingKeyIds(db: Db, hasKey: (keyId: string) => boolean): Promise<string[]> {
+  const rows = await db.selectFrom('connections').select('credentials_key_id').distinct().execute();
+  return rows.map((r) => r.credentials_key_id).filter((kid) => !hasKey(kid));
+}

@@ -1,0 +1,12 @@
+import type { ConnectorDefinition } from '../../connectors/toolkit/connector-definition.ts';
+import { UpstreamClient } from '../../connectors/toolkit/upstream-client.ts';
+import type { Config } from '../config.ts';
+
+/** The HTTP client a connector's handlers and credential test use for one connection. */
+export function upstreamClientFor(connector: ConnectorDefinition<any>, credentials: Record<string, string>, config: Config): UpstreamClient {
+  return new UpstreamClient({
+    baseUrl: config[connector.baseUrlConfigKey],
+    authHeaders: connector.authHeaders(credentials),
+    timeoutMs: config.UPSTREAM_TIMEOUT_MS,
+  });
+}

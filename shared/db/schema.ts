@@ -1,0 +1,110 @@
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+
+/** Row types of the Postgres schema in migrations/. */
+type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+type Json<T> = ColumnType<T, string, string>;
+/** A JSON column with a database default. */
+type JsonWithDefault<T> = ColumnType<T, string | undefined, string>;
+
+export interface WorkspaceTable {
+  id: string;
+  name: string;
+  created_at: CreatedAt;
+}
+
+export interface ProjectTable {
+  id: string;
+  workspace_id: string;
+  display_name: string;
+  external_id: string | null;
+  metadata: JsonWithDefault<Record<string, unknown>>;
+  rate_limits: JsonWithDefault<Record<string, number>>;
+  created_at: CreatedAt;
+}
+
+export interface ApiKeyTable {
+  id: string;
+  workspace_id: string;
+  project_id: string | null;
+  kind: 'workspace' | 'project';
+  name: string | null;
+  prefix: string;
+  key_hash: Buffer;
+  created_at: CreatedAt;
+  revoked_at: Timestamp | null;
+}
+
+export interface ConnectionTable {
+  id: string;
+  workspace_id: string;
+  connector_id: string;
+  display_name: string;
+  external_id: string | null;
+  status: 'active' | 'broken';
+  status_reason: string | null;
+  status_changed_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  credentials_key_id: string;
+  credentials_iv: Buffer;
+  credentials_tag: Buffer;
+  credentials_ciphertext: Buffer;
+  credentials_version: Generated<number>;
+  credentials_hint: Json<Record<string, string>>;
+  created_at: CreatedAt;
+  updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
+}
+
+export interface ProjectConnectionTable {
+  project_id: string;
+  connection_id: string;
+  created_at: CreatedAt;
+}
+
+export type InvocationStatus = 'queued' | 'running' | 'succeeded' | 'failed';
+
+export interface InvocationTable {
+  id: string;
+  workspace_id: string;
+  project_id: string;
+  connection_id: string | null;
+  connector_id: string;
+  action_id: string;
+  status: InvocationStatus;
+  error_code: string | null;
+  error_message: string | null;
+  error_details: Json<unknown> | null;
+  output: Json<unknown> | null;
+  duration_ms: number | null;
+  attempts: Generated<number>;
+  idempotency_key: string | null;
+  request_hash: string | null;
+  created_at: CreatedAt;
+  started_at: Timestamp | null;
+  finished_at: Timestamp | null;
+}
+
+export interface ArtifactTable {
+  id: string;
+  invocation_id: string;
+  name: string;
+  content_type: string;
+  size_bytes: number;
+  data: Buffer;
+  created_at: CreatedAt;
+}
+
+export interface Database {
+  workspaces: WorkspaceTable;
+  projects: ProjectTable;
+  api_keys: ApiKeyTable;
+  connections: ConnectionTable;
+  project_connections: ProjectConnectionTable;
+  invocations: InvocationTable;
+  artifacts: ArtifactTable;
+}
+
+export type ProjectRow = Selectable<ProjectTable>;
+export type ConnectionRow = Selectable<ConnectionTable>;
+export type InvocationRow = Selectable<InvocationTable>;
+export type NewInvocation = Insertable<InvocationTable>;
+export type InvocationUpdate = Updateable<InvocationTable>;

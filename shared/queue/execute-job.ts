@@ -1,0 +1,28 @@
+/**
+ * The contract between api and worker. Job data carries ids and the validated input, never
+ * credentials: the worker loads and decrypts those itself (DESIGN.md §1).
+ */
+export const EXECUTE_QUEUE = 'execute';
+
+export interface ExecuteJobData {
+  invocationId: string;
+  workspaceId: string;
+  projectId: string;
+  connectionId: string;
+  connectorId: string;
+  actionId: string;
+  input: unknown;
+  /** The api instance's reply channel when a caller waits synchronously, else null. */
+  replyTo: string | null;
+}
+
+/** Upper bound of attempts per invocation; the worker decides per failure whether to use them. */
+export const MAX_ATTEMPTS = 5;
+
+export const executeJobOptions = {
+  attempts: MAX_ATTEMPTS,
+  backoff: { type: 'engine' },
+  // Completed jobs are only kept briefly: the invocation row, not Redis, is the record.
+  removeOnComplete: { age: 3600, count: 10_000 },
+  removeOnFail: { age: 24 * 3600 },
+} as const;

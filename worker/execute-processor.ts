@@ -1,0 +1,137 @@
+import type { Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { classifyUpstreamError } from '../connectors/toolkit/classify.ts';
+import type { ActionContext, ArtifactRef } from '../connectors/toolkit/connector-definition.ts';
+import { UpstreamHttpError, UpstreamNetworkError } from '../connectors/toolkit/upstream-errors.ts';
+import { findAction, findConnector } from '../connectors/registry.ts';
+import type { Config } from '../shared/config.ts';
+import { markConnectionBroken } from '../shared/connections/connection-status.ts';
+import { openCredentials } from '../shared/connections/credentials.ts';
+import { upstreamClientFor } from '../shared/connections/upstream-for.ts';
+import type { Vault } from '../shared/crypto/vault.ts';
+import type { Db } from '../shared/db/database.ts';
+import { newId } from '../shared/ids.ts';
+import {
+  claimAttempt,
+  completeInvocation,
+  requeueInvocation,
+  type InvocationFailure,
+} from '../shared/invocations/invocation-store.ts';
+import type { Logger } from '../shared/logger.ts';
+import type { ExecuteJobData } from '../shared/queue/execute-job.ts';
+import type { ExecutionReply } from '../shared/queue/execution-reply.ts';
+import { failureToInvocationError } from './failure-to-error.ts';
+import { isRetryable, retryDelayMs, RetryScheduled } from './retry-policy.ts';
+
+export interface ProcessorDeps {
+  db: Db;
+  vault: Vault;
+  config: Config;
+  /** Publishes sync replies; a plain (non-subscriber) connection. */
+  publisher: Redis;
+  logger: Logger;
+}
+
+type Outcome = { output: unknown; durationMs: number | null } | { failure: InvocationFailure; durationMs: number | null };
+
+/**
+ * Runs one attempt of an execute job: load and decrypt the connection, run the action, classify the
+ * result, and record it. The invocation row is written before the reply is published, and a job
+ * is only acknowledged once its row is durable.
+ */
+export function createExecuteProcessor(deps: ProcessorDeps) {
+  const { db, vault, config, logger } = deps;
+
+  async function finish(job: Job<ExecuteJobData>, outcome: Outcome): Promise<void> {
+    const { invocationId, replyTo } = job.data;
+    await completeInvocation(db, invocationId, outcome);
+    if (!replyTo) return;
+    const reply: ExecutionReply =
+      'output' in outcome
+        ? { invocationId, status: 'succeeded', output: outcome.output, durationMs: outcome.durationMs }
+        : { invocationId, status: 'failed', error: outcome.failure, durationMs: outcome.durationMs };
+    // A lost reply is covered by the api's timeout, which reads the row.
+    await deps.publisher.publish(replyTo, JSON.stringify(reply)).catch((err: Error) => {
+      logger.warn({ invocationId, err: err.message }, 'could not publish reply');
+    });
+  }
+
+  return async function processExecuteJob(job: Job<ExecuteJobData>): Promise<void> {
+    const data = job.data;
+    const log = logger.child({ invocationId: data.invocationId, connectorId: data.connectorId, actionId: data.actionId });
+    const claim = await claimAttempt(db, data.invocationId);
+    if (!claim) {
+      log.debug('invocation already terminal; duplicate delivery ignored');
+      return;
+    }
+
+    const connector = findConnector(data.connectorId);
+    const action = connector && findAction(connector, data.actionId);
+    if (!connector || !action) {
+      return finish(job, { failure: { code: 'internal_error', message: 'This worker does not know the action.' }, durationMs: null });
+    }
+    if (claim.previousStatus === 'running' && action.sideEffects === 'write' && !action.upstreamDedupes) {
+      // An earlier worker died during this write; it may have reached the upstream. Record, don't repeat.
+      return finish(job, {
+        failure: { code: 'outcome_unknown', message: 'The worker running this write stopped mid-call; it may or may not have taken effect.' },
+        durationMs: null,
+      });
+    }
+
+    const connection = await db.selectFrom('connections').selectAll().where('id', '=', data.connectionId).executeTakeFirst();
+    if (!connection) {
+      return finish(job, { failure: { code: 'no_connection', message: 'The connection was deleted before the call ran.' }, durationMs: null });
+    }
+    if (connection.status === 'broken') {
+      return finish(job, {
+        failure: { code: 'connection_broken', message: `The connection is broken: ${connection.status_reason ?? 'credentials rejected'}` },
+        durationMs: null,
+      });
+    }
+
+    const credentials = openCredentials(vault, connection);
+    const ctx: ActionContext = {
+      http: upstreamClientFor(connector, credentials, config),
+      invocationId: data.invocationId,
+      // Derived from the invocation, so every attempt carries the same key.
+      idempotencyKey: data.invocationId,
+      saveArtifact: (name, contentType, bytes) => saveArtifact(db, data.invocationId, name, contentType, bytes),
+    };
+
+    const started = performance.now();
+    try {
+      const output = await action.run(ctx, data.input);
+      await finish(job, { output, durationMs: Math.round(performance.now() - started) });
+      log.info({ attempts: claim.attempts }, 'invocation succeeded');
+    } catch (err) {
+      const durationMs = Math.round(performance.now() - started);
+      if (!(err instanceof UpstreamHttpError || err instanceof UpstreamNetworkError)) {
+        log.error({ err: err instanceof Error ? err.message : String(err) }, 'action handler failed');
+        return finish(job, { failure: { code: 'internal_error', message: 'The action failed inside the engine.' }, durationMs });
+      }
+      const failure = classifyUpstreamError(connector, err);
+      if (failure.kind === 'auth_invalid') {
+        const changed = await markConnectionBroken(db, connection.id, connection.credentials_version, failure.message);
+        if (changed) log.warn({ connectionId: connection.id, upstreamCode: failure.upstreamCode }, 'connection marked broken');
+      }
+      const attemptsLeft = job.attemptsMade + 1 < (job.opts.attempts ?? 1);
+      if (attemptsLeft && isRetryable(failure, action)) {
+        await requeueInvocation(db, data.invocationId, durationMs);
+        log.info({ kind: failure.kind, upstreamStatus: failure.upstreamStatus, attempt: claim.attempts }, 'attempt failed; retrying');
+        throw new RetryScheduled(retryDelayMs(claim.attempts, failure), failure);
+      }
+      log.info({ kind: failure.kind, upstreamStatus: failure.upstreamStatus, upstreamCode: failure.upstreamCode }, 'invocation failed');
+      return finish(job, { failure: failureToInvocationError(connector, failure), durationMs });
+    }
+  };
+}
+
+async function saveArtifact(db: Db, invocationId: string, name: string, contentType: string, data: Buffer): Promise<ArtifactRef> {
+  await db
+    .insertInto('artifacts')
+    .values({ id: newId('artifact'), invocation_id: invocationId, name, content_type: contentType, size_bytes: data.length, data })
+    // A retried attempt replaces what an earlier one stored under the same name.
+    .onConflict((oc) => oc.columns(['invocation_id', 'name']).doUpdateSet({ content_type: contentType, size_bytes: data.length, data }))
+    .execute();
+  return { contentType, sizeBytes: data.length, url: `/v1/invocations/${invocationId}/artifacts/${encodeURIComponent(name)}` };
+}
