@@ -6,6 +6,7 @@ import type { Config } from '../shared/config.ts';
 import type { Vault } from '../shared/crypto/vault.ts';
 import type { Db } from '../shared/db/database.ts';
 import type { Logger } from '../shared/logger.ts';
+import { SlidingWindowLimiter } from '../shared/limiter/sliding-window-limiter.ts';
 import type { ExecuteJobData } from '../shared/queue/execute-job.ts';
 import { ExecutionService } from './execution/execution-service.ts';
 import type { ReplyListener } from './execution/reply-listener.ts';
@@ -56,7 +57,7 @@ export function createApp(deps: ApiDeps): Express {
   app.use(catalogRoutes());
 
   app.use('/v1', authenticate(db));
-  app.use(executionRoutes(new ExecutionService(db, deps.queue, deps.replies)));
+  app.use(executionRoutes(new ExecutionService(db, deps.queue, deps.replies, new SlidingWindowLimiter(deps.redis), config.RATE_LIMIT_PER_MINUTE)));
   app.use(invocationRoutes(db));
   // Everything below manages the workspace.
   app.use('/v1', requireWorkspaceKey);

@@ -1,4 +1,4 @@
-import type { Job } from 'bullmq';
+import { DelayedError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { classifyUpstreamError } from '../connectors/toolkit/classify.ts';
 import type { ActionContext, ArtifactRef } from '../connectors/toolkit/connector-definition.ts';
@@ -17,6 +17,7 @@ import {
   requeueInvocation,
   type InvocationFailure,
 } from '../shared/invocations/invocation-store.ts';
+import { limitKey, type SlidingWindowLimiter } from '../shared/limiter/sliding-window-limiter.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { ExecuteJobData } from '../shared/queue/execute-job.ts';
 import type { ExecutionReply } from '../shared/queue/execution-reply.ts';
@@ -29,8 +30,12 @@ export interface ProcessorDeps {
   config: Config;
   /** Publishes sync replies; a plain (non-subscriber) connection. */
   publisher: Redis;
+  limiter: SlidingWindowLimiter;
   logger: Logger;
 }
+
+/** Without a Retry-After, an upstream 429 holds this project+connector back this long. */
+const DEFAULT_COOLDOWN_MS = 1_000;
 
 type Outcome = { output: unknown; durationMs: number | null } | { failure: InvocationFailure; durationMs: number | null };
 
@@ -56,9 +61,19 @@ export function createExecuteProcessor(deps: ProcessorDeps) {
     });
   }
 
-  return async function processExecuteJob(job: Job<ExecuteJobData>): Promise<void> {
+  return async function processExecuteJob(job: Job<ExecuteJobData>, token?: string): Promise<void> {
     const data = job.data;
     const log = logger.child({ invocationId: data.invocationId, connectorId: data.connectorId, actionId: data.actionId });
+    const bucket = limitKey(data.projectId, data.connectorId);
+
+    // The upstream told this project+connector to slow down after this job got its slot: wait it out
+    // in the delayed set. This does not spend an attempt.
+    const cooldownUntil = await deps.limiter.cooldownUntil(bucket);
+    if (cooldownUntil > Date.now() && token) {
+      await job.moveToDelayed(cooldownUntil, token);
+      throw new DelayedError();
+    }
+
     const claim = await claimAttempt(db, data.invocationId);
     if (!claim) {
       log.debug('invocation already terminal; duplicate delivery ignored');
@@ -110,15 +125,24 @@ export function createExecuteProcessor(deps: ProcessorDeps) {
         return finish(job, { failure: { code: 'internal_error', message: 'The action failed inside the engine.' }, durationMs });
       }
       const failure = classifyUpstreamError(connector, err);
+      if (failure.kind === 'rate_limited') {
+        await deps.limiter.coolDown(bucket, Date.now() + (failure.retryAfterMs ?? DEFAULT_COOLDOWN_MS));
+      }
       if (failure.kind === 'auth_invalid') {
         const changed = await markConnectionBroken(db, connection.id, connection.credentials_version, failure.message);
         if (changed) log.warn({ connectionId: connection.id, upstreamCode: failure.upstreamCode }, 'connection marked broken');
       }
       const attemptsLeft = job.attemptsMade + 1 < (job.opts.attempts ?? 1);
       if (attemptsLeft && isRetryable(failure, action)) {
+        // Retries count against the limit too: the next attempt starts on a slot of its own.
+        const now = Date.now();
+        const slot = await deps.limiter.reserve(
+          { key: bucket, limitPerMinute: data.limitPerMinute, member: `${data.invocationId}:${claim.attempts + 1}`, notBefore: now + retryDelayMs(claim.attempts, failure) },
+          now,
+        );
         await requeueInvocation(db, data.invocationId, durationMs);
         log.info({ kind: failure.kind, upstreamStatus: failure.upstreamStatus, attempt: claim.attempts }, 'attempt failed; retrying');
-        throw new RetryScheduled(retryDelayMs(claim.attempts, failure), failure);
+        throw new RetryScheduled(slot.granted ? slot.delayMs : slot.retryAfterMs, failure);
       }
       log.info({ kind: failure.kind, upstreamStatus: failure.upstreamStatus, upstreamCode: failure.upstreamCode }, 'invocation failed');
       return finish(job, { failure: failureToInvocationError(connector, failure), durationMs });

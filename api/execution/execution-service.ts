@@ -5,6 +5,7 @@ import type { InvocationRow } from '../../shared/db/schema.ts';
 import { ApiError, isErrorCode, notFound, toValidationIssues } from '../../shared/errors.ts';
 import { isWellFormedId, newId } from '../../shared/ids.ts';
 import { completeInvocation, insertInvocation } from '../../shared/invocations/invocation-store.ts';
+import { effectiveLimit, limitKey, type SlidingWindowLimiter } from '../../shared/limiter/sliding-window-limiter.ts';
 import { executeJobOptions, type ExecuteJobData } from '../../shared/queue/execute-job.ts';
 import type { ExecutionReply } from '../../shared/queue/execution-reply.ts';
 import type { Principal } from '../middleware/authenticate.ts';
@@ -43,6 +44,8 @@ export class ExecutionService {
     private readonly db: Db,
     private readonly queue: Queue<ExecuteJobData>,
     private readonly replies: ReplyListener,
+    private readonly limiter: SlidingWindowLimiter,
+    private readonly defaultLimitPerMinute: number,
   ) {}
 
   async execute(cmd: ExecuteCommand): Promise<ExecuteOutcome> {
@@ -55,7 +58,7 @@ export class ExecutionService {
       throw new ApiError('invalid_input', `The input does not fit ${connector.id}.${action.id}.`, toValidationIssues(parsed.error.issues, 'input'));
     }
 
-    const { workspaceId, projectId } = await this.resolveProject(cmd);
+    const { workspaceId, projectId, rateLimits } = await this.resolveProject(cmd);
     const connection = await resolveConnection(this.db, projectId, connector.id, cmd.connectionId);
     const requestHash = executionRequestHash({ connectorId: connector.id, actionId: action.id, connectionId: cmd.connectionId, input: cmd.input });
 
@@ -84,6 +87,24 @@ export class ExecutionService {
       return { kind: 'finished', reply: { invocationId, status: 'failed', error, durationMs: null } };
     }
 
+    // A slot under the project's limit for this connector. A sync call that could not start before
+    // its deadline is refused without taking one; an async call waits for its slot, however far.
+    const limitPerMinute = effectiveLimit(rateLimits, connector.id, connector.rateLimit.requestsPerMinute, this.defaultLimitPerMinute);
+    const now = Date.now();
+    const slot = await this.limiter.reserve(
+      { key: limitKey(projectId, connector.id), limitPerMinute, member: `${invocationId}:1`, deadline: cmd.respondAsync ? undefined : now + cmd.timeoutMs },
+      now,
+    );
+    if (!slot.granted) {
+      const retryAfter = Math.max(1, Math.ceil(slot.retryAfterMs / 1000));
+      throw new ApiError(
+        'rate_limited',
+        `This project is over its limit of ${limitPerMinute} ${connector.id} calls per minute; retry in ${retryAfter} s or call asynchronously.`,
+        { limitPerMinute, retryAfterSeconds: retryAfter },
+        { 'Retry-After': String(retryAfter) },
+      );
+    }
+
     const replayed = await this.insertOrReplay({ ...row, status: 'queued' }, requestHash, cmd);
     if (replayed) return replayed;
 
@@ -96,11 +117,12 @@ export class ExecutionService {
       actionId: action.id,
       input: parsed.data,
       replyTo: cmd.respondAsync ? null : this.replies.channel,
+      limitPerMinute,
     };
     // Subscribe before enqueueing, so a fast worker's reply cannot arrive before we listen.
     const waiting = cmd.respondAsync ? undefined : this.replies.wait(invocationId, cmd.timeoutMs);
     try {
-      await this.queue.add(`${connector.id}.${action.id}`, data, { ...executeJobOptions, jobId: invocationId });
+      await this.queue.add(`${connector.id}.${action.id}`, data, { ...executeJobOptions, jobId: invocationId, delay: slot.delayMs });
     } catch {
       const error = { code: 'unavailable', message: 'The queue is unavailable; the call was not run. Retry later.' };
       await completeInvocation(this.db, invocationId, { failure: error, durationMs: null }).catch(() => {});
@@ -111,24 +133,27 @@ export class ExecutionService {
     return reply ? { kind: 'finished', reply } : { kind: 'timed_out', invocationId };
   }
 
-  private async resolveProject(cmd: ExecuteCommand): Promise<{ workspaceId: string; projectId: string }> {
+  private async resolveProject(cmd: ExecuteCommand): Promise<{ workspaceId: string; projectId: string; rateLimits: Record<string, number> }> {
     const p = cmd.principal;
+    let projectId: string;
     if (p.kind === 'project') {
       if (cmd.projectId !== undefined && cmd.projectId !== p.projectId) throw notFound('project');
-      return { workspaceId: p.workspaceId, projectId: p.projectId };
+      projectId = p.projectId;
+    } else {
+      if (cmd.projectId === undefined) {
+        throw new ApiError('invalid_input', 'With a workspace key, name the project.', [{ path: 'projectId', message: 'required with a workspace key' }]);
+      }
+      if (!isWellFormedId('project', cmd.projectId)) throw notFound('project');
+      projectId = cmd.projectId;
     }
-    if (cmd.projectId === undefined) {
-      throw new ApiError('invalid_input', 'With a workspace key, name the project.', [{ path: 'projectId', message: 'required with a workspace key' }]);
-    }
-    if (!isWellFormedId('project', cmd.projectId)) throw notFound('project');
     const project = await this.db
       .selectFrom('projects')
-      .select('id')
-      .where('id', '=', cmd.projectId)
+      .select(['id', 'rate_limits'])
+      .where('id', '=', projectId)
       .where('workspace_id', '=', p.workspaceId)
       .executeTakeFirst();
     if (!project) throw notFound('project');
-    return { workspaceId: p.workspaceId, projectId: project.id };
+    return { workspaceId: p.workspaceId, projectId: project.id, rateLimits: project.rate_limits };
   }
 
   private async findByIdempotencyKey(projectId: string, key: string): Promise<InvocationRow | undefined> {

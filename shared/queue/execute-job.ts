@@ -14,6 +14,8 @@ export interface ExecuteJobData {
   input: unknown;
   /** The api instance's reply channel when a caller waits synchronously, else null. */
   replyTo: string | null;
+  /** The project's limit for this connector when the call was accepted; retries reserve slots under it. */
+  limitPerMinute: number;
 }
 
 /** Upper bound of attempts per invocation; the worker decides per failure whether to use them. */

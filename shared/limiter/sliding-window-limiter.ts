@@ -1,0 +1,118 @@
+import type { Redis } from 'ioredis';
+
+/**
+ * Per-tenant rate limits, ours rather than BullMQ's (DESIGN.md §2). A sliding-window log in Redis:
+ * every admitted call reserves a start time ("slot"); a new slot is the earliest time at which the
+ * window ending there holds fewer than `limit` slots. That is exactly "at most N calls in any window",
+ * bursts up to N included, and slots in the future let deferred calls wait in BullMQ's delayed set
+ * instead of in front of other tenants' jobs. See docs/decisions/0002-sliding-window-limiter.md.
+ *
+ * Slots are reserved in FIFO order per key, so a tenant's calls start in the order they were accepted.
+ * A cooldown (an upstream's 429 Retry-After) pushes every later slot of that key past its end.
+ */
+const RESERVE = `
+local slots, cooldown = KEYS[1], KEYS[2]
+local now, limit, window = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local notBefore, deadline, member = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
+redis.call('ZREMRANGEBYSCORE', slots, '-inf', '(' .. (now - window))
+local candidate = math.max(now, notBefore)
+local last = redis.call('ZRANGE', slots, -1, -1, 'WITHSCORES')
+if last[2] then candidate = math.max(candidate, tonumber(last[2])) end
+local until_ = tonumber(redis.call('GET', cooldown) or '0')
+candidate = math.max(candidate, until_)
+local count = redis.call('ZCARD', slots)
+if count >= limit then
+  local nth = redis.call('ZRANGE', slots, count - limit, count - limit, 'WITHSCORES')
+  candidate = math.max(candidate, tonumber(nth[2]) + window)
+end
+if deadline >= 0 and candidate > deadline then return {0, candidate} end
+redis.call('ZADD', slots, candidate, member)
+redis.call('PEXPIRE', slots, math.ceil(candidate - now + window))
+return {1, candidate}
+`;
+
+const COOL_DOWN = `
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+local until_ = tonumber(ARGV[1])
+if until_ > current then redis.call('SET', KEYS[1], until_, 'PXAT', math.ceil(until_)) end
+return 1
+`;
+
+export interface SlotRequest {
+  /** The tenant bucket, e.g. `${projectId}:${connectorId}`. */
+  key: string;
+  limitPerMinute: number;
+  /** Unique per reservation (invocation id plus attempt). */
+  member: string;
+  /** Earliest acceptable start (e.g. a retry's backoff), epoch ms. */
+  notBefore?: number;
+  /** Latest acceptable start, epoch ms; past it nothing is reserved. */
+  deadline?: number;
+}
+
+export type SlotResult = { granted: true; startAt: number; delayMs: number } | { granted: false; startAt: number; retryAfterMs: number };
+
+/** Extra width of the window: a slot's call reaches the upstream a little after the slot, by a varying amount. */
+const WINDOW_GUARD_MS = 250;
+const WINDOW_MS = 60_000 + WINDOW_GUARD_MS;
+
+type LimiterRedis = Redis & {
+  reserveSlot(slots: string, cooldown: string, ...args: (string | number)[]): Promise<[number, string | number]>;
+  coolDown(cooldown: string, until: number): Promise<number>;
+};
+
+export class SlidingWindowLimiter {
+  private readonly redis: LimiterRedis;
+
+  constructor(redis: Redis, private readonly prefix = 'connector-engine:limits') {
+    if (!('reserveSlot' in redis)) {
+      redis.defineCommand('reserveSlot', { numberOfKeys: 2, lua: RESERVE });
+      redis.defineCommand('coolDown', { numberOfKeys: 1, lua: COOL_DOWN });
+    }
+    this.redis = redis as LimiterRedis;
+  }
+
+  async reserve(req: SlotRequest, now = Date.now()): Promise<SlotResult> {
+    const [granted, startAtRaw] = await this.redis.reserveSlot(
+      this.slotsKey(req.key),
+      this.cooldownKey(req.key),
+      now,
+      req.limitPerMinute,
+      WINDOW_MS,
+      req.notBefore ?? 0,
+      req.deadline ?? -1,
+      req.member,
+    );
+    const startAt = Number(startAtRaw);
+    return granted === 1 ? { granted: true, startAt, delayMs: Math.max(0, startAt - now) } : { granted: false, startAt, retryAfterMs: Math.max(0, startAt - now) };
+  }
+
+  /** The upstream said "slow down": no slot of this key starts before `until` (epoch ms). */
+  async coolDown(key: string, until: number): Promise<void> {
+    await this.redis.coolDown(this.cooldownKey(key), until);
+  }
+
+  /** When the key's cooldown ends, or 0. */
+  async cooldownUntil(key: string): Promise<number> {
+    return Number((await this.redis.get(this.cooldownKey(key))) ?? 0);
+  }
+
+  // One hash tag per tenant key, so both keys of a script land on the same Redis Cluster slot.
+  private slotsKey(key: string) {
+    return `${this.prefix}:{${key}}:slots`;
+  }
+  private cooldownKey(key: string) {
+    return `${this.prefix}:{${key}}:cooldown`;
+  }
+}
+
+/** The bucket of one project's calls to one connector. */
+export const limitKey = (projectId: string, connectorId: string) => `${projectId}:${connectorId}`;
+
+/**
+ * The limit in force: the project's override when set, else the lower of the engine-wide default
+ * and the connector's own ceiling.
+ */
+export function effectiveLimit(projectOverrides: Record<string, number>, connectorId: string, connectorCeiling: number, engineDefault: number): number {
+  return projectOverrides[connectorId] ?? Math.min(engineDefault, connectorCeiling);
+}

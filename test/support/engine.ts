@@ -1,0 +1,146 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { Writable } from 'node:stream';
+import { startApi, type RunningApi } from '../../api/server.ts';
+import { loadConfig } from '../../shared/config.ts';
+import { parseKeyring } from '../../shared/crypto/keyring.ts';
+import { Vault } from '../../shared/crypto/vault.ts';
+import { createLogger } from '../../shared/logger.ts';
+import { startWorker, type RunningWorker } from '../../worker/worker-runner.ts';
+import { findFreePort } from '../../scripts/lib/local-services.ts';
+import { createTestDatabase, testRedisUrl, type TestDatabase } from './services.ts';
+
+/**
+ * The engine under test, on a fresh database and this file's own Redis db: either as real OS
+ * processes (`npm run api` / `npm run worker` as production runs them) or in this process (faster,
+ * same code). Every log line is captured so tests can search them for secrets.
+ */
+export interface EngineOptions {
+  mode?: 'processes' | 'in-process';
+  workers?: number;
+  env?: Record<string, string>;
+}
+
+export interface Engine {
+  baseUrl: string;
+  workspaceKey: string;
+  env: Record<string, string>;
+  database: TestDatabase;
+  redisUrl: string;
+  /** Everything the api and workers logged so far. */
+  logs(): string;
+  stop(): Promise<void>;
+}
+
+const tsxCli = createRequire(import.meta.url).resolve('tsx/cli');
+
+export async function startEngine(options: EngineOptions = {}): Promise<Engine> {
+  const database = await createTestDatabase();
+  const redisUrl = await testRedisUrl();
+  const port = await findFreePort();
+  const workspaceKey = `ck_ws_${randomBytes(32).toString('base64url')}`;
+  const env: Record<string, string> = {
+    PORT: String(port),
+    DATABASE_URL: database.url,
+    REDIS_URL: redisUrl,
+    CONNECTORS_ENCRYPTION_KEYS: `k1:${randomBytes(32).toString('base64')}`,
+    BOOTSTRAP_WORKSPACE_KEY: workspaceKey,
+    LOG_LEVEL: 'debug',
+    WORKER_CONCURRENCY: '8',
+    ...options.env,
+  };
+  const captured: string[] = [];
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const stopAll =
+    options.mode === 'processes' ? await startProcesses(env, options.workers ?? 1, captured) : await startInProcess(env, options.workers ?? 1, captured);
+  await waitForReady(baseUrl, captured);
+  return {
+    baseUrl,
+    workspaceKey,
+    env,
+    database,
+    redisUrl,
+    logs: () => captured.join(''),
+    async stop() {
+      await stopAll();
+      await database.drop();
+    },
+  };
+}
+
+async function startInProcess(env: Record<string, string>, workers: number, captured: string[]): Promise<() => Promise<void>> {
+  const config = loadConfig({ ...env });
+  const vault = new Vault(parseKeyring(config.CONNECTORS_ENCRYPTION_KEYS));
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      captured.push(String(chunk));
+      done();
+    },
+  });
+  const running: Array<RunningApi | RunningWorker> = [];
+  for (let i = 0; i < workers; i++) running.push(await startWorker(config, vault, createLogger('worker', config.LOG_LEVEL, sink)));
+  running.push(await startApi(config, vault, createLogger('api', config.LOG_LEVEL, sink)));
+  return async () => {
+    for (const r of running.reverse()) await r.stop();
+  };
+}
+
+async function startProcesses(env: Record<string, string>, workers: number, captured: string[]): Promise<() => Promise<void>> {
+  const children: ChildProcess[] = [];
+  const spawnEntry = (entry: string) => {
+    const child = spawn(process.execPath, [tsxCli, entry], {
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout!.on('data', (d) => captured.push(String(d)));
+    child.stderr!.on('data', (d) => captured.push(String(d)));
+    children.push(child);
+    return child;
+  };
+  for (let i = 0; i < workers; i++) spawnEntry('worker/main.ts');
+  spawnEntry('api/main.ts');
+  const kill = () => children.forEach((c) => c.kill('SIGKILL'));
+  process.once('exit', kill);
+  return async () => {
+    await Promise.all(
+      children.map(
+        (c) =>
+          new Promise<void>((resolve) => {
+            if (c.exitCode !== null || c.signalCode !== null) return resolve();
+            const timer = setTimeout(() => c.kill('SIGKILL'), 10_000);
+            c.once('exit', () => {
+              clearTimeout(timer);
+              resolve();
+            });
+            c.kill('SIGTERM');
+          }),
+      ),
+    );
+    process.removeListener('exit', kill);
+  };
+}
+
+async function waitForReady(baseUrl: string, captured: string[], timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(`${baseUrl}/readyz`);
+      if (res.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`engine did not become ready; logs:\n${captured.join('').slice(-4000)}`);
+}
+
+/** Waits until every worker process has said it is ready (process mode starts them in parallel). */
+export async function waitForLog(engine: Engine, pattern: RegExp, count = 1, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if ((engine.logs().match(new RegExp(pattern.source, 'g')) ?? []).length >= count) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`log pattern ${pattern} not seen ${count}x`);
+}
