@@ -18,7 +18,9 @@ import { connectionRoutes } from './routes/connections.ts';
 import { executionRoutes } from './routes/executions.ts';
 import { healthRoutes } from './routes/health.ts';
 import { invocationRoutes } from './routes/invocations.ts';
+import { oauthAuthorizeRoutes, oauthCallbackRoutes } from './routes/oauth.ts';
 import { projectRoutes } from './routes/projects.ts';
+import { CredentialRefresher } from '../shared/connections/credential-refresher.ts';
 
 export interface ApiDeps {
   config: Config;
@@ -55,6 +57,7 @@ export function createApp(deps: ApiDeps): Express {
 
   app.use(healthRoutes(db, deps.redis));
   app.use(catalogRoutes());
+  app.use(oauthCallbackRoutes(db, vault, config));
 
   app.use('/v1', authenticate(db));
   app.use(executionRoutes(new ExecutionService(db, deps.queue, deps.replies, new SlidingWindowLimiter(deps.redis), config.RATE_LIMIT_PER_MINUTE)));
@@ -62,7 +65,8 @@ export function createApp(deps: ApiDeps): Express {
   // Everything below manages the workspace.
   app.use('/v1', requireWorkspaceKey);
   app.use(projectRoutes(db));
-  app.use(connectionRoutes(db, vault, config));
+  app.use(connectionRoutes(db, vault, config, new CredentialRefresher(db, vault, deps.redis, config, logger)));
+  app.use(oauthAuthorizeRoutes(db, config));
 
   app.use(notFoundRoute);
   app.use(errorHandler(logger));

@@ -1,8 +1,9 @@
 import type { ActionDefinition, ConnectorDefinition } from './toolkit/connector-definition.ts';
 import { resendConnector } from './resend/resend-connector.ts';
+import { slackConnector } from './slack/slack-connector.ts';
 
 /** Every connector the engine offers. Adding a service: its folder plus one line here. */
-export const connectors: ReadonlyArray<ConnectorDefinition<any>> = [resendConnector];
+export const connectors: ReadonlyArray<ConnectorDefinition<any>> = [resendConnector, slackConnector];
 
 const byId = new Map(connectors.map((c) => [c.id, c]));
 

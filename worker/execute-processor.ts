@@ -2,11 +2,11 @@ import { DelayedError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { classifyUpstreamError } from '../connectors/toolkit/classify.ts';
 import type { ActionContext, ArtifactRef } from '../connectors/toolkit/connector-definition.ts';
-import { UpstreamHttpError, UpstreamNetworkError } from '../connectors/toolkit/upstream-errors.ts';
+import { UpstreamHttpError, UpstreamNetworkError, type ClassifiedFailure } from '../connectors/toolkit/upstream-errors.ts';
 import { findAction, findConnector } from '../connectors/registry.ts';
 import type { Config } from '../shared/config.ts';
 import { markConnectionBroken } from '../shared/connections/connection-status.ts';
-import { openCredentials } from '../shared/connections/credentials.ts';
+import { RefreshRejected, RefreshUnavailable, type CredentialRefresher, type UsableCredentials } from '../shared/connections/credential-refresher.ts';
 import { upstreamClientFor } from '../shared/connections/upstream-for.ts';
 import type { Vault } from '../shared/crypto/vault.ts';
 import type { Db } from '../shared/db/database.ts';
@@ -31,6 +31,7 @@ export interface ProcessorDeps {
   /** Publishes sync replies; a plain (non-subscriber) connection. */
   publisher: Redis;
   limiter: SlidingWindowLimiter;
+  refresher: CredentialRefresher;
   logger: Logger;
 }
 
@@ -45,7 +46,7 @@ type Outcome = { output: unknown; durationMs: number | null } | { failure: Invoc
  * is only acknowledged once its row is durable.
  */
 export function createExecuteProcessor(deps: ProcessorDeps) {
-  const { db, vault, config, logger } = deps;
+  const { db, config, logger } = deps;
 
   async function finish(job: Job<ExecuteJobData>, outcome: Outcome): Promise<void> {
     const { invocationId, replyTo } = job.data;
@@ -104,32 +105,50 @@ export function createExecuteProcessor(deps: ProcessorDeps) {
       });
     }
 
-    const credentials = openCredentials(vault, connection);
-    const ctx: ActionContext = {
+    const context = (credentials: Record<string, string>): ActionContext => ({
       http: upstreamClientFor(connector, credentials, config),
       invocationId: data.invocationId,
       // Derived from the invocation, so every attempt carries the same key.
       idempotencyKey: data.invocationId,
       saveArtifact: (name, contentType, bytes) => saveArtifact(db, data.invocationId, name, contentType, bytes),
-    };
+    });
 
     const started = performance.now();
+    const elapsed = () => Math.round(performance.now() - started);
+    let usable: UsableCredentials | undefined;
     try {
-      const output = await action.run(ctx, data.input);
-      await finish(job, { output, durationMs: Math.round(performance.now() - started) });
+      usable = await deps.refresher.usable(connector, connection);
+      let output: unknown;
+      try {
+        output = await action.run(context(usable.credentials), data.input);
+      } catch (err) {
+        // A rotating token that expired early: refresh once (shared across workers) and run again.
+        // Safe for writes too: the upstream refused the request before acting on it.
+        const expired = (err instanceof UpstreamHttpError) && classifyUpstreamError(connector, err).kind === 'auth_expired';
+        if (!expired || !deps.refresher.canRefresh(connector, usable.credentials)) throw err;
+        usable = await deps.refresher.usable(connector, connection, { force: true });
+        output = await action.run(context(usable.credentials), data.input);
+      }
+      await finish(job, { output, durationMs: elapsed() });
       log.info({ attempts: claim.attempts }, 'invocation succeeded');
     } catch (err) {
-      const durationMs = Math.round(performance.now() - started);
-      if (!(err instanceof UpstreamHttpError || err instanceof UpstreamNetworkError)) {
+      const durationMs = elapsed();
+      if (err instanceof RefreshRejected) {
+        return finish(job, { failure: failureToInvocationError(connector, { ...err.failure, kind: 'auth_invalid' }), durationMs });
+      }
+      if (!(err instanceof UpstreamHttpError || err instanceof UpstreamNetworkError || err instanceof RefreshUnavailable)) {
         log.error({ err: err instanceof Error ? err.message : String(err) }, 'action handler failed');
         return finish(job, { failure: { code: 'internal_error', message: 'The action failed inside the engine.' }, durationMs });
       }
-      const failure = classifyUpstreamError(connector, err);
+      const classified = err instanceof RefreshUnavailable ? err.failure : classifyUpstreamError(connector, err);
+      // An expired token we cannot refresh is as dead as a revoked one.
+      const failure: ClassifiedFailure = classified.kind === 'auth_expired' ? { ...classified, kind: 'auth_invalid' } : classified;
       if (failure.kind === 'rate_limited') {
         await deps.limiter.coolDown(bucket, Date.now() + (failure.retryAfterMs ?? DEFAULT_COOLDOWN_MS));
       }
       if (failure.kind === 'auth_invalid') {
-        const changed = await markConnectionBroken(db, connection.id, connection.credentials_version, failure.message);
+        const version = usable?.version ?? connection.credentials_version;
+        const changed = await markConnectionBroken(db, connection.id, version, failure.message);
         if (changed) log.warn({ connectionId: connection.id, upstreamCode: failure.upstreamCode }, 'connection marked broken');
       }
       const attemptsLeft = job.attemptsMade + 1 < (job.opts.attempts ?? 1);

@@ -3,6 +3,7 @@ import type { Config } from '../shared/config.ts';
 import type { Vault } from '../shared/crypto/vault.ts';
 import type { Logger } from '../shared/logger.ts';
 import { EXECUTE_QUEUE, type ExecuteJobData } from '../shared/queue/execute-job.ts';
+import { CredentialRefresher } from '../shared/connections/credential-refresher.ts';
 import { SlidingWindowLimiter } from '../shared/limiter/sliding-window-limiter.ts';
 import { createRedis } from '../shared/queue/redis.ts';
 import { openDatabaseChecked } from '../shared/runtime.ts';
@@ -20,7 +21,15 @@ export async function startWorker(config: Config, vault: Vault, logger: Logger):
   const publisher = createRedis(config.REDIS_URL, 'worker');
   publisher.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
 
-  const worker = new Worker<ExecuteJobData>(EXECUTE_QUEUE, createExecuteProcessor({ db, vault, config, publisher, limiter: new SlidingWindowLimiter(publisher), logger }), {
+  const worker = new Worker<ExecuteJobData>(EXECUTE_QUEUE, createExecuteProcessor({
+      db,
+      vault,
+      config,
+      publisher,
+      limiter: new SlidingWindowLimiter(publisher),
+      refresher: new CredentialRefresher(db, vault, publisher, config, logger),
+      logger,
+    }), {
     connection: createRedis(config.REDIS_URL, 'worker'),
     concurrency: config.WORKER_CONCURRENCY,
     // A crashed worker's jobs are picked up by another within seconds, not minutes.

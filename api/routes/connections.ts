@@ -4,11 +4,12 @@ import { z } from 'zod';
 import { findConnector } from '../../connectors/registry.ts';
 import type { ConnectorDefinition } from '../../connectors/toolkit/connector-definition.ts';
 import type { Config } from '../../shared/config.ts';
-import { credentialsHint, openCredentials, sealCredentials } from '../../shared/connections/credentials.ts';
+import { RefreshRejected, RefreshUnavailable, type CredentialRefresher } from '../../shared/connections/credential-refresher.ts';
+import { credentialsHint, sealCredentials } from '../../shared/connections/credentials.ts';
 import type { Vault } from '../../shared/crypto/vault.ts';
 import type { Db } from '../../shared/db/database.ts';
 import { ApiError, notFound, toValidationIssues } from '../../shared/errors.ts';
-import { isWellFormedId, newId } from '../../shared/ids.ts';
+import { assertProjectsInWorkspace, insertConnection } from '../connections/create-connection.ts';
 import { checkCredentials, statusFromVerdict } from '../connections/credential-check.ts';
 import { loadConnection, selectConnections } from '../connections/connection-queries.ts';
 import { workspacePrincipal } from '../middleware/authenticate.ts';
@@ -53,7 +54,7 @@ function parseCredentials(connector: ConnectorDefinition<any>, value: unknown): 
 }
 
 /** Connections and their project bindings (workspace keys only). */
-export function connectionRoutes(db: Db, vault: Vault, config: Config): Router {
+export function connectionRoutes(db: Db, vault: Vault, config: Config, refresher: CredentialRefresher): Router {
   const router = Router();
 
   router.post('/v1/connections', async (req, res) => {
@@ -63,33 +64,18 @@ export function connectionRoutes(db: Db, vault: Vault, config: Config): Router {
     if (!connector) throw new ApiError('unknown_connector', `No connector "${body.connectorId}".`);
     const creds = parseCredentials(connector, body.credentials);
     const projectIds = [...new Set(body.projectIds ?? [])];
-    if (projectIds.length > 0) {
-      const valid = projectIds.every((id) => isWellFormedId('project', id));
-      const found = valid
-        ? await db.selectFrom('projects').select('id').where('workspace_id', '=', workspaceId).where('id', 'in', projectIds).execute()
-        : [];
-      if (found.length !== projectIds.length) throw notFound('project');
-    }
-
+    await assertProjectsInWorkspace(db, workspaceId, projectIds);
     const verdict = await checkCredentials(config, connector, creds);
-    const id = newId('connection');
-    await db.transaction().execute(async (trx) => {
-      await trx
-        .insertInto('connections')
-        .values({
-          id,
-          workspace_id: workspaceId,
-          connector_id: connector.id,
-          display_name: body.displayName,
-          external_id: body.externalId ?? null,
-          ...statusFromVerdict(verdict),
-          ...sealCredentials(vault, id, creds),
-          credentials_hint: JSON.stringify(credentialsHint(connector, creds)),
-        })
-        .execute();
-      if (projectIds.length > 0) {
-        await trx.insertInto('project_connections').values(projectIds.map((projectId) => ({ project_id: projectId, connection_id: id }))).execute();
-      }
+    const { status, status_reason } = statusFromVerdict(verdict);
+    const id = await insertConnection(db, vault, {
+      workspaceId,
+      connector,
+      displayName: body.displayName,
+      externalId: body.externalId ?? null,
+      credentials: creds,
+      status,
+      statusReason: status_reason,
+      projectIds,
     });
     res.status(201).json(presentConnection(await loadConnection(db, workspaceId, id)));
   });
@@ -150,14 +136,23 @@ export function connectionRoutes(db: Db, vault: Vault, config: Config): Router {
     const row = await db.selectFrom('connections').selectAll().where('id', '=', id).where('workspace_id', '=', workspaceId).executeTakeFirst();
     if (!row) throw notFound('connection');
     const connector = findConnector(row.connector_id)!;
-    const verdict = await checkCredentials(config, connector, openCredentials(vault, row));
+    let usable;
+    try {
+      // OAuth tokens near expiry are refreshed first; a refused refresh has already broken the connection.
+      usable = await refresher.usable(connector, row);
+    } catch (err) {
+      if (err instanceof RefreshRejected) return res.json(presentConnection(await loadConnection(db, workspaceId, row.id)));
+      if (err instanceof RefreshUnavailable) throw new ApiError('upstream_unavailable', `${connector.displayName} could not refresh the token; nothing was changed.`);
+      throw err;
+    }
+    const verdict = await checkCredentials(config, connector, usable.credentials);
     const next = statusFromVerdict(verdict);
     await db
       .updateTable('connections')
       .set({ ...next, status_changed_at: sql`case when status <> ${next.status} then now() else status_changed_at end`, updated_at: sql`now()` })
       .where('id', '=', row.id)
       // Credentials replaced while we were testing are not ours to judge.
-      .where('credentials_version', '=', row.credentials_version)
+      .where('credentials_version', '=', usable.version)
       .execute();
     res.json(presentConnection(await loadConnection(db, workspaceId, row.id)));
   });

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { UpstreamClient, UpstreamRequest } from './upstream-client.ts';
+import type { UpstreamClient, UpstreamRequest, UpstreamResponse } from './upstream-client.ts';
 import type { ClassifiedFailure, UpstreamHttpError } from './upstream-errors.ts';
 
 /** One field of a connection's credentials, as shown in the catalog. */
@@ -60,7 +60,36 @@ export interface ConnectorDefinition<Credentials extends Record<string, string> 
   /** A cheap read that proves the credentials authenticate (see toolkit/credential-test.ts). */
   credentialTest: UpstreamRequest;
   classifyHttpError(err: UpstreamHttpError): ClassifiedFailure;
+  /** Throws an UpstreamHttpError for a 2xx answer that is an error in the upstream's own terms. */
+  checkResponse?: (res: UpstreamResponse) => void;
+  /** For `authType: 'oauth2'`: how to authorize, exchange a code and refresh tokens. */
+  oauth?: OAuthSpec;
   actions: ActionDefinition[];
+}
+
+export interface OAuthClientCredentials {
+  clientId: string;
+  clientSecret: string;
+}
+
+/**
+ * An OAuth2 provider, as data plus two calls. The engine owns state, storage, locking and
+ * scheduling; the connector only knows its provider's wire format.
+ */
+export interface OAuthSpec {
+  authorizeUrlConfigKey: 'SLACK_OAUTH_AUTHORIZE_URL';
+  clientIdConfigKey: 'SLACK_CLIENT_ID';
+  clientSecretConfigKey: 'SLACK_CLIENT_SECRET';
+  /** Scopes requested at authorization, and the query parameter that carries them. */
+  scopes: string[];
+  scopeParam: string;
+  scopeSeparator: string;
+  /** Exchanges an authorization code for credentials (as stored, with `expiresAt` in epoch ms when tokens expire). */
+  exchangeCode(http: UpstreamClient, args: { code: string; redirectUri: string; client: OAuthClientCredentials }): Promise<Record<string, string>>;
+  /** New credentials from the stored ones; rejects with an UpstreamHttpError when the provider refuses. */
+  refresh(http: UpstreamClient, credentials: Record<string, string>, client: OAuthClientCredentials): Promise<Record<string, string>>;
+  /** The base URL config key of the token endpoint's host. */
+  tokenBaseUrlConfigKey: UpstreamUrlKey;
 }
 
 /** Identity helpers that keep the generic types of a definition without casts at the call site. */

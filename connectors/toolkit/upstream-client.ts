@@ -27,6 +27,8 @@ export interface UpstreamClientOptions {
   authHeaders: Record<string, string>;
   timeoutMs: number;
   userAgent?: string;
+  /** Throws for a 2xx answer that is really an error (Slack's HTTP 200 `ok:false`). */
+  checkResponse?: (res: UpstreamResponse) => void;
 }
 
 // One keep-alive pool per process, shared by every connection: upstream TLS handshakes are the
@@ -89,7 +91,9 @@ export class UpstreamClient {
     if (ok && req.binary) return { status: response.statusCode, headers, body: body as T };
     const parsed = parseBody(body, String(headers['content-type'] ?? ''), ok ? Infinity : MAX_ERROR_BODY);
     if (!ok) throw new UpstreamHttpError(response.statusCode, headers, parsed);
-    return { status: response.statusCode, headers, body: parsed as T };
+    const result = { status: response.statusCode, headers, body: parsed as T };
+    this.options.checkResponse?.(result);
+    return result;
   }
 }
 

@@ -27,7 +27,15 @@ export class UpstreamNetworkError extends Error {
 /**
  * The engine's view of a failed upstream call (DESIGN.md §4). Only `auth_invalid` breaks a connection.
  */
-export type FailureKind = 'auth_invalid' | 'permission' | 'quota' | 'rate_limited' | 'transient' | 'invalid_request';
+export type FailureKind =
+  | 'auth_invalid'
+  /** A rotating access token expired: refresh it and try again; without a refresh token it is auth_invalid. */
+  | 'auth_expired'
+  | 'permission'
+  | 'quota'
+  | 'rate_limited'
+  | 'transient'
+  | 'invalid_request';
 
 export interface ClassifiedFailure {
   kind: FailureKind;

@@ -8,5 +8,6 @@ export function upstreamClientFor(connector: ConnectorDefinition<any>, credentia
     baseUrl: config[connector.baseUrlConfigKey],
     authHeaders: connector.authHeaders(credentials),
     timeoutMs: config.UPSTREAM_TIMEOUT_MS,
+    checkResponse: connector.checkResponse,
   });
 }

@@ -93,6 +93,20 @@ export interface ArtifactTable {
   created_at: CreatedAt;
 }
 
+export interface OAuthStateTable {
+  id: string;
+  state_hash: Buffer;
+  workspace_id: string;
+  connector_id: string;
+  display_name: string;
+  external_id: string | null;
+  project_ids: Json<string[]>;
+  redirect_uri: string | null;
+  expires_at: Timestamp;
+  used_at: Timestamp | null;
+  created_at: CreatedAt;
+}
+
 export interface Database {
   workspaces: WorkspaceTable;
   projects: ProjectTable;
@@ -101,6 +115,7 @@ export interface Database {
   project_connections: ProjectConnectionTable;
   invocations: InvocationTable;
   artifacts: ArtifactTable;
+  oauth_states: OAuthStateTable;
 }
 
 export type ProjectRow = Selectable<ProjectTable>;

@@ -1,0 +1,149 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { Router } from 'express';
+import { sql } from 'kysely';
+import { z } from 'zod';
+import { findConnector } from '../../connectors/registry.ts';
+import { classifyUpstreamError } from '../../connectors/toolkit/classify.ts';
+import type { ConnectorDefinition, OAuthSpec } from '../../connectors/toolkit/connector-definition.ts';
+import { UpstreamClient } from '../../connectors/toolkit/upstream-client.ts';
+import type { Config } from '../../shared/config.ts';
+import type { Vault } from '../../shared/crypto/vault.ts';
+import type { Db } from '../../shared/db/database.ts';
+import { ApiError } from '../../shared/errors.ts';
+import { newId } from '../../shared/ids.ts';
+import { assertProjectsInWorkspace, insertConnection } from '../connections/create-connection.ts';
+import { loadConnection } from '../connections/connection-queries.ts';
+import { workspacePrincipal } from '../middleware/authenticate.ts';
+import { presentConnection } from '../resources/presenters.ts';
+import { parseBody, parseQuery } from '../validation.ts';
+
+const STATE_TTL_MS = 10 * 60_000;
+const hashState = (state: string) => createHash('sha256').update(state).digest();
+
+const authorizeBody = z
+  .object({
+    displayName: z.string().trim().min(1).max(200),
+    projectIds: z.array(z.string().max(100)).max(100).optional(),
+    externalId: z.string().min(1).max(255).optional(),
+    redirectUri: z.url({ protocol: /^https?$/ }).max(2000).optional(),
+  })
+  .strict();
+const callbackQuery = z.object({
+  state: z.string().max(200).optional(),
+  code: z.string().max(2000).optional(),
+  error: z.string().max(200).optional(),
+});
+
+function oauthConnector(connectorId: string, config: Config): { connector: ConnectorDefinition<any>; oauth: OAuthSpec; clientId: string; clientSecret: string } {
+  const connector = findConnector(connectorId);
+  if (!connector) throw new ApiError('unknown_connector', `No connector "${connectorId}".`);
+  const oauth = connector.oauth;
+  if (!oauth) throw new ApiError('unknown_connector', `The ${connector.displayName} connector does not use OAuth.`);
+  const clientId = config[oauth.clientIdConfigKey];
+  const clientSecret = config[oauth.clientSecretConfigKey];
+  if (!clientId || !clientSecret) {
+    throw new ApiError('conflict', `OAuth for ${connector.displayName} is not configured on this server (${oauth.clientIdConfigKey}, ${oauth.clientSecretConfigKey}).`);
+  }
+  return { connector, oauth, clientId, clientSecret };
+}
+
+/** Where the provider sends the user back: this server's callback. */
+const callbackUrl = (config: Config) => `${(config.PUBLIC_URL ?? `http://127.0.0.1:${config.PORT}`).replace(/\/+$/, '')}/v1/oauth/callback`;
+
+/**
+ * OAuth connections (API.md, OAuth). `authorize` needs a workspace key; the callback has none:
+ * its single-use state, stored only as a hash, authenticates it.
+ */
+export function oauthCallbackRoutes(db: Db, vault: Vault, config: Config): Router {
+  const router = Router();
+
+  router.get('/v1/oauth/callback', async (req, res) => {
+    const q = parseQuery(callbackQuery, req);
+    if (!q.state) throw new ApiError('invalid_input', 'The OAuth callback has no state.', [{ path: 'state', message: 'required' }]);
+    // Consumed whatever happens next: a state works once.
+    const pending = await db
+      .updateTable('oauth_states')
+      .set({ used_at: sql`now()` })
+      .where('state_hash', '=', hashState(q.state))
+      .where('used_at', 'is', null)
+      .where('expires_at', '>', sql<Date>`now()`)
+      .returningAll()
+      .executeTakeFirst();
+    if (!pending) throw new ApiError('invalid_input', 'The OAuth state is unknown, expired or already used; start the authorization again.', [{ path: 'state', message: 'invalid' }]);
+    if (q.error) throw new ApiError('invalid_input', `The provider did not authorize the connection: ${q.error}.`, [{ path: 'error', message: q.error }]);
+    if (!q.code) throw new ApiError('invalid_input', 'The OAuth callback has no code.', [{ path: 'code', message: 'required' }]);
+
+    const { connector, oauth, clientId, clientSecret } = oauthConnector(pending.connector_id, config);
+    const http = new UpstreamClient({ baseUrl: config[oauth.tokenBaseUrlConfigKey], authHeaders: {}, timeoutMs: config.UPSTREAM_TIMEOUT_MS, checkResponse: connector.checkResponse });
+    let credentials: Record<string, string>;
+    try {
+      credentials = await oauth.exchangeCode(http, { code: q.code, redirectUri: callbackUrl(config), client: { clientId, clientSecret } });
+    } catch (err) {
+      const failure = classifyUpstreamError(connector, err);
+      if (failure.kind === 'transient' || failure.kind === 'rate_limited') {
+        throw new ApiError('upstream_unavailable', `${connector.displayName} could not be reached to finish the authorization.`);
+      }
+      throw new ApiError('invalid_input', `${connector.displayName} refused the authorization code: ${failure.message}.`, [{ path: 'code', message: failure.upstreamCode ?? 'rejected' }]);
+    }
+
+    // Projects deleted since the authorization started are simply not bound.
+    const projectIds = pending.project_ids.length
+      ? (await db.selectFrom('projects').select('id').where('workspace_id', '=', pending.workspace_id).where('id', 'in', pending.project_ids).execute()).map((p) => p.id)
+      : [];
+    const id = await insertConnection(db, vault, {
+      workspaceId: pending.workspace_id,
+      connector,
+      displayName: pending.display_name,
+      externalId: pending.external_id,
+      credentials,
+      status: 'active',
+      statusReason: null,
+      projectIds,
+    });
+    if (pending.redirect_uri) {
+      const target = new URL(pending.redirect_uri);
+      target.searchParams.set('connectionId', id);
+      res.redirect(302, target.toString());
+      return;
+    }
+    res.status(200).json(presentConnection(await loadConnection(db, pending.workspace_id, id)));
+  });
+
+  return router;
+}
+
+export function oauthAuthorizeRoutes(db: Db, config: Config): Router {
+  const router = Router();
+
+  router.post('/v1/oauth/:connectorId/authorize', async (req, res) => {
+    const { workspaceId } = workspacePrincipal(req);
+    const body = parseBody(authorizeBody, req);
+    const { connector, oauth, clientId } = oauthConnector(String(req.params.connectorId), config);
+    const projectIds = [...new Set(body.projectIds ?? [])];
+    await assertProjectsInWorkspace(db, workspaceId, projectIds);
+
+    const state = randomBytes(32).toString('base64url');
+    await db
+      .insertInto('oauth_states')
+      .values({
+        id: newId('oauthState'),
+        state_hash: hashState(state),
+        workspace_id: workspaceId,
+        connector_id: connector.id,
+        display_name: body.displayName,
+        external_id: body.externalId ?? null,
+        project_ids: JSON.stringify(projectIds),
+        redirect_uri: body.redirectUri ?? null,
+        expires_at: new Date(Date.now() + STATE_TTL_MS),
+      })
+      .execute();
+    const url = new URL(config[oauth.authorizeUrlConfigKey]);
+    url.searchParams.set('client_id', clientId);
+    url.searchParams.set(oauth.scopeParam, oauth.scopes.join(oauth.scopeSeparator));
+    url.searchParams.set('redirect_uri', callbackUrl(config));
+    url.searchParams.set('state', state);
+    res.status(200).json({ authorizeUrl: url.toString(), state, expiresAt: new Date(Date.now() + STATE_TTL_MS).toISOString() });
+  });
+
+  return router;
+}

@@ -1,0 +1,142 @@
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { sql } from 'kysely';
+import { classifyUpstreamError } from '../../connectors/toolkit/classify.ts';
+import type { ConnectorDefinition } from '../../connectors/toolkit/connector-definition.ts';
+import { UpstreamClient } from '../../connectors/toolkit/upstream-client.ts';
+import type { ClassifiedFailure } from '../../connectors/toolkit/upstream-errors.ts';
+import type { Config } from '../config.ts';
+import type { Vault } from '../crypto/vault.ts';
+import type { Db } from '../db/database.ts';
+import type { ConnectionRow } from '../db/schema.ts';
+import type { Logger } from '../logger.ts';
+import { markConnectionBroken } from './connection-status.ts';
+import { credentialsHint, openCredentials, sealCredentials } from './credentials.ts';
+
+/** Refresh this long before expiry, so a call never starts with a token about to lapse. */
+const REFRESH_MARGIN_MS = 5 * 60_000;
+const LOCK_TTL_MS = 15_000;
+const WAIT_FOR_OTHER_REFRESH_MS = 20_000;
+
+export interface UsableCredentials {
+  credentials: Record<string, string>;
+  /** The credentials version these are; a failure with them may only break that version. */
+  version: number;
+}
+
+/** The provider refused the refresh: the connection is broken until re-authorized. */
+export class RefreshRejected extends Error {
+  constructor(readonly failure: ClassifiedFailure) {
+    super(`the provider refused to refresh the token: ${failure.message}`);
+    this.name = 'RefreshRejected';
+  }
+}
+
+/** The refresh could not be done now (provider unreachable, or another worker's refresh stalled). */
+export class RefreshUnavailable extends Error {
+  constructor(readonly failure: ClassifiedFailure) {
+    super(`the token could not be refreshed now: ${failure.message}`);
+    this.name = 'RefreshUnavailable';
+  }
+}
+
+const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
+
+/**
+ * Hands out usable credentials for a connection, refreshing OAuth tokens that are about to expire.
+ * Many calls at the moment of expiry, on any number of workers, cause exactly one refresh: the first
+ * takes a Redis lock and re-checks the row; the others wait until the row's credentials version moves.
+ */
+export class CredentialRefresher {
+  constructor(
+    private readonly db: Db,
+    private readonly vault: Vault,
+    private readonly redis: Redis,
+    private readonly config: Config,
+    private readonly logger: Logger,
+  ) {}
+
+  async usable(connector: ConnectorDefinition<any>, row: ConnectionRow, options: { force?: boolean } = {}): Promise<UsableCredentials> {
+    const credentials = openCredentials(this.vault, row);
+    const current = { credentials, version: row.credentials_version };
+    if (!this.canRefresh(connector, credentials)) return current;
+    const expiresAt = Number(credentials.expiresAt ?? Infinity);
+    if (!options.force && expiresAt - Date.now() > REFRESH_MARGIN_MS) return current;
+    return this.refreshOnce(connector, row);
+  }
+
+  canRefresh(connector: ConnectorDefinition<any>, credentials: Record<string, string>): boolean {
+    return connector.oauth !== undefined && typeof credentials.refreshToken === 'string' && credentials.refreshToken.length > 0;
+  }
+
+  private async refreshOnce(connector: ConnectorDefinition<any>, stale: ConnectionRow): Promise<UsableCredentials> {
+    const lockKey = `connector-engine:oauth-refresh:{${stale.id}}`;
+    const token = randomBytes(16).toString('hex');
+    const deadline = Date.now() + WAIT_FOR_OTHER_REFRESH_MS;
+    for (;;) {
+      if ((await this.redis.set(lockKey, token, 'PX', LOCK_TTL_MS, 'NX')) === 'OK') {
+        try {
+          const latest = await this.load(stale.id);
+          if (latest.credentials_version !== stale.credentials_version) return this.opened(latest);
+          return await this.refreshNow(connector, latest);
+        } finally {
+          await this.redis.eval(RELEASE, 1, lockKey, token).catch(() => {});
+        }
+      }
+      // Someone else is refreshing: use their result as soon as it is stored.
+      await new Promise((r) => setTimeout(r, 100));
+      const latest = await this.load(stale.id);
+      if (latest.credentials_version !== stale.credentials_version) return this.opened(latest);
+      if (Date.now() > deadline) {
+        throw new RefreshUnavailable({ kind: 'transient', message: 'another token refresh did not finish in time', requestMayHaveRun: false });
+      }
+    }
+  }
+
+  private async refreshNow(connector: ConnectorDefinition<any>, row: ConnectionRow): Promise<UsableCredentials> {
+    const oauth = connector.oauth!;
+    const credentials = openCredentials(this.vault, row);
+    const http = new UpstreamClient({
+      baseUrl: this.config[oauth.tokenBaseUrlConfigKey],
+      authHeaders: {},
+      timeoutMs: this.config.UPSTREAM_TIMEOUT_MS,
+      checkResponse: connector.checkResponse,
+    });
+    let refreshed: Record<string, string>;
+    try {
+      refreshed = await oauth.refresh(http, credentials, {
+        clientId: this.config[oauth.clientIdConfigKey] ?? '',
+        clientSecret: this.config[oauth.clientSecretConfigKey] ?? '',
+      });
+    } catch (err) {
+      const failure = classifyUpstreamError(connector, err);
+      if (failure.kind === 'transient' || failure.kind === 'rate_limited') throw new RefreshUnavailable(failure);
+      await markConnectionBroken(this.db, row.id, row.credentials_version, `Token refresh rejected: ${failure.message}`);
+      this.logger.warn({ connectionId: row.id, upstreamCode: failure.upstreamCode }, 'token refresh rejected; connection marked broken');
+      throw new RefreshRejected(failure);
+    }
+    const updated = await this.db
+      .updateTable('connections')
+      .set({
+        ...sealCredentials(this.vault, row.id, refreshed),
+        credentials_hint: JSON.stringify(credentialsHint(connector, refreshed)),
+        credentials_version: sql<number>`credentials_version + 1`,
+        updated_at: sql`now()`,
+      })
+      .where('id', '=', row.id)
+      .where('credentials_version', '=', row.credentials_version)
+      .returning('credentials_version')
+      .executeTakeFirst();
+    this.logger.info({ connectionId: row.id }, 'oauth token refreshed');
+    if (!updated) return this.opened(await this.load(row.id)); // replaced by an update meanwhile
+    return { credentials: refreshed, version: updated.credentials_version };
+  }
+
+  private async load(id: string): Promise<ConnectionRow> {
+    return this.db.selectFrom('connections').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+  }
+
+  private opened(row: ConnectionRow): UsableCredentials {
+    return { credentials: openCredentials(this.vault, row), version: row.credentials_version };
+  }
+}
