@@ -1,9 +1,10 @@
 import type { ActionDefinition, ConnectorDefinition } from './toolkit/connector-definition.ts';
+import { elevenLabsConnector } from './elevenlabs/elevenlabs-connector.ts';
 import { resendConnector } from './resend/resend-connector.ts';
 import { slackConnector } from './slack/slack-connector.ts';
 
 /** Every connector the engine offers. Adding a service: its folder plus one line here. */
-export const connectors: ReadonlyArray<ConnectorDefinition<any>> = [resendConnector, slackConnector];
+export const connectors: ReadonlyArray<ConnectorDefinition<any>> = [resendConnector, slackConnector, elevenLabsConnector];
 
 const byId = new Map(connectors.map((c) => [c.id, c]));
 

@@ -135,9 +135,11 @@ function installCommand(packages: string[]): string {
  * otherwise throws a MissingServicesError whose message is the command to run.
  */
 export async function ensureInstalled(opts: { redis?: boolean; postgres?: boolean; install?: boolean } = {}): Promise<void> {
-  const missing: string[] = [];
-  if (opts.redis !== false && !findRedisServer()) missing.push('redis-server');
-  if (opts.postgres !== false && !findPostgresBinDir()) missing.push('postgresql-15');
+  const findMissing = () => [
+    ...(opts.redis !== false && !findRedisServer() ? ['redis-server'] : []),
+    ...(opts.postgres !== false && !findPostgresBinDir() ? ['postgresql-15'] : []),
+  ];
+  const missing = findMissing();
   if (missing.length === 0) return;
 
   const canInstall = (opts.install ?? true) && IS_ROOT && process.platform === 'linux' && !!whichSync('apt-get');
@@ -152,7 +154,7 @@ export async function ensureInstalled(opts: { redis?: boolean; postgres?: boolea
   };
   await run(['update', '-qq']);
   await run(['install', '-y', '-qq', '--no-install-recommends', ...missing]);
-  const still = [...(findRedisServer() || opts.redis === false ? [] : ['redis-server']), ...(findPostgresBinDir() || opts.postgres === false ? [] : ['postgresql-15'])];
+  const still = findMissing();
   if (still.length) throw new MissingServicesError(still, installCommand(still));
 }
 
