@@ -19,8 +19,8 @@ interface FakeEntry {
 
 const fakes: FakeEntry[] = [
   { name: 'resend', portEnv: 'RESEND_FAKE_PORT', defaultPort: 4010, start: (port) => startResendFake({ port }), info: `keys: ${RESEND_FAKE_FULL_KEY}, ${RESEND_FAKE_SENDING_KEY}` },
-  // { name: 'slack', portEnv: 'SLACK_FAKE_PORT', defaultPort: 4011, start: (port) => startSlackFake({ port }), info: '...' },
-  // { name: 'elevenlabs', portEnv: 'ELEVENLABS_FAKE_PORT', defaultPort: 4012, start: (port) => startElevenLabsFake({ port }), info: '...' },
+  { name: 'slack', portEnv: 'SLACK_FAKE_PORT', defaultPort: 4011, start: async (port) => (await import('./slack/slack-fake.ts')).startSlackFake({ port }), info: 'API at <url>/api/; bot token xoxb-fake-1111-2222-abcdefghijklmnop, read-only token xoxb-fake-3333-4444-readonlyreadonly; OAuth client 1111111111.2222222222 / fakeclientsecret0123456789abcdef (rotation on)' },
+  { name: 'elevenlabs', portEnv: 'ELEVENLABS_FAKE_PORT', defaultPort: 4012, start: async (port) => (await import('./elevenlabs/elevenlabs-fake.ts')).startElevenLabsFake({ port }), info: 'keys: sk_fa4e00000000000000000000000000000000000000000a11 (all permissions), sk_fa4e00000000000000000000000000000000000000007750 (text_to_speech only)' },
 ];
 
 function portFrom(envName: string, fallback: number): number {
