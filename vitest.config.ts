@@ -6,6 +6,7 @@ export default defineConfig({
     exclude: ['**/node_modules/**', '.data/**', 'dist/**', 'coverage/**'],
     // Starts Redis + Postgres once per run and builds the `ce_template` database (test/support/).
     globalSetup: ['test/support/global-setup.ts'],
+    reporters: ['default', './test/support/summary-reporter.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     teardownTimeout: 30_000,
