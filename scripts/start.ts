@@ -240,10 +240,16 @@ function parsePort(name: string, fallback: number): number {
 }
 
 async function main(): Promise<void> {
+  let firstSignalAt = 0;
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.on(signal, () => {
-      if (!shuttingDown) return void shutdown(0, signal);
-      // Second Ctrl-C: no more waiting. The guardian still signals whatever remains.
+      if (!shuttingDown) {
+        firstSignalAt = Date.now();
+        return void shutdown(0, signal);
+      }
+      // One Ctrl-C reaches us twice (from the terminal, and relayed by npm/tsx): ignore the echo.
+      if (Date.now() - firstSignalAt < 1_000) return;
+      // A real second Ctrl-C: no more waiting. The guardian still signals whatever remains.
       process.stderr.write('[start] forced exit\n');
       process.exit(130);
     });
