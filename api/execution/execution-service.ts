@@ -5,7 +5,7 @@ import type { InvocationRow } from '../../shared/db/schema.ts';
 import { ApiError, isErrorCode, notFound, toValidationIssues } from '../../shared/errors.ts';
 import { isWellFormedId, newId } from '../../shared/ids.ts';
 import { completeInvocation, insertInvocation } from '../../shared/invocations/invocation-store.ts';
-import { effectiveLimit, limitKey, type SlidingWindowLimiter } from '../../shared/limiter/sliding-window-limiter.ts';
+import { effectiveLimit, limitKey, queuePriority, type SlidingWindowLimiter } from '../../shared/limiter/sliding-window-limiter.ts';
 import { executeJobOptions, type ExecuteJobData } from '../../shared/queue/execute-job.ts';
 import type { ExecutionReply } from '../../shared/queue/execution-reply.ts';
 import type { Principal } from '../middleware/authenticate.ts';
@@ -122,7 +122,7 @@ export class ExecutionService {
     // Subscribe before enqueueing, so a fast worker's reply cannot arrive before we listen.
     const waiting = cmd.respondAsync ? undefined : this.replies.wait(invocationId, cmd.timeoutMs);
     try {
-      await this.queue.add(`${connector.id}.${action.id}`, data, { ...executeJobOptions, jobId: invocationId, delay: slot.delayMs });
+      await this.queue.add(`${connector.id}.${action.id}`, data, { ...executeJobOptions, jobId: invocationId, delay: slot.delayMs, priority: queuePriority(slot.rank) });
     } catch {
       const error = { code: 'unavailable', message: 'The queue is unavailable; the call was not run. Retry later.' };
       await completeInvocation(this.db, invocationId, { failure: error, durationMs: null }).catch(() => {});

@@ -25,10 +25,10 @@ if count >= limit then
   local nth = redis.call('ZRANGE', slots, count - limit, count - limit, 'WITHSCORES')
   candidate = math.max(candidate, tonumber(nth[2]) + window)
 end
-if deadline >= 0 and candidate > deadline then return {0, candidate} end
+if deadline >= 0 and candidate > deadline then return {0, candidate, count} end
 redis.call('ZADD', slots, candidate, member)
 redis.call('PEXPIRE', slots, math.ceil(candidate - now + window))
-return {1, candidate}
+return {1, candidate, count}
 `;
 
 const COOL_DOWN = `
@@ -50,14 +50,21 @@ export interface SlotRequest {
   deadline?: number;
 }
 
-export type SlotResult = { granted: true; startAt: number; delayMs: number } | { granted: false; startAt: number; retryAfterMs: number };
+/**
+ * `rank`: how many slots of this key were already reserved in the window (past and future). A tenant's
+ * k-th call of the window has rank k−1; used as the job's queue priority, it interleaves tenants
+ * fairly, so a flood never queues in front of a light tenant's calls.
+ */
+export type SlotResult =
+  | { granted: true; startAt: number; delayMs: number; rank: number }
+  | { granted: false; startAt: number; retryAfterMs: number; rank: number };
 
 /** Extra width of the window: a slot's call reaches the upstream a little after the slot, by a varying amount. */
 const WINDOW_GUARD_MS = 250;
 const WINDOW_MS = 60_000 + WINDOW_GUARD_MS;
 
 type LimiterRedis = Redis & {
-  reserveSlot(slots: string, cooldown: string, ...args: (string | number)[]): Promise<[number, string | number]>;
+  reserveSlot(slots: string, cooldown: string, ...args: (string | number)[]): Promise<[number, string | number, number]>;
   coolDown(cooldown: string, until: number): Promise<number>;
 };
 
@@ -73,7 +80,7 @@ export class SlidingWindowLimiter {
   }
 
   async reserve(req: SlotRequest, now = Date.now()): Promise<SlotResult> {
-    const [granted, startAtRaw] = await this.redis.reserveSlot(
+    const [granted, startAtRaw, rank] = await this.redis.reserveSlot(
       this.slotsKey(req.key),
       this.cooldownKey(req.key),
       now,
@@ -84,7 +91,9 @@ export class SlidingWindowLimiter {
       req.member,
     );
     const startAt = Number(startAtRaw);
-    return granted === 1 ? { granted: true, startAt, delayMs: Math.max(0, startAt - now) } : { granted: false, startAt, retryAfterMs: Math.max(0, startAt - now) };
+    return granted === 1
+      ? { granted: true, startAt, delayMs: Math.max(0, startAt - now), rank }
+      : { granted: false, startAt, retryAfterMs: Math.max(0, startAt - now), rank };
   }
 
   /** The upstream said "slow down": no slot of this key starts before `until` (epoch ms). */
@@ -115,4 +124,9 @@ export const limitKey = (projectId: string, connectorId: string) => `${projectId
  */
 export function effectiveLimit(projectOverrides: Record<string, number>, connectorId: string, connectorCeiling: number, engineDefault: number): number {
   return projectOverrides[connectorId] ?? Math.min(engineDefault, connectorCeiling);
+}
+
+/** BullMQ priorities run from 1 (first) to 2^21 − 1; equal priorities are FIFO. */
+export function queuePriority(rank: number): number {
+  return Math.min(rank + 1, 2 ** 21 - 1);
 }

@@ -21,7 +21,7 @@ describe('sliding-window limiter (real Redis)', () => {
     const k = key();
     const t0 = 1_000_000;
     for (let i = 0; i < 5; i++) {
-      expect(await limiter.reserve({ key: k, limitPerMinute: 5, member: `m${i}` }, t0)).toEqual({ granted: true, startAt: t0, delayMs: 0 });
+      expect(await limiter.reserve({ key: k, limitPerMinute: 5, member: `m${i}` }, t0)).toEqual({ granted: true, startAt: t0, delayMs: 0, rank: i });
     }
     expect(await limiter.reserve({ key: k, limitPerMinute: 5, member: 'm5' }, t0 + 10)).toMatchObject({ granted: true, startAt: t0 + WINDOW });
   });
@@ -47,7 +47,7 @@ describe('sliding-window limiter (real Redis)', () => {
     const t0 = 9_000_000;
     await limiter.reserve({ key: k, limitPerMinute: 1, member: 'a' }, t0);
     const refused = await limiter.reserve({ key: k, limitPerMinute: 1, member: 'b', deadline: t0 + 30_000 }, t0);
-    expect(refused).toEqual({ granted: false, startAt: t0 + WINDOW, retryAfterMs: WINDOW });
+    expect(refused).toEqual({ granted: false, startAt: t0 + WINDOW, retryAfterMs: WINDOW, rank: 1 });
     // Nothing was taken: an async call now gets the same slot the refused one was offered.
     expect(await limiter.reserve({ key: k, limitPerMinute: 1, member: 'c' }, t0)).toMatchObject({ granted: true, startAt: t0 + WINDOW });
   });
