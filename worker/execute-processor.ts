@@ -5,7 +5,7 @@ import type { ActionContext, ArtifactRef } from '../connectors/toolkit/connector
 import { UpstreamHttpError, UpstreamNetworkError, type ClassifiedFailure } from '../connectors/toolkit/upstream-errors.ts';
 import { findAction, findConnector } from '../connectors/registry.ts';
 import type { Config } from '../shared/config.ts';
-import { markConnectionBroken } from '../shared/connections/connection-status.ts';
+import { credentialsReplacedSince, markConnectionBroken } from '../shared/connections/connection-status.ts';
 import { RefreshRejected, RefreshUnavailable, type CredentialRefresher, type UsableCredentials } from '../shared/connections/credential-refresher.ts';
 import { upstreamClientFor } from '../shared/connections/upstream-for.ts';
 import type { Vault } from '../shared/crypto/vault.ts';
@@ -150,6 +150,11 @@ export function createExecuteProcessor(deps: ProcessorDeps) {
         const version = usable?.version ?? connection.credentials_version;
         const changed = await markConnectionBroken(db, connection.id, version, failure.message);
         if (changed) log.warn({ connectionId: connection.id, upstreamCode: failure.upstreamCode }, 'connection marked broken');
+        else if (await credentialsReplacedSince(db, connection.id, version)) {
+          // The rejected credentials were replaced while this call ran: the connection is fine, this call is not.
+          log.info({ connectionId: connection.id }, 'credentials rejected, but already replaced; connection left active');
+          return finish(job, { failure: failureToInvocationError(connector, { ...failure, kind: 'permission' }), durationMs });
+        }
       }
       const attemptsLeft = job.attemptsMade + 1 < (job.opts.attempts ?? 1);
       if (attemptsLeft && isRetryable(failure, action)) {

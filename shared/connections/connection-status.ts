@@ -17,6 +17,12 @@ export async function markConnectionBroken(db: Db, connectionId: string, credent
   return result.numUpdatedRows > 0n;
 }
 
+/** Whether the connection's credentials changed after `version` (and so are not the ones that failed). */
+export async function credentialsReplacedSince(db: Db, connectionId: string, version: number): Promise<boolean> {
+  const row = await db.selectFrom('connections').select(['credentials_version', 'status']).where('id', '=', connectionId).executeTakeFirst();
+  return row !== undefined && row.credentials_version !== version && row.status === 'active';
+}
+
 /** Refuses to start when a stored credential was sealed with a key that is no longer in the keyring. */
 export async function findMissingKeyIds(db: Db, hasKey: (keyId: string) => boolean): Promise<string[]> {
   const rows = await db.selectFrom('connections').select('credentials_key_id').distinct().execute();
