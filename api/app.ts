@@ -20,6 +20,8 @@ import { healthRoutes } from './routes/health.ts';
 import { invocationRoutes } from './routes/invocations.ts';
 import { oauthAuthorizeRoutes, oauthCallbackRoutes } from './routes/oauth.ts';
 import { projectRoutes } from './routes/projects.ts';
+import { webhookRoutes } from './routes/webhooks.ts';
+import type { ConnectionEvents } from '../shared/webhooks/connection-events.ts';
 import { CredentialRefresher } from '../shared/connections/credential-refresher.ts';
 
 export interface ApiDeps {
@@ -30,6 +32,8 @@ export interface ApiDeps {
   redis: Redis;
   queue: Queue<ExecuteJobData>;
   replies: ReplyListener;
+  /** Status changes → webhook deliveries. */
+  events: ConnectionEvents;
   logger: Logger;
 }
 
@@ -65,8 +69,10 @@ export function createApp(deps: ApiDeps): Express {
   // Everything below manages the workspace.
   app.use('/v1', requireWorkspaceKey);
   app.use(projectRoutes(db));
-  app.use(connectionRoutes(db, vault, config, new CredentialRefresher(db, vault, deps.redis, config, logger)));
+  const refresher = new CredentialRefresher(db, vault, deps.redis, config, logger, (id) => deps.events.emit('connection.broken', id));
+  app.use(connectionRoutes(db, vault, config, refresher, deps.events));
   app.use(oauthAuthorizeRoutes(db, config));
+  app.use(webhookRoutes(db, vault));
 
   app.use(notFoundRoute);
   app.use(errorHandler(logger));

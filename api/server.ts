@@ -7,6 +7,8 @@ import type { Logger } from '../shared/logger.ts';
 import { EXECUTE_QUEUE, type ExecuteJobData } from '../shared/queue/execute-job.ts';
 import { createRedis } from '../shared/queue/redis.ts';
 import { openDatabaseChecked } from '../shared/runtime.ts';
+import { WEBHOOK_QUEUE, type WebhookJobData } from '../shared/queue/webhook-job.ts';
+import { ConnectionEvents } from '../shared/webhooks/connection-events.ts';
 import { createApp } from './app.ts';
 import { ReplyListener } from './execution/reply-listener.ts';
 
@@ -27,10 +29,13 @@ export async function startApi(config: Config, vault: Vault, logger: Logger): Pr
   const queue = new Queue<ExecuteJobData>(EXECUTE_QUEUE, { connection: createRedis(config.REDIS_URL, 'api') });
   queue.on('error', (err) => logger.warn({ err: err.message }, 'queue connection error'));
   redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
+  const webhookQueue = new Queue<WebhookJobData>(WEBHOOK_QUEUE, { connection: createRedis(config.REDIS_URL, 'api') });
+  webhookQueue.on('error', (err) => logger.warn({ err: err.message }, 'webhook queue connection error'));
+  const events = new ConnectionEvents(db, webhookQueue, logger);
   const replies = new ReplyListener(createRedis(config.REDIS_URL, 'subscriber'), db);
   await replies.start();
 
-  const app = createApp({ config, db, vault, redis, queue, replies, logger });
+  const app = createApp({ config, db, vault, redis, queue, replies, events, logger });
   const server = app.listen(config.PORT);
   await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
   server.keepAliveTimeout = 65_000;
@@ -46,6 +51,7 @@ export async function startApi(config: Config, vault: Vault, logger: Logger): Pr
       await closed;
       await replies.stop();
       await queue.close();
+      await webhookQueue.close();
       redis.disconnect();
       await db.destroy();
     },

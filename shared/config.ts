@@ -18,6 +18,13 @@ const configSchema = z.object({
   PUBLIC_URL: httpUrl.optional(),
   MAX_BODY_BYTES: z.coerce.number().int().positive().default(1024 * 1024),
   UPSTREAM_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
+  /** How often each active connection's credentials are re-tested; 0 turns health checks off. */
+  HEALTH_CHECK_INTERVAL_MS: z.coerce.number().int().min(0).default(24 * 3600 * 1000),
+  /** How often workers look for due health checks and other maintenance. */
+  MAINTENANCE_TICK_MS: z.coerce.number().int().min(1_000).default(60_000),
+  /** Invocation outputs and artifacts are deleted after this many days; the audit row stays. */
+  INVOCATION_RETENTION_DAYS: z.coerce.number().int().min(1).default(30),
+  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   SLACK_CLIENT_ID: z.string().optional(),
   SLACK_CLIENT_SECRET: z.string().optional(),
   RESEND_API_URL: httpUrl.default('https://api.resend.com'),

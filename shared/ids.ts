@@ -15,6 +15,7 @@ export const idPrefixes = {
   artifact: 'art',
   webhook: 'whk',
   delivery: 'whd',
+  event: 'evt',
   oauthState: 'oas',
 } as const;
 

@@ -20,6 +20,7 @@ import {
 import { limitKey, type SlidingWindowLimiter } from '../shared/limiter/sliding-window-limiter.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { ExecuteJobData } from '../shared/queue/execute-job.ts';
+import type { ConnectionEvents } from '../shared/webhooks/connection-events.ts';
 import type { ExecutionReply } from '../shared/queue/execution-reply.ts';
 import { failureToInvocationError } from './failure-to-error.ts';
 import { isRetryable, retryDelayMs, RetryScheduled } from './retry-policy.ts';
@@ -32,6 +33,7 @@ export interface ProcessorDeps {
   publisher: Redis;
   limiter: SlidingWindowLimiter;
   refresher: CredentialRefresher;
+  events: ConnectionEvents;
   logger: Logger;
 }
 
@@ -149,8 +151,10 @@ export function createExecuteProcessor(deps: ProcessorDeps) {
       if (failure.kind === 'auth_invalid') {
         const version = usable?.version ?? connection.credentials_version;
         const changed = await markConnectionBroken(db, connection.id, version, failure.message);
-        if (changed) log.warn({ connectionId: connection.id, upstreamCode: failure.upstreamCode }, 'connection marked broken');
-        else if (await credentialsReplacedSince(db, connection.id, version)) {
+        if (changed) {
+          log.warn({ connectionId: connection.id, upstreamCode: failure.upstreamCode }, 'connection marked broken');
+          await deps.events.emit('connection.broken', connection.id);
+        } else if (await credentialsReplacedSince(db, connection.id, version)) {
           // The rejected credentials were replaced while this call ran: the connection is fine, this call is not.
           log.info({ connectionId: connection.id }, 'credentials rejected, but already replaced; connection left active');
           return finish(job, { failure: failureToInvocationError(connector, { ...failure, kind: 'permission' }), durationMs });

@@ -1,55 +1,78 @@
-import { DelayedError, Worker } from 'bullmq';
+import { DelayedError, Queue, Worker, type Processor } from 'bullmq';
 import type { Config } from '../shared/config.ts';
+import { CredentialRefresher } from '../shared/connections/credential-refresher.ts';
 import type { Vault } from '../shared/crypto/vault.ts';
 import type { Logger } from '../shared/logger.ts';
-import { EXECUTE_QUEUE, type ExecuteJobData } from '../shared/queue/execute-job.ts';
-import { CredentialRefresher } from '../shared/connections/credential-refresher.ts';
 import { SlidingWindowLimiter } from '../shared/limiter/sliding-window-limiter.ts';
+import { EXECUTE_QUEUE, type ExecuteJobData } from '../shared/queue/execute-job.ts';
+import { HEALTH_CHECK_QUEUE, MAINTENANCE_QUEUE, type HealthCheckJobData } from '../shared/queue/maintenance-jobs.ts';
 import { createRedis } from '../shared/queue/redis.ts';
+import { WEBHOOK_QUEUE, type WebhookJobData } from '../shared/queue/webhook-job.ts';
 import { openDatabaseChecked } from '../shared/runtime.ts';
+import { ConnectionEvents } from '../shared/webhooks/connection-events.ts';
 import { createExecuteProcessor } from './execute-processor.ts';
+import { createHealthCheckProcessor } from './health-check-processor.ts';
+import { scheduleDueHealthChecks } from './maintenance.ts';
 import { RetryScheduled } from './retry-policy.ts';
+import { createWebhookDeliveryProcessor } from './webhook-delivery-processor.ts';
 
 export interface RunningWorker {
   /** Stops taking jobs, waits for the active ones, then releases connections. */
   stop(): Promise<void>;
 }
 
-/** One worker's BullMQ consumer; used by worker/main.ts and by in-process tests. */
+/**
+ * One worker process: the execute consumer (the hot path), plus small consumers for webhook
+ * deliveries, health checks and the maintenance tick. Used by worker/main.ts and in-process tests.
+ */
 export async function startWorker(config: Config, vault: Vault, logger: Logger): Promise<RunningWorker> {
-  const db = await openDatabaseChecked(config, vault, logger, Math.min(config.WORKER_CONCURRENCY + 2, 20));
+  const db = await openDatabaseChecked(config, vault, logger, Math.min(config.WORKER_CONCURRENCY + 4, 24));
   const publisher = createRedis(config.REDIS_URL, 'worker');
   publisher.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
+  const limiter = new SlidingWindowLimiter(publisher);
+  const webhookQueue = new Queue<WebhookJobData>(WEBHOOK_QUEUE, { connection: publisher });
+  const healthQueue = new Queue<HealthCheckJobData>(HEALTH_CHECK_QUEUE, { connection: publisher });
+  const maintenanceQueue = new Queue(MAINTENANCE_QUEUE, { connection: publisher });
+  const events = new ConnectionEvents(db, webhookQueue, logger);
+  const refresher = new CredentialRefresher(db, vault, publisher, config, logger, (id) => events.emit('connection.broken', id));
 
-  const worker = new Worker<ExecuteJobData>(EXECUTE_QUEUE, createExecuteProcessor({
-      db,
-      vault,
-      config,
-      publisher,
-      limiter: new SlidingWindowLimiter(publisher),
-      refresher: new CredentialRefresher(db, vault, publisher, config, logger),
-      logger,
-    }), {
-    connection: createRedis(config.REDIS_URL, 'worker'),
-    concurrency: config.WORKER_CONCURRENCY,
-    // A crashed worker's jobs are picked up by another within seconds, not minutes.
-    stalledInterval: 5_000,
-    maxStalledCount: 2,
-    lockDuration: 15_000,
-    settings: {
-      backoffStrategy: (_attemptsMade, _type, err) => (err instanceof RetryScheduled ? err.delayMs : 1_000),
-    },
-  });
-  worker.on('failed', (job, err) => {
-    if (!(err instanceof RetryScheduled) && !(err instanceof DelayedError)) logger.error({ invocationId: job?.id, err: err.message }, 'job failed');
-  });
-  worker.on('error', (err) => logger.error({ err: err.message }, 'worker error'));
-  await worker.waitUntilReady();
+  const settings = { backoffStrategy: (_attempts: number, _type?: string, err?: Error) => (err instanceof RetryScheduled ? err.delayMs : 1_000) };
+  const consumer = <T>(queue: string, processor: Processor<T>, concurrency: number) => {
+    const worker = new Worker<T>(queue, processor, {
+      connection: createRedis(config.REDIS_URL, 'worker'),
+      concurrency,
+      // A crashed worker's jobs are picked up by another within seconds, not minutes.
+      stalledInterval: 5_000,
+      maxStalledCount: 2,
+      lockDuration: 15_000,
+      settings,
+    });
+    worker.on('failed', (job, err) => {
+      if (!(err instanceof RetryScheduled) && !(err instanceof DelayedError)) logger.error({ queue, jobId: job?.id, err: err.message }, 'job failed');
+    });
+    worker.on('error', (err) => logger.error({ queue, err: err.message }, 'worker error'));
+    return worker;
+  };
+
+  const workers = [
+    consumer<ExecuteJobData>(
+      EXECUTE_QUEUE,
+      createExecuteProcessor({ db, vault, config, publisher, limiter, refresher, events, logger }),
+      config.WORKER_CONCURRENCY,
+    ),
+    consumer<WebhookJobData>(WEBHOOK_QUEUE, createWebhookDeliveryProcessor({ db, vault, config, logger }), 4),
+    consumer<HealthCheckJobData>(HEALTH_CHECK_QUEUE, createHealthCheckProcessor({ db, config, refresher, events, logger }), 2),
+    consumer(MAINTENANCE_QUEUE, () => scheduleDueHealthChecks({ db, config, limiter, healthQueue, logger }).then(() => undefined), 1),
+  ];
+  // One tick per period for the whole tier, however many workers run (BullMQ job schedulers are unique by id).
+  await maintenanceQueue.upsertJobScheduler('maintenance-tick', { every: config.MAINTENANCE_TICK_MS }, { name: 'tick', opts: { removeOnComplete: 100, removeOnFail: 100 } });
+  await Promise.all(workers.map((w) => w.waitUntilReady()));
   logger.info({ concurrency: config.WORKER_CONCURRENCY }, 'worker ready');
 
   return {
     async stop() {
-      await worker.close();
+      await Promise.all(workers.map((w) => w.close()));
+      await Promise.all([webhookQueue.close(), healthQueue.close(), maintenanceQueue.close()]);
       await publisher.quit().catch(() => {});
       await db.destroy();
     },

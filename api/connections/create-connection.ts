@@ -14,6 +14,8 @@ export interface NewConnection {
   status: 'active' | 'broken';
   statusReason: string | null;
   projectIds: string[];
+  /** HEALTH_CHECK_INTERVAL_MS: the first check falls at a random point of one interval, spreading the load. */
+  healthCheckIntervalMs: number;
 }
 
 /** Throws 404 unless every id names a project of the workspace. */
@@ -40,6 +42,7 @@ export async function insertConnection(db: Db, vault: Vault, c: NewConnection): 
         status_reason: c.statusReason,
         ...sealCredentials(vault, id, c.credentials),
         credentials_hint: JSON.stringify(credentialsHint(c.connector, c.credentials)),
+        next_health_check_at: c.healthCheckIntervalMs > 0 ? new Date(Date.now() + Math.random() * c.healthCheckIntervalMs) : null,
       })
       .execute();
     if (c.projectIds.length > 0) {

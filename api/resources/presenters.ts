@@ -1,4 +1,4 @@
-import type { ConnectionRow, InvocationRow, ProjectRow } from '../../shared/db/schema.ts';
+import type { InvocationRow, ProjectRow } from '../../shared/db/schema.ts';
 
 /** Database rows → the API.md resource shapes (camelCase, ISO timestamps, no secrets). */
 const iso = (d: Date | string | null): string | null => (d === null ? null : new Date(d).toISOString());
@@ -11,26 +11,6 @@ export function presentProject(p: ProjectRow) {
     metadata: p.metadata,
     rateLimits: p.rate_limits,
     createdAt: iso(p.created_at),
-  };
-}
-
-export type ConnectionWithBindings = Omit<ConnectionRow, 'credentials_iv' | 'credentials_tag' | 'credentials_ciphertext' | 'credentials_key_id'> & {
-  project_ids: string[] | null;
-};
-
-export function presentConnection(c: ConnectionWithBindings) {
-  return {
-    id: c.id,
-    connectorId: c.connector_id,
-    displayName: c.display_name,
-    status: c.status,
-    statusReason: c.status_reason,
-    statusChangedAt: iso(c.status_changed_at),
-    externalId: c.external_id,
-    projectIds: c.project_ids ?? [],
-    credentialsHint: c.credentials_hint,
-    createdAt: iso(c.created_at),
-    updatedAt: iso(c.updated_at),
   };
 }
 

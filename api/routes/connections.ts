@@ -7,14 +7,14 @@ import type { Config } from '../../shared/config.ts';
 import { RefreshRejected, RefreshUnavailable, type CredentialRefresher } from '../../shared/connections/credential-refresher.ts';
 import { credentialsHint, sealCredentials } from '../../shared/connections/credentials.ts';
 import type { Vault } from '../../shared/crypto/vault.ts';
+import type { ConnectionEvents } from '../../shared/webhooks/connection-events.ts';
 import type { Db } from '../../shared/db/database.ts';
 import { ApiError, notFound, toValidationIssues } from '../../shared/errors.ts';
 import { assertProjectsInWorkspace, insertConnection } from '../connections/create-connection.ts';
 import { checkCredentials, statusFromVerdict } from '../connections/credential-check.ts';
-import { loadConnection, selectConnections } from '../connections/connection-queries.ts';
 import { workspacePrincipal } from '../middleware/authenticate.ts';
 import { decodeCursor, pageQuery, toPage } from '../pagination.ts';
-import { presentConnection } from '../resources/presenters.ts';
+import { loadConnection, presentConnection, selectConnections } from '../../shared/connections/connection-resource.ts';
 import { parseBody, parseQuery, pathId } from '../validation.ts';
 
 const displayName = z.string().trim().min(1).max(200);
@@ -54,7 +54,7 @@ function parseCredentials(connector: ConnectorDefinition<any>, value: unknown): 
 }
 
 /** Connections and their project bindings (workspace keys only). */
-export function connectionRoutes(db: Db, vault: Vault, config: Config, refresher: CredentialRefresher): Router {
+export function connectionRoutes(db: Db, vault: Vault, config: Config, refresher: CredentialRefresher, events: ConnectionEvents): Router {
   const router = Router();
 
   router.post('/v1/connections', async (req, res) => {
@@ -76,6 +76,7 @@ export function connectionRoutes(db: Db, vault: Vault, config: Config, refresher
       status,
       statusReason: status_reason,
       projectIds,
+      healthCheckIntervalMs: config.HEALTH_CHECK_INTERVAL_MS,
     });
     res.status(201).json(presentConnection(await loadConnection(db, workspaceId, id)));
   });
@@ -127,7 +128,9 @@ export function connectionRoutes(db: Db, vault: Vault, config: Config, refresher
       .set({ display_name: body.displayName ?? current.display_name, updated_at: sql`now()`, ...credentialColumns })
       .where('id', '=', current.id)
       .execute();
-    res.json(presentConnection(await loadConnection(db, workspaceId, current.id)));
+    const updated = await loadConnection(db, workspaceId, current.id);
+    await events.statusChanged(current.id, current.status, updated.status);
+    res.json(presentConnection(updated));
   });
 
   router.post('/v1/connections/:connectionId/test', async (req, res) => {
@@ -154,7 +157,9 @@ export function connectionRoutes(db: Db, vault: Vault, config: Config, refresher
       // Credentials replaced while we were testing are not ours to judge.
       .where('credentials_version', '=', usable.version)
       .execute();
-    res.json(presentConnection(await loadConnection(db, workspaceId, row.id)));
+    const updated = await loadConnection(db, workspaceId, row.id);
+    await events.statusChanged(row.id, row.status, updated.status);
+    res.json(presentConnection(updated));
   });
 
   router.delete('/v1/connections/:connectionId', async (req, res) => {

@@ -12,9 +12,8 @@ import type { Db } from '../../shared/db/database.ts';
 import { ApiError } from '../../shared/errors.ts';
 import { newId } from '../../shared/ids.ts';
 import { assertProjectsInWorkspace, insertConnection } from '../connections/create-connection.ts';
-import { loadConnection } from '../connections/connection-queries.ts';
 import { workspacePrincipal } from '../middleware/authenticate.ts';
-import { presentConnection } from '../resources/presenters.ts';
+import { loadConnection, presentConnection, selectConnections } from '../../shared/connections/connection-resource.ts';
 import { parseBody, parseQuery } from '../validation.ts';
 
 const STATE_TTL_MS = 10 * 60_000;
@@ -99,6 +98,7 @@ export function oauthCallbackRoutes(db: Db, vault: Vault, config: Config): Route
       status: 'active',
       statusReason: null,
       projectIds,
+      healthCheckIntervalMs: config.HEALTH_CHECK_INTERVAL_MS,
     });
     if (pending.redirect_uri) {
       const target = new URL(pending.redirect_uri);

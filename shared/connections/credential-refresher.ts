@@ -54,6 +54,8 @@ export class CredentialRefresher {
     private readonly redis: Redis,
     private readonly config: Config,
     private readonly logger: Logger,
+    /** Called when a refused refresh turned the connection broken (for webhooks). */
+    private readonly onBroken: (connectionId: string) => Promise<void> = async () => {},
   ) {}
 
   async usable(connector: ConnectorDefinition<any>, row: ConnectionRow, options: { force?: boolean } = {}): Promise<UsableCredentials> {
@@ -111,7 +113,7 @@ export class CredentialRefresher {
     } catch (err) {
       const failure = classifyUpstreamError(connector, err);
       if (failure.kind === 'transient' || failure.kind === 'rate_limited') throw new RefreshUnavailable(failure);
-      await markConnectionBroken(this.db, row.id, row.credentials_version, `Token refresh rejected: ${failure.message}`);
+      if (await markConnectionBroken(this.db, row.id, row.credentials_version, `Token refresh rejected: ${failure.message}`)) await this.onBroken(row.id);
       this.logger.warn({ connectionId: row.id, upstreamCode: failure.upstreamCode }, 'token refresh rejected; connection marked broken');
       throw new RefreshRejected(failure);
     }

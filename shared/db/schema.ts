@@ -52,6 +52,7 @@ export interface ConnectionTable {
   credentials_hint: Json<Record<string, string>>;
   created_at: CreatedAt;
   updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  next_health_check_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 }
 
 export interface ProjectConnectionTable {
@@ -107,6 +108,35 @@ export interface OAuthStateTable {
   created_at: CreatedAt;
 }
 
+export type WebhookEventType = 'connection.broken' | 'connection.restored';
+
+export interface WebhookTable {
+  id: string;
+  workspace_id: string;
+  url: string;
+  events: Json<WebhookEventType[]>;
+  secret_key_id: string;
+  secret_iv: Buffer;
+  secret_tag: Buffer;
+  secret_ciphertext: Buffer;
+  created_at: CreatedAt;
+}
+
+export interface WebhookDeliveryTable {
+  id: string;
+  webhook_id: string;
+  event_id: string;
+  event_type: WebhookEventType;
+  payload: Json<unknown>;
+  status: 'pending' | 'succeeded' | 'failed';
+  attempts: Generated<number>;
+  last_status_code: number | null;
+  last_error: string | null;
+  next_attempt_at: Timestamp | null;
+  created_at: CreatedAt;
+  delivered_at: Timestamp | null;
+}
+
 export interface Database {
   workspaces: WorkspaceTable;
   projects: ProjectTable;
@@ -116,6 +146,8 @@ export interface Database {
   invocations: InvocationTable;
   artifacts: ArtifactTable;
   oauth_states: OAuthStateTable;
+  webhooks: WebhookTable;
+  webhook_deliveries: WebhookDeliveryTable;
 }
 
 export type ProjectRow = Selectable<ProjectTable>;

@@ -59,15 +59,13 @@ describe.each([
   ['slack', classifySlackError, slackRows],
   ['elevenlabs', classifyElevenLabsError, elevenLabsRows],
 ] as const)('%s error table', (_name, classify, rows) => {
-  it.each(rows.map((r) => [r[0], JSON.stringify(r[1]).slice(0, 70), ...r.slice(2)] as const).map((r, i) => [...r, rows[i]![1]] as const))(
-    'HTTP %i %s → %s (breaks: %s)',
-    (status, _label, kind, breaks, body) => {
-      const failure = classify(new UpstreamHttpError(status, {}, body));
-      expect(failure.kind).toBe(kind);
-      expect(failure.kind === 'auth_invalid').toBe(breaks);
-      expect(failure.upstreamStatus).toBe(status);
-    },
-  );
+  const cases = rows.map(([status, body, kind, breaks]) => ({ status, label: JSON.stringify(body).slice(0, 70), body, kind, breaks }));
+  it.each(cases)('HTTP $status $label → $kind (breaks: $breaks)', ({ status, body, kind, breaks }) => {
+    const failure = classify(new UpstreamHttpError(status, {}, body));
+    expect(failure.kind).toBe(kind);
+    expect(failure.kind === 'auth_invalid').toBe(breaks);
+    expect(failure.upstreamStatus).toBe(status);
+  });
 });
 
 describe('Slack response check', () => {

@@ -1,0 +1,97 @@
+import { randomBytes } from 'node:crypto';
+import { Router } from 'express';
+import { z } from 'zod';
+import type { Vault } from '../../shared/crypto/vault.ts';
+import type { Db } from '../../shared/db/database.ts';
+import { notFound } from '../../shared/errors.ts';
+import { newId } from '../../shared/ids.ts';
+import { workspacePrincipal } from '../middleware/authenticate.ts';
+import { decodeCursor, pageQuery, toPage } from '../pagination.ts';
+import { parseBody, parseQuery, pathId } from '../validation.ts';
+
+const eventTypes = z.enum(['connection.broken', 'connection.restored']);
+const createWebhook = z
+  .object({
+    url: z.url({ protocol: /^https?$/ }).max(2000),
+    events: z.array(eventTypes).min(1).max(2),
+  })
+  .strict();
+
+const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());
+
+/** Outgoing webhooks of a workspace (workspace keys only). The secret is shown once, at creation. */
+export function webhookRoutes(db: Db, vault: Vault): Router {
+  const router = Router();
+
+  const loadWebhook = async (workspaceId: string, id: string) => {
+    const hook = await db.selectFrom('webhooks').select(['id', 'url', 'events', 'created_at']).where('id', '=', id).where('workspace_id', '=', workspaceId).executeTakeFirst();
+    if (!hook) throw notFound('webhook');
+    return hook;
+  };
+  const present = (h: { id: string; url: string; events: string[]; created_at: Date }) => ({ id: h.id, url: h.url, events: h.events, createdAt: iso(h.created_at) });
+
+  router.post('/v1/webhooks', async (req, res) => {
+    const { workspaceId } = workspacePrincipal(req);
+    const body = parseBody(createWebhook, req);
+    const id = newId('webhook');
+    const secret = `whsec_${randomBytes(32).toString('base64url')}`;
+    const sealed = vault.seal(secret, id);
+    const row = await db
+      .insertInto('webhooks')
+      .values({
+        id,
+        workspace_id: workspaceId,
+        url: body.url,
+        events: JSON.stringify([...new Set(body.events)]),
+        secret_key_id: sealed.keyId,
+        secret_iv: sealed.iv,
+        secret_tag: sealed.tag,
+        secret_ciphertext: sealed.ciphertext,
+      })
+      .returning(['id', 'url', 'events', 'created_at'])
+      .executeTakeFirstOrThrow();
+    res.status(201).json({ ...present(row), secret });
+  });
+
+  router.get('/v1/webhooks', async (req, res) => {
+    const { workspaceId } = workspacePrincipal(req);
+    const q = parseQuery(z.object(pageQuery), req);
+    const after = decodeCursor(q.cursor);
+    let query = db.selectFrom('webhooks').select(['id', 'url', 'events', 'created_at']).where('workspace_id', '=', workspaceId);
+    if (after) query = query.where('id', '<', after);
+    res.json(toPage(await query.orderBy('id', 'desc').limit(q.limit + 1).execute(), q.limit, present));
+  });
+
+  router.delete('/v1/webhooks/:webhookId', async (req, res) => {
+    const { workspaceId } = workspacePrincipal(req);
+    const hook = await loadWebhook(workspaceId, pathId(req, 'webhookId', 'webhook', 'webhook'));
+    await db.deleteFrom('webhooks').where('id', '=', hook.id).execute();
+    res.status(204).end();
+  });
+
+  router.get('/v1/webhooks/:webhookId/deliveries', async (req, res) => {
+    const { workspaceId } = workspacePrincipal(req);
+    const hook = await loadWebhook(workspaceId, pathId(req, 'webhookId', 'webhook', 'webhook'));
+    const q = parseQuery(z.object(pageQuery), req);
+    const after = decodeCursor(q.cursor);
+    let query = db.selectFrom('webhook_deliveries').selectAll().where('webhook_id', '=', hook.id);
+    if (after) query = query.where('id', '<', after);
+    const rows = await query.orderBy('id', 'desc').limit(q.limit + 1).execute();
+    res.json(
+      toPage(rows, q.limit, (d) => ({
+        id: d.id,
+        eventId: d.event_id,
+        type: d.event_type,
+        status: d.status,
+        attempts: d.attempts,
+        lastStatusCode: d.last_status_code,
+        lastError: d.last_error,
+        nextAttemptAt: iso(d.next_attempt_at),
+        createdAt: iso(d.created_at),
+        deliveredAt: iso(d.delivered_at),
+      })),
+    );
+  });
+
+  return router;
+}

@@ -1,0 +1,55 @@
+import type { Queue } from 'bullmq';
+import { sql } from 'kysely';
+import { findConnector } from '../connectors/registry.ts';
+import type { Config } from '../shared/config.ts';
+import type { Db } from '../shared/db/database.ts';
+import { effectiveLimit, limitKey, type SlidingWindowLimiter } from '../shared/limiter/sliding-window-limiter.ts';
+import type { Logger } from '../shared/logger.ts';
+import { healthCheckJobOptions, type HealthCheckJobData } from '../shared/queue/maintenance-jobs.ts';
+
+const BATCH = 500;
+
+/**
+ * One maintenance tick (run by one worker at a time, every MAINTENANCE_TICK_MS): claims the
+ * connections whose health check is due and queues their checks spread over the tick, each on a
+ * rate-limit slot of a project the connection is bound to, so checks count against the limit.
+ */
+export async function scheduleDueHealthChecks(deps: { db: Db; config: Config; limiter: SlidingWindowLimiter; healthQueue: Queue<HealthCheckJobData>; logger: Logger }): Promise<number> {
+  const { db, config, limiter, healthQueue } = deps;
+  const interval = config.HEALTH_CHECK_INTERVAL_MS;
+  if (interval <= 0) return 0;
+  // Claim atomically: the next due time moves on by one interval (±10%), so concurrent ticks or a
+  // crash after claiming never check a connection twice or hammer it.
+  const due = await sql<{ id: string; connector_id: string; project_id: string | null; rate_limits: Record<string, number> | null }>`
+    with claimed as (
+      update connections set next_health_check_at = now() + ${interval} * (0.9 + random() * 0.2) * interval '1 millisecond'
+       where id in (select id from connections where status = 'active' and next_health_check_at <= now()
+                     order by next_health_check_at limit ${BATCH} for update skip locked)
+   returning id, connector_id)
+    select c.id, c.connector_id, p.id as project_id, p.rate_limits
+      from claimed c
+      left join lateral (select pr.id, pr.rate_limits from project_connections pc join projects pr on pr.id = pc.project_id
+                          where pc.connection_id = c.id order by pr.id limit 1) p on true`.execute(db);
+
+  const now = Date.now();
+  for (const c of due.rows) {
+    const connector = findConnector(c.connector_id);
+    if (!connector) continue;
+    let delay = Math.floor(Math.random() * config.MAINTENANCE_TICK_MS);
+    if (c.project_id) {
+      const slot = await limiter.reserve(
+        {
+          key: limitKey(c.project_id, connector.id),
+          limitPerMinute: effectiveLimit(c.rate_limits ?? {}, connector.id, connector.rateLimit.requestsPerMinute, config.RATE_LIMIT_PER_MINUTE),
+          member: `health:${c.id}:${now}`,
+          notBefore: now + delay,
+        },
+        now,
+      );
+      if (slot.granted) delay = slot.delayMs;
+    }
+    await healthQueue.add('check', { connectionId: c.id }, { ...healthCheckJobOptions, jobId: `health:${c.id}:${now}`, delay, priority: 1000 });
+  }
+  if (due.rows.length) deps.logger.info({ count: due.rows.length }, 'health checks scheduled');
+  return due.rows.length;
+}
