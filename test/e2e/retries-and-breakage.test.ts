@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RESEND_FAKE_FULL_KEY, startResendFake, type ResendFake } from '../fakes/resend/resend-fake.ts';
 import { SLACK_FAKE_BOT_TOKEN, startSlackFake, type SlackFake } from '../fakes/slack/slack-fake.ts';
+import { ELEVENLABS_FAKE_KEY, RACHEL_VOICE_ID, startElevenLabsFake, type ElevenLabsFake } from '../fakes/elevenlabs/elevenlabs-fake.ts';
 import { startEngine, type Engine } from '../support/engine.ts';
 import { apiClient, setUpProject, type ApiClient } from '../support/http.ts';
 
@@ -8,6 +9,7 @@ import { apiClient, setUpProject, type ApiClient } from '../support/http.ts';
 describe('retries, idempotency and broken detection', () => {
   let resend: ResendFake;
   let slack: SlackFake;
+  let elevenlabs: ElevenLabsFake;
   let engine: Engine;
   let admin: ApiClient;
   const email = { from: 'a@example.com', to: 'b@example.com', subject: 'Receipt', text: 'Thanks' };
@@ -15,13 +17,17 @@ describe('retries, idempotency and broken detection', () => {
   beforeAll(async () => {
     resend = await startResendFake({ rateLimitPerSecond: 10_000 });
     slack = await startSlackFake();
-    engine = await startEngine({ env: { RESEND_API_URL: resend.url, SLACK_API_URL: `${slack.url}/api`, UPSTREAM_TIMEOUT_MS: '1000' } });
+    elevenlabs = await startElevenLabsFake();
+    engine = await startEngine({
+      env: { RESEND_API_URL: resend.url, SLACK_API_URL: `${slack.url}/api`, ELEVENLABS_API_URL: elevenlabs.url, UPSTREAM_TIMEOUT_MS: '1000' },
+    });
     admin = apiClient(engine.baseUrl, engine.workspaceKey);
   });
   afterAll(async () => {
     await engine?.stop();
     await resend?.close();
     await slack?.close();
+    await elevenlabs?.close();
   });
 
   async function waitForTerminal(client: ApiClient, id: string) {
@@ -130,5 +136,33 @@ describe('retries, idempotency and broken detection', () => {
 
     expect((await admin.patch(`/v1/connections/${connectionId}`, { credentials: { apiKey: RESEND_FAKE_FULL_KEY } })).body.status).toBe('active');
     expect((await client.post('/v1/executions', { connectorId: 'resend', actionId: 'sendEmail', input: email })).status).toBe(200);
+  });
+
+  it('retries an ElevenLabs 429 that carries no Retry-After, with backoff', async () => {
+    const { projectKey } = await setUpProject(admin, { connectorId: 'elevenlabs', credentials: { apiKey: ELEVENLABS_FAKE_KEY } });
+    const client = apiClient(engine.baseUrl, projectKey);
+    elevenlabs.rateLimitNext(1);
+    const res = await client.post('/v1/executions', { connectorId: 'elevenlabs', actionId: 'textToSpeech', input: { voiceId: RACHEL_VOICE_ID, text: 'Hello' } });
+    expect(res.status).toBe(200);
+    expect((await client.get(`/v1/invocations/${res.body.invocationId}`)).body.attempts).toBe(2);
+    // Rejected with 429, so generated (and billed) once.
+    expect(elevenlabs.generated.filter((g) => g.text === 'Hello')).toHaveLength(1);
+  });
+
+  it('holds back the project’s later calls after an upstream 429 with Retry-After', async () => {
+    const { projectKey } = await setUpProject(admin, { connectorId: 'slack', credentials: { botToken: SLACK_FAKE_BOT_TOKEN } });
+    const client = apiClient(engine.baseUrl, projectKey);
+    slack.rateLimitNext(1, { retryAfterSeconds: 2 });
+    slack.calls.length = 0;
+    const first = client.post('/v1/executions', { connectorId: 'slack', actionId: 'listUsers', input: {} });
+    await new Promise((r) => setTimeout(r, 300));
+    // A new call of the same project during the cooldown reaches Slack only after it.
+    const started = Date.now();
+    const second = await client.post('/v1/executions', { connectorId: 'slack', actionId: 'listChannels', input: {} });
+    expect(second.status).toBe(200);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_400);
+    expect((await first).status).toBe(200);
+    const times = slack.calls.map((c) => c.method);
+    expect(times[0]).toBe('users.list');
   });
 });
