@@ -13,6 +13,8 @@ import type { ReplyListener } from './execution/reply-listener.ts';
 import { authenticate, requireWorkspaceKey } from './middleware/authenticate.ts';
 import { errorHandler, notFoundRoute } from './middleware/errors.ts';
 import { requestId } from './middleware/request-id.ts';
+import { httpMetrics } from './middleware/http-metrics.ts';
+import { metricsText } from '../shared/metrics.ts';
 import { catalogRoutes } from './routes/catalog.ts';
 import { connectionRoutes } from './routes/connections.ts';
 import { executionRoutes } from './routes/executions.ts';
@@ -45,11 +47,12 @@ export function createApp(deps: ApiDeps): Express {
   app.set('trust proxy', false);
 
   app.use(requestId);
+  app.use(httpMetrics);
   app.use(
     pinoHttp({
       logger,
       genReqId: (req) => (req as express.Request).id,
-      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
+      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics' },
       // Paths only: query strings can carry one-time codes, and headers carry keys.
       serializers: {
         req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, path: req.url.split('?')[0] }),
@@ -60,6 +63,10 @@ export function createApp(deps: ApiDeps): Express {
   app.use(express.json({ limit: config.MAX_BODY_BYTES, type: ['application/json', 'application/*+json'], strict: true }));
 
   app.use(healthRoutes(db, deps.redis));
+  app.get('/metrics', async (_req, res) => {
+    const { contentType, body } = await metricsText();
+    res.type(contentType).send(body);
+  });
   app.use(catalogRoutes());
   app.use(oauthCallbackRoutes(db, vault, config));
 

@@ -9,6 +9,7 @@ import { createRedis } from '../shared/queue/redis.ts';
 import { openDatabaseChecked } from '../shared/runtime.ts';
 import { WEBHOOK_QUEUE, type WebhookJobData } from '../shared/queue/webhook-job.ts';
 import { ConnectionEvents } from '../shared/webhooks/connection-events.ts';
+import { observeQueueDepth } from '../shared/metrics.ts';
 import { createApp } from './app.ts';
 import { ReplyListener } from './execution/reply-listener.ts';
 
@@ -32,6 +33,7 @@ export async function startApi(config: Config, vault: Vault, logger: Logger): Pr
   const webhookQueue = new Queue<WebhookJobData>(WEBHOOK_QUEUE, { connection: createRedis(config.REDIS_URL, 'api') });
   webhookQueue.on('error', (err) => logger.warn({ err: err.message }, 'webhook queue connection error'));
   const events = new ConnectionEvents(db, webhookQueue, logger);
+  observeQueueDepth([queue, webhookQueue]);
   const replies = new ReplyListener(createRedis(config.REDIS_URL, 'subscriber'), db);
   await replies.start();
 

@@ -2,10 +2,12 @@ import type { Migration } from 'kysely';
 import * as m0001 from './0001_initial.ts';
 import * as m0002 from './0002_oauth_states.ts';
 import * as m0004 from './0004_webhooks_and_health_checks.ts';
+import * as m0005 from './0005_pending_invocations_index.ts';
 
 /** Every migration, in order. Listed statically so the migrator needs no filesystem scanning. */
 export const migrations: Record<string, Migration> = {
   '0001_initial': m0001,
   '0002_oauth_states': m0002,
   '0004_webhooks_and_health_checks': m0004,
+  '0005_pending_invocations_index': m0005,
 };

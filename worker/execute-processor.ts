@@ -19,6 +19,7 @@ import {
 } from '../shared/invocations/invocation-store.ts';
 import { limitKey, type SlidingWindowLimiter } from '../shared/limiter/sliding-window-limiter.ts';
 import type { Logger } from '../shared/logger.ts';
+import { connectionsBroken, jobDuration, jobs, upstreamRateLimited } from '../shared/metrics.ts';
 import type { ExecuteJobData } from '../shared/queue/execute-job.ts';
 import type { ConnectionEvents } from '../shared/webhooks/connection-events.ts';
 import type { ExecutionReply } from '../shared/queue/execution-reply.ts';
@@ -63,6 +64,12 @@ export function createExecuteProcessor(deps: ProcessorDeps) {
       logger.warn({ invocationId, err: err.message }, 'could not publish reply');
     });
   }
+
+  const record = (data: ExecuteJobData, outcome: 'succeeded' | 'failed' | 'retried', seconds: number) => {
+    const labels = { connector: data.connectorId, action: data.actionId, outcome };
+    jobs.inc(labels);
+    jobDuration.observe(labels, seconds);
+  };
 
   return async function processExecuteJob(job: Job<ExecuteJobData>, token?: string): Promise<void> {
     const data = job.data;
@@ -132,6 +139,7 @@ export function createExecuteProcessor(deps: ProcessorDeps) {
         output = await action.run(context(usable.credentials), data.input);
       }
       await finish(job, { output, durationMs: elapsed() });
+      record(data, 'succeeded', elapsed() / 1000);
       log.info({ attempts: claim.attempts }, 'invocation succeeded');
     } catch (err) {
       const durationMs = elapsed();
@@ -146,6 +154,7 @@ export function createExecuteProcessor(deps: ProcessorDeps) {
       // An expired token we cannot refresh is as dead as a revoked one.
       const failure: ClassifiedFailure = classified.kind === 'auth_expired' ? { ...classified, kind: 'auth_invalid' } : classified;
       if (failure.kind === 'rate_limited') {
+        upstreamRateLimited.inc({ connector: connector.id });
         await deps.limiter.coolDown(bucket, Date.now() + (failure.retryAfterMs ?? DEFAULT_COOLDOWN_MS));
       }
       if (failure.kind === 'auth_invalid') {
@@ -153,6 +162,7 @@ export function createExecuteProcessor(deps: ProcessorDeps) {
         const changed = await markConnectionBroken(db, connection.id, version, failure.message);
         if (changed) {
           log.warn({ connectionId: connection.id, upstreamCode: failure.upstreamCode }, 'connection marked broken');
+          connectionsBroken.inc({ connector: connector.id, source: 'call' });
           await deps.events.emit('connection.broken', connection.id);
         } else if (await credentialsReplacedSince(db, connection.id, version)) {
           // The rejected credentials were replaced while this call ran: the connection is fine, this call is not.
@@ -170,9 +180,11 @@ export function createExecuteProcessor(deps: ProcessorDeps) {
         );
         await requeueInvocation(db, data.invocationId, durationMs);
         log.info({ kind: failure.kind, upstreamStatus: failure.upstreamStatus, attempt: claim.attempts }, 'attempt failed; retrying');
+        record(data, 'retried', durationMs / 1000);
         throw new RetryScheduled(slot.granted ? slot.delayMs : slot.retryAfterMs, failure);
       }
       log.info({ kind: failure.kind, upstreamStatus: failure.upstreamStatus, upstreamCode: failure.upstreamCode }, 'invocation failed');
+      record(data, 'failed', durationMs / 1000);
       return finish(job, { failure: failureToInvocationError(connector, failure), durationMs });
     }
   };

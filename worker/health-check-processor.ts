@@ -8,6 +8,7 @@ import { RefreshRejected, RefreshUnavailable, type CredentialRefresher } from '.
 import { upstreamClientFor } from '../shared/connections/upstream-for.ts';
 import type { Db } from '../shared/db/database.ts';
 import type { Logger } from '../shared/logger.ts';
+import { connectionsBroken, healthChecks } from '../shared/metrics.ts';
 import type { HealthCheckJobData } from '../shared/queue/maintenance-jobs.ts';
 import type { ConnectionEvents } from '../shared/webhooks/connection-events.ts';
 
@@ -25,13 +26,16 @@ export function createHealthCheckProcessor(deps: { db: Db; config: Config; refre
     try {
       const usable = await refresher.usable(connector, row);
       const verdict = await testCredentials(connector, upstreamClientFor(connector, usable.credentials, config));
+      healthChecks.inc({ connector: connector.id, result: verdict.valid ? 'valid' : 'invalid' });
       if (!verdict.valid && (await markConnectionBroken(db, row.id, usable.version, `Health check: credentials rejected: ${verdict.reason}`))) {
         logger.warn({ connectionId: row.id }, 'health check broke the connection');
+        connectionsBroken.inc({ connector: connector.id, source: 'health_check' });
         await events.emit('connection.broken', row.id);
       }
     } catch (err) {
       if (err instanceof RefreshRejected) return; // the refresher already broke it and told the webhooks
       if (err instanceof UpstreamVerdictUnavailable || err instanceof RefreshUnavailable) {
+        healthChecks.inc({ connector: connector.id, result: 'inconclusive' });
         logger.info({ connectionId: row.id, err: err.message }, 'health check inconclusive');
         return;
       }

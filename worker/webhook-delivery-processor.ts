@@ -5,6 +5,7 @@ import type { Config } from '../shared/config.ts';
 import type { Vault } from '../shared/crypto/vault.ts';
 import type { Db } from '../shared/db/database.ts';
 import type { Logger } from '../shared/logger.ts';
+import { webhookDeliveries } from '../shared/metrics.ts';
 import type { WebhookJobData } from '../shared/queue/webhook-job.ts';
 import { signatureHeader } from '../shared/webhooks/webhook-signature.ts';
 import { RetryScheduled } from './retry-policy.ts';
@@ -68,6 +69,7 @@ export function createWebhookDeliveryProcessor(deps: { db: Db; vault: Vault; con
         .set({ status: 'succeeded', attempts, last_status_code: statusCode, last_error: null, next_attempt_at: null, delivered_at: sql`now()` })
         .where('id', '=', delivery.id)
         .execute();
+      webhookDeliveries.inc({ outcome: 'succeeded' });
       return;
     }
     const delayMs = webhookRetryDelayMs(attempts);
@@ -84,6 +86,7 @@ export function createWebhookDeliveryProcessor(deps: { db: Db; vault: Vault; con
       .where('id', '=', delivery.id)
       .execute();
     logger.info({ deliveryId: delivery.id, attempts, error, giveUp }, 'webhook delivery failed');
+    webhookDeliveries.inc({ outcome: giveUp ? 'failed' : 'retrying' });
     if (!giveUp) throw new RetryScheduled(delayMs, { kind: 'transient', message: error, requestMayHaveRun: true });
   };
 }

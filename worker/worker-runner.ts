@@ -13,10 +13,14 @@ import { ConnectionEvents } from '../shared/webhooks/connection-events.ts';
 import { createExecuteProcessor } from './execute-processor.ts';
 import { createHealthCheckProcessor } from './health-check-processor.ts';
 import { scheduleDueHealthChecks } from './maintenance.ts';
+import { sweepUnfinishedInvocations } from './unfinished-sweeper.ts';
 import { RetryScheduled } from './retry-policy.ts';
+import { startMetricsServer } from './metrics-server.ts';
 import { createWebhookDeliveryProcessor } from './webhook-delivery-processor.ts';
 
 export interface RunningWorker {
+  /** Where /metrics is served, or null when the port was taken. */
+  metricsPort: number | null;
   /** Stops taking jobs, waits for the active ones, then releases connections. */
   stop(): Promise<void>;
 }
@@ -33,6 +37,7 @@ export async function startWorker(config: Config, vault: Vault, logger: Logger):
   const webhookQueue = new Queue<WebhookJobData>(WEBHOOK_QUEUE, { connection: publisher });
   const healthQueue = new Queue<HealthCheckJobData>(HEALTH_CHECK_QUEUE, { connection: publisher });
   const maintenanceQueue = new Queue(MAINTENANCE_QUEUE, { connection: publisher });
+  const executeQueue = new Queue<ExecuteJobData>(EXECUTE_QUEUE, { connection: publisher });
   const events = new ConnectionEvents(db, webhookQueue, logger);
   const refresher = new CredentialRefresher(db, vault, publisher, config, logger, (id) => events.emit('connection.broken', id));
 
@@ -42,9 +47,9 @@ export async function startWorker(config: Config, vault: Vault, logger: Logger):
       connection: createRedis(config.REDIS_URL, 'worker'),
       concurrency,
       // A crashed worker's jobs are picked up by another within seconds, not minutes.
-      stalledInterval: 5_000,
+      stalledInterval: 3_000,
       maxStalledCount: 2,
-      lockDuration: 15_000,
+      lockDuration: 10_000,
       settings,
     });
     worker.on('failed', (job, err) => {
@@ -62,17 +67,34 @@ export async function startWorker(config: Config, vault: Vault, logger: Logger):
     ),
     consumer<WebhookJobData>(WEBHOOK_QUEUE, createWebhookDeliveryProcessor({ db, vault, config, logger }), 4),
     consumer<HealthCheckJobData>(HEALTH_CHECK_QUEUE, createHealthCheckProcessor({ db, config, refresher, events, logger }), 2),
-    consumer(MAINTENANCE_QUEUE, () => scheduleDueHealthChecks({ db, config, limiter, healthQueue, logger }).then(() => undefined), 1),
+    consumer(
+      MAINTENANCE_QUEUE,
+      async () => {
+        await scheduleDueHealthChecks({ db, config, limiter, healthQueue, logger });
+        await sweepUnfinishedInvocations(db, executeQueue, logger);
+      },
+      1,
+    ),
   ];
   // One tick per period for the whole tier, however many workers run (BullMQ job schedulers are unique by id).
   await maintenanceQueue.upsertJobScheduler('maintenance-tick', { every: config.MAINTENANCE_TICK_MS }, { name: 'tick', opts: { removeOnComplete: 100, removeOnFail: 100 } });
   await Promise.all(workers.map((w) => w.waitUntilReady()));
-  logger.info({ concurrency: config.WORKER_CONCURRENCY }, 'worker ready');
+  const metricsServer = await startMetricsServer(config.WORKER_METRICS_PORT, logger);
+  logger.info({ concurrency: config.WORKER_CONCURRENCY, metricsPort: metricsServer.port }, 'worker ready');
 
   return {
+    metricsPort: metricsServer.port,
     async stop() {
-      await Promise.all(workers.map((w) => w.close()));
-      await Promise.all([webhookQueue.close(), healthQueue.close(), maintenanceQueue.close()]);
+      // Drain: stop taking jobs and let active ones finish, bounded by the upstream timeout. Jobs
+      // still running after that are left to the stalled-job check of the other workers.
+      const drained = Promise.all(workers.map((w) => w.close()));
+      const limit = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), config.UPSTREAM_TIMEOUT_MS + 5_000).unref());
+      if ((await Promise.race([drained, limit])) === 'timeout') {
+        logger.warn('drain timed out; closing with jobs still active');
+        await Promise.all(workers.map((w) => w.close(true)));
+      }
+      await metricsServer.stop();
+      await Promise.all([webhookQueue.close(), healthQueue.close(), maintenanceQueue.close(), executeQueue.close()]);
       await publisher.quit().catch(() => {});
       await db.destroy();
     },

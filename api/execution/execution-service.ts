@@ -6,6 +6,7 @@ import { ApiError, isErrorCode, notFound, toValidationIssues } from '../../share
 import { isWellFormedId, newId } from '../../shared/ids.ts';
 import { completeInvocation, insertInvocation } from '../../shared/invocations/invocation-store.ts';
 import { effectiveLimit, limitKey, queuePriority, type SlidingWindowLimiter } from '../../shared/limiter/sliding-window-limiter.ts';
+import { executionsAccepted, rateLimitDeferred, rateLimitRejected } from '../../shared/metrics.ts';
 import { executeJobOptions, type ExecuteJobData } from '../../shared/queue/execute-job.ts';
 import type { ExecutionReply } from '../../shared/queue/execution-reply.ts';
 import type { Principal } from '../middleware/authenticate.ts';
@@ -96,6 +97,7 @@ export class ExecutionService {
       now,
     );
     if (!slot.granted) {
+      rateLimitRejected.inc({ connector: connector.id });
       const retryAfter = Math.max(1, Math.ceil(slot.retryAfterMs / 1000));
       throw new ApiError(
         'rate_limited',
@@ -107,6 +109,8 @@ export class ExecutionService {
 
     const replayed = await this.insertOrReplay({ ...row, status: 'queued' }, requestHash, cmd);
     if (replayed) return replayed;
+    executionsAccepted.inc({ connector: connector.id, action: action.id, mode: cmd.respondAsync ? 'async' : 'sync' });
+    if (slot.delayMs > 0) rateLimitDeferred.inc({ connector: connector.id });
 
     const data: ExecuteJobData = {
       invocationId,

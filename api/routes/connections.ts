@@ -7,6 +7,7 @@ import type { Config } from '../../shared/config.ts';
 import { RefreshRejected, RefreshUnavailable, type CredentialRefresher } from '../../shared/connections/credential-refresher.ts';
 import { credentialsHint, sealCredentials } from '../../shared/connections/credentials.ts';
 import type { Vault } from '../../shared/crypto/vault.ts';
+import { connectionsBroken } from '../../shared/metrics.ts';
 import type { ConnectionEvents } from '../../shared/webhooks/connection-events.ts';
 import type { Db } from '../../shared/db/database.ts';
 import { ApiError, notFound, toValidationIssues } from '../../shared/errors.ts';
@@ -158,6 +159,7 @@ export function connectionRoutes(db: Db, vault: Vault, config: Config, refresher
       .where('credentials_version', '=', usable.version)
       .execute();
     const updated = await loadConnection(db, workspaceId, row.id);
+    if (row.status === 'active' && updated.status === 'broken') connectionsBroken.inc({ connector: connector.id, source: 'test' });
     await events.statusChanged(row.id, row.status, updated.status);
     res.json(presentConnection(updated));
   });

@@ -29,6 +29,8 @@ export interface UpstreamClientOptions {
   userAgent?: string;
   /** Throws for a 2xx answer that is really an error (Slack's HTTP 200 `ok:false`). */
   checkResponse?: (res: UpstreamResponse) => void;
+  /** Told of every request's outcome, for metrics. */
+  observe?: (status: number | 'network_error', seconds: number) => void;
 }
 
 // One keep-alive pool per process, shared by every connection: upstream TLS handshakes are the
@@ -73,6 +75,7 @@ export class UpstreamClient {
       ? Object.fromEntries(Object.entries(req.form).filter((e): e is [string, string] => e[1] !== undefined))
       : undefined;
     let response;
+    const started = performance.now();
     try {
       response = await this.got(req.path.replace(/^\//, ''), {
         method: req.method,
@@ -83,8 +86,10 @@ export class UpstreamClient {
         responseType: 'buffer',
       });
     } catch (err) {
+      this.options.observe?.('network_error', (performance.now() - started) / 1000);
       throw toNetworkError(err);
     }
+    this.options.observe?.(response.statusCode, (performance.now() - started) / 1000);
     const headers = response.headers as Record<string, string | string[] | undefined>;
     const body = response.body;
     const ok = response.statusCode >= 200 && response.statusCode < 300;

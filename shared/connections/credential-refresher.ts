@@ -10,6 +10,7 @@ import type { Vault } from '../crypto/vault.ts';
 import type { Db } from '../db/database.ts';
 import type { ConnectionRow } from '../db/schema.ts';
 import type { Logger } from '../logger.ts';
+import { connectionsBroken } from '../metrics.ts';
 import { markConnectionBroken } from './connection-status.ts';
 import { credentialsHint, openCredentials, sealCredentials } from './credentials.ts';
 
@@ -113,7 +114,10 @@ export class CredentialRefresher {
     } catch (err) {
       const failure = classifyUpstreamError(connector, err);
       if (failure.kind === 'transient' || failure.kind === 'rate_limited') throw new RefreshUnavailable(failure);
-      if (await markConnectionBroken(this.db, row.id, row.credentials_version, `Token refresh rejected: ${failure.message}`)) await this.onBroken(row.id);
+      if (await markConnectionBroken(this.db, row.id, row.credentials_version, `Token refresh rejected: ${failure.message}`)) {
+        connectionsBroken.inc({ connector: connector.id, source: 'refresh' });
+        await this.onBroken(row.id);
+      }
       this.logger.warn({ connectionId: row.id, upstreamCode: failure.upstreamCode }, 'token refresh rejected; connection marked broken');
       throw new RefreshRejected(failure);
     }

@@ -109,7 +109,7 @@ describe('webhooks and connection health checks', () => {
     await admin.post(`/v1/connections/${connectionId}/test`);
     await eventually(eventFor(connectionId, 'connection.broken'), 20_000);
     const deliveries = await admin.get(`/v1/webhooks/${webhookId}/deliveries`);
-    const delivery = deliveries.body.data.find((d: { type: string; status: string }) => d.type === 'connection.broken' && d.status === 'succeeded' && d.attempts === 2);
+    const delivery = deliveries.body.data.find((d: { type: string; status: string; attempts: number }) => d.type === 'connection.broken' && d.status === 'succeeded' && d.attempts === 2);
     expect(delivery).toMatchObject({ lastStatusCode: 204, lastError: null, deliveredAt: expect.any(String) });
   }, 30_000);
 

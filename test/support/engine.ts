@@ -48,6 +48,8 @@ export async function startEngine(options: EngineOptions = {}): Promise<Engine> 
     BOOTSTRAP_WORKSPACE_KEY: workspaceKey,
     LOG_LEVEL: 'debug',
     WORKER_CONCURRENCY: '8',
+    // Several workers on one machine: each picks a free metrics port.
+    WORKER_METRICS_PORT: '0',
     ...options.env,
   };
   const captured: string[] = [];

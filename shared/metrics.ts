@@ -1,0 +1,102 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, register, type Registry } from 'prom-client';
+
+/**
+ * Prometheus metrics of this process. Every label value comes from a bounded set (route templates,
+ * connector and action ids from the registry, HTTP status codes, fixed outcome names): never an
+ * id, a URL, or anything a caller chose.
+ */
+export const metricsRegistry: Registry = register;
+collectDefaultMetrics({ register: metricsRegistry });
+
+const latencyBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+export const httpRequests = new Counter({
+  name: 'connector_engine_http_requests_total',
+  help: 'API requests by method, route template and status code.',
+  labelNames: ['method', 'route', 'status'] as const,
+});
+export const httpRequestDuration = new Histogram({
+  name: 'connector_engine_http_request_duration_seconds',
+  help: 'API request latency by method, route template and status code.',
+  labelNames: ['method', 'route', 'status'] as const,
+  buckets: latencyBuckets,
+});
+export const executionsAccepted = new Counter({
+  name: 'connector_engine_executions_accepted_total',
+  help: 'Executions accepted, by connector, action and mode (sync|async).',
+  labelNames: ['connector', 'action', 'mode'] as const,
+});
+export const rateLimitDeferred = new Counter({
+  name: 'connector_engine_rate_limit_deferred_total',
+  help: 'Executions accepted but deferred to a later slot by the per-project limit.',
+  labelNames: ['connector'] as const,
+});
+export const rateLimitRejected = new Counter({
+  name: 'connector_engine_rate_limit_rejected_total',
+  help: 'Sync executions answered 429 because no slot was free before their deadline.',
+  labelNames: ['connector'] as const,
+});
+export const queueJobs = new Gauge({
+  name: 'connector_engine_queue_jobs',
+  help: 'Jobs per queue and state (waiting, prioritized, delayed, active, failed).',
+  labelNames: ['queue', 'state'] as const,
+});
+export const jobs = new Counter({
+  name: 'connector_engine_jobs_total',
+  help: 'Execute job attempts by connector, action and outcome (succeeded, failed, retried).',
+  labelNames: ['connector', 'action', 'outcome'] as const,
+});
+export const jobDuration = new Histogram({
+  name: 'connector_engine_job_duration_seconds',
+  help: 'Execute job attempt duration by connector, action and outcome.',
+  labelNames: ['connector', 'action', 'outcome'] as const,
+  buckets: latencyBuckets,
+});
+export const upstreamRequests = new Histogram({
+  name: 'connector_engine_upstream_request_duration_seconds',
+  help: 'Upstream HTTP requests by connector and status code (or network_error).',
+  labelNames: ['connector', 'status'] as const,
+  buckets: latencyBuckets,
+});
+export const connectionsBroken = new Counter({
+  name: 'connector_engine_connections_broken_total',
+  help: 'Connections that turned broken, by connector and what found it (call, refresh, health_check, test).',
+  labelNames: ['connector', 'source'] as const,
+});
+export const upstreamRateLimited = new Counter({
+  name: 'connector_engine_upstream_rate_limited_total',
+  help: 'Upstream 429s (which hold back later calls of the project) by connector.',
+  labelNames: ['connector'] as const,
+});
+export const webhookDeliveries = new Counter({
+  name: 'connector_engine_webhook_delivery_attempts_total',
+  help: 'Webhook delivery attempts by outcome (succeeded, retrying, failed).',
+  labelNames: ['outcome'] as const,
+});
+export const healthChecks = new Counter({
+  name: 'connector_engine_health_checks_total',
+  help: 'Connection health checks by result (valid, invalid, inconclusive).',
+  labelNames: ['connector', 'result'] as const,
+});
+
+/** Queue depth is read from Redis when Prometheus scrapes, not tracked in process. */
+export function observeQueueDepth(queues: Array<{ name: string; getJobCounts(...types: string[]): Promise<Record<string, number>> }>): void {
+  const states = ['waiting', 'prioritized', 'delayed', 'active', 'failed'];
+  const gauge = queueJobs as Gauge<'queue' | 'state'> & { collect?: () => Promise<void> };
+  gauge.collect = async () => {
+    await Promise.all(
+      queues.map(async (q) => {
+        try {
+          const counts = await q.getJobCounts(...states);
+          for (const state of states) gauge.set({ queue: q.name, state }, counts[state] ?? 0);
+        } catch {
+          // Redis down: keep the last values; /readyz reports the outage.
+        }
+      }),
+    );
+  };
+}
+
+export async function metricsText(): Promise<{ contentType: string; body: string }> {
+  return { contentType: metricsRegistry.contentType, body: await metricsRegistry.metrics() };
+}
