@@ -21,7 +21,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -41,7 +40,8 @@ import {
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dataDir = path.resolve(root, process.env.START_DATA_DIR || '.data');
 const secretsFile = path.join(dataDir, 'secrets.json');
-const tsxCli = createRequire(import.meta.url).resolve('tsx/cli');
+// One OS process per service (no tsx wrapper process), so signals reach the service itself.
+const tsxLoader = ['--import', 'tsx'];
 
 const env = (name: string): string | undefined => process.env[name] || undefined;
 const log = (line: string) => process.stdout.write(`[start] ${line}\n`);
@@ -139,7 +139,7 @@ function fromService(name: string, service: LocalService): Running {
 }
 
 function startNodeProcess(name: string, script: string, childEnv: NodeJS.ProcessEnv): Running {
-  const child: ChildProcess = spawn(process.execPath, [tsxCli, script], {
+  const child: ChildProcess = spawn(process.execPath, [...tsxLoader, script], {
     cwd: root,
     env: childEnv,
     stdio: ['ignore', 'inherit', 'inherit'],

@@ -1,17 +1,17 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createRequire } from 'node:module';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb } from '../../shared/db/database.ts';
 import { createTestDatabase, testRedisUrl, type TestDatabase } from '../support/services.ts';
 
 const run = promisify(execFile);
-const tsxCli = createRequire(import.meta.url).resolve('tsx/cli');
+/** Each entry runs as one OS process (no tsx wrapper), so a signal reaches the service itself. */
+const tsxLoader = ['--import', 'tsx'];
 
 async function startProcess(entry: string, env: Record<string, string>): Promise<{ code: number; stderr: string }> {
   try {
-    await run(process.execPath, [tsxCli, entry], { env: { PATH: process.env.PATH ?? '', ...env }, timeout: 20_000 });
+    await run(process.execPath, [...tsxLoader, entry], { env: { PATH: process.env.PATH ?? '', ...env }, timeout: 20_000 });
     return { code: 0, stderr: '' };
   } catch (err) {
     const e = err as { code: number; stderr: string };

@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createRequire } from 'node:module';
 import { Writable } from 'node:stream';
 import { startApi, type RunningApi } from '../../api/server.ts';
 import { loadConfig } from '../../shared/config.ts';
@@ -30,10 +29,13 @@ export interface Engine {
   redisUrl: string;
   /** Everything the api and workers logged so far. */
   logs(): string;
+  /** In process mode, the OS processes (for crash tests); empty in-process. */
+  processes: { api?: ChildProcess; workers: ChildProcess[] };
   stop(): Promise<void>;
 }
 
-const tsxCli = createRequire(import.meta.url).resolve('tsx/cli');
+/** Each entry runs as one OS process (no tsx wrapper), so a signal reaches the service itself. */
+const tsxLoader = ['--import', 'tsx'];
 
 export async function startEngine(options: EngineOptions = {}): Promise<Engine> {
   const database = await createTestDatabase();
@@ -54,8 +56,11 @@ export async function startEngine(options: EngineOptions = {}): Promise<Engine> 
   };
   const captured: string[] = [];
   const baseUrl = `http://127.0.0.1:${port}`;
+  const processes: Engine['processes'] = { workers: [] };
   const stopAll =
-    options.mode === 'processes' ? await startProcesses(env, options.workers ?? 1, captured) : await startInProcess(env, options.workers ?? 1, captured);
+    options.mode === 'processes'
+      ? await startProcesses(env, options.workers ?? 1, captured, processes)
+      : await startInProcess(env, options.workers ?? 1, captured);
   await waitForReady(baseUrl, captured);
   return {
     baseUrl,
@@ -64,6 +69,7 @@ export async function startEngine(options: EngineOptions = {}): Promise<Engine> 
     database,
     redisUrl,
     logs: () => captured.join(''),
+    processes,
     async stop() {
       await stopAll();
       await database.drop();
@@ -88,10 +94,10 @@ async function startInProcess(env: Record<string, string>, workers: number, capt
   };
 }
 
-async function startProcesses(env: Record<string, string>, workers: number, captured: string[]): Promise<() => Promise<void>> {
+async function startProcesses(env: Record<string, string>, workers: number, captured: string[], processes: Engine['processes']): Promise<() => Promise<void>> {
   const children: ChildProcess[] = [];
   const spawnEntry = (entry: string) => {
-    const child = spawn(process.execPath, [tsxCli, entry], {
+    const child = spawn(process.execPath, [...tsxLoader, entry], {
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -100,8 +106,8 @@ async function startProcesses(env: Record<string, string>, workers: number, capt
     children.push(child);
     return child;
   };
-  for (let i = 0; i < workers; i++) spawnEntry('worker/main.ts');
-  spawnEntry('api/main.ts');
+  for (let i = 0; i < workers; i++) processes.workers.push(spawnEntry('worker/main.ts'));
+  processes.api = spawnEntry('api/main.ts');
   const kill = () => children.forEach((c) => c.kill('SIGKILL'));
   process.once('exit', kill);
   return async () => {
@@ -123,7 +129,7 @@ async function startProcesses(env: Record<string, string>, workers: number, capt
   };
 }
 
-async function waitForReady(baseUrl: string, captured: string[], timeoutMs = 30_000): Promise<void> {
+async function waitForReady(baseUrl: string, captured: string[], timeoutMs = 75_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     try {
