@@ -61,7 +61,14 @@ export async function startEngine(options: EngineOptions = {}): Promise<Engine> 
     options.mode === 'processes'
       ? await startProcesses(env, options.workers ?? 1, captured, processes)
       : await startInProcess(env, options.workers ?? 1, captured);
-  await waitForReady(baseUrl, captured);
+  try {
+    await waitForReady(baseUrl, captured);
+  } catch (err) {
+    // Never leave processes behind a failed start.
+    await stopAll();
+    await database.drop();
+    throw err;
+  }
   return {
     baseUrl,
     workspaceKey,
