@@ -53,7 +53,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = configSchema.safeParse(withoutEmpty(env));
   if (!parsed.success) {
     // Never echo the value: some of these variables are secrets.
-    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`));
+    throw new ConfigError(
+      parsed.error.issues.map((i) => {
+        const missing = i.code === 'invalid_type' && (i as { input?: unknown }).input === undefined;
+        return `${i.path.join('.') || '(env)'}: ${missing ? 'is required' : i.message}`;
+      }),
+    );
   }
   return parsed.data;
 }

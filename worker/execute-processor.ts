@@ -18,6 +18,7 @@ import {
   type InvocationFailure,
 } from '../shared/invocations/invocation-store.ts';
 import { limitKey, type SlidingWindowLimiter } from '../shared/limiter/sliding-window-limiter.ts';
+import { isInfrastructureError } from '../shared/infrastructure-errors.ts';
 import type { Logger } from '../shared/logger.ts';
 import { connectionsBroken, jobDuration, jobs, upstreamRateLimited } from '../shared/metrics.ts';
 import type { ExecuteJobData } from '../shared/queue/execute-job.ts';
@@ -37,6 +38,9 @@ export interface ProcessorDeps {
   events: ConnectionEvents;
   logger: Logger;
 }
+
+/** While Postgres is unreachable, a job is tried again after this long. */
+const DATABASE_RETRY_MS = 2_000;
 
 /** Without a Retry-After, an upstream 429 holds this project+connector back this long. */
 const DEFAULT_COOLDOWN_MS = 1_000;
@@ -84,7 +88,17 @@ export function createExecuteProcessor(deps: ProcessorDeps) {
       throw new DelayedError();
     }
 
-    const claim = await claimAttempt(db, data.invocationId);
+    let claim: Awaited<ReturnType<typeof claimAttempt>>;
+    try {
+      claim = await claimAttempt(db, data.invocationId);
+    } catch (err) {
+      // Postgres is unreachable: wait it out in the delayed set. Nothing ran yet, and this spends no
+      // attempt, so an outage of any length delays calls instead of failing them.
+      if (!isInfrastructureError(err) || !token) throw err;
+      log.warn({ err: (err as Error).message }, 'database unavailable; job delayed');
+      await job.moveToDelayed(Date.now() + DATABASE_RETRY_MS, token);
+      throw new DelayedError();
+    }
     if (!claim) {
       log.debug('invocation already terminal; duplicate delivery ignored');
       return;

@@ -1,16 +1,7 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { ApiError } from '../../shared/errors.ts';
+import { isInfrastructureError } from '../../shared/infrastructure-errors.ts';
 import type { Logger } from '../../shared/logger.ts';
-
-/** Is this Postgres or Redis being unreachable (→ 503), rather than a bug (→ 500)? */
-export function isInfrastructureError(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
-  const code = (err as { code?: string }).code ?? '';
-  if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', '57P01', '57P03', '08006', '08001', '08003'].includes(code)) return true;
-  return /Connection is closed|connection terminated|timeout exceeded when trying to connect|Stream isn't writeable|MaxRetriesPerRequest|Reached the max retries|the database system is (starting|shutting) up|Connection terminated/i.test(
-    err.message,
-  );
-}
 
 export function sendError(res: Parameters<RequestHandler>[1], err: ApiError, invocationId?: string): void {
   if (err.headers) for (const [k, v] of Object.entries(err.headers)) res.setHeader(k, v);
@@ -42,6 +33,19 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     if (type === 'entity.parse.failed') return sendError(res, new ApiError('invalid_json', 'The request body is not valid JSON.'));
     if (type === 'charset.unsupported' || type === 'encoding.unsupported') {
       return sendError(res, new ApiError('invalid_json', 'The request body must be UTF-8 JSON.'));
+    }
+    // The client's fault, reported by Express or body-parser as an http-error with a 4xx status:
+    // a body cut short or longer than announced, a path that does not percent-decode, etc.
+    const status = (err as { status?: unknown; statusCode?: unknown }).status ?? (err as { statusCode?: unknown }).statusCode;
+    if (typeof status === 'number' && status >= 400 && status < 500) {
+      logger.debug({ reqId: req.id, type, status }, 'malformed request');
+      if (type === 'request.aborted' || type === 'request.size.invalid') {
+        return sendError(res, new ApiError('invalid_json', 'The request body was incomplete.'));
+      }
+      // A path segment that does not decode names nothing (like an id of the wrong shape).
+      if (err instanceof URIError) return sendError(res, new ApiError('not_found', 'No such resource.'));
+      if (status === 413) return sendError(res, new ApiError('payload_too_large', 'The request is over the size limit.'));
+      return sendError(res, new ApiError('invalid_input', 'The request is malformed.'));
     }
     if (isInfrastructureError(err)) {
       logger.warn({ reqId: req.id, err: (err as Error).message }, 'dependency unavailable');
