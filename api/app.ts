@@ -52,6 +52,11 @@ export function createApp(deps: ApiDeps): Express {
     pinoHttp({
       logger,
       genReqId: (req) => (req as express.Request).id,
+      // The request line of an execution names its invocation, so logs join across api and worker.
+      customProps: (req, res) => {
+        const invocationId = (res as express.Response).locals?.invocationId;
+        return invocationId ? { reqId: req.id, invocationId } : { reqId: req.id };
+      },
       autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics' },
       // Paths only: query strings can carry one-time codes, and headers carry keys.
       serializers: {

@@ -80,25 +80,32 @@ export function createExecuteProcessor(deps: ProcessorDeps) {
     const log = logger.child({ invocationId: data.invocationId, connectorId: data.connectorId, actionId: data.actionId });
     const bucket = limitKey(data.projectId, data.connectorId);
 
-    // The upstream told this project+connector to slow down after this job got its slot: wait it out
-    // in the delayed set. This does not spend an attempt.
-    const cooldownUntil = await deps.limiter.cooldownUntil(bucket);
-    if (cooldownUntil > Date.now() && token) {
-      await job.moveToDelayed(cooldownUntil, token);
+    const delayed = async (until: number): Promise<never> => {
+      if (!token) throw new Error('job token missing');
+      await job.moveToDelayed(until, token);
       throw new DelayedError();
-    }
+    };
+    // Postgres unreachable: wait it out in the delayed set. Nothing ran yet and no attempt is spent,
+    // so an outage of any length delays calls instead of failing them.
+    const orWaitForDatabase = async <T>(query: Promise<T>): Promise<T> => {
+      try {
+        return await query;
+      } catch (err) {
+        if (!isInfrastructureError(err)) throw err;
+        log.warn({ err: (err as Error).message }, 'database unavailable; job delayed');
+        return delayed(Date.now() + DATABASE_RETRY_MS);
+      }
+    };
 
-    let claim: Awaited<ReturnType<typeof claimAttempt>>;
-    try {
-      claim = await claimAttempt(db, data.invocationId);
-    } catch (err) {
-      // Postgres is unreachable: wait it out in the delayed set. Nothing ran yet, and this spends no
-      // attempt, so an outage of any length delays calls instead of failing them.
-      if (!isInfrastructureError(err) || !token) throw err;
-      log.warn({ err: (err as Error).message }, 'database unavailable; job delayed');
-      await job.moveToDelayed(Date.now() + DATABASE_RETRY_MS, token);
-      throw new DelayedError();
-    }
+    const connection = await orWaitForDatabase(db.selectFrom('connections').selectAll().where('id', '=', data.connectionId).executeTakeFirst());
+
+    // The limit holds at the moment of the call, checked as late as possible before the request: an
+    // upstream cooldown, or a window of actual starts already full (a lowered limit, calls started
+    // late under load), sends the job back to the delayed set until it may start (no attempt spent).
+    const admission = await deps.limiter.admit(bucket, data.limitPerMinute, `${data.invocationId}:${job.attemptsStarted}`);
+    if (!admission.admitted) return delayed(admission.retryAt);
+
+    const claim = await orWaitForDatabase(claimAttempt(db, data.invocationId));
     if (!claim) {
       log.debug('invocation already terminal; duplicate delivery ignored');
       return;
@@ -116,8 +123,6 @@ export function createExecuteProcessor(deps: ProcessorDeps) {
         durationMs: null,
       });
     }
-
-    const connection = await db.selectFrom('connections').selectAll().where('id', '=', data.connectionId).executeTakeFirst();
     if (!connection) {
       return finish(job, { failure: { code: 'no_connection', message: 'The connection was deleted before the call ran.' }, durationMs: null });
     }

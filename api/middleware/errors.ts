@@ -27,6 +27,7 @@ export const notFoundRoute: RequestHandler = (req) => {
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
     if (res.headersSent) return;
+    if (err instanceof InvocationError) res.locals.invocationId = err.invocationId;
     if (err instanceof ApiError) return sendError(res, err, err instanceof InvocationError ? err.invocationId : undefined);
     const type = (err as { type?: string }).type;
     if (type === 'entity.too.large') return sendError(res, new ApiError('payload_too_large', 'The request body is over the size limit.'));

@@ -34,6 +34,7 @@ export function executionRoutes(service: ExecutionService): Router {
     const respondAsync = /(^|[,\s])respond-async($|[,;\s])/i.test(req.get('prefer') ?? '');
 
     const outcome = await service.execute({ principal, ...body, idempotencyKey: key?.data, respondAsync, timeoutMs });
+    res.locals.invocationId = outcome.kind === 'finished' ? outcome.reply.invocationId : outcome.invocationId;
     switch (outcome.kind) {
       case 'accepted':
         res.status(202).location(`/v1/invocations/${outcome.invocationId}`).json({ invocationId: outcome.invocationId, status: outcome.status });

@@ -31,6 +31,28 @@ redis.call('PEXPIRE', slots, math.ceil(candidate - now + window))
 return {1, candidate, count}
 `;
 
+/**
+ * At execution: a log of actual start times. Slots reserved at enqueue keep calls apart on paper, but
+ * a loaded worker can start one late and the next on time; admitting each start against what really
+ * started makes "at most N in any window" hold where the upstream sees it.
+ */
+const ADMIT = `
+local starts, cooldown = KEYS[1], KEYS[2]
+local now, limit, window, member = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+local until_ = tonumber(redis.call('GET', cooldown) or '0')
+if until_ > now then return {0, until_} end
+-- The window is (now - window, now]: a start exactly one window ago has left it.
+redis.call('ZREMRANGEBYSCORE', starts, '-inf', now - window)
+local count = redis.call('ZCARD', starts)
+if count >= limit then
+  local first = redis.call('ZRANGE', starts, count - limit, count - limit, 'WITHSCORES')
+  return {0, tonumber(first[2]) + window}
+end
+redis.call('ZADD', starts, now, member)
+redis.call('PEXPIRE', starts, window)
+return {1, now}
+`;
+
 const COOL_DOWN = `
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
 local until_ = tonumber(ARGV[1])
@@ -60,12 +82,13 @@ export type SlotResult =
   | { granted: false; startAt: number; retryAfterMs: number; rank: number };
 
 /** Extra width of the window: a slot's call reaches the upstream a little after the slot, by a varying amount. */
-const WINDOW_GUARD_MS = 250;
+const WINDOW_GUARD_MS = 500;
 const WINDOW_MS = 60_000 + WINDOW_GUARD_MS;
 
 type LimiterRedis = Redis & {
   reserveSlot(slots: string, cooldown: string, ...args: (string | number)[]): Promise<[number, string | number, number]>;
   coolDown(cooldown: string, until: number): Promise<number>;
+  admitStart(starts: string, cooldown: string, ...args: (string | number)[]): Promise<[number, string | number]>;
 };
 
 export class SlidingWindowLimiter {
@@ -75,6 +98,7 @@ export class SlidingWindowLimiter {
     if (!('reserveSlot' in redis)) {
       redis.defineCommand('reserveSlot', { numberOfKeys: 2, lua: RESERVE });
       redis.defineCommand('coolDown', { numberOfKeys: 1, lua: COOL_DOWN });
+      redis.defineCommand('admitStart', { numberOfKeys: 2, lua: ADMIT });
     }
     this.redis = redis as LimiterRedis;
   }
@@ -96,6 +120,15 @@ export class SlidingWindowLimiter {
       : { granted: false, startAt, retryAfterMs: Math.max(0, startAt - now), rank };
   }
 
+  /**
+   * Right before a call starts: admitted, or the time to try again (a cooldown, or the window of
+   * actual starts is full). A refused start records nothing.
+   */
+  async admit(key: string, limitPerMinute: number, member: string, now = Date.now()): Promise<{ admitted: true } | { admitted: false; retryAt: number }> {
+    const [ok, at] = await this.redis.admitStart(this.startsKey(key), this.cooldownKey(key), now, limitPerMinute, WINDOW_MS, member);
+    return ok === 1 ? { admitted: true } : { admitted: false, retryAt: Number(at) };
+  }
+
   /** The upstream said "slow down": no slot of this key starts before `until` (epoch ms). */
   async coolDown(key: string, until: number): Promise<void> {
     await this.redis.coolDown(this.cooldownKey(key), until);
@@ -109,6 +142,9 @@ export class SlidingWindowLimiter {
   // One hash tag per tenant key, so both keys of a script land on the same Redis Cluster slot.
   private slotsKey(key: string) {
     return `${this.prefix}:{${key}}:slots`;
+  }
+  private startsKey(key: string) {
+    return `${this.prefix}:{${key}}:starts`;
   }
   private cooldownKey(key: string) {
     return `${this.prefix}:{${key}}:cooldown`;

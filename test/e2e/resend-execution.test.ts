@@ -106,6 +106,16 @@ describe('Resend through api, queue, two worker processes and the audit log', ()
     expect(pids.size).toBe(2);
   });
 
+  it('logs JSON lines that name the request and the invocation, in the api and the worker', async () => {
+    const res = await client.post('/v1/executions', { connectorId: 'resend', actionId: 'sendEmail', input: email }, { 'x-request-id': 'req-log-check-1' });
+    await waitForLog(engine, new RegExp(`"invocationId":"${res.body.invocationId}"[^\n]*invocation succeeded`));
+    await waitForLog(engine, new RegExp(`"service":"api"[^\n]*"invocationId":"${res.body.invocationId}"`));
+    const lines = engine.logs().split('\n').filter((l) => l.includes(res.body.invocationId)).map((l) => JSON.parse(l));
+    const apiLine = lines.find((l) => l.service === 'api');
+    expect(apiLine).toMatchObject({ reqId: 'req-log-check-1', invocationId: res.body.invocationId, res: { statusCode: 200 } });
+    expect(lines.find((l) => l.service === 'worker')).toMatchObject({ invocationId: res.body.invocationId, msg: 'invocation succeeded' });
+  });
+
   it('lists the audit log newest first with a cursor', async () => {
     const first = await client.get('/v1/invocations?limit=5');
     expect(first.status).toBe(200);

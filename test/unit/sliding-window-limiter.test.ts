@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { effectiveLimit, SlidingWindowLimiter } from '../../shared/limiter/sliding-window-limiter.ts';
 import { testRedisUrl } from '../support/services.ts';
 
-const WINDOW = 60_250; // 60 s plus the limiter's guard
+const WINDOW = 60_500; // 60 s plus the limiter's guard
 
 describe('sliding-window limiter (real Redis)', () => {
   let redis: Redis;
@@ -75,5 +75,31 @@ describe('sliding-window limiter (real Redis)', () => {
     expect(effectiveLimit({ resend: 5000 }, 'resend', 300, 1000)).toBe(5000);
     expect(effectiveLimit({}, 'resend', 300, 1000)).toBe(300);
     expect(effectiveLimit({}, 'slack', 6000, 1000)).toBe(1000);
+  });
+});
+
+describe('admission at the moment of the call (real Redis)', () => {
+  let redis: Redis;
+  let limiter: SlidingWindowLimiter;
+
+  beforeAll(async () => {
+    redis = new Redis(await testRedisUrl());
+    limiter = new SlidingWindowLimiter(redis, 'admit-test');
+  });
+  afterAll(() => redis.disconnect());
+
+  it('admits at most N actual starts in any window, and says when the next may start', async () => {
+    const t0 = 50_000_000;
+    for (let i = 0; i < 3; i++) expect(await limiter.admit('k', 3, `m${i}`, t0 + i * 100)).toEqual({ admitted: true });
+    expect(await limiter.admit('k', 3, 'm3', t0 + 500)).toEqual({ admitted: false, retryAt: t0 + WINDOW });
+    // A refusal records nothing; once the first start leaves the window, one more is admitted.
+    expect(await limiter.admit('k', 3, 'm3', t0 + WINDOW)).toEqual({ admitted: true });
+    expect(await limiter.admit('k', 3, 'm4', t0 + WINDOW + 50)).toEqual({ admitted: false, retryAt: t0 + 100 + WINDOW });
+  });
+
+  it('holds every start back during an upstream cooldown', async () => {
+    const now = Date.now();
+    await limiter.coolDown('c', now + 2_000);
+    expect(await limiter.admit('c', 100, 'x', now)).toEqual({ admitted: false, retryAt: now + 2_000 });
   });
 });
