@@ -116,6 +116,51 @@ describe('Resend through api, queue, two worker processes and the audit log', ()
     expect(lines.find((l) => l.service === 'worker')).toMatchObject({ invocationId: res.body.invocationId, msg: 'invocation succeeded' });
   });
 
+  it('sends a batch as one JSON array with the validation mode and an Idempotency-Key', async () => {
+    fake.reset();
+    const emails = [
+      { from: 'a@example.com', to: 'b@example.com', subject: 'one', text: '1', replyTo: 'help@example.com' },
+      { from: 'a@example.com', to: ['c@example.com', 'd@example.com'], subject: 'two', html: '<p>2</p>', tags: [{ name: 'kind', value: 'receipt' }] },
+    ];
+    const res = await client.post('/v1/executions', { connectorId: 'resend', actionId: 'sendBatch', input: { emails, validation: 'permissive' } });
+    expect(res.status).toBe(200);
+    const req = fake.requests.find((r) => r.path === '/emails/batch')!;
+    expect(req.method).toBe('POST');
+    expect(req.headers.authorization).toBe(`Bearer ${RESEND_FAKE_FULL_KEY}`);
+    expect(req.headers['content-type']).toMatch(/^application\/json/);
+    expect(req.headers['x-batch-validation']).toBe('permissive');
+    expect(req.headers['idempotency-key']).toBe(res.body.invocationId);
+    expect(req.json).toEqual([
+      { from: 'a@example.com', to: 'b@example.com', subject: 'one', text: '1', reply_to: 'help@example.com' },
+      { from: 'a@example.com', to: ['c@example.com', 'd@example.com'], subject: 'two', html: '<p>2</p>', tags: [{ name: 'kind', value: 'receipt' }] },
+    ]);
+    expect(res.body.output).toEqual({ emails: [{ id: expect.any(String) }, { id: expect.any(String) }], errors: [] });
+    expect(fake.sentEmails.map((e) => e.id)).toEqual(res.body.output.emails.map((e: { id: string }) => e.id));
+  });
+
+  it('lists domains with GET, limit and cursor, and ISO timestamps', async () => {
+    fake.reset();
+    const first = await client.post('/v1/executions', { connectorId: 'resend', actionId: 'listDomains', input: { limit: 1 } });
+    expect(first.status).toBe(200);
+    const req = fake.requests.find((r) => r.path === '/domains')!;
+    expect(req.method).toBe('GET');
+    expect(req.headers.authorization).toBe(`Bearer ${RESEND_FAKE_FULL_KEY}`);
+    expect(req.query).toEqual({ limit: '1' });
+    expect(first.body.output.domains).toHaveLength(1);
+    expect(first.body.output.domains[0]).toEqual({
+      id: fake.domains[0]!.id,
+      name: fake.domains[0]!.name,
+      status: fake.domains[0]!.status,
+      region: fake.domains[0]!.region,
+      createdAt: new Date(fake.domains[0]!.created_at.replace(' ', 'T').replace(/\+00$/, 'Z')).toISOString(),
+      capabilities: fake.domains[0]!.capabilities,
+    });
+    expect(first.body.output.nextCursor).toBe(fake.domains[0]!.id);
+    const second = await client.post('/v1/executions', { connectorId: 'resend', actionId: 'listDomains', input: { limit: 1, cursor: first.body.output.nextCursor } });
+    expect(fake.requests.filter((r) => r.path === '/domains').at(-1)!.query).toEqual({ limit: '1', after: first.body.output.nextCursor });
+    expect(second.body.output.domains[0].id).toBe(fake.domains[1]!.id);
+  });
+
   it('lists the audit log newest first with a cursor', async () => {
     const first = await client.get('/v1/invocations?limit=5');
     expect(first.status).toBe(200);
