@@ -1,7 +1,7 @@
 import type { InvocationRow, ProjectRow } from '../../shared/db/schema.ts';
+import { toIso as iso } from '../../shared/iso-time.ts';
 
 /** Database rows → the API.md resource shapes (camelCase, ISO timestamps, no secrets). */
-const iso = (d: Date | string | null): string | null => (d === null ? null : new Date(d).toISOString());
 
 export function presentProject(p: ProjectRow) {
   return {

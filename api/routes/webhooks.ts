@@ -8,6 +8,7 @@ import { newId } from '../../shared/ids.ts';
 import { workspacePrincipal } from '../middleware/authenticate.ts';
 import { decodeCursor, pageQuery, toPage } from '../pagination.ts';
 import { parseBody, parseQuery, pathId } from '../validation.ts';
+import { toIso as iso } from '../../shared/iso-time.ts';
 
 const eventTypes = z.enum(['connection.broken', 'connection.restored']);
 const createWebhook = z
@@ -17,7 +18,6 @@ const createWebhook = z
   })
   .strict();
 
-const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());
 
 /** Outgoing webhooks of a workspace (workspace keys only). The secret is shown once, at creation. */
 export function webhookRoutes(db: Db, vault: Vault): Router {

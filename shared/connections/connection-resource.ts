@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { Db } from '../db/database.ts';
 import type { ConnectionRow } from '../db/schema.ts';
 import { notFound } from '../errors.ts';
+import { toIso as iso } from '../iso-time.ts';
 
 /**
  * The `Connection` resource of API.md, used by API responses and webhook payloads alike: the row
@@ -51,7 +52,6 @@ export async function loadConnection(db: Db, workspaceId: string, id: string): P
   return row;
 }
 
-const iso = (d: Date | string | null): string | null => (d === null ? null : new Date(d).toISOString());
 
 export function presentConnection(c: ConnectionWithBindings) {
   return {

@@ -1,0 +1,2 @@
+/** Timestamps leave the API as ISO 8601 UTC strings (API.md, Conventions). */
+export const toIso = (d: Date | string | null): string | null => (d === null ? null : new Date(d).toISOString());
