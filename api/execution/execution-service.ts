@@ -3,7 +3,7 @@ import { findAction, findConnector } from '../../connectors/registry.ts';
 import type { Db } from '../../shared/db/database.ts';
 import type { InvocationRow } from '../../shared/db/schema.ts';
 import { ApiError, isErrorCode, notFound, toValidationIssues } from '../../shared/errors.ts';
-import { isWellFormedId, newId } from '../../shared/ids.ts';
+import { newId } from '../../shared/ids.ts';
 import { completeInvocation, insertInvocation } from '../../shared/invocations/invocation-store.ts';
 import { effectiveLimit, limitKey, queuePriority, type SlidingWindowLimiter } from '../../shared/limiter/sliding-window-limiter.ts';
 import { executionsAccepted, rateLimitDeferred, rateLimitRejected } from '../../shared/metrics.ts';
@@ -13,7 +13,7 @@ import type { Principal } from '../middleware/authenticate.ts';
 import { InvocationError } from '../middleware/errors.ts';
 import { executionRequestHash } from './request-hash.ts';
 import { replyFromRow, type ReplyListener } from './reply-listener.ts';
-import { resolveConnection } from './resolve-connection.ts';
+import { resolveTarget } from './resolve-target.ts';
 
 export interface ExecuteCommand {
   principal: Principal;
@@ -59,8 +59,8 @@ export class ExecutionService {
       throw new ApiError('invalid_input', `The input does not fit ${connector.id}.${action.id}.`, toValidationIssues(parsed.error.issues, 'input'));
     }
 
-    const { workspaceId, projectId, rateLimits } = await this.resolveProject(cmd);
-    const connection = await resolveConnection(this.db, projectId, connector.id, cmd.connectionId);
+    const workspaceId = cmd.principal.workspaceId;
+    const { projectId, rateLimits, connection } = await resolveTarget(this.db, workspaceId, this.projectIdOf(cmd), connector.id, cmd.connectionId);
     const requestHash = executionRequestHash({ connectorId: connector.id, actionId: action.id, connectionId: cmd.connectionId, input: cmd.input });
 
     if (cmd.idempotencyKey !== undefined) {
@@ -137,27 +137,17 @@ export class ExecutionService {
     return reply ? { kind: 'finished', reply } : { kind: 'timed_out', invocationId };
   }
 
-  private async resolveProject(cmd: ExecuteCommand): Promise<{ workspaceId: string; projectId: string; rateLimits: Record<string, number> }> {
+  /** The project named by the key, or (workspace keys) by the body. */
+  private projectIdOf(cmd: ExecuteCommand): string {
     const p = cmd.principal;
-    let projectId: string;
     if (p.kind === 'project') {
       if (cmd.projectId !== undefined && cmd.projectId !== p.projectId) throw notFound('project');
-      projectId = p.projectId;
-    } else {
-      if (cmd.projectId === undefined) {
-        throw new ApiError('invalid_input', 'With a workspace key, name the project.', [{ path: 'projectId', message: 'required with a workspace key' }]);
-      }
-      if (!isWellFormedId('project', cmd.projectId)) throw notFound('project');
-      projectId = cmd.projectId;
+      return p.projectId;
     }
-    const project = await this.db
-      .selectFrom('projects')
-      .select(['id', 'rate_limits'])
-      .where('id', '=', projectId)
-      .where('workspace_id', '=', p.workspaceId)
-      .executeTakeFirst();
-    if (!project) throw notFound('project');
-    return { workspaceId: p.workspaceId, projectId: project.id, rateLimits: project.rate_limits };
+    if (cmd.projectId === undefined) {
+      throw new ApiError('invalid_input', 'With a workspace key, name the project.', [{ path: 'projectId', message: 'required with a workspace key' }]);
+    }
+    return cmd.projectId;
   }
 
   private async findByIdempotencyKey(projectId: string, key: string): Promise<InvocationRow | undefined> {

@@ -1,0 +1,47 @@
+import { sql } from 'kysely';
+import type { Db } from '../../shared/db/database.ts';
+import { ApiError, notFound } from '../../shared/errors.ts';
+import { isWellFormedId } from '../../shared/ids.ts';
+
+export interface ExecutionTarget {
+  projectId: string;
+  rateLimits: Record<string, number>;
+  connection: { id: string; status: 'active' | 'broken'; statusReason: string | null };
+}
+
+/**
+ * The project a call runs for (in the caller's workspace) and the connection it runs on: the one
+ * named (bound to the project, of the connector), or else the only connection of that connector
+ * bound to the project. One round trip: this is on every execution's path.
+ */
+export async function resolveTarget(db: Db, workspaceId: string, projectId: string, connectorId: string, connectionId?: string): Promise<ExecutionTarget> {
+  if (!isWellFormedId('project', projectId)) throw notFound('project');
+  if (connectionId !== undefined && !isWellFormedId('connection', connectionId)) {
+    throw new ApiError('no_connection', 'No such connection is bound to this project.');
+  }
+  const rows = await sql<{ rate_limits: Record<string, number>; id: string | null; status: 'active' | 'broken' | null; status_reason: string | null }>`
+    select p.rate_limits, c.id, c.status, c.status_reason
+      from projects p
+      left join lateral (
+        select c.id, c.status, c.status_reason
+          from project_connections b join connections c on c.id = b.connection_id
+         where b.project_id = p.id and c.connector_id = ${connectorId}
+           ${connectionId !== undefined ? sql`and c.id = ${connectionId}` : sql``}
+         limit 2) c on true
+     where p.id = ${projectId} and p.workspace_id = ${workspaceId}`.execute(db);
+
+  const first = rows.rows[0];
+  if (!first) throw notFound('project');
+  if (first.id === null || first.status === null) {
+    throw new ApiError(
+      'no_connection',
+      connectionId !== undefined
+        ? `No ${connectorId} connection with that id is bound to this project.`
+        : `No ${connectorId} connection is bound to this project.`,
+    );
+  }
+  if (rows.rows.length > 1) {
+    throw new ApiError('ambiguous_connection', `Several ${connectorId} connections are bound to this project; name one with connectionId.`);
+  }
+  return { projectId, rateLimits: first.rate_limits, connection: { id: first.id, status: first.status, statusReason: first.status_reason } };
+}
