@@ -1,7 +1,51 @@
 import type { Request } from 'express';
 import type { z } from 'zod';
-import { ApiError, toValidationIssues } from '../shared/errors.ts';
+import { ApiError, toValidationIssues, type ValidationIssue } from '../shared/errors.ts';
 import { isWellFormedId, type IdKind } from '../shared/ids.ts';
+
+/**
+ * Deepest nesting of arrays and objects a body or query may have. Well above anything the API or
+ * an upstream needs (Slack's richest blocks nest about 10 deep), and far below what would overflow
+ * a recursive JSON.stringify, zod walk or canonical-JSON hash downstream.
+ */
+export const MAX_JSON_DEPTH = 32;
+
+// U+0000 cannot be stored in a Postgres text or jsonb value, and a lone UTF-16 surrogate is not
+// valid Unicode (jsonb refuses its escape): either would fail deep inside a query as a 500.
+const unstorable = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+const pathOf = (segments: ReadonlyArray<string | number>) =>
+  segments
+    .map((s) => (typeof s === 'number' ? `[${s}]` : s))
+    .join('.')
+    .replace(/\.\[/g, '[') || '(root)';
+
+/**
+ * The first thing in a parsed JSON value (or query) that must not go further: a string or key with
+ * a NUL or a lone surrogate, or nesting deeper than MAX_JSON_DEPTH. Iterative, so a hostile depth
+ * cannot overflow the stack here either.
+ */
+export function findUnsafeValue(value: unknown, maxDepth = MAX_JSON_DEPTH): ValidationIssue | undefined {
+  const stack: Array<{ value: unknown; path: Array<string | number>; depth: number }> = [{ value, path: [], depth: 0 }];
+  while (stack.length > 0) {
+    const { value: v, path, depth } = stack.pop()!;
+    if (typeof v === 'string') {
+      if (unstorable.test(v)) return { path: pathOf(path), message: 'contains a NUL character or invalid Unicode' };
+      continue;
+    }
+    if (v === null || typeof v !== 'object') continue;
+    if (depth >= maxDepth) return { path: pathOf(path), message: `nested deeper than ${maxDepth} levels` };
+    if (Array.isArray(v)) {
+      for (let i = v.length - 1; i >= 0; i--) stack.push({ value: v[i], path: [...path, i], depth: depth + 1 });
+      continue;
+    }
+    for (const [key, child] of Object.entries(v)) {
+      if (unstorable.test(key)) return { path: pathOf([...path, key.replace(unstorable, '\ufffd')]), message: 'this key contains a NUL character or invalid Unicode' };
+      stack.push({ value: child, path: [...path, key], depth: depth + 1 });
+    }
+  }
+  return undefined;
+}
 
 /** Validates a JSON body at the edge; everything past this point trusts its types. */
 export function parseBody<T>(schema: z.ZodType<T>, req: Request): T {
@@ -10,12 +54,16 @@ export function parseBody<T>(schema: z.ZodType<T>, req: Request): T {
       throw new ApiError('invalid_json', 'Send the body as JSON with "Content-Type: application/json".');
     }
   }
+  const unsafe = findUnsafeValue(req.body);
+  if (unsafe) throw new ApiError('invalid_input', 'The request body is invalid.', [unsafe]);
   const parsed = schema.safeParse(req.body ?? {});
   if (!parsed.success) throw new ApiError('invalid_input', 'The request body is invalid.', toValidationIssues(parsed.error.issues));
   return parsed.data;
 }
 
 export function parseQuery<T>(schema: z.ZodType<T>, req: Request): T {
+  const unsafe = findUnsafeValue(req.query, 4);
+  if (unsafe) throw new ApiError('invalid_input', 'The query parameters are invalid.', [unsafe]);
   const parsed = schema.safeParse(req.query);
   if (!parsed.success) throw new ApiError('invalid_input', 'The query parameters are invalid.', toValidationIssues(parsed.error.issues));
   return parsed.data;
