@@ -84,7 +84,7 @@ export function createApp(deps: ApiDeps): Express {
   const refresher = new CredentialRefresher(db, vault, deps.redis, config, logger, (id) => deps.events.emit('connection.broken', id));
   app.use(connectionRoutes(db, vault, config, refresher, deps.events));
   app.use(oauthAuthorizeRoutes(db, config));
-  app.use(webhookRoutes(db, vault));
+  app.use(webhookRoutes(db, vault, config.WEBHOOK_ALLOW_PRIVATE_TARGETS));
 
   app.use(notFoundRoute);
   app.use(errorHandler(logger));

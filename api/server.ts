@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { Queue } from 'bullmq';
 import { ensureBootstrapWorkspace } from '../shared/auth/workspaces.ts';
@@ -41,6 +42,21 @@ export async function startApi(config: Config, vault: Vault, logger: Logger): Pr
   const server = app.listen(config.PORT);
   await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
   server.keepAliveTimeout = 65_000;
+  // Requests Node's HTTP parser rejects (bad header bytes, oversized request line) still get the
+  // API.md envelope and a request id, instead of a bare 400.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) return socket.destroy();
+    const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+    const body = JSON.stringify({
+      error: tooLarge
+        ? { code: 'payload_too_large', message: 'The request headers are too large.' }
+        : { code: 'invalid_json', message: 'The HTTP request is malformed.' },
+    });
+    socket.end(
+      `HTTP/1.1 ${tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nX-Request-Id: ${randomUUID()}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  });
   const port = (server.address() as AddressInfo).port;
   logger.info({ port }, `api listening on http://127.0.0.1:${port}`);
 

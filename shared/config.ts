@@ -25,6 +25,8 @@ const configSchema = z.object({
   /** Invocation outputs and artifacts are deleted after this many days; the audit row stays. */
   INVOCATION_RETENTION_DAYS: z.coerce.number().int().min(1).default(30),
   WEBHOOK_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+  /** Allow webhook URLs on loopback and private networks (local development and tests only). */
+  WEBHOOK_ALLOW_PRIVATE_TARGETS: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
   /** Each worker serves /metrics here; 0 picks a free port (logged). */
   WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
   SLACK_CLIENT_ID: z.string().optional(),

@@ -19,6 +19,7 @@ import {
 } from '../shared/invocations/invocation-store.ts';
 import { limitKey, type SlidingWindowLimiter } from '../shared/limiter/sliding-window-limiter.ts';
 import { isInfrastructureError } from '../shared/infrastructure-errors.ts';
+import { withoutNul } from '../shared/json-safe.ts';
 import type { Logger } from '../shared/logger.ts';
 import { connectionsBroken, jobDuration, jobs, upstreamRateLimited } from '../shared/metrics.ts';
 import type { ExecuteJobData } from '../shared/queue/execute-job.ts';
@@ -111,6 +112,20 @@ export function createExecuteProcessor(deps: ProcessorDeps) {
       return;
     }
 
+    // A job whose data disagrees with its audit row (or names another workspace's connection) was
+    // not written by our api: whoever can write to Redis must not be able to borrow credentials.
+    const matchesRow =
+      claim.workspaceId === data.workspaceId &&
+      claim.projectId === data.projectId &&
+      claim.connectionId === data.connectionId &&
+      claim.connectorId === data.connectorId &&
+      claim.actionId === data.actionId &&
+      (!connection || connection.workspace_id === claim.workspaceId);
+    if (!matchesRow) {
+      log.error('job data does not match its invocation; refused');
+      return finish(job, { failure: { code: 'internal_error', message: 'The queued job did not match its invocation and was refused.' }, durationMs: null });
+    }
+
     const connector = findConnector(data.connectorId);
     const action = connector && findAction(connector, data.actionId);
     if (!connector || !action) {
@@ -157,7 +172,7 @@ export function createExecuteProcessor(deps: ProcessorDeps) {
         usable = await deps.refresher.usable(connector, connection, { force: true });
         output = await action.run(context(usable.credentials), data.input);
       }
-      await finish(job, { output, durationMs: elapsed() });
+      await finish(job, { output: withoutNul(output), durationMs: elapsed() });
       record(data, 'succeeded', elapsed() / 1000);
       log.info({ attempts: claim.attempts }, 'invocation succeeded');
     } catch (err) {

@@ -7,6 +7,7 @@ import type { Db } from '../shared/db/database.ts';
 import type { Logger } from '../shared/logger.ts';
 import { webhookDeliveries } from '../shared/metrics.ts';
 import type { WebhookJobData } from '../shared/queue/webhook-job.ts';
+import { publicOnlyLookup } from '../shared/webhooks/target-guard.ts';
 import { signatureHeader } from '../shared/webhooks/webhook-signature.ts';
 import { RetryScheduled } from './retry-policy.ts';
 
@@ -55,6 +56,8 @@ export function createWebhookDeliveryProcessor(deps: { db: Db; vault: Vault; con
         retry: { limit: 0 },
         throwHttpErrors: false,
         followRedirect: false,
+        // Checked where the socket is opened, so DNS cannot swap in a private address after a check.
+        ...(config.WEBHOOK_ALLOW_PRIVATE_TARGETS ? {} : { dnsLookup: publicOnlyLookup as never }),
       });
       statusCode = res.statusCode;
       if (statusCode < 200 || statusCode >= 300) error = `HTTP ${statusCode}`;

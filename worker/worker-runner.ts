@@ -14,6 +14,7 @@ import { createExecuteProcessor } from './execute-processor.ts';
 import { createHealthCheckProcessor } from './health-check-processor.ts';
 import { scheduleDueHealthChecks } from './maintenance.ts';
 import { sweepUnfinishedInvocations } from './unfinished-sweeper.ts';
+import { purgeExpired, retentionCutoff } from '../shared/invocations/retention.ts';
 import { RetryScheduled } from './retry-policy.ts';
 import { startMetricsServer } from './metrics-server.ts';
 import { createWebhookDeliveryProcessor } from './webhook-delivery-processor.ts';
@@ -72,6 +73,8 @@ export async function startWorker(config: Config, vault: Vault, logger: Logger):
       async () => {
         await scheduleDueHealthChecks({ db, config, limiter, healthQueue, logger });
         await sweepUnfinishedInvocations(db, executeQueue, logger);
+        const purged = await purgeExpired(db, retentionCutoff(config.INVOCATION_RETENTION_DAYS), 1000);
+        if (purged.outputsCleared || purged.artifactsDeleted) logger.info(purged, 'retention: old outputs and artifacts removed');
       },
       1,
     ),

@@ -3,7 +3,8 @@ import { Router } from 'express';
 import { z } from 'zod';
 import type { Vault } from '../../shared/crypto/vault.ts';
 import type { Db } from '../../shared/db/database.ts';
-import { notFound } from '../../shared/errors.ts';
+import { ApiError, notFound } from '../../shared/errors.ts';
+import { isForbiddenWebhookHost } from '../../shared/webhooks/target-guard.ts';
 import { newId } from '../../shared/ids.ts';
 import { workspacePrincipal } from '../middleware/authenticate.ts';
 import { decodeCursor, pageQuery, toPage } from '../pagination.ts';
@@ -20,7 +21,7 @@ const createWebhook = z
 
 
 /** Outgoing webhooks of a workspace (workspace keys only). The secret is shown once, at creation. */
-export function webhookRoutes(db: Db, vault: Vault): Router {
+export function webhookRoutes(db: Db, vault: Vault, allowPrivateTargets: boolean): Router {
   const router = Router();
 
   const loadWebhook = async (workspaceId: string, id: string) => {
@@ -33,6 +34,9 @@ export function webhookRoutes(db: Db, vault: Vault): Router {
   router.post('/v1/webhooks', async (req, res) => {
     const { workspaceId } = workspacePrincipal(req);
     const body = parseBody(createWebhook, req);
+    if (!allowPrivateTargets && isForbiddenWebhookHost(new URL(body.url).hostname)) {
+      throw new ApiError('invalid_input', 'Webhook URLs must point to a public address.', [{ path: 'url', message: 'loopback, private and link-local addresses are not allowed' }]);
+    }
     const id = newId('webhook');
     const secret = `whsec_${randomBytes(32).toString('base64url')}`;
     const sealed = vault.seal(secret, id);

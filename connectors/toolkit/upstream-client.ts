@@ -1,6 +1,7 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import got, { RequestError, type Got } from 'got';
+import { redactSecrets } from '../../shared/json-safe.ts';
 import { UpstreamHttpError, UpstreamNetworkError } from './upstream-errors.ts';
 
 export interface UpstreamRequest {
@@ -31,6 +32,8 @@ export interface UpstreamClientOptions {
   checkResponse?: (res: UpstreamResponse) => void;
   /** Told of every request's outcome, for metrics. */
   observe?: (status: number | 'network_error', seconds: number) => void;
+  /** Values (the connection's credentials) never to pass on, should an upstream quote them in an error. */
+  secrets?: readonly string[];
 }
 
 // One keep-alive pool per process, shared by every connection: upstream TLS handshakes are the
@@ -54,8 +57,11 @@ const MAX_ERROR_BODY = 64 * 1024;
  */
 export class UpstreamClient {
   private readonly got: Got;
+  // Short values (ids, flags) are not worth redacting and would mangle ordinary text.
+  private readonly secrets: readonly string[];
 
   constructor(private readonly options: UpstreamClientOptions) {
+    this.secrets = (options.secrets ?? []).filter((s) => s.length >= 8);
     this.got = got.extend({
       prefixUrl: options.baseUrl.replace(/\/+$/, ''),
       headers: { 'user-agent': options.userAgent ?? engineUserAgent, ...options.authHeaders },
@@ -95,9 +101,14 @@ export class UpstreamClient {
     const ok = response.statusCode >= 200 && response.statusCode < 300;
     if (ok && req.binary) return { status: response.statusCode, headers, body: body as T };
     const parsed = parseBody(body, String(headers['content-type'] ?? ''), ok ? Infinity : MAX_ERROR_BODY);
-    if (!ok) throw new UpstreamHttpError(response.statusCode, headers, parsed);
+    if (!ok) throw new UpstreamHttpError(response.statusCode, headers, redactSecrets(parsed, this.secrets));
     const result = { status: response.statusCode, headers, body: parsed as T };
-    this.options.checkResponse?.(result);
+    try {
+      this.options.checkResponse?.(result);
+    } catch (err) {
+      if (err instanceof UpstreamHttpError) throw new UpstreamHttpError(err.status, err.headers, redactSecrets(err.body, this.secrets));
+      throw err;
+    }
     return result;
   }
 }

@@ -23,8 +23,11 @@ export async function credentialsReplacedSince(db: Db, connectionId: string, ver
   return row !== undefined && row.credentials_version !== version && row.status === 'active';
 }
 
-/** Refuses to start when a stored credential was sealed with a key that is no longer in the keyring. */
+/** Refuses to start when a stored credential or webhook secret was sealed with a key that is no longer in the keyring. */
 export async function findMissingKeyIds(db: Db, hasKey: (keyId: string) => boolean): Promise<string[]> {
-  const rows = await db.selectFrom('connections').select('credentials_key_id').distinct().execute();
-  return rows.map((r) => r.credentials_key_id).filter((kid) => !hasKey(kid));
+  const [connections, webhooks] = await Promise.all([
+    db.selectFrom('connections').select('credentials_key_id as kid').distinct().execute(),
+    db.selectFrom('webhooks').select('secret_key_id as kid').distinct().execute(),
+  ]);
+  return [...new Set([...connections, ...webhooks].map((r) => r.kid))].filter((kid) => !hasKey(kid));
 }

@@ -10,6 +10,7 @@ export function upstreamClientFor(connector: ConnectorDefinition<any>, credentia
     authHeaders: connector.authHeaders(credentials),
     timeoutMs: config.UPSTREAM_TIMEOUT_MS,
     checkResponse: connector.checkResponse,
+    secrets: Object.values(credentials),
     observe: (status, seconds) => upstreamRequests.observe({ connector: connector.id, status: String(status) }, seconds),
   });
 }

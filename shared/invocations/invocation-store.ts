@@ -24,15 +24,44 @@ export async function findInvocation(db: Db, id: string): Promise<InvocationRow 
  * Starts an attempt. Returns the status the row had before (a `running` row means an earlier
  * worker died mid-call), or null when the invocation is already terminal and must not run again.
  */
-export async function claimAttempt(db: Db, id: string): Promise<{ previousStatus: InvocationStatus; attempts: number } | null> {
-  const result = await sql<{ previous_status: InvocationStatus; attempts: number }>`
+export interface ClaimedAttempt {
+  previousStatus: InvocationStatus;
+  attempts: number;
+  /** What the row says the call is: the worker trusts this, not the job data in Redis. */
+  workspaceId: string;
+  projectId: string;
+  connectionId: string | null;
+  connectorId: string;
+  actionId: string;
+}
+
+export async function claimAttempt(db: Db, id: string): Promise<ClaimedAttempt | null> {
+  const result = await sql<{
+    previous_status: InvocationStatus;
+    attempts: number;
+    workspace_id: string;
+    project_id: string;
+    connection_id: string | null;
+    connector_id: string;
+    action_id: string;
+  }>`
     update invocations as i
        set status = 'running', attempts = i.attempts + 1, started_at = coalesce(i.started_at, now())
       from (select id, status from invocations where id = ${id} for update) as before
      where i.id = before.id and before.status in ('queued', 'running')
- returning before.status as previous_status, i.attempts`.execute(db);
+ returning before.status as previous_status, i.attempts, i.workspace_id, i.project_id, i.connection_id, i.connector_id, i.action_id`.execute(db);
   const row = result.rows[0];
-  return row ? { previousStatus: row.previous_status, attempts: row.attempts } : null;
+  return row
+    ? {
+        previousStatus: row.previous_status,
+        attempts: row.attempts,
+        workspaceId: row.workspace_id,
+        projectId: row.project_id,
+        connectionId: row.connection_id,
+        connectorId: row.connector_id,
+        actionId: row.action_id,
+      }
+    : null;
 }
 
 /** Between attempts: waiting for the retry, with the upstream time spent so far. */

@@ -137,4 +137,19 @@ describe('webhooks and connection health checks', () => {
     expect((await admin.delete(`/v1/webhooks/${created.body.id}`)).status).toBe(204);
     expect((await admin.get(`/v1/webhooks/${created.body.id}/deliveries`)).status).toBe(404);
   });
+
+  it('refuses private webhook targets unless the operator allows them', async () => {
+    const strict = await startEngine({ env: { RESEND_API_URL: fake.url, WEBHOOK_ALLOW_PRIVATE_TARGETS: 'false' } });
+    try {
+      const strictAdmin = apiClient(strict.baseUrl, strict.workspaceKey);
+      for (const url of [receiver.url, 'http://169.254.169.254/latest/meta-data', 'http://localhost:9/x', 'http://[::1]/x', 'http://10.0.0.8/hook']) {
+        const res = await strictAdmin.post('/v1/webhooks', { url, events: ['connection.broken'] });
+        expect(res.status, url).toBe(400);
+        expect(res.body.error.details).toEqual([{ path: 'url', message: expect.stringContaining('not allowed') }]);
+      }
+      expect((await strictAdmin.post('/v1/webhooks', { url: 'https://hooks.example.com/ce', events: ['connection.broken'] })).status).toBe(201);
+    } finally {
+      await strict.stop();
+    }
+  });
 });

@@ -12,9 +12,8 @@ import { apiClient, type ApiClient } from '../support/http.ts';
  * own validation are never echoed; webhook signing secrets stay out of Redis, Postgres and the logs;
  * and what a hostile or careless upstream sends back.
  *
- * Two tests are `it.fails`: they pin known bugs in code this suite does not own (see
- * docs/security.md, "Known gaps"). Each fails today, so the suite passes; once the bug is fixed the
- * test passes, `it.fails` reports that, and it should become a plain `it`.
+ * Two tests pinned bugs found here (an upstream quoting the credential back; a NUL in an upstream
+ * answer); both are fixed and now plain tests.
  */
 describe('secrets under hostile input', () => {
   let fake: ResendFake;
@@ -123,7 +122,7 @@ describe('secrets under hostile input', () => {
   // Known gap (docs/security.md): an upstream error that quotes the credential is stored and shown
   // verbatim: Connection.statusReason (and so webhook payloads), the 409's message and details, and
   // the invocation's errorMessage/errorDetails, which a project key (that never holds credentials) reads.
-  it.fails('does not repeat a credential an upstream quotes back in its error', async () => {
+  it('does not repeat a credential an upstream quotes back in its error', async () => {
     const key = 're_quoted_back_secret_ABCD1234';
     fake.addKey(key, 'full');
     const project = await admin.post('/v1/projects', { displayName: 'quoted' });
@@ -139,7 +138,7 @@ describe('secrets under hostile input', () => {
 
   // Known bug (docs/security.md): a string with U+0000 in an upstream's successful answer cannot be
   // stored in the jsonb output; the call (which did happen upstream) is reported as a 500 internal_error.
-  it.fails('stores an upstream answer holding a NUL character instead of failing the call', async () => {
+  it('stores an upstream answer holding a NUL character instead of failing the call', async () => {
     const project = await admin.post('/v1/projects', { displayName: 'nul' });
     const projectKey = (await admin.post(`/v1/projects/${project.body.id}/api-keys`, {})).body.key;
     await admin.post('/v1/connections', { connectorId: 'resend', displayName: 'n', credentials: { apiKey: RESEND_FAKE_FULL_KEY }, projectIds: [project.body.id] });
