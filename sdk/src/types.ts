@@ -1,7 +1,7 @@
 import type { ActionInputs, ConnectorCredentials } from './generated/actions.ts';
 import type { ActionOutputs } from './outputs.ts';
 
-/** Resource shapes of the HTTP API (/work/shared/API.md), and the typed execute request. */
+/** Resource shapes of the HTTP API (../shared/API.md), and the typed execute request. */
 
 export type ConnectorId = keyof ActionInputs & string;
 export type ActionId<C extends ConnectorId> = keyof ActionInputs[C] & string;

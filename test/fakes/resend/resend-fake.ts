@@ -1,5 +1,5 @@
 // Local fake of the Resend HTTP API (POST /emails, POST /emails/batch, GET /domains).
-// Wire behaviour follows /work/shared/reference/upstream-apis.md §1 and §4 ("the
+// Wire behaviour follows ../shared/reference/upstream-apis.md §1 and §4 ("the
 // reference") and resend.openapi.yaml. Where the reference marks something
 // UNCONFIRMED, the comment says so: don't build hard assertions on those details.
 import { createHash, randomUUID } from 'node:crypto';
