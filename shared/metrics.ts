@@ -36,10 +36,27 @@ export const rateLimitRejected = new Counter({
   help: 'Sync executions answered 429 because no slot was free before their deadline.',
   labelNames: ['connector'] as const,
 });
+type CountedQueue = { name: string; getJobCounts(...types: string[]): Promise<Record<string, number>> };
+const queueStates = ['waiting', 'prioritized', 'delayed', 'active', 'failed'];
+let observedQueues: CountedQueue[] = [];
+
+/** Queue depth is read from Redis when Prometheus scrapes, not tracked in process. */
 export const queueJobs = new Gauge({
   name: 'connector_engine_queue_jobs',
   help: 'Jobs per queue and state (waiting, prioritized, delayed, active, failed).',
   labelNames: ['queue', 'state'] as const,
+  async collect() {
+    await Promise.all(
+      observedQueues.map(async (q) => {
+        try {
+          const counts = await q.getJobCounts(...queueStates);
+          for (const state of queueStates) this.set({ queue: q.name, state }, counts[state] ?? 0);
+        } catch {
+          // Redis down: keep the last values; /readyz reports the outage.
+        }
+      }),
+    );
+  },
 });
 export const jobs = new Counter({
   name: 'connector_engine_jobs_total',
@@ -79,22 +96,9 @@ export const healthChecks = new Counter({
   labelNames: ['connector', 'result'] as const,
 });
 
-/** Queue depth is read from Redis when Prometheus scrapes, not tracked in process. */
-export function observeQueueDepth(queues: Array<{ name: string; getJobCounts(...types: string[]): Promise<Record<string, number>> }>): void {
-  const states = ['waiting', 'prioritized', 'delayed', 'active', 'failed'];
-  const gauge = queueJobs as Gauge<'queue' | 'state'> & { collect?: () => Promise<void> };
-  gauge.collect = async () => {
-    await Promise.all(
-      queues.map(async (q) => {
-        try {
-          const counts = await q.getJobCounts(...states);
-          for (const state of states) gauge.set({ queue: q.name, state }, counts[state] ?? 0);
-        } catch {
-          // Redis down: keep the last values; /readyz reports the outage.
-        }
-      }),
-    );
-  };
+/** The queues whose depth this process reports. */
+export function observeQueueDepth(queues: CountedQueue[]): void {
+  observedQueues = queues;
 }
 
 export async function metricsText(): Promise<{ contentType: string; body: string }> {

@@ -8,7 +8,6 @@ import type { Config } from '../shared/config.ts';
 import { credentialsReplacedSince, markConnectionBroken } from '../shared/connections/connection-status.ts';
 import { RefreshRejected, RefreshUnavailable, type CredentialRefresher, type UsableCredentials } from '../shared/connections/credential-refresher.ts';
 import { upstreamClientFor } from '../shared/connections/upstream-for.ts';
-import type { Vault } from '../shared/crypto/vault.ts';
 import type { Db } from '../shared/db/database.ts';
 import { newId } from '../shared/ids.ts';
 import {
@@ -19,7 +18,6 @@ import {
 } from '../shared/invocations/invocation-store.ts';
 import { limitKey, type SlidingWindowLimiter } from '../shared/limiter/sliding-window-limiter.ts';
 import { isInfrastructureError } from '../shared/infrastructure-errors.ts';
-import { withoutNul } from '../shared/json-safe.ts';
 import type { Logger } from '../shared/logger.ts';
 import { connectionsBroken, jobDuration, jobs, upstreamRateLimited } from '../shared/metrics.ts';
 import type { ExecuteJobData } from '../shared/queue/execute-job.ts';
@@ -30,7 +28,6 @@ import { isRetryable, retryDelayMs, RetryScheduled } from './retry-policy.ts';
 
 export interface ProcessorDeps {
   db: Db;
-  vault: Vault;
   config: Config;
   /** Publishes sync replies; a plain (non-subscriber) connection. */
   publisher: Redis;
@@ -172,7 +169,7 @@ export function createExecuteProcessor(deps: ProcessorDeps) {
         usable = await deps.refresher.usable(connector, connection, { force: true });
         output = await action.run(context(usable.credentials), data.input);
       }
-      await finish(job, { output: withoutNul(output), durationMs: elapsed() });
+      await finish(job, { output, durationMs: elapsed() });
       record(data, 'succeeded', elapsed() / 1000);
       log.info({ attempts: claim.attempts }, 'invocation succeeded');
     } catch (err) {

@@ -63,7 +63,7 @@ export async function startWorker(config: Config, vault: Vault, logger: Logger):
   const workers = [
     consumer<ExecuteJobData>(
       EXECUTE_QUEUE,
-      createExecuteProcessor({ db, vault, config, publisher, limiter, refresher, events, logger }),
+      createExecuteProcessor({ db, config, publisher, limiter, refresher, events, logger }),
       config.WORKER_CONCURRENCY,
     ),
     consumer<WebhookJobData>(WEBHOOK_QUEUE, createWebhookDeliveryProcessor({ db, vault, config, logger }), 4),

@@ -1,6 +1,17 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/database.ts';
 import type { InvocationRow, InvocationStatus, NewInvocation } from '../db/schema.ts';
+import { withoutNul } from '../json-safe.ts';
+
+/**
+ * JSON text Postgres accepts: jsonb and text refuse NUL, which an upstream may send in an answer or
+ * an error. The walk only runs when the serialised text shows one, so the common case costs nothing.
+ */
+function storableJson(value: unknown): string {
+  const text = JSON.stringify(value ?? null);
+  return text.includes('\\u0000') ? JSON.stringify(withoutNul(value ?? null)) : text;
+}
+const storableText = (value: string) => value.replaceAll('\u0000', '\uFFFD');
 
 /**
  * Writes to the audit log. One row per accepted execution; status moves queued → running →
@@ -85,13 +96,13 @@ export async function completeInvocation(
   };
   const values =
     'output' in outcome
-      ? { ...base, status: 'succeeded' as const, output: JSON.stringify(outcome.output ?? null) }
+      ? { ...base, status: 'succeeded' as const, output: storableJson(outcome.output) }
       : {
           ...base,
           status: 'failed' as const,
           error_code: outcome.failure.code,
-          error_message: outcome.failure.message,
-          error_details: outcome.failure.details === undefined ? null : JSON.stringify(outcome.failure.details),
+          error_message: storableText(outcome.failure.message),
+          error_details: outcome.failure.details === undefined ? null : storableJson(outcome.failure.details),
         };
   await db.updateTable('invocations').set(values).where('id', '=', id).where('status', 'in', ['queued', 'running']).execute();
 }

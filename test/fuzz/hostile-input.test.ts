@@ -1,12 +1,12 @@
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ELEVENLABS_FAKE_KEY, RACHEL_VOICE_ID, startElevenLabsFake, type ElevenLabsFake } from '../fakes/elevenlabs/elevenlabs-fake.ts';
-import { RESEND_FAKE_FULL_KEY, startResendFake, type ResendFake } from '../fakes/resend/resend-fake.ts';
-import { SLACK_FAKE_BOT_TOKEN, startSlackFake, type SlackFake } from '../fakes/slack/slack-fake.ts';
-import { startEngine, type Engine } from '../support/engine.ts';
+import { ELEVENLABS_FAKE_KEY, RACHEL_VOICE_ID, type ElevenLabsFake } from '../fakes/elevenlabs/elevenlabs-fake.ts';
+import { RESEND_FAKE_FULL_KEY, type ResendFake } from '../fakes/resend/resend-fake.ts';
+import { SLACK_FAKE_BOT_TOKEN, type SlackFake } from '../fakes/slack/slack-fake.ts';
+import type { Engine } from '../support/engine.ts';
 import { apiClient } from '../support/http.ts';
 import { declaredRoutes } from './route-table.ts';
-import { assertInvariants, inParallel, raw, rawSocket, type RawRequest, type RawResponse } from './support.ts';
+import { assertInvariants, inParallel, raw, rawSocket, type RawRequest, type RawResponse, startEngineWithAllFakes } from './support.ts';
 
 /**
  * Hand-written hostile requests: malformed JSON, oversized bodies, wrong types, deep nesting, huge
@@ -24,20 +24,7 @@ describe('hostile input', () => {
   const ids = { project: '', projectKey: '', keyId: '', resend: '', slack: '', invocation: '', webhook: '' };
 
   beforeAll(async () => {
-    resend = await startResendFake({ rateLimitPerSecond: 1000 });
-    slack = await startSlackFake();
-    eleven = await startElevenLabsFake();
-    engine = await startEngine({
-      env: {
-        RESEND_API_URL: resend.url,
-        SLACK_API_URL: `${slack.url}/api`,
-        ELEVENLABS_API_URL: eleven.url,
-        MAX_BODY_BYTES: String(MAX_BODY_BYTES),
-        SLACK_CLIENT_ID: '1111111111.2222222222',
-        SLACK_CLIENT_SECRET: 'fakeclientsecret0123456789abcdef',
-        LOG_LEVEL: 'warn',
-      },
-    });
+    ({ engine, resend, slack, eleven } = await startEngineWithAllFakes({ MAX_BODY_BYTES: String(MAX_BODY_BYTES) }));
     const admin = apiClient(engine.baseUrl, engine.workspaceKey);
     const project = await admin.post('/v1/projects', { displayName: 'Hostile' });
     ids.project = project.body.id;

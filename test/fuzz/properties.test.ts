@@ -3,13 +3,13 @@ import { z } from 'zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectors } from '../../connectors/registry.ts';
 import { newId, type IdKind } from '../../shared/ids.ts';
-import { ELEVENLABS_FAKE_KEY, RACHEL_VOICE_ID, startElevenLabsFake, type ElevenLabsFake } from '../fakes/elevenlabs/elevenlabs-fake.ts';
-import { RESEND_FAKE_FULL_KEY, startResendFake, type ResendFake } from '../fakes/resend/resend-fake.ts';
-import { SLACK_FAKE_BOT_TOKEN, startSlackFake, type SlackFake } from '../fakes/slack/slack-fake.ts';
-import { startEngine, type Engine } from '../support/engine.ts';
+import { ELEVENLABS_FAKE_KEY, RACHEL_VOICE_ID, type ElevenLabsFake } from '../fakes/elevenlabs/elevenlabs-fake.ts';
+import { RESEND_FAKE_FULL_KEY, type ResendFake } from '../fakes/resend/resend-fake.ts';
+import { SLACK_FAKE_BOT_TOKEN, type SlackFake } from '../fakes/slack/slack-fake.ts';
+import type { Engine } from '../support/engine.ts';
 import { apiClient } from '../support/http.ts';
 import { declaredRoutes, routeKey, type DeclaredRoute } from './route-table.ts';
-import { assertInvariants, raw, type RawRequest } from './support.ts';
+import { assertInvariants, raw, type RawRequest, startEngineWithAllFakes } from './support.ts';
 
 /**
  * Property-based: for every route the api declares, fast-check generates requests (path ids,
@@ -30,21 +30,7 @@ describe('generated requests keep the invariants on every route', () => {
   const real = { project: '', projectKey: '', keyId: '', resend: '', slack: '', eleven: '', spare: '', side: '', invocation: '', webhook: '' };
 
   beforeAll(async () => {
-    resend = await startResendFake({ rateLimitPerSecond: 10_000 });
-    slack = await startSlackFake();
-    eleven = await startElevenLabsFake();
-    engine = await startEngine({
-      env: {
-        RESEND_API_URL: resend.url,
-        SLACK_API_URL: `${slack.url}/api`,
-        ELEVENLABS_API_URL: eleven.url,
-        SLACK_CLIENT_ID: '1111111111.2222222222',
-        SLACK_CLIENT_SECRET: 'fakeclientsecret0123456789abcdef',
-        MAX_BODY_BYTES: '65536',
-        LOG_LEVEL: 'warn',
-        RATE_LIMIT_PER_MINUTE: '100000',
-      },
-    });
+    ({ engine, resend, slack, eleven } = await startEngineWithAllFakes({ MAX_BODY_BYTES: '65536', RATE_LIMIT_PER_MINUTE: '100000' }));
     const admin = apiClient(engine.baseUrl, engine.workspaceKey);
     real.project = (await admin.post('/v1/projects', { displayName: 'Fuzz' })).body.id;
     // Connections the fuzzing creates are bound here, never to the project the executions use.

@@ -2,6 +2,10 @@ import http from 'node:http';
 import net from 'node:net';
 import { expect } from 'vitest';
 import { statusByCode } from '../../shared/errors.ts';
+import { startElevenLabsFake, type ElevenLabsFake } from '../fakes/elevenlabs/elevenlabs-fake.ts';
+import { startResendFake, type ResendFake } from '../fakes/resend/resend-fake.ts';
+import { SLACK_FAKE_CLIENT_ID, SLACK_FAKE_CLIENT_SECRET, startSlackFake, type SlackFake } from '../fakes/slack/slack-fake.ts';
+import { startEngine, type Engine } from '../support/engine.ts';
 
 /**
  * Raw HTTP for hostile-input tests: exact paths (no URL normalisation), any header, any bytes.
@@ -132,4 +136,31 @@ export async function inParallel<T>(items: readonly T[], n: number, fn: (item: T
       while (next < items.length) await fn(items[next++]!);
     }),
   );
+}
+
+/**
+ * The engine in-process, wired to all three upstream fakes and the fake Slack OAuth app: the set-up
+ * both hostile-input suites run against.
+ */
+export async function startEngineWithAllFakes(env: Record<string, string>): Promise<{
+  engine: Engine;
+  resend: ResendFake;
+  slack: SlackFake;
+  eleven: ElevenLabsFake;
+}> {
+  const resend = await startResendFake({ rateLimitPerSecond: 10_000 });
+  const slack = await startSlackFake();
+  const eleven = await startElevenLabsFake();
+  const engine = await startEngine({
+    env: {
+      RESEND_API_URL: resend.url,
+      SLACK_API_URL: `${slack.url}/api`,
+      ELEVENLABS_API_URL: eleven.url,
+      SLACK_CLIENT_ID: SLACK_FAKE_CLIENT_ID,
+      SLACK_CLIENT_SECRET: SLACK_FAKE_CLIENT_SECRET,
+      LOG_LEVEL: 'warn',
+      ...env,
+    },
+  });
+  return { engine, resend, slack, eleven };
 }
