@@ -9,6 +9,8 @@ const httpUrl = z.url({ protocol: /^https?$/ });
 const configSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'),
+  /** Send hot-path queries as named prepared statements; turn off behind a transaction-pooling proxy. */
+  DB_PREPARED_STATEMENTS: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL'),
   CONNECTORS_ENCRYPTION_KEYS: z.string().min(1, 'is required'),
   BOOTSTRAP_WORKSPACE_KEY: z.string().min(32, 'must be at least 32 characters').optional(),

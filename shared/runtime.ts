@@ -23,7 +23,7 @@ export function loadRuntime(): { config: Config; vault: Vault } {
 }
 
 export async function openDatabaseChecked(config: Config, vault: Vault, logger: Logger, poolSize?: number): Promise<Db> {
-  const db = createDb(config.DATABASE_URL, { max: poolSize });
+  const db = createDb(config.DATABASE_URL, { max: poolSize, preparedStatements: config.DB_PREPARED_STATEMENTS });
   const missing = await findMissingKeyIds(db, (kid) => vault.hasKey(kid));
   if (missing.length > 0) {
     logger.fatal({ missingKeyIds: missing }, 'stored credentials use encryption keys missing from CONNECTORS_ENCRYPTION_KEYS');

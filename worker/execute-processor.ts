@@ -12,10 +12,10 @@ import type { Db } from '../shared/db/database.ts';
 import { newId } from '../shared/ids.ts';
 import {
   claimAttempt,
-  completeInvocation,
   requeueInvocation,
-  type InvocationFailure,
+  type InvocationOutcome,
 } from '../shared/invocations/invocation-store.ts';
+import { CompletionBatcher } from '../shared/invocations/completion-batcher.ts';
 import { limitKey, type SlidingWindowLimiter } from '../shared/limiter/sliding-window-limiter.ts';
 import { isInfrastructureError } from '../shared/infrastructure-errors.ts';
 import type { Logger } from '../shared/logger.ts';
@@ -43,8 +43,6 @@ const DATABASE_RETRY_MS = 2_000;
 /** Without a Retry-After, an upstream 429 holds this project+connector back this long. */
 const DEFAULT_COOLDOWN_MS = 1_000;
 
-type Outcome = { output: unknown; durationMs: number | null } | { failure: InvocationFailure; durationMs: number | null };
-
 /**
  * Runs one attempt of an execute job: load and decrypt the connection, run the action, classify the
  * result, and record it. The invocation row is written before the reply is published, and a job
@@ -52,10 +50,11 @@ type Outcome = { output: unknown; durationMs: number | null } | { failure: Invoc
  */
 export function createExecuteProcessor(deps: ProcessorDeps) {
   const { db, config, logger } = deps;
+  const completions = new CompletionBatcher(db);
 
-  async function finish(job: Job<ExecuteJobData>, outcome: Outcome): Promise<void> {
+  async function finish(job: Job<ExecuteJobData>, outcome: InvocationOutcome): Promise<void> {
     const { invocationId, replyTo } = job.data;
-    await completeInvocation(db, invocationId, outcome);
+    await completions.complete(invocationId, outcome);
     if (!replyTo) return;
     const reply: ExecutionReply =
       'output' in outcome
@@ -95,19 +94,18 @@ export function createExecuteProcessor(deps: ProcessorDeps) {
       }
     };
 
-    const connection = await orWaitForDatabase(db.selectFrom('connections').selectAll().where('id', '=', data.connectionId).executeTakeFirst());
-
     // The limit holds at the moment of the call, checked as late as possible before the request: an
     // upstream cooldown, or a window of actual starts already full (a lowered limit, calls started
     // late under load), sends the job back to the delayed set until it may start (no attempt spent).
     const admission = await deps.limiter.admit(bucket, data.limitPerMinute, `${data.invocationId}:${job.attemptsStarted}`);
     if (!admission.admitted) return delayed(admission.retryAt);
 
-    const claim = await orWaitForDatabase(claimAttempt(db, data.invocationId));
+    const claim = await orWaitForDatabase(claimAttempt(db, data.invocationId, data.connectionId));
     if (!claim) {
       log.debug('invocation already terminal; duplicate delivery ignored');
       return;
     }
+    const { connection } = claim;
 
     // A job whose data disagrees with its audit row (or names another workspace's connection) was
     // not written by our api: whoever can write to Redis must not be able to borrow credentials.

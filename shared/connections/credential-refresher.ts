@@ -12,7 +12,7 @@ import type { ConnectionRow } from '../db/schema.ts';
 import type { Logger } from '../logger.ts';
 import { connectionsBroken } from '../metrics.ts';
 import { markConnectionBroken } from './connection-status.ts';
-import { credentialsHint, openCredentials, sealCredentials } from './credentials.ts';
+import { credentialsHint, openCredentials, sealCredentials, type OpenableConnection } from './credentials.ts';
 
 /** Refresh this long before expiry, so a call never starts with a token about to lapse. */
 const REFRESH_MARGIN_MS = 5 * 60_000;
@@ -59,7 +59,7 @@ export class CredentialRefresher {
     private readonly onBroken: (connectionId: string) => Promise<void> = async () => {},
   ) {}
 
-  async usable(connector: ConnectorDefinition<any>, row: ConnectionRow, options: { force?: boolean } = {}): Promise<UsableCredentials> {
+  async usable(connector: ConnectorDefinition<any>, row: OpenableConnection, options: { force?: boolean } = {}): Promise<UsableCredentials> {
     const credentials = openCredentials(this.vault, row);
     const current = { credentials, version: row.credentials_version };
     if (!this.canRefresh(connector, credentials)) return current;
@@ -72,7 +72,7 @@ export class CredentialRefresher {
     return connector.oauth !== undefined && typeof credentials.refreshToken === 'string' && credentials.refreshToken.length > 0;
   }
 
-  private async refreshOnce(connector: ConnectorDefinition<any>, stale: ConnectionRow): Promise<UsableCredentials> {
+  private async refreshOnce(connector: ConnectorDefinition<any>, stale: OpenableConnection): Promise<UsableCredentials> {
     const lockKey = `connector-engine:oauth-refresh:{${stale.id}}`;
     const token = randomBytes(16).toString('hex');
     const deadline = Date.now() + WAIT_FOR_OTHER_REFRESH_MS;

@@ -8,6 +8,9 @@ export type SealedColumns = Pick<
   'credentials_key_id' | 'credentials_iv' | 'credentials_tag' | 'credentials_ciphertext'
 >;
 
+/** A connection row with what it takes to open and version its credentials. */
+export type OpenableConnection = SealedColumns & Pick<ConnectionRow, 'id' | 'credentials_version'>;
+
 export function sealCredentials(vault: Vault, connectionId: string, credentials: Record<string, string>): SealedColumns {
   const sealed = vault.seal(credentials, connectionId);
   return {

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/database.ts';
-import type { InvocationRow, InvocationStatus, NewInvocation } from '../db/schema.ts';
+import type { ConnectionRow, InvocationRow, InvocationStatus, NewInvocation } from '../db/schema.ts';
 import { withoutNul } from '../json-safe.ts';
 
 /**
@@ -44,35 +44,74 @@ export interface ClaimedAttempt {
   connectionId: string | null;
   connectorId: string;
   actionId: string;
+  /** The connection the job names, read in the same statement; null when it no longer exists. */
+  connection: CallableConnection | null;
 }
 
-export async function claimAttempt(db: Db, id: string): Promise<ClaimedAttempt | null> {
-  const result = await sql<{
-    previous_status: InvocationStatus;
-    attempts: number;
-    workspace_id: string;
-    project_id: string;
-    connection_id: string | null;
-    connector_id: string;
-    action_id: string;
-  }>`
+/** What running a call needs of its connection: who owns it, its status, its sealed credentials. */
+export type CallableConnection = Pick<
+  ConnectionRow,
+  | 'id'
+  | 'workspace_id'
+  | 'status'
+  | 'status_reason'
+  | 'credentials_key_id'
+  | 'credentials_iv'
+  | 'credentials_tag'
+  | 'credentials_ciphertext'
+  | 'credentials_version'
+>;
+
+type ClaimRow = {
+  previous_status: InvocationStatus;
+  attempts: number;
+  workspace_id: string;
+  project_id: string;
+  connection_id: string | null;
+  connector_id: string;
+  action_id: string;
+} & { [K in keyof CallableConnection as `c_${K}`]: CallableConnection[K] | null };
+
+/**
+ * Claims the attempt and reads the connection in one statement: one round trip and one commit on
+ * the hot path instead of a SELECT followed by an UPDATE.
+ */
+export async function claimAttempt(db: Db, id: string, connectionId: string): Promise<ClaimedAttempt | null> {
+  const result = await sql<ClaimRow>`
     update invocations as i
        set status = 'running', attempts = i.attempts + 1, started_at = coalesce(i.started_at, now())
       from (select id, status from invocations where id = ${id} for update) as before
+      left join connections as c on c.id = ${connectionId}
      where i.id = before.id and before.status in ('queued', 'running')
- returning before.status as previous_status, i.attempts, i.workspace_id, i.project_id, i.connection_id, i.connector_id, i.action_id`.execute(db);
+ returning before.status as previous_status, i.attempts, i.workspace_id, i.project_id, i.connection_id, i.connector_id, i.action_id,
+           c.id as c_id, c.workspace_id as c_workspace_id, c.status as c_status, c.status_reason as c_status_reason,
+           c.credentials_key_id as c_credentials_key_id, c.credentials_iv as c_credentials_iv, c.credentials_tag as c_credentials_tag,
+           c.credentials_ciphertext as c_credentials_ciphertext, c.credentials_version as c_credentials_version`.execute(db);
   const row = result.rows[0];
-  return row
-    ? {
-        previousStatus: row.previous_status,
-        attempts: row.attempts,
-        workspaceId: row.workspace_id,
-        projectId: row.project_id,
-        connectionId: row.connection_id,
-        connectorId: row.connector_id,
-        actionId: row.action_id,
-      }
-    : null;
+  if (!row) return null;
+  return {
+    previousStatus: row.previous_status,
+    attempts: row.attempts,
+    workspaceId: row.workspace_id,
+    projectId: row.project_id,
+    connectionId: row.connection_id,
+    connectorId: row.connector_id,
+    actionId: row.action_id,
+    connection:
+      row.c_id === null
+        ? null
+        : {
+            id: row.c_id,
+            workspace_id: row.c_workspace_id!,
+            status: row.c_status!,
+            status_reason: row.c_status_reason,
+            credentials_key_id: row.c_credentials_key_id!,
+            credentials_iv: row.c_credentials_iv!,
+            credentials_tag: row.c_credentials_tag!,
+            credentials_ciphertext: row.c_credentials_ciphertext!,
+            credentials_version: row.c_credentials_version!,
+          },
+  };
 }
 
 /** Between attempts: waiting for the retry, with the upstream time spent so far. */
@@ -85,24 +124,58 @@ export async function requeueInvocation(db: Db, id: string, attemptDurationMs: n
     .execute();
 }
 
-export async function completeInvocation(
-  db: Db,
-  id: string,
-  outcome: { output: unknown; durationMs: number | null } | { failure: InvocationFailure; durationMs: number | null },
-): Promise<void> {
-  const base = {
-    finished_at: sql<Date>`now()`,
-    duration_ms: outcome.durationMs === null ? sql<number>`duration_ms` : sql<number>`coalesce(duration_ms, 0) + ${outcome.durationMs}`,
+export type InvocationOutcome =
+  | { output: unknown; durationMs: number | null }
+  | { failure: InvocationFailure; durationMs: number | null };
+
+export async function completeInvocation(db: Db, id: string, outcome: InvocationOutcome): Promise<void> {
+  await completeInvocations(db, [{ id, outcome }]);
+}
+
+/**
+ * Records the final outcome of several invocations in one statement. Rows already terminal are left
+ * as they are. The statement text does not depend on how many rows there are (arrays, not a VALUES
+ * list), so it stays one prepared statement.
+ */
+export async function completeInvocations(db: Db, items: ReadonlyArray<{ id: string; outcome: InvocationOutcome }>): Promise<void> {
+  const columns = {
+    id: [] as string[],
+    status: [] as string[],
+    duration: [] as (number | null)[],
+    output: [] as (string | null)[],
+    code: [] as (string | null)[],
+    message: [] as (string | null)[],
+    details: [] as (string | null)[],
   };
-  const values =
-    'output' in outcome
-      ? { ...base, status: 'succeeded' as const, output: storableJson(outcome.output) }
-      : {
-          ...base,
-          status: 'failed' as const,
-          error_code: outcome.failure.code,
-          error_message: storableText(outcome.failure.message),
-          error_details: outcome.failure.details === undefined ? null : storableJson(outcome.failure.details),
-        };
-  await db.updateTable('invocations').set(values).where('id', '=', id).where('status', 'in', ['queued', 'running']).execute();
+  for (const { id, outcome } of items) {
+    columns.id.push(id);
+    columns.duration.push(outcome.durationMs);
+    if ('output' in outcome) {
+      columns.status.push('succeeded');
+      columns.output.push(storableJson(outcome.output));
+      columns.code.push(null);
+      columns.message.push(null);
+      columns.details.push(null);
+    } else {
+      columns.status.push('failed');
+      columns.output.push(null);
+      columns.code.push(outcome.failure.code);
+      columns.message.push(storableText(outcome.failure.message));
+      columns.details.push(outcome.failure.details === undefined ? null : storableJson(outcome.failure.details));
+    }
+  }
+  // A failure leaves the output as it was and a success the error columns, as separate UPDATEs would.
+  await sql`
+    update invocations as i
+       set finished_at = now(),
+           status = v.status,
+           duration_ms = case when v.duration_ms is null then i.duration_ms else coalesce(i.duration_ms, 0) + v.duration_ms end,
+           output = case when v.status = 'succeeded' then v.output::jsonb else i.output end,
+           error_code = case when v.status = 'failed' then v.error_code else i.error_code end,
+           error_message = case when v.status = 'failed' then v.error_message else i.error_message end,
+           error_details = case when v.status = 'failed' then v.error_details::jsonb else i.error_details end
+      from unnest(${columns.id}::text[], ${columns.status}::text[], ${columns.duration}::int[], ${columns.output}::text[],
+                  ${columns.code}::text[], ${columns.message}::text[], ${columns.details}::text[])
+           as v(id, status, duration_ms, output, error_code, error_message, error_details)
+     where i.id = v.id and i.status in ('queued', 'running')`.execute(db);
 }
