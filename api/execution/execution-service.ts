@@ -1,4 +1,5 @@
 import type { Queue } from 'bullmq';
+import type { ActionDefinition, ConnectorDefinition } from '../../connectors/toolkit/connector-definition.ts';
 import { findAction, findConnector } from '../../connectors/registry.ts';
 import type { Db } from '../../shared/db/database.ts';
 import type { InvocationRow } from '../../shared/db/schema.ts';
@@ -11,6 +12,7 @@ import { executeJobOptions, type ExecuteJobData } from '../../shared/queue/execu
 import type { ExecutionReply } from '../../shared/queue/execution-reply.ts';
 import type { Principal } from '../middleware/authenticate.ts';
 import { InvocationError } from '../middleware/errors.ts';
+import { FairAdmission } from './fair-admission.ts';
 import { executionRequestHash } from './request-hash.ts';
 import { replyFromRow, type ReplyListener } from './reply-listener.ts';
 import { resolveTarget } from './resolve-target.ts';
@@ -32,6 +34,16 @@ export type ExecuteOutcome =
   | { kind: 'finished'; reply: ExecutionReply }
   | { kind: 'timed_out'; invocationId: string };
 
+/** Admitted, and (sync) the reply to wait for once out of the admission bound. */
+type Admitted = ExecuteOutcome | { kind: 'waiting'; invocationId: string; reply: Promise<ExecutionReply | null> };
+
+/**
+ * Executions admitted at once per api process. Enough to keep the database pool and Redis busy
+ * (each admission is about 4 round trips of well under a millisecond); more only lengthens the
+ * queue a light tenant waits in (docs/benchmarks.md, fairness).
+ */
+export const ADMISSION_CONCURRENCY = 8;
+
 const IDEMPOTENCY_WINDOW_MS = 24 * 3600 * 1000;
 const isUniqueViolation = (err: unknown) => (err as { code?: string }).code === '23505';
 
@@ -41,6 +53,8 @@ const isUniqueViolation = (err: unknown) => (err as { code?: string }).code === 
  * from the row on, the call is accepted and never lost.
  */
 export class ExecutionService {
+  private readonly admission = new FairAdmission(ADMISSION_CONCURRENCY);
+
   constructor(
     private readonly db: Db,
     private readonly queue: Queue<ExecuteJobData>,
@@ -59,8 +73,20 @@ export class ExecutionService {
       throw new ApiError('invalid_input', `The input does not fit ${connector.id}.${action.id}.`, toValidationIssues(parsed.error.issues, 'input'));
     }
 
+    const projectId = this.projectIdOf(cmd);
+    const admitted = await this.admission.run(`${cmd.principal.workspaceId}/${projectId}`, () => this.admit(cmd, connector, action, parsed.data, projectId));
+    if (admitted.kind !== 'waiting') return admitted;
+    const reply = await admitted.reply;
+    return reply ? { kind: 'finished', reply } : { kind: 'timed_out', invocationId: admitted.invocationId };
+  }
+
+  /**
+   * Everything up to the enqueue, inside the admission bound: lookups, idempotency, limiter, row,
+   * queue. A sync call leaves with a reply to wait for, which it waits for outside the bound.
+   */
+  private async admit(cmd: ExecuteCommand, connector: ConnectorDefinition<any>, action: ActionDefinition<any, any>, input: unknown, requestedProjectId: string): Promise<Admitted> {
     const workspaceId = cmd.principal.workspaceId;
-    const { projectId, rateLimits, connection } = await resolveTarget(this.db, workspaceId, this.projectIdOf(cmd), connector.id, cmd.connectionId);
+    const { projectId, rateLimits, connection } = await resolveTarget(this.db, workspaceId, requestedProjectId, connector.id, cmd.connectionId);
     const requestHash = executionRequestHash({ connectorId: connector.id, actionId: action.id, connectionId: cmd.connectionId, input: cmd.input });
 
     if (cmd.idempotencyKey !== undefined) {
@@ -119,7 +145,7 @@ export class ExecutionService {
       connectionId: connection.id,
       connectorId: connector.id,
       actionId: action.id,
-      input: parsed.data,
+      input,
       replyTo: cmd.respondAsync ? null : this.replies.channel,
       limitPerMinute,
     };
@@ -133,8 +159,7 @@ export class ExecutionService {
       throw new InvocationError(invocationId, new ApiError('unavailable', error.message, undefined, { 'Retry-After': '1' }));
     }
     if (!waiting) return { kind: 'accepted', invocationId, status: 'queued' };
-    const reply = await waiting;
-    return reply ? { kind: 'finished', reply } : { kind: 'timed_out', invocationId };
+    return { kind: 'waiting', invocationId, reply: waiting };
   }
 
   /** The project named by the key, or (workspace keys) by the body. */
@@ -170,7 +195,7 @@ export class ExecutionService {
     row: Parameters<typeof insertInvocation>[1],
     requestHash: string,
     cmd: ExecuteCommand,
-  ): Promise<ExecuteOutcome | undefined> {
+  ): Promise<Admitted | undefined> {
     try {
       await insertInvocation(this.db, row);
       return undefined;
@@ -182,15 +207,14 @@ export class ExecutionService {
     }
   }
 
-  private async replay(earlier: InvocationRow, requestHash: string, cmd: ExecuteCommand): Promise<ExecuteOutcome> {
+  private async replay(earlier: InvocationRow, requestHash: string, cmd: ExecuteCommand): Promise<Admitted> {
     if (earlier.request_hash !== requestHash) {
       throw new ApiError('idempotency_key_reused', 'This Idempotency-Key was used with a different request in the last 24 hours.');
     }
     const finished = replyFromRow(earlier);
     if (finished) return { kind: 'finished', reply: finished };
     if (cmd.respondAsync) return { kind: 'accepted', invocationId: earlier.id, status: earlier.status };
-    const reply = await this.replies.wait(earlier.id, cmd.timeoutMs);
-    return reply ? { kind: 'finished', reply } : { kind: 'timed_out', invocationId: earlier.id };
+    return { kind: 'waiting', invocationId: earlier.id, reply: this.replies.wait(earlier.id, cmd.timeoutMs) };
   }
 }
 
