@@ -12,10 +12,11 @@ import type { Db } from '../shared/db/database.ts';
 import { newId } from '../shared/ids.ts';
 import {
   claimAttempt,
+  completeInvocations,
   requeueInvocation,
   type InvocationOutcome,
 } from '../shared/invocations/invocation-store.ts';
-import { CompletionBatcher } from '../shared/invocations/completion-batcher.ts';
+import { GroupCommit } from '../shared/db/group-commit.ts';
 import { limitKey, type SlidingWindowLimiter } from '../shared/limiter/sliding-window-limiter.ts';
 import { isInfrastructureError } from '../shared/infrastructure-errors.ts';
 import type { Logger } from '../shared/logger.ts';
@@ -50,11 +51,12 @@ const DEFAULT_COOLDOWN_MS = 1_000;
  */
 export function createExecuteProcessor(deps: ProcessorDeps) {
   const { db, config, logger } = deps;
-  const completions = new CompletionBatcher(db);
+  // Completions of concurrent jobs share statements and commits (DESIGN.md §6 allows batching audit writes).
+  const completions = new GroupCommit<{ id: string; outcome: InvocationOutcome }>((items) => completeInvocations(db, items));
 
   async function finish(job: Job<ExecuteJobData>, outcome: InvocationOutcome): Promise<void> {
     const { invocationId, replyTo } = job.data;
-    await completions.complete(invocationId, outcome);
+    await completions.add({ id: invocationId, outcome });
     if (!replyTo) return;
     const reply: ExecutionReply =
       'output' in outcome

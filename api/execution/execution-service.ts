@@ -5,7 +5,8 @@ import type { Db } from '../../shared/db/database.ts';
 import type { InvocationRow } from '../../shared/db/schema.ts';
 import { ApiError, isErrorCode, notFound, toValidationIssues } from '../../shared/errors.ts';
 import { newId } from '../../shared/ids.ts';
-import { completeInvocation, insertInvocation } from '../../shared/invocations/invocation-store.ts';
+import { GroupCommit } from '../../shared/db/group-commit.ts';
+import { completeInvocation, insertInvocation, insertQueuedInvocations, type QueuedInvocation } from '../../shared/invocations/invocation-store.ts';
 import { effectiveLimit, limitKey, queuePriority, type SlidingWindowLimiter } from '../../shared/limiter/sliding-window-limiter.ts';
 import { executionsAccepted, rateLimitDeferred, rateLimitRejected } from '../../shared/metrics.ts';
 import { executeJobOptions, type ExecuteJobData } from '../../shared/queue/execute-job.ts';
@@ -54,6 +55,8 @@ const isUniqueViolation = (err: unknown) => (err as { code?: string }).code === 
  */
 export class ExecutionService {
   private readonly admission = new FairAdmission(ADMISSION_CONCURRENCY);
+  /** Rows of concurrently accepted calls share one INSERT and one commit. */
+  private readonly queuedRows: GroupCommit<QueuedInvocation>;
 
   constructor(
     private readonly db: Db,
@@ -61,7 +64,9 @@ export class ExecutionService {
     private readonly replies: ReplyListener,
     private readonly limiter: SlidingWindowLimiter,
     private readonly defaultLimitPerMinute: number,
-  ) {}
+  ) {
+    this.queuedRows = new GroupCommit((rows) => insertQueuedInvocations(db, rows));
+  }
 
   async execute(cmd: ExecuteCommand): Promise<ExecuteOutcome> {
     const connector = findConnector(cmd.connectorId);
@@ -109,7 +114,8 @@ export class ExecutionService {
     if (connection.status === 'broken') {
       // A fast failure is still an accepted execution: it gets its row, and no upstream call.
       const error = { code: 'connection_broken', message: `The connection is broken: ${connection.statusReason ?? 'credentials rejected'}` };
-      const inserted = await this.insertOrReplay({ ...row, status: 'failed', error_code: error.code, error_message: error.message, finished_at: new Date() }, requestHash, cmd);
+      const failedRow = { ...row, status: 'failed' as const, error_code: error.code, error_message: error.message, finished_at: new Date() };
+      const inserted = await this.insertOrReplay(() => insertInvocation(this.db, failedRow), projectId, requestHash, cmd);
       if (inserted) return inserted;
       return { kind: 'finished', reply: { invocationId, status: 'failed', error, durationMs: null } };
     }
@@ -133,7 +139,7 @@ export class ExecutionService {
       );
     }
 
-    const replayed = await this.insertOrReplay({ ...row, status: 'queued' }, requestHash, cmd);
+    const replayed = await this.insertOrReplay(() => this.queuedRows.add(row), projectId, requestHash, cmd);
     if (replayed) return replayed;
     executionsAccepted.inc({ connector: connector.id, action: action.id, mode: cmd.respondAsync ? 'async' : 'sync' });
     if (slot.delayMs > 0) rateLimitDeferred.inc({ connector: connector.id });
@@ -192,16 +198,17 @@ export class ExecutionService {
 
   /** Inserts the row; when a concurrent request took the same Idempotency-Key first, replays that one. */
   private async insertOrReplay(
-    row: Parameters<typeof insertInvocation>[1],
+    insert: () => Promise<void>,
+    projectId: string,
     requestHash: string,
     cmd: ExecuteCommand,
   ): Promise<Admitted | undefined> {
     try {
-      await insertInvocation(this.db, row);
+      await insert();
       return undefined;
     } catch (err) {
       if (!isUniqueViolation(err) || cmd.idempotencyKey === undefined) throw err;
-      const winner = await this.findByIdempotencyKey(row.project_id, cmd.idempotencyKey);
+      const winner = await this.findByIdempotencyKey(projectId, cmd.idempotencyKey);
       if (!winner) throw err;
       return this.replay(winner, requestHash, cmd);
     }

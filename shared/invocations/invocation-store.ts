@@ -27,6 +27,32 @@ export async function insertInvocation(db: Db, row: NewInvocation): Promise<void
   await db.insertInto('invocations').values(row).execute();
 }
 
+/** A freshly accepted execution, as the api records it before enqueueing. */
+export interface QueuedInvocation {
+  id: string;
+  workspace_id: string;
+  project_id: string;
+  connection_id: string;
+  connector_id: string;
+  action_id: string;
+  idempotency_key: string | null;
+  request_hash: string;
+}
+
+/**
+ * Records several accepted executions in one statement (status `queued`). Like completions, the
+ * text does not depend on the number of rows. A taken Idempotency-Key fails the whole statement
+ * with a unique violation, as a single insert would.
+ */
+export async function insertQueuedInvocations(db: Db, rows: ReadonlyArray<QueuedInvocation>): Promise<void> {
+  const column = <K extends keyof QueuedInvocation>(key: K) => rows.map((r) => r[key]);
+  await sql`
+    insert into invocations (id, workspace_id, project_id, connection_id, connector_id, action_id, idempotency_key, request_hash, status)
+    select v.*, 'queued'
+      from unnest(${column('id')}::text[], ${column('workspace_id')}::text[], ${column('project_id')}::text[], ${column('connection_id')}::text[],
+                  ${column('connector_id')}::text[], ${column('action_id')}::text[], ${column('idempotency_key')}::text[], ${column('request_hash')}::text[]) as v`.execute(db);
+}
+
 export async function findInvocation(db: Db, id: string): Promise<InvocationRow | undefined> {
   return db.selectFrom('invocations').selectAll().where('id', '=', id).executeTakeFirst();
 }

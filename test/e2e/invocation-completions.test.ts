@@ -2,8 +2,8 @@ import type { KyselyPlugin } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb, type Db } from '../../shared/db/database.ts';
 import { newId } from '../../shared/ids.ts';
-import { CompletionBatcher } from '../../shared/invocations/completion-batcher.ts';
-import { completeInvocations } from '../../shared/invocations/invocation-store.ts';
+import { GroupCommit } from '../../shared/db/group-commit.ts';
+import { completeInvocations, insertQueuedInvocations, type InvocationOutcome, type QueuedInvocation } from '../../shared/invocations/invocation-store.ts';
 import { createTestDatabase, type TestDatabase } from '../support/services.ts';
 
 /** Counts the statements sent through a Kysely instance. */
@@ -18,6 +18,9 @@ function counted(db: Db): { db: Db; statements: () => number } {
   };
   return { db: db.withPlugin(plugin), statements: () => n };
 }
+
+/** The worker's group commit of completions. */
+const completionsOf = (db: Db) => new GroupCommit<{ id: string; outcome: InvocationOutcome }>((items) => completeInvocations(db, items));
 
 describe('recording invocation outcomes', () => {
   let database: TestDatabase;
@@ -88,8 +91,8 @@ describe('recording invocation outcomes', () => {
   it('writes completions that arrive together in fewer statements, each settling when its row is written', async () => {
     const ids = await Promise.all(Array.from({ length: 30 }, () => insertRunning()));
     const { db: countingDb, statements } = counted(db);
-    const batcher = new CompletionBatcher(countingDb);
-    await Promise.all(ids.map((id, i) => batcher.complete(id, { output: { n: i }, durationMs: i })));
+    const batcher = completionsOf(countingDb);
+    await Promise.all(ids.map((id, i) => batcher.add({ id, outcome: { output: { n: i }, durationMs: i } })));
     const rows = await db.selectFrom('invocations').select(['id', 'status', 'output']).where('id', 'in', ids).execute();
     expect(rows.every((r) => r.status === 'succeeded')).toBe(true);
     expect(new Map(rows.map((r) => [r.id, r.output]))).toEqual(new Map(ids.map((id, i) => [id, { n: i }])));
@@ -99,13 +102,53 @@ describe('recording invocation outcomes', () => {
 
   it('isolates a row that makes its batch fail: the others are still written', async () => {
     const ids = await Promise.all(Array.from({ length: 5 }, () => insertRunning()));
-    const batcher = new CompletionBatcher(db);
+    const batcher = completionsOf(db);
     // An int overflow in one row fails the whole statement.
     const results = await Promise.allSettled(
-      ids.map((id, i) => batcher.complete(id, { output: { i }, durationMs: i === 3 ? 2 ** 40 : i })),
+      ids.map((id, i) => batcher.add({ id, outcome: { output: { i }, durationMs: i === 3 ? 2 ** 40 : i } })),
     );
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
     const rows = await db.selectFrom('invocations').select(['id', 'status']).where('id', 'in', ids).execute();
     expect(new Map(rows.map((r) => [r.id, r.status]))).toEqual(new Map(ids.map((id, i) => [id, i === 3 ? 'running' : 'succeeded'])));
+  });
+
+  it('records accepted calls together, and refuses only the one whose Idempotency-Key is taken', async () => {
+    const connectionId = 'con_completions';
+    const queued = (key: string | null): QueuedInvocation => ({
+      id: newId('invocation'),
+      workspace_id: workspaceId,
+      project_id: projectId,
+      connection_id: connectionId,
+      connector_id: 'resend',
+      action_id: 'sendEmail',
+      idempotency_key: key,
+      request_hash: 'h',
+    });
+    await db
+      .insertInto('connections')
+      .values({
+        id: connectionId,
+        workspace_id: workspaceId,
+        connector_id: 'resend',
+        display_name: 'c',
+        status: 'active',
+        credentials_key_id: 'k1',
+        credentials_iv: Buffer.alloc(12),
+        credentials_tag: Buffer.alloc(16),
+        credentials_ciphertext: Buffer.alloc(1),
+        credentials_hint: '{}',
+      })
+      .execute();
+    const taken = queued('key-1');
+    await insertQueuedInvocations(db, [taken]);
+
+    const rows = [queued(null), queued('key-1'), queued('key-2'), queued(null)];
+    const inserts = new GroupCommit<QueuedInvocation>((items) => insertQueuedInvocations(db, items));
+    const results = await Promise.allSettled(rows.map((r) => inserts.add(r)));
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+    expect(((results[1] as PromiseRejectedResult).reason as { code?: string }).code).toBe('23505');
+    const stored = await db.selectFrom('invocations').select(['id', 'status', 'idempotency_key', 'attempts', 'created_at']).where('connection_id', '=', connectionId).execute();
+    expect(new Set(stored.map((r) => r.id))).toEqual(new Set([taken.id, rows[0]!.id, rows[2]!.id, rows[3]!.id]));
+    for (const r of stored) expect(r).toMatchObject({ status: 'queued', attempts: 0, created_at: expect.any(Date) });
   });
 });
