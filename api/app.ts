@@ -48,23 +48,28 @@ export function createApp(deps: ApiDeps): Express {
 
   app.use(requestId);
   app.use(httpMetrics);
-  app.use(
-    pinoHttp({
-      logger,
-      genReqId: (req) => (req as express.Request).id,
-      // The request line of an execution names its invocation, so logs join across api and worker.
-      customProps: (req, res) => {
-        const invocationId = (res as express.Response).locals?.invocationId;
-        return invocationId ? { reqId: req.id, invocationId } : { reqId: req.id };
-      },
-      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics' },
-      // Paths only: query strings can carry one-time codes, and headers carry keys.
-      serializers: {
-        req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, path: req.url.split('?')[0] }),
-        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-      },
-    }),
-  );
+  // Request lines are written at info. At a quieter level (warn in production) pino-http would still
+  // build a child logger per request for nothing: 11 % of the api's CPU (docs/benchmarks.md). Errors
+  // are logged by the error handler either way.
+  if (logger.isLevelEnabled('info')) {
+    app.use(
+      pinoHttp({
+        logger,
+        genReqId: (req) => (req as express.Request).id,
+        // The request line of an execution names its invocation, so logs join across api and worker.
+        customProps: (req, res) => {
+          const invocationId = (res as express.Response).locals?.invocationId;
+          return invocationId ? { reqId: req.id, invocationId } : { reqId: req.id };
+        },
+        autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics' },
+        // Paths only: query strings can carry one-time codes, and headers carry keys.
+        serializers: {
+          req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, path: req.url.split('?')[0] }),
+          res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+        },
+      }),
+    );
+  }
   app.use(express.json({ limit: config.MAX_BODY_BYTES, type: ['application/json', 'application/*+json'], strict: true }));
 
   app.use(healthRoutes(db, deps.redis));
