@@ -11,6 +11,7 @@ import type { ExecuteJobData } from '../shared/queue/execute-job.ts';
 import { ExecutionService } from './execution/execution-service.ts';
 import type { ReplyListener } from './execution/reply-listener.ts';
 import { authenticate, requireWorkspaceKey } from './middleware/authenticate.ts';
+import { executionAdmission } from './middleware/execution-admission.ts';
 import { errorHandler, notFoundRoute } from './middleware/errors.ts';
 import { requestId } from './middleware/request-id.ts';
 import { httpMetrics } from './middleware/http-metrics.ts';
@@ -80,6 +81,7 @@ export function createApp(deps: ApiDeps): Express {
   app.use(catalogRoutes());
   app.use(oauthCallbackRoutes(db, vault, config));
 
+  app.post('/v1/executions', executionAdmission());
   app.use('/v1', authenticate(db));
   app.use(executionRoutes(new ExecutionService(db, deps.queue, deps.replies, new SlidingWindowLimiter(deps.redis), config.RATE_LIMIT_PER_MINUTE)));
   app.use(invocationRoutes(db));

@@ -13,7 +13,6 @@ import { executeJobOptions, type ExecuteJobData } from '../../shared/queue/execu
 import type { ExecutionReply } from '../../shared/queue/execution-reply.ts';
 import type { Principal } from '../middleware/authenticate.ts';
 import { InvocationError } from '../middleware/errors.ts';
-import { FairAdmission } from './fair-admission.ts';
 import { executionRequestHash } from './request-hash.ts';
 import { replyFromRow, type ReplyListener } from './reply-listener.ts';
 import { resolveTarget } from './resolve-target.ts';
@@ -28,6 +27,8 @@ export interface ExecuteCommand {
   idempotencyKey?: string;
   respondAsync: boolean;
   timeoutMs: number;
+  /** Called once the call is admitted or refused, before a sync call waits for its result. */
+  admitted?: () => void;
 }
 
 export type ExecuteOutcome =
@@ -38,13 +39,6 @@ export type ExecuteOutcome =
 /** Admitted, and (sync) the reply to wait for once out of the admission bound. */
 type Admitted = ExecuteOutcome | { kind: 'waiting'; invocationId: string; reply: Promise<ExecutionReply | null> };
 
-/**
- * Executions admitted at once per api process. Enough to keep the database pool and Redis busy
- * (each admission is about 4 round trips of well under a millisecond); more only lengthens the
- * queue a light tenant waits in (docs/benchmarks.md, fairness).
- */
-export const ADMISSION_CONCURRENCY = 8;
-
 const IDEMPOTENCY_WINDOW_MS = 24 * 3600 * 1000;
 const isUniqueViolation = (err: unknown) => (err as { code?: string }).code === '23505';
 
@@ -54,7 +48,6 @@ const isUniqueViolation = (err: unknown) => (err as { code?: string }).code === 
  * from the row on, the call is accepted and never lost.
  */
 export class ExecutionService {
-  private readonly admission = new FairAdmission(ADMISSION_CONCURRENCY);
   /** Rows of concurrently accepted calls share one INSERT and one commit. */
   private readonly queuedRows: GroupCommit<QueuedInvocation>;
 
@@ -78,16 +71,20 @@ export class ExecutionService {
       throw new ApiError('invalid_input', `The input does not fit ${connector.id}.${action.id}.`, toValidationIssues(parsed.error.issues, 'input'));
     }
 
-    const projectId = this.projectIdOf(cmd);
-    const admitted = await this.admission.run(`${cmd.principal.workspaceId}/${projectId}`, () => this.admit(cmd, connector, action, parsed.data, projectId));
+    let admitted: Admitted;
+    try {
+      admitted = await this.admit(cmd, connector, action, parsed.data, this.projectIdOf(cmd));
+    } finally {
+      cmd.admitted?.();
+    }
     if (admitted.kind !== 'waiting') return admitted;
     const reply = await admitted.reply;
     return reply ? { kind: 'finished', reply } : { kind: 'timed_out', invocationId: admitted.invocationId };
   }
 
   /**
-   * Everything up to the enqueue, inside the admission bound: lookups, idempotency, limiter, row,
-   * queue. A sync call leaves with a reply to wait for, which it waits for outside the bound.
+   * Everything up to the enqueue: lookups, idempotency, limiter, row, queue. A sync call leaves with
+   * a reply to wait for, and waits for it after `cmd.admitted()`.
    */
   private async admit(cmd: ExecuteCommand, connector: ConnectorDefinition<any>, action: ActionDefinition<any, any>, input: unknown, requestedProjectId: string): Promise<Admitted> {
     const workspaceId = cmd.principal.workspaceId;

@@ -31,12 +31,23 @@ export class FairAdmission {
   }
 
   async run<T>(tenant: string, work: () => Promise<T>): Promise<T> {
-    await this.#acquire(tenant);
+    const release = await this.acquire(tenant);
     try {
       return await work();
     } finally {
-      this.#release();
+      release();
     }
+  }
+
+  /** Waits for a place; the returned function gives it back (calling it again does nothing). */
+  async acquire(tenant: string): Promise<() => void> {
+    await this.#acquire(tenant);
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      this.#release();
+    };
   }
 
   #acquire(tenant: string): Promise<void> | void {

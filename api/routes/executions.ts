@@ -33,7 +33,8 @@ export function executionRoutes(service: ExecutionService): Router {
     }
     const respondAsync = /(^|[,\s])respond-async($|[,;\s])/i.test(req.get('prefer') ?? '');
 
-    const outcome = await service.execute({ principal, ...body, idempotencyKey: key?.data, respondAsync, timeoutMs });
+    const admitted = res.locals.admitted as (() => void) | undefined;
+    const outcome = await service.execute({ principal, ...body, idempotencyKey: key?.data, respondAsync, timeoutMs, admitted });
     res.locals.invocationId = outcome.kind === 'finished' ? outcome.reply.invocationId : outcome.invocationId;
     switch (outcome.kind) {
       case 'accepted':

@@ -73,3 +73,18 @@ describe('FairAdmission', () => {
     expect(admission.active).toBe(0);
   });
 });
+
+describe('FairAdmission.acquire', () => {
+  it('gives a place back once, however often release is called', async () => {
+    const admission = new FairAdmission(1);
+    const release = await admission.acquire('a');
+    const second = admission.acquire('b');
+    expect(admission.queued).toBe(1);
+    release();
+    release();
+    const releaseSecond = await second;
+    expect(admission.active).toBe(1);
+    releaseSecond();
+    expect(admission.active).toBe(0);
+  });
+});

@@ -1,0 +1,27 @@
+import type { RequestHandler } from 'express';
+import { createHash } from 'node:crypto';
+import { FairAdmission } from '../execution/fair-admission.ts';
+
+/** Executions admitted at once per api process (see FairAdmission and docs/benchmarks.md, fairness). */
+export const ADMISSION_CONCURRENCY = 8;
+
+/**
+ * POST /v1/executions waits here, after its body is read and before authentication, for one of a
+ * few admission places, handed to callers in turns. Authentication is inside on purpose: its
+ * database lookup is where a flooding tenant's requests used to queue ahead of everyone else's.
+ * Callers are told apart by their key (hashed; before authentication nothing else is known), so a
+ * tenant flooding with one key gets one turn in each round like anyone else.
+ *
+ * The place is given back when the call is admitted (`res.locals.admitted`, called by the route
+ * before a sync call waits for its result), or at the latest when the response ends.
+ */
+export function executionAdmission(admission = new FairAdmission(ADMISSION_CONCURRENCY)): RequestHandler {
+  return async (req, res, next) => {
+    const key = req.get('authorization') ?? '';
+    const tenant = createHash('sha256').update(key).digest('base64url');
+    const release = await admission.acquire(tenant);
+    res.locals.admitted = release;
+    res.once('close', release);
+    next();
+  };
+}
