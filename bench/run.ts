@@ -4,7 +4,7 @@
  * BullMQ no-op round trip and no-op throughput). Prints one table; see docs/benchmarks.md.
  *
  * Everything is local: redis-server and Postgres as child processes in a temp dir, the api and
- * N workers as separate OS processes (`node --import tsx`, as `npm run api|worker` runs them), the
+ * N workers as separate OS processes (compiled to dist/ and started as `npm run api|worker` runs them), the
  * Resend fake with a fixed latency in its own process. All traffic is 127.0.0.1; every child is killed at the end,
  * also on error (and by the local-services guardian if this process is killed).
  *
@@ -18,6 +18,8 @@
  *   BENCH_OUT=path                also write the report (table + diagnostics) to this file
  *   BENCH_PROFILE=1               run the api and workers with --cpu-prof and summarize where their CPU
  *                                 goes (profiling slows them: use for the analysis, not for the numbers)
+ *   BENCH_RUNTIME=tsx             run the api and workers through `node --import tsx` instead of dist/
+ *   BENCH_NODE_FLAGS="<flags>"    node flags of the api and workers instead of the npm scripts' flags
  *   BENCH_TSX_CLI=1               start processes through tsx's cli wrapper instead of `node --import tsx`
  */
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -90,7 +92,7 @@ let api: NodeProc | undefined;
 let workers: NodeProc[] = [];
 let noopWorkers: NodeProc[] = [];
 let engineEnv: NodeJS.ProcessEnv = {};
-/** --cpu-prof is refused in NODE_OPTIONS, so profiled processes are started as `node --cpu-prof --import tsx`. */
+/** --cpu-prof is refused in NODE_OPTIONS, so profiled processes get it on their command line. */
 const engineNodeArgs = () => (PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profileDir()}`] : []);
 let baseUrl = '';
 let fakeUrl = '';
@@ -839,7 +841,7 @@ async function main(): Promise<void> {
   if (PROFILE) await profileReport();
   notes.push(
     `Peak RSS over the whole run: api ${fmt((whole.get('api') ?? 0) / 1024, 0)} MB, largest worker ${fmt((whole.get('worker') ?? 0) / 1024, 0)} MB ` +
-      '(each is one `node --import tsx` process, as `npm run api|worker` starts it).',
+      `(each one node process, started as \`npm run api|worker\` starts it${process.env.BENCH_RUNTIME === 'tsx' ? ', but through tsx (BENCH_RUNTIME=tsx)' : ''}${process.env.BENCH_NODE_FLAGS ? `, node flags "${process.env.BENCH_NODE_FLAGS}"` : ''}).`,
     `Run took ${fmt((Date.now() - startedAt) / 1000, 0)} s; load average at the end ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}.`,
   );
 

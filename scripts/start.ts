@@ -7,8 +7,9 @@
  *   .data/postgres on 127.0.0.1:${PG_PORT:-5440}, database `connectors`. Created if missing.
  * - Secrets: `CONNECTORS_ENCRYPTION_KEYS` and `BOOTSTRAP_WORKSPACE_KEY` from the environment, else
  *   generated once and kept in .data/secrets.json (mode 0600). A second `npm start` reuses all of it.
- * - Applies migrations, starts `api/main.ts` and `worker/main.ts` (PORT, default 8080), waits for
- *   /readyz, prints the URL and the workspace key.
+ * - Builds dist/ (scripts/build.mjs), applies migrations, starts the compiled api and worker
+ *   (`dist/api/main.js`, `dist/worker/main.js`, with the node flags of `npm run api|worker`; PORT,
+ *   default 8080), waits for /readyz, prints the URL and the workspace key.
  * - Ctrl-C / SIGTERM stops api, worker, redis, postgres in that order. If any of them dies on its
  *   own, everything is stopped and the exit status is 1.
  *
@@ -26,6 +27,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { migrateToLatest } from '../shared/db/migrate.ts';
+import { build, nodeCommand } from './build.mjs';
 import {
   ensureInstalled,
   guardChild,
@@ -40,8 +42,6 @@ import {
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dataDir = path.resolve(root, process.env.START_DATA_DIR || '.data');
 const secretsFile = path.join(dataDir, 'secrets.json');
-// One OS process per service (no tsx wrapper process), so signals reach the service itself.
-const tsxLoader = ['--import', 'tsx'];
 
 const env = (name: string): string | undefined => process.env[name] || undefined;
 const log = (line: string) => process.stdout.write(`[start] ${line}\n`);
@@ -138,8 +138,10 @@ function fromService(name: string, service: LocalService): Running {
   return { name, exited: service.exited, stop: () => service.stop() };
 }
 
-function startNodeProcess(name: string, script: string, childEnv: NodeJS.ProcessEnv): Running {
-  const child: ChildProcess = spawn(process.execPath, [...tsxLoader, script], {
+/** One OS process per service (plain node on the built entry, no wrapper), so signals reach the service itself. */
+function startNodeProcess(name: string, entry: string, childEnv: NodeJS.ProcessEnv): Running {
+  const { nodeArgs, file } = nodeCommand(entry);
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, file], {
     cwd: root,
     env: childEnv,
     stdio: ['ignore', 'inherit', 'inherit'],
@@ -168,7 +170,7 @@ function startNodeProcess(name: string, script: string, childEnv: NodeJS.Process
       if (outcome === 'timeout') {
         process.stderr.write(`[start] ${name} did not stop within 60 s: killing it\n`);
         try {
-          process.kill(-child.pid!, 'SIGKILL'); // its process group: tsx and the script it runs
+          process.kill(-child.pid!, 'SIGKILL'); // its process group: the service and anything it started
         } catch {
           child.kill('SIGKILL');
         }
@@ -257,6 +259,11 @@ async function main(): Promise<void> {
 
   const servicesOnly = env('START_SERVICES_ONLY') === '1' || env('START_SERVICES_ONLY') === 'true';
   const apiPort = parsePort('PORT', 8080);
+  if (!servicesOnly) {
+    // First, so that a compile error shows before anything is started; a stale dist never runs.
+    const built = await build();
+    log(`dist/ ${built.written.length ? 'built' : 'up to date'} (${built.ms} ms)`);
+  }
   let redisUrl = env('REDIS_URL');
   let databaseUrl = env('DATABASE_URL');
 

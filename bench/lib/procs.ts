@@ -1,9 +1,15 @@
 /**
  * Child processes of the benchmark: the api, the workers, the upstream fake and the raw-BullMQ
- * worker, each started as `npm run api|worker` and test/support/engine.ts start them
- * (`node --import tsx <entry>`: one process, TypeScript compiled on load), in its own process group,
- * registered with the local-services guardian so none outlives the bench even if the bench is
- * killed. Also /proc readers: RSS and CPU time.
+ * worker, each in its own process group, registered with the local-services guardian so none
+ * outlives the bench even if the bench is killed. Also /proc readers: RSS and CPU time.
+ *
+ * The api and workers run as production runs them: the compiled dist/ entry with the node flags of
+ * `npm run api|worker` (scripts/build.mjs; built once when this module loads, so the bench measures
+ * the current code). The bench helpers (upstream fake, raw BullMQ worker) run through
+ * `node --import tsx`. BENCH_RUNTIME=tsx runs the api and workers through `node --import tsx` too
+ * (how they ran before the build, to compare); BENCH_TSX_CLI=1 starts every process through tsx's
+ * cli wrapper instead. BENCH_NODE_FLAGS="<flags>" replaces the npm script's node flags of the
+ * compiled api and workers (to try V8 flags; an empty value runs them without any).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -11,19 +17,26 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { build, ENTRIES, nodeCommand } from '../../scripts/build.mjs';
 import { guardChild } from '../../scripts/lib/local-services.ts';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const tsxCli = createRequire(import.meta.url).resolve('tsx/cli');
+const viaTsxCli = process.env.BENCH_TSX_CLI === '1';
+const compiled = process.env.BENCH_RUNTIME !== 'tsx' && !viaTsxCli;
+if (compiled) {
+  const built = await build();
+  process.stderr.write(`[bench] dist/ ${built.written.length ? 'built' : 'up to date'} in ${built.ms} ms\n`);
+}
 
 export interface NodeProc {
   name: string;
   child: ChildProcess;
-  /** pid of the tsx wrapper we spawned. */
+  /** pid of the process we spawned (with BENCH_TSX_CLI=1, tsx's cli wrapper). */
   pid: number;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   isRunning(): boolean;
-  /** The node process that runs the entry (tsx's cli spawns it as its child). */
+  /** The node process that runs the entry (with BENCH_TSX_CLI=1, the child tsx's cli spawns). */
   realPid(): number | undefined;
   /** Last lines it wrote (stdout and stderr). */
   tail(): string;
@@ -48,12 +61,24 @@ export function killAllNow(): void {
 process.once('exit', killAllNow);
 
 /**
- * `node [nodeArgs] --import tsx <entry>`. BENCH_TSX_CLI=1 starts `node <tsx cli> <entry>` instead
- * (tsx's cli runs the entry in a child process: RSS and profiles are then the child's).
+ * Starts `entry` (a .ts path from the repository root). A production entry (scripts/build.mjs
+ * ENTRIES: api, worker) runs compiled: `node [nodeArgs] <flags of its npm script> dist/<entry>.js`;
+ * anything else, or with BENCH_RUNTIME=tsx, `node [nodeArgs] --import tsx <entry>`. BENCH_TSX_CLI=1
+ * starts `node <tsx cli> <entry>` instead (tsx's cli runs the entry in a child process: RSS and
+ * profiles are then the child's). `nodeArgs` come first, e.g. --cpu-prof (refused in NODE_OPTIONS).
  */
 export function spawnTsx(name: string, entry: string, env: NodeJS.ProcessEnv, nodeArgs: string[] = []): NodeProc {
-  const viaCli = process.env.BENCH_TSX_CLI === '1' && nodeArgs.length === 0;
-  const args = viaCli ? [tsxCli, entry] : [...nodeArgs, '--import', 'tsx', entry];
+  const viaCli = viaTsxCli && nodeArgs.length === 0;
+  let args: string[];
+  if (viaCli) {
+    args = [tsxCli, entry];
+  } else if (compiled && ENTRIES.includes(entry)) {
+    const command = nodeCommand(entry);
+    const flags = process.env.BENCH_NODE_FLAGS?.split(/\s+/).filter(Boolean) ?? command.nodeArgs;
+    args = [...nodeArgs, ...flags, command.file];
+  } else {
+    args = [...nodeArgs, '--import', 'tsx', entry];
+  }
   const child = spawn(process.execPath, args, {
     cwd: repoRoot,
     env,
@@ -127,7 +152,7 @@ export function spawnTsx(name: string, entry: string, env: NodeJS.ProcessEnv, no
     async stop(timeoutMs = 15_000) {
       if (running) {
         try {
-          child.kill('SIGTERM'); // tsx relays it to the real process, which drains and exits
+          child.kill('SIGTERM'); // the process drains and exits (tsx's cli relays it to its child)
         } catch {
           // gone
         }
@@ -141,7 +166,7 @@ export function spawnTsx(name: string, entry: string, env: NodeJS.ProcessEnv, no
           await exited;
         }
       }
-      // Whatever is left of its group (tsx's child if the wrapper went first).
+      // Whatever is left of its group (tsx cli's child if the wrapper went first).
       try {
         process.kill(-child.pid!, 'SIGKILL');
       } catch {

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
 import { Writable } from 'node:stream';
 import { startApi, type RunningApi } from '../../api/server.ts';
 import { loadConfig } from '../../shared/config.ts';
@@ -7,12 +8,14 @@ import { parseKeyring } from '../../shared/crypto/keyring.ts';
 import { Vault } from '../../shared/crypto/vault.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { startWorker, type RunningWorker } from '../../worker/worker-runner.ts';
+import { nodeCommand } from '../../scripts/build.mjs';
 import { findFreePort } from '../../scripts/lib/local-services.ts';
 import { createTestDatabase, testRedisUrl, type TestDatabase } from './services.ts';
 
 /**
  * The engine under test, on a fresh database and this file's own Redis db: either as real OS
- * processes (`npm run api` / `npm run worker` as production runs them) or in this process (faster,
+ * processes (the compiled dist/ entries with the node flags of `npm run api` / `npm run worker`, as
+ * production runs them; global-setup.ts builds dist/ once per test run) or in this process (faster,
  * same code). Every log line is captured so tests can search them for secrets.
  */
 export interface EngineOptions {
@@ -33,9 +36,6 @@ export interface Engine {
   processes: { api?: ChildProcess; workers: ChildProcess[] };
   stop(): Promise<void>;
 }
-
-/** Each entry runs as one OS process (no tsx wrapper), so a signal reaches the service itself. */
-const tsxLoader = ['--import', 'tsx'];
 
 export async function startEngine(options: EngineOptions = {}): Promise<Engine> {
   const database = await createTestDatabase();
@@ -105,8 +105,11 @@ async function startInProcess(env: Record<string, string>, workers: number, capt
 
 async function startProcesses(env: Record<string, string>, workers: number, captured: string[], processes: Engine['processes']): Promise<() => Promise<void>> {
   const children: ChildProcess[] = [];
+  // Each entry runs as one OS process (plain node, no wrapper), so a signal reaches the service itself.
   const spawnEntry = (entry: string) => {
-    const child = spawn(process.execPath, [...tsxLoader, entry], {
+    const { nodeArgs, file } = nodeCommand(entry);
+    if (!fs.existsSync(file)) throw new Error(`${file} is missing: test/support/global-setup.ts builds it (or run \`npm run build\`)`);
+    const child = spawn(process.execPath, [...nodeArgs, file], {
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -8,11 +8,13 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { builtinModules } from 'node:module';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { z } from 'zod';
+import { ENTRIES, distFile } from '../../scripts/build.mjs';
 import { loadConfig } from '../../shared/config.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -155,21 +157,31 @@ const envOf = (s: Service, host: Record<string, string | undefined> = SAMPLE_HOS
 
 const pkg = JSON.parse(read('package.json')) as { scripts: Record<string, string>; dependencies: Record<string, string> };
 
-/** `npm run <script>` → the script; it must run an existing file with tsx (`[exec] tsx f.ts` or `[exec] node --import tsx f.ts`). */
-function scriptOf(command: Service['command']): { script: string; file: string } {
+/**
+ * `npm run <script>` → the script. It must build first and then `exec` node on the compiled entry:
+ * `node scripts/build.mjs [--quiet] && exec node [flags] dist/<entry>.js [args]`, where <entry>.ts is
+ * one of the entries scripts/build.mjs bundles. `file` is that .ts source, `dist` the built file.
+ */
+function scriptOf(command: Service['command']): { script: string; file: string; dist: string } {
   const argv = typeof command === 'string' ? command.split(/\s+/) : (command ?? []);
   const [npm, run, script, ...rest] = argv;
   expect([npm, run], `command ${JSON.stringify(command)} must be "npm run <script>"`).toEqual(['npm', 'run']);
   expect(rest).toEqual([]);
   const body = pkg.scripts[script!];
   expect(body, `package.json has no script "${script}"`).toBeTypeOf('string');
+  const steps = body!.split('&&').map((step) => step.trim().split(/\s+/));
+  // The build runs first (it does nothing in the image, which has no sources), so no stale dist runs.
+  expect(steps.length, `script "${script}" (${body}) must build, then run node`).toBe(2);
+  expect(steps[0]!.slice(0, 2), `script "${script}" must start with node scripts/build.mjs`).toEqual(['node', 'scripts/build.mjs']);
   // `exec` hands the shell's process over to node, so signals from npm reach the service.
-  const tokens = body!.trim().split(/\s+/).filter((t, i) => !(i === 0 && t === 'exec'));
-  const viaTsx = tokens[0] === 'tsx' || (tokens[0] === 'node' && tokens.some((t, i) => t === '--import=tsx' || (t === '--import' && tokens[i + 1] === 'tsx')));
-  const file = tokens.find((t) => t.endsWith('.ts'));
-  expect(viaTsx && file !== undefined, `script "${script}" (${body}) must run a file with tsx`).toBe(true);
+  const [exec, node, ...args] = steps[1]!;
+  expect([exec, node], `script "${script}" (${body}) must end in "exec node …"`).toEqual(['exec', 'node']);
+  expect(args, `script "${script}" runs with source maps (stack traces name the .ts files)`).toContain('--enable-source-maps');
+  const dist = args.find((t) => !t.startsWith('-'));
+  const file = ENTRIES.find((e) => dist !== undefined && path.resolve(ROOT, dist) === distFile(e));
+  expect(file, `script "${script}" (${body}) must run one of the built entries (${ENTRIES.join(', ')})`).toBeDefined();
   expect(fs.existsSync(path.join(ROOT, file!)), `${file} (script "${script}") must exist`).toBe(true);
-  return { script: script!, file: file! };
+  return { script: script!, file: file!, dist: dist! };
 }
 
 /** The keys of configSchema, read from shared/config.ts's source (nothing new is exported from it). */
@@ -366,10 +378,36 @@ function importClosure(entries: string[]): { files: Set<string>; packages: Set<s
   return { files, packages };
 }
 
+/** The Dockerfile's stages: `FROM <image> [AS <name>]` and the instructions after it. */
+function stagesOf(instructions: DockerInstruction[]): Array<{ name?: string; from: string; steps: DockerInstruction[] }> {
+  const stages: Array<{ name?: string; from: string; steps: DockerInstruction[] }> = [];
+  for (const i of instructions) {
+    if (i.op === 'FROM') {
+      const m = /^(\S+)(?:\s+AS\s+(\S+))?$/i.exec(i.args);
+      stages.push({ from: m?.[1] ?? i.args, name: m?.[2], steps: [] });
+    } else {
+      stages.at(-1)?.steps.push(i);
+    }
+  }
+  return stages;
+}
+
+/** The sources of `COPY [--from=x] a b … dest` (without a leading ./ or trailing /), and its --from. */
+function copyOf(i: DockerInstruction): { from?: string; sources: string[]; dest: string } {
+  const words = i.args.split(/\s+/);
+  const from = words.find((w) => w.startsWith('--from='))?.slice('--from='.length);
+  const paths = words.filter((w) => !w.startsWith('--')).map((p) => p.replace(/^\.\//, '').replace(/\/$/, ''));
+  return { from, sources: paths.slice(0, -1), dest: paths.at(-1)! };
+}
+
 describe('Dockerfile', () => {
   const instructions = dockerfile();
   const all = (op: string) => instructions.filter((i) => i.op === op);
   const last = (op: string) => all(op).at(-1);
+  const stages = stagesOf(instructions);
+  const final = stages.at(-1)!;
+  const stage = (name: string | undefined) => stages.find((s) => s.name === name);
+  const finalCopies = final.steps.filter((i) => i.op === 'COPY').map(copyOf);
 
   it('builds on node:20-bookworm-slim, installs with npm ci, runs as a non-root user', () => {
     for (const from of all('FROM')) expect(from.args).toMatch(/^node:20-bookworm-slim(\s|$)/);
@@ -383,28 +421,75 @@ describe('Dockerfile', () => {
     scriptOf(cmd);
   });
 
-  it('lets SIGTERM reach the process through `npm run` (bash exec`s; dash would orphan tsx)', () => {
+  it('lets SIGTERM reach the process through `npm run` (the scripts `exec` node; bash as a second guard)', () => {
     expect(all('ENV').some((e) => /\bnpm_config_script_shell=\/bin\/bash\b/.test(e.args))).toBe(true);
   });
 
-  it('holds every file and package that api, worker, migrate and the cli load', () => {
-    const entries = ['api', 'worker', 'migrate', 'cli'].map((script) => scriptOf(['npm', 'run', script]).file);
-    const { files, packages } = importClosure(entries);
+  it('builds dist/ in a build stage from every source file api, worker, migrate and the cli load', () => {
+    const scripts = ['api', 'worker', 'migrate', 'cli'].map((script) => scriptOf(['npm', 'run', script]));
+    const { files } = importClosure(scripts.map((s) => s.file));
     expect(files.size, 'the import walk found the processes\' modules').toBeGreaterThan(20);
-    const copied = all('COPY')
-      .filter((c) => !c.args.startsWith('--from'))
-      .flatMap((c) => c.args.split(/\s+/).filter((a) => !a.startsWith('--')).slice(0, -1))
-      .map((src) => src.replace(/^\.\//, '').replace(/\/$/, ''));
-    for (const file of files) {
+    const distCopy = finalCopies.find((c) => c.from && c.sources.includes('/app/dist'));
+    expect(distCopy, 'the final image copies /app/dist from a build stage').toBeDefined();
+    expect(distCopy!.dest).toBe('dist');
+    const build = stage(distCopy!.from)!;
+    expect(build, `stage ${distCopy!.from}`).toBeDefined();
+    const runs = build.steps.filter((i) => i.op === 'RUN').map((r) => r.args);
+    // A full install: esbuild is a devDependency.
+    expect(runs.some((r) => /\bnpm ci\b/.test(r) && !/--omit=dev/.test(r)), 'the build stage installs dev dependencies').toBe(true);
+    expect(runs.some((r) => /^node scripts\/build\.mjs\b|\bnpm run build\b/.test(r)), 'the build stage runs the build').toBe(true);
+    const copied = build.steps.filter((i) => i.op === 'COPY').flatMap((c) => copyOf(c).sources);
+    for (const file of [...files, 'scripts/build.mjs']) {
       const top = file.split(path.sep)[0]!;
-      expect(copied, `the image lacks ${file}`).toContain(top === file ? file : top);
+      expect(copied, `the build stage lacks ${file}`).toContain(top === file ? file : top);
     }
     expect(copied).toEqual(expect.arrayContaining(['package.json', 'package-lock.json', 'tsconfig.json']));
-    // `npm ci --omit=dev`: a package imported at run time must be a dependency, not a devDependency.
-    const omitsDev = all('RUN').some((r) => /\bnpm ci\b.*--omit=dev/.test(r.args));
-    if (omitsDev) {
-      for (const p of packages) expect(Object.keys(pkg.dependencies), `${p} is imported at run time`).toContain(p);
-      expect(Object.keys(pkg.dependencies)).toContain('tsx');
+  });
+
+  it('runs the prebuilt dist/ with production packages only, and without sources', () => {
+    const scripts = ['api', 'worker', 'migrate', 'cli'].map((script) => scriptOf(['npm', 'run', script]));
+    const { packages } = importClosure(scripts.map((s) => s.file));
+    const fromContext = finalCopies.filter((c) => !c.from).flatMap((c) => c.sources);
+    // package.json for the scripts; scripts/build.mjs, which they run first.
+    expect(fromContext).toEqual(expect.arrayContaining(['package.json', 'scripts/build.mjs']));
+    // No source of an entry in the image: scripts/build.mjs runs dist/ as is only where there are
+    // no sources (it would refuse to run next to sources it cannot build without esbuild).
+    for (const entry of ENTRIES) {
+      for (const src of fromContext) expect(entry === src || entry.startsWith(`${src}/`), `the image holds ${entry} (COPY ${src})`).toBe(false);
+    }
+    // node_modules comes from `npm ci --omit=dev`: a package imported at run time must be a
+    // dependency, not a devDependency (esbuild and tsx are devDependencies).
+    const modules = finalCopies.find((c) => c.from && c.sources.some((s) => s.endsWith('node_modules')));
+    expect(modules, 'the final image copies node_modules from an install stage').toBeDefined();
+    const installs = stage(modules!.from)!.steps.filter((i) => i.op === 'RUN').map((r) => r.args);
+    expect(installs.some((r) => /\bnpm ci\b.*--omit=dev/.test(r)), `stage ${modules!.from} runs npm ci --omit=dev`).toBe(true);
+    for (const p of packages) expect(Object.keys(pkg.dependencies), `${p} is imported at run time`).toContain(p);
+    expect(Object.keys(pkg.dependencies)).not.toContain('esbuild');
+  });
+
+  it('scripts/build.mjs runs a prebuilt dist/ where there are no sources and no esbuild, and refuses next to sources', () => {
+    // A directory outside the repository: esbuild does not resolve there, as in the image.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ce-image-'));
+    try {
+      fs.mkdirSync(path.join(dir, 'scripts'));
+      fs.copyFileSync(path.join(ROOT, 'scripts/build.mjs'), path.join(dir, 'scripts/build.mjs'));
+      const run = () => spawnSync(process.execPath, ['scripts/build.mjs'], { cwd: dir, encoding: 'utf8', timeout: 20_000 });
+      expect(run().status, 'no sources and no dist').toBe(1);
+      for (const entry of ENTRIES) {
+        const built = path.join(dir, path.relative(ROOT, distFile(entry)));
+        fs.mkdirSync(path.dirname(built), { recursive: true });
+        fs.writeFileSync(built, '');
+      }
+      const image = run();
+      expect(image.stderr).toContain('prebuilt');
+      expect(image.status).toBe(0);
+      fs.mkdirSync(path.join(dir, path.dirname(ENTRIES[0]!)), { recursive: true });
+      fs.writeFileSync(path.join(dir, ENTRIES[0]!), '');
+      const stale = run();
+      expect(stale.stderr).toMatch(/esbuild is not installed/);
+      expect(stale.status).toBe(1);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 

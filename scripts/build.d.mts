@@ -1,0 +1,7 @@
+/** Types of build.mjs (plain JavaScript, so that it runs without tsx). */
+export declare const root: string;
+export declare const distDir: string;
+export declare const ENTRIES: readonly string[];
+export declare function distFile(entry: string): string;
+export declare function build(): Promise<{ ms: number; written: string[]; prebuilt: boolean }>;
+export declare function nodeCommand(entry: string): { nodeArgs: string[]; file: string };
