@@ -73,6 +73,10 @@ export function createApp(deps: ApiDeps): Express {
   }
   app.use(express.json({ limit: config.MAX_BODY_BYTES, type: ['application/json', 'application/*+json'], strict: true }));
 
+  // The hot path first, so it does not walk the routers below: admission, then its own authentication.
+  app.post('/v1/executions', executionAdmission(), authenticate(db));
+  app.use(executionRoutes(new ExecutionService(db, deps.queue, deps.replies, new SlidingWindowLimiter(deps.redis), config.RATE_LIMIT_PER_MINUTE)));
+
   app.use(healthRoutes(db, deps.redis));
   app.get('/metrics', async (_req, res) => {
     const { contentType, body } = await metricsText();
@@ -81,9 +85,7 @@ export function createApp(deps: ApiDeps): Express {
   app.use(catalogRoutes());
   app.use(oauthCallbackRoutes(db, vault, config));
 
-  app.post('/v1/executions', executionAdmission());
   app.use('/v1', authenticate(db));
-  app.use(executionRoutes(new ExecutionService(db, deps.queue, deps.replies, new SlidingWindowLimiter(deps.redis), config.RATE_LIMIT_PER_MINUTE)));
   app.use(invocationRoutes(db));
   // Everything below manages the workspace.
   app.use('/v1', requireWorkspaceKey);
