@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: the engine's throughput, latency, fairness, limiter accuracy and memory, next to
  * baselines measured in the same run (a direct call of the same upstream fake with got; a raw
- * BullMQ no-op round trip and no-op throughput). Prints one table; see docs/benchmarks.md.
+ * BullMQ no-op round trip and no-op throughput; the essential work of an async call done by hand
+ * without the engine). Prints one table; see docs/benchmarks.md.
  *
  * Everything is local: redis-server and Postgres as child processes in a temp dir, the api and
  * N workers as separate OS processes (compiled to dist/ and started as `npm run api|worker` runs them), the
@@ -24,17 +25,16 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
-import { Agent as HttpAgent } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execSync } from 'node:child_process';
 import { Queue, QueueEvents } from 'bullmq';
-import got, { type Got } from 'got';
+import type { Got } from 'got';
 import pg from 'pg';
-import { engineUserAgent } from '../connectors/toolkit/upstream-client.ts';
 import { createDb, type Db } from '../shared/db/database.ts';
+import { newId } from '../shared/ids.ts';
 import { SlidingWindowLimiter } from '../shared/limiter/sliding-window-limiter.ts';
 import { EXECUTE_QUEUE, executeJobOptions } from '../shared/queue/execute-job.ts';
 import { createRedis } from '../shared/queue/redis.ts';
@@ -42,6 +42,7 @@ import { findFreePort } from '../scripts/lib/local-services.ts';
 import { httpJson, runPool } from './lib/http.ts';
 import { cpuMs, killAllNow, measureForeignLoad, processTree, repoRoot, rssKb, RssSampler, spawnTsx, syscalls, type NodeProc } from './lib/procs.ts';
 import { formatProfile, summarizeProfiles } from './lib/profile.ts';
+import { email, resendClient, sendEmail } from './lib/resend-call.ts';
 import { startServices, type BenchServices } from './lib/services.ts';
 import { fmt, maxInWindow, median, percentile, summarize, type Summary } from './lib/stats.ts';
 import { renderTable, type Row } from './lib/table.ts';
@@ -72,10 +73,6 @@ const FLOOD_LIMIT = 100_000;
 const now = () => performance.timeOrigin + performance.now(); // epoch ms, sub-ms resolution
 const log = (msg: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 
-const email = { from: 'Bench <bench@example.com>', to: 'ada@example.com', subject: 'Benchmark', text: 'Hello from the benchmark.' };
-/** What the worker sends for `email` (connectors/resend/resend-actions.ts toWire; undefined fields vanish in JSON). */
-const wireEmail = { from: email.from, to: email.to, subject: email.subject, text: email.text };
-
 // ---------------------------------------------------------------------------------------------
 // State shared by the sections
 
@@ -91,6 +88,7 @@ let upstream: NodeProc | undefined;
 let api: NodeProc | undefined;
 let workers: NodeProc[] = [];
 let noopWorkers: NodeProc[] = [];
+let essentialWorkers: NodeProc[] = [];
 let engineEnv: NodeJS.ProcessEnv = {};
 /** --cpu-prof is refused in NODE_OPTIONS, so profiled processes get it on their command line. */
 const engineNodeArgs = () => (PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profileDir()}`] : []);
@@ -103,6 +101,9 @@ let pool: pg.Pool | undefined;
 let executeQueue: Queue | undefined;
 let noopQueue: Queue | undefined;
 let noopEvents: QueueEvents | undefined;
+let essentialQueue: Queue | undefined;
+/** The essential-work baseline's producer connections: as many as the api has (api/server.ts). */
+let essentialPool: pg.Pool | undefined;
 const redisClients: ReturnType<typeof createRedis>[] = [];
 /** A Redis connection of the bench's own (BullMQ does not close connections it was given). */
 function benchRedis(): ReturnType<typeof createRedis> {
@@ -154,6 +155,23 @@ async function setNoopWorkers(count: number): Promise<void> {
   const env = { ...baseEnv(), REDIS_URL: services!.redisUrl, BENCH_QUEUE: 'bench-noop', WORKER_CONCURRENCY: String(CONCURRENCY) };
   for (let i = 0; i < count; i++) noopWorkers.push(spawnTsx(`noop${i + 1}`, 'bench/noop-worker.ts', env));
   await Promise.all(noopWorkers.map((w) => w.waitForLine(/^READY$/, 60_000)));
+}
+
+/** Started for their measurement only, so they neither idle on Redis nor hold memory during the others. */
+async function setEssentialWorkers(count: number): Promise<void> {
+  await Promise.all(essentialWorkers.map((w) => w.stop()));
+  essentialWorkers = [];
+  const env = {
+    ...baseEnv(),
+    REDIS_URL: services!.redisUrl,
+    DATABASE_URL: services!.databaseUrl,
+    BENCH_QUEUE: ESSENTIAL_QUEUE,
+    WORKER_CONCURRENCY: String(CONCURRENCY),
+    BENCH_UPSTREAM_URL: fakeUrl,
+    BENCH_RESEND_KEY: resendKeyFor(ESSENTIAL_KEY_NAME),
+  };
+  for (let i = 0; i < count; i++) essentialWorkers.push(spawnTsx(`essential${i + 1}`, 'bench/essential-worker.ts', env));
+  await Promise.all(essentialWorkers.map((w) => w.waitForLine(/^READY$/, 60_000)));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -241,22 +259,10 @@ async function waitAllTerminal(projectId: string, expected: number, timeoutMs: n
 
 let directClient: Got | undefined;
 async function directCall(resendKey: string): Promise<number> {
-  // Configured like connectors/toolkit/upstream-client.ts: same agent settings, headers, options.
-  directClient ??= got.extend({
-    prefixUrl: fakeUrl,
-    headers: { 'user-agent': engineUserAgent, authorization: `Bearer ${resendKey}` },
-    timeout: { request: 30_000 },
-    retry: { limit: 0 },
-    throwHttpErrors: false,
-    followRedirect: false,
-    agent: { http: new HttpAgent({ keepAlive: true, maxSockets: 256 }) },
-  });
+  directClient ??= resendClient(fakeUrl, resendKey);
   const t0 = now();
-  const res = await directClient('emails', { method: 'POST', json: wireEmail, headers: { 'idempotency-key': `inv_${randomUUID()}` }, responseType: 'buffer' });
-  const body = JSON.parse(res.body.toString('utf8')) as { id?: string };
-  const ms = now() - t0;
-  if (res.statusCode !== 200 || !body.id) throw new Error(`direct call: ${res.statusCode} ${res.body.toString()}`);
-  return ms;
+  await sendEmail(directClient, `inv_${randomUUID()}`);
+  return now() - t0;
 }
 
 /** Job data shaped like the engine's ExecuteJobData (same size on the wire). */
@@ -314,6 +320,53 @@ async function bullThroughput(n: number, priority: boolean): Promise<{ perSec: n
   return { perSec: (n / (end - t0)) * 1000, cpu };
 }
 
+// The essential-work baseline: the unavoidable work of an async call (a durable row, a job, the
+// upstream request, the row's two updates), hand-written without the engine (bench/essential-worker.ts).
+// Its rows go to the engine's own invocations table, so they pay the same columns, indexes and
+// time-ordered ids (index appends, not random page splits), under a workspace and project of their own.
+const ESSENTIAL_QUEUE = 'bench-essential';
+const ESSENTIAL_KEY_NAME = 'essential';
+const benchId = (prefix: string, name: string) => `${prefix}_${name.padEnd(26, '0')}`; // shaped like the engine's ids
+const ESSENTIAL = {
+  workspaceId: benchId('ws', 'essential'),
+  connectionId: benchId('conn', 'essential'),
+  projectId: benchId('prj', 'essential'),
+  warmProjectId: benchId('prj', 'essentialwarm'),
+};
+// Named, as the api's statements are (shared/db/prepared-statement-pool.ts). The request hash is
+// as wide as the api's sha256 hex; computing it (for Idempotency-Key replays) is not essential work.
+const essentialInsert = {
+  name: 'essential_insert',
+  text: `insert into invocations (id, workspace_id, project_id, connection_id, connector_id, action_id, idempotency_key, request_hash, status)
+         values ($1, $2, $3, $4, 'resend', 'sendEmail', null, $5, 'queued')`,
+};
+const ESSENTIAL_REQUEST_HASH = 'e'.repeat(64);
+const ESSENTIAL_CPU_KEYS = ['workers', 'postgres', 'redis', 'upstream', 'bench'];
+
+/**
+ * Essential-work throughput: `n` calls, 64 in flight as in the engine flood, each an INSERT of its
+ * row then a queue.add straight from this process (no api); timed like the engine's, from the
+ * first call until the last row is succeeded.
+ */
+async function essentialThroughput(projectId: string, n: number): Promise<{ perSec: number; cpu: Record<string, number>; failed: number; cores: number }> {
+  const cpu0 = cpuSnapshot(essentialWorkers);
+  const t0 = now();
+  await runPool(n, CLIENT_CONCURRENCY, async (i) => {
+    const id = newId('invocation');
+    await essentialPool!.query({ ...essentialInsert, values: [id, ESSENTIAL.workspaceId, projectId, ESSENTIAL.connectionId, ESSENTIAL_REQUEST_HASH] });
+    // The engine's job: its name, data and options, and a priority per call as the api gives its
+    // k-th call of a project in the window (queuePriority(rank)); prioritized jobs cost Redis more.
+    const data = { ...noopJobData(id), workspaceId: ESSENTIAL.workspaceId, projectId, connectionId: ESSENTIAL.connectionId };
+    await essentialQueue!.add('resend.sendEmail', data, { ...executeJobOptions, jobId: id, priority: i + 1 });
+  });
+  const { lastFinishedAt, failed } = await waitAllTerminal(projectId, n, 300_000);
+  // Without the api, which idles meanwhile: it is no part of this pipeline.
+  const all = cpuDelta(cpu0, cpuSnapshot(essentialWorkers), n);
+  const cpu = Object.fromEntries(ESSENTIAL_CPU_KEYS.map((k) => [k, all[k]!]));
+  const cores = (ESSENTIAL_CPU_KEYS.reduce((a, k) => a + cpu[k]!, 0) * n) / (lastFinishedAt - t0);
+  return { perSec: (n / (lastFinishedAt - t0)) * 1000, cpu, failed, cores };
+}
+
 // ---------------------------------------------------------------------------------------------
 // CPU accounting: ms of CPU per call, per component
 
@@ -345,6 +398,9 @@ function cpuDelta(a: CpuSnap, b: CpuSnap, calls: number): Record<string, number>
 }
 const cpuLine = (c: Record<string, number>, keys: string[]) =>
   keys.map((k) => `${k} ${fmt(c[k]!, 2)}`).join(', ') + `; total ${fmt(keys.reduce((a, k) => a + c[k]!, 0), 2)} ms`;
+/** a - b per component (keys missing from b count as 0), for "what the engine adds" lines. */
+const cpuMinus = (a: Record<string, number>, b: Record<string, number>, keys: string[]) =>
+  Object.fromEntries(keys.map((k) => [k, a[k]! - (b[k] ?? 0)]));
 
 // ---------------------------------------------------------------------------------------------
 // Measurement helpers
@@ -563,12 +619,34 @@ async function sectionThroughput(): Promise<void> {
   const b = await bullThroughput(N.bullTput, false);
   log(`throughput: raw BullMQ ${N.bullTput} no-op jobs with priorities`);
   const bp = await bullThroughput(N.bullTput, true);
+  log(`throughput: essential work without the engine, ${N.tput} calls`);
+  await setEssentialWorkers(WORKERS);
+  await essentialThroughput(ESSENTIAL.warmProjectId, 500); // JIT, pools and prepared statements, as the engine's warm-up
+  const s = await essentialThroughput(ESSENTIAL.projectId, N.tput);
+  await setEssentialWorkers(0);
   const ratio = e.perSec / b.perSec;
   rows.push(
     ['  engine', '', '', '', `${fmt(e.perSec, 0)}/s (accept ${fmt(e.acceptPerSec, 0)}/s, n=${N.tput}${e.failed ? `, ${e.failed} failed` : ''})`, '', ''],
     ['  raw BullMQ no-op, same workers and concurrency', '', '', '', `${fmt(b.perSec, 0)}/s (n=${N.bullTput})`, '', ''],
     ['  raw BullMQ no-op with priority (as the engine adds)', '', '', '', `${fmt(bp.perSec, 0)}/s (info)`, '', ''],
     ['  ratio engine / raw BullMQ', '', '', '', `${fmt(ratio, 2)}x`, '>= 0.35x', verdict(ratio >= 0.35)],
+    [
+      '  essential work without the engine, same workers and concurrency',
+      '',
+      '',
+      '',
+      `${fmt(s.perSec, 0)}/s (n=${N.tput}${s.failed ? `, ${s.failed} failed` : ''}; producer INSERTs + enqueues directly, no api)`,
+      '(info)',
+      '',
+    ],
+    ["  ratio engine / essential (the api's HTTP hop is part of the job)", '', '', '', `${fmt(e.perSec / s.perSec, 2)}x`, '(info)', ''],
+  );
+  notes.push(
+    `Essential work without the engine (section 2): the unavoidable work of the engine's async calls, hand-written with the same ${WORKERS} worker processes x concurrency ${CONCURRENCY}. ` +
+      `The bench process INSERTs a queued row into the engine's invocations table (own project; pg, one commit per row) and queue.adds a job with the engine's name, data, options and priorities, ${CLIENT_CONCURRENCY} in flight as in the engine run; ` +
+      "the workers (bench/essential-worker.ts: BullMQ, pg Pool, got) UPDATE the row to running, POST /emails to the same fake as the engine's sendEmail, UPDATE it to succeeded with the output. " +
+      "Timed from the first INSERT until the last row succeeded. It skips the api: the HTTP request in (and auth, validation, lookups, limiter, idempotency) is part of the engine's job and not in this baseline, " +
+      "nor are the worker's limiter admission, credentials and checks; the engine, for its part, shares commits between concurrent inserts and completions (group commit), which this does not.",
   );
   const keys = ['api', 'workers', 'postgres', 'redis', 'upstream', 'bench'];
   diagnostics.push(
@@ -578,6 +656,9 @@ async function sectionThroughput(): Promise<void> {
       ['api', 'workers', 'redis'].map((k) => `${k} ${fmt(e.sys[k]!, 1)}`).join(', '),
     `CPU per job during the raw BullMQ no-op run: ${cpuLine(b.cpu, ['workers', 'redis', 'bench'])}`,
     `CPU per job during the raw BullMQ run with priorities: ${cpuLine(bp.cpu, ['workers', 'redis', 'bench'])}`,
+    `CPU per call during the essential-work run (bench = the producer's INSERT + queue.add; the api idles): ${cpuLine(s.cpu, ESSENTIAL_CPU_KEYS)}; ` +
+      `these processes used ${fmt(s.cores, 2)} of the 2 cores`,
+    `  what the engine adds per call (engine run - essential-work run): ${cpuLine(cpuMinus(e.cpu, s.cpu, keys), keys)}`,
   );
 
   rows.push({ section: '5. Peak RSS under load (VmRSS every 200 ms during the throughput run)' });
@@ -764,12 +845,13 @@ async function main(): Promise<void> {
   log('starting redis and postgres');
   services = await startServices({ pgFast: PG_FAST, redisPersistence: true });
   pool = new pg.Pool({ connectionString: services.databaseUrl, max: 4 });
+  essentialPool = new pg.Pool({ connectionString: services.databaseUrl, max: 20 });
   benchDb = createDb(services.databaseUrl, { max: 2 });
 
   upstream = spawnTsx('upstream', 'bench/upstream.ts', {
     ...baseEnv(),
     BENCH_UPSTREAM_LATENCY_MS: String(UPSTREAM_LATENCY_MS),
-    BENCH_RESEND_KEYS: PROJECT_NAMES.map(resendKeyFor).join(','),
+    BENCH_RESEND_KEYS: [...PROJECT_NAMES, ESSENTIAL_KEY_NAME].map(resendKeyFor).join(','),
   });
   const ready = await upstream.waitForLine(/^READY (\S+) (\S+)/, 60_000);
   fakeUrl = ready[1]!;
@@ -793,6 +875,7 @@ async function main(): Promise<void> {
   };
   executeQueue = new Queue(EXECUTE_QUEUE, { connection: benchRedis() });
   noopQueue = new Queue('bench-noop', { connection: benchRedis() });
+  essentialQueue = new Queue(ESSENTIAL_QUEUE, { connection: benchRedis() });
   noopEvents = new QueueEvents('bench-noop', { connection: benchRedis() });
   noopEvents.on('completed', ({ jobId }) => rttWaiters.get(jobId)?.());
   await noopEvents.waitUntilReady();
@@ -896,11 +979,12 @@ function cleanup(): Promise<void> {
     const closeQuietly = async (c: { close(): Promise<unknown> } | undefined) => {
       await Promise.race([c?.close().catch(() => {}), sleep(5_000)]);
     };
-    await Promise.all([closeQuietly(noopEvents), closeQuietly(noopQueue), closeQuietly(executeQueue)]);
-    await Promise.all([...workers, ...noopWorkers, ...(api ? [api] : []), ...(upstream ? [upstream] : [])].map((p) => p.stop(10_000)));
+    await Promise.all([closeQuietly(noopEvents), closeQuietly(noopQueue), closeQuietly(essentialQueue), closeQuietly(executeQueue)]);
+    await Promise.all([...workers, ...noopWorkers, ...essentialWorkers, ...(api ? [api] : []), ...(upstream ? [upstream] : [])].map((p) => p.stop(10_000)));
     killAllNow();
     for (const r of redisClients) r.disconnect();
     await pool?.end().catch(() => {});
+    await essentialPool?.end().catch(() => {});
     await benchDb?.destroy().catch(() => {});
     await services?.stop().catch(() => {});
   })();

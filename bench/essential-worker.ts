@@ -1,0 +1,76 @@
+/**
+ * The essential-work baseline's consumer (section 2 of the bench): per job, what any system that
+ * runs a queued resend.sendEmail and keeps a durable audit row must do, hand-written without engine
+ * code. UPDATE the row to running, POST /emails to the upstream fake exactly as the engine's
+ * sendEmail does (bench/lib/resend-call.ts), UPDATE the row to succeeded with its output.
+ *
+ * A BullMQ Worker with bench/noop-worker.ts's options, a plain pg Pool (no kysely), got with a
+ * keep-alive agent. Prints `READY` once its Redis and Postgres connections are up.
+ *
+ * env: REDIS_URL, DATABASE_URL, BENCH_QUEUE, WORKER_CONCURRENCY, BENCH_UPSTREAM_URL, BENCH_RESEND_KEY.
+ */
+import { performance } from 'node:perf_hooks';
+import { Worker, type Job } from 'bullmq';
+import pg from 'pg';
+import { createRedis } from '../shared/queue/redis.ts';
+import { resendClient, sendEmail } from './lib/resend-call.ts';
+
+const concurrency = Number(process.env.WORKER_CONCURRENCY ?? 16);
+// One connection per job in flight: no job waits for the pool.
+const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL!, max: concurrency });
+pool.on('error', (err) => process.stderr.write(`essential worker pg error: ${err.message}\n`));
+const upstream = resendClient(process.env.BENCH_UPSTREAM_URL!, process.env.BENCH_RESEND_KEY!);
+
+// Named statements, parsed once per connection: the engine names its statements too
+// (shared/db/prepared-statement-pool.ts), so unnamed ones here would bill Postgres for parsing the
+// engine does not pay. Same columns as the engine's claim and completion write.
+const claim = {
+  name: 'essential_claim',
+  text: "update invocations set status = 'running', attempts = attempts + 1, started_at = now() where id = $1",
+};
+const succeed = {
+  name: 'essential_succeed',
+  text: "update invocations set status = 'succeeded', output = $2, duration_ms = $3, finished_at = now() where id = $1",
+};
+const fail = {
+  name: 'essential_fail',
+  text: "update invocations set status = 'failed', error_code = 'upstream_error', error_message = $2, finished_at = now() where id = $1",
+};
+
+async function run(job: Job<{ invocationId: string }>): Promise<void> {
+  const id = job.data.invocationId;
+  await pool.query({ ...claim, values: [id] });
+  const t0 = performance.now();
+  let output: string;
+  try {
+    output = JSON.stringify({ id: await sendEmail(upstream, id) }); // the engine's output of sendEmail
+  } catch (err) {
+    // Recorded, not retried: the bench counts failed rows (a retry would need the engine's backoff).
+    await pool.query({ ...fail, values: [id, (err as Error).message.slice(0, 500)] });
+    return;
+  }
+  await pool.query({ ...succeed, values: [id, output, Math.round(performance.now() - t0)] });
+}
+
+const worker = new Worker(process.env.BENCH_QUEUE ?? 'bench-essential', run, {
+  connection: createRedis(process.env.REDIS_URL!, 'worker'),
+  concurrency,
+  stalledInterval: 5_000,
+  maxStalledCount: 2,
+  lockDuration: 15_000,
+});
+worker.on('error', (err) => process.stderr.write(`essential worker error: ${err.message}\n`));
+worker.on('failed', (job, err) => process.stderr.write(`essential job ${job?.id} failed: ${err.message}\n`));
+await worker.waitUntilReady();
+await pool.query('select 1');
+process.stdout.write('READY\n');
+
+const stop = () => {
+  void worker
+    .close()
+    .then(() => pool.end())
+    .finally(() => process.exit(0));
+  setTimeout(() => process.exit(0), 5_000).unref();
+};
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
