@@ -2,7 +2,7 @@ import type { RequestHandler } from 'express';
 import { createHash } from 'node:crypto';
 import { FairAdmission } from '../execution/fair-admission.ts';
 
-/** Executions admitted at once per api process (see FairAdmission and docs/benchmarks.md, fairness). */
+/** Executions admitted at once per api process (see FairAdmission and docs/decisions/0003). */
 export const ADMISSION_CONCURRENCY = 8;
 
 /**
@@ -19,7 +19,19 @@ export function executionAdmission(admission = new FairAdmission(ADMISSION_CONCU
   return async (req, res, next) => {
     const key = req.get('authorization') ?? '';
     const tenant = createHash('sha256').update(key).digest('base64url');
+    // A client that hangs up while waiting must not keep the place it is then given: its response
+    // has closed already, so nothing would give the place back.
+    let gone = false;
+    const onGone = () => {
+      gone = true;
+    };
+    res.once('close', onGone);
     const release = await admission.acquire(tenant);
+    res.off('close', onGone);
+    if (gone) {
+      release();
+      return;
+    }
     res.locals.admitted = release;
     res.once('close', release);
     next();
