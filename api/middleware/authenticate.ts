@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import { hashApiKey } from '../../shared/auth/api-keys.ts';
 import type { Db } from '../../shared/db/database.ts';
 import { ApiError } from '../../shared/errors.ts';
@@ -10,15 +10,30 @@ export type Principal =
 
 const bearer = /^Bearer\s+(\S{1,512})\s*$/i;
 
+const presentedHashes = new WeakMap<Request, Buffer | null>();
+
+/**
+ * SHA-256 of the bearer key the request presents, or null without one. Computed once per request:
+ * the execution admission gate tells callers apart by it before authentication runs.
+ */
+export function presentedKeyHash(req: Request): Buffer | null {
+  let hash = presentedHashes.get(req);
+  if (hash === undefined) {
+    const match = bearer.exec(req.get('authorization') ?? '');
+    hash = match ? hashApiKey(match[1]!) : null;
+    presentedHashes.set(req, hash);
+  }
+  return hash;
+}
+
 /**
  * Resolves `Authorization: Bearer <key>` to a principal. Keys are looked up by their SHA-256, then
  * compared in constant time; revocation takes effect on the next request (nothing is cached).
  */
 export function authenticate(db: Db): RequestHandler {
   return async (req, _res, next) => {
-    const match = bearer.exec(req.get('authorization') ?? '');
-    if (!match) throw new ApiError('unauthenticated', 'Send an API key as "Authorization: Bearer <key>".');
-    const hash = hashApiKey(match[1]!);
+    const hash = presentedKeyHash(req);
+    if (!hash) throw new ApiError('unauthenticated', 'Send an API key as "Authorization: Bearer <key>".');
     const row = await db
       .selectFrom('api_keys')
       .select(['id', 'workspace_id', 'project_id', 'kind', 'key_hash'])

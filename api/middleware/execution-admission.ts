@@ -1,6 +1,6 @@
 import type { RequestHandler } from 'express';
-import { createHash } from 'node:crypto';
 import { FairAdmission } from '../execution/fair-admission.ts';
+import { presentedKeyHash } from './authenticate.ts';
 
 /** Executions admitted at once per api process (see FairAdmission and docs/decisions/0003). */
 export const ADMISSION_CONCURRENCY = 8;
@@ -9,7 +9,7 @@ export const ADMISSION_CONCURRENCY = 8;
  * POST /v1/executions waits here, after its body is read and before authentication, for one of a
  * few admission places, handed to callers in turns. Authentication is inside on purpose: its
  * database lookup is where a flooding tenant's requests used to queue ahead of everyone else's.
- * Callers are told apart by their key (hashed; before authentication nothing else is known), so a
+ * Callers are told apart by their key's hash (before authentication nothing else is known), so a
  * tenant flooding with one key gets one turn in each round like anyone else.
  *
  * The place is given back when the call is admitted (`res.locals.admitted`, called by the route
@@ -17,8 +17,7 @@ export const ADMISSION_CONCURRENCY = 8;
  */
 export function executionAdmission(admission = new FairAdmission(ADMISSION_CONCURRENCY)): RequestHandler {
   return async (req, res, next) => {
-    const key = req.get('authorization') ?? '';
-    const tenant = createHash('sha256').update(key).digest('base64url');
+    const tenant = presentedKeyHash(req)?.toString('base64url') ?? 'no key';
     // A client that hangs up while waiting must not keep the place it is then given: its response
     // has closed already, so nothing would give the place back.
     let gone = false;
