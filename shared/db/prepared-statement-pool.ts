@@ -55,15 +55,30 @@ export class PreparedStatementPool implements PostgresPool {
   }
 
   #wrap(client: pg.PoolClient): PostgresPoolClient {
+    // Texts whose prepared form went stale on this connection (see below): sent unnamed from then on.
+    const stale = new Set<string>();
     const query = (textOrCursor: unknown, parameters?: ReadonlyArray<unknown>): unknown => {
       if (typeof textOrCursor !== 'string') return client.query(textOrCursor as pg.Submittable);
-      const name = this.nameFor(textOrCursor);
+      const text = textOrCursor;
       const values = parameters as unknown[];
-      return name === undefined ? client.query(textOrCursor, values) : client.query({ name, text: textOrCursor, values });
+      const name = stale.has(text) ? undefined : this.nameFor(text);
+      if (name === undefined) return client.query(text, values);
+      return client.query({ name, text, values }).catch((err: unknown) => {
+        // A migration changed a table under a prepared `select *` (a column added while we run):
+        // Postgres refuses the statement before executing it. Send it unnamed from now on; outside
+        // a transaction the retry answers this call too (inside one, the transaction fails once).
+        if (!isStalePlan(err)) throw err;
+        stale.add(text);
+        return client.query(text, values);
+      });
     };
     return {
       query: query as PostgresPoolClient['query'],
       release: () => client.release(),
     };
   }
+}
+
+function isStalePlan(err: unknown): boolean {
+  return (err as { code?: string }).code === '0A000' && /cached plan must not change result type/.test((err as Error).message);
 }

@@ -66,4 +66,14 @@ describe('named prepared statements', () => {
     const { rows } = await sql<{ n: number }>`select count(*)::int as n from pg_prepared_statements`.execute(plain);
     expect(rows[0]!.n).toBe(0);
   });
+
+  it('keeps answering when a migration changes a table under a prepared statement', async () => {
+    await sql`create table prepared_shape (id int primary key)`.execute(plain);
+    await sql`insert into prepared_shape values (1)`.execute(plain);
+    const read = () => sql<Record<string, unknown>>`select * from prepared_shape where id = ${1}`.execute(db);
+    expect((await read()).rows).toEqual([{ id: 1 }]);
+    await sql`alter table prepared_shape add column label text default 'x'`.execute(plain);
+    expect((await read()).rows).toEqual([{ id: 1, label: 'x' }]);
+    expect((await read()).rows).toEqual([{ id: 1, label: 'x' }]);
+  });
 });
