@@ -36,6 +36,24 @@ export const rateLimitRejected = new Counter({
   help: 'Sync executions answered 429 because no slot was free before their deadline.',
   labelNames: ['connector'] as const,
 });
+export const admissionWait = new Histogram({
+  name: 'connector_engine_admission_wait_seconds',
+  help: 'Time POST /v1/executions waited for an admission place in this api process (docs/decisions/0003).',
+  buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+});
+let admissionQueued: () => number = () => 0;
+export const admissionWaiting = new Gauge({
+  name: 'connector_engine_admission_waiting',
+  help: 'Executions waiting for an admission place in this api process right now.',
+  collect() {
+    this.set(admissionQueued());
+  },
+});
+/** Where the waiting-for-admission gauge reads its value. */
+export function observeAdmission(queued: () => number): void {
+  admissionQueued = queued;
+}
+
 type CountedQueue = { name: string; getJobCounts(...types: string[]): Promise<Record<string, number>> };
 const queueStates = ['waiting', 'prioritized', 'delayed', 'active', 'failed'];
 let observedQueues: CountedQueue[] = [];

@@ -1,5 +1,6 @@
 import type { RequestHandler } from 'express';
 import { FairAdmission } from '../execution/fair-admission.ts';
+import { admissionWait, observeAdmission } from '../../shared/metrics.ts';
 import { presentedKeyHash } from './authenticate.ts';
 
 /** Executions admitted at once per api process (see FairAdmission and docs/decisions/0003). */
@@ -16,6 +17,7 @@ export const ADMISSION_CONCURRENCY = 8;
  * before a sync call waits for its result), or at the latest when the response ends.
  */
 export function executionAdmission(admission = new FairAdmission(ADMISSION_CONCURRENCY)): RequestHandler {
+  observeAdmission(() => admission.queued);
   return async (req, res, next) => {
     const tenant = presentedKeyHash(req)?.toString('base64url') ?? 'no key';
     // A client that hangs up while waiting must not keep the place it is then given: its response
@@ -25,7 +27,9 @@ export function executionAdmission(admission = new FairAdmission(ADMISSION_CONCU
       gone = true;
     };
     res.once('close', onGone);
+    const started = performance.now();
     const release = await admission.acquire(tenant);
+    admissionWait.observe((performance.now() - started) / 1000);
     res.off('close', onGone);
     if (gone) {
       release();

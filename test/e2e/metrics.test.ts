@@ -67,6 +67,9 @@ describe('metrics', () => {
     expect(delta(api, apiBefore, 'connector_engine_rate_limit_rejected_total', 'connector="resend"')).toBe(1);
     expect(delta(api, apiBefore, 'connector_engine_rate_limit_deferred_total', 'connector="resend"')).toBe(2);
     expect(sum(api, 'connector_engine_queue_jobs', 'queue="execute"', 'state="delayed"')).toBe(2);
+    // Every execution request passed the admission gate; nothing is waiting now.
+    expect(delta(api, apiBefore, 'connector_engine_admission_wait_seconds_count')).toBe(9);
+    expect(sum(api, 'connector_engine_admission_waiting')).toBe(0);
 
     expect(delta(worker, workerBefore, 'connector_engine_jobs_total', 'action="sendEmail"', 'outcome="succeeded"')).toBe(4);
     expect(delta(worker, workerBefore, 'connector_engine_jobs_total', 'action="sendEmail"', 'outcome="failed"')).toBe(1);
