@@ -4,20 +4,20 @@
  * code. UPDATE the row to running, POST /emails to the upstream fake exactly as the engine's
  * sendEmail does (bench/lib/resend-call.ts), UPDATE the row to succeeded with its output.
  *
- * A BullMQ Worker with bench/noop-worker.ts's options, a plain pg Pool (no kysely), got with a
- * keep-alive agent. Prints `READY` once its Redis and Postgres connections are up.
+ * A BullMQ Worker with the engine worker's options (bench/lib/baseline-worker.ts), a plain pg Pool
+ * (no kysely), got with a keep-alive agent. Prints `READY` once its Redis and Postgres connections
+ * are up.
  *
  * env: REDIS_URL, DATABASE_URL, BENCH_QUEUE, WORKER_CONCURRENCY, BENCH_UPSTREAM_URL, BENCH_RESEND_KEY.
  */
 import { performance } from 'node:perf_hooks';
-import { Worker, type Job } from 'bullmq';
+import type { Job } from 'bullmq';
 import pg from 'pg';
-import { createRedis } from '../shared/queue/redis.ts';
+import { baselineConcurrency, startBaselineWorker } from './lib/baseline-worker.ts';
 import { resendClient, sendEmail } from './lib/resend-call.ts';
 
-const concurrency = Number(process.env.WORKER_CONCURRENCY ?? 16);
 // One connection per job in flight: no job waits for the pool.
-const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL!, max: concurrency });
+const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL!, max: baselineConcurrency });
 pool.on('error', (err) => process.stderr.write(`essential worker pg error: ${err.message}\n`));
 const upstream = resendClient(process.env.BENCH_UPSTREAM_URL!, process.env.BENCH_RESEND_KEY!);
 
@@ -52,25 +52,4 @@ async function run(job: Job<{ invocationId: string }>): Promise<void> {
   await pool.query({ ...succeed, values: [id, output, Math.round(performance.now() - t0)] });
 }
 
-const worker = new Worker(process.env.BENCH_QUEUE ?? 'bench-essential', run, {
-  connection: createRedis(process.env.REDIS_URL!, 'worker'),
-  concurrency,
-  stalledInterval: 5_000,
-  maxStalledCount: 2,
-  lockDuration: 15_000,
-});
-worker.on('error', (err) => process.stderr.write(`essential worker error: ${err.message}\n`));
-worker.on('failed', (job, err) => process.stderr.write(`essential job ${job?.id} failed: ${err.message}\n`));
-await worker.waitUntilReady();
-await pool.query('select 1');
-process.stdout.write('READY\n');
-
-const stop = () => {
-  void worker
-    .close()
-    .then(() => pool.end())
-    .finally(() => process.exit(0));
-  setTimeout(() => process.exit(0), 5_000).unref();
-};
-process.on('SIGTERM', stop);
-process.on('SIGINT', stop);
+await startBaselineWorker('essential worker', 'bench-essential', run, { ready: () => pool.query('select 1'), close: () => pool.end() });

@@ -7,6 +7,7 @@ import { SlidingWindowLimiter } from '../shared/limiter/sliding-window-limiter.t
 import { EXECUTE_QUEUE, type ExecuteJobData } from '../shared/queue/execute-job.ts';
 import { HEALTH_CHECK_QUEUE, MAINTENANCE_QUEUE, type HealthCheckJobData } from '../shared/queue/maintenance-jobs.ts';
 import { createRedis } from '../shared/queue/redis.ts';
+import { stalledJobRecovery } from '../shared/queue/stalled-job-recovery.ts';
 import { WEBHOOK_QUEUE, type WebhookJobData } from '../shared/queue/webhook-job.ts';
 import { openDatabaseChecked } from '../shared/runtime.ts';
 import { ConnectionEvents } from '../shared/webhooks/connection-events.ts';
@@ -47,10 +48,7 @@ export async function startWorker(config: Config, vault: Vault, logger: Logger):
     const worker = new Worker<T>(queue, processor, {
       connection: createRedis(config.REDIS_URL, 'worker'),
       concurrency,
-      // A crashed worker's jobs are picked up by another within seconds, not minutes.
-      stalledInterval: 3_000,
-      maxStalledCount: 2,
-      lockDuration: 10_000,
+      ...stalledJobRecovery,
       settings,
     });
     worker.on('failed', (job, err) => {
