@@ -1,23 +1,74 @@
+export interface FairAdmissionOptions {
+  /**
+   * Places one caller may hold while another, light caller is active. A light caller has had at
+   * most this many calls at the gate (held and waiting) throughout the last `windowMs`; a heavy one
+   * has had more. Alone, or among heavy callers only, a caller may hold every place. Default: the
+   * limit (no share: callers only take turns).
+   *
+   * Why: on a busy machine a light caller's call is slowed less by how long it waits for a place
+   * than by everything the flood's admitted calls keep the CPU busy with (docs/decisions/0005).
+   */
+  share?: number;
+  /** How long a caller counts as active (light) after its last call was served. Default 1,000 ms. */
+  windowMs?: number;
+  /** Clock, for tests. Default `performance.now`. */
+  now?: () => number;
+}
+
+export interface ReleaseOptions {
+  /**
+   * The call was authenticated and served. Only such calls make their caller count as an active
+   * light caller, so requests with made-up keys cannot hold other callers to their share.
+   */
+  served?: boolean;
+}
+
+interface Caller {
+  held: number;
+  waiting: Array<() => void>;
+}
+
+/** A caller seen at a point in time. */
+interface Sighting {
+  caller: string;
+  at: number;
+}
+
 /**
  * Bounds how many executions the api admits at once (lookups, limiter, row insert, enqueue) and
- * hands free places to waiting tenants in turn. Without it a project with 64 requests in flight held
+ * hands free places to waiting callers in turn. Without it a project with 64 requests in flight held
  * the database pool and the event loop, and a neighbour's single call queued behind all of them
- * (docs/benchmarks.md, fairness). With it, a tenant's call waits for at most one place to free up
- * per other waiting tenant, however many calls any of them has queued.
+ * (docs/benchmarks.md, fairness). With it, a caller's call waits for at most one place to free up
+ * per other waiting caller, however many calls any of them has queued; and while a light caller is
+ * active, a heavy one holds at most `share` places, leaving the light caller's calls a less busy
+ * machine (docs/decisions/0003, 0005).
  *
  * Waiting costs nothing but memory; the wait for a sync call's result happens outside.
  */
 export class FairAdmission {
   readonly #limit: number;
+  readonly #share: number;
+  readonly #windowMs: number;
+  readonly #now: () => number;
   #active = 0;
-  /** Waiters per tenant, first come first served within a tenant. */
-  readonly #waiting = new Map<string, Array<() => void>>();
-  /** Tenants with waiters, in the order they get the next free places. */
+  /** Callers holding or waiting for places. */
+  readonly #callers = new Map<string, Caller>();
+  /** Callers with waiters, in the order they get the next free places. */
   #turns: string[] = [];
+  /** When each caller last had more than `share` calls at the gate. */
+  readonly #heavyAt = new Map<string, number>();
+  #heavySweptAt = 0;
+  /** The two most recently served light callers, latest first, always two different callers. */
+  #light: [Sighting?, Sighting?] = [];
 
-  constructor(limit: number) {
+  constructor(limit: number, options: FairAdmissionOptions = {}) {
     if (!(limit >= 1)) throw new RangeError('limit must be at least 1');
+    const share = options.share ?? limit;
+    if (!(share >= 1 && share <= limit)) throw new RangeError('share must be between 1 and the limit');
     this.#limit = limit;
+    this.#share = share;
+    this.#windowMs = options.windowMs ?? 1_000;
+    this.#now = options.now ?? (() => performance.now());
   }
 
   get active(): number {
@@ -26,55 +77,106 @@ export class FairAdmission {
 
   get queued(): number {
     let n = 0;
-    for (const q of this.#waiting.values()) n += q.length;
+    for (const c of this.#callers.values()) n += c.waiting.length;
     return n;
   }
 
-  async run<T>(tenant: string, work: () => Promise<T>): Promise<T> {
-    const release = await this.acquire(tenant);
+  async run<T>(caller: string, work: () => Promise<T>): Promise<T> {
+    const release = await this.acquire(caller);
     try {
-      return await work();
+      const result = await work();
+      release({ served: true });
+      return result;
     } finally {
       release();
     }
   }
 
   /** Waits for a place; the returned function gives it back (calling it again does nothing). */
-  async acquire(tenant: string): Promise<() => void> {
-    await this.#acquire(tenant);
+  async acquire(caller: string): Promise<(options?: ReleaseOptions) => void> {
+    await this.#acquire(caller);
     let held = true;
-    return () => {
+    return (options = {}) => {
       if (!held) return;
       held = false;
-      this.#release();
+      this.#release(caller, options.served === true);
     };
   }
 
-  #acquire(tenant: string): Promise<void> | void {
-    if (this.#active < this.#limit && this.#turns.length === 0) {
-      this.#active++;
-      return;
+  #acquire(caller: string): Promise<void> | void {
+    const now = this.#now();
+    let state = this.#callers.get(caller);
+    if (!state) this.#callers.set(caller, (state = { held: 0, waiting: [] }));
+    if (state.held + state.waiting.length + 1 > this.#share) this.#markHeavy(caller, now);
+    if (state.waiting.length === 0 && this.#active < this.#limit) {
+      // Waiters a lifted cap has made eligible go first.
+      this.#handOutPlaces(now);
+      if (this.#active < this.#limit && state.held < this.#capOf(caller, now)) {
+        this.#active++;
+        state.held++;
+        return;
+      }
     }
     return new Promise<void>((resolve) => {
-      const queue = this.#waiting.get(tenant);
-      if (queue) queue.push(resolve);
-      else {
-        this.#waiting.set(tenant, [resolve]);
-        this.#turns.push(tenant);
-      }
+      if (state.waiting.push(resolve) === 1) this.#turns.push(caller);
     });
   }
 
-  #release(): void {
+  #release(caller: string, served: boolean): void {
+    const now = this.#now();
+    const state = this.#callers.get(caller)!;
     this.#active--;
-    while (this.#active < this.#limit && this.#turns.length > 0) {
-      const tenant = this.#turns.shift()!;
-      const queue = this.#waiting.get(tenant)!;
-      const next = queue.shift()!;
-      if (queue.length > 0) this.#turns.push(tenant);
-      else this.#waiting.delete(tenant);
+    state.held--;
+    if (served && !this.#isHeavy(caller, now)) this.#markLight(caller, now);
+    this.#handOutPlaces(now);
+    if (state.held === 0 && state.waiting.length === 0) this.#callers.delete(caller);
+  }
+
+  /** Gives free places to waiting callers in turn, skipping those at their cap. */
+  #handOutPlaces(now: number): void {
+    let unchecked = this.#turns.length;
+    while (this.#active < this.#limit && unchecked > 0) {
+      const caller = this.#turns.shift()!;
+      const state = this.#callers.get(caller)!;
+      if (state.held >= this.#capOf(caller, now)) {
+        this.#turns.push(caller);
+        unchecked--;
+        continue;
+      }
+      const next = state.waiting.shift()!;
+      if (state.waiting.length > 0) this.#turns.push(caller);
       this.#active++;
+      state.held++;
       next();
+      unchecked = this.#turns.length;
     }
+  }
+
+  #capOf(caller: string, now: number): number {
+    if (this.#share === this.#limit) return this.#limit;
+    const [latest, before] = this.#light;
+    const other = latest?.caller === caller ? before : latest;
+    const lightActive = other !== undefined && now - other.at < this.#windowMs && !this.#isHeavy(other.caller, now);
+    return lightActive ? this.#share : this.#limit;
+  }
+
+  #markHeavy(caller: string, now: number): void {
+    if (this.#share === this.#limit) return;
+    this.#heavyAt.set(caller, now);
+    if (now - this.#heavySweptAt >= this.#windowMs) {
+      this.#heavySweptAt = now;
+      for (const [c, at] of this.#heavyAt) if (now - at >= this.#windowMs) this.#heavyAt.delete(c);
+    }
+  }
+
+  #isHeavy(caller: string, now: number): boolean {
+    const at = this.#heavyAt.get(caller);
+    return at !== undefined && now - at < this.#windowMs;
+  }
+
+  #markLight(caller: string, now: number): void {
+    const [latest] = this.#light;
+    if (latest?.caller === caller) latest.at = now;
+    else this.#light = [{ caller, at: now }, latest];
   }
 }

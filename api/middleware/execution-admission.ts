@@ -5,6 +5,8 @@ import { presentedKeyHash } from './authenticate.ts';
 
 /** Executions admitted at once per api process (see FairAdmission and docs/decisions/0003). */
 export const ADMISSION_CONCURRENCY = 8;
+/** Places a heavy caller may hold while a light caller is active (docs/decisions/0005). */
+export const ADMISSION_SHARE = 2;
 
 /**
  * POST /v1/executions waits here, after its body is read and before authentication, for one of a
@@ -14,9 +16,11 @@ export const ADMISSION_CONCURRENCY = 8;
  * tenant flooding with one key gets one turn in each round like anyone else.
  *
  * The place is given back when the call is admitted (`res.locals.admitted`, called by the route
- * before a sync call waits for its result), or at the latest when the response ends.
+ * after authentication, before a sync call waits for its result), or at the latest when the
+ * response ends. Only the first makes the caller count as an active light caller: a request with a
+ * made-up key must not hold paying callers to their share.
  */
-export function executionAdmission(admission = new FairAdmission(ADMISSION_CONCURRENCY)): RequestHandler {
+export function executionAdmission(admission = new FairAdmission(ADMISSION_CONCURRENCY, { share: ADMISSION_SHARE })): RequestHandler {
   observeAdmission(() => admission.queued);
   return async (req, res, next) => {
     const tenant = presentedKeyHash(req)?.toString('base64url') ?? 'no key';
@@ -35,7 +39,7 @@ export function executionAdmission(admission = new FairAdmission(ADMISSION_CONCU
       release();
       return;
     }
-    res.locals.admitted = release;
+    res.locals.admitted = () => release({ served: true });
     res.once('close', release);
     next();
   };

@@ -49,4 +49,21 @@ describe('execution admission middleware', () => {
     await gate(other.req, other.res, nextOther);
     expect(nextOther).toHaveBeenCalledOnce();
   });
+
+  it('counts a caller as light only once the route has admitted its call, not when its response merely closes', async () => {
+    for (const admitted of [false, true]) {
+      const admission = new FairAdmission(4, { share: 1 });
+      const gate = executionAdmission(admission);
+      const light = fakeExchange('Bearer light');
+      await gate(light.req, light.res, vi.fn() as unknown as NextFunction);
+      if (admitted) (light.res.locals.admitted as () => void)();
+      else light.res.emit('close'); // e.g. a 401 for a made-up key
+      const heavy = Array.from({ length: 3 }, () => fakeExchange('Bearer heavy'));
+      const nexts = heavy.map(() => vi.fn() as unknown as NextFunction);
+      heavy.forEach((h, i) => void gate(h.req, h.res, nexts[i]!));
+      await new Promise((r) => setImmediate(r));
+      // Held to a share of one while a served light caller is active; every place otherwise.
+      expect(admission.active).toBe(admitted ? 1 : 3);
+    }
+  });
 });

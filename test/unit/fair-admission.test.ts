@@ -88,3 +88,95 @@ describe('FairAdmission.acquire', () => {
     expect(admission.active).toBe(0);
   });
 });
+
+describe('FairAdmission share: a heavy caller yields while a light caller is active', () => {
+  /** Starts `n` acquires for `caller`; returns their release functions in the order granted. */
+  function flood(admission: FairAdmission, caller: string, n: number) {
+    const granted: Array<(o?: { served?: boolean }) => void> = [];
+    for (let i = 0; i < n; i++) void admission.acquire(caller).then((release) => granted.push(release));
+    return granted;
+  }
+
+  it('holds the heavy caller to its share while the light one is active, and hands it every place after', async () => {
+    let now = 0;
+    const admission = new FairAdmission(4, { share: 2, windowMs: 1_000, now: () => now });
+    const a = flood(admission, 'a', 20);
+    await tick();
+    expect(a).toHaveLength(4); // alone, the heavy caller may hold every place
+
+    const b = admission.acquire('b');
+    a.shift()!({ served: true });
+    a.shift()!({ served: true });
+    await tick();
+    const releaseB = await b; // its turn came after a's next one
+    expect(a).toHaveLength(3);
+    releaseB({ served: true }); // b is now an active light caller
+    await tick();
+    expect(admission.active).toBe(3);
+
+    // a holds 3: it gets no new place until it holds fewer than 2.
+    a.shift()!({ served: true });
+    await tick();
+    expect(admission.active).toBe(2);
+    a.shift()!({ served: true });
+    await tick();
+    expect(admission.active).toBe(2); // one freed, one more of a's admitted
+
+    // b's next call goes straight in, past a's backlog.
+    const b2 = await admission.acquire('b');
+    expect(admission.active).toBe(3);
+    now += 10;
+    b2({ served: true });
+
+    // b quiet for the window: a's next release gives it every place again.
+    now += 1_000;
+    a.shift()!({ served: true });
+    await tick();
+    expect(admission.active).toBe(4);
+    expect(admission.queued).toBe(20 - 9); // a was granted 4 + 1 + 1 + 3 places in all
+  });
+
+  it('does not hold back callers that are all heavy: they take every place in turns', async () => {
+    const admission = new FairAdmission(4, { share: 1, now: () => 0 });
+    const a = flood(admission, 'a', 10);
+    const b = flood(admission, 'b', 10);
+    await tick();
+    for (let i = 0; i < 6; i++) {
+      (a.length > 0 ? a : b).shift()!({ served: true });
+      await tick();
+      expect(admission.active).toBe(4);
+    }
+  });
+
+  it('is not held to its share by a caller whose calls were not served (an unauthenticated key)', async () => {
+    const admission = new FairAdmission(4, { share: 1, now: () => 0 });
+    const stranger = await admission.acquire('made-up key');
+    stranger(); // refused by authentication: released without `served`
+    const a = flood(admission, 'a', 10);
+    await tick();
+    expect(admission.active).toBe(4);
+    a.shift()!({ served: true });
+    await tick();
+    expect(admission.active).toBe(4);
+  });
+
+  it('stops holding others back once the light caller turns heavy', async () => {
+    let now = 0;
+    const admission = new FairAdmission(4, { share: 1, windowMs: 1_000, now: () => now });
+    (await admission.acquire('b'))({ served: true }); // b light and active
+    const a = flood(admission, 'a', 10);
+    await tick();
+    expect(admission.active).toBe(1); // a held to its share
+    now += 1;
+    flood(admission, 'b', 2); // b now has more than its share at the gate: heavy
+    await tick();
+    a.shift()!({ served: true });
+    await tick();
+    expect(admission.active).toBe(4);
+  });
+
+  it('refuses a share outside 1..limit', () => {
+    expect(() => new FairAdmission(4, { share: 0 })).toThrow(RangeError);
+    expect(() => new FairAdmission(4, { share: 5 })).toThrow(RangeError);
+  });
+});
