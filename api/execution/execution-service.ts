@@ -26,6 +26,7 @@ export interface ExecuteCommand {
   projectId?: string;
   idempotencyKey?: string;
   respondAsync: boolean;
+  /** How long a sync call may still wait for its result: the caller's timeoutMs less its wait at admission. */
   timeoutMs: number;
   /** Called once the call is admitted or refused, before a sync call waits for its result. */
   admitted?: () => void;

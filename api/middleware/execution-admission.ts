@@ -33,7 +33,10 @@ export function executionAdmission(admission = new FairAdmission(ADMISSION_CONCU
     res.once('close', onGone);
     const started = performance.now();
     const release = await admission.acquire(tenant);
-    admissionWait.observe((performance.now() - started) / 1000);
+    const waitedMs = performance.now() - started;
+    admissionWait.observe(waitedMs / 1000);
+    // The route takes it off the sync call's timeoutMs: the caller's clock started on arrival.
+    res.locals.admissionWaitMs = waitedMs;
     res.off('close', onGone);
     if (gone) {
       release();

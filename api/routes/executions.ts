@@ -19,7 +19,7 @@ const executeQuery = z.object({ timeoutMs: z.coerce.number().int().min(1).max(12
 const idempotencyKey = z.string().min(1).max(255);
 
 /** POST /v1/executions: sync by default, async with `Prefer: respond-async`. */
-export function executionRoutes(service: ExecutionService): Router {
+export function executionRoutes(service: Pick<ExecutionService, 'execute'>): Router {
   const router = Router();
 
   router.post('/v1/executions', async (req, res) => {
@@ -34,7 +34,10 @@ export function executionRoutes(service: ExecutionService): Router {
     const respondAsync = /(^|[,\s])respond-async($|[,;\s])/i.test(req.get('prefer') ?? '');
 
     const admitted = res.locals.admitted as (() => void) | undefined;
-    const outcome = await service.execute({ principal, ...body, idempotencyKey: key?.data, respondAsync, timeoutMs, admitted });
+    // timeoutMs counts from arrival: a wait at the admission gate is spent from it.
+    const waitedMs = (res.locals.admissionWaitMs as number | undefined) ?? 0;
+    const budgetMs = Math.max(1, Math.floor(timeoutMs - waitedMs));
+    const outcome = await service.execute({ principal, ...body, idempotencyKey: key?.data, respondAsync, timeoutMs: budgetMs, admitted });
     res.locals.invocationId = outcome.kind === 'finished' ? outcome.reply.invocationId : outcome.invocationId;
     switch (outcome.kind) {
       case 'accepted':

@@ -66,4 +66,17 @@ describe('execution admission middleware', () => {
       expect(admission.active).toBe(admitted ? 1 : 3);
     }
   });
+
+  it('tells the route how long the call waited for its place', async () => {
+    const admission = new FairAdmission(1);
+    const gate = executionAdmission(admission);
+    const holder = await admission.acquire('someone else');
+    const { req, res } = fakeExchange('Bearer w');
+    const waiting = gate(req, res, vi.fn() as unknown as NextFunction);
+    await new Promise((r) => setTimeout(r, 40));
+    holder();
+    await waiting;
+    expect(res.locals.admissionWaitMs).toBeGreaterThanOrEqual(35);
+    expect(res.locals.admissionWaitMs).toBeLessThan(1_000);
+  });
 });
