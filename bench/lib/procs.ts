@@ -245,7 +245,12 @@ const TICK_MS = 10; // CLK_TCK is 100 on Linux
 /** CPU time (user + system) consumed so far by these processes, in ms. */
 export function cpuMs(pids: number[]): number {
   let ticks = 0;
-  for (const p of pids) ticks += readStat(p)?.ticks ?? 0;
+  // A child that exited and was reaped moves its CPU time into its parent's cutime/cstime. Counting
+  // both keeps a tree's total from dropping when, say, a Postgres backend exits mid-measurement.
+  for (const p of pids) {
+    const stat = readStat(p);
+    ticks += stat ? stat.ticks + stat.childTicks : 0;
+  }
   return ticks * TICK_MS;
 }
 
@@ -290,9 +295,9 @@ export function machineCpuMs(): { busy: number; steal: number } {
  * ran, in cores: the bench shares the machine, and its numbers mean little when this is high.
  */
 export async function measureForeignLoad<T>(fn: () => Promise<T>): Promise<{ result: T; foreignCores: number; stealCores: number; wallMs: number }> {
-  // Ours: every live process under this one, plus what exited children used (cutime/cstime, which
-  // also holds their reaped descendants), so a worker stopped mid-section still counts as ours.
-  const ours = () => cpuMs(processTree(process.pid)) + (readStat(process.pid)?.childTicks ?? 0) * TICK_MS;
+  // Ours: every live process under this one, plus what exited children used (cpuMs counts
+  // cutime/cstime), so a worker stopped mid-section still counts as ours.
+  const ours = () => cpuMs(processTree(process.pid));
   const m0 = machineCpuMs();
   const o0 = ours();
   const t0 = Date.now();
