@@ -161,8 +161,20 @@ export async function ensureInstalled(opts: { redis?: boolean; postgres?: boolea
 // ---------------------------------------------------------------------------------------------
 // Ports
 
-/** A TCP port on 127.0.0.1 that was free a moment ago. */
+/**
+ * A TCP port that was free a moment ago, on every interface. Chosen at random below the kernel's
+ * ephemeral range: a port the OS hands out (listen(0)) can be taken, between our check and the
+ * real listen, by any outgoing connection's local port, and parallel tests make many of those.
+ */
 export async function findFreePort(): Promise<number> {
+  const [low] = ephemeralPortRange();
+  const floor = 20_000;
+  if (low > floor + 1_000) {
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const port = floor + Math.floor(Math.random() * (low - floor));
+      if (await canListen(port)) return port;
+    }
+  }
   const server = net.createServer();
   server.unref();
   server.listen(0, '127.0.0.1');
@@ -170,6 +182,31 @@ export async function findFreePort(): Promise<number> {
   const { port } = server.address() as net.AddressInfo;
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
+}
+
+function ephemeralPortRange(): [number, number] {
+  try {
+    const [low, high] = fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (low! > 0 && high! >= low!) return [low!, high!];
+  } catch {
+    // not Linux: use the IANA range
+  }
+  return [49_152, 65_535];
+}
+
+/** Whether we can listen on the port on all interfaces (what the api does) and on 127.0.0.1. */
+async function canListen(port: number): Promise<boolean> {
+  for (const host of ['::', '127.0.0.1']) {
+    const server = net.createServer();
+    server.unref();
+    const ok = await new Promise<boolean>((resolve) => {
+      server.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'EAFNOSUPPORT' || err.code === 'EADDRNOTAVAIL'));
+      server.listen(port, host, () => resolve(true));
+    });
+    await new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve()));
+    if (!ok) return false;
+  }
+  return true;
 }
 
 /** Whether something already listens on 127.0.0.1:port (or we may not bind it). */
