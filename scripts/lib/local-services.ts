@@ -172,7 +172,7 @@ export async function findFreePort(): Promise<number> {
   if (low > floor + 1_000) {
     for (let attempt = 0; attempt < 50; attempt++) {
       const port = floor + Math.floor(Math.random() * (low - floor));
-      if (await canListen(port)) return port;
+      if (await isFreeEverywhere(port)) return port;
     }
   }
   const server = net.createServer();
@@ -184,7 +184,8 @@ export async function findFreePort(): Promise<number> {
   return port;
 }
 
-function ephemeralPortRange(): [number, number] {
+/** The kernel's range for the local ports of outgoing connections (and listen(0)). */
+export function ephemeralPortRange(): [number, number] {
   try {
     const [low, high] = fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
     if (low! > 0 && high! >= low!) return [low!, high!];
@@ -194,33 +195,30 @@ function ephemeralPortRange(): [number, number] {
   return [49_152, 65_535];
 }
 
-/** Whether we can listen on the port on all interfaces (what the api does) and on 127.0.0.1. */
-async function canListen(port: number): Promise<boolean> {
-  for (const host of ['::', '127.0.0.1']) {
-    const server = net.createServer();
-    server.unref();
-    const ok = await new Promise<boolean>((resolve) => {
-      server.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'EAFNOSUPPORT' || err.code === 'EADDRNOTAVAIL'));
-      server.listen(port, host, () => resolve(true));
-    });
-    await new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve()));
-    if (!ok) return false;
+/** Why listening on host:port fails right now, or undefined when it would work. */
+async function listenError(port: number, host: string): Promise<NodeJS.ErrnoException | undefined> {
+  const server = net.createServer();
+  server.unref();
+  try {
+    server.listen(port, host);
+    await once(server, 'listening');
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    return undefined;
+  } catch (err) {
+    return err as NodeJS.ErrnoException;
   }
-  return true;
+}
+
+/** Free on all interfaces (what the api listens on) and on 127.0.0.1; a machine without IPv6 skips `::`. */
+async function isFreeEverywhere(port: number): Promise<boolean> {
+  const v6 = await listenError(port, '::');
+  if (v6 && v6.code !== 'EAFNOSUPPORT' && v6.code !== 'EADDRNOTAVAIL') return false;
+  return !(await isPortInUse(port));
 }
 
 /** Whether something already listens on 127.0.0.1:port (or we may not bind it). */
 export async function isPortInUse(port: number): Promise<boolean> {
-  const server = net.createServer();
-  server.unref();
-  try {
-    server.listen(port, '127.0.0.1');
-    await once(server, 'listening');
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    return false;
-  } catch {
-    return true;
-  }
+  return (await listenError(port, '127.0.0.1')) !== undefined;
 }
 
 export class PortInUseError extends Error {

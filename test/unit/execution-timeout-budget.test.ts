@@ -17,7 +17,7 @@ describe('POST /v1/executions timeout budget', () => {
     const app = express();
     app.use(express.json());
     app.use((req, res, next) => {
-      req.principal = { kind: 'project', workspaceId: 'ws_1', projectId: 'prj_1', keyId: 'key_1' } as typeof req.principal;
+      req.principal = { kind: 'project', workspaceId: 'ws_1', projectId: 'prj_1', keyId: 'key_1' };
       const waited = req.get('x-test-admission-wait-ms');
       if (waited !== undefined) res.locals.admissionWaitMs = Number(waited);
       next();

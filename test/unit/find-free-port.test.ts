@@ -1,16 +1,13 @@
-import fs from 'node:fs';
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { findFreePort } from '../../scripts/lib/local-services.ts';
+import { ephemeralPortRange, findFreePort, isPortInUse } from '../../scripts/lib/local-services.ts';
 
 describe('findFreePort', () => {
   it('picks a port outside the range the kernel gives outgoing connections, and one we can listen on', async () => {
-    const range = fs.existsSync('/proc/sys/net/ipv4/ip_local_port_range')
-      ? fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number)
-      : undefined;
+    const range = ephemeralPortRange();
     const ports = await Promise.all(Array.from({ length: 20 }, () => findFreePort()));
     for (const port of ports) {
-      if (range && range[0]! > 21_000) expect(port < range[0]! || port > range[1]!).toBe(true);
+      if (range[0] > 21_000) expect(port < range[0] || port > range[1]).toBe(true);
       const server = net.createServer().listen(port);
       await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -31,6 +28,18 @@ describe('findFreePort', () => {
       }
     } finally {
       await Promise.all(held.map((s) => new Promise((r) => s.close(r))));
+    }
+  });
+
+  it('isPortInUse tells a held port from a free one', async () => {
+    const port = await findFreePort();
+    expect(await isPortInUse(port)).toBe(false);
+    const server = net.createServer().listen(port, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    try {
+      expect(await isPortInUse(port)).toBe(true);
+    } finally {
+      await new Promise((r) => server.close(r));
     }
   });
 });
