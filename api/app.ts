@@ -10,8 +10,8 @@ import { SlidingWindowLimiter } from '../shared/limiter/sliding-window-limiter.t
 import type { ExecuteJobData } from '../shared/queue/execute-job.ts';
 import { ExecutionService } from './execution/execution-service.ts';
 import type { ReplyListener } from './execution/reply-listener.ts';
-import { authenticate, requireWorkspaceKey } from './middleware/authenticate.ts';
-import { executionAdmission } from './middleware/execution-admission.ts';
+import { authenticate, authenticateRequest, requireWorkspaceKey } from './middleware/authenticate.ts';
+import { AdmissionGate } from './execution/admission-gate.ts';
 import { errorHandler, notFoundRoute } from './middleware/errors.ts';
 import { requestId } from './middleware/request-id.ts';
 import { httpMetrics } from './middleware/http-metrics.ts';
@@ -25,6 +25,7 @@ import { oauthAuthorizeRoutes, oauthCallbackRoutes } from './routes/oauth.ts';
 import { projectRoutes } from './routes/projects.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
 import type { ConnectionEvents } from '../shared/webhooks/connection-events.ts';
+import { ConnectionBreaker } from '../shared/connections/connection-breaker.ts';
 import { CredentialRefresher } from '../shared/connections/credential-refresher.ts';
 
 export interface ApiDeps {
@@ -74,8 +75,8 @@ export function createApp(deps: ApiDeps): Express {
   app.use(express.json({ limit: config.MAX_BODY_BYTES, type: ['application/json', 'application/*+json'], strict: true }));
 
   // The hot path first, so it does not walk the routers below: admission, then its own authentication.
-  app.post('/v1/executions', executionAdmission(), authenticate(db));
-  app.use(executionRoutes(new ExecutionService(db, deps.queue, deps.replies, new SlidingWindowLimiter(deps.redis), config.RATE_LIMIT_PER_MINUTE)));
+  const executions = new ExecutionService(db, deps.queue, deps.replies, new SlidingWindowLimiter(deps.redis), config.RATE_LIMIT_PER_MINUTE, new AdmissionGate());
+  app.use(executionRoutes(executions, (req) => authenticateRequest(db, req)));
 
   app.use(healthRoutes(db, deps.redis));
   app.get('/metrics', async (_req, res) => {
@@ -90,8 +91,9 @@ export function createApp(deps: ApiDeps): Express {
   // Everything below manages the workspace.
   app.use('/v1', requireWorkspaceKey);
   app.use(projectRoutes(db));
-  const refresher = new CredentialRefresher(db, vault, deps.redis, config, logger, (id) => deps.events.emit('connection.broken', id));
-  app.use(connectionRoutes(db, vault, config, refresher, deps.events));
+  const breaker = new ConnectionBreaker(db, deps.events, logger);
+  const refresher = new CredentialRefresher(db, vault, deps.redis, config, logger, breaker);
+  app.use(connectionRoutes(db, vault, config, refresher, breaker, deps.events));
   app.use(oauthAuthorizeRoutes(db, config));
   app.use(webhookRoutes(db, vault, config.WEBHOOK_ALLOW_PRIVATE_TARGETS));
 

@@ -4,6 +4,7 @@ import * as m0002 from './0002_oauth_states.ts';
 import * as m0004 from './0004_webhooks_and_health_checks.ts';
 import * as m0005 from './0005_pending_invocations_index.ts';
 import * as m0006 from './0006_audit_indexes.ts';
+import * as m0007 from './0007_oauth_pkce.ts';
 
 /** Every migration, in order. Listed statically so the migrator needs no filesystem scanning. */
 export const migrations: Record<string, Migration> = {
@@ -12,4 +13,5 @@ export const migrations: Record<string, Migration> = {
   '0004_webhooks_and_health_checks': m0004,
   '0005_pending_invocations_index': m0005,
   '0006_audit_indexes': m0006,
+  '0007_oauth_pkce': m0007,
 };

@@ -31,15 +31,36 @@ const configSchema = z.object({
   WEBHOOK_ALLOW_PRIVATE_TARGETS: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
   /** Each worker serves /metrics here; 0 picks a free port (logged). */
   WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
-  SLACK_CLIENT_ID: z.string().optional(),
-  SLACK_CLIENT_SECRET: z.string().optional(),
-  RESEND_API_URL: httpUrl.default('https://api.resend.com'),
-  SLACK_API_URL: httpUrl.default('https://slack.com/api'),
-  SLACK_OAUTH_AUTHORIZE_URL: httpUrl.default('https://slack.com/oauth/v2/authorize'),
-  ELEVENLABS_API_URL: httpUrl.default('https://api.elevenlabs.io'),
 });
 
-export type Config = z.infer<typeof configSchema>;
+/**
+ * Settings that connectors and OAuth providers bring, named from their ids
+ * (connectors/toolkit/settings.ts): any variable with one of these suffixes is read, checked by its
+ * kind, and handed to the connectors as `Config.connectorSettings`. Their defaults live in the
+ * connector definitions, so this file never names a service.
+ */
+export const CONNECTOR_SETTING_SUFFIXES = ['_API_URL', '_OAUTH_AUTHORIZE_URL', '_OAUTH_TOKEN_URL', '_CLIENT_ID', '_CLIENT_SECRET'] as const;
+const connectorSettingName = /^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*$/;
+const isUrlSetting = (name: string) => name.endsWith('_URL');
+
+export type Config = z.infer<typeof configSchema> & {
+  /** `<ID>_API_URL`, `<ID>_CLIENT_ID`, … as set in the environment (see CONNECTOR_SETTING_SUFFIXES). */
+  connectorSettings: Readonly<Record<string, string>>;
+};
+
+function parseConnectorSettings(env: Record<string, string>): { settings: Record<string, string>; problems: string[] } {
+  const settings: Record<string, string> = {};
+  const problems: string[] = [];
+  for (const [name, value] of Object.entries(env)) {
+    if (!connectorSettingName.test(name) || !CONNECTOR_SETTING_SUFFIXES.some((s) => name.endsWith(s))) continue;
+    if (isUrlSetting(name) && !httpUrl.safeParse(value).success) {
+      problems.push(`${name}: must be an http(s) URL`);
+      continue;
+    }
+    settings[name] = value;
+  }
+  return { settings, problems };
+}
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -54,17 +75,19 @@ function withoutEmpty(env: NodeJS.ProcessEnv): Record<string, string> {
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = configSchema.safeParse(withoutEmpty(env));
-  if (!parsed.success) {
-    // Never echo the value: some of these variables are secrets.
-    throw new ConfigError(
-      parsed.error.issues.map((i) => {
+  const set = withoutEmpty(env);
+  const parsed = configSchema.safeParse(set);
+  const connector = parseConnectorSettings(set);
+  // Never echo the value: some of these variables are secrets.
+  const problems = parsed.success
+    ? []
+    : parsed.error.issues.map((i) => {
         const missing = i.code === 'invalid_type' && (i as { input?: unknown }).input === undefined;
         return `${i.path.join('.') || '(env)'}: ${missing ? 'is required' : i.message}`;
-      }),
-    );
-  }
-  return parsed.data;
+      });
+  problems.push(...connector.problems);
+  if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
+  return { ...parsed.data, connectorSettings: connector.settings };
 }
 
 /** Entry points call this: a bad configuration stops the process with one clear line per problem. */

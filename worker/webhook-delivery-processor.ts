@@ -9,7 +9,7 @@ import { webhookDeliveries } from '../shared/metrics.ts';
 import type { WebhookJobData } from '../shared/queue/webhook-job.ts';
 import { publicOnlyLookup } from '../shared/webhooks/target-guard.ts';
 import { signatureHeader } from '../shared/webhooks/webhook-signature.ts';
-import { RetryScheduled } from './retry-policy.ts';
+import { RetryScheduled } from './execute/retry-policy.ts';
 
 const GIVE_UP_AFTER_MS = 24 * 3600 * 1000;
 const FIRST_RETRY_MS = 5_000;

@@ -1,5 +1,6 @@
 import { DelayedError, Queue, Worker, type Processor } from 'bullmq';
 import type { Config } from '../shared/config.ts';
+import { ConnectionBreaker } from '../shared/connections/connection-breaker.ts';
 import { CredentialRefresher } from '../shared/connections/credential-refresher.ts';
 import type { Vault } from '../shared/crypto/vault.ts';
 import type { Logger } from '../shared/logger.ts';
@@ -11,12 +12,12 @@ import { stalledJobRecovery } from '../shared/queue/stalled-job-recovery.ts';
 import { WEBHOOK_QUEUE, type WebhookJobData } from '../shared/queue/webhook-job.ts';
 import { openDatabaseChecked } from '../shared/runtime.ts';
 import { ConnectionEvents } from '../shared/webhooks/connection-events.ts';
-import { createExecuteProcessor } from './execute-processor.ts';
+import { createExecuteProcessor } from './execute/execute-processor.ts';
 import { createHealthCheckProcessor } from './health-check-processor.ts';
 import { scheduleDueHealthChecks } from './maintenance.ts';
 import { sweepUnfinishedInvocations } from './unfinished-sweeper.ts';
 import { purgeExpired, retentionCutoff } from '../shared/invocations/retention.ts';
-import { RetryScheduled } from './retry-policy.ts';
+import { RetryScheduled } from './execute/retry-policy.ts';
 import { startMetricsServer } from './metrics-server.ts';
 import { createWebhookDeliveryProcessor } from './webhook-delivery-processor.ts';
 
@@ -41,7 +42,8 @@ export async function startWorker(config: Config, vault: Vault, logger: Logger):
   const maintenanceQueue = new Queue(MAINTENANCE_QUEUE, { connection: publisher });
   const executeQueue = new Queue<ExecuteJobData>(EXECUTE_QUEUE, { connection: publisher });
   const events = new ConnectionEvents(db, webhookQueue, logger);
-  const refresher = new CredentialRefresher(db, vault, publisher, config, logger, (id) => events.emit('connection.broken', id));
+  const breaker = new ConnectionBreaker(db, events, logger);
+  const refresher = new CredentialRefresher(db, vault, publisher, config, logger, breaker);
 
   const settings = { backoffStrategy: (_attempts: number, _type?: string, err?: Error) => (err instanceof RetryScheduled ? err.delayMs : 1_000) };
   const consumer = <T>(queue: string, processor: Processor<T>, concurrency: number) => {
@@ -61,11 +63,11 @@ export async function startWorker(config: Config, vault: Vault, logger: Logger):
   const workers = [
     consumer<ExecuteJobData>(
       EXECUTE_QUEUE,
-      createExecuteProcessor({ db, config, publisher, limiter, refresher, events, logger }),
+      createExecuteProcessor({ db, config, publisher, limiter, refresher, breaker, logger }),
       config.WORKER_CONCURRENCY,
     ),
     consumer<WebhookJobData>(WEBHOOK_QUEUE, createWebhookDeliveryProcessor({ db, vault, config, logger }), 4),
-    consumer<HealthCheckJobData>(HEALTH_CHECK_QUEUE, createHealthCheckProcessor({ db, config, refresher, events, logger }), 2),
+    consumer<HealthCheckJobData>(HEALTH_CHECK_QUEUE, createHealthCheckProcessor({ db, config, refresher, breaker, logger }), 2),
     consumer(
       MAINTENANCE_QUEUE,
       async () => {

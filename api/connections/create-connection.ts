@@ -7,7 +7,7 @@ import { isWellFormedId, newId } from '../../shared/ids.ts';
 
 export interface NewConnection {
   workspaceId: string;
-  connector: ConnectorDefinition<any>;
+  connector: ConnectorDefinition;
   displayName: string;
   externalId: string | null;
   credentials: Record<string, string>;

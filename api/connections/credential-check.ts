@@ -9,9 +9,9 @@ import { ApiError } from '../../shared/errors.ts';
  * Tests credentials against the upstream before anything is stored. No verdict (network error,
  * 5xx, throttling) is a 502 and the caller's change is not applied.
  */
-export async function checkCredentials(config: Config, connector: ConnectorDefinition<any>, credentials: Record<string, string>): Promise<CredentialVerdict> {
+export async function checkCredentials(config: Config, connector: ConnectorDefinition, credentials: Record<string, string>): Promise<CredentialVerdict> {
   try {
-    return await testCredentials(connector, upstreamClientFor(connector, credentials, config));
+    return await testCredentials(connector, upstreamClientFor(connector, credentials, config), credentials);
   } catch (err) {
     if (err instanceof UpstreamVerdictUnavailable) {
       const f = err.failure;

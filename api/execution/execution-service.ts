@@ -1,9 +1,10 @@
 import type { Queue } from 'bullmq';
 import type { ActionDefinition, ConnectorDefinition } from '../../connectors/toolkit/connector-definition.ts';
-import { findAction, findConnector } from '../../connectors/registry.ts';
+import { actionOrThrow, connectorOrThrow } from '../../connectors/registry.ts';
 import type { Db } from '../../shared/db/database.ts';
 import type { InvocationRow } from '../../shared/db/schema.ts';
 import { ApiError, isErrorCode, notFound, toValidationIssues } from '../../shared/errors.ts';
+import { remainingBudgetMs, type AdmissionGate, type AdmissionTicket } from './admission-gate.ts';
 import { newId } from '../../shared/ids.ts';
 import { GroupCommit } from '../../shared/db/group-commit.ts';
 import { completeInvocation, insertInvocation, insertQueuedInvocations, type QueuedInvocation } from '../../shared/invocations/invocation-store.ts';
@@ -26,10 +27,13 @@ export interface ExecuteCommand {
   projectId?: string;
   idempotencyKey?: string;
   respondAsync: boolean;
-  /** How long a sync call may still wait for its result: the caller's timeoutMs less its wait at admission. */
+  /** How long a sync call waits for its result, counted from its arrival (its wait at the gate is spent from it). */
   timeoutMs: number;
-  /** Called once the call is admitted or refused, before a sync call waits for its result. */
-  admitted?: () => void;
+  /**
+   * The place a transport already took at the admission gate (HTTP takes it before authentication).
+   * Without one, the service takes a place itself, keyed by the caller's API key.
+   */
+  ticket?: AdmissionTicket;
 }
 
 export type ExecuteOutcome =
@@ -58,25 +62,28 @@ export class ExecutionService {
     private readonly replies: ReplyListener,
     private readonly limiter: SlidingWindowLimiter,
     private readonly defaultLimitPerMinute: number,
+    /** The fair admission gate (admission-gate.ts): every call passes it, whatever its transport. */
+    readonly admission: AdmissionGate,
   ) {
     this.queuedRows = new GroupCommit((rows) => insertQueuedInvocations(db, rows));
   }
 
-  async execute(cmd: ExecuteCommand): Promise<ExecuteOutcome> {
-    const connector = findConnector(cmd.connectorId);
-    if (!connector) throw new ApiError('unknown_connector', `No connector "${cmd.connectorId}".`);
-    const action = findAction(connector, cmd.actionId);
-    if (!action) throw new ApiError('unknown_action', `The ${connector.displayName} connector has no action "${cmd.actionId}".`);
-    const parsed = action.input.safeParse(cmd.input);
-    if (!parsed.success) {
-      throw new ApiError('invalid_input', `The input does not fit ${connector.id}.${action.id}.`, toValidationIssues(parsed.error.issues, 'input'));
-    }
-
+  async execute(command: ExecuteCommand): Promise<ExecuteOutcome> {
+    const ticket = command.ticket ?? (await this.admission.enter(`key:${command.principal.keyId}`))!;
+    // A sync call's timeoutMs counts from arrival: its wait at the gate is spent from it.
+    const cmd = { ...command, timeoutMs: remainingBudgetMs(command.timeoutMs, ticket.waitedMs) };
     let admitted: Admitted;
     try {
+      const connector = connectorOrThrow(cmd.connectorId);
+      const action = actionOrThrow(connector, cmd.actionId);
+      const parsed = action.input.safeParse(cmd.input);
+      if (!parsed.success) {
+        throw new ApiError('invalid_input', `The input does not fit ${connector.id}.${action.id}.`, toValidationIssues(parsed.error.issues, 'input'));
+      }
       admitted = await this.admit(cmd, connector, action, parsed.data, this.projectIdOf(cmd));
     } finally {
-      cmd.admitted?.();
+      // Out of the bound before a sync call waits for its result; an authenticated caller counts as served.
+      ticket.release({ served: true });
     }
     if (admitted.kind !== 'waiting') return admitted;
     const reply = await admitted.reply;
@@ -87,7 +94,7 @@ export class ExecutionService {
    * Everything up to the enqueue: lookups, idempotency, limiter, row, queue. A sync call leaves with
    * a reply to wait for, and waits for it after `cmd.admitted()`.
    */
-  private async admit(cmd: ExecuteCommand, connector: ConnectorDefinition<any>, action: ActionDefinition<any, any>, input: unknown, requestedProjectId: string): Promise<Admitted> {
+  private async admit(cmd: ExecuteCommand, connector: ConnectorDefinition, action: ActionDefinition<any, any>, input: unknown, requestedProjectId: string): Promise<Admitted> {
     const workspaceId = cmd.principal.workspaceId;
     const { projectId, rateLimits, connection } = await resolveTarget(this.db, workspaceId, requestedProjectId, connector.id, cmd.connectionId);
     const requestHash = executionRequestHash({ connectorId: connector.id, actionId: action.id, connectionId: cmd.connectionId, input: cmd.input });

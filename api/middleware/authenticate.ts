@@ -27,24 +27,31 @@ export function presentedKeyHash(req: Request): Buffer | null {
 }
 
 /**
- * Resolves `Authorization: Bearer <key>` to a principal. Keys are looked up by their SHA-256, then
- * compared in constant time; revocation takes effect on the next request (nothing is cached).
+ * Resolves `Authorization: Bearer <key>` to a principal (and sets `req.principal`). Keys are looked
+ * up by their SHA-256, then compared in constant time; revocation takes effect on the next request
+ * (nothing is cached).
  */
+export async function authenticateRequest(db: Db, req: Request): Promise<Principal> {
+  const hash = presentedKeyHash(req);
+  if (!hash) throw new ApiError('unauthenticated', 'Send an API key as "Authorization: Bearer <key>".');
+  const row = await db
+    .selectFrom('api_keys')
+    .select(['id', 'workspace_id', 'project_id', 'kind', 'key_hash'])
+    .where('key_hash', '=', hash)
+    .where('revoked_at', 'is', null)
+    .executeTakeFirst();
+  if (!row || !timingSafeEqual(row.key_hash, hash)) throw new ApiError('unauthenticated', 'The API key is unknown or revoked.');
+  req.principal =
+    row.kind === 'project' && row.project_id
+      ? { kind: 'project', workspaceId: row.workspace_id, projectId: row.project_id, keyId: row.id }
+      : { kind: 'workspace', workspaceId: row.workspace_id, keyId: row.id };
+  return req.principal;
+}
+
+/** authenticateRequest as middleware, for the routes that need a key. */
 export function authenticate(db: Db): RequestHandler {
   return async (req, _res, next) => {
-    const hash = presentedKeyHash(req);
-    if (!hash) throw new ApiError('unauthenticated', 'Send an API key as "Authorization: Bearer <key>".');
-    const row = await db
-      .selectFrom('api_keys')
-      .select(['id', 'workspace_id', 'project_id', 'kind', 'key_hash'])
-      .where('key_hash', '=', hash)
-      .where('revoked_at', 'is', null)
-      .executeTakeFirst();
-    if (!row || !timingSafeEqual(row.key_hash, hash)) throw new ApiError('unauthenticated', 'The API key is unknown or revoked.');
-    req.principal =
-      row.kind === 'project' && row.project_id
-        ? { kind: 'project', workspaceId: row.workspace_id, projectId: row.project_id, keyId: row.id }
-        : { kind: 'workspace', workspaceId: row.workspace_id, keyId: row.id };
+    await authenticateRequest(db, req);
     next();
   };
 }

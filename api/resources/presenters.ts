@@ -1,7 +1,37 @@
-import type { InvocationRow, ProjectRow } from '../../shared/db/schema.ts';
+import { z } from 'zod';
+import type { ConnectorDefinition } from '../../connectors/toolkit/connector-definition.ts';
+import type { InvocationRow, ProjectRow, WebhookDeliveryRow } from '../../shared/db/schema.ts';
 import { toIso as iso } from '../../shared/iso-time.ts';
 
-/** Database rows → the API.md resource shapes (camelCase, ISO timestamps, no secrets). */
+/**
+ * Definitions and database rows → the resource shapes of docs/api.md (camelCase, ISO timestamps, no
+ * secrets). Every response body of the API is built here, except `Connection`
+ * (shared/connections/connection-resource.ts), which webhook payloads carry too.
+ */
+
+const jsonSchema = (schema: z.ZodType, io: 'input' | 'output') => z.toJSONSchema(schema, { io, unrepresentable: 'any' });
+
+/** The catalog's `Connector`, with input and output JSON Schemas generated from the action's zod schemas. */
+export function presentConnector(c: ConnectorDefinition) {
+  return {
+    id: c.id,
+    displayName: c.displayName,
+    category: c.category,
+    description: c.description,
+    source: 'builtin' as const,
+    authType: c.auth.type,
+    authFields: c.auth.fields,
+    rateLimit: c.rateLimit,
+    actions: c.actions.map((a) => ({
+      id: a.id,
+      displayName: a.displayName,
+      description: a.description,
+      sideEffects: a.sideEffects,
+      inputSchema: jsonSchema(a.input, 'input'),
+      outputSchema: jsonSchema(a.output, 'output'),
+    })),
+  };
+}
 
 export function presentProject(p: ProjectRow) {
   return {
@@ -36,4 +66,23 @@ export function presentInvocation(i: InvocationRow) {
 
 export function presentApiKey(k: { id: string; name: string | null; prefix: string; created_at: Date }) {
   return { id: k.id, name: k.name, prefix: k.prefix, createdAt: iso(k.created_at) };
+}
+
+export function presentWebhook(h: { id: string; url: string; events: string[]; created_at: Date }) {
+  return { id: h.id, url: h.url, events: h.events, createdAt: iso(h.created_at) };
+}
+
+export function presentDelivery(d: WebhookDeliveryRow) {
+  return {
+    id: d.id,
+    eventId: d.event_id,
+    type: d.event_type,
+    status: d.status,
+    attempts: d.attempts,
+    lastStatusCode: d.last_status_code,
+    lastError: d.last_error,
+    nextAttemptAt: iso(d.next_attempt_at),
+    createdAt: iso(d.created_at),
+    deliveredAt: iso(d.delivered_at),
+  };
 }

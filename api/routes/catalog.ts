@@ -1,29 +1,8 @@
 import { Router } from 'express';
-import { z } from 'zod';
-import { connectors, findConnector } from '../../connectors/registry.ts';
-import type { ConnectorDefinition } from '../../connectors/toolkit/connector-definition.ts';
-import { ApiError } from '../../shared/errors.ts';
+import { connectorOrThrow, connectors } from '../../connectors/registry.ts';
+import { presentConnector } from '../resources/presenters.ts';
 
-/** The catalog, with each action's JSON Schema generated from the zod schema that validates its input. */
-function presentConnector(c: ConnectorDefinition<any>) {
-  return {
-    id: c.id,
-    displayName: c.displayName,
-    category: c.category,
-    description: c.description,
-    authType: c.authType,
-    authFields: c.authFields,
-    rateLimit: c.rateLimit,
-    actions: c.actions.map((a) => ({
-      id: a.id,
-      displayName: a.displayName,
-      description: a.description,
-      sideEffects: a.sideEffects,
-      inputSchema: z.toJSONSchema(a.input, { io: 'input', unrepresentable: 'any' }),
-    })),
-  };
-}
-
+/** The connector catalog (no key needed). */
 export function catalogRoutes(): Router {
   const router = Router();
   // Computed once: the catalog only changes with a deploy.
@@ -34,9 +13,7 @@ export function catalogRoutes(): Router {
   });
 
   router.get('/v1/connectors/:connectorId', (req, res) => {
-    const connector = findConnector(String(req.params.connectorId));
-    if (!connector) throw new ApiError('unknown_connector', `No connector "${req.params.connectorId}".`);
-    res.json(presented.get(connector.id));
+    res.json(presented.get(connectorOrThrow(String(req.params.connectorId)).id));
   });
 
   return router;

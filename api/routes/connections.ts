@@ -1,13 +1,13 @@
 import { Router } from 'express';
 import { sql } from 'kysely';
 import { z } from 'zod';
-import { findConnector } from '../../connectors/registry.ts';
+import { connectorOrThrow } from '../../connectors/registry.ts';
 import type { ConnectorDefinition } from '../../connectors/toolkit/connector-definition.ts';
 import type { Config } from '../../shared/config.ts';
 import { RefreshRejected, RefreshUnavailable, type CredentialRefresher } from '../../shared/connections/credential-refresher.ts';
 import { credentialsHint, sealCredentials } from '../../shared/connections/credentials.ts';
 import type { Vault } from '../../shared/crypto/vault.ts';
-import { connectionsBroken } from '../../shared/metrics.ts';
+import type { ConnectionBreaker } from '../../shared/connections/connection-breaker.ts';
 import type { ConnectionEvents } from '../../shared/webhooks/connection-events.ts';
 import type { Db } from '../../shared/db/database.ts';
 import { ApiError, notFound, toValidationIssues } from '../../shared/errors.ts';
@@ -41,13 +41,13 @@ const listConnections = z.object({
   projectId: z.string().max(100).optional(),
 });
 
-function parseCredentials(connector: ConnectorDefinition<any>, value: unknown): Record<string, string> {
+function parseCredentials(connector: ConnectorDefinition, value: unknown): Record<string, string> {
   const parsed = connector.credentials.safeParse(value);
   if (!parsed.success) {
     // Issues name fields, never echo values: these are secrets.
     throw new ApiError(
       'invalid_credentials_shape',
-      `The credentials do not fit the ${connector.displayName} connector (fields: ${connector.authFields.map((f) => f.key).join(', ')}).`,
+      `The credentials do not fit the ${connector.displayName} connector (fields: ${connector.auth.fields.map((f) => f.key).join(', ')}).`,
       toValidationIssues(parsed.error.issues, 'credentials'),
     );
   }
@@ -55,14 +55,13 @@ function parseCredentials(connector: ConnectorDefinition<any>, value: unknown): 
 }
 
 /** Connections and their project bindings (workspace keys only). */
-export function connectionRoutes(db: Db, vault: Vault, config: Config, refresher: CredentialRefresher, events: ConnectionEvents): Router {
+export function connectionRoutes(db: Db, vault: Vault, config: Config, refresher: CredentialRefresher, breaker: ConnectionBreaker, events: ConnectionEvents): Router {
   const router = Router();
 
   router.post('/v1/connections', async (req, res) => {
     const { workspaceId } = workspacePrincipal(req);
     const body = parseBody(createConnection, req);
-    const connector = findConnector(body.connectorId);
-    if (!connector) throw new ApiError('unknown_connector', `No connector "${body.connectorId}".`);
+    const connector = connectorOrThrow(body.connectorId);
     const creds = parseCredentials(connector, body.credentials);
     const projectIds = [...new Set(body.projectIds ?? [])];
     await assertProjectsInWorkspace(db, workspaceId, projectIds);
@@ -109,7 +108,7 @@ export function connectionRoutes(db: Db, vault: Vault, config: Config, refresher
     const { workspaceId } = workspacePrincipal(req);
     const current = await loadConnection(db, workspaceId, pathId(req, 'connectionId', 'connection', 'connection'));
     const body = parseBody(updateConnection, req);
-    const connector = findConnector(current.connector_id)!;
+    const connector = connectorOrThrow(current.connector_id);
     let credentialColumns = {};
     if (body.credentials !== undefined) {
       const creds = parseCredentials(connector, body.credentials);
@@ -139,7 +138,7 @@ export function connectionRoutes(db: Db, vault: Vault, config: Config, refresher
     const id = pathId(req, 'connectionId', 'connection', 'connection');
     const row = await db.selectFrom('connections').selectAll().where('id', '=', id).where('workspace_id', '=', workspaceId).executeTakeFirst();
     if (!row) throw notFound('connection');
-    const connector = findConnector(row.connector_id)!;
+    const connector = connectorOrThrow(row.connector_id);
     let usable;
     try {
       // OAuth tokens near expiry are refreshed first; a refused refresh has already broken the connection.
@@ -150,18 +149,10 @@ export function connectionRoutes(db: Db, vault: Vault, config: Config, refresher
       throw err;
     }
     const verdict = await checkCredentials(config, connector, usable.credentials);
-    const next = statusFromVerdict(verdict);
-    await db
-      .updateTable('connections')
-      .set({ ...next, status_changed_at: sql`case when status <> ${next.status} then now() else status_changed_at end`, updated_at: sql`now()` })
-      .where('id', '=', row.id)
-      // Credentials replaced while we were testing are not ours to judge.
-      .where('credentials_version', '=', usable.version)
-      .execute();
-    const updated = await loadConnection(db, workspaceId, row.id);
-    if (row.status === 'active' && updated.status === 'broken') connectionsBroken.inc({ connector: connector.id, source: 'test' });
-    await events.statusChanged(row.id, row.status, updated.status);
-    res.json(presentConnection(updated));
+    // Credentials replaced while we were testing are not ours to judge: both marks check the version.
+    if (verdict.valid) await breaker.markRestored(row.id, usable.version);
+    else await breaker.markBroken({ id: row.id, connectorId: connector.id }, usable.version, statusFromVerdict(verdict).status_reason!, 'test');
+    res.json(presentConnection(await loadConnection(db, workspaceId, row.id)));
   });
 
   router.delete('/v1/connections/:connectionId', async (req, res) => {

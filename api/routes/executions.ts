@@ -1,9 +1,10 @@
-import { Router } from 'express';
+import { Router, type Request } from 'express';
 import { z } from 'zod';
 import { ApiError } from '../../shared/errors.ts';
+import type { Principal } from '../middleware/authenticate.ts';
+import { presentedKeyHash } from '../middleware/authenticate.ts';
 import { errorFromReply, type ExecutionService } from '../execution/execution-service.ts';
 import { InvocationError } from '../middleware/errors.ts';
-import { principalOf } from '../middleware/authenticate.ts';
 import { parseBody, parseQuery } from '../validation.ts';
 
 const executeBody = z
@@ -18,26 +19,33 @@ const executeBody = z
 const executeQuery = z.object({ timeoutMs: z.coerce.number().int().min(1).max(120_000).default(30_000) });
 const idempotencyKey = z.string().min(1).max(255);
 
-/** POST /v1/executions: sync by default, async with `Prefer: respond-async`. */
-export function executionRoutes(service: Pick<ExecutionService, 'execute'>): Router {
+/**
+ * POST /v1/executions: sync by default, async with `Prefer: respond-async`. The call first waits
+ * for a place at the service's admission gate, keyed by the presented key's hash, and only then
+ * authenticates (`authenticate`): a flood's lookups queue behind the gate, not ahead of everyone.
+ */
+export function executionRoutes(service: Pick<ExecutionService, 'execute' | 'admission'>, authenticate: (req: Request) => Promise<Principal>): Router {
   const router = Router();
 
   router.post('/v1/executions', async (req, res) => {
-    const principal = principalOf(req);
-    const body = parseBody(executeBody, req);
-    const { timeoutMs } = parseQuery(executeQuery, req);
-    const keyHeader = req.get('idempotency-key');
-    const key = keyHeader === undefined ? undefined : idempotencyKey.safeParse(keyHeader);
-    if (key && !key.success) {
-      throw new ApiError('invalid_input', 'The Idempotency-Key header must be 1 to 255 characters.', [{ path: 'Idempotency-Key', message: 'length 1..255' }]);
+    const ticket = await service.admission.enter(presentedKeyHash(req)?.toString('base64url') ?? 'no key', res);
+    if (!ticket) return; // the client hung up while waiting
+    let outcome;
+    let timeoutMs;
+    try {
+      const principal = await authenticate(req);
+      const body = parseBody(executeBody, req);
+      timeoutMs = parseQuery(executeQuery, req).timeoutMs;
+      const keyHeader = req.get('idempotency-key');
+      const key = keyHeader === undefined ? undefined : idempotencyKey.safeParse(keyHeader);
+      if (key && !key.success) {
+        throw new ApiError('invalid_input', 'The Idempotency-Key header must be 1 to 255 characters.', [{ path: 'Idempotency-Key', message: 'length 1..255' }]);
+      }
+      const respondAsync = /(^|[,\s])respond-async($|[,;\s])/i.test(req.get('prefer') ?? '');
+      outcome = await service.execute({ principal, ...body, idempotencyKey: key?.data, respondAsync, timeoutMs, ticket });
+    } finally {
+      ticket.release(); // refused before the service took over (a bad key, a bad body): not served
     }
-    const respondAsync = /(^|[,\s])respond-async($|[,;\s])/i.test(req.get('prefer') ?? '');
-
-    const admitted = res.locals.admitted as (() => void) | undefined;
-    // timeoutMs counts from arrival: a wait at the admission gate is spent from it.
-    const waitedMs = (res.locals.admissionWaitMs as number | undefined) ?? 0;
-    const budgetMs = Math.max(1, Math.floor(timeoutMs - waitedMs));
-    const outcome = await service.execute({ principal, ...body, idempotencyKey: key?.data, respondAsync, timeoutMs: budgetMs, admitted });
     res.locals.invocationId = outcome.kind === 'finished' ? outcome.reply.invocationId : outcome.invocationId;
     switch (outcome.kind) {
       case 'accepted':

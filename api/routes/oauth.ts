@@ -2,10 +2,12 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Router } from 'express';
 import { sql } from 'kysely';
 import { z } from 'zod';
-import { findConnector } from '../../connectors/registry.ts';
+import { connectorOrThrow } from '../../connectors/registry.ts';
 import { classifyUpstreamError } from '../../connectors/toolkit/classify.ts';
-import type { ConnectorDefinition, OAuthSpec } from '../../connectors/toolkit/connector-definition.ts';
-import { UpstreamClient } from '../../connectors/toolkit/upstream-client.ts';
+import type { ConnectorDefinition } from '../../connectors/toolkit/connector-definition.ts';
+import { authorizationUrl, pkcePair, scopesFor, type OAuthProviderDefinition } from '../../connectors/toolkit/oauth-provider.ts';
+import { authorizeUrlOf, oauthClientOf, providerSettings } from '../../connectors/toolkit/settings.ts';
+import { tokenEndpointFor } from '../../shared/connections/upstream-for.ts';
 import type { Config } from '../../shared/config.ts';
 import type { Vault } from '../../shared/crypto/vault.ts';
 import type { Db } from '../../shared/db/database.ts';
@@ -33,17 +35,17 @@ const callbackQuery = z.object({
   error: z.string().max(200).optional(),
 });
 
-function oauthConnector(connectorId: string, config: Config): { connector: ConnectorDefinition<any>; oauth: OAuthSpec; clientId: string; clientSecret: string } {
-  const connector = findConnector(connectorId);
-  if (!connector) throw new ApiError('unknown_connector', `No connector "${connectorId}".`);
-  const oauth = connector.oauth;
-  if (!oauth) throw new ApiError('unknown_connector', `The ${connector.displayName} connector does not use OAuth.`);
-  const clientId = config[oauth.clientIdConfigKey];
-  const clientSecret = config[oauth.clientSecretConfigKey];
-  if (!clientId || !clientSecret) {
-    throw new ApiError('conflict', `OAuth for ${connector.displayName} is not configured on this server (${oauth.clientIdConfigKey}, ${oauth.clientSecretConfigKey}).`);
+/** An OAuth connector whose provider's client the operator has configured, or the API error saying what is missing. */
+function oauthConnector(connectorId: string, config: Config): { connector: ConnectorDefinition; provider: OAuthProviderDefinition; clientId: string } {
+  const connector = connectorOrThrow(connectorId);
+  if (connector.auth.type !== 'oauth2') throw new ApiError('unknown_connector', `The ${connector.displayName} connector does not use OAuth.`);
+  const provider = connector.auth.provider;
+  const client = oauthClientOf(provider, config.connectorSettings);
+  if (!client) {
+    const names = providerSettings(provider);
+    throw new ApiError('conflict', `OAuth for ${connector.displayName} is not configured on this server (${names.clientId}, ${names.clientSecret}).`);
   }
-  return { connector, oauth, clientId, clientSecret };
+  return { connector, provider, clientId: client.clientId };
 }
 
 /** Where the provider sends the user back: this server's callback. */
@@ -72,13 +74,16 @@ export function oauthCallbackRoutes(db: Db, vault: Vault, config: Config): Route
     if (q.error) throw new ApiError('invalid_input', `The provider did not authorize the connection: ${q.error}.`, [{ path: 'error', message: q.error }]);
     if (!q.code) throw new ApiError('invalid_input', 'The OAuth callback has no code.', [{ path: 'code', message: 'required' }]);
 
-    const { connector, oauth, clientId, clientSecret } = oauthConnector(pending.connector_id, config);
-    const http = new UpstreamClient({ baseUrl: config[oauth.tokenBaseUrlConfigKey], authHeaders: {}, timeoutMs: config.UPSTREAM_TIMEOUT_MS, checkResponse: connector.checkResponse });
+    const { connector, provider } = oauthConnector(pending.connector_id, config);
     let credentials: Record<string, string>;
     try {
-      credentials = await oauth.exchangeCode(http, { code: q.code, redirectUri: callbackUrl(config), client: { clientId, clientSecret } });
+      credentials = await tokenEndpointFor(connector, provider, config).exchangeCode({
+        code: q.code,
+        redirectUri: callbackUrl(config),
+        codeVerifier: pending.pkce_verifier ?? undefined,
+      });
     } catch (err) {
-      const failure = classifyUpstreamError(connector, err);
+      const failure = classifyUpstreamError(provider, err);
       if (failure.kind === 'transient' || failure.kind === 'rate_limited') {
         throw new ApiError('upstream_unavailable', `${connector.displayName} could not be reached to finish the authorization.`);
       }
@@ -118,11 +123,12 @@ export function oauthAuthorizeRoutes(db: Db, config: Config): Router {
   router.post('/v1/oauth/:connectorId/authorize', async (req, res) => {
     const { workspaceId } = workspacePrincipal(req);
     const body = parseBody(authorizeBody, req);
-    const { connector, oauth, clientId } = oauthConnector(String(req.params.connectorId), config);
+    const { connector, provider, clientId } = oauthConnector(String(req.params.connectorId), config);
     const projectIds = [...new Set(body.projectIds ?? [])];
     await assertProjectsInWorkspace(db, workspaceId, projectIds);
 
     const state = randomBytes(32).toString('base64url');
+    const pkce = provider.pkce ? pkcePair() : undefined;
     await db
       .insertInto('oauth_states')
       .values({
@@ -134,15 +140,19 @@ export function oauthAuthorizeRoutes(db: Db, config: Config): Router {
         external_id: body.externalId ?? null,
         project_ids: JSON.stringify(projectIds),
         redirect_uri: body.redirectUri ?? null,
+        pkce_verifier: pkce?.verifier ?? null,
         expires_at: new Date(Date.now() + STATE_TTL_MS),
       })
       .execute();
-    const url = new URL(config[oauth.authorizeUrlConfigKey]);
-    url.searchParams.set('client_id', clientId);
-    url.searchParams.set(oauth.scopeParam, oauth.scopes.join(oauth.scopeSeparator));
-    url.searchParams.set('redirect_uri', callbackUrl(config));
-    url.searchParams.set('state', state);
-    res.status(200).json({ authorizeUrl: url.toString(), state, expiresAt: new Date(Date.now() + STATE_TTL_MS).toISOString() });
+    const url = authorizationUrl(provider, {
+      authorizeUrl: authorizeUrlOf(provider, config.connectorSettings),
+      clientId,
+      redirectUri: callbackUrl(config),
+      state,
+      scopes: scopesFor(provider, connector.actions),
+      codeChallenge: pkce?.challenge,
+    });
+    res.status(200).json({ authorizeUrl: url, state, expiresAt: new Date(Date.now() + STATE_TTL_MS).toISOString() });
   });
 
   return router;

@@ -9,7 +9,7 @@ import { newId } from '../../shared/ids.ts';
 import { workspacePrincipal } from '../middleware/authenticate.ts';
 import { decodeCursor, pageQuery, toPage } from '../pagination.ts';
 import { parseBody, parseQuery, pathId } from '../validation.ts';
-import { toIso as iso } from '../../shared/iso-time.ts';
+import { presentDelivery, presentWebhook } from '../resources/presenters.ts';
 
 const eventTypes = z.enum(['connection.broken', 'connection.restored']);
 const createWebhook = z
@@ -29,7 +29,6 @@ export function webhookRoutes(db: Db, vault: Vault, allowPrivateTargets: boolean
     if (!hook) throw notFound('webhook');
     return hook;
   };
-  const present = (h: { id: string; url: string; events: string[]; created_at: Date }) => ({ id: h.id, url: h.url, events: h.events, createdAt: iso(h.created_at) });
 
   router.post('/v1/webhooks', async (req, res) => {
     const { workspaceId } = workspacePrincipal(req);
@@ -54,7 +53,7 @@ export function webhookRoutes(db: Db, vault: Vault, allowPrivateTargets: boolean
       })
       .returning(['id', 'url', 'events', 'created_at'])
       .executeTakeFirstOrThrow();
-    res.status(201).json({ ...present(row), secret });
+    res.status(201).json({ ...presentWebhook(row), secret });
   });
 
   router.get('/v1/webhooks', async (req, res) => {
@@ -63,7 +62,7 @@ export function webhookRoutes(db: Db, vault: Vault, allowPrivateTargets: boolean
     const after = decodeCursor(q.cursor);
     let query = db.selectFrom('webhooks').select(['id', 'url', 'events', 'created_at']).where('workspace_id', '=', workspaceId);
     if (after) query = query.where('id', '<', after);
-    res.json(toPage(await query.orderBy('id', 'desc').limit(q.limit + 1).execute(), q.limit, present));
+    res.json(toPage(await query.orderBy('id', 'desc').limit(q.limit + 1).execute(), q.limit, presentWebhook));
   });
 
   router.delete('/v1/webhooks/:webhookId', async (req, res) => {
@@ -81,20 +80,7 @@ export function webhookRoutes(db: Db, vault: Vault, allowPrivateTargets: boolean
     let query = db.selectFrom('webhook_deliveries').selectAll().where('webhook_id', '=', hook.id);
     if (after) query = query.where('id', '<', after);
     const rows = await query.orderBy('id', 'desc').limit(q.limit + 1).execute();
-    res.json(
-      toPage(rows, q.limit, (d) => ({
-        id: d.id,
-        eventId: d.event_id,
-        type: d.event_type,
-        status: d.status,
-        attempts: d.attempts,
-        lastStatusCode: d.last_status_code,
-        lastError: d.last_error,
-        nextAttemptAt: iso(d.next_attempt_at),
-        createdAt: iso(d.created_at),
-        deliveredAt: iso(d.delivered_at),
-      })),
-    );
+    res.json(toPage(rows, q.limit, presentDelivery));
   });
 
   return router;

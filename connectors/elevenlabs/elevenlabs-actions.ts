@@ -3,7 +3,7 @@ import { defineAction, type ActionContext } from '../toolkit/connector-definitio
 
 /**
  * ElevenLabs actions. Audio is never inlined: it is stored as an artifact of the invocation and the
- * output carries its URL (DESIGN.md §8). Generation costs credits and ElevenLabs has no idempotency
+ * output carries its URL (docs/design.md, decision 8). Generation costs credits and ElevenLabs has no idempotency
  * key, so both generators are writes: never repeated once they may have run.
  */
 const outputFormat = z
@@ -17,7 +17,20 @@ const outputFormat = z
 
 const unit = z.number().min(0).max(1);
 
-async function generateAudio(ctx: ActionContext, path: string, query: Record<string, string | undefined>, json: Record<string, unknown>) {
+const generatedAudio = z.object({
+  audio: z
+    .object({ contentType: z.string(), sizeBytes: z.number().int(), url: z.string().describe('Download with the same API key') })
+    .describe('The audio, stored as an artifact of the invocation'),
+  characterCost: z.number().nullable().describe("ElevenLabs' character-cost header"),
+  requestId: z.string().nullable(),
+});
+
+async function generateAudio(
+  ctx: ActionContext,
+  path: string,
+  query: Record<string, string | undefined>,
+  json: Record<string, unknown>,
+): Promise<z.infer<typeof generatedAudio>> {
   const res = await ctx.http.request<Buffer>({ method: 'POST', path, query, json, binary: true, headers: { accept: 'audio/*' } });
   const contentType = String(res.headers['content-type'] ?? 'audio/mpeg').split(';')[0]!.trim();
   const audio = await ctx.saveArtifact('audio', contentType, res.body);
@@ -34,6 +47,8 @@ export const textToSpeech = defineAction({
   displayName: 'Text to speech',
   description: 'Turn text into speech with a voice; the audio is returned as a downloadable artifact.',
   sideEffects: 'write',
+  output: generatedAudio,
+  examples: [{ summary: 'A sentence in the voice Rachel', input: { voiceId: '21m00Tcm4TlvDq8ikWAM', text: 'Your order has shipped.' } }],
   input: z
     .object({
       voiceId: z.string().regex(/^[A-Za-z0-9]{1,64}$/, 'an ElevenLabs voice id, e.g. "21m00Tcm4TlvDq8ikWAM"'),
@@ -71,6 +86,8 @@ export const generateSoundEffect = defineAction({
   displayName: 'Generate a sound effect',
   description: 'Generate a sound effect from a text prompt; the audio is returned as a downloadable artifact.',
   sideEffects: 'write',
+  output: generatedAudio,
+  examples: [{ summary: 'Two seconds of applause', input: { text: 'A small crowd applauding', durationSeconds: 2 } }],
   input: z
     .object({
       text: z.string().min(1).max(5_000),
@@ -106,6 +123,21 @@ export const listVoices = defineAction({
   displayName: 'List voices',
   description: 'List the voices available to the account (GET /v2/voices), a page at a time.',
   sideEffects: 'read',
+  output: z.object({
+    voices: z.array(
+      z.object({
+        voiceId: z.string(),
+        name: z.string(),
+        category: z.string().nullable(),
+        labels: z.record(z.string(), z.string()),
+        description: z.string().nullable(),
+        previewUrl: z.string().nullable(),
+      }),
+    ),
+    totalCount: z.number().int().nullable(),
+    nextCursor: z.string().nullable().describe('Pass as cursor for the next page; null on the last page'),
+  }),
+  examples: [{ summary: 'Premade voices', input: { category: 'premade', limit: 20 } }],
   input: z
     .object({
       search: z.string().max(200).optional(),

@@ -80,6 +80,29 @@ const listDomainsInput = z
   })
   .strict();
 
+const sentEmail = z.object({ id: z.string().describe("Resend's email id") });
+
+const sendBatchOutput = z.object({
+  emails: z.array(sentEmail).describe('One entry per email Resend accepted, in request order'),
+  errors: z
+    .array(z.object({ index: z.number().int(), message: z.string() }))
+    .describe('With validation "permissive": the emails Resend refused, by index in the request'),
+});
+
+const listDomainsOutput = z.object({
+  domains: z.array(
+    z.object({
+      id: z.string(),
+      name: z.string(),
+      status: z.string().describe('e.g. "verified", "pending", "not_started"'),
+      region: z.string(),
+      createdAt: z.string().describe('ISO 8601'),
+      capabilities: z.object({ sending: z.string().optional(), receiving: z.string().optional() }),
+    }),
+  ),
+  nextCursor: z.string().nullable().describe('Pass as cursor for the next page; null on the last page'),
+});
+
 function toWire(e: EmailBody): Record<string, unknown> {
   return {
     from: e.from,
@@ -126,6 +149,8 @@ export const sendEmail = defineAction({
   sideEffects: 'write',
   upstreamDedupes: true,
   input: sendEmailInput,
+  output: sentEmail,
+  examples: [{ summary: 'A plain-text email', input: { from: 'Acme <orders@mail.example.com>', to: 'ada@example.com', subject: 'Your order', text: 'Thanks!' } }],
   async run(ctx, input) {
     const res = await ctx.http.request<{ id: string }>({
       method: 'POST',
@@ -144,6 +169,18 @@ export const sendBatch = defineAction({
   sideEffects: 'write',
   upstreamDedupes: true,
   input: sendBatchInput,
+  output: sendBatchOutput,
+  examples: [
+    {
+      summary: 'Two emails in one request',
+      input: {
+        emails: [
+          { from: 'orders@mail.example.com', to: 'ada@example.com', subject: 'Shipped', text: 'On its way' },
+          { from: 'orders@mail.example.com', to: 'grace@example.com', subject: 'Shipped', html: '<p>On its way</p>' },
+        ],
+      },
+    },
+  ],
   async run(ctx, input) {
     const res = await ctx.http.request<{ data: { id: string }[]; errors?: { index: number; message: string }[] }>({
       method: 'POST',
@@ -161,6 +198,8 @@ export const listDomains = defineAction({
   description: 'List the sending domains of the Resend account (needs a full-access key).',
   sideEffects: 'read',
   input: listDomainsInput,
+  output: listDomainsOutput,
+  examples: [{ summary: 'The first ten domains', input: { limit: 10 } }],
   async run(ctx, input) {
     const res = await ctx.http.request<{ has_more: boolean; data: ResendDomain[] }>({
       method: 'GET',

@@ -3,7 +3,7 @@ import { defineAction, type ActionContext } from '../toolkit/connector-definitio
 
 /**
  * Slack Web API actions. Writes go as JSON (token in the header); reads as GET query strings, since
- * Slack accepts JSON only on write methods (upstream-apis.md §2.0). Outputs are a camelCase
+ * Slack accepts JSON only on write methods (docs/upstreams/slack.md). Outputs are a camelCase
  * projection of Slack's objects, with `nextCursor: null` on the last page.
  */
 const channelId = z.string().min(1).max(100).describe('Conversation id (C…, G…, D…) or, for postMessage, a #name');
@@ -34,7 +34,20 @@ interface SlackMessage {
   reply_count?: number;
   parent_user_id?: string;
 }
-const presentMessage = (m: SlackMessage) => ({
+const message = z.object({
+  ts: z.string(),
+  type: z.string(),
+  subtype: z.string().nullable(),
+  user: z.string().nullable(),
+  botId: z.string().nullable(),
+  text: z.string(),
+  threadTs: z.string().nullable(),
+  replyCount: z.number().int(),
+  parentUserId: z.string().nullable(),
+});
+const nextCursor = z.string().nullable().describe('Pass as cursor for the next page; null on the last page');
+
+const presentMessage = (m: SlackMessage): z.infer<typeof message> => ({
   ts: m.ts,
   type: m.type ?? 'message',
   subtype: m.subtype ?? null,
@@ -51,6 +64,13 @@ export const postMessage = defineAction({
   displayName: 'Post a message',
   description: 'Post a message to a channel, DM or thread (chat.postMessage).',
   sideEffects: 'write',
+  scopes: ['chat:write'],
+  output: z.object({
+    channel: z.string().describe('The channel id, also when the input named the channel as "#name"'),
+    ts: z.string(),
+    message: message.nullable(),
+  }),
+  examples: [{ summary: 'A message to #general', input: { channel: '#general', text: 'Deploy finished :rocket:' } }],
   input: z
     .object({
       channel: channelId,
@@ -117,6 +137,26 @@ export const listChannels = defineAction({
   displayName: 'List channels',
   description: 'List conversations the token can see (conversations.list), a page at a time.',
   sideEffects: 'read',
+  scopes: ['channels:read', 'groups:read'],
+  output: z.object({
+    channels: z.array(
+      z.object({
+        id: z.string(),
+        name: z.string().nullable(),
+        isPrivate: z.boolean(),
+        isArchived: z.boolean(),
+        isMember: z.boolean(),
+        isIm: z.boolean(),
+        isMpim: z.boolean(),
+        numMembers: z.number().int().nullable(),
+        topic: z.string(),
+        purpose: z.string(),
+        createdAt: z.string().nullable().describe('ISO 8601'),
+      }),
+    ),
+    nextCursor,
+  }),
+  examples: [{ summary: 'Public channels, 50 at a time', input: { limit: 50, excludeArchived: true } }],
   input: z
     .object({
       types: z.array(z.enum(['public_channel', 'private_channel', 'mpim', 'im'])).min(1).optional().describe('Default: public_channel'),
@@ -170,6 +210,26 @@ export const listUsers = defineAction({
   displayName: 'List users',
   description: 'List the workspace members (users.list), a page at a time.',
   sideEffects: 'read',
+  scopes: ['users:read'],
+  output: z.object({
+    users: z.array(
+      z.object({
+        id: z.string(),
+        teamId: z.string().nullable(),
+        name: z.string().nullable(),
+        realName: z.string().nullable(),
+        displayName: z.string().nullable(),
+        email: z.string().nullable().describe('Only with the users:read.email scope'),
+        isBot: z.boolean(),
+        isAdmin: z.boolean(),
+        deleted: z.boolean(),
+        timeZone: z.string().nullable(),
+        avatarUrl: z.string().nullable(),
+      }),
+    ),
+    nextCursor,
+  }),
+  examples: [{ summary: 'The first 100 members', input: { limit: 100 } }],
   input: z
     .object({
       limit: z.number().int().min(1).max(1000).optional().describe('Default 200'),
@@ -210,6 +270,9 @@ export const reactToMessage = defineAction({
   displayName: 'React to a message',
   description: 'Add an emoji reaction to a message (reactions.add). Reacting twice is not an error.',
   sideEffects: 'write',
+  scopes: ['reactions:write'],
+  output: z.object({ reacted: z.boolean(), alreadyReacted: z.boolean().describe('The reaction was there already') }),
+  examples: [{ summary: 'A thumbs-up on a message', input: { channel: 'C0FAKERND01', timestamp: '1700000200.000500', name: 'thumbsup' } }],
   // Adding the same reaction twice is harmless (already_reacted), so a retry cannot do damage.
   upstreamDedupes: true,
   input: z
@@ -235,6 +298,9 @@ export const getThread = defineAction({
   displayName: 'Get a thread',
   description: 'The parent message and replies of a thread (conversations.replies), a page at a time.',
   sideEffects: 'read',
+  scopes: ['channels:history', 'groups:history'],
+  output: z.object({ messages: z.array(message), hasMore: z.boolean(), nextCursor }),
+  examples: [{ summary: 'A thread and its replies', input: { channel: 'C0FAKEGEN01', ts: '1700000000.000100' } }],
   input: z
     .object({
       channel: z.string().min(1).max(100),

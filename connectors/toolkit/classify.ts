@@ -1,9 +1,13 @@
-import type { ConnectorDefinition } from './connector-definition.ts';
+import type { ErrorTable } from './error-table.ts';
+import { classifyByTable } from './error-table.ts';
 import { classifyNetworkError, UpstreamHttpError, UpstreamNetworkError, type ClassifiedFailure } from './upstream-errors.ts';
 
-/** Any error thrown while calling an upstream, as the engine's ClassifiedFailure. */
-export function classifyUpstreamError(connector: ConnectorDefinition<any>, err: unknown): ClassifiedFailure {
-  if (err instanceof UpstreamHttpError) return connector.classifyHttpError(err);
+/**
+ * Any error thrown while calling an upstream, as the engine's ClassifiedFailure, by the error table
+ * of whoever answered: a connector's API (`connector.errors`) or an OAuth provider's token endpoint.
+ */
+export function classifyUpstreamError(source: { errors: ErrorTable }, err: unknown): ClassifiedFailure {
+  if (err instanceof UpstreamHttpError) return classifyByTable(source.errors, err);
   if (err instanceof UpstreamNetworkError) return classifyNetworkError(err);
   throw err; // a bug in a handler, not an upstream failure
 }
@@ -14,23 +18,4 @@ export class UpstreamVerdictUnavailable extends Error {
     super(`the upstream could not be reached for a verdict: ${failure.message}`);
     this.name = 'UpstreamVerdictUnavailable';
   }
-}
-
-/** Builds the common shape of a failure from an HTTP error; connectors fill in kind and code. */
-export function httpFailure(
-  err: UpstreamHttpError,
-  kind: ClassifiedFailure['kind'],
-  upstreamCode: string | undefined,
-  message: string,
-  extra: Partial<ClassifiedFailure> = {},
-): ClassifiedFailure {
-  return {
-    kind,
-    upstreamStatus: err.status,
-    upstreamCode,
-    message,
-    // A 4xx answer means the upstream refused before acting; a 5xx may have acted part-way.
-    requestMayHaveRun: err.status >= 500,
-    ...extra,
-  };
 }

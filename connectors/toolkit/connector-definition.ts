@@ -1,18 +1,42 @@
 import type { z } from 'zod';
+import type { ErrorTable } from './error-table.ts';
+import type { OAuthProviderDefinition } from './oauth-provider.ts';
 import type { UpstreamClient, UpstreamRequest, UpstreamResponse } from './upstream-client.ts';
-import type { ClassifiedFailure, UpstreamHttpError } from './upstream-errors.ts';
 
-/** One field of a connection's credentials, as shown in the catalog. */
+/**
+ * What a connector is: everything the engine knows about one service, as data plus a few handlers.
+ * The engine (api, worker, toolkit) reads connectors only through this shape and never names one.
+ * connectors/README.md walks through a complete definition.
+ */
+
+/** One field of a connection's credentials, as the catalog shows it and the connect form asks for it. */
 export interface AuthField {
   key: string;
   label: string;
-  /** Secret fields are encrypted, never returned, and shown only as a 4-character hint. */
+  /**
+   * Secret fields are encrypted, never returned, and shown only as a 4-character hint. Non-secret
+   * fields (an account id) are readable by actions (`ActionContext.fields`) and usable in the
+   * credential test's path, e.g. `/Accounts/{accountSid}.json`.
+   */
   secret: boolean;
   required: boolean;
 }
 
-/** Where a connector's base URL comes from: a config key such as RESEND_API_URL. */
-export type UpstreamUrlKey = 'RESEND_API_URL' | 'SLACK_API_URL' | 'ELEVENLABS_API_URL';
+/**
+ * How a connection authenticates, as the catalog's `authType` and the headers every request gets.
+ * Build one with the helpers in toolkit/auth.ts rather than by hand.
+ */
+export type AuthScheme =
+  | { type: 'api_key'; fields: AuthField[]; headers(credentials: Record<string, string>): Record<string, string> }
+  | { type: 'basic'; fields: AuthField[]; headers(credentials: Record<string, string>): Record<string, string> }
+  | {
+      type: 'oauth2';
+      /** The OAuth provider that issues this connector's tokens (shared by the connectors of one vendor). */
+      provider: OAuthProviderDefinition;
+      /** The fields a connection stores: the access token, and what the provider's refresh needs. */
+      fields: AuthField[];
+      headers(credentials: Record<string, string>): Record<string, string>;
+    };
 
 export interface ArtifactRef {
   contentType: string;
@@ -24,13 +48,21 @@ export interface ArtifactRef {
 export interface ActionContext {
   /** Already set up with base URL, auth, timeout and User-Agent. */
   http: UpstreamClient;
+  /** The connection's non-secret auth fields (e.g. an account id), never a secret one. */
+  fields: Readonly<Record<string, string>>;
   invocationId: string;
   /** Identical on every attempt of one invocation, for upstreams that dedupe writes. */
   idempotencyKey: string;
   saveArtifact(name: string, contentType: string, data: Buffer): Promise<ArtifactRef>;
 }
 
-export interface ActionDefinition<Input = any, Output = unknown> {
+/** A worked input of an action: documentation, and what the conformance suite runs against the fake. */
+export interface ActionExample<Input> {
+  summary: string;
+  input: Input;
+}
+
+export interface ActionDefinition<Input = any, Output = any> {
   id: string;
   displayName: string;
   description: string;
@@ -38,58 +70,50 @@ export interface ActionDefinition<Input = any, Output = unknown> {
   sideEffects: 'read' | 'write';
   /** True when the upstream dedupes this write by the idempotency key we send, so any retry is safe. */
   upstreamDedupes?: boolean;
+  /** OAuth scopes this action needs; an OAuth connector's authorization asks for the union of its actions'. */
+  scopes?: readonly string[];
+  /** Validates the caller's input before anything is queued; the catalog's `inputSchema`. */
   input: z.ZodType<Input>;
+  /** What `run` returns; the catalog's `outputSchema`, and the SDK's output type. */
+  output: z.ZodType<Output>;
+  /** At least one; each must pass `input` and succeed against the connector's fake (test/conformance). */
+  examples: readonly ActionExample<Record<string, unknown>>[];
   run(ctx: ActionContext, input: Input): Promise<Output>;
 }
 
 export type CredentialVerdict = { valid: true; note?: string } | { valid: false; reason: string };
 
-export interface ConnectorDefinition<Credentials extends Record<string, string> = Record<string, string>> {
+export interface ConnectorDefinition {
+  /** Lowercase letters and digits: also the prefix of its settings (`<ID>_API_URL`). */
   id: string;
   displayName: string;
   category: string;
   description: string;
-  authType: 'api_key' | 'oauth2';
-  authFields: AuthField[];
+  /**
+   * The service's API root. The operator overrides it with `<ID IN CAPITALS>_API_URL` (a local fake,
+   * a regional endpoint); connectors/toolkit/settings.ts derives the name.
+   */
+  baseUrl: string;
+  /**
+   * For services where each account has its own host: the non-secret auth field whose value, when a
+   * connection sets it, is that connection's base URL instead of `baseUrl`.
+   */
+  connectionBaseUrlField?: string;
+  auth: AuthScheme;
   /** Validates the `credentials` object a caller gives when creating or updating a connection. */
-  credentials: z.ZodType<Credentials>;
+  credentials: z.ZodType<Record<string, string>>;
   /** The connector's own ceiling; the engine uses the lower of this and RATE_LIMIT_PER_MINUTE. */
   rateLimit: { requestsPerMinute: number };
-  baseUrlConfigKey: UpstreamUrlKey;
-  authHeaders(credentials: Credentials): Record<string, string>;
-  /** A cheap read that proves the credentials authenticate (see toolkit/credential-test.ts). */
-  credentialTest: UpstreamRequest;
-  classifyHttpError(err: UpstreamHttpError): ClassifiedFailure;
+  /**
+   * A cheap read that proves the credentials authenticate (toolkit/credential-test.ts). Its path may
+   * name non-secret auth fields as `{field}`.
+   */
+  credentialTest: UpstreamRequest & { method: 'GET' | 'POST' };
+  /** The upstream's errors as data: its codes and statuses → what they mean to the engine. */
+  errors: ErrorTable;
   /** Throws an UpstreamHttpError for a 2xx answer that is an error in the upstream's own terms. */
   checkResponse?: (res: UpstreamResponse) => void;
-  /** For `authType: 'oauth2'`: how to authorize, exchange a code and refresh tokens. */
-  oauth?: OAuthSpec;
   actions: ActionDefinition[];
-}
-
-export interface OAuthClientCredentials {
-  clientId: string;
-  clientSecret: string;
-}
-
-/**
- * An OAuth2 provider, as data plus two calls. The engine owns state, storage, locking and
- * scheduling; the connector only knows its provider's wire format.
- */
-export interface OAuthSpec {
-  authorizeUrlConfigKey: 'SLACK_OAUTH_AUTHORIZE_URL';
-  clientIdConfigKey: 'SLACK_CLIENT_ID';
-  clientSecretConfigKey: 'SLACK_CLIENT_SECRET';
-  /** Scopes requested at authorization, and the query parameter that carries them. */
-  scopes: string[];
-  scopeParam: string;
-  scopeSeparator: string;
-  /** Exchanges an authorization code for credentials (as stored, with `expiresAt` in epoch ms when tokens expire). */
-  exchangeCode(http: UpstreamClient, args: { code: string; redirectUri: string; client: OAuthClientCredentials }): Promise<Record<string, string>>;
-  /** New credentials from the stored ones; rejects with an UpstreamHttpError when the provider refuses. */
-  refresh(http: UpstreamClient, credentials: Record<string, string>, client: OAuthClientCredentials): Promise<Record<string, string>>;
-  /** The base URL config key of the token endpoint's host. */
-  tokenBaseUrlConfigKey: UpstreamUrlKey;
 }
 
 /** Identity helpers that keep the generic types of a definition without casts at the call site. */
@@ -97,6 +121,6 @@ export function defineAction<I, O>(action: ActionDefinition<I, O>): ActionDefini
   return action;
 }
 
-export function defineConnector<C extends Record<string, string>>(connector: ConnectorDefinition<C>): ConnectorDefinition<C> {
+export function defineConnector(connector: ConnectorDefinition): ConnectorDefinition {
   return connector;
 }

@@ -1,3 +1,4 @@
+import { expandPath, publicFields } from './auth.ts';
 import type { ConnectorDefinition, CredentialVerdict } from './connector-definition.ts';
 import type { UpstreamClient } from './upstream-client.ts';
 import { classifyUpstreamError, UpstreamVerdictUnavailable } from './classify.ts';
@@ -7,9 +8,10 @@ import { classifyUpstreamError, UpstreamVerdictUnavailable } from './classify.ts
  * Only a definitive credential rejection is "invalid"; a key that authenticates but lacks a permission
  * or quota is valid (it may still send). Anything else (network, 5xx, 429) gives no verdict.
  */
-export async function testCredentials(connector: ConnectorDefinition<any>, http: UpstreamClient): Promise<CredentialVerdict> {
+export async function testCredentials(connector: ConnectorDefinition, http: UpstreamClient, credentials: Record<string, string>): Promise<CredentialVerdict> {
+  const probe = connector.credentialTest;
   try {
-    await http.request(connector.credentialTest);
+    await http.request({ ...probe, path: expandPath(probe.path, publicFields(connector.auth, credentials)) });
     return { valid: true };
   } catch (err) {
     const failure = classifyUpstreamError(connector, err);

@@ -1,9 +1,9 @@
-import { httpFailure } from './classify.ts';
 import { retryAfterMs, type ClassifiedFailure, type FailureKind, type UpstreamHttpError } from './upstream-errors.ts';
 
 /**
- * Per-service error knowledge kept as data: the upstream's error code → what it means to the engine.
- * An entry may say the upstream provably did not act (e.g. "another request with this key is in flight").
+ * Per-service error knowledge kept as data: the upstream's error code, or failing that its HTTP
+ * status, → what it means to the engine. An entry may say the upstream provably did not act
+ * (e.g. "another request with this key is in flight").
  */
 export type ErrorTableEntry = FailureKind | { kind: FailureKind; requestMayHaveRun: boolean };
 
@@ -12,28 +12,39 @@ export interface ErrorTable {
   codeOf(body: unknown): string | undefined;
   messageOf(body: unknown): string | undefined;
   byCode: Record<string, ErrorTableEntry>;
+  /**
+   * What a status means when the body carries no known code. 401 and 403 must be stated (the
+   * conformance suite checks): services disagree on them (a revoked key, a missing scope, a spent
+   * quota), so no default could be right. 429 defaults to rate_limited, 408 and 5xx to transient,
+   * any other status to invalid_request.
+   */
+  byStatus: Partial<Record<number, ErrorTableEntry>> & { 401: ErrorTableEntry; 403: ErrorTableEntry };
 }
 
-/** The fallback when a code is unknown: never assume a credential problem from the status alone. */
 function kindByStatus(status: number): FailureKind {
   if (status === 429) return 'rate_limited';
   if (status >= 500 || status === 408) return 'transient';
   return 'invalid_request';
 }
 
-export function classifierFromTable(table: ErrorTable): (err: UpstreamHttpError) => ClassifiedFailure {
-  return (err) => {
-    const code = table.codeOf(err.body);
-    const entry = code !== undefined ? table.byCode[code] : undefined;
-    const kind = entry === undefined ? kindByStatus(err.status) : typeof entry === 'string' ? entry : entry.kind;
-    const message = table.messageOf(err.body) ?? `HTTP ${err.status}`;
-    const extra: Partial<ClassifiedFailure> = {};
-    if (typeof entry === 'object') extra.requestMayHaveRun = entry.requestMayHaveRun;
-    if (kind === 'rate_limited') extra.requestMayHaveRun = false;
-    const retryAfter = retryAfterMs(err.headers);
-    if (retryAfter !== undefined) extra.retryAfterMs = retryAfter;
-    return httpFailure(err, kind, code, message, extra);
+/** An UpstreamHttpError as the engine's ClassifiedFailure, by the connector's table. */
+export function classifyByTable(table: ErrorTable, err: UpstreamHttpError): ClassifiedFailure {
+  const code = table.codeOf(err.body);
+  const entry = (code !== undefined ? table.byCode[code] : undefined) ?? table.byStatus[err.status];
+  const kind = entry === undefined ? kindByStatus(err.status) : typeof entry === 'string' ? entry : entry.kind;
+  const failure: ClassifiedFailure = {
+    kind,
+    upstreamStatus: err.status,
+    upstreamCode: code,
+    message: table.messageOf(err.body) ?? `HTTP ${err.status}`,
+    // A 4xx answer means the upstream refused before acting; a 5xx may have acted part-way.
+    requestMayHaveRun: err.status >= 500,
   };
+  if (typeof entry === 'object') failure.requestMayHaveRun = entry.requestMayHaveRun;
+  if (kind === 'rate_limited') failure.requestMayHaveRun = false;
+  const retryAfter = retryAfterMs(err.headers);
+  if (retryAfter !== undefined) failure.retryAfterMs = retryAfter;
+  return failure;
 }
 
 /** Reads a string property of a JSON object body, or undefined. */

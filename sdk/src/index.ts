@@ -21,5 +21,4 @@ export {
 export { SDK_VERSION, type RequestOptions } from './http.ts';
 export { Page, PagePromise } from './pagination.ts';
 export type * from './types.ts';
-export type * from './outputs.ts';
 export type * from './generated/actions.ts';

@@ -1,7 +1,6 @@
-import type { ActionInputs, ConnectorCredentials } from './generated/actions.ts';
-import type { ActionOutputs } from './outputs.ts';
+import type { ActionInputs, ActionOutputs, ConnectorCredentials } from './generated/actions.ts';
 
-/** Resource shapes of the HTTP API (../shared/API.md), and the typed execute request. */
+/** Resource shapes of the HTTP API (docs/api.md), and the typed execute request. */
 
 export type ConnectorId = keyof ActionInputs & string;
 export type ActionId<C extends ConnectorId> = keyof ActionInputs[C] & string;
@@ -96,6 +95,8 @@ export interface ActionInfo {
   sideEffects: 'read' | 'write';
   /** JSON Schema of the input, generated from the schema that validates it. */
   inputSchema: Record<string, unknown>;
+  /** JSON Schema of the output, generated from the schema that describes it. */
+  outputSchema: Record<string, unknown>;
 }
 
 export interface Connector {
@@ -103,7 +104,9 @@ export interface Connector {
   displayName: string;
   category: string;
   description: string;
-  authType: 'api_key' | 'oauth2';
+  /** `builtin` connectors ship with the engine; `custom` ones are defined by a workspace. */
+  source: 'builtin' | 'custom';
+  authType: 'api_key' | 'basic' | 'oauth2';
   authFields: { key: string; label: string; secret: boolean; required: boolean }[];
   rateLimit: { requestsPerMinute: number };
   actions: ActionInfo[];

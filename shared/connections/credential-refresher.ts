@@ -3,16 +3,15 @@ import type { Redis } from 'ioredis';
 import { sql } from 'kysely';
 import { classifyUpstreamError } from '../../connectors/toolkit/classify.ts';
 import type { ConnectorDefinition } from '../../connectors/toolkit/connector-definition.ts';
-import { UpstreamClient } from '../../connectors/toolkit/upstream-client.ts';
 import type { ClassifiedFailure } from '../../connectors/toolkit/upstream-errors.ts';
 import type { Config } from '../config.ts';
 import type { Vault } from '../crypto/vault.ts';
 import type { Db } from '../db/database.ts';
 import type { ConnectionRow } from '../db/schema.ts';
 import type { Logger } from '../logger.ts';
-import { connectionsBroken } from '../metrics.ts';
-import { markConnectionBroken } from './connection-status.ts';
+import type { ConnectionBreaker } from './connection-breaker.ts';
 import { credentialsHint, openCredentials, sealCredentials, type OpenableConnection } from './credentials.ts';
+import { OAuthNotConfigured, tokenEndpointFor } from './upstream-for.ts';
 
 /** Refresh this long before expiry, so a call never starts with a token about to lapse. */
 const REFRESH_MARGIN_MS = 5 * 60_000;
@@ -55,11 +54,11 @@ export class CredentialRefresher {
     private readonly redis: Redis,
     private readonly config: Config,
     private readonly logger: Logger,
-    /** Called when a refused refresh turned the connection broken (for webhooks). */
-    private readonly onBroken: (connectionId: string) => Promise<void> = async () => {},
+    /** Breaks the connection when the provider refuses a refresh. */
+    private readonly breaker: ConnectionBreaker,
   ) {}
 
-  async usable(connector: ConnectorDefinition<any>, row: OpenableConnection, options: { force?: boolean } = {}): Promise<UsableCredentials> {
+  async usable(connector: ConnectorDefinition, row: OpenableConnection, options: { force?: boolean } = {}): Promise<UsableCredentials> {
     const credentials = openCredentials(this.vault, row);
     const current = { credentials, version: row.credentials_version };
     if (!this.canRefresh(connector, credentials)) return current;
@@ -68,11 +67,11 @@ export class CredentialRefresher {
     return this.refreshOnce(connector, row);
   }
 
-  canRefresh(connector: ConnectorDefinition<any>, credentials: Record<string, string>): boolean {
-    return connector.oauth !== undefined && typeof credentials.refreshToken === 'string' && credentials.refreshToken.length > 0;
+  canRefresh(connector: ConnectorDefinition, credentials: Record<string, string>): boolean {
+    return connector.auth.type === 'oauth2' && typeof credentials.refreshToken === 'string' && credentials.refreshToken.length > 0;
   }
 
-  private async refreshOnce(connector: ConnectorDefinition<any>, stale: OpenableConnection): Promise<UsableCredentials> {
+  private async refreshOnce(connector: ConnectorDefinition, stale: OpenableConnection): Promise<UsableCredentials> {
     const lockKey = `connector-engine:oauth-refresh:{${stale.id}}`;
     const token = randomBytes(16).toString('hex');
     const deadline = Date.now() + WAIT_FOR_OTHER_REFRESH_MS;
@@ -96,29 +95,21 @@ export class CredentialRefresher {
     }
   }
 
-  private async refreshNow(connector: ConnectorDefinition<any>, row: ConnectionRow): Promise<UsableCredentials> {
-    const oauth = connector.oauth!;
+  private async refreshNow(connector: ConnectorDefinition, row: ConnectionRow): Promise<UsableCredentials> {
+    if (connector.auth.type !== 'oauth2') throw new Error(`${connector.id} has no OAuth provider`);
+    const provider = connector.auth.provider;
     const credentials = openCredentials(this.vault, row);
-    const http = new UpstreamClient({
-      baseUrl: this.config[oauth.tokenBaseUrlConfigKey],
-      authHeaders: {},
-      timeoutMs: this.config.UPSTREAM_TIMEOUT_MS,
-      checkResponse: connector.checkResponse,
-    });
     let refreshed: Record<string, string>;
     try {
-      refreshed = await oauth.refresh(http, credentials, {
-        clientId: this.config[oauth.clientIdConfigKey] ?? '',
-        clientSecret: this.config[oauth.clientSecretConfigKey] ?? '',
-      });
+      refreshed = await tokenEndpointFor(connector, provider, this.config, Object.values(credentials)).refresh(credentials);
     } catch (err) {
-      const failure = classifyUpstreamError(connector, err);
-      if (failure.kind === 'transient' || failure.kind === 'rate_limited') throw new RefreshUnavailable(failure);
-      if (await markConnectionBroken(this.db, row.id, row.credentials_version, `Token refresh rejected: ${failure.message}`)) {
-        connectionsBroken.inc({ connector: connector.id, source: 'refresh' });
-        await this.onBroken(row.id);
+      if (err instanceof OAuthNotConfigured) {
+        throw new RefreshUnavailable({ kind: 'transient', message: `the token cannot be refreshed: ${err.message}`, requestMayHaveRun: false });
       }
-      this.logger.warn({ connectionId: row.id, upstreamCode: failure.upstreamCode }, 'token refresh rejected; connection marked broken');
+      const failure = classifyUpstreamError(provider, err);
+      if (failure.kind === 'transient' || failure.kind === 'rate_limited') throw new RefreshUnavailable(failure);
+      await this.breaker.markBroken({ id: row.id, connectorId: connector.id }, row.credentials_version, `Token refresh rejected: ${failure.message}`, 'refresh');
+      this.logger.warn({ connectionId: row.id, upstreamCode: failure.upstreamCode }, 'token refresh rejected');
       throw new RefreshRejected(failure);
     }
     const updated = await this.db

@@ -32,9 +32,9 @@ export function openCredentials<C = Record<string, string>>(vault: Vault, row: S
  * At most the last 4 characters of each secret field, and none at all of a short one, where 4
  * characters would be a large share of the secret. Non-secret fields are shown whole.
  */
-export function credentialsHint(connector: ConnectorDefinition<any>, credentials: Record<string, string>): Record<string, string> {
+export function credentialsHint(connector: ConnectorDefinition, credentials: Record<string, string>): Record<string, string> {
   const hint: Record<string, string> = {};
-  for (const field of connector.authFields) {
+  for (const field of connector.auth.fields) {
     const value = credentials[field.key];
     if (value === undefined) continue;
     hint[field.key] = !field.secret ? value : value.length >= 16 ? `…${value.slice(-4)}` : '…';

@@ -1,16 +1,52 @@
 import type { ConnectorDefinition } from '../../connectors/toolkit/connector-definition.ts';
+import type { OAuthProviderDefinition } from '../../connectors/toolkit/oauth-provider.ts';
+import { OAuthTokenEndpoint, tokenEndpointParts } from '../../connectors/toolkit/oauth-provider.ts';
+import { baseUrlOf, oauthClientOf, providerSettings, tokenUrlOf } from '../../connectors/toolkit/settings.ts';
 import { UpstreamClient } from '../../connectors/toolkit/upstream-client.ts';
 import type { Config } from '../config.ts';
 import { upstreamRequests } from '../metrics.ts';
 
-/** The HTTP client a connector's handlers and credential test use for one connection. */
-export function upstreamClientFor(connector: ConnectorDefinition<any>, credentials: Record<string, string>, config: Config): UpstreamClient {
+/**
+ * The one place upstream clients are built: for a connection's calls and credential tests, and for
+ * an OAuth provider's token endpoint. Both observe every request in `upstream_request_duration_seconds`.
+ */
+export function upstreamClientFor(connector: ConnectorDefinition, credentials: Record<string, string>, config: Config): UpstreamClient {
   return new UpstreamClient({
-    baseUrl: config[connector.baseUrlConfigKey],
-    authHeaders: connector.authHeaders(credentials),
+    baseUrl: baseUrlOf(connector, config.connectorSettings, credentials),
+    authHeaders: connector.auth.headers(credentials),
     timeoutMs: config.UPSTREAM_TIMEOUT_MS,
     checkResponse: connector.checkResponse,
     secrets: Object.values(credentials),
     observe: (status, seconds) => upstreamRequests.observe({ connector: connector.id, status: String(status) }, seconds),
   });
+}
+
+/** Thrown when a provider's client id or secret is not configured. */
+export class OAuthNotConfigured extends Error {
+  constructor(readonly settings: string) {
+    super(`OAuth client not configured (${settings})`);
+    this.name = 'OAuthNotConfigured';
+  }
+}
+
+/**
+ * A provider's token endpoint for `connector` (whose id labels the metrics), with the operator's
+ * client credentials; OAuthNotConfigured when they are missing.
+ */
+export function tokenEndpointFor(connector: ConnectorDefinition, provider: OAuthProviderDefinition, config: Config, secrets: readonly string[] = []): OAuthTokenEndpoint {
+  const client = oauthClientOf(provider, config.connectorSettings);
+  if (!client) {
+    const names = providerSettings(provider);
+    throw new OAuthNotConfigured(`${names.clientId}, ${names.clientSecret}`);
+  }
+  const { baseUrl, path } = tokenEndpointParts(tokenUrlOf(provider, config.connectorSettings));
+  const http = new UpstreamClient({
+    baseUrl,
+    authHeaders: {},
+    timeoutMs: config.UPSTREAM_TIMEOUT_MS,
+    checkResponse: provider.checkTokenResponse,
+    secrets: [...secrets, client.clientSecret],
+    observe: (status, seconds) => upstreamRequests.observe({ connector: connector.id, status: String(status) }, seconds),
+  });
+  return new OAuthTokenEndpoint(provider, http, path, client);
 }

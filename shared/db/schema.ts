@@ -103,6 +103,7 @@ export interface OAuthStateTable {
   external_id: string | null;
   project_ids: Json<string[]>;
   redirect_uri: string | null;
+  pkce_verifier: string | null;
   expires_at: Timestamp;
   used_at: Timestamp | null;
   created_at: CreatedAt;
@@ -153,5 +154,6 @@ export interface Database {
 export type ProjectRow = Selectable<ProjectTable>;
 export type ConnectionRow = Selectable<ConnectionTable>;
 export type InvocationRow = Selectable<InvocationTable>;
+export type WebhookDeliveryRow = Selectable<WebhookDeliveryTable>;
 export type NewInvocation = Insertable<InvocationTable>;
 export type InvocationUpdate = Updateable<InvocationTable>;

@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { connectors, findConnector } from '../../connectors/registry.ts';
+import { authorizeUrlOf, baseUrlOf, tokenUrlOf } from '../../connectors/toolkit/settings.ts';
 import { ConfigError, loadConfig } from '../../shared/config.ts';
 
 const valid = {
@@ -8,16 +10,31 @@ const valid = {
 };
 
 describe('configuration', () => {
-  it('applies the documented defaults', () => {
+  it('applies the documented defaults, upstream URLs from the connector definitions', () => {
     const config = loadConfig(valid);
-    expect(config).toMatchObject({
-      PORT: 8080,
-      RATE_LIMIT_PER_MINUTE: 1000,
-      RESEND_API_URL: 'https://api.resend.com',
-      SLACK_API_URL: 'https://slack.com/api',
-      SLACK_OAUTH_AUTHORIZE_URL: 'https://slack.com/oauth/v2/authorize',
-      ELEVENLABS_API_URL: 'https://api.elevenlabs.io',
-    });
+    expect(config).toMatchObject({ PORT: 8080, RATE_LIMIT_PER_MINUTE: 1000, connectorSettings: {} });
+    const base = (id: string) => baseUrlOf(findConnector(id)!, config.connectorSettings);
+    expect(base('resend')).toBe('https://api.resend.com');
+    expect(base('slack')).toBe('https://slack.com/api');
+    expect(base('elevenlabs')).toBe('https://api.elevenlabs.io');
+    const slack = findConnector('slack')!.auth;
+    if (slack.type !== 'oauth2') throw new Error('slack is an OAuth connector');
+    expect(authorizeUrlOf(slack.provider, config.connectorSettings)).toBe('https://slack.com/oauth/v2/authorize');
+    expect(tokenUrlOf(slack.provider, config.connectorSettings)).toBe('https://slack.com/api/oauth.v2.access');
+  });
+
+  it('reads <ID>_API_URL for every connector, derived from its id; an OAuth token URL follows its API when asked to', () => {
+    for (const connector of connectors) {
+      const name = `${connector.id.toUpperCase()}_API_URL`;
+      const config = loadConfig({ ...valid, [name]: 'http://127.0.0.1:4999/base/' });
+      expect(baseUrlOf(connector, config.connectorSettings)).toBe('http://127.0.0.1:4999/base');
+    }
+    const slack = findConnector('slack')!.auth;
+    if (slack.type !== 'oauth2') throw new Error('slack is an OAuth connector');
+    const moved = loadConfig({ ...valid, SLACK_API_URL: 'http://127.0.0.1:4011/api' });
+    expect(tokenUrlOf(slack.provider, moved.connectorSettings)).toBe('http://127.0.0.1:4011/api/oauth.v2.access');
+    const explicit = loadConfig({ ...valid, SLACK_API_URL: 'http://127.0.0.1:4011/api', SLACK_OAUTH_TOKEN_URL: 'http://127.0.0.1:5000/token' });
+    expect(tokenUrlOf(slack.provider, explicit.connectorSettings)).toBe('http://127.0.0.1:5000/token');
   });
 
   it('reports every bad variable on its own line, by name, without its value', () => {

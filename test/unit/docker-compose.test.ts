@@ -16,6 +16,8 @@ import { parse } from 'yaml';
 import { z } from 'zod';
 import { ENTRIES, distFile } from '../../scripts/build.mjs';
 import { loadConfig } from '../../shared/config.ts';
+import { connectors } from '../../connectors/registry.ts';
+import { settingsOf } from '../../connectors/toolkit/settings.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const read = (file: string) => fs.readFileSync(path.join(ROOT, file), 'utf8');
@@ -194,12 +196,15 @@ function configKeys(): Set<string> {
   const keys = new Set([...body.matchAll(/^\s{2}([A-Z][A-Z0-9_]*)\s*:/gm)].map((m) => m[1]!));
   // The parser agrees with the schema: every key loadConfig returns for a complete env is found.
   const loaded = loadConfig({ ...SAMPLE_HOST_ENV, PUBLIC_URL: 'https://engine.example.com', SLACK_CLIENT_ID: 'id', SLACK_CLIENT_SECRET: 'secret' });
-  for (const key of Object.keys(loaded)) expect(keys, `config key ${key}`).toContain(key);
+  for (const key of Object.keys(loaded)) if (key !== 'connectorSettings') expect(keys, `config key ${key}`).toContain(key);
   return keys;
 }
 const CONFIG_KEYS = configKeys();
-/** Variables the app reads that are not in shared/config.ts: none today. */
-const EXTRA_ALLOWED = new Set<string>();
+/**
+ * Variables the app reads that are not keys of configSchema: the settings connectors and OAuth
+ * providers bring (`<ID>_API_URL`, …), named from the registry (connectors/toolkit/settings.ts).
+ */
+const EXTRA_ALLOWED = new Set<string>(settingsOf(connectors).map((s) => s.name));
 const REQUIRED_BY_CONFIG = ['DATABASE_URL', 'REDIS_URL', 'CONNECTORS_ENCRYPTION_KEYS'];
 
 // ---------------------------------------------------------------------------------------------
@@ -508,5 +513,17 @@ describe('docs/operations.md', () => {
     const withoutComments = read('docker-compose.yml').replace(/^\s*#.*$/gm, '');
     const composeVars = [...withoutComments.matchAll(/\$\{([A-Z][A-Z0-9_]*)/g)].map((m) => m[1]!);
     for (const key of new Set([...CONFIG_KEYS, ...composeVars])) expect(doc, key).toContain(`\`${key}\``);
+  });
+
+  it("lists connector settings only as the registry derives them, with the definitions' defaults", () => {
+    // One way: a row must be right; a connector added since need not be listed (scripts/generate-docs.ts adds it).
+    const settings = new Map(settingsOf(connectors).map((s) => [s.name, s]));
+    const rows = [...doc.matchAll(/^\| `([A-Z][A-Z0-9_]*_(?:API_URL|OAUTH_AUTHORIZE_URL|OAUTH_TOKEN_URL|CLIENT_ID|CLIENT_SECRET))` \| ([^|]*) \|/gm)];
+    expect(rows.length).toBeGreaterThan(0);
+    for (const [, name, defaultValue] of rows) {
+      const setting = settings.get(name!);
+      expect(setting, `${name} is not a setting of any registered connector`).toBeDefined();
+      expect(defaultValue!.trim(), name).toBe(setting!.default ?? '(unset)');
+    }
   });
 });

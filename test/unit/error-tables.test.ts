@@ -1,11 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { classifyElevenLabsError } from '../../connectors/elevenlabs/elevenlabs-error-classifier.ts';
-import { classifyResendError } from '../../connectors/resend/resend-error-classifier.ts';
-import { checkSlackResponse, classifySlackError } from '../../connectors/slack/slack-error-classifier.ts';
+import { elevenLabsErrors } from '../../connectors/elevenlabs/elevenlabs-errors.ts';
+import { resendErrors } from '../../connectors/resend/resend-errors.ts';
+import { checkSlackResponse, slackErrors } from '../../connectors/slack/slack-errors.ts';
+import { classifyByTable } from '../../connectors/toolkit/error-table.ts';
 import { UpstreamHttpError, type FailureKind } from '../../connectors/toolkit/upstream-errors.ts';
 
+const classifyResendError = (err: UpstreamHttpError) => classifyByTable(resendErrors, err);
+const classifySlackError = (err: UpstreamHttpError) => classifyByTable(slackErrors, err);
+const classifyElevenLabsError = (err: UpstreamHttpError) => classifyByTable(elevenLabsErrors, err);
+
 /**
- * Each connector's error table, from the wire answers in upstream-apis.md. Only `auth_invalid`
+ * Each connector's error table, from the wire answers in docs/upstreams/. Only `auth_invalid`
  * breaks a connection; `auth_expired` triggers a token refresh.
  */
 type Row = [status: number, body: unknown, kind: FailureKind, breaks: boolean];

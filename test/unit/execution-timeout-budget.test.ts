@@ -1,35 +1,45 @@
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AdmissionGate } from '../../api/execution/admission-gate.ts';
 import type { ExecuteCommand } from '../../api/execution/execution-service.ts';
+import { FairAdmission } from '../../api/execution/fair-admission.ts';
 import { executionRoutes } from '../../api/routes/executions.ts';
+import { errorHandler } from '../../api/middleware/errors.ts';
+import { createLogger } from '../../shared/logger.ts';
 
 /**
- * A sync call's timeoutMs counts from its arrival: whatever it waited at the admission gate is
- * taken off the time it then waits for its result. The route alone, with a recording service.
+ * The HTTP transport's part of admission: it takes a place at the service's gate before
+ * authenticating, hands the ticket (with the time waited) and the caller's whole timeoutMs to the
+ * service, and gives the place back when the call was refused before the service took over.
+ * The route alone, with a recording service.
  */
-describe('POST /v1/executions timeout budget', () => {
+describe('POST /v1/executions and the admission gate', () => {
   const commands: ExecuteCommand[] = [];
+  const fair = new FairAdmission(1);
   let baseUrl = '';
   let close = () => {};
 
   beforeAll(async () => {
     const app = express();
     app.use(express.json());
-    app.use((req, res, next) => {
-      req.principal = { kind: 'project', workspaceId: 'ws_1', projectId: 'prj_1', keyId: 'key_1' };
-      const waited = req.get('x-test-admission-wait-ms');
-      if (waited !== undefined) res.locals.admissionWaitMs = Number(waited);
-      next();
-    });
     app.use(
-      executionRoutes({
-        execute: async (cmd) => {
-          commands.push(cmd);
-          return { kind: 'accepted', invocationId: 'inv_1', status: 'queued' };
+      executionRoutes(
+        {
+          admission: new AdmissionGate(fair),
+          execute: async (cmd) => {
+            commands.push(cmd);
+            cmd.ticket?.release({ served: true });
+            return { kind: 'accepted', invocationId: 'inv_1', status: 'queued' };
+          },
         },
-      }),
+        async (req) => {
+          if (req.get('authorization') !== 'Bearer good') throw Object.assign(new Error('x'), { name: 'ApiError' });
+          return { kind: 'project', workspaceId: 'ws_1', projectId: 'prj_1', keyId: 'key_1' };
+        },
+      ),
     );
+    app.use(errorHandler(createLogger('api', 'silent')));
     const server = app.listen(0, '127.0.0.1');
     await new Promise((r) => server.once('listening', r));
     baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -37,27 +47,34 @@ describe('POST /v1/executions timeout budget', () => {
   });
   afterAll(() => close());
 
-  async function timeoutSeen(query: string, waitedMs?: number): Promise<number> {
-    const res = await fetch(`${baseUrl}/v1/executions${query}`, {
+  const post = (query: string, key = 'good') =>
+    fetch(`${baseUrl}/v1/executions${query}`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', ...(waitedMs === undefined ? {} : { 'x-test-admission-wait-ms': String(waitedMs) }) },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
       body: JSON.stringify({ connectorId: 'resend', actionId: 'sendEmail', input: {} }),
     });
-    expect(res.status).toBe(202);
-    return commands.at(-1)!.timeoutMs;
-  }
 
-  it('waits the whole timeoutMs when the call did not wait to be admitted', async () => {
-    expect(await timeoutSeen('?timeoutMs=1000')).toBe(1000);
-    expect(await timeoutSeen('')).toBe(30_000);
+  it("hands the service the caller's timeoutMs and a ticket that did not wait", async () => {
+    expect((await post('?timeoutMs=1000')).status).toBe(202);
+    expect(commands.at(-1)!.timeoutMs).toBe(1000);
+    expect(commands.at(-1)!.ticket!.waitedMs).toBeLessThan(50);
+    expect((await post('')).status).toBe(202);
+    expect(commands.at(-1)!.timeoutMs).toBe(30_000);
   });
 
-  it('takes the admission wait off timeoutMs', async () => {
-    expect(await timeoutSeen('?timeoutMs=1000', 250.4)).toBe(749);
-    expect(await timeoutSeen('', 1_000)).toBe(29_000);
+  it('reports the wait at the gate on the ticket, so the service can spend it from timeoutMs', async () => {
+    const holder = await fair.acquire('someone else');
+    const pending = post('?timeoutMs=1000');
+    await new Promise((r) => setTimeout(r, 250));
+    holder();
+    expect((await pending).status).toBe(202);
+    expect(commands.at(-1)!.ticket!.waitedMs).toBeGreaterThanOrEqual(200);
   });
 
-  it('leaves at least 1 ms when the wait used up the whole budget (the call still runs; the caller polls it)', async () => {
-    expect(await timeoutSeen('?timeoutMs=1000', 5_000)).toBe(1);
+  it('gives the place back when the call is refused before the service runs (a bad key)', async () => {
+    const before = commands.length;
+    expect((await post('', 'made-up')).status).toBeGreaterThanOrEqual(400);
+    expect(commands.length).toBe(before);
+    expect(fair.active).toBe(0);
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ActionDefinition } from '../../connectors/toolkit/connector-definition.ts';
 import type { ClassifiedFailure } from '../../connectors/toolkit/upstream-errors.ts';
-import { isRetryable, retryDelayMs } from '../../worker/retry-policy.ts';
+import { isRetryable, retryDelayMs } from '../../worker/execute/retry-policy.ts';
 
 const action = (sideEffects: 'read' | 'write', upstreamDedupes = false) => ({ sideEffects, upstreamDedupes }) as ActionDefinition;
 const failure = (kind: ClassifiedFailure['kind'], requestMayHaveRun: boolean, retryAfterMs?: number): ClassifiedFailure => ({ kind, requestMayHaveRun, message: 'x', retryAfterMs });

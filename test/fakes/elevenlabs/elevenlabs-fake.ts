@@ -27,6 +27,7 @@ import {
   type HandlerContext,
   type RecordedRequest,
 } from '../support/fake-server.ts';
+import type { StartConformanceFake } from '../../conformance/fake-contract.ts';
 
 // ---- public constants ---------------------------------------------------------------
 
@@ -990,3 +991,19 @@ function randomId(length: number): string {
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
+
+/** The conformance suite's view of this fake (test/conformance/fake-contract.ts). */
+export const startConformanceFake: StartConformanceFake = async () => {
+  const fake = await startElevenLabsFake();
+  return {
+    apiUrl: fake.url,
+    credentials: { apiKey: ELEVENLABS_FAKE_KEY },
+    rejectedCredentials: { apiKey: 'sk_0000000000000000000000000000000000000000000000dead' },
+    failNext(kind) {
+      if (kind === 'rate_limited') fake.failNext(1, 'too_many_concurrent_requests');
+      else if (kind === 'server_error') fake.failNext(1, 'internal_server_error');
+      else fake.failNext(1, { httpStatus: 401, status: 'missing_permissions', message: 'The API key you used is missing the permission voices_read to execute this operation.' });
+    },
+    close: () => fake.close(),
+  };
+};

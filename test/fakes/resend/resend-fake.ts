@@ -3,6 +3,7 @@
 // reference") and resend.openapi.yaml. Where the reference marks something
 // UNCONFIRMED, the comment says so: don't build hard assertions on those details.
 import { createHash, randomUUID } from 'node:crypto';
+import type { StartConformanceFake } from '../../conformance/fake-contract.ts';
 import {
   startFakeServer,
   type DropOptions,
@@ -519,3 +520,23 @@ function stableStringify(value: unknown): string {
   }
   return JSON.stringify(value) ?? 'null';
 }
+
+/** The conformance suite's view of this fake (test/conformance/fake-contract.ts). */
+export const startConformanceFake: StartConformanceFake = async () => {
+  // The suite runs every example and error several times in a row: Resend's 5/s would throttle it.
+  const fake = await startResendFake({ rateLimitPerSecond: 1000 });
+  return {
+    apiUrl: fake.url,
+    credentials: { apiKey: RESEND_FAKE_FULL_KEY },
+    rejectedCredentials: { apiKey: 're_revoked_0000000000000000' },
+    failNext(kind) {
+      const errors = {
+        rate_limited: { status: 429, name: 'rate_limit_exceeded', message: 'Too many requests. You can only make 5 requests per second.', headers: { 'retry-after': '1' } },
+        server_error: { status: 500, name: 'internal_server_error', message: 'An unexpected error occurred.' },
+        permission: { status: 401, name: 'restricted_api_key', message: 'This API key is restricted to only send emails' },
+      } satisfies Record<string, ResendInjectedError>;
+      fake.failNext(1, errors[kind]);
+    },
+    close: () => fake.close(),
+  };
+};

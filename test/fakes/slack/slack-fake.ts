@@ -33,6 +33,7 @@ import {
   type HandlerContext,
   type RecordedRequest,
 } from '../support/fake-server.ts';
+import type { StartConformanceFake } from '../../conformance/fake-contract.ts';
 
 // ---- defaults ------------------------------------------------------------------------
 
@@ -1383,3 +1384,19 @@ function randomAlnum(n: number): string {
 function hashId(seed: string): string {
   return createHash('sha256').update(seed).digest('hex').slice(0, 10).toUpperCase();
 }
+
+/** The conformance suite's view of this fake (test/conformance/fake-contract.ts). */
+export const startConformanceFake: StartConformanceFake = async () => {
+  const fake = await startSlackFake();
+  return {
+    apiUrl: `${fake.url}/api`,
+    credentials: { botToken: SLACK_FAKE_BOT_TOKEN },
+    rejectedCredentials: { botToken: 'xoxb-0000-0000-revokedrevokedrevoked' },
+    failNext(kind) {
+      if (kind === 'rate_limited') fake.rateLimitNext(1, { retryAfterSeconds: 1 });
+      else if (kind === 'server_error') fake.failNext(1, { status: 500 });
+      else fake.failNext(1, { status: 200, body: { ok: false, error: 'missing_scope', needed: 'chat:write', provided: 'users:read' } });
+    },
+    close: () => fake.close(),
+  };
+};

@@ -8,7 +8,7 @@ import type { ActionDefinition } from '../../../connectors/toolkit/connector-def
 import type * as elevenlabs from '../../../connectors/elevenlabs/elevenlabs-actions.ts';
 import type * as resend from '../../../connectors/resend/resend-actions.ts';
 import type * as slack from '../../../connectors/slack/slack-actions.ts';
-import { Client, type ActionInputs, type ActionOutputs, type Invocation, type SlackMessage } from '../../../sdk/src/index.ts';
+import { Client, type ActionInputs, type ActionOutputs, type Invocation } from '../../../sdk/src/index.ts';
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 type Expect<T extends true> = T;
@@ -20,7 +20,7 @@ export async function readmeExample() {
     input: { channel: '#general', text: 'New order' },
   });
   const ts: string = result.output.ts;
-  const message: SlackMessage | null = result.output.message;
+  const message: ActionOutputs['slack']['postMessage']['message'] = result.output.message;
   const meta: [number, string] = [result.durationMs, result.invocationId];
   return [ts, message, meta];
 }

@@ -1,11 +1,11 @@
-import { classifierFromTable, stringAt } from '../toolkit/error-table.ts';
+import { stringAt, type ErrorTable } from '../toolkit/error-table.ts';
 
 /**
- * Resend's error names (upstream-apis.md §1.0). Note the surprises: an invalid or revoked key is 403,
- * while 401 `restricted_api_key` means a valid sending-only key; quota 429s share the status of the
- * rate limit and are told apart by `name`.
+ * Resend's error names (docs/upstreams/resend.md). Note the surprises: an invalid or revoked key is
+ * 403, while 401 `restricted_api_key` means a valid sending-only key; quota 429s share the status of
+ * the rate limit and are told apart by `name`.
  */
-export const classifyResendError = classifierFromTable({
+export const resendErrors: ErrorTable = {
   codeOf: (body) => stringAt(body, 'name'),
   messageOf: (body) => stringAt(body, 'message') ?? (typeof body === 'string' ? body.slice(0, 200) : undefined),
   byCode: {
@@ -27,4 +27,10 @@ export const classifyResendError = classifierFromTable({
     internal_server_error: 'transient',
     service_unavailable: 'transient',
   },
-});
+  byStatus: {
+    // Every authentication failure Resend sends carries a name; a bare 401 is not proof of a dead key.
+    401: 'permission',
+    // A bare 403 comes from Resend's edge (e.g. Cloudflare's "error code: 1010"), about the request.
+    403: 'invalid_request',
+  },
+};

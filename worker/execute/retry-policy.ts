@@ -1,8 +1,8 @@
-import type { ActionDefinition } from '../connectors/toolkit/connector-definition.ts';
-import type { ClassifiedFailure } from '../connectors/toolkit/upstream-errors.ts';
+import type { ActionDefinition } from '../../connectors/toolkit/connector-definition.ts';
+import type { ClassifiedFailure } from '../../connectors/toolkit/upstream-errors.ts';
 
 /**
- * Retries follow side effects (DESIGN.md §5): reads retry any transient or rate-limited failure;
+ * Retries follow side effects (docs/design.md, decision 5): reads retry any transient or rate-limited failure;
  * writes only when the upstream provably did not act, or dedupes the request by our idempotency key.
  */
 export function isRetryable(failure: ClassifiedFailure, action: ActionDefinition): boolean {

@@ -1,7 +1,7 @@
-import { classifierFromTable, stringAt } from '../toolkit/error-table.ts';
+import { stringAt, type ErrorTable } from '../toolkit/error-table.ts';
 
 /**
- * ElevenLabs errors (upstream-apis.md §3.0) come in two envelopes: legacy `{detail:{status,message}}`
+ * ElevenLabs errors (docs/upstreams/elevenlabs.md) come in two envelopes: legacy `{detail:{status,message}}`
  * and current `{detail:{type,code,status,message}}`, plus FastAPI's 422 `{detail:[…]}`. The legacy
  * `status` is the more specific (missing_permissions comes as code "unauthorized"), so it wins.
  * 401 is used for invalid keys, missing permissions AND exhausted quota: only invalid_api_key breaks.
@@ -23,7 +23,7 @@ function messageOf(body: unknown): string | undefined {
   return stringAt(body, 'detail', 'message');
 }
 
-export const classifyElevenLabsError = classifierFromTable({
+export const elevenLabsErrors: ErrorTable = {
   codeOf,
   messageOf,
   byCode: {
@@ -41,4 +41,9 @@ export const classifyElevenLabsError = classifierFromTable({
     max_character_limit_exceeded: 'invalid_request',
     validation_error: 'invalid_request',
   },
-});
+  byStatus: {
+    // 401 means an invalid key, a missing permission or a spent quota; only the code tells which.
+    401: 'permission',
+    403: 'permission',
+  },
+};

@@ -1,9 +1,9 @@
-import type { ConnectorDefinition } from '../connectors/toolkit/connector-definition.ts';
-import type { ClassifiedFailure } from '../connectors/toolkit/upstream-errors.ts';
-import type { InvocationFailure } from '../shared/invocations/invocation-store.ts';
+import type { ConnectorDefinition } from '../../connectors/toolkit/connector-definition.ts';
+import type { ClassifiedFailure } from '../../connectors/toolkit/upstream-errors.ts';
+import type { InvocationFailure } from '../../shared/invocations/invocation-store.ts';
 
 /** How a classified upstream failure is reported on the invocation and to the caller (API.md). */
-export function failureToInvocationError(connector: ConnectorDefinition<any>, failure: ClassifiedFailure): InvocationFailure {
+export function failureToInvocationError(connector: ConnectorDefinition, failure: ClassifiedFailure): InvocationFailure {
   if (failure.kind === 'auth_invalid') {
     return {
       code: 'connection_broken',

@@ -1,0 +1,182 @@
+import { DelayedError, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { findAction, findConnector } from '../../connectors/registry.ts';
+import type { ClassifiedFailure } from '../../connectors/toolkit/upstream-errors.ts';
+import type { Config } from '../../shared/config.ts';
+import type { ConnectionBreaker } from '../../shared/connections/connection-breaker.ts';
+import { credentialsReplacedSince } from '../../shared/connections/connection-status.ts';
+import type { CredentialRefresher } from '../../shared/connections/credential-refresher.ts';
+import type { Db } from '../../shared/db/database.ts';
+import { GroupCommit } from '../../shared/db/group-commit.ts';
+import { isInfrastructureError } from '../../shared/infrastructure-errors.ts';
+import { claimAttempt, completeInvocations, requeueInvocation, type InvocationOutcome } from '../../shared/invocations/invocation-store.ts';
+import { limitKey, type SlidingWindowLimiter } from '../../shared/limiter/sliding-window-limiter.ts';
+import type { Logger } from '../../shared/logger.ts';
+import { jobDuration, jobs, upstreamRateLimited } from '../../shared/metrics.ts';
+import type { ExecuteJobData } from '../../shared/queue/execute-job.ts';
+import type { ExecutionReply } from '../../shared/queue/execution-reply.ts';
+import { attemptFailure } from './attempt-failure.ts';
+import { failureToInvocationError } from './failure-to-error.ts';
+import { jobMatchesRow, refusalBeforeCall } from './job-checks.ts';
+import { isRetryable, retryDelayMs, RetryScheduled } from './retry-policy.ts';
+import { runAttempt } from './run-attempt.ts';
+
+export interface ProcessorDeps {
+  db: Db;
+  config: Config;
+  /** Publishes sync replies; a plain (non-subscriber) connection. */
+  publisher: Redis;
+  limiter: SlidingWindowLimiter;
+  refresher: CredentialRefresher;
+  breaker: ConnectionBreaker;
+  logger: Logger;
+}
+
+/** While Postgres is unreachable, a job is tried again after this long. */
+const DATABASE_RETRY_MS = 2_000;
+
+/** Without a Retry-After, an upstream 429 holds this project+connector back this long. */
+const DEFAULT_COOLDOWN_MS = 1_000;
+
+/**
+ * Runs one attempt of an execute job, in named steps: (1) the limit at the moment of the call,
+ * (2) claim the invocation row, (3) check the job against its row and refuse what must not call the
+ * upstream (job-checks.ts), (4) run the action (run-attempt.ts), (5) on failure classify it
+ * (attempt-failure.ts), cool down, break the connection, or retry by side effects, and (6) record
+ * the outcome. The invocation row is written before the reply is published, and a job is only
+ * acknowledged once its row is durable.
+ */
+export function createExecuteProcessor(deps: ProcessorDeps) {
+  const { db, logger } = deps;
+  // Completions of concurrent jobs share statements and commits (docs/design.md, decision 6).
+  const completions = new GroupCommit<{ id: string; outcome: InvocationOutcome }>((items) => completeInvocations(db, items));
+
+  /** Step 6: the row, then (sync calls) the reply. */
+  async function finish(job: Job<ExecuteJobData>, outcome: InvocationOutcome): Promise<void> {
+    const { invocationId, replyTo } = job.data;
+    await completions.add({ id: invocationId, outcome });
+    if (!replyTo) return;
+    const reply: ExecutionReply =
+      'output' in outcome
+        ? { invocationId, status: 'succeeded', output: outcome.output, durationMs: outcome.durationMs }
+        : { invocationId, status: 'failed', error: outcome.failure, durationMs: outcome.durationMs };
+    // A lost reply is covered by the api's timeout, which reads the row.
+    await deps.publisher.publish(replyTo, JSON.stringify(reply)).catch((err: Error) => {
+      logger.warn({ invocationId, err: err.message }, 'could not publish reply');
+    });
+  }
+
+  const record = (data: ExecuteJobData, outcome: 'succeeded' | 'failed' | 'retried', seconds: number) => {
+    const labels = { connector: data.connectorId, action: data.actionId, outcome };
+    jobs.inc(labels);
+    jobDuration.observe(labels, seconds);
+  };
+
+  return async function processExecuteJob(job: Job<ExecuteJobData>, token?: string): Promise<void> {
+    const data = job.data;
+    const log = logger.child({ invocationId: data.invocationId, connectorId: data.connectorId, actionId: data.actionId });
+    const bucket = limitKey(data.projectId, data.connectorId);
+
+    const delayed = async (until: number): Promise<never> => {
+      if (!token) throw new Error('job token missing');
+      await job.moveToDelayed(until, token);
+      throw new DelayedError();
+    };
+    // Postgres unreachable: wait it out in the delayed set. Nothing ran yet and no attempt is spent,
+    // so an outage of any length delays calls instead of failing them.
+    const orWaitForDatabase = async <T>(query: Promise<T>): Promise<T> => {
+      try {
+        return await query;
+      } catch (err) {
+        if (!isInfrastructureError(err)) throw err;
+        log.warn({ err: (err as Error).message }, 'database unavailable; job delayed');
+        return delayed(Date.now() + DATABASE_RETRY_MS);
+      }
+    };
+
+    // 1. The limit holds at the moment of the call, checked as late as possible before the request: an
+    // upstream cooldown, or a window of actual starts already full (a lowered limit, calls started
+    // late under load), sends the job back to the delayed set until it may start (no attempt spent).
+    const admission = await deps.limiter.admit(bucket, data.limitPerMinute, `${data.invocationId}:${job.attemptsStarted}`);
+    if (!admission.admitted) return delayed(admission.retryAt);
+
+    // 2. Claim the row; a terminal one means a duplicate delivery.
+    const claim = await orWaitForDatabase(claimAttempt(db, data.invocationId, data.connectionId));
+    if (!claim) {
+      log.debug('invocation already terminal; duplicate delivery ignored');
+      return;
+    }
+
+    // 3. Checks before any upstream call.
+    if (!jobMatchesRow(claim, data)) {
+      log.error('job data does not match its invocation; refused');
+      return finish(job, { failure: { code: 'internal_error', message: 'The queued job did not match its invocation and was refused.' }, durationMs: null });
+    }
+    const connector = findConnector(data.connectorId);
+    const action = connector && findAction(connector, data.actionId);
+    const refusal = refusalBeforeCall(claim, action);
+    if (refusal || !connector || !action || !claim.connection) {
+      return finish(job, { failure: refusal ?? { code: 'internal_error', message: 'This worker does not know the action.' }, durationMs: null });
+    }
+    const connection = claim.connection;
+
+    // 4. Run.
+    const started = performance.now();
+    const elapsed = () => Math.round(performance.now() - started);
+    const result = await runAttempt(deps, connector, action, connection, data.invocationId, data.input);
+    const durationMs = elapsed();
+    if (result.ok) {
+      await finish(job, { output: result.output, durationMs });
+      record(data, 'succeeded', durationMs / 1000);
+      log.info({ attempts: claim.attempts }, 'invocation succeeded');
+      return;
+    }
+
+    // 5. What the failure means.
+    const meaning = attemptFailure(connector, result.error);
+    if (meaning.kind === 'final') {
+      if (meaning.bug) log.error({ err: result.error instanceof Error ? result.error.message : String(result.error) }, 'action handler failed');
+      return finish(job, { failure: meaning.failure, durationMs });
+    }
+    const failure = meaning.failure;
+    if (failure.kind === 'rate_limited') {
+      upstreamRateLimited.inc({ connector: connector.id });
+      await deps.limiter.coolDown(bucket, Date.now() + (failure.retryAfterMs ?? DEFAULT_COOLDOWN_MS));
+    }
+    if (failure.kind === 'auth_invalid') {
+      const version = result.credentialsVersion;
+      const broke = await deps.breaker.markBroken({ id: connection.id, connectorId: connector.id }, version, failure.message, 'call');
+      if (!broke && (await credentialsReplacedSince(db, connection.id, version))) {
+        // The rejected credentials were replaced while this call ran: the connection is fine, this call is not.
+        log.info({ connectionId: connection.id }, 'credentials rejected, but already replaced; connection left active');
+        return finish(job, { failure: failureToInvocationError(connector, { ...failure, kind: 'permission' }), durationMs });
+      }
+    }
+    const attemptsLeft = job.attemptsMade + 1 < (job.opts.attempts ?? 1);
+    if (attemptsLeft && isRetryable(failure, action)) {
+      const delayMs = await scheduleRetry(data, claim.attempts, failure, durationMs);
+      log.info({ kind: failure.kind, upstreamStatus: failure.upstreamStatus, attempt: claim.attempts }, 'attempt failed; retrying');
+      record(data, 'retried', durationMs / 1000);
+      throw new RetryScheduled(delayMs, failure);
+    }
+    log.info({ kind: failure.kind, upstreamStatus: failure.upstreamStatus, upstreamCode: failure.upstreamCode }, 'invocation failed');
+    record(data, 'failed', durationMs / 1000);
+    return finish(job, { failure: failureToInvocationError(connector, failure), durationMs });
+  };
+
+  /** Retries count against the limit too: the next attempt starts on a slot of its own. */
+  async function scheduleRetry(data: ExecuteJobData, attempts: number, failure: ClassifiedFailure, durationMs: number): Promise<number> {
+    const now = Date.now();
+    const slot = await deps.limiter.reserve(
+      {
+        key: limitKey(data.projectId, data.connectorId),
+        limitPerMinute: data.limitPerMinute,
+        member: `${data.invocationId}:${attempts + 1}`,
+        notBefore: now + retryDelayMs(attempts, failure),
+      },
+      now,
+    );
+    await requeueInvocation(db, data.invocationId, durationMs);
+    return slot.granted ? slot.delayMs : slot.retryAfterMs;
+  }
+}
