@@ -11,6 +11,7 @@ import type { ConnectionBreaker } from '../../shared/connections/connection-brea
 import type { ConnectionEvents } from '../../shared/webhooks/connection-events.ts';
 import type { Db } from '../../shared/db/database.ts';
 import { ApiError, notFound, toValidationIssues } from '../../shared/errors.ts';
+import { assertPublicBaseUrl } from '../connections/connection-base-url.ts';
 import { assertProjectsInWorkspace, insertConnection } from '../connections/create-connection.ts';
 import { checkCredentials, statusFromVerdict } from '../connections/credential-check.ts';
 import { workspacePrincipal } from '../middleware/authenticate.ts';
@@ -41,7 +42,7 @@ const listConnections = z.object({
   projectId: z.string().max(100).optional(),
 });
 
-function parseCredentials(connector: ConnectorDefinition, value: unknown): Record<string, string> {
+function parseCredentials(connector: ConnectorDefinition, value: unknown, allowPrivateTargets: boolean): Record<string, string> {
   const parsed = connector.credentials.safeParse(value);
   if (!parsed.success) {
     // Issues name fields, never echo values: these are secrets.
@@ -51,6 +52,8 @@ function parseCredentials(connector: ConnectorDefinition, value: unknown): Recor
       toValidationIssues(parsed.error.issues, 'credentials'),
     );
   }
+  const ownBaseUrl = connector.connectionBaseUrlField ? parsed.data[connector.connectionBaseUrlField] : undefined;
+  if (ownBaseUrl !== undefined) assertPublicBaseUrl(connector.connectionBaseUrlField!, ownBaseUrl, allowPrivateTargets);
   return parsed.data;
 }
 
@@ -62,7 +65,7 @@ export function connectionRoutes(db: Db, vault: Vault, config: Config, refresher
     const { workspaceId } = workspacePrincipal(req);
     const body = parseBody(createConnection, req);
     const connector = connectorOrThrow(body.connectorId);
-    const creds = parseCredentials(connector, body.credentials);
+    const creds = parseCredentials(connector, body.credentials, config.WEBHOOK_ALLOW_PRIVATE_TARGETS);
     const projectIds = [...new Set(body.projectIds ?? [])];
     await assertProjectsInWorkspace(db, workspaceId, projectIds);
     const verdict = await checkCredentials(config, connector, creds);
@@ -111,7 +114,7 @@ export function connectionRoutes(db: Db, vault: Vault, config: Config, refresher
     const connector = connectorOrThrow(current.connector_id);
     let credentialColumns = {};
     if (body.credentials !== undefined) {
-      const creds = parseCredentials(connector, body.credentials);
+      const creds = parseCredentials(connector, body.credentials, config.WEBHOOK_ALLOW_PRIVATE_TARGETS);
       const verdict = await checkCredentials(config, connector, creds);
       const next = statusFromVerdict(verdict);
       credentialColumns = {

@@ -3,12 +3,28 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { GENERATED_FILE, generateSdkTypes, toTsType } from '../../scripts/generate-sdk-types.ts';
+import { connectors } from '../../connectors/registry.ts';
+import { checkGenerated, connectorsIn, GENERATED_FILE, generateSdkTypes, toTsType } from '../../scripts/generate-sdk-types.ts';
 
 /** sdk/src/generated/actions.ts is source for the build: it must be exactly what the generator writes. */
 describe('scripts/generate-sdk-types.ts', () => {
-  it('re-running it produces the committed file, byte for byte', () => {
-    expect(generateSdkTypes()).toBe(readFileSync(GENERATED_FILE, 'utf8'));
+  it('re-running it produces the committed file, byte for byte, for the connectors the file covers', () => {
+    const committed = readFileSync(GENERATED_FILE, 'utf8');
+    const covered = connectorsIn(committed);
+    expect(covered.length).toBeGreaterThan(0);
+    expect(generateSdkTypes(connectors.filter((c) => covered.includes(c.id)))).toBe(committed);
+    expect(checkGenerated(committed).drifted).toBe(false);
+  });
+
+  it("fails on drift: a type that no longer matches its schema, or a connector the engine no longer has", () => {
+    const committed = readFileSync(GENERATED_FILE, 'utf8');
+    expect(checkGenerated(committed.replace('nextCursor: string | null;', 'nextCursor: string;')).drifted).toBe(true);
+    expect(checkGenerated(committed.replace('// ---- maps ----', '// ---- connector: gone ----\n// ---- maps ----')).drifted).toBe(true);
+  });
+
+  it('reports a connector added since as missing from the SDK, not as drift (`npm run sdk:types` brings it in)', () => {
+    const withoutSlack = generateSdkTypes(connectors.filter((c) => c.id !== 'slack'));
+    expect(checkGenerated(withoutSlack)).toEqual({ drifted: false, missing: ['slack'] });
   });
 
   it('--check passes from the command line', () => {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { connectors, findConnector } from '../../connectors/registry.ts';
 import { authorizeUrlOf, baseUrlOf, tokenUrlOf } from '../../connectors/toolkit/settings.ts';
 import { ConfigError, loadConfig } from '../../shared/config.ts';
+import { assertPublicBaseUrl } from '../../api/connections/connection-base-url.ts';
 
 const valid = {
   DATABASE_URL: 'postgres://u@localhost/db',
@@ -52,5 +53,24 @@ describe('configuration', () => {
 
   it('treats empty strings as unset', () => {
     expect(loadConfig({ ...valid, PORT: '', RESEND_API_URL: '' }).PORT).toBe(8080);
+  });
+});
+
+describe("a connection's own base URL (connectionBaseUrlField)", () => {
+  const selfHosted = { ...findConnector('resend')!, id: 'selfhosted', connectionBaseUrlField: 'baseUrl' };
+
+  it('is used for that connection, before the operator setting and the default', () => {
+    const settings = loadConfig({ ...valid, SELFHOSTED_API_URL: 'https://operator.example.com' }).connectorSettings;
+    expect(baseUrlOf(selfHosted, settings, { baseUrl: 'https://acme.example.com/api/' })).toBe('https://acme.example.com/api');
+    expect(baseUrlOf(selfHosted, settings, {})).toBe('https://operator.example.com');
+    expect(baseUrlOf(selfHosted, {}, {})).toBe('https://api.resend.com');
+  });
+
+  it('must be an https URL of a public host, unless the operator allows private targets', () => {
+    for (const bad of ['http://acme.example.com', 'https://127.0.0.1', 'https://169.254.169.254/latest', 'https://localhost:8080', 'https://[::1]/', 'ftp://x.example.com', 'not a url']) {
+      expect(() => assertPublicBaseUrl('baseUrl', bad, false), bad).toThrow(/baseUrl/);
+    }
+    expect(() => assertPublicBaseUrl('baseUrl', 'https://acme.example.com/api', false)).not.toThrow();
+    expect(() => assertPublicBaseUrl('baseUrl', 'http://127.0.0.1:4000', true)).not.toThrow();
   });
 });
