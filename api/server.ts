@@ -43,7 +43,7 @@ export async function startApi(config: Config, vault: Vault, logger: Logger): Pr
   await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
   server.keepAliveTimeout = 65_000;
   // Requests Node's HTTP parser rejects (bad header bytes, oversized request line) still get the
-  // API.md envelope and a request id, instead of a bare 400.
+  // docs/api.md envelope and a request id, instead of a bare 400.
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     if (!socket.writable) return socket.destroy();
     const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';

@@ -1,5 +1,5 @@
 /**
- * `npm start`: the whole engine on one machine, for development and demos (DESIGN.md "Running it").
+ * `npm start`: the whole engine on one machine, for development and demos (docs/design.md, "Running it").
  *
  * - Redis: `REDIS_URL` when set, else a local redis-server (AOF + RDB) with data in .data/redis on
  *   127.0.0.1:${REDIS_PORT:-6390}.

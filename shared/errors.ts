@@ -1,5 +1,5 @@
 /**
- * Errors the API answers with. Each has a stable snake_case code and HTTP status from API.md;
+ * Errors the API answers with. Each has a stable snake_case code and HTTP status from docs/api.md;
  * the message is a human sentence and must never contain a secret.
  */
 export type ErrorCode =
@@ -22,7 +22,7 @@ export type ErrorCode =
   | 'upstream_unavailable'
   | 'unavailable'
   | 'timeout'
-  /** A write whose worker died mid-call: it may or may not have taken effect (DESIGN.md §5). */
+  /** A write whose worker died mid-call: it may or may not have taken effect (docs/design.md, decision 5). */
   | 'outcome_unknown'
   | 'internal_error';
 
@@ -70,7 +70,7 @@ export interface ValidationIssue {
   message: string;
 }
 
-/** Turns zod issues into the `details` list of API.md: `[{path, message}]`, path in dotted form. */
+/** Turns zod issues into the `details` list of docs/api.md: `[{path, message}]`, path in dotted form. */
 export function toValidationIssues(
   issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }>,
   prefix = '',

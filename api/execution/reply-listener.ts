@@ -6,7 +6,7 @@ import { findInvocation } from '../../shared/invocations/invocation-store.ts';
 import { replyChannelFor, type ExecutionReply } from '../../shared/queue/execution-reply.ts';
 
 /**
- * Sync callers wait here (DESIGN.md §3). Each api instance subscribes to its own channel; workers
+ * Sync callers wait here (docs/design.md, decision 3). Each api instance subscribes to its own channel; workers
  * publish there once the invocation row is durable. A missed message (or a job enqueued by another
  * instance, as with a replayed Idempotency-Key) is covered by reading the row with growing pauses.
  */

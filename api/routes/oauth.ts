@@ -52,7 +52,7 @@ function oauthConnector(connectorId: string, config: Config): { connector: Conne
 const callbackUrl = (config: Config) => `${(config.PUBLIC_URL ?? `http://127.0.0.1:${config.PORT}`).replace(/\/+$/, '')}/v1/oauth/callback`;
 
 /**
- * OAuth connections (API.md, OAuth). `authorize` needs a workspace key; the callback has none:
+ * OAuth connections (docs/api.md, OAuth). `authorize` needs a workspace key; the callback has none:
  * its single-use state, stored only as a hash, authenticates it.
  */
 export function oauthCallbackRoutes(db: Db, vault: Vault, config: Config): Router {

@@ -25,7 +25,7 @@ export class UpstreamNetworkError extends Error {
 }
 
 /**
- * The engine's view of a failed upstream call (DESIGN.md §4). Only `auth_invalid` breaks a connection.
+ * The engine's view of a failed upstream call (docs/design.md, decision 4). Only `auth_invalid` breaks a connection.
  */
 export type FailureKind =
   | 'auth_invalid'

@@ -41,7 +41,7 @@ export interface ClientOptions {
   fetch?: typeof globalThis.fetch;
 }
 
-/** The engine's default sync wait (API.md): the HTTP timeout must outlast it. */
+/** The engine's default sync wait (docs/api.md): the HTTP timeout must outlast it. */
 const DEFAULT_EXECUTE_TIMEOUT_MS = 30_000;
 const id = (value: string) => encodeURIComponent(value);
 

@@ -129,7 +129,7 @@ const byStatus: Record<number, ErrorClass> = {
   504: TimeoutError,
 };
 
-/** The error for an API error code; `status` defaults to the code's status in API.md. */
+/** The error for an API error code; `status` defaults to the code's status in docs/api.md. */
 export function errorFromCode(init: Omit<ErrorInit, 'status'> & { status?: number }): ConnectorEngineError {
   const known = Object.hasOwn(byCode, init.code) ? byCode[init.code] : undefined;
   const status = init.status ?? known?.[1] ?? 500;

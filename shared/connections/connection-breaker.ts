@@ -10,7 +10,7 @@ export type BreakSource = 'call' | 'refresh' | 'health_check' | 'test';
 
 /**
  * The one sequence for a connection whose credentials the upstream rejected: mark it broken (only if
- * the rejected credentials are still the current ones, docs/design.md §4), then count it, log it and
+ * the rejected credentials are still the current ones, docs/design.md, decision 4), then count it, log it and
  * tell the workspace's webhooks. Every path that can break a connection goes through here.
  */
 export class ConnectionBreaker {

@@ -5,7 +5,7 @@ import { notFound } from '../errors.ts';
 import { toIso as iso } from '../iso-time.ts';
 
 /**
- * The `Connection` resource of API.md, used by API responses and webhook payloads alike: the row
+ * The `Connection` resource of docs/api.md, used by API responses and webhook payloads alike: the row
  * with its bound project ids, never the sealed credential columns.
  */
 export type ConnectionWithBindings = Pick<

@@ -3,7 +3,7 @@ import type { Db } from '../db/database.ts';
 
 /**
  * Marks a connection broken, but only if the credentials that failed are still the current ones:
- * an update that raced an in-flight call must never be undone by that call's failure (DESIGN.md §4).
+ * an update that raced an in-flight call must never be undone by that call's failure (docs/design.md, decision 4).
  * Returns true when this call changed the status.
  */
 export async function markConnectionBroken(db: Db, connectionId: string, credentialsVersion: number, reason: string): Promise<boolean> {

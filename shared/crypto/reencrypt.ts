@@ -3,7 +3,7 @@ import type { Db } from '../db/database.ts';
 import { DecryptionError, type SealedSecret, type Vault } from './vault.ts';
 
 /**
- * Key rotation (DESIGN.md §1): re-seal every stored secret with the keyring's ACTIVE key, so the
+ * Key rotation (docs/design.md, decision 1): re-seal every stored secret with the keyring's ACTIVE key, so the
  * older keys can leave CONNECTORS_ENCRYPTION_KEYS.
  *
  * - Resumable: rows are visited in id order, in batches, and only rows whose key id is not the

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Db } from '../db/database.ts';
 
 /**
- * Retention of the audit log (API.md: "`output` is kept for the configured retention"). Past
+ * Retention of the audit log (docs/api.md: "`output` is kept for the configured retention"). Past
  * INVOCATION_RETENTION_DAYS an invocation's `output` is set to NULL and its artifacts (audio) are
  * deleted; the invocation row itself (who called what, when, with which result) stays.
  */

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 
 /**
- * Per-tenant rate limits, ours rather than BullMQ's (DESIGN.md §2). A sliding-window log in Redis:
+ * Per-tenant rate limits, ours rather than BullMQ's (docs/design.md, decision 2). A sliding-window log in Redis:
  * every admitted call reserves a start time ("slot"); a new slot is the earliest time at which the
  * window ending there holds fewer than `limit` slots. That is exactly "at most N calls in any window",
  * bursts up to N included, and slots in the future let deferred calls wait in BullMQ's delayed set

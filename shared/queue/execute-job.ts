@@ -1,6 +1,6 @@
 /**
  * The contract between api and worker. Job data carries ids and the validated input, never
- * credentials: the worker loads and decrypts those itself (DESIGN.md §1).
+ * credentials: the worker loads and decrypts those itself (docs/design.md, decision 1).
  */
 export const EXECUTE_QUEUE = 'execute';
 

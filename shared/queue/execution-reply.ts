@@ -1,6 +1,6 @@
 /**
  * What a worker publishes on the waiting api instance's channel once the invocation row is durable
- * (DESIGN.md §3). The invocation row stays the source of truth; this only saves a read.
+ * (docs/design.md, decision 3). The invocation row stays the source of truth; this only saves a read.
  */
 export interface ExecutionReply {
   invocationId: string;

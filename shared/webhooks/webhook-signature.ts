@@ -1,7 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
 /**
- * `Webhook-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">` (API.md), the
+ * `Webhook-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">` (docs/api.md, Webhooks out), the
  * Stripe scheme: the timestamp is signed too, so a captured delivery cannot be replayed later.
  */
 export function signatureHeader(secret: string, rawBody: string, timestampSeconds = Math.floor(Date.now() / 1000)): string {

@@ -5,7 +5,7 @@ import { RESEND_FAKE_FULL_KEY, startResendFake, type ResendFake } from '../fakes
 import { startEngine, type Engine } from '../support/engine.ts';
 import { apiClient, setUpProject, type ApiClient } from '../support/http.ts';
 
-/** The HTTP contract of API.md: envelope, auth, tenancy, resources, idempotency. */
+/** The HTTP contract of docs/api.md: envelope, auth, tenancy, resources, idempotency. */
 describe('HTTP contract', () => {
   let fake: ResendFake;
   let engine: Engine;

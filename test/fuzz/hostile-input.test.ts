@@ -11,7 +11,7 @@ import { assertInvariants, inParallel, raw, rawSocket, type RawRequest, type Raw
 /**
  * Hand-written hostile requests: malformed JSON, oversized bodies, wrong types, deep nesting, huge
  * strings, NUL bytes and broken unicode (in bodies, query strings, headers and path ids), unknown
- * fields, path traversal. Whatever comes in: a 4xx in the API.md envelope, never a 5xx of ours, an
+ * fields, path traversal. Whatever comes in: a 4xx in the docs/api.md envelope, never a 5xx of ours, an
  * X-Request-Id on every answer, nothing stored, and the engine still ready afterwards.
  */
 const MAX_BODY_BYTES = 256 * 1024;

@@ -14,7 +14,7 @@ import { assertInvariants, raw, type RawRequest, startEngineWithAllFakes } from 
 /**
  * Property-based: for every route the api declares, fast-check generates requests (path ids,
  * query parameters, bodies, headers, keys), mostly near-valid with hostile values mixed in, and
- * every answer must keep the invariants of test/fuzz/support.ts: no 5xx of ours, the API.md error
+ * every answer must keep the invariants of test/fuzz/support.ts: no 5xx of ours, the docs/api.md error
  * envelope with a known code, X-Request-Id. Knobs: FUZZ_RUNS (default 100) runs per route,
  * FUZZ_SEED replays a failure, FUZZ_STATS=1 prints each route's status counts, FUZZ_DEBUG='<METHOD
  * /path>' prints that route's 400s (to see why requests do not get through).

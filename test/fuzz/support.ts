@@ -80,7 +80,7 @@ export function rawSocket(baseUrl: string, bytes: string | Buffer, timeoutMs = 5
   });
 }
 
-/** Codes a client may see (API.md plus docs/api-notes.md); `internal_error` is a bug by definition. */
+/** Codes a client may see (docs/api.md plus docs/api-notes.md); `internal_error` is a bug by definition. */
 export const publicCodes = new Set(Object.keys(statusByCode).filter((c) => c !== 'internal_error'));
 
 /** 5xx that are not our fault: the upstream's answer, relayed (only on routes that call one). */
@@ -97,7 +97,7 @@ export interface InvariantOptions {
 }
 
 /**
- * What every response must be, whatever the request: never a 5xx of ours; an error is the API.md
+ * What every response must be, whatever the request: never a 5xx of ours; an error is the docs/api.md
  * envelope with a known code whose status it matches; X-Request-Id is always there.
  */
 export function assertInvariants(res: RawResponse, label: string, options: InvariantOptions = {}): void {

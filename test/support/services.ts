@@ -1,5 +1,5 @@
 /**
- * Real Redis and Postgres for the test suite (DESIGN.md "Testing"). No mocks.
+ * Real Redis and Postgres for the test suite (docs/design.md, "Testing"). No mocks.
  *
  * Where they come from, decided once per `vitest run` by test/support/global-setup.ts:
  *   1. `REDIS_URL` / `DATABASE_URL` when set (each independently). They must point at disposable

@@ -6,7 +6,7 @@ import { isRetryable, retryDelayMs } from '../../worker/execute/retry-policy.ts'
 const action = (sideEffects: 'read' | 'write', upstreamDedupes = false) => ({ sideEffects, upstreamDedupes }) as ActionDefinition;
 const failure = (kind: ClassifiedFailure['kind'], requestMayHaveRun: boolean, retryAfterMs?: number): ClassifiedFailure => ({ kind, requestMayHaveRun, message: 'x', retryAfterMs });
 
-describe('retry policy (DESIGN.md §5)', () => {
+describe('retry policy (docs/design.md, decision 5)', () => {
   it.each([
     ['read, 5xx', action('read'), failure('transient', true), true],
     ['read, 429', action('read'), failure('rate_limited', false), true],

@@ -2,7 +2,7 @@ import type { ConnectorDefinition } from '../../connectors/toolkit/connector-def
 import type { ClassifiedFailure } from '../../connectors/toolkit/upstream-errors.ts';
 import type { InvocationFailure } from '../../shared/invocations/invocation-store.ts';
 
-/** How a classified upstream failure is reported on the invocation and to the caller (API.md). */
+/** How a classified upstream failure is reported on the invocation and to the caller (docs/api.md). */
 export function failureToInvocationError(connector: ConnectorDefinition, failure: ClassifiedFailure): InvocationFailure {
   if (failure.kind === 'auth_invalid') {
     return {

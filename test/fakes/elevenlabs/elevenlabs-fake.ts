@@ -1,7 +1,7 @@
 // Local fake of the ElevenLabs HTTP API: POST /v1/text-to-speech/{voice_id},
 // POST /v1/sound-generation, GET /v1/voices, GET /v2/voices, GET /v1/user.
-// Wire behaviour follows ../shared/reference/upstream-apis.md §3 and §4 ("the
-// reference") and elevenlabs.openapi.json (E-OAS). Where the newer official SDK
+// Wire behaviour follows docs/upstreams/elevenlabs.md §3 and §4 ("the
+// reference") and ElevenLabs' OpenAPI spec (E-OAS there). Where the newer official SDK
 // (@elevenlabs/elevenlabs-js, E-JS) requires more fields than E-OAS, the fake sends
 // them too so the SDK's response parsers accept it. Details marked UNCONFIRMED are
 // guesses: don't build hard assertions on them.

@@ -1,6 +1,6 @@
 // Local fake of the Resend HTTP API (POST /emails, POST /emails/batch, GET /domains).
-// Wire behaviour follows ../shared/reference/upstream-apis.md §1 and §4 ("the
-// reference") and resend.openapi.yaml. Where the reference marks something
+// Wire behaviour follows docs/upstreams/resend.md §1 and §4 ("the
+// reference") and Resend's OpenAPI spec (R-OAS there). Where the reference marks something
 // UNCONFIRMED, the comment says so: don't build hard assertions on those details.
 import { createHash, randomUUID } from 'node:crypto';
 import type { StartConformanceFake } from '../../conformance/fake-contract.ts';

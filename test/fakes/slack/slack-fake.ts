@@ -1,5 +1,5 @@
 // Local fake of the Slack Web API (https://slack.com/api/<method>) and of the OAuth v2
-// authorize page. Wire behaviour follows ../shared/reference/upstream-apis.md §2 and §4
+// authorize page. Wire behaviour follows docs/upstreams/slack.md §2 and §4
 // ("the reference"), which cites slack-ruby/slack-api-ref (S-REF) and the official
 // node SDK (S-SDK). Where the reference marks something UNCONFIRMED, or where this fake
 // had to pick a behaviour the sources don't state, the comment says so: don't build hard
