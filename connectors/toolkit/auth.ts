@@ -29,14 +29,15 @@ export function basicAuth(options: { username: AuthField; password: AuthField })
 
 /**
  * Tokens from an OAuth provider, sent as `Authorization: Bearer <token>`. `tokenField` is also what a
- * caller may give directly (a Slack bot token) instead of going through the authorization flow.
+ * caller may give directly (a Slack bot token) instead of going through the authorization flow;
+ * `extraFields` are further credentials a caller may give with it (a refresh token).
  */
-export function oauth2Auth(options: { provider: OAuthProviderDefinition; tokenField: AuthField }): AuthScheme {
+export function oauth2Auth(options: { provider: OAuthProviderDefinition; tokenField: AuthField; extraFields?: AuthField[] }): AuthScheme {
   const key = options.tokenField.key;
   return {
     type: 'oauth2',
     provider: options.provider,
-    fields: [options.tokenField],
+    fields: [options.tokenField, ...(options.extraFields ?? [])],
     headers: (c) => ({ authorization: `Bearer ${c[key] ?? ''}` }),
   };
 }

@@ -19,6 +19,11 @@ export interface ErrorTable {
    * any other status to invalid_request.
    */
   byStatus: Partial<Record<number, ErrorTableEntry>> & { 401: ErrorTableEntry; 403: ErrorTableEntry };
+  /**
+   * How long the upstream asks us to wait, for services that say it other than with `Retry-After`
+   * (e.g. a reset time in epoch seconds). Default: the `Retry-After` header, in seconds or as a date.
+   */
+  retryAfterOf?(headers: Record<string, string | string[] | undefined>): number | undefined;
 }
 
 function kindByStatus(status: number): FailureKind {
@@ -42,7 +47,7 @@ export function classifyByTable(table: ErrorTable, err: UpstreamHttpError): Clas
   };
   if (typeof entry === 'object') failure.requestMayHaveRun = entry.requestMayHaveRun;
   if (kind === 'rate_limited') failure.requestMayHaveRun = false;
-  const retryAfter = retryAfterMs(err.headers);
+  const retryAfter = table.retryAfterOf ? table.retryAfterOf(err.headers) : retryAfterMs(err.headers);
   if (retryAfter !== undefined) failure.retryAfterMs = retryAfter;
   return failure;
 }

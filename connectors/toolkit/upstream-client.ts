@@ -10,7 +10,8 @@ export interface UpstreamRequest {
   path: string;
   query?: Record<string, string | number | boolean | undefined>;
   json?: unknown;
-  form?: Record<string, string | undefined>;
+  /** An `application/x-www-form-urlencoded` body; an array repeats the key (`MediaUrl=a&MediaUrl=b`). */
+  form?: Record<string, string | readonly string[] | undefined>;
   headers?: Record<string, string>;
   /** Return the body as bytes (audio) instead of parsing JSON. */
   binary?: boolean;
@@ -80,9 +81,14 @@ export class UpstreamClient {
     const searchParams = req.query
       ? Object.fromEntries(Object.entries(req.query).filter((e): e is [string, string | number | boolean] => e[1] !== undefined))
       : undefined;
-    const form = req.form
-      ? Object.fromEntries(Object.entries(req.form).filter((e): e is [string, string] => e[1] !== undefined))
-      : undefined;
+    let form: URLSearchParams | undefined;
+    if (req.form) {
+      form = new URLSearchParams();
+      for (const [key, value] of Object.entries(req.form)) {
+        if (value === undefined) continue;
+        for (const v of typeof value === 'string' ? [value] : value) form.append(key, v);
+      }
+    }
     let response;
     const started = performance.now();
     try {
@@ -91,8 +97,8 @@ export class UpstreamClient {
         method: req.method,
         searchParams,
         json: req.json,
-        form,
-        headers: { ...this.headers, ...req.headers },
+        body: form?.toString(),
+        headers: form ? { 'content-type': 'application/x-www-form-urlencoded', ...this.headers, ...req.headers } : { ...this.headers, ...req.headers },
         timeout: { request: this.options.timeoutMs },
         responseType: 'buffer',
       });
