@@ -21,6 +21,8 @@ import { connectionRoutes } from './routes/connections.ts';
 import { executionRoutes } from './routes/executions.ts';
 import { healthRoutes } from './routes/health.ts';
 import { invocationRoutes } from './routes/invocations.ts';
+import { mcpRoutes } from './routes/mcp.ts';
+import { toolRoutes } from './routes/tools.ts';
 import { oauthAuthorizeRoutes, oauthCallbackRoutes } from './routes/oauth.ts';
 import { projectRoutes } from './routes/projects.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
@@ -85,9 +87,12 @@ export function createApp(deps: ApiDeps): Express {
   });
   app.use(catalogRoutes());
   app.use(oauthCallbackRoutes(db, vault, config));
+  // MCP authenticates itself (a project key; JSON-RPC clients get a WWW-Authenticate challenge).
+  app.use(mcpRoutes(db, executions, config));
 
   app.use('/v1', authenticate(db));
   app.use(invocationRoutes(db));
+  app.use(toolRoutes(db));
   // Everything below manages the workspace.
   app.use('/v1', requireWorkspaceKey);
   app.use(projectRoutes(db));

@@ -5,6 +5,7 @@ import * as m0004 from './0004_webhooks_and_health_checks.ts';
 import * as m0005 from './0005_pending_invocations_index.ts';
 import * as m0006 from './0006_audit_indexes.ts';
 import * as m0007 from './0007_oauth_pkce.ts';
+import * as m0008 from './0008_invocation_transport.ts';
 
 /** Every migration, in order. Listed statically so the migrator needs no filesystem scanning. */
 export const migrations: Record<string, Migration> = {
@@ -14,4 +15,5 @@ export const migrations: Record<string, Migration> = {
   '0005_pending_invocations_index': m0005,
   '0006_audit_indexes': m0006,
   '0007_oauth_pkce': m0007,
+  '0008_invocation_transport': m0008,
 };

@@ -29,6 +29,12 @@ const configSchema = z.object({
   WEBHOOK_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   /** Allow webhook URLs on loopback and private networks (local development and tests only). */
   WEBHOOK_ALLOW_PRIVATE_TARGETS: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+  /** Origins (scheme://host:port) browser-based MCP clients may call /v1/mcp from, besides this server's own. */
+  MCP_ALLOWED_ORIGINS: z
+    .string()
+    .default('')
+    .transform((v) => v.split(',').map((o) => o.trim()).filter(Boolean))
+    .pipe(z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'must be a comma-separated list of origins such as https://app.example.com'))),
   /** Each worker serves /metrics here; 0 picks a free port (logged). */
   WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
 });

@@ -21,6 +21,11 @@ export const httpRequestDuration = new Histogram({
   labelNames: ['method', 'route', 'status'] as const,
   buckets: latencyBuckets,
 });
+export const mcpToolCalls = new Counter({
+  name: 'connector_engine_mcp_tool_calls_total',
+  help: 'MCP tools/call requests by connector, action and outcome (succeeded, or failed: an isError result).',
+  labelNames: ['connector', 'action', 'outcome'] as const,
+});
 export const executionsAccepted = new Counter({
   name: 'connector_engine_executions_accepted_total',
   help: 'Executions accepted, by connector, action and mode (sync|async).',

@@ -2,7 +2,7 @@ import type { Queue } from 'bullmq';
 import type { ActionDefinition, ConnectorDefinition } from '../../connectors/toolkit/connector-definition.ts';
 import { actionOrThrow, connectorOrThrow } from '../../connectors/registry.ts';
 import type { Db } from '../../shared/db/database.ts';
-import type { InvocationRow } from '../../shared/db/schema.ts';
+import type { InvocationRow, InvocationTransport } from '../../shared/db/schema.ts';
 import { ApiError, isErrorCode, notFound, toValidationIssues } from '../../shared/errors.ts';
 import { remainingBudgetMs, type AdmissionGate, type AdmissionTicket } from './admission-gate.ts';
 import { newId } from '../../shared/ids.ts';
@@ -34,6 +34,10 @@ export interface ExecuteCommand {
    * Without one, the service takes a place itself, keyed by the caller's API key.
    */
   ticket?: AdmissionTicket;
+  /** The transport that accepted the call, for the audit row. Default `api`. */
+  via?: InvocationTransport;
+  /** An MCP client's self-reported name and version (display only). */
+  client?: { name?: string; version?: string };
 }
 
 export type ExecuteOutcome =
@@ -114,6 +118,9 @@ export class ExecutionService {
       action_id: action.id,
       idempotency_key: cmd.idempotencyKey ?? null,
       request_hash: requestHash,
+      via: cmd.via ?? 'api',
+      client_name: cmd.client?.name?.slice(0, 200) ?? null,
+      client_version: cmd.client?.version?.slice(0, 100) ?? null,
     };
 
     if (connection.status === 'broken') {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { ConnectorDefinition } from '../../connectors/toolkit/connector-definition.ts';
+import { toolAnnotations, toolInputSchema, toolOutputSchema, type ProjectTool } from '../tools/project-tools.ts';
 import type { InvocationRow, ProjectRow, WebhookDeliveryRow } from '../../shared/db/schema.ts';
 import { toIso as iso } from '../../shared/iso-time.ts';
 
@@ -57,6 +58,8 @@ export function presentInvocation(i: InvocationRow) {
     errorDetails: i.error_details ?? null,
     durationMs: i.duration_ms,
     attempts: i.attempts,
+    via: i.via,
+    client: i.client_name === null && i.client_version === null ? null : { name: i.client_name, version: i.client_version },
     createdAt: iso(i.created_at),
     startedAt: iso(i.started_at),
     finishedAt: iso(i.finished_at),
@@ -84,5 +87,38 @@ export function presentDelivery(d: WebhookDeliveryRow) {
     nextAttemptAt: iso(d.next_attempt_at),
     createdAt: iso(d.created_at),
     deliveredAt: iso(d.delivered_at),
+  };
+}
+
+/**
+ * A `Tool` of GET /v1/tools: the action with its schemas, and `request`, the exact
+ * `POST /v1/executions` an AI builder should generate for it (with the action's first example as
+ * `input`). With one connection `connectionId` names it; with several, `connections` lists the
+ * choices and `request.body.connectionId` must be one of them.
+ */
+export function presentTool(tool: ProjectTool) {
+  const single = tool.connections.length === 1 ? tool.connections[0]!.id : undefined;
+  return {
+    name: tool.name,
+    connectorId: tool.connector.id,
+    actionId: tool.action.id,
+    ...(single ? { connectionId: single } : {}),
+    connections: tool.connections,
+    title: toolAnnotations(tool).title,
+    description: tool.action.description,
+    sideEffects: tool.action.sideEffects,
+    inputSchema: toolInputSchema(tool, false),
+    outputSchema: toolOutputSchema(tool),
+    request: {
+      method: 'POST' as const,
+      path: '/v1/executions',
+      headers: { authorization: 'Bearer <project key>', 'content-type': 'application/json', 'idempotency-key': '<a unique key per intended call>' },
+      body: {
+        connectorId: tool.connector.id,
+        actionId: tool.action.id,
+        ...(tool.connections.length > 1 ? { connectionId: tool.connections[0]!.id } : {}),
+        input: tool.action.examples[0]?.input ?? {},
+      },
+    },
   };
 }

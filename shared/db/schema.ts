@@ -79,10 +79,17 @@ export interface InvocationTable {
   attempts: Generated<number>;
   idempotency_key: string | null;
   request_hash: string | null;
+  /** The transport that accepted the call (migration 0008). */
+  via: Generated<InvocationTransport>;
+  /** An MCP client's self-reported name and version; null over HTTP. */
+  client_name: string | null;
+  client_version: string | null;
   created_at: CreatedAt;
   started_at: Timestamp | null;
   finished_at: Timestamp | null;
 }
+
+export type InvocationTransport = 'api' | 'mcp';
 
 export interface ArtifactTable {
   id: string;

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/database.ts';
-import type { ConnectionRow, InvocationRow, InvocationStatus, NewInvocation } from '../db/schema.ts';
+import type { ConnectionRow, InvocationRow, InvocationStatus, InvocationTransport, NewInvocation } from '../db/schema.ts';
 import { withoutNul } from '../json-safe.ts';
 
 /**
@@ -37,6 +37,9 @@ export interface QueuedInvocation {
   action_id: string;
   idempotency_key: string | null;
   request_hash: string;
+  via: InvocationTransport;
+  client_name: string | null;
+  client_version: string | null;
 }
 
 /**
@@ -47,10 +50,11 @@ export interface QueuedInvocation {
 export async function insertQueuedInvocations(db: Db, rows: ReadonlyArray<QueuedInvocation>): Promise<void> {
   const column = <K extends keyof QueuedInvocation>(key: K) => rows.map((r) => r[key]);
   await sql`
-    insert into invocations (id, workspace_id, project_id, connection_id, connector_id, action_id, idempotency_key, request_hash, status)
+    insert into invocations (id, workspace_id, project_id, connection_id, connector_id, action_id, idempotency_key, request_hash, via, client_name, client_version, status)
     select v.*, 'queued'
       from unnest(${column('id')}::text[], ${column('workspace_id')}::text[], ${column('project_id')}::text[], ${column('connection_id')}::text[],
-                  ${column('connector_id')}::text[], ${column('action_id')}::text[], ${column('idempotency_key')}::text[], ${column('request_hash')}::text[]) as v`.execute(db);
+                  ${column('connector_id')}::text[], ${column('action_id')}::text[], ${column('idempotency_key')}::text[], ${column('request_hash')}::text[],
+                  ${column('via')}::text[], ${column('client_name')}::text[], ${column('client_version')}::text[]) as v`.execute(db);
 }
 
 export async function findInvocation(db: Db, id: string): Promise<InvocationRow | undefined> {

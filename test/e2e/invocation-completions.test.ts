@@ -123,6 +123,9 @@ describe('recording invocation outcomes', () => {
       action_id: 'sendEmail',
       idempotency_key: key,
       request_hash: 'h',
+      via: 'api',
+      client_name: null,
+      client_version: null,
     });
     await db
       .insertInto('connections')

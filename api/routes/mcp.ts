@@ -1,0 +1,68 @@
+import { toNodeHandler } from '@modelcontextprotocol/node';
+import { Router, type Request, type Response } from 'express';
+import type { Config } from '../../shared/config.ts';
+import type { Db } from '../../shared/db/database.ts';
+import { ApiError } from '../../shared/errors.ts';
+import type { ExecutionService } from '../execution/execution-service.ts';
+import { createEngineMcpHandler, type McpRequestScope } from '../mcp/engine-mcp-server.ts';
+import { authenticateRequest, presentedKeyHash } from '../middleware/authenticate.ts';
+import { sendError } from '../middleware/errors.ts';
+import { projectTools } from '../tools/project-tools.ts';
+
+/** The origins a browser-based MCP client may call from: this server's own, and the operator's list. */
+export function allowedMcpOrigins(config: Config): Set<string> {
+  const origins = new Set([`http://127.0.0.1:${config.PORT}`, `http://localhost:${config.PORT}`, `http://[::1]:${config.PORT}`]);
+  if (config.PUBLIC_URL) origins.add(new URL(config.PUBLIC_URL).origin);
+  for (const o of config.MCP_ALLOWED_ORIGINS) origins.add(o);
+  return origins;
+}
+
+export const publicBaseUrl = (config: Config) => (config.PUBLIC_URL ?? `http://127.0.0.1:${config.PORT}`).replace(/\/+$/, '');
+
+/**
+ * POST /v1/mcp: the Model Context Protocol server (Streamable HTTP, stateless; engine-mcp-server.ts).
+ * Authenticated with a project key: the tools are that project's. A present `Origin` that is not
+ * allowed is refused with 403 (DNS rebinding from a browser). A `tools/call` first takes its place at
+ * the execution service's admission gate, before authentication, exactly like POST /v1/executions:
+ * agents get the same fairness as HTTP callers.
+ */
+export function mcpRoutes(db: Db, service: ExecutionService, config: Config): Router {
+  const router = Router();
+  const node = toNodeHandler(createEngineMcpHandler(service));
+  const origins = allowedMcpOrigins(config);
+  const publicUrl = publicBaseUrl(config);
+
+  router.all('/v1/mcp', async (req: Request, res: Response) => {
+    const origin = req.get('origin');
+    if (origin !== undefined && !origins.has(origin)) {
+      res.status(403).json({ jsonrpc: '2.0', error: { code: -32600, message: `Origin ${JSON.stringify(origin.slice(0, 200))} is not allowed.` } });
+      return;
+    }
+    const body = req.body as { method?: unknown } | undefined;
+    const isCall = req.method === 'POST' && body?.method === 'tools/call';
+    const ticket = isCall ? await service.admission.enter(presentedKeyHash(req)?.toString('base64url') ?? 'no key', res) : undefined;
+    if (isCall && !ticket) return; // the client hung up while waiting
+    try {
+      let principal;
+      try {
+        principal = await authenticateRequest(db, req);
+      } catch (err) {
+        if (!(err instanceof ApiError)) throw err;
+        res.setHeader('WWW-Authenticate', 'Bearer realm="connector-engine"');
+        return sendError(res, err);
+      }
+      if (principal.kind !== 'project') {
+        res.setHeader('WWW-Authenticate', 'Bearer realm="connector-engine"');
+        return sendError(res, new ApiError('unauthenticated', 'The MCP server serves one project: authenticate with a project key.'));
+      }
+      const scope: McpRequestScope = { principal, tools: await projectTools(db, principal.projectId), ticket: ticket ?? undefined, publicUrl };
+      // The key itself never travels further: the handler gets the scope it authorizes.
+      (req as Request & { auth?: unknown }).auth = { token: 'project-key', clientId: principal.keyId, scopes: [], extra: { engine: scope } };
+      await node(req, res, req.body);
+    } finally {
+      ticket?.release();
+    }
+  });
+
+  return router;
+}

@@ -1,0 +1,152 @@
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { Client as LegacyClient } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport as LegacyTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RESEND_FAKE_FULL_KEY, RESEND_FAKE_SENDING_KEY, startResendFake, type ResendFake } from '../fakes/resend/resend-fake.ts';
+import { SLACK_FAKE_BOT_TOKEN, startSlackFake, type SlackFake } from '../fakes/slack/slack-fake.ts';
+import { startEngine, type Engine } from '../support/engine.ts';
+import { apiClient, setUpProject, type ApiClient } from '../support/http.ts';
+
+/**
+ * AI agents: GET /v1/tools and the MCP server at POST /v1/mcp, driven by the official clients: the
+ * v2 client (revision 2026-07-28) and the 1.x SDK (2025-era `initialize`). Each tool call runs
+ * through the one execution service and leaves one invocation row with `via: "mcp"`.
+ */
+describe('tools for AI agents', () => {
+  let resend: ResendFake;
+  let slack: SlackFake;
+  let engine: Engine;
+  let admin: ApiClient;
+  let projectA: { projectId: string; projectKey: string; connectionId: string };
+  let projectB: { projectId: string; projectKey: string; connectionId: string };
+
+  const mcpUrl = () => new URL(`${engine.baseUrl}/v1/mcp`);
+  async function connect(key: string, name = 'engine-tests') {
+    // Pinned to the current revision (the v2 client speaks the 2025 handshake unless told otherwise).
+    const client = new Client({ name, version: '1.2.3' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
+    await client.connect(new StreamableHTTPClientTransport(mcpUrl(), { requestInit: { headers: { authorization: `Bearer ${key}` } } }));
+    return client;
+  }
+
+  beforeAll(async () => {
+    resend = await startResendFake({ rateLimitPerSecond: 1000 });
+    slack = await startSlackFake();
+    engine = await startEngine({ env: { RESEND_API_URL: resend.url, SLACK_API_URL: `${slack.url}/api` } });
+    admin = apiClient(engine.baseUrl, engine.workspaceKey);
+    projectA = await setUpProject(admin, { connectorId: 'resend', credentials: { apiKey: RESEND_FAKE_FULL_KEY } });
+    projectB = await setUpProject(admin, { connectorId: 'slack', credentials: { botToken: SLACK_FAKE_BOT_TOKEN } });
+  }, 60_000);
+  afterAll(async () => {
+    await engine?.stop();
+    await resend?.close();
+    await slack?.close();
+  });
+
+  it('GET /v1/tools lists the project\'s callable actions with schemas and the exact execution request', async () => {
+    const res = await apiClient(engine.baseUrl, projectA.projectKey).get('/v1/tools');
+    expect(res.status).toBe(200);
+    expect(res.body.data.map((t: { name: string }) => t.name)).toEqual(['resend_sendEmail', 'resend_sendBatch', 'resend_listDomains']);
+    const send = res.body.data[0];
+    expect(send).toMatchObject({ connectorId: 'resend', actionId: 'sendEmail', connectionId: projectA.connectionId, sideEffects: 'write' });
+    expect(send.inputSchema).toMatchObject({ type: 'object' });
+    expect(send.outputSchema).toMatchObject({ type: 'object', properties: { id: { type: 'string' } } });
+    for (const tool of res.body.data) expect(tool.name).toMatch(/^[a-zA-Z0-9_-]{1,64}$/);
+    // The request it documents is one the engine accepts, as it is.
+    const run = await apiClient(engine.baseUrl, projectA.projectKey).post(send.request.path, send.request.body);
+    expect(run.status).toBe(200);
+    // A workspace key is not a project's.
+    expect((await admin.get('/v1/tools')).status).toBe(403);
+  });
+
+  it('over MCP: lists the tools with annotations and output schemas, and calls a read and a write', async () => {
+    const client = await connect(projectA.projectKey);
+    const { tools } = await client.listTools();
+    expect(tools.map((t) => t.name)).toEqual(['resend_sendEmail', 'resend_sendBatch', 'resend_listDomains']);
+    const byName = new Map(tools.map((t) => [t.name, t]));
+    expect(byName.get('resend_listDomains')!.annotations).toMatchObject({ readOnlyHint: true });
+    expect(byName.get('resend_sendEmail')!.annotations).toMatchObject({ readOnlyHint: false, destructiveHint: false, idempotentHint: true });
+    const ajv = new Ajv2020({ strict: false });
+
+    const read = await client.callTool({ name: 'resend_listDomains', arguments: { limit: 5 } });
+    expect(read.isError).toBeFalsy();
+    expect(ajv.validate(byName.get('resend_listDomains')!.outputSchema!, read.structuredContent), JSON.stringify(ajv.errors)).toBe(true);
+    const write = await client.callTool({ name: 'resend_sendEmail', arguments: { from: 'orders@mail.example.com', to: 'ada@example.com', subject: 'Hi', text: 'Hello' } });
+    expect(write.isError).toBeFalsy();
+    expect(ajv.validate(byName.get('resend_sendEmail')!.outputSchema!, write.structuredContent)).toBe(true);
+    const invocationId = (write._meta as { invocationId: string }).invocationId;
+    const row = await apiClient(engine.baseUrl, projectA.projectKey).get(`/v1/invocations/${invocationId}`);
+    expect(row.body).toMatchObject({ status: 'succeeded', via: 'mcp', client: { name: 'engine-tests', version: '1.2.3' }, actionId: 'sendEmail' });
+    await client.close();
+  });
+
+  it('reports failures as isError results with the API error code: bad input, and an upstream 403', async () => {
+    const client = await connect(projectA.projectKey);
+    const bad = await client.callTool({ name: 'resend_sendEmail', arguments: { from: 'x@mail.example.com', to: [] } });
+    expect(bad.isError).toBe(true);
+    expect(JSON.parse((bad.content as { text: string }[])[0]!.text).error.code).toBe('invalid_input');
+
+    const restricted = await setUpProject(admin, { connectorId: 'resend', credentials: { apiKey: RESEND_FAKE_SENDING_KEY } });
+    const limited = await connect(restricted.projectKey);
+    // A sending-only key may not list domains: Resend answers 401 restricted_api_key, a permission error.
+    const denied = await limited.callTool({ name: 'resend_listDomains', arguments: {} });
+    expect(denied.isError).toBe(true);
+    const body = JSON.parse((denied.content as { text: string }[])[0]!.text);
+    expect(body.error.code).toBe('upstream_error');
+    expect(body.invocationId).toMatch(/^inv_/);
+    await client.close();
+    await limited.close();
+  });
+
+  it('a replayed idempotency key calls the upstream once and answers the first result', async () => {
+    const client = await connect(projectA.projectKey);
+    const before = resend.requests.filter((r) => r.path === '/emails').length;
+    const args = { name: 'resend_sendEmail', arguments: { from: 'orders@mail.example.com', to: 'bob@example.com', subject: 'Once', text: 'x' }, _meta: { idempotencyKey: 'mcp-once-1' } };
+    const first = await client.callTool(args);
+    const second = await client.callTool(args);
+    expect(second.structuredContent).toEqual(first.structuredContent);
+    expect((second._meta as { invocationId: string }).invocationId).toBe((first._meta as { invocationId: string }).invocationId);
+    expect(resend.requests.filter((r) => r.path === '/emails').length).toBe(before + 1);
+    await client.close();
+  });
+
+  it("a project's key sees only its own tools and cannot reach another project's connections", async () => {
+    const a = await connect(projectA.projectKey);
+    expect((await a.listTools()).tools.some((t) => t.name.startsWith('slack_'))).toBe(false);
+    const call = await a.callTool({ name: 'slack_postMessage', arguments: { channel: '#general', text: 'x' } }).catch((err: Error) => err);
+    // Unknown to this project's server: a protocol error, not a call.
+    expect(call instanceof Error || (call as { isError?: boolean }).isError).toBeTruthy();
+    await a.close();
+  });
+
+  it('refuses a workspace key, no key and a made-up key with 401, and a foreign Origin with 403', async () => {
+    const post = (headers: Record<string, string>) =>
+      fetch(mcpUrl(), { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} }) });
+    for (const headers of [{} as Record<string, string>, { authorization: `Bearer ${engine.workspaceKey}` }, { authorization: 'Bearer ck_made_up_0000000000000000000000000000' }]) {
+      const res = await post(headers);
+      expect(res.status).toBe(401);
+      expect(res.headers.get('www-authenticate')).toMatch(/^Bearer/);
+    }
+    expect((await post({ authorization: `Bearer ${projectA.projectKey}`, origin: 'https://evil.example.com' })).status).toBe(403);
+  });
+
+  it('tools follow the bindings: a new binding shows on the next list, a broken connection\'s tools are gone', async () => {
+    await admin.put(`/v1/projects/${projectA.projectId}/connections/${projectB.connectionId}`);
+    const client = await connect(projectA.projectKey);
+    expect((await client.listTools()).tools.map((t) => t.name)).toContain('slack_postMessage');
+    await admin.delete(`/v1/projects/${projectA.projectId}/connections/${projectB.connectionId}`);
+    expect((await client.listTools()).tools.map((t) => t.name)).not.toContain('slack_postMessage');
+    await client.close();
+  });
+
+  it('a 2025-06-18 client (the 1.x SDK) lists and calls tools too', async () => {
+    const client = new LegacyClient({ name: 'legacy-agent', version: '0.9.0' });
+    await client.connect(new LegacyTransport(mcpUrl(), { requestInit: { headers: { authorization: `Bearer ${projectA.projectKey}` } } }));
+    const { tools } = await client.listTools();
+    expect(tools.map((t) => t.name)).toContain('resend_listDomains');
+    const result = await client.callTool({ name: 'resend_listDomains', arguments: { limit: 1 } });
+    expect(result.isError).toBeFalsy();
+    expect(result.structuredContent).toMatchObject({ domains: expect.any(Array) });
+    await client.close();
+  });
+});
