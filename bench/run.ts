@@ -198,7 +198,7 @@ async function createProject(name: string, limit: number | null): Promise<Projec
   return { name, id: project.id, key, resendKey };
 }
 const resendKeyFor = (name: string) => `re_bench_${name}_0123456789abcdef`;
-const PROJECT_NAMES = ['sync', 'tput1', 'tput2', 'tput4', 'floodA', 'defaultA', 'fairB', 'limitSteady', 'limitBurst', 'warm'];
+const PROJECT_NAMES = ['sync', 'tput1', 'tput2', 'tput4', 'floodA', 'defaultA', 'mcpA', 'fairB', 'limitSteady', 'limitBurst', 'warm'];
 
 interface SyncSample {
   ms: number;
@@ -225,6 +225,31 @@ async function engineAsync(p: Project): Promise<string> {
   });
   if (r.status !== 202) throw new Error(`async execute: ${r.status} ${JSON.stringify(r.body)}`);
   return r.body.invocationId as string;
+}
+
+let mcpRequestId = 0;
+/** One MCP tools/call (revision 2026-07-28, the wire an MCP client sends) of resend.sendEmail; waits for its result. */
+async function engineMcpCall(p: Project): Promise<void> {
+  const r = await httpJson('POST', `${baseUrl}/v1/mcp`, {
+    headers: {
+      authorization: `Bearer ${p.key}`,
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': '2026-07-28',
+      'mcp-method': 'tools/call',
+      'mcp-name': 'resend_sendEmail',
+    },
+    body: {
+      jsonrpc: '2.0',
+      id: ++mcpRequestId,
+      method: 'tools/call',
+      params: {
+        name: 'resend_sendEmail',
+        arguments: email,
+        _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} },
+      },
+    },
+  });
+  if (r.status !== 200 || r.body?.error || r.body?.result?.isError) throw new Error(`mcp tools/call: ${r.status} ${JSON.stringify(r.body).slice(0, 500)}`);
 }
 
 async function countByStatus(projectId: string): Promise<{ succeeded: number; failed: number; other: number }> {
@@ -714,6 +739,29 @@ async function sectionFairness(): Promise<void> {
     notes.push(`Fairness, ${label}: A's ${N.flood} calls accepted in ${fmt(acceptedMs / 1000, 1)} s${aDone}; cores used while A submitted: ${cores}.`);
     if (name === 'defaultA') await drainExecuteQueue();
   }
+
+  // The same flood from an AI agent: MCP tools/call requests, each waiting for its result, as many in
+  // flight as the HTTP flood. They pass the same admission gate, so B should fare as it does above.
+  {
+    const a = P('mcpA');
+    const n = Math.round(N.flood / 4);
+    log(`fairness: A floods ${n} MCP tool calls (${CLIENT_CONCURRENCY} in flight) while B calls`);
+    const bSamples: SyncSample[] = [];
+    let flooding = true;
+    const bLoop = (async () => {
+      const stopAt = Date.now() + 300_000;
+      while (flooding && Date.now() < stopAt) bSamples.push(await engineSync(b));
+    })();
+    const t0 = Date.now();
+    await runPool(n, CLIENT_CONCURRENCY, async () => engineMcpCall(a));
+    const doneMs = Date.now() - t0;
+    flooding = false;
+    await bLoop;
+    const s = summarize(bSamples.map((x) => x.ms));
+    const ratio = s.p99 / unloaded.p99;
+    rows.push(latencyRow(`  B during A's MCP flood of ${n} tool calls, A's limit ${FLOOD_LIMIT}/min`, s, `n=${s.n}, p99 ${fmt(ratio, 2)}x alone`, '<= 1.5x', verdict(ratio <= 1.5)));
+    notes.push(`Fairness, MCP: A's ${n} tool calls answered in ${fmt(doneMs / 1000, 1)} s (${fmt(n / (doneMs / 1000), 0)}/s).`);
+  }
 }
 
 async function sectionLimiter(): Promise<void> {
@@ -900,7 +948,7 @@ async function main(): Promise<void> {
   log('creating projects, keys and connections');
   const limits: Record<string, number | null> = {
     sync: HIGH_LIMIT, tput1: HIGH_LIMIT, tput2: HIGH_LIMIT, tput4: HIGH_LIMIT, warm: HIGH_LIMIT, fairB: HIGH_LIMIT,
-    floodA: FLOOD_LIMIT, defaultA: null, limitSteady: LIMIT_PER_MIN, limitBurst: LIMIT_PER_MIN,
+    floodA: FLOOD_LIMIT, defaultA: null, mcpA: FLOOD_LIMIT, limitSteady: LIMIT_PER_MIN, limitBurst: LIMIT_PER_MIN,
   };
   for (const name of PROJECT_NAMES) projects.set(name, await createProject(name, limits[name]!));
 

@@ -21,6 +21,26 @@ export interface McpRequestScope {
 const TOOL_CALL_TIMEOUT_MS = 60_000;
 const SERVER_INFO = { name: 'connector-engine', version: '0.1.0' };
 
+/**
+ * The SDK's schema objects, built once: the output's compiles a validator. Inputs depend on the
+ * connection choice, so they are keyed by it too.
+ */
+const outputSchemas = new WeakMap<object, ReturnType<typeof fromJsonSchema>>();
+const inputSchemas = new WeakMap<object, Map<string, ReturnType<typeof fromJsonSchema>>>();
+function sdkSchemas(tool: ProjectTool) {
+  let output = outputSchemas.get(tool.action);
+  if (!output) outputSchemas.set(tool.action, (output = fromJsonSchema(toolOutputSchema(tool) as JsonSchemaType)));
+  let byChoice = inputSchemas.get(tool.action);
+  if (!byChoice) inputSchemas.set(tool.action, (byChoice = new Map()));
+  const choice = tool.connections.length > 1 ? tool.connections.map((c) => c.id).join(',') : '';
+  let input = byChoice.get(choice);
+  if (!input) {
+    if (byChoice.size > 100) byChoice.clear();
+    byChoice.set(choice, (input = fromJsonSchema(toolInputSchema(tool, true) as JsonSchemaType, validatedByTheEngine)));
+  }
+  return { input, output };
+}
+
 /** The engine validates tool input itself (ExecutionService), so a bad argument is a tool error with paths, as the spec asks. */
 const validatedByTheEngine = { getValidator: () => (input: unknown) => ({ valid: true as const, data: input as never, errorMessage: undefined }) };
 
@@ -45,8 +65,8 @@ export function createEngineMcpHandler(service: Pick<ExecutionService, 'execute'
         {
           title: toolAnnotations(tool).title,
           description: `${tool.action.description} (${tool.connector.displayName}, ${tool.action.sideEffects})`,
-          inputSchema: fromJsonSchema(toolInputSchema(tool, true) as JsonSchemaType, validatedByTheEngine),
-          outputSchema: fromJsonSchema(toolOutputSchema(tool) as JsonSchemaType),
+          inputSchema: sdkSchemas(tool).input,
+          outputSchema: sdkSchemas(tool).output,
           annotations: toolAnnotations(tool),
         },
         async (args: unknown, ctx) => callTool(service, scope, tool, args, ctx.mcpReq._meta, server.server.getClientVersion()),

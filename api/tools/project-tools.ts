@@ -60,9 +60,23 @@ export async function projectTools(db: Db, projectId: string): Promise<ProjectTo
   return tools;
 }
 
+// Converting a zod schema costs far more than the rest of a tools/list: once per action and direction.
+const jsonSchemas = new WeakMap<ActionDefinition, { input: Record<string, unknown>; output: Record<string, unknown> }>();
+function schemasOf(action: ActionDefinition) {
+  let schemas = jsonSchemas.get(action);
+  if (!schemas) {
+    schemas = {
+      input: z.toJSONSchema(action.input, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>,
+      output: z.toJSONSchema(action.output, { io: 'output', unrepresentable: 'any' }) as Record<string, unknown>,
+    };
+    jsonSchemas.set(action, schemas);
+  }
+  return schemas;
+}
+
 /** The tool's input as JSON Schema (the action's input); over MCP a choice of connection is added. */
 export function toolInputSchema(tool: ProjectTool, withConnectionChoice: boolean): Record<string, unknown> {
-  const schema = z.toJSONSchema(tool.action.input, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  const schema = schemasOf(tool.action).input;
   if (!withConnectionChoice || tool.connections.length < 2) return schema;
   const properties = (schema.properties ?? {}) as Record<string, unknown>;
   return {
@@ -80,7 +94,7 @@ export function toolInputSchema(tool: ProjectTool, withConnectionChoice: boolean
 }
 
 export function toolOutputSchema(tool: ProjectTool): Record<string, unknown> {
-  return z.toJSONSchema(tool.action.output, { io: 'output', unrepresentable: 'any' }) as Record<string, unknown>;
+  return schemasOf(tool.action).output;
 }
 
 /** MCP tool annotations: honest hints from the action's side effects. */

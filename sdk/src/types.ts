@@ -48,6 +48,10 @@ interface InvocationFields {
   errorDetails: unknown;
   durationMs: number | null;
   attempts: number;
+  /** The transport that accepted the call: the HTTP API or an MCP tools/call. */
+  via: 'api' | 'mcp';
+  /** An MCP client's self-reported name and version; null over HTTP. */
+  client: { name: string | null; version: string | null } | null;
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;

@@ -6,6 +6,13 @@ import { UpstreamClient } from '../../connectors/toolkit/upstream-client.ts';
 import type { Config } from '../config.ts';
 import { upstreamRequests } from '../metrics.ts';
 
+const publicKeyCache = new WeakMap<ConnectorDefinition, Set<string>>();
+function publicKeys(connector: ConnectorDefinition): Set<string> {
+  let keys = publicKeyCache.get(connector);
+  if (!keys) publicKeyCache.set(connector, (keys = new Set(connector.auth.fields.filter((f) => !f.secret).map((f) => f.key))));
+  return keys;
+}
+
 /**
  * The one place upstream clients are built: for a connection's calls and credential tests, and for
  * an OAuth provider's token endpoint. Both observe every request in `upstream_request_duration_seconds`.
@@ -16,7 +23,8 @@ export function upstreamClientFor(connector: ConnectorDefinition, credentials: R
     authHeaders: connector.auth.headers(credentials),
     timeoutMs: config.UPSTREAM_TIMEOUT_MS,
     checkResponse: connector.checkResponse,
-    secrets: Object.values(credentials),
+    // Every stored value but the fields the definition declares non-secret (an account id stays readable).
+    secrets: Object.entries(credentials).filter(([key]) => !publicKeys(connector).has(key)).map(([, value]) => value),
     observe: (status, seconds) => upstreamRequests.observe({ connector: connector.id, status: String(status) }, seconds),
   });
 }
