@@ -54,7 +54,8 @@ export function createEngineMcpHandler(service: Pick<ExecutionService, 'execute'
   return createMcpHandler(({ authInfo }) => {
     const scope = authInfo?.extra?.engine as McpRequestScope;
     const server = new McpServer(SERVER_INFO, {
-      capabilities: { tools: {} },
+      // Logging is declared for 2025-era clients, which may set a level; the server sends no log messages.
+      capabilities: { tools: {}, logging: {} },
       // Tools depend on the caller's project and its bindings: never shared, never stale.
       cacheHints: { 'tools/list': { ttlMs: 0, cacheScope: 'private' }, 'server/discover': { ttlMs: 0, cacheScope: 'private' } },
       instructions: 'Each tool runs one action of a connected service for this project. Pass _meta.idempotencyKey to make a retried write safe.',

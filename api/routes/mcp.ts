@@ -9,12 +9,25 @@ import { authenticateRequest, presentedKeyHash } from '../middleware/authenticat
 import { sendError } from '../middleware/errors.ts';
 import { projectTools } from '../tools/project-tools.ts';
 
-/** The origins a browser-based MCP client may call from: this server's own, and the operator's list. */
-export function allowedMcpOrigins(config: Config): Set<string> {
-  const origins = new Set([`http://127.0.0.1:${config.PORT}`, `http://localhost:${config.PORT}`, `http://[::1]:${config.PORT}`]);
-  if (config.PUBLIC_URL) origins.add(new URL(config.PUBLIC_URL).origin);
-  for (const o of config.MCP_ALLOWED_ORIGINS) origins.add(o);
-  return origins;
+const LOCALHOST = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/**
+ * Whether a browser-based MCP client may call from `origin`: a page of this machine (localhost, any
+ * port, as the SDK's own localhost validation allows), the server's PUBLIC_URL, or the operator's
+ * MCP_ALLOWED_ORIGINS. What it stops is DNS rebinding: a foreign site's page reaching the endpoint.
+ */
+export function mcpOriginAllowed(config: Config): (origin: string) => boolean {
+  const listed = new Set(config.MCP_ALLOWED_ORIGINS);
+  if (config.PUBLIC_URL) listed.add(new URL(config.PUBLIC_URL).origin);
+  return (origin) => {
+    if (listed.has(origin)) return true;
+    try {
+      const url = new URL(origin);
+      return (url.protocol === 'http:' || url.protocol === 'https:') && LOCALHOST.has(url.hostname);
+    } catch {
+      return false;
+    }
+  };
 }
 
 export const publicBaseUrl = (config: Config) => (config.PUBLIC_URL ?? `http://127.0.0.1:${config.PORT}`).replace(/\/+$/, '');
@@ -29,12 +42,12 @@ export const publicBaseUrl = (config: Config) => (config.PUBLIC_URL ?? `http://1
 export function mcpRoutes(db: Db, service: ExecutionService, config: Config): Router {
   const router = Router();
   const node = toNodeHandler(createEngineMcpHandler(service));
-  const origins = allowedMcpOrigins(config);
+  const originAllowed = mcpOriginAllowed(config);
   const publicUrl = publicBaseUrl(config);
 
   router.all('/v1/mcp', async (req: Request, res: Response) => {
     const origin = req.get('origin');
-    if (origin !== undefined && !origins.has(origin)) {
+    if (origin !== undefined && !originAllowed(origin)) {
       res.status(403).json({ jsonrpc: '2.0', error: { code: -32600, message: `Origin ${JSON.stringify(origin.slice(0, 200))} is not allowed.` } });
       return;
     }

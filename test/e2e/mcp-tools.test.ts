@@ -128,6 +128,10 @@ describe('tools for AI agents', () => {
       expect(res.headers.get('www-authenticate')).toMatch(/^Bearer/);
     }
     expect((await post({ authorization: `Bearer ${projectA.projectKey}`, origin: 'https://evil.example.com' })).status).toBe(403);
+    expect((await post({ authorization: `Bearer ${projectA.projectKey}`, origin: 'http://localhost.evil.example.com:8080' })).status).toBe(403);
+    // A page of this machine (a local agent UI) may call it, whatever its port.
+    const local = await post({ authorization: `Bearer ${projectA.projectKey}`, origin: 'http://localhost:5173', 'mcp-protocol-version': '2025-06-18' });
+    expect(local.status).not.toBe(403);
   });
 
   it('tools follow the bindings: a new binding shows on the next list, a broken connection\'s tools are gone', async () => {
