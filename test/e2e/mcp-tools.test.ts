@@ -94,6 +94,12 @@ describe('tools for AI agents', () => {
     const body = JSON.parse((denied.content as { text: string }[])[0]!.text);
     expect(body.error.code).toBe('upstream_error');
     expect(body.invocationId).toMatch(/^inv_/);
+    // An upstream 403 (Resend refusing a recipient on a testing domain): the tool's error, with the upstream's status.
+    resend.failNext(1, { status: 403, name: 'validation_error', message: 'You can only send testing emails to your own email address' });
+    const refused = await client.callTool({ name: 'resend_sendEmail', arguments: { from: 'orders@mail.example.com', to: 'eve@example.com', subject: 'x', text: 'y' } });
+    expect(refused.isError).toBe(true);
+    const refusal = JSON.parse((refused.content as { text: string }[])[0]!.text);
+    expect(refusal).toMatchObject({ error: { code: 'upstream_error', details: { status: 403, code: 'validation_error' } }, invocationId: expect.stringMatching(/^inv_/) });
     await client.close();
     await limited.close();
   });
