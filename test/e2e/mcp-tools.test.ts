@@ -146,6 +146,14 @@ describe('tools for AI agents', () => {
     expect((await client.listTools()).tools.map((t) => t.name)).toContain('slack_postMessage');
     await admin.delete(`/v1/projects/${projectA.projectId}/connections/${projectB.connectionId}`);
     expect((await client.listTools()).tools.map((t) => t.name)).not.toContain('slack_postMessage');
+
+    // A connection whose credentials the service rejects takes its tools with it until it is fixed.
+    const other = await setUpProject(admin, { connectorId: 'resend', credentials: { apiKey: 're_test_other_00000000000000' } });
+    expect(other.connectionStatus).toBe('broken');
+    const broken = await connect(other.projectKey);
+    expect((await broken.listTools()).tools).toEqual([]);
+    expect((await apiClient(engine.baseUrl, other.projectKey).get('/v1/tools')).body.data).toEqual([]);
+    await broken.close();
     await client.close();
   });
 
