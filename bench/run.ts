@@ -695,6 +695,23 @@ async function sectionThroughput(): Promise<void> {
   );
 }
 
+/** Project `p`'s sync calls, one after another, from now until `stop()` (at most 5 minutes); their samples. */
+function callWhile(p: Project): { stop(): Promise<SyncSample[]> } {
+  const samples: SyncSample[] = [];
+  let running = true;
+  const loop = (async () => {
+    const stopAt = Date.now() + 300_000;
+    while (running && Date.now() < stopAt) samples.push(await engineSync(p));
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return samples;
+    },
+  };
+}
+
 async function sectionFairness(): Promise<void> {
   rows.push({ section: '3. Fairness: project B sync latency (c=1) while project A floods async calls (ms)' });
   const b = P('fairB');
@@ -708,12 +725,7 @@ async function sectionFairness(): Promise<void> {
   ] as const) {
     const a = P(name);
     log(`fairness: A floods ${N.flood} async calls (${label}) while B calls`);
-    const bSamples: SyncSample[] = [];
-    let flooding = true;
-    const bLoop = (async () => {
-      const stopAt = Date.now() + 300_000;
-      while (flooding && Date.now() < stopAt) bSamples.push(await engineSync(b));
-    })();
+    const bCalls = callWhile(b);
     const t0 = Date.now();
     const cpu0 = cpuSnapshot(workers);
     await runPool(N.flood, CLIENT_CONCURRENCY, async () => void (await engineAsync(a)));
@@ -729,8 +741,7 @@ async function sectionFairness(): Promise<void> {
       const c = await countByStatus(a.id);
       aDone = `, ${c.succeeded} of A ran`;
     }
-    flooding = false;
-    await bLoop;
+    const bSamples = await bCalls.stop();
     await breakdown(`project B during A's flood, ${label}`, bSamples);
     const s = summarize(bSamples.map((x) => x.ms));
     const ratio = s.p99 / unloaded.p99;
@@ -746,17 +757,11 @@ async function sectionFairness(): Promise<void> {
     const a = P('mcpA');
     const n = Math.round(N.flood / 4);
     log(`fairness: A floods ${n} MCP tool calls (${CLIENT_CONCURRENCY} in flight) while B calls`);
-    const bSamples: SyncSample[] = [];
-    let flooding = true;
-    const bLoop = (async () => {
-      const stopAt = Date.now() + 300_000;
-      while (flooding && Date.now() < stopAt) bSamples.push(await engineSync(b));
-    })();
+    const bCalls = callWhile(b);
     const t0 = Date.now();
     await runPool(n, CLIENT_CONCURRENCY, async () => engineMcpCall(a));
     const doneMs = Date.now() - t0;
-    flooding = false;
-    await bLoop;
+    const bSamples = await bCalls.stop();
     const s = summarize(bSamples.map((x) => x.ms));
     const ratio = s.p99 / unloaded.p99;
     rows.push(latencyRow(`  B during A's MCP flood of ${n} tool calls, A's limit ${FLOOD_LIMIT}/min`, s, `n=${s.n}, p99 ${fmt(ratio, 2)}x alone`, '<= 1.5x', verdict(ratio <= 1.5)));
