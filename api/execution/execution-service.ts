@@ -49,6 +49,8 @@ export type ExecuteOutcome =
 type Admitted = ExecuteOutcome | { kind: 'waiting'; invocationId: string; reply: Promise<ExecutionReply | null> };
 
 const IDEMPOTENCY_WINDOW_MS = 24 * 3600 * 1000;
+/** The limit's window, in seconds: the longest a 429's Retry-After asks a caller to wait. */
+const RETRY_AFTER_MAX_S = 60;
 const isUniqueViolation = (err: unknown) => (err as { code?: string }).code === '23505';
 
 /**
@@ -142,7 +144,9 @@ export class ExecutionService {
     );
     if (!slot.granted) {
       rateLimitRejected.inc({ connector: connector.id });
-      const retryAfter = Math.max(1, Math.ceil(slot.retryAfterMs / 1000));
+      // Never past the limit's window: within a minute the window has moved on (the limiter's guard
+      // of half a second would otherwise announce 61 s for a per-minute limit).
+      const retryAfter = Math.min(RETRY_AFTER_MAX_S, Math.max(1, Math.ceil(slot.retryAfterMs / 1000)));
       throw new ApiError(
         'rate_limited',
         `This project is over its limit of ${limitPerMinute} ${connector.id} calls per minute; retry in ${retryAfter} s or call asynchronously.`,

@@ -33,6 +33,12 @@ const MAX_ULID_TIME = 2 ** 48 - 1;
 const idAt = (ms: number): string | undefined => (ms > 0 && ms <= MAX_ULID_TIME ? `inv_${encodeTime(ms, 10).toLowerCase()}` : undefined);
 
 /** The audit log: a project key sees its own project's invocations, a workspace key all of its workspace's. */
+/** A file extension for common artifact types, so a downloaded file opens with the right program. */
+function extensionOf(contentType: string): string {
+  const ext: Record<string, string> = { 'audio/mpeg': '.mp3', 'audio/wav': '.wav', 'audio/ogg': '.ogg', 'audio/opus': '.opus', 'audio/basic': '.au', 'audio/pcm': '.pcm' };
+  return ext[contentType.split(';')[0]!.trim().toLowerCase()] ?? '';
+}
+
 export function invocationRoutes(db: Db): Router {
   const router = Router();
 
@@ -88,7 +94,15 @@ export function invocationRoutes(db: Db): Router {
       .where('name', '=', name)
       .executeTakeFirst();
     if (!artifact) throw notFound('artifact');
-    res.status(200).type(artifact.content_type).setHeader('Content-Length', String(artifact.data.length)).end(artifact.data);
+    // The bytes come from an upstream: a browser must not sniff them into something else (HTML), and
+    // they download as a file named after the artifact rather than render inline.
+    res
+      .status(200)
+      .type(artifact.content_type)
+      .setHeader('Content-Length', String(artifact.data.length))
+      .setHeader('X-Content-Type-Options', 'nosniff')
+      .setHeader('Content-Disposition', `attachment; filename="${id}-${name}${extensionOf(artifact.content_type)}"`)
+      .end(artifact.data);
   });
 
   return router;

@@ -56,6 +56,9 @@ describe('ElevenLabs connector end to end', () => {
     const download = await fetch(`${engine.baseUrl}${res.body.output.audio.url}`, { headers: { authorization: `Bearer ${projectKey}` } });
     expect(download.status).toBe(200);
     expect(download.headers.get('content-type')).toBe('audio/mpeg');
+    // Never sniffed into something a browser would run, and saved as a file.
+    expect(download.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(download.headers.get('content-disposition')).toBe(`attachment; filename="${res.body.invocationId}-audio.mp3"`);
     expect(Buffer.from(await download.arrayBuffer()).equals(generated.audio)).toBe(true);
     const other = await setUpProject(admin, { connectorId: 'elevenlabs', credentials: { apiKey: ELEVENLABS_FAKE_KEY } });
     expect((await fetch(`${engine.baseUrl}${res.body.output.audio.url}`, { headers: { authorization: `Bearer ${other.projectKey}` } })).status).toBe(404);
