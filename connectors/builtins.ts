@@ -8,4 +8,8 @@ export const builtins: readonly ConnectorDefinition[] = [
   (await import('./resend/resend-connector.ts')).resendConnector,
   (await import('./slack/slack-connector.ts')).slackConnector,
   (await import('./elevenlabs/elevenlabs-connector.ts')).elevenLabsConnector,
+  (await import('./twilio/twilio-connector.ts')).twilioConnector,
+  (await import('./sendgrid/sendgrid-connector.ts')).sendGridConnector,
+  (await import('./gmail/gmail-connector.ts')).gmailConnector,
+  (await import('./googlesheets/googlesheets-connector.ts')).googleSheetsConnector,
 ];

@@ -45,7 +45,7 @@ export function mcpRoutes(db: Db, service: ExecutionService, config: Config): Ro
   const originAllowed = mcpOriginAllowed(config);
   const publicUrl = publicBaseUrl(config);
 
-  router.all('/v1/mcp', async (req: Request, res: Response) => {
+  const serve = async (req: Request, res: Response) => {
     const origin = req.get('origin');
     if (origin !== undefined && !originAllowed(origin)) {
       res.status(403).json({ jsonrpc: '2.0', error: { code: -32600, message: `Origin ${JSON.stringify(origin.slice(0, 200))} is not allowed.` } });
@@ -75,7 +75,12 @@ export function mcpRoutes(db: Db, service: ExecutionService, config: Config): Ro
     } finally {
       ticket?.release();
     }
-  });
+  };
+  // POST carries every request; GET and DELETE (2025-era session operations) are answered 405 by the
+  // SDK after authentication, as a stateless server should.
+  router.post('/v1/mcp', serve);
+  router.get('/v1/mcp', serve);
+  router.delete('/v1/mcp', serve);
 
   return router;
 }

@@ -17,6 +17,9 @@ export async function testCredentials(connector: ConnectorDefinition, http: Upst
     const failure = classifyUpstreamError(connector, err);
     switch (failure.kind) {
       case 'auth_invalid':
+      // The test runs on the credentials as given (a health check refreshes them first): an access
+      // token the service calls expired is, as given, dead.
+      case 'auth_expired':
         return { valid: false, reason: failure.message };
       case 'permission':
       case 'quota':

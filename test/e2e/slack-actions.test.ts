@@ -146,12 +146,16 @@ describe('Slack connector end to end (bot token)', () => {
     expect((await admin.get(`/v1/connections/${setup.connectionId}`)).body).toMatchObject({ status: 'broken', statusReason: expect.stringContaining('invalid_auth') });
   });
 
-  it('lists all three connectors and 11 actions with JSON Schemas in the catalog', async () => {
+  it('lists the seven built-in connectors and their 21 actions with input and output JSON Schemas in the catalog', async () => {
     const res = await apiClient(engine.baseUrl).get('/v1/connectors');
-    expect(res.body.data.map((c: { id: string }) => c.id)).toEqual(['resend', 'slack', 'elevenlabs']);
-    const actions = res.body.data.flatMap((c: { actions: { id: string; inputSchema: { type: string } }[] }) => c.actions);
-    expect(actions).toHaveLength(11);
-    for (const a of actions) expect(a.inputSchema.type).toBe('object');
+    expect(res.body.data.map((c: { id: string }) => c.id)).toEqual(['resend', 'slack', 'elevenlabs', 'twilio', 'sendgrid', 'gmail', 'googlesheets']);
+    expect(res.body.data.map((c: { authType: string }) => c.authType)).toEqual(['api_key', 'oauth2', 'api_key', 'basic', 'api_key', 'oauth2', 'oauth2']);
+    const actions = res.body.data.flatMap((c: { actions: { id: string; inputSchema: { type: string }; outputSchema: { type: string } }[] }) => c.actions);
+    expect(actions).toHaveLength(21);
+    for (const a of actions) {
+      expect(a.inputSchema.type).toBe('object');
+      expect(a.outputSchema.type).toBe('object');
+    }
     expect(res.body.data[1]).toMatchObject({ authType: 'oauth2', authFields: [{ key: 'botToken', secret: true, required: true }] });
   });
 });

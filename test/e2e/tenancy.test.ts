@@ -160,6 +160,29 @@ describe('tenant isolation', () => {
    * One entry per route: what a wrong tenant gets. Each runs against the state built above and
    * must leave it unchanged (checked after each, see below).
    */
+  /** One MCP request (revision 2026-07-28, the wire an MCP client sends) with a key. */
+  const mcp = async (key: string, method: string, params: Record<string, unknown>) => {
+    const res = await fetch(`${engine.baseUrl}/v1/mcp`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${key}`,
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        'mcp-protocol-version': '2026-07-28',
+        'mcp-method': method,
+        ...(typeof params.name === 'string' ? { 'mcp-name': params.name } : {}),
+      },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method,
+        params: { ...params, _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} } },
+      }),
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : undefined };
+  };
+
   const cases: Record<string, () => Promise<void>> = {
     // ---- projects ----------------------------------------------------------------------------
     'POST /v1/projects': async () => {
@@ -273,6 +296,39 @@ describe('tenant isolation', () => {
       const r = await pkB1.post('/v1/executions', { ...speech, connectionId: A.c1e });
       expect(r.status).toBe(404);
       expect(r.body.error.code).toBe('no_connection');
+    },
+
+    // ---- tools for AI agents -----------------------------------------------------------------
+    'GET /v1/tools': async () => {
+      // Each project key sees its own bindings only: B1 its Resend connection, A2 its own.
+      const ofB = (await pkB1.get('/v1/tools')).body.data;
+      expect(new Set(ofB.map((t: { connectionId: string }) => t.connectionId))).toEqual(new Set([B.c1]));
+      const ofA2 = (await pkA2.get('/v1/tools')).body.data;
+      expect(new Set(ofA2.map((t: { connectionId: string }) => t.connectionId))).toEqual(new Set([A.c2]));
+      expect(JSON.stringify([ofB, ofA2])).not.toContain(A.c1);
+      for (const ws of [wsA, wsB, wsC]) expect((await ws.get('/v1/tools')).status).toBe(403);
+    },
+    'POST /v1/mcp': async () => {
+      const listB = await mcp(B.pk1, 'tools/list', {});
+      const names = listB.body.result.tools.map((t: { name: string }) => t.name);
+      expect(names.some((n: string) => n.startsWith('elevenlabs_'))).toBe(false);
+      expect(JSON.stringify(listB.body)).not.toContain(A.c1);
+      // A's tool is not B's: unknown, nothing runs.
+      const speech = await mcp(B.pk1, 'tools/call', { name: 'elevenlabs_textToSpeech', arguments: { voiceId: RACHEL_VOICE_ID, text: 'x' } });
+      expect(speech.body.error ?? speech.body.result?.isError).toBeTruthy();
+      // A connection cannot be named into another project's tool: refused as input, nothing sent.
+      const borrowed = await mcp(B.pk1, 'tools/call', { name: 'resend_sendEmail', arguments: { ...email, connectionId: A.c1 } });
+      expect(borrowed.body.result.isError).toBe(true);
+      expect(JSON.parse(borrowed.body.result.content[0].text).error.code).toBe('invalid_input');
+      // Workspace keys serve no project's tools.
+      for (const key of [A.ws, B.ws, C.ws]) expect((await mcp(key, 'tools/list', {})).status).toBe(401);
+    },
+    'GET /v1/mcp': async () => {
+      for (const key of [B.pk1, A.pk2]) expect((await fetch(`${engine.baseUrl}/v1/mcp`, { headers: { authorization: `Bearer ${key}` } })).status).toBe(405);
+      expect((await fetch(`${engine.baseUrl}/v1/mcp`, { headers: { authorization: `Bearer ${A.ws}` } })).status).toBe(401);
+    },
+    'DELETE /v1/mcp': async () => {
+      for (const key of [B.pk1, A.pk2]) expect((await fetch(`${engine.baseUrl}/v1/mcp`, { method: 'DELETE', headers: { authorization: `Bearer ${key}` } })).status).toBe(405);
     },
 
     // ---- invocations (the audit log) ---------------------------------------------------------

@@ -210,6 +210,18 @@ describe('generated requests keep the invariants on every route', () => {
         )
         .map(([b, extra, useExtra]) => ({ ...(b as object), ...(useExtra ? extra : {}) })),
     ),
+    // JSON-RPC requests as an MCP client sends them (the 2025 shape: no per-request envelope).
+    'POST /v1/mcp': fc
+      .tuple(
+        fc.integer({ min: 1, max: 1_000_000 }),
+        fc.oneof(
+          fc.constant({ method: 'tools/list', params: {} }),
+          fc.constant({ method: 'ping' }),
+          withExtra(fc.record({ limit: mostly(fc.integer({ min: 1, max: 3 })) }, { requiredKeys: [] })).map((args) => ({ method: 'tools/call', params: { name: 'resend_listDomains', arguments: args } })),
+          fc.record({ method: fc.string({ maxLength: 20 }), params: safeJson }),
+        ),
+      )
+      .map(([id, call]) => ({ jsonrpc: '2.0', id, ...call })),
     'POST /v1/oauth/:connectorId/authorize': withExtra(
       fc.record(
         { displayName: mostly(name), projectIds: mostly(fc.array(idOf('project', () => real.side), { maxLength: 2 })), externalId: mostly(fc.string({ minLength: 1, maxLength: 20 })), redirectUri: mostly(fc.webUrl()) },
@@ -290,7 +302,7 @@ describe('generated requests keep the invariants on every route', () => {
       return route.path.replace(/:(\w+)/g, () => String(values[i++]));
     });
     const auth = fc.oneof(
-      { weight: 6, arbitrary: fc.constant(null).map(() => (key.includes('/v1/invocations') || key === 'POST /v1/executions' ? real.projectKey : engine.workspaceKey)) },
+      { weight: 6, arbitrary: fc.constant(null).map(() => (key.includes('/v1/invocations') || key === 'POST /v1/executions' || key.includes('/v1/mcp') || key === 'GET /v1/tools' ? real.projectKey : engine.workspaceKey)) },
       { weight: 2, arbitrary: fc.constant(null).map(() => engine.workspaceKey) },
       { weight: 1, arbitrary: fc.constant(null).map(() => real.projectKey) },
       { weight: 1, arbitrary: fc.oneof(fc.constant(''), headerValue.map((v) => `ck_ws_${v.trim()}`)) },
@@ -321,7 +333,12 @@ describe('generated requests keep the invariants on every route', () => {
         return {
           method: route.method,
           path: full,
-          headers: { ...(hasBody ? { 'content-type': 'application/json' } : {}), ...headers, ...(auth ? { authorization: `Bearer ${auth}` } : {}) },
+          headers: {
+            ...(hasBody ? { 'content-type': 'application/json' } : {}),
+            ...(key.includes('/v1/mcp') ? { accept: 'application/json, text/event-stream' } : {}),
+            ...headers,
+            ...(auth ? { authorization: `Bearer ${auth}` } : {}),
+          },
           body,
           label: `${route.method} ${full.slice(0, 200)}`,
         };
@@ -334,6 +351,7 @@ describe('generated requests keep the invariants on every route', () => {
     'PATCH /v1/connections/:connectionId',
     'POST /v1/connections/:connectionId/test',
     'POST /v1/executions',
+    'POST /v1/mcp',
     'GET /v1/oauth/callback',
   ]);
 
@@ -360,7 +378,8 @@ describe('generated requests keep the invariants on every route', () => {
         { numRuns: RUNS, seed: SEED, endOnFailure: false, interruptAfterTimeLimit: 50_000 },
       );
       // The generator is not just knocking on the door: near-valid requests get through too.
-      if (!key.startsWith('DELETE ') && key !== 'GET /v1/oauth/callback') {
+      // (GET /v1/mcp never succeeds: a stateless MCP server answers it 405.)
+      if (!key.startsWith('DELETE ') && key !== 'GET /v1/oauth/callback' && key !== 'GET /v1/mcp') {
         expect(statuses.filter((s) => s < 300).length, `${key}: ${JSON.stringify(countBy(statuses))}`).toBeGreaterThan(0);
       }
       if (process.env.FUZZ_STATS) console.log(key, JSON.stringify(countBy(statuses)));

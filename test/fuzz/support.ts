@@ -114,6 +114,14 @@ export function assertInvariants(res: RawResponse, label: string, options: Invar
     const body = res.json;
     expect(body && typeof body === 'object' && !Array.isArray(body), where).toBe(true);
     const keys = Object.keys(body).sort();
+    if (label.includes('/v1/mcp') && body.jsonrpc === '2.0') {
+      // The MCP endpoint speaks JSON-RPC: its protocol errors are JSON-RPC error objects (MCP spec),
+      // with an integer code and a message; its authentication errors are the API envelope.
+      expect(keys.every((k) => ['jsonrpc', 'id', 'error'].includes(k)), where).toBe(true);
+      expect(Number.isInteger(body.error?.code) && typeof body.error?.message === 'string' && body.error.message.length > 0, where).toBe(true);
+      expect(Object.keys(body.error).every((k) => ['code', 'message', 'data'].includes(k)), where).toBe(true);
+      return;
+    }
     expect(keys.filter((k) => k !== 'invocationId'), where).toEqual(['error']);
     const error = body.error;
     expect(Object.keys(error).every((k) => ['code', 'message', 'details'].includes(k)), where).toBe(true);

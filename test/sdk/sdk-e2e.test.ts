@@ -240,7 +240,7 @@ describe('SDK end to end (engine + Slack fake)', () => {
 
   it('reads the catalog', async () => {
     const catalog = await client.connectors.list();
-    expect(catalog.map((c) => c.id)).toEqual(['resend', 'slack', 'elevenlabs']);
+    expect(catalog.map((c) => c.id)).toEqual(['resend', 'slack', 'elevenlabs', 'twilio', 'sendgrid', 'gmail', 'googlesheets']);
     const slack = await client.connectors.get('slack');
     expect(slack.actions.map((a) => a.id)).toEqual(['postMessage', 'listChannels', 'listUsers', 'reactToMessage', 'getThread']);
     expect(slack.actions[0]!.inputSchema).toMatchObject({ type: 'object', required: ['channel'] });

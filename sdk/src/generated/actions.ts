@@ -588,6 +588,658 @@ export interface ElevenLabsGenerateSoundEffectOutput {
   requestId: string | null;
 }
 
+// ---- connector: twilio ----
+/** The `credentials` of Twilio connections (HTTP Basic). */
+export interface TwilioCredentials {
+  /** @pattern ^AC[0-9a-fA-F]{32}$ */
+  accountSid: string;
+  /** @pattern ^[A-Za-z0-9]{16,128}$ */
+  authToken: string;
+}
+
+/**
+ * Input of `twilio.sendSms` (Send an SMS; side effects: write).
+ * Send an SMS (or MMS with mediaUrl) from a number of the account or through a Messaging Service. Twilio answers once the message is queued; delivery is reported later in status.
+ */
+export interface TwilioSendSmsInput {
+  /**
+   * The recipient: E.164 ("+14155552671") or a channel address ("whatsapp:+14155552671")
+   * @pattern ^(\+[1-9]\d{1,14}|[a-z]+:\S{1,200})$
+   */
+  to: string;
+  /**
+   * A sender of the account: E.164 number, short code, alphanumeric sender ID or channel address. Give from or messagingServiceSid
+   * @pattern ^(\+[1-9]\d{1,14}|[a-z]+:\S{1,200}|[A-Za-z0-9][A-Za-z0-9 ]{0,10})$
+   */
+  from?: string;
+  /**
+   * Send through a Messaging Service (MG…), which picks the sender. Give from or messagingServiceSid
+   * @pattern ^MG[0-9a-fA-F]{32}$
+   */
+  messagingServiceSid?: string;
+  /**
+   * The text, up to 1600 characters; over 160 GSM-7 (or 70 UCS-2) characters it is sent and billed as several segments
+   * @minLength 1
+   * @maxLength 1600
+   */
+  body: string;
+  /**
+   * Up to 10 public URLs of media to send as MMS
+   * @minItems 1
+   * @maxItems 10
+   */
+  mediaUrl?: string[];
+  /**
+   * A URL Twilio POSTs the message's status changes to
+   * @maxLength 2048
+   * @format uri
+   */
+  statusCallback?: string;
+}
+
+/** Output of `twilio.sendSms` (the execution's `output`). */
+export interface TwilioSendSmsOutput {
+  /** The Message SID: SM… for SMS, MM… for MMS */
+  sid: string;
+  accountSid: string | null;
+  messagingServiceSid: string | null;
+  /** queued, accepted, scheduled, sending, sent, delivered, undelivered, failed, receiving, received, read, partially_delivered or canceled. A send answers "queued" (or "accepted" while a Messaging Service picks the sender); delivery failures show later as "failed"/"undelivered" with errorCode */
+  status: string;
+  /** inbound, outbound-api, outbound-call or outbound-reply */
+  direction: string | null;
+  to: string | null;
+  /** null while a Messaging Service has not picked the sender yet */
+  from: string | null;
+  body: string | null;
+  /** SMS segments billed; 0 until a Messaging Service has picked the sender */
+  numSegments: number | null;
+  numMedia: number | null;
+  /** Decimal string in priceUnit, e.g. "-0.00790"; null until Twilio has priced the message */
+  price: string | null;
+  priceUnit: string | null;
+  /** Twilio error code of a failed or undelivered message (30xxx), else null */
+  errorCode: number | null;
+  errorMessage: string | null;
+  /** ISO 8601 */
+  dateCreated: string | null;
+  /** ISO 8601 */
+  dateSent: string | null;
+  /** ISO 8601 */
+  dateUpdated: string | null;
+}
+
+/**
+ * Input of `twilio.listMessages` (List messages; side effects: read).
+ * List the account's messages, sent and received, newest first, filtered by recipient, sender and the day sent (GMT).
+ */
+export interface TwilioListMessagesInput {
+  /**
+   * Only messages sent to this number or address
+   * @pattern ^(\+[1-9]\d{1,14}|[a-z]+:\S{1,200})$
+   */
+  to?: string;
+  /**
+   * Only messages sent from this number, short code or sender ID
+   * @pattern ^(\+[1-9]\d{1,14}|[a-z]+:\S{1,200}|[A-Za-z0-9][A-Za-z0-9 ]{0,10})$
+   */
+  from?: string;
+  /**
+   * Only messages sent on this day (GMT), YYYY-MM-DD
+   * @pattern ^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$
+   */
+  dateSent?: string;
+  /**
+   * Only messages sent on or before this day (GMT), YYYY-MM-DD
+   * @pattern ^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$
+   */
+  dateSentOnOrBefore?: string;
+  /**
+   * Only messages sent on or after this day (GMT), YYYY-MM-DD
+   * @pattern ^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$
+   */
+  dateSentOnOrAfter?: string;
+  /**
+   * Messages per page, 1 to 1000 (Twilio PageSize; default 50)
+   * @minimum 1
+   * @maximum 1000
+   */
+  limit?: number;
+  /**
+   * nextCursor of the previous page. It carries that listing's filters and page size: omit them, or give the same values
+   * @minLength 1
+   * @maxLength 4000
+   */
+  cursor?: string;
+}
+
+/** Output of `twilio.listMessages` (the execution's `output`). */
+export interface TwilioListMessagesOutput {
+  messages: {
+    /** The Message SID: SM… for SMS, MM… for MMS */
+    sid: string;
+    accountSid: string | null;
+    messagingServiceSid: string | null;
+    /** queued, accepted, scheduled, sending, sent, delivered, undelivered, failed, receiving, received, read, partially_delivered or canceled. A send answers "queued" (or "accepted" while a Messaging Service picks the sender); delivery failures show later as "failed"/"undelivered" with errorCode */
+    status: string;
+    /** inbound, outbound-api, outbound-call or outbound-reply */
+    direction: string | null;
+    to: string | null;
+    /** null while a Messaging Service has not picked the sender yet */
+    from: string | null;
+    body: string | null;
+    /** SMS segments billed; 0 until a Messaging Service has picked the sender */
+    numSegments: number | null;
+    numMedia: number | null;
+    /** Decimal string in priceUnit, e.g. "-0.00790"; null until Twilio has priced the message */
+    price: string | null;
+    priceUnit: string | null;
+    /** Twilio error code of a failed or undelivered message (30xxx), else null */
+    errorCode: number | null;
+    errorMessage: string | null;
+    /** ISO 8601 */
+    dateCreated: string | null;
+    /** ISO 8601 */
+    dateSent: string | null;
+    /** ISO 8601 */
+    dateUpdated: string | null;
+  }[];
+  /** Pass as cursor for the next page; null on the last page */
+  nextCursor: string | null;
+}
+
+/**
+ * Input of `twilio.getMessage` (Get a message; side effects: read).
+ * One message by its SID, with its current delivery status, price and error code.
+ */
+export interface TwilioGetMessageInput {
+  /**
+   * The Message SID (SM… or MM…), e.g. the sid sendSms returned
+   * @pattern ^(SM|MM)[0-9a-fA-F]{32}$
+   */
+  sid: string;
+}
+
+/** Output of `twilio.getMessage` (the execution's `output`). */
+export interface TwilioGetMessageOutput {
+  /** The Message SID: SM… for SMS, MM… for MMS */
+  sid: string;
+  accountSid: string | null;
+  messagingServiceSid: string | null;
+  /** queued, accepted, scheduled, sending, sent, delivered, undelivered, failed, receiving, received, read, partially_delivered or canceled. A send answers "queued" (or "accepted" while a Messaging Service picks the sender); delivery failures show later as "failed"/"undelivered" with errorCode */
+  status: string;
+  /** inbound, outbound-api, outbound-call or outbound-reply */
+  direction: string | null;
+  to: string | null;
+  /** null while a Messaging Service has not picked the sender yet */
+  from: string | null;
+  body: string | null;
+  /** SMS segments billed; 0 until a Messaging Service has picked the sender */
+  numSegments: number | null;
+  numMedia: number | null;
+  /** Decimal string in priceUnit, e.g. "-0.00790"; null until Twilio has priced the message */
+  price: string | null;
+  priceUnit: string | null;
+  /** Twilio error code of a failed or undelivered message (30xxx), else null */
+  errorCode: number | null;
+  errorMessage: string | null;
+  /** ISO 8601 */
+  dateCreated: string | null;
+  /** ISO 8601 */
+  dateSent: string | null;
+  /** ISO 8601 */
+  dateUpdated: string | null;
+}
+
+// ---- connector: sendgrid ----
+/** The `credentials` of SendGrid connections (an API key). */
+export interface SendGridCredentials {
+  /** @pattern ^SG\.[A-Za-z0-9_.-]{10,200}$ */
+  apiKey: string;
+}
+
+/**
+ * Input of `sendgrid.sendEmail` (Send email; side effects: write).
+ * Send one email, to one or more envelopes (personalizations), with text/html content or a dynamic template. SendGrid does not dedupe sends: a send whose outcome is unknown is reported, never repeated.
+ */
+export interface SendGridSendEmailInput {
+  /**
+   * At most 1000 recipients (to, cc and bcc) in all, each address once
+   * @minItems 1
+   * @maxItems 1000
+   */
+  personalizations: {
+    /**
+     * @minItems 1
+     * @maxItems 1000
+     */
+    to: (string | {
+      /**
+       * @maxLength 320
+       * @pattern ^(?:[A-Za-z0-9_'+\-]+\.)*[A-Za-z0-9_'+\-]*[A-Za-z0-9_+-]@(?:[A-Za-z0-9][A-Za-z0-9\-]*\.)+[A-Za-z]{2,}$
+       * @format email
+       */
+      email: string;
+      /**
+       * @minLength 1
+       * @maxLength 256
+       */
+      name?: string;
+    })[];
+    /** @maxItems 1000 */
+    cc?: (string | {
+      /**
+       * @maxLength 320
+       * @pattern ^(?:[A-Za-z0-9_'+\-]+\.)*[A-Za-z0-9_'+\-]*[A-Za-z0-9_+-]@(?:[A-Za-z0-9][A-Za-z0-9\-]*\.)+[A-Za-z]{2,}$
+       * @format email
+       */
+      email: string;
+      /**
+       * @minLength 1
+       * @maxLength 256
+       */
+      name?: string;
+    })[];
+    /** @maxItems 1000 */
+    bcc?: (string | {
+      /**
+       * @maxLength 320
+       * @pattern ^(?:[A-Za-z0-9_'+\-]+\.)*[A-Za-z0-9_'+\-]*[A-Za-z0-9_+-]@(?:[A-Za-z0-9][A-Za-z0-9\-]*\.)+[A-Za-z]{2,}$
+       * @format email
+       */
+      email: string;
+      /**
+       * @minLength 1
+       * @maxLength 256
+       */
+      name?: string;
+    })[];
+    /**
+     * Overrides the top-level subject for this envelope's recipients
+     * @minLength 1
+     * @maxLength 998
+     */
+    subject?: string;
+    /** Handlebars data for a dynamic template (templateId "d-…") */
+    dynamicTemplateData?: Record<string, unknown>;
+    /** String values carried with the email into its event data (Event Webhook); at most 10,000 bytes in all */
+    customArgs?: Record<string, string>;
+    /**
+     * When to send, in Unix seconds; SendGrid accepts at most 72 hours ahead
+     * @maximum 9007199254740991
+     * @exclusiveMinimum 0
+     */
+    sendAt?: number;
+  }[];
+  /** A verified sender identity of the SendGrid account */
+  from: string | {
+    /**
+     * @maxLength 320
+     * @pattern ^(?:[A-Za-z0-9_'+\-]+\.)*[A-Za-z0-9_'+\-]*[A-Za-z0-9_+-]@(?:[A-Za-z0-9][A-Za-z0-9\-]*\.)+[A-Za-z]{2,}$
+     * @format email
+     */
+    email: string;
+    /**
+     * @minLength 1
+     * @maxLength 256
+     */
+    name?: string;
+  };
+  /** "ada@example.com" or {"email":"ada@example.com","name":"Ada"} */
+  replyTo?: string | {
+    /**
+     * @maxLength 320
+     * @pattern ^(?:[A-Za-z0-9_'+\-]+\.)*[A-Za-z0-9_'+\-]*[A-Za-z0-9_+-]@(?:[A-Za-z0-9][A-Za-z0-9\-]*\.)+[A-Za-z]{2,}$
+     * @format email
+     */
+    email: string;
+    /**
+     * @minLength 1
+     * @maxLength 256
+     */
+    name?: string;
+  };
+  /**
+   * Required unless every personalization has one or templateId supplies it
+   * @minLength 1
+   * @maxLength 998
+   */
+  subject?: string;
+  /**
+   * The text/plain body
+   * @minLength 1
+   */
+  text?: string;
+  /**
+   * The text/html body
+   * @minLength 1
+   */
+  html?: string;
+  /**
+   * A SendGrid template ("d-…" is a dynamic template, filled from dynamicTemplateData); replaces text and html
+   * @pattern ^[A-Za-z0-9-]{1,100}$
+   */
+  templateId?: string;
+  /**
+   * Up to 10 distinct category names, for statistics
+   * @maxItems 10
+   */
+  categories?: string[];
+  /** String values carried with the email into its event data (Event Webhook); at most 10,000 bytes in all */
+  customArgs?: Record<string, string>;
+  /**
+   * When to send, in Unix seconds; SendGrid accepts at most 72 hours ahead
+   * @maximum 9007199254740991
+   * @exclusiveMinimum 0
+   */
+  sendAt?: number;
+}
+
+/** Output of `sendgrid.sendEmail` (the execution's `output`). */
+export interface SendGridSendEmailOutput {
+  /** SendGrid's X-Message-Id, which the Event Webhook's sg_message_id starts with; null if SendGrid sent none */
+  messageId: string | null;
+}
+
+/**
+ * Input of `sendgrid.listTemplates` (List templates; side effects: read).
+ * List the transactional templates of the SendGrid account with a summary of their versions, one page at a time. Lists dynamic templates by default (SendGrid itself defaults to legacy ones); set generations to ["legacy"] or ["dynamic","legacy"] for others.
+ */
+export interface SendGridListTemplatesInput {
+  /**
+   * Which templates to list: dynamic ("d-…", Handlebars), legacy, or both. Default: dynamic only (SendGrid itself defaults to legacy)
+   * @default ["dynamic"]
+   * @minItems 1
+   * @maxItems 2
+   */
+  generations?: ("dynamic" | "legacy")[];
+  /**
+   * @default 50
+   * @minimum 1
+   * @maximum 200
+   */
+  pageSize?: number;
+  /**
+   * nextCursor of the previous page
+   * @minLength 1
+   * @maxLength 2048
+   */
+  cursor?: string;
+}
+
+/** Output of `sendgrid.listTemplates` (the execution's `output`). */
+export interface SendGridListTemplatesOutput {
+  templates: {
+    /** The templateId to send with ("d-…" for a dynamic template) */
+    id: string;
+    name: string;
+    /** "dynamic" or "legacy" */
+    generation: string;
+    /** As SendGrid gives it: "YYYY-MM-DD hh:mm:ss" */
+    updatedAt: string | null;
+    /** A summary of each version, without its content */
+    versions: {
+      id: string;
+      name: string | null;
+      subject: string | null;
+      /** Whether this is the version SendGrid sends */
+      active: boolean;
+      /** As SendGrid gives it: "YYYY-MM-DD hh:mm:ss" */
+      updatedAt: string | null;
+      /** "code" or "design" */
+      editor: string | null;
+      thumbnailUrl: string | null;
+    }[];
+  }[];
+  /** Pass as cursor for the next page; null on the last page */
+  nextCursor: string | null;
+}
+
+// ---- connector: gmail ----
+/** The `credentials` of Gmail connections (given directly; OAuth creates them for you). */
+export interface GmailCredentials {
+  /** @pattern ^[\x21-\x7e]{20,4096}$ */
+  accessToken: string;
+  /** @pattern ^[\x21-\x7e]{20,4096}$ */
+  refreshToken?: string;
+}
+
+/**
+ * Input of `gmail.sendEmail` (Send an email; side effects: write).
+ * Send an email from the connected Gmail account (users.messages.send). Text, HTML or both (sent as multipart/alternative); to reply in a thread, give threadId with inReplyTo and the same subject.
+ */
+export interface GmailSendEmailInput {
+  /**
+   * Default: the account's own address. Gmail only sends as the account or one of its verified send-as aliases
+   * @minLength 3
+   * @maxLength 320
+   */
+  from?: string;
+  /** Up to 100 recipients */
+  to?: string | string[];
+  cc?: string | string[];
+  bcc?: string | string[];
+  replyTo?: string | string[];
+  /** @maxLength 998 */
+  subject: string;
+  /**
+   * The plain-text body
+   * @maxLength 1000000
+   */
+  text?: string;
+  /**
+   * The HTML body
+   * @maxLength 1000000
+   */
+  html?: string;
+  /**
+   * Add the message to this thread (with inReplyTo and a matching subject)
+   * @pattern ^[A-Za-z0-9_-]{1,256}$
+   */
+  threadId?: string;
+  /**
+   * Message-ID of the message answered
+   * @maxLength 998
+   * @pattern ^<[\x21-\x3b\x3d\x3f-\x7e]+>$
+   */
+  inReplyTo?: string;
+  /**
+   * Message-IDs of the thread; default: inReplyTo
+   * @maxItems 100
+   */
+  references?: string[];
+}
+
+/** Output of `gmail.sendEmail` (the execution's `output`). */
+export interface GmailSendEmailOutput {
+  /** Gmail id of the sent message */
+  id: string;
+  threadId: string;
+  /** e.g. ["SENT"] */
+  labelIds: string[];
+}
+
+/**
+ * Input of `gmail.listMessages` (List messages; side effects: read).
+ * Ids of the messages matching a Gmail search (users.messages.list), newest first, a page at a time. Get a message for its headers and body.
+ */
+export interface GmailListMessagesInput {
+  /**
+   * Gmail search syntax, e.g. "from:grace@example.com is:unread newer_than:7d"
+   * @minLength 1
+   * @maxLength 2000
+   */
+  query?: string;
+  /**
+   * Only messages with all of these labels
+   * @minItems 1
+   * @maxItems 20
+   */
+  labelIds?: string[];
+  includeSpamTrash?: boolean;
+  /**
+   * Default 100
+   * @minimum 1
+   * @maximum 500
+   */
+  limit?: number;
+  /**
+   * nextCursor of the previous page
+   * @minLength 1
+   * @maxLength 1000
+   */
+  cursor?: string;
+}
+
+/** Output of `gmail.listMessages` (the execution's `output`). */
+export interface GmailListMessagesOutput {
+  messages: {
+    id: string;
+    threadId: string;
+  }[];
+  /** Pass as cursor for the next page; null on the last page */
+  nextCursor: string | null;
+  /**
+   * Gmail's estimate of the total number of matches
+   * @minimum -9007199254740991
+   * @maximum 9007199254740991
+   */
+  resultSizeEstimate: number;
+}
+
+/**
+ * Input of `gmail.getMessage` (Get a message; side effects: read).
+ * One message (users.messages.get, format=full): its headers decoded, its labels and snippet, and its text and HTML bodies.
+ */
+export interface GmailGetMessageInput {
+  /**
+   * A message id from listMessages
+   * @pattern ^[A-Za-z0-9_-]{1,256}$
+   */
+  id: string;
+}
+
+/** Output of `gmail.getMessage` (the execution's `output`). */
+export interface GmailGetMessageOutput {
+  id: string;
+  threadId: string;
+  labelIds: string[];
+  snippet: string;
+  historyId: string | null;
+  /** When Gmail received the message, ISO 8601 */
+  internalDate: string | null;
+  sizeEstimate: number | null;
+  headers: {
+    from: string | null;
+    to: string | null;
+    cc: string | null;
+    replyTo: string | null;
+    subject: string | null;
+    /** The Date header as written by the sender */
+    date: string | null;
+    /** Message-ID, for inReplyTo when replying */
+    messageId: string | null;
+  };
+  /** The text/plain body, decoded; null when there is none */
+  text: string | null;
+  /** The text/html body, decoded; null when there is none */
+  html: string | null;
+}
+
+// ---- connector: googlesheets ----
+/** The `credentials` of Google Sheets connections (given directly; OAuth creates them for you). */
+export interface GoogleSheetsCredentials {
+  /** @pattern ^[\x21-\x7e]{20,4096}$ */
+  accessToken: string;
+  /** @pattern ^[\x21-\x7e]{20,4096}$ */
+  refreshToken?: string;
+}
+
+/**
+ * Input of `googlesheets.appendRows` (Append rows; side effects: write).
+ * Add rows after the last row of the table found in a range (spreadsheets.values.append). USER_ENTERED values are parsed as if typed (numbers, dates, =formulas); RAW values are stored as given.
+ */
+export interface GoogleSheetsAppendRowsInput {
+  /**
+   * From the spreadsheet URL: https://docs.google.com/spreadsheets/d/<spreadsheetId>/edit
+   * @pattern ^[A-Za-z0-9_-]{1,200}$
+   */
+  spreadsheetId: string;
+  /**
+   * Where to look for the table, e.g. "Sheet1!A:D"; the rows go after its last row
+   * @minLength 1
+   * @maxLength 1000
+   */
+  range: string;
+  /**
+   * Rows of cells; a null cell is left as it is
+   * @minItems 1
+   * @maxItems 10000
+   */
+  values: (string | number | boolean | null)[][];
+  /** @default "USER_ENTERED" */
+  valueInputOption?: "RAW" | "USER_ENTERED";
+  /** OVERWRITE (Google's default) writes over the rows below the table; INSERT_ROWS inserts new rows */
+  insertDataOption?: "OVERWRITE" | "INSERT_ROWS";
+  /** Default ROWS: each inner array is a row */
+  majorDimension?: "ROWS" | "COLUMNS";
+}
+
+/** Output of `googlesheets.appendRows` (the execution's `output`). */
+export interface GoogleSheetsAppendRowsOutput {
+  spreadsheetId: string;
+  /** The table the rows were added to; null when the range held none */
+  tableRange: string | null;
+  /** e.g. "Sheet1!A11:C12" */
+  updatedRange: string | null;
+  /**
+   * @minimum -9007199254740991
+   * @maximum 9007199254740991
+   */
+  updatedRows: number;
+  /**
+   * @minimum -9007199254740991
+   * @maximum 9007199254740991
+   */
+  updatedColumns: number;
+  /**
+   * @minimum -9007199254740991
+   * @maximum 9007199254740991
+   */
+  updatedCells: number;
+}
+
+/**
+ * Input of `googlesheets.getValues` (Get values; side effects: read).
+ * The values of a range (spreadsheets.values.get). As Google answers: empty trailing rows and cells are left out, so rows can be shorter than the range; an empty range has no values.
+ */
+export interface GoogleSheetsGetValuesInput {
+  /**
+   * From the spreadsheet URL: https://docs.google.com/spreadsheets/d/<spreadsheetId>/edit
+   * @pattern ^[A-Za-z0-9_-]{1,200}$
+   */
+  spreadsheetId: string;
+  /**
+   * A1 notation, e.g. "Sheet1!A1:D", "'My sheet'!A:C" or "Sheet1"
+   * @minLength 1
+   * @maxLength 1000
+   */
+  range: string;
+  /** Default ROWS; COLUMNS returns one inner array per column */
+  majorDimension?: "ROWS" | "COLUMNS";
+  /** Default FORMATTED_VALUE: values as shown in the sheet (strings) */
+  valueRenderOption?: "FORMATTED_VALUE" | "UNFORMATTED_VALUE" | "FORMULA";
+  /** Only with UNFORMATTED_VALUE or FORMULA */
+  dateTimeRenderOption?: "SERIAL_NUMBER" | "FORMATTED_STRING";
+}
+
+/** Output of `googlesheets.getValues` (the execution's `output`). */
+export interface GoogleSheetsGetValuesOutput {
+  /** The range read, as Google names it, e.g. "Sheet1!A1:D1000" */
+  range: string;
+  majorDimension: "ROWS" | "COLUMNS";
+  values: (string | number | boolean)[][];
+}
+
 // ---- maps ----
 /** Every action's input type, by connector id and action id. */
 export interface ActionInputs {
@@ -607,6 +1259,24 @@ export interface ActionInputs {
     textToSpeech: ElevenLabsTextToSpeechInput;
     listVoices: ElevenLabsListVoicesInput;
     generateSoundEffect: ElevenLabsGenerateSoundEffectInput;
+  };
+  twilio: {
+    sendSms: TwilioSendSmsInput;
+    listMessages: TwilioListMessagesInput;
+    getMessage: TwilioGetMessageInput;
+  };
+  sendgrid: {
+    sendEmail: SendGridSendEmailInput;
+    listTemplates: SendGridListTemplatesInput;
+  };
+  gmail: {
+    sendEmail: GmailSendEmailInput;
+    listMessages: GmailListMessagesInput;
+    getMessage: GmailGetMessageInput;
+  };
+  googlesheets: {
+    appendRows: GoogleSheetsAppendRowsInput;
+    getValues: GoogleSheetsGetValuesInput;
   };
 }
 
@@ -629,6 +1299,24 @@ export interface ActionOutputs {
     listVoices: ElevenLabsListVoicesOutput;
     generateSoundEffect: ElevenLabsGenerateSoundEffectOutput;
   };
+  twilio: {
+    sendSms: TwilioSendSmsOutput;
+    listMessages: TwilioListMessagesOutput;
+    getMessage: TwilioGetMessageOutput;
+  };
+  sendgrid: {
+    sendEmail: SendGridSendEmailOutput;
+    listTemplates: SendGridListTemplatesOutput;
+  };
+  gmail: {
+    sendEmail: GmailSendEmailOutput;
+    listMessages: GmailListMessagesOutput;
+    getMessage: GmailGetMessageOutput;
+  };
+  googlesheets: {
+    appendRows: GoogleSheetsAppendRowsOutput;
+    getValues: GoogleSheetsGetValuesOutput;
+  };
 }
 
 /** The `credentials` object of a connection, by connector id. */
@@ -636,4 +1324,8 @@ export interface ConnectorCredentials {
   resend: ResendCredentials;
   slack: SlackCredentials;
   elevenlabs: ElevenLabsCredentials;
+  twilio: TwilioCredentials;
+  sendgrid: SendGridCredentials;
+  gmail: GmailCredentials;
+  googlesheets: GoogleSheetsCredentials;
 }

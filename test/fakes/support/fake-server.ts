@@ -12,6 +12,8 @@ export interface RecordedRequest {
   path: string;
   /** First value of each query parameter. */
   query: Record<string, string>;
+  /** The query string as received, without `?`: for parameters that repeat (`labelIds=A&labelIds=B`). */
+  rawQuery: string;
   /** Lowercased names; repeated headers joined with ", ". */
   headers: Record<string, string>;
   rawBody: Buffer;
@@ -163,6 +165,7 @@ async function record(req: http.IncomingMessage): Promise<RecordedRequest> {
     method: req.method ?? 'GET',
     path: url.pathname,
     query,
+    rawQuery: url.search.replace(/^\?/, ''),
     headers,
     rawBody,
     receivedAt: new Date(),
