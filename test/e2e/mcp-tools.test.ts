@@ -4,6 +4,7 @@ import { StreamableHTTPClientTransport as LegacyTransport } from '@modelcontextp
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RESEND_FAKE_FULL_KEY, RESEND_FAKE_SENDING_KEY, startResendFake, type ResendFake } from '../fakes/resend/resend-fake.ts';
+import { ELEVENLABS_FAKE_KEY, RACHEL_VOICE_ID, startElevenLabsFake, type ElevenLabsFake } from '../fakes/elevenlabs/elevenlabs-fake.ts';
 import { SLACK_FAKE_BOT_TOKEN, startSlackFake, type SlackFake } from '../fakes/slack/slack-fake.ts';
 import { startEngine, type Engine } from '../support/engine.ts';
 import { apiClient, setUpProject, type ApiClient } from '../support/http.ts';
@@ -16,6 +17,7 @@ import { apiClient, setUpProject, type ApiClient } from '../support/http.ts';
 describe('tools for AI agents', () => {
   let resend: ResendFake;
   let slack: SlackFake;
+  let eleven: ElevenLabsFake;
   let engine: Engine;
   let admin: ApiClient;
   let projectA: { projectId: string; projectKey: string; connectionId: string };
@@ -32,7 +34,8 @@ describe('tools for AI agents', () => {
   beforeAll(async () => {
     resend = await startResendFake({ rateLimitPerSecond: 1000 });
     slack = await startSlackFake();
-    engine = await startEngine({ env: { RESEND_API_URL: resend.url, SLACK_API_URL: `${slack.url}/api` } });
+    eleven = await startElevenLabsFake();
+    engine = await startEngine({ env: { RESEND_API_URL: resend.url, SLACK_API_URL: `${slack.url}/api`, ELEVENLABS_API_URL: eleven.url } });
     admin = apiClient(engine.baseUrl, engine.workspaceKey);
     projectA = await setUpProject(admin, { connectorId: 'resend', credentials: { apiKey: RESEND_FAKE_FULL_KEY } });
     projectB = await setUpProject(admin, { connectorId: 'slack', credentials: { botToken: SLACK_FAKE_BOT_TOKEN } });
@@ -41,6 +44,7 @@ describe('tools for AI agents', () => {
     await engine?.stop();
     await resend?.close();
     await slack?.close();
+    await eleven?.close();
   });
 
   it('GET /v1/tools lists the project\'s callable actions with schemas and the exact execution request', async () => {
@@ -154,6 +158,20 @@ describe('tools for AI agents', () => {
     expect((await broken.listTools()).tools).toEqual([]);
     expect((await apiClient(engine.baseUrl, other.projectKey).get('/v1/tools')).body.data).toEqual([]);
     await broken.close();
+    await client.close();
+  });
+
+  it('hands audio back as a resource link to the artifact, downloadable with the same key', async () => {
+    const speech = await setUpProject(admin, { connectorId: 'elevenlabs', credentials: { apiKey: ELEVENLABS_FAKE_KEY } });
+    const client = await connect(speech.projectKey);
+    const result = await client.callTool({ name: 'elevenlabs_textToSpeech', arguments: { voiceId: RACHEL_VOICE_ID, text: 'Hello.' } });
+    expect(result.isError).toBeFalsy();
+    const link = (result.content as { type: string; uri?: string; mimeType?: string; name?: string }[]).find((c) => c.type === 'resource_link');
+    expect(link).toMatchObject({ name: 'audio', mimeType: 'audio/mpeg' });
+    expect(link!.uri).toBe(`http://127.0.0.1:${new URL(engine.baseUrl).port}${(result.structuredContent as { audio: { url: string } }).audio.url}`);
+    const download = await fetch(link!.uri!, { headers: { authorization: `Bearer ${speech.projectKey}` } });
+    expect(download.status).toBe(200);
+    expect(download.headers.get('content-type')).toBe('audio/mpeg');
     await client.close();
   });
 
