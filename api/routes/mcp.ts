@@ -68,7 +68,10 @@ export function mcpRoutes(db: Db, service: ExecutionService, config: Config): Ro
         res.setHeader('WWW-Authenticate', 'Bearer realm="connector-engine"');
         return sendError(res, new ApiError('unauthenticated', 'The MCP server serves one project: authenticate with a project key.'));
       }
-      const scope: McpRequestScope = { principal, tools: await projectTools(db, principal.projectId), ticket: ticket ?? undefined, publicUrl };
+      let tools = await projectTools(db, principal.projectId);
+      // A call needs only its own tool: the per-request server registers one instead of all of them.
+      if (isCall) tools = tools.filter((t) => t.name === (body as { params?: { name?: unknown } }).params?.name);
+      const scope: McpRequestScope = { principal, tools, ticket: ticket ?? undefined, publicUrl };
       // The key itself never travels further: the handler gets the scope it authorizes.
       (req as Request & { auth?: unknown }).auth = { token: 'project-key', clientId: principal.keyId, scopes: [], extra: { engine: scope } };
       await node(req, res, req.body);
