@@ -5,7 +5,7 @@ import { mcpToolCalls } from '../../shared/metrics.ts';
 import type { AdmissionTicket } from '../execution/admission-gate.ts';
 import { errorFromReply, type ExecuteOutcome, type ExecutionService } from '../execution/execution-service.ts';
 import type { Principal } from '../middleware/authenticate.ts';
-import { toolAnnotations, toolInputSchema, toolOutputSchema, type ProjectTool } from '../tools/project-tools.ts';
+import { actionTakesConnectionId, toolAnnotations, toolInputSchema, toolOutputSchema, type ProjectTool } from '../tools/project-tools.ts';
 
 /** What the HTTP route knows about one MCP request, handed to the per-request server. */
 export interface McpRequestScope {
@@ -90,8 +90,9 @@ async function callTool(
   clientInfo: { name?: string; version?: string } | undefined,
 ): Promise<CallToolResult> {
   const all = (args && typeof args === 'object' ? args : {}) as Record<string, unknown>;
-  // With a choice of connections, `connectionId` is the tool's own argument, not the action's.
-  const choosing = tool.connections.length > 1;
+  // `connectionId` is the tool's own argument (a choice among connections), unless the action has
+  // such an input field itself.
+  const choosing = typeof all.connectionId === 'string' && !actionTakesConnectionId(tool.action);
   const { connectionId, ...rest } = all;
   const input = choosing ? rest : all;
   const key = meta?.idempotencyKey;
@@ -102,7 +103,8 @@ async function callTool(
       connectorId: tool.connector.id,
       actionId: tool.action.id,
       input,
-      connectionId: choosing ? (typeof connectionId === 'string' ? connectionId : undefined) : tool.connections[0]?.id,
+      // Without a choice the service takes the project's one connection of this connector.
+      connectionId: choosing ? (connectionId as string) : undefined,
       idempotencyKey: typeof key === 'string' && key.length > 0 && key.length <= 255 ? key : undefined,
       respondAsync: false,
       timeoutMs: TOOL_CALL_TIMEOUT_MS,

@@ -7,7 +7,7 @@ import type { ExecutionService } from '../execution/execution-service.ts';
 import { createEngineMcpHandler, type McpRequestScope } from '../mcp/engine-mcp-server.ts';
 import { authenticateRequest, presentedKeyHash } from '../middleware/authenticate.ts';
 import { sendError } from '../middleware/errors.ts';
-import { projectTools } from '../tools/project-tools.ts';
+import { projectTools, toolByName } from '../tools/project-tools.ts';
 
 const LOCALHOST = new Set(['localhost', '127.0.0.1', '[::1]']);
 
@@ -68,9 +68,9 @@ export function mcpRoutes(db: Db, service: ExecutionService, config: Config): Ro
         res.setHeader('WWW-Authenticate', 'Bearer realm="connector-engine"');
         return sendError(res, new ApiError('unauthenticated', 'The MCP server serves one project: authenticate with a project key.'));
       }
-      let tools = await projectTools(db, principal.projectId);
-      // A call needs only its own tool: the per-request server registers one instead of all of them.
-      if (isCall) tools = tools.filter((t) => t.name === (body as { params?: { name?: unknown } }).params?.name);
+      // A call needs only its own tool, and no query: the execution service checks the binding.
+      const called = isCall ? toolByName(String((body as { params?: { name?: unknown } }).params?.name ?? '')) : undefined;
+      const tools = isCall ? (called ? [called] : []) : await projectTools(db, principal.projectId);
       const scope: McpRequestScope = { principal, tools, ticket: ticket ?? undefined, publicUrl };
       // The key itself never travels further: the handler gets the scope it authorizes.
       (req as Request & { auth?: unknown }).auth = { token: 'project-key', clientId: principal.keyId, scopes: [], extra: { engine: scope } };

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { findConnector } from '../../connectors/registry.ts';
+import { connectors, findConnector } from '../../connectors/registry.ts';
 import type { ActionDefinition, ConnectorDefinition } from '../../connectors/toolkit/connector-definition.ts';
 import type { Db } from '../../shared/db/database.ts';
 
@@ -72,6 +72,26 @@ function schemasOf(action: ActionDefinition) {
     jsonSchemas.set(action, schemas);
   }
   return schemas;
+}
+
+/**
+ * The tool a `tools/call` names, without reading the project's bindings: the execution service
+ * resolves the connection (and refuses one not bound to the project) as it does for any call, so a
+ * call costs no extra query. `connections` is unknown (empty): a `connectionId` argument, when the
+ * action has no such input field, is the caller's choice. Undefined for a name that is no action.
+ */
+export function toolByName(name: string): ProjectTool | undefined {
+  for (const connector of connectors) {
+    if (!name.startsWith(`${connector.id}_`)) continue;
+    const action = connector.actions.find((a) => toolName(connector.id, a.id) === name);
+    if (action) return { name, connector, action, connections: [] };
+  }
+  return undefined;
+}
+
+/** Whether `connectionId` is one of the action's own input fields (then it is never the tool's choice). */
+export function actionTakesConnectionId(action: ActionDefinition): boolean {
+  return Object.hasOwn((schemasOf(action).input.properties as Record<string, unknown> | undefined) ?? {}, 'connectionId');
 }
 
 /** The tool's input as JSON Schema (the action's input); over MCP a choice of connection is added. */

@@ -175,6 +175,29 @@ describe('tools for AI agents', () => {
     await client.close();
   });
 
+  it('with two connections of one connector: one tool per action, and the caller picks a connection', async () => {
+    const two = await setUpProject(admin, { connectorId: 'resend', credentials: { apiKey: RESEND_FAKE_FULL_KEY } });
+    const second = await admin.post('/v1/connections', { connectorId: 'resend', displayName: 'Second', credentials: { apiKey: RESEND_FAKE_FULL_KEY }, projectIds: [two.projectId] });
+    const tools = (await apiClient(engine.baseUrl, two.projectKey).get('/v1/tools')).body.data;
+    expect(tools.map((t: { name: string }) => t.name)).toEqual(['resend_sendEmail', 'resend_sendBatch', 'resend_listDomains']);
+    expect(tools[0].connectionId).toBeUndefined();
+    expect(tools[0].connections.map((c: { id: string }) => c.id).sort()).toEqual([two.connectionId, second.body.id].sort());
+    expect(tools[0].request.body.connectionId).toBeDefined();
+
+    const client = await connect(two.projectKey);
+    const listed = (await client.listTools()).tools.find((t) => t.name === 'resend_listDomains')!;
+    expect(listed.inputSchema.required).toContain('connectionId');
+    expect((listed.inputSchema.properties as Record<string, { enum?: string[] }>).connectionId!.enum!.sort()).toEqual([two.connectionId, second.body.id].sort());
+    const chosen = await client.callTool({ name: 'resend_listDomains', arguments: { connectionId: second.body.id, limit: 1 } });
+    expect(chosen.isError).toBeFalsy();
+    const row = await apiClient(engine.baseUrl, two.projectKey).get(`/v1/invocations/${(chosen._meta as { invocationId: string }).invocationId}`);
+    expect(row.body.connectionId).toBe(second.body.id);
+    const unchosen = await client.callTool({ name: 'resend_listDomains', arguments: { limit: 1 } });
+    expect(unchosen.isError).toBe(true);
+    expect(JSON.parse((unchosen.content as { text: string }[])[0]!.text).error.code).toBe('ambiguous_connection');
+    await client.close();
+  });
+
   it('a 2025-06-18 client (the 1.x SDK) lists and calls tools too', async () => {
     const client = new LegacyClient({ name: 'legacy-agent', version: '0.9.0' });
     await client.connect(new LegacyTransport(mcpUrl(), { requestInit: { headers: { authorization: `Bearer ${projectA.projectKey}` } } }));

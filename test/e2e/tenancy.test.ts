@@ -313,13 +313,15 @@ describe('tenant isolation', () => {
       const names = listB.body.result.tools.map((t: { name: string }) => t.name);
       expect(names.some((n: string) => n.startsWith('elevenlabs_'))).toBe(false);
       expect(JSON.stringify(listB.body)).not.toContain(A.c1);
-      // A's tool is not B's: unknown, nothing runs.
+      // A's tool is not B's: B has no ElevenLabs connection, nothing runs.
       const speech = await mcp(B.pk1, 'tools/call', { name: 'elevenlabs_textToSpeech', arguments: { voiceId: RACHEL_VOICE_ID, text: 'x' } });
-      expect(speech.body.error ?? speech.body.result?.isError).toBeTruthy();
-      // A connection cannot be named into another project's tool: refused as input, nothing sent.
-      const borrowed = await mcp(B.pk1, 'tools/call', { name: 'resend_sendEmail', arguments: { ...email, connectionId: A.c1 } });
-      expect(borrowed.body.result.isError).toBe(true);
-      expect(JSON.parse(borrowed.body.result.content[0].text).error.code).toBe('invalid_input');
+      expect(speech.body.result.isError).toBe(true);
+      expect(JSON.parse(speech.body.result.content[0].text).error.code).toBe('no_connection');
+      // A's connection named in B's call: answered as for a connection that does not exist.
+      const code = async (connectionId: string) =>
+        JSON.parse((await mcp(B.pk1, 'tools/call', { name: 'resend_sendEmail', arguments: { ...email, connectionId } })).body.result.content[0].text).error;
+      expect(await code(A.c1)).toEqual(await code(unknown.connection()));
+      expect((await code(A.c1)).code).toBe('no_connection');
       // Workspace keys serve no project's tools.
       for (const key of [A.ws, B.ws, C.ws]) expect((await mcp(key, 'tools/list', {})).status).toBe(401);
     },
