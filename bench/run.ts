@@ -752,20 +752,24 @@ async function sectionFairness(): Promise<void> {
   }
 
   // The same flood from an AI agent: MCP tools/call requests, each waiting for its result, as many in
-  // flight as the HTTP flood. They pass the same admission gate, so B should fare as it does above.
-  {
+  // flight as the HTTP flood. A tool call is synchronous, so beside it runs the same flood of sync
+  // HTTP executions: the two should leave B alike (they pass the same admission gate).
+  const n = Math.round(N.flood / 4);
+  for (const [label, call] of [
+    ['sync HTTP executions', (p: Project) => engineSync(p).then(() => undefined)],
+    ['MCP tool calls', engineMcpCall],
+  ] as const) {
     const a = P('mcpA');
-    const n = Math.round(N.flood / 4);
-    log(`fairness: A floods ${n} MCP tool calls (${CLIENT_CONCURRENCY} in flight) while B calls`);
+    log(`fairness: A floods ${n} ${label} (${CLIENT_CONCURRENCY} in flight) while B calls`);
     const bCalls = callWhile(b);
     const t0 = Date.now();
-    await runPool(n, CLIENT_CONCURRENCY, async () => engineMcpCall(a));
+    await runPool(n, CLIENT_CONCURRENCY, async () => call(a));
     const doneMs = Date.now() - t0;
     const bSamples = await bCalls.stop();
     const s = summarize(bSamples.map((x) => x.ms));
     const ratio = s.p99 / unloaded.p99;
-    rows.push(latencyRow(`  B during A's MCP flood of ${n} tool calls, A's limit ${FLOOD_LIMIT}/min`, s, `n=${s.n}, p99 ${fmt(ratio, 2)}x alone`, '<= 1.5x', verdict(ratio <= 1.5)));
-    notes.push(`Fairness, MCP: A's ${n} tool calls answered in ${fmt(doneMs / 1000, 1)} s (${fmt(n / (doneMs / 1000), 0)}/s).`);
+    rows.push(latencyRow(`  B during A's flood of ${n} ${label}, A's limit ${FLOOD_LIMIT}/min`, s, `n=${s.n}, p99 ${fmt(ratio, 2)}x alone`, '<= 1.5x', verdict(ratio <= 1.5)));
+    notes.push(`Fairness, ${label}: A's ${n} calls answered in ${fmt(doneMs / 1000, 1)} s (${fmt(n / (doneMs / 1000), 0)}/s).`);
   }
 }
 
