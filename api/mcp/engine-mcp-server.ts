@@ -29,7 +29,9 @@ const outputSchemas = new WeakMap<object, ReturnType<typeof fromJsonSchema>>();
 const inputSchemas = new WeakMap<object, Map<string, ReturnType<typeof fromJsonSchema>>>();
 function sdkSchemas(tool: ProjectTool) {
   let output = outputSchemas.get(tool.action);
-  if (!output) outputSchemas.set(tool.action, (output = fromJsonSchema(toolOutputSchema(tool) as JsonSchemaType)));
+  // Outputs are the engine's own, and fit their schema exactly (the conformance suite checks every
+  // connector's): no second validation per call.
+  if (!output) outputSchemas.set(tool.action, (output = fromJsonSchema(toolOutputSchema(tool) as JsonSchemaType, validatedByTheEngine)));
   let byChoice = inputSchemas.get(tool.action);
   if (!byChoice) inputSchemas.set(tool.action, (byChoice = new Map()));
   const choice = tool.connections.length > 1 ? tool.connections.map((c) => c.id).join(',') : '';
@@ -74,7 +76,7 @@ export function createEngineMcpHandler(service: Pick<ExecutionService, 'execute'
       );
     }
     return server;
-  });
+  }, { responseMode: 'json' });
 }
 
 /**
