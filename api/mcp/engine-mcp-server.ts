@@ -63,13 +63,14 @@ export function createEngineMcpHandler(service: Pick<ExecutionService, 'execute'
       instructions: 'Each tool runs one action of a connected service for this project. Pass _meta.idempotencyKey to make a retried write safe.',
     });
     for (const tool of scope.tools) {
+      const schemas = sdkSchemas(tool);
       server.registerTool(
         tool.name,
         {
           title: toolAnnotations(tool).title,
           description: `${tool.action.description} (${tool.connector.displayName}, ${tool.action.sideEffects})`,
-          inputSchema: sdkSchemas(tool).input,
-          outputSchema: sdkSchemas(tool).output,
+          inputSchema: schemas.input,
+          outputSchema: schemas.output,
           annotations: toolAnnotations(tool),
         },
         async (args: unknown, ctx) => callTool(service, scope, tool, args, ctx.mcpReq._meta, server.server.getClientVersion()),

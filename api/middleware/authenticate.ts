@@ -27,6 +27,14 @@ export function presentedKeyHash(req: Request): Buffer | null {
 }
 
 /**
+ * Who a request is at the admission gate, before authentication: its key's hash (a flood with one
+ * key gets one turn per round like anyone else). The one rule for every transport that enters it.
+ */
+export function admissionCaller(req: Request): string {
+  return presentedKeyHash(req)?.toString('base64url') ?? 'no key';
+}
+
+/**
  * Resolves `Authorization: Bearer <key>` to a principal (and sets `req.principal`). Keys are looked
  * up by their SHA-256, then compared in constant time; revocation takes effect on the next request
  * (nothing is cached).

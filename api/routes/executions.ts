@@ -2,7 +2,7 @@ import { Router, type Request } from 'express';
 import { z } from 'zod';
 import { ApiError } from '../../shared/errors.ts';
 import type { Principal } from '../middleware/authenticate.ts';
-import { presentedKeyHash } from '../middleware/authenticate.ts';
+import { admissionCaller } from '../middleware/authenticate.ts';
 import { errorFromReply, type ExecutionService } from '../execution/execution-service.ts';
 import { InvocationError } from '../middleware/errors.ts';
 import { parseBody, parseQuery } from '../validation.ts';
@@ -28,7 +28,7 @@ export function executionRoutes(service: Pick<ExecutionService, 'execute' | 'adm
   const router = Router();
 
   router.post('/v1/executions', async (req, res) => {
-    const ticket = await service.admission.enter(presentedKeyHash(req)?.toString('base64url') ?? 'no key', res);
+    const ticket = await service.admission.enter(admissionCaller(req), res);
     if (!ticket) return; // the client hung up while waiting
     let outcome;
     let timeoutMs;

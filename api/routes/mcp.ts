@@ -5,7 +5,7 @@ import type { Db } from '../../shared/db/database.ts';
 import { ApiError } from '../../shared/errors.ts';
 import type { ExecutionService } from '../execution/execution-service.ts';
 import { createEngineMcpHandler, type McpRequestScope } from '../mcp/engine-mcp-server.ts';
-import { authenticateRequest, presentedKeyHash } from '../middleware/authenticate.ts';
+import { admissionCaller, authenticateRequest } from '../middleware/authenticate.ts';
 import { sendError } from '../middleware/errors.ts';
 import { projectTools, toolByName } from '../tools/project-tools.ts';
 
@@ -53,7 +53,7 @@ export function mcpRoutes(db: Db, service: ExecutionService, config: Config): Ro
     }
     const body = req.body as { method?: unknown } | undefined;
     const isCall = req.method === 'POST' && body?.method === 'tools/call';
-    const ticket = isCall ? await service.admission.enter(presentedKeyHash(req)?.toString('base64url') ?? 'no key', res) : undefined;
+    const ticket = isCall ? await service.admission.enter(admissionCaller(req), res) : undefined;
     if (isCall && !ticket) return; // the client hung up while waiting
     try {
       let principal;

@@ -54,6 +54,17 @@ export function publicFields(scheme: AuthScheme, credentials: Record<string, str
 }
 
 /**
+ * Every stored credential value except the non-secret fields: what an upstream client must never
+ * pass on, should a service quote it in an error. Stored credentials hold more than the declared
+ * fields (a refresh token, an expiry), so this is "all but the public ones", not "the secret ones".
+ */
+export function secretValues(scheme: AuthScheme, credentials: Record<string, string>): string[] {
+  return Object.entries(credentials)
+    .filter(([key]) => !scheme.fields.some((f) => f.key === key && !f.secret))
+    .map(([, value]) => value);
+}
+
+/**
  * Fills `{field}` placeholders of a path from non-secret fields (URL-encoded). A placeholder naming
  * a secret or missing field is an error in the definition, not something to send half-filled.
  */

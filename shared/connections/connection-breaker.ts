@@ -1,9 +1,8 @@
-import { sql } from 'kysely';
 import type { Db } from '../db/database.ts';
 import type { Logger } from '../logger.ts';
 import { connectionsBroken } from '../metrics.ts';
 import type { ConnectionEvents } from '../webhooks/connection-events.ts';
-import { markConnectionBroken } from './connection-status.ts';
+import { markConnectionBroken, markConnectionRestored } from './connection-status.ts';
 
 /** What found the credentials dead: a call, a token refresh, the periodic health check, or a test on request. */
 export type BreakSource = 'call' | 'refresh' | 'health_check' | 'test';
@@ -32,14 +31,7 @@ export class ConnectionBreaker {
 
   /** A passing test of the current credentials restores a broken connection (and tells the webhooks). */
   async markRestored(connectionId: string, credentialsVersion: number): Promise<boolean> {
-    const result = await this.db
-      .updateTable('connections')
-      .set({ status: 'active', status_reason: null, status_changed_at: sql`now()`, updated_at: sql`now()` })
-      .where('id', '=', connectionId)
-      .where('credentials_version', '=', credentialsVersion)
-      .where('status', '=', 'broken')
-      .executeTakeFirst();
-    if (result.numUpdatedRows === 0n) return false;
+    if (!(await markConnectionRestored(this.db, connectionId, credentialsVersion))) return false;
     this.logger.info({ connectionId }, 'connection restored');
     await this.events.emit('connection.restored', connectionId);
     return true;

@@ -17,6 +17,18 @@ export async function markConnectionBroken(db: Db, connectionId: string, credent
   return result.numUpdatedRows > 0n;
 }
 
+/** The reverse: a passing test of the current credentials restores a broken connection. True when this call changed it. */
+export async function markConnectionRestored(db: Db, connectionId: string, credentialsVersion: number): Promise<boolean> {
+  const result = await db
+    .updateTable('connections')
+    .set({ status: 'active', status_reason: null, status_changed_at: sql`now()`, updated_at: sql`now()` })
+    .where('id', '=', connectionId)
+    .where('credentials_version', '=', credentialsVersion)
+    .where('status', '=', 'broken')
+    .executeTakeFirst();
+  return result.numUpdatedRows > 0n;
+}
+
 /** Whether the connection's credentials changed after `version` (and so are not the ones that failed). */
 export async function credentialsReplacedSince(db: Db, connectionId: string, version: number): Promise<boolean> {
   const row = await db.selectFrom('connections').select(['credentials_version', 'status']).where('id', '=', connectionId).executeTakeFirst();

@@ -1,3 +1,4 @@
+import { secretValues } from '../../connectors/toolkit/auth.ts';
 import type { ConnectorDefinition } from '../../connectors/toolkit/connector-definition.ts';
 import type { OAuthProviderDefinition } from '../../connectors/toolkit/oauth-provider.ts';
 import { OAuthTokenEndpoint, tokenEndpointParts } from '../../connectors/toolkit/oauth-provider.ts';
@@ -5,13 +6,6 @@ import { baseUrlOf, oauthClientOf, providerSettings, tokenUrlOf } from '../../co
 import { UpstreamClient } from '../../connectors/toolkit/upstream-client.ts';
 import type { Config } from '../config.ts';
 import { upstreamRequests } from '../metrics.ts';
-
-const publicKeyCache = new WeakMap<ConnectorDefinition, Set<string>>();
-function publicKeys(connector: ConnectorDefinition): Set<string> {
-  let keys = publicKeyCache.get(connector);
-  if (!keys) publicKeyCache.set(connector, (keys = new Set(connector.auth.fields.filter((f) => !f.secret).map((f) => f.key))));
-  return keys;
-}
 
 /**
  * The one place upstream clients are built: for a connection's calls and credential tests, and for
@@ -23,8 +17,8 @@ export function upstreamClientFor(connector: ConnectorDefinition, credentials: R
     authHeaders: connector.auth.headers(credentials),
     timeoutMs: config.UPSTREAM_TIMEOUT_MS,
     checkResponse: connector.checkResponse,
-    // Every stored value but the fields the definition declares non-secret (an account id stays readable).
-    secrets: Object.entries(credentials).filter(([key]) => !publicKeys(connector).has(key)).map(([, value]) => value),
+    // An account id and other non-secret fields stay readable in error messages.
+    secrets: secretValues(connector.auth, credentials),
     observe: (status, seconds) => upstreamRequests.observe({ connector: connector.id, status: String(status) }, seconds),
   });
 }

@@ -10,6 +10,7 @@ import {
   type GoogleFake,
 } from '../fakes/google/google-fake.ts';
 import { decodeWords, header, leaves, parseMime } from '../fakes/google/mime.ts';
+import { expectPublishedShape, publishedOutputSchemas, runAction, type Mode } from '../support/actions.ts';
 import { startEngine, type Engine } from '../support/engine.ts';
 import { apiClient, setUpProject, type ApiClient } from '../support/http.ts';
 
@@ -24,7 +25,7 @@ describe('Gmail connector end to end (access token)', () => {
   let engine: Engine;
   let admin: ApiClient;
   let client: ApiClient;
-  const outputSchemas = new Map<string, z.ZodType>();
+  let outputSchemas: Map<string, z.ZodType>;
 
   beforeAll(async () => {
     fake = await startGoogleFake();
@@ -41,7 +42,7 @@ describe('Gmail connector end to end (access token)', () => {
         { key: 'refreshToken', secret: true, required: false },
       ],
     });
-    for (const action of catalog.body.actions) outputSchemas.set(action.id, z.fromJSONSchema(action.outputSchema));
+    outputSchemas = await publishedOutputSchemas(engine.baseUrl, 'gmail');
   }, 90_000);
   afterAll(async () => {
     await engine?.stop();
@@ -49,27 +50,10 @@ describe('Gmail connector end to end (access token)', () => {
   });
   beforeEach(() => fake.reset());
 
-  type Mode = 'sync' | 'async';
-  /** Runs an action sync (200) or async (202, then polls the invocation) and returns its output, checked against the published schema. */
+  /** Runs an action sync or async and returns its output, checked against the published schema. */
   async function run(mode: Mode, actionId: string, input: unknown, as = client): Promise<any> {
-    const body = { connectorId: 'gmail', actionId, input };
-    let output: unknown;
-    if (mode === 'sync') {
-      const res = await as.post('/v1/executions', body);
-      expect(res.status, JSON.stringify(res.body)).toBe(200);
-      output = res.body.output;
-    } else {
-      const accepted = await as.post('/v1/executions', body, { prefer: 'respond-async' });
-      expect(accepted.status, JSON.stringify(accepted.body)).toBe(202);
-      for (let i = 0; i < 150 && output === undefined; i++) {
-        const inv = await as.get(accepted.headers.get('location')!);
-        if (inv.body.status === 'failed') throw new Error(`invocation failed: ${JSON.stringify(inv.body)}`);
-        if (inv.body.status === 'succeeded') output = inv.body.output;
-        else await new Promise((r) => setTimeout(r, 100));
-      }
-    }
-    const parsed = outputSchemas.get(actionId)!.safeParse(output);
-    expect(parsed.success, JSON.stringify(parsed.error?.issues)).toBe(true);
+    const { output } = await runAction(as, mode, { connectorId: 'gmail', actionId, input });
+    expectPublishedShape(outputSchemas, actionId, output);
     return output;
   }
   const requestsTo = (path: string) => fake.requests.filter((r) => r.path === path);

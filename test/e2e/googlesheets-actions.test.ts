@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { GOOGLE_FAKE_ACCESS_TOKEN, GOOGLE_FAKE_READONLY_TOKEN, SHEETS_FAKE_ORDERS_ID, SHEETS_QUICKSTART_ID, startGoogleFake, type GoogleFake } from '../fakes/google/google-fake.ts';
+import { expectPublishedShape, publishedOutputSchemas, runAction, type Mode } from '../support/actions.ts';
 import { startEngine, type Engine } from '../support/engine.ts';
 import { apiClient, setUpProject, type ApiClient } from '../support/http.ts';
 
@@ -16,7 +17,7 @@ describe('Google Sheets connector end to end (access token)', () => {
   let admin: ApiClient;
   let client: ApiClient;
   let connectionId: string;
-  const outputSchemas = new Map<string, z.ZodType>();
+  let outputSchemas: Map<string, z.ZodType>;
 
   beforeAll(async () => {
     fake = await startGoogleFake();
@@ -30,7 +31,7 @@ describe('Google Sheets connector end to end (access token)', () => {
     expect(fake.requests.map((r) => `${r.method} ${r.path}`)).toEqual([`GET /v4/spreadsheets/${SHEETS_QUICKSTART_ID}/values/Class%20Data!A1%3AA1`]);
     const catalog = await apiClient(engine.baseUrl).get('/v1/connectors/googlesheets');
     expect(catalog.body).toMatchObject({ authType: 'oauth2', authFields: [{ key: 'accessToken', secret: true, required: true }, { key: 'refreshToken', secret: true, required: false }] });
-    for (const action of catalog.body.actions) outputSchemas.set(action.id, z.fromJSONSchema(action.outputSchema));
+    outputSchemas = await publishedOutputSchemas(engine.baseUrl, 'googlesheets');
   }, 90_000);
   afterAll(async () => {
     await engine?.stop();
@@ -38,26 +39,9 @@ describe('Google Sheets connector end to end (access token)', () => {
   });
   beforeEach(() => fake.reset());
 
-  type Mode = 'sync' | 'async';
   async function run(mode: Mode, actionId: string, input: unknown): Promise<any> {
-    const body = { connectorId: 'googlesheets', actionId, input };
-    let output: unknown;
-    if (mode === 'sync') {
-      const res = await client.post('/v1/executions', body);
-      expect(res.status, JSON.stringify(res.body)).toBe(200);
-      output = res.body.output;
-    } else {
-      const accepted = await client.post('/v1/executions', body, { prefer: 'respond-async' });
-      expect(accepted.status, JSON.stringify(accepted.body)).toBe(202);
-      for (let i = 0; i < 150 && output === undefined; i++) {
-        const inv = await client.get(accepted.headers.get('location')!);
-        if (inv.body.status === 'failed') throw new Error(`invocation failed: ${JSON.stringify(inv.body)}`);
-        if (inv.body.status === 'succeeded') output = inv.body.output;
-        else await new Promise((r) => setTimeout(r, 100));
-      }
-    }
-    const parsed = outputSchemas.get(actionId)!.safeParse(output);
-    expect(parsed.success, JSON.stringify(parsed.error?.issues)).toBe(true);
+    const { output } = await runAction(client, mode, { connectorId: 'googlesheets', actionId, input });
+    expectPublishedShape(outputSchemas, actionId, output);
     return output;
   }
   const ordersPath = (encodedRange: string) => `/v4/spreadsheets/${SHEETS_FAKE_ORDERS_ID}/values/${encodedRange}`;

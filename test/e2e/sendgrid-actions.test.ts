@@ -7,6 +7,7 @@ import {
   startSendGridFake,
   type SendGridFake,
 } from '../fakes/sendgrid/sendgrid-fake.ts';
+import { expectPublishedShape, publishedOutputSchemas, waitForTerminal } from '../support/actions.ts';
 import { startEngine, type Engine } from '../support/engine.ts';
 import { apiClient, setUpProject, type ApiClient } from '../support/http.ts';
 
@@ -22,7 +23,7 @@ describe('SendGrid connector end to end', () => {
   let admin: ApiClient;
   let client: ApiClient;
   let connectionId: string;
-  const outputSchemas = new Map<string, z.ZodType>();
+  let outputSchemas: Map<string, z.ZodType>;
 
   beforeAll(async () => {
     fake = await startSendGridFake();
@@ -33,8 +34,7 @@ describe('SendGrid connector end to end', () => {
     connectionId = setup.connectionId;
     client = apiClient(engine.baseUrl, setup.projectKey);
     // Outputs are checked against what the catalog publishes, not against our own zod schemas.
-    const catalog = await apiClient(engine.baseUrl).get('/v1/connectors/sendgrid');
-    for (const action of catalog.body.actions) outputSchemas.set(action.id, z.fromJSONSchema(action.outputSchema));
+    outputSchemas = await publishedOutputSchemas(engine.baseUrl, 'sendgrid');
   });
   afterAll(async () => {
     await engine?.stop();
@@ -46,19 +46,8 @@ describe('SendGrid connector end to end', () => {
   const executeAsync = (actionId: string, input: unknown) => client.post('/v1/executions', { connectorId: 'sendgrid', actionId, input }, { prefer: 'respond-async' });
   const sends = () => fake.requests.filter((r) => r.path === '/v3/mail/send');
   const templateReads = () => fake.requests.filter((r) => r.path === '/v3/templates');
-  const fitsPublishedSchema = (actionId: string, output: unknown) => {
-    const parsed = outputSchemas.get(actionId)!.safeParse(output);
-    expect(parsed.success, JSON.stringify(parsed.error?.issues)).toBe(true);
-  };
+  const fitsPublishedSchema = (actionId: string, output: unknown) => expectPublishedShape(outputSchemas, actionId, output);
 
-  async function waitForTerminal(c: ApiClient, id: string) {
-    for (let i = 0; i < 150; i++) {
-      const inv = await c.get(`/v1/invocations/${id}`);
-      if (inv.body.status === 'succeeded' || inv.body.status === 'failed') return inv.body;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error('invocation did not finish');
-  }
 
   const plainEmail = {
     personalizations: [{ to: ['ada@example.com'] }],

@@ -15,6 +15,7 @@ import {
   type TwilioFake,
   type TwilioMessage,
 } from '../fakes/twilio/twilio-fake.ts';
+import { expectPublishedShape as expectFits, publishedOutputSchemas, runAction, type Mode } from '../support/actions.ts';
 import { startEngine, type Engine } from '../support/engine.ts';
 import { apiClient, setUpProject, type ApiClient } from '../support/http.ts';
 
@@ -29,7 +30,7 @@ describe('Twilio connector end to end', () => {
   let admin: ApiClient;
   let client: ApiClient;
   let connectionId: string;
-  const outputSchemas = new Map<string, z.ZodType>();
+  let outputSchemas: Map<string, z.ZodType>;
 
   beforeAll(async () => {
     fake = await startTwilioFake();
@@ -41,7 +42,7 @@ describe('Twilio connector end to end', () => {
     client = apiClient(engine.baseUrl, setup.projectKey);
     const catalog = await apiClient(engine.baseUrl).get('/v1/connectors/twilio');
     expect(catalog.body).toMatchObject({ authType: 'basic', authFields: [{ key: 'accountSid', secret: false, required: true }, { key: 'authToken', secret: true, required: true }] });
-    for (const action of catalog.body.actions) outputSchemas.set(action.id, z.fromJSONSchema(action.outputSchema));
+    outputSchemas = await publishedOutputSchemas(engine.baseUrl, 'twilio');
   }, 90_000);
   afterAll(async () => {
     await engine?.stop();
@@ -49,30 +50,9 @@ describe('Twilio connector end to end', () => {
   });
   beforeEach(() => fake.reset());
 
-  type Mode = 'sync' | 'async';
-  /** Runs an action sync (200 with the output) or async (202, then polls the invocation); returns the output. */
-  async function run(mode: Mode, actionId: string, input: unknown, as = client): Promise<{ output: any; invocationId: string }> {
-    const body = { connectorId: 'twilio', actionId, input };
-    if (mode === 'sync') {
-      const res = await as.post('/v1/executions', body);
-      expect(res.status, JSON.stringify(res.body)).toBe(200);
-      return { output: res.body.output, invocationId: res.body.invocationId };
-    }
-    const accepted = await as.post('/v1/executions', body, { prefer: 'respond-async' });
-    expect(accepted.status, JSON.stringify(accepted.body)).toBe(202);
-    const location = accepted.headers.get('location')!;
-    for (let i = 0; i < 150; i++) {
-      const inv = await as.get(location);
-      if (inv.body.status === 'succeeded') return { output: inv.body.output, invocationId: inv.body.id };
-      if (inv.body.status === 'failed') throw new Error(`invocation failed: ${JSON.stringify(inv.body)}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error('invocation did not finish');
-  }
-  const expectPublishedShape = (actionId: string, output: unknown) => {
-    const parsed = outputSchemas.get(actionId)!.safeParse(output);
-    expect(parsed.success, JSON.stringify(parsed.error?.issues)).toBe(true);
-  };
+  /** Runs an action sync (200 with the output) or async (202, then polls the invocation). */
+  const run = (mode: Mode, actionId: string, input: unknown, as = client) => runAction(as, mode, { connectorId: 'twilio', actionId, input });
+  const expectPublishedShape = (actionId: string, output: unknown) => expectFits(outputSchemas, actionId, output);
   const basic = (sid: string, token: string) => `Basic ${Buffer.from(`${sid}:${token}`).toString('base64')}`;
   const messagesPath = `/2010-04-01/Accounts/${TWILIO_FAKE_ACCOUNT_SID}/Messages.json`;
   /** The projection the connector promises of a Message resource. */

@@ -115,9 +115,8 @@ export function createExecuteProcessor(deps: ProcessorDeps) {
     const connector = findConnector(data.connectorId);
     const action = connector && findAction(connector, data.actionId);
     const refusal = refusalBeforeCall(claim, action);
-    if (refusal || !connector || !action || !claim.connection) {
-      return finish(job, { failure: refusal ?? { code: 'internal_error', message: 'This worker does not know the action.' }, durationMs: null });
-    }
+    // (A missing action or connection is one of the refusals: the other tests only narrow the types.)
+    if (refusal || !connector || !action || !claim.connection) return finish(job, { failure: refusal!, durationMs: null });
     const connection = claim.connection;
 
     // 4. Run.
