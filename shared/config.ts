@@ -16,6 +16,18 @@ const configSchema = z.object({
   BOOTSTRAP_WORKSPACE_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(1000),
   WORKER_CONCURRENCY: z.coerce.number().int().positive().max(1000).default(16),
+  /**
+   * Places of the whole worker tier (the sum of every worker's WORKER_CONCURRENCY) kept for projects
+   * below their fair share, so a project's first call starts at once however busy another is.
+   */
+  EXECUTION_RESERVE_SLOTS: z.coerce.number().int().min(0).max(1000).default(2),
+  /** Calls one project may run at once across all workers, whatever its share; 0: no cap beyond the fair share. */
+  PROJECT_MAX_RUNNING_CALLS: z.coerce.number().int().min(0).max(100_000).default(0),
+  /**
+   * Total time an invocation's attempts may take, from the first attempt's start: no attempt starts
+   * after it, and the last one's timeout is cut to what remains.
+   */
+  EXECUTION_TIME_BUDGET_MS: z.coerce.number().int().positive().default(60_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   PUBLIC_URL: httpUrl.optional(),
   MAX_BODY_BYTES: z.coerce.number().int().positive().default(1024 * 1024),

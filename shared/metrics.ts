@@ -86,6 +86,11 @@ export const jobs = new Counter({
   help: 'Execute job attempts by connector, action and outcome (succeeded, failed, retried).',
   labelNames: ['connector', 'action', 'outcome'] as const,
 });
+export const jobsHeldBack = new Counter({
+  name: 'connector_engine_jobs_held_back_total',
+  help: 'Execute jobs sent back to the delayed set before their attempt because their project had its share of running calls (reason: capacity, share, owner_cap).',
+  labelNames: ['reason'] as const,
+});
 export const jobDuration = new Histogram({
   name: 'connector_engine_job_duration_seconds',
   help: 'Execute job attempt duration by connector, action and outcome.',

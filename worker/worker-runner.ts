@@ -4,6 +4,7 @@ import { ConnectionBreaker } from '../shared/connections/connection-breaker.ts';
 import { CredentialRefresher } from '../shared/connections/credential-refresher.ts';
 import type { Vault } from '../shared/crypto/vault.ts';
 import type { Logger } from '../shared/logger.ts';
+import { RunningShare } from '../shared/limiter/running-share.ts';
 import { SlidingWindowLimiter } from '../shared/limiter/sliding-window-limiter.ts';
 import { EXECUTE_QUEUE, type ExecuteJobData } from '../shared/queue/execute-job.ts';
 import { HEALTH_CHECK_QUEUE, MAINTENANCE_QUEUE, type HealthCheckJobData } from '../shared/queue/maintenance-jobs.ts';
@@ -37,6 +38,8 @@ export async function startWorker(config: Config, vault: Vault, logger: Logger):
   const publisher = createRedis(config.REDIS_URL, 'worker');
   publisher.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
   const limiter = new SlidingWindowLimiter(publisher);
+  const share = new RunningShare(publisher, { name: EXECUTE_QUEUE, concurrency: config.WORKER_CONCURRENCY, reserve: config.EXECUTION_RESERVE_SLOTS });
+  await share.start();
   const webhookQueue = new Queue<WebhookJobData>(WEBHOOK_QUEUE, { connection: publisher });
   const healthQueue = new Queue<HealthCheckJobData>(HEALTH_CHECK_QUEUE, { connection: publisher });
   const maintenanceQueue = new Queue(MAINTENANCE_QUEUE, { connection: publisher });
@@ -63,7 +66,7 @@ export async function startWorker(config: Config, vault: Vault, logger: Logger):
   const workers = [
     consumer<ExecuteJobData>(
       EXECUTE_QUEUE,
-      createExecuteProcessor({ db, config, publisher, limiter, refresher, breaker, logger }),
+      createExecuteProcessor({ db, config, publisher, limiter, share, refresher, breaker, logger }),
       config.WORKER_CONCURRENCY,
     ),
     consumer<WebhookJobData>(WEBHOOK_QUEUE, createWebhookDeliveryProcessor({ db, vault, config, logger }), 4),
@@ -96,6 +99,7 @@ export async function startWorker(config: Config, vault: Vault, logger: Logger):
         logger.warn('drain timed out; closing with jobs still active');
         await Promise.all(workers.map((w) => w.close(true)));
       }
+      await share.stop();
       await metricsServer.stop();
       await Promise.all([webhookQueue.close(), healthQueue.close(), maintenanceQueue.close(), executeQueue.close()]);
       await publisher.quit().catch(() => {});

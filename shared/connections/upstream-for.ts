@@ -11,11 +11,17 @@ import { upstreamRequests } from '../metrics.ts';
  * The one place upstream clients are built: for a connection's calls and credential tests, and for
  * an OAuth provider's token endpoint. Both observe every request in `upstream_request_duration_seconds`.
  */
-export function upstreamClientFor(connector: ConnectorDefinition, credentials: Record<string, string>, config: Config): UpstreamClient {
+export function upstreamClientFor(
+  connector: ConnectorDefinition,
+  credentials: Record<string, string>,
+  config: Config,
+  /** Each request's timeout; default `UPSTREAM_TIMEOUT_MS` (a call near the end of its time budget passes less). */
+  timeoutMs = config.UPSTREAM_TIMEOUT_MS,
+): UpstreamClient {
   return new UpstreamClient({
     baseUrl: baseUrlOf(connector, config.connectorSettings, credentials),
     authHeaders: connector.auth.headers(credentials),
-    timeoutMs: config.UPSTREAM_TIMEOUT_MS,
+    timeoutMs,
     checkResponse: connector.checkResponse,
     // An account id and other non-secret fields stay readable in error messages.
     secrets: secretValues(connector.auth, credentials),

@@ -74,6 +74,8 @@ export interface ClaimedAttempt {
   connectionId: string | null;
   connectorId: string;
   actionId: string;
+  /** Milliseconds since the first attempt started (0 for the first attempt), by the database's clock. */
+  elapsedMs: number;
   /** The connection the job names, read in the same statement; null when it no longer exists. */
   connection: CallableConnection | null;
 }
@@ -100,6 +102,7 @@ type ClaimRow = {
   connection_id: string | null;
   connector_id: string;
   action_id: string;
+  elapsed_ms: number;
 } & { [K in keyof CallableConnection as `c_${K}`]: CallableConnection[K] | null };
 
 /**
@@ -110,10 +113,11 @@ export async function claimAttempt(db: Db, id: string, connectionId: string): Pr
   const result = await sql<ClaimRow>`
     update invocations as i
        set status = 'running', attempts = i.attempts + 1, started_at = coalesce(i.started_at, now())
-      from (select id, status from invocations where id = ${id} for update) as before
+      from (select id, status, started_at from invocations where id = ${id} for update) as before
       left join connections as c on c.id = ${connectionId}
      where i.id = before.id and before.status in ('queued', 'running')
  returning before.status as previous_status, i.attempts, i.workspace_id, i.project_id, i.connection_id, i.connector_id, i.action_id,
+           coalesce(floor(extract(epoch from now() - before.started_at) * 1000), 0)::int as elapsed_ms,
            c.id as c_id, c.workspace_id as c_workspace_id, c.status as c_status, c.status_reason as c_status_reason,
            c.credentials_key_id as c_credentials_key_id, c.credentials_iv as c_credentials_iv, c.credentials_tag as c_credentials_tag,
            c.credentials_ciphertext as c_credentials_ciphertext, c.credentials_version as c_credentials_version`.execute(db);
@@ -127,6 +131,7 @@ export async function claimAttempt(db: Db, id: string, connectionId: string): Pr
     connectionId: row.connection_id,
     connectorId: row.connector_id,
     actionId: row.action_id,
+    elapsedMs: row.elapsed_ms,
     connection:
       row.c_id === null
         ? null

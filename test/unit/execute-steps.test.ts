@@ -39,6 +39,7 @@ const claim: ClaimedAttempt = {
   connectionId: 'conn_1',
   connectorId: 'resend',
   actionId: 'sendEmail',
+  elapsedMs: 0,
   connection,
 };
 const action = (id: string, c = resendConnector) => c.actions.find((a) => a.id === id)!;

@@ -9,10 +9,11 @@ import type { CredentialRefresher } from '../../shared/connections/credential-re
 import type { Db } from '../../shared/db/database.ts';
 import { GroupCommit } from '../../shared/db/group-commit.ts';
 import { isInfrastructureError } from '../../shared/infrastructure-errors.ts';
-import { claimAttempt, completeInvocations, requeueInvocation, type InvocationOutcome } from '../../shared/invocations/invocation-store.ts';
+import { claimAttempt, completeInvocations, requeueInvocation, type InvocationFailure, type InvocationOutcome } from '../../shared/invocations/invocation-store.ts';
 import { limitKey, type SlidingWindowLimiter } from '../../shared/limiter/sliding-window-limiter.ts';
 import type { Logger } from '../../shared/logger.ts';
-import { jobDuration, jobs, upstreamRateLimited } from '../../shared/metrics.ts';
+import type { RunningShare } from '../../shared/limiter/running-share.ts';
+import { jobDuration, jobs, jobsHeldBack, upstreamRateLimited } from '../../shared/metrics.ts';
 import type { ExecuteJobData } from '../../shared/queue/execute-job.ts';
 import type { ExecutionReply } from '../../shared/queue/execution-reply.ts';
 import { attemptFailure } from './attempt-failure.ts';
@@ -27,6 +28,8 @@ export interface ProcessorDeps {
   /** Publishes sync replies; a plain (non-subscriber) connection. */
   publisher: Redis;
   limiter: SlidingWindowLimiter;
+  /** Fair shares of the running work across all workers (shared/limiter/running-share.ts). */
+  share: RunningShare;
   refresher: CredentialRefresher;
   breaker: ConnectionBreaker;
   logger: Logger;
@@ -38,14 +41,36 @@ const DATABASE_RETRY_MS = 2_000;
 /** Without a Retry-After, an upstream 429 holds this project+connector back this long. */
 const DEFAULT_COOLDOWN_MS = 1_000;
 
+/** No attempt starts with less of the invocation's time budget left than this. */
+const MIN_ATTEMPT_MS = 1_000;
+
 /**
- * Runs one attempt of an execute job, in named steps: (1) the limit at the moment of the call,
+ * How long a job held back by the running share waits before it is tried again: doubling with each
+ * hold (from 50 ms to 2 s, with jitter), so a project's backlog waiting for its share costs the
+ * workers little, while a place that frees up is taken again soon.
+ */
+export function heldBackDelayMs(timesHeld: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(2_000, 50 * 2 ** Math.min(6, Math.max(0, timesHeld)));
+  return Math.round(ceiling / 2 + random() * (ceiling / 2));
+}
+
+/**
+ * Runs one attempt of an execute job, in named steps: (0) a place within the project's fair share
+ * of the running work, (1) the limit at the moment of the call,
  * (2) claim the invocation row, (3) check the job against its row and refuse what must not call the
  * upstream (job-checks.ts), (4) run the action (run-attempt.ts), (5) on failure classify it
  * (attempt-failure.ts), cool down, break the connection, or retry by side effects, and (6) record
  * the outcome. The invocation row is written before the reply is published, and a job is only
  * acknowledged once its row is durable.
  */
+/** The failure of an invocation whose earlier attempts (and waits between them) used up its time budget. */
+function budgetSpent(config: Config): InvocationFailure {
+  return {
+    code: 'upstream_unavailable',
+    message: `The call's time budget (${Math.round(config.EXECUTION_TIME_BUDGET_MS / 1000)} s) was spent by earlier attempts; no further attempt was made.`,
+  };
+}
+
 export function createExecuteProcessor(deps: ProcessorDeps) {
   const { db, logger } = deps;
   // Completions of concurrent jobs share statements and commits (docs/design.md, decision 6).
@@ -94,88 +119,110 @@ export function createExecuteProcessor(deps: ProcessorDeps) {
       }
     };
 
-    // 1. The limit holds at the moment of the call, checked as late as possible before the request: an
-    // upstream cooldown, or a window of actual starts already full (a lowered limit, calls started
-    // late under load), sends the job back to the delayed set until it may start (no attempt spent).
-    const admission = await deps.limiter.admit(bucket, data.limitPerMinute, `${data.invocationId}:${job.attemptsStarted}`);
-    if (!admission.admitted) return delayed(admission.retryAt);
-
-    // 2. Claim the row; a terminal one means a duplicate delivery.
-    const claim = await orWaitForDatabase(claimAttempt(db, data.invocationId, data.connectionId));
-    if (!claim) {
-      log.debug('invocation already terminal; duplicate delivery ignored');
-      return;
+    // 0. A place to run within the project's fair share of every worker's slots; held back, the job
+    // waits in the delayed set, nothing claimed and no attempt spent (docs/decisions/0007).
+    const lease = await deps.share.acquire(data.projectId, deps.config.PROJECT_MAX_RUNNING_CALLS);
+    if (!lease.granted) {
+      jobsHeldBack.inc({ reason: lease.reason });
+      // Starts that were not attempts (held back, or deferred by the limit) so far.
+      return delayed(Date.now() + heldBackDelayMs(job.attemptsStarted - job.attemptsMade - 1));
+    }
+    try {
+      return await attempt();
+    } finally {
+      lease.release();
     }
 
-    // 3. Checks before any upstream call.
-    if (!jobMatchesRow(claim, data)) {
-      log.error('job data does not match its invocation; refused');
-      return finish(job, { failure: { code: 'internal_error', message: 'The queued job did not match its invocation and was refused.' }, durationMs: null });
-    }
-    const connector = findConnector(data.connectorId);
-    const action = connector && findAction(connector, data.actionId);
-    const refusal = refusalBeforeCall(claim, action);
-    // (A missing action or connection is one of the refusals: the other tests only narrow the types.)
-    if (refusal || !connector || !action || !claim.connection) return finish(job, { failure: refusal!, durationMs: null });
-    const connection = claim.connection;
+    async function attempt(): Promise<void> {
+      // 1. The limit holds at the moment of the call, checked as late as possible before the request: an
+      // upstream cooldown, or a window of actual starts already full (a lowered limit, calls started
+      // late under load), sends the job back to the delayed set until it may start (no attempt spent).
+      const admission = await deps.limiter.admit(bucket, data.limitPerMinute, `${data.invocationId}:${job.attemptsStarted}`);
+      if (!admission.admitted) return delayed(admission.retryAt);
 
-    // 4. Run.
-    const started = performance.now();
-    const elapsed = () => Math.round(performance.now() - started);
-    const result = await runAttempt(deps, connector, action, connection, data.invocationId, data.input);
-    const durationMs = elapsed();
-    if (result.ok) {
-      await finish(job, { output: result.output, durationMs });
-      record(data, 'succeeded', durationMs / 1000);
-      log.info({ attempts: claim.attempts }, 'invocation succeeded');
-      return;
-    }
-
-    // 5. What the failure means.
-    const meaning = attemptFailure(connector, result.error);
-    if (meaning.kind === 'final') {
-      if (meaning.bug) log.error({ err: result.error instanceof Error ? result.error.message : String(result.error) }, 'action handler failed');
-      return finish(job, { failure: meaning.failure, durationMs });
-    }
-    const failure = meaning.failure;
-    if (failure.kind === 'rate_limited') {
-      upstreamRateLimited.inc({ connector: connector.id });
-      await deps.limiter.coolDown(bucket, Date.now() + (failure.retryAfterMs ?? DEFAULT_COOLDOWN_MS));
-    }
-    if (failure.kind === 'auth_invalid') {
-      const version = result.credentialsVersion;
-      const broke = await deps.breaker.markBroken({ id: connection.id, connectorId: connector.id }, version, failure.message, 'call');
-      if (!broke && (await credentialsReplacedSince(db, connection.id, version))) {
-        // The rejected credentials were replaced while this call ran: the connection is fine, this call is not.
-        log.info({ connectionId: connection.id }, 'credentials rejected, but already replaced; connection left active');
-        return finish(job, { failure: failureToInvocationError(connector, { ...failure, kind: 'permission' }), durationMs });
+      // 2. Claim the row; a terminal one means a duplicate delivery.
+      const claim = await orWaitForDatabase(claimAttempt(db, data.invocationId, data.connectionId));
+      const claimedAt = Date.now();
+      if (!claim) {
+        log.debug('invocation already terminal; duplicate delivery ignored');
+        return;
       }
+
+      // 3. Checks before any upstream call.
+      if (!jobMatchesRow(claim, data)) {
+        log.error('job data does not match its invocation; refused');
+        return finish(job, { failure: { code: 'internal_error', message: 'The queued job did not match its invocation and was refused.' }, durationMs: null });
+      }
+      const connector = findConnector(data.connectorId);
+      const action = connector && findAction(connector, data.actionId);
+      const refusal = refusalBeforeCall(claim, action);
+      // (A missing action or connection is one of the refusals: the other tests only narrow the types.)
+      if (refusal || !connector || !action || !claim.connection) return finish(job, { failure: refusal!, durationMs: null });
+      const connection = claim.connection;
+      // The invocation's time budget runs from its first attempt: what is left bounds this one.
+      const budgetEndsAt = claimedAt - claim.elapsedMs + deps.config.EXECUTION_TIME_BUDGET_MS;
+      if (claim.attempts > 1 && budgetEndsAt - claimedAt < MIN_ATTEMPT_MS) return finish(job, { failure: budgetSpent(deps.config), durationMs: null });
+
+      // 4. Run.
+      const started = performance.now();
+      const elapsed = () => Math.round(performance.now() - started);
+      const timeoutMs = Math.max(MIN_ATTEMPT_MS, Math.min(deps.config.UPSTREAM_TIMEOUT_MS, budgetEndsAt - claimedAt));
+      const result = await runAttempt(deps, connector, action, connection, data.invocationId, data.input, timeoutMs);
+      const durationMs = elapsed();
+      if (result.ok) {
+        await finish(job, { output: result.output, durationMs });
+        record(data, 'succeeded', durationMs / 1000);
+        log.info({ attempts: claim.attempts }, 'invocation succeeded');
+        return;
+      }
+
+      // 5. What the failure means.
+      const meaning = attemptFailure(connector, result.error);
+      if (meaning.kind === 'final') {
+        if (meaning.bug) log.error({ err: result.error instanceof Error ? result.error.message : String(result.error) }, 'action handler failed');
+        return finish(job, { failure: meaning.failure, durationMs });
+      }
+      const failure = meaning.failure;
+      if (failure.kind === 'rate_limited') {
+        upstreamRateLimited.inc({ connector: connector.id });
+        await deps.limiter.coolDown(bucket, Date.now() + (failure.retryAfterMs ?? DEFAULT_COOLDOWN_MS));
+      }
+      if (failure.kind === 'auth_invalid') {
+        const version = result.credentialsVersion;
+        const broke = await deps.breaker.markBroken({ id: connection.id, connectorId: connector.id }, version, failure.message, 'call');
+        if (!broke && (await credentialsReplacedSince(db, connection.id, version))) {
+          // The rejected credentials were replaced while this call ran: the connection is fine, this call is not.
+          log.info({ connectionId: connection.id }, 'credentials rejected, but already replaced; connection left active');
+          return finish(job, { failure: failureToInvocationError(connector, { ...failure, kind: 'permission' }), durationMs });
+        }
+      }
+      const attemptsLeft = job.attemptsMade + 1 < (job.opts.attempts ?? 1);
+      const delayMs = attemptsLeft && isRetryable(failure, action) ? await scheduleRetry(data, claim.attempts, failure, durationMs, budgetEndsAt - MIN_ATTEMPT_MS) : null;
+      if (delayMs !== null) {
+        log.info({ kind: failure.kind, upstreamStatus: failure.upstreamStatus, attempt: claim.attempts }, 'attempt failed; retrying');
+        record(data, 'retried', durationMs / 1000);
+        throw new RetryScheduled(delayMs, failure);
+      }
+      log.info({ kind: failure.kind, upstreamStatus: failure.upstreamStatus, upstreamCode: failure.upstreamCode }, 'invocation failed');
+      record(data, 'failed', durationMs / 1000);
+      return finish(job, { failure: failureToInvocationError(connector, failure), durationMs });
     }
-    const attemptsLeft = job.attemptsMade + 1 < (job.opts.attempts ?? 1);
-    if (attemptsLeft && isRetryable(failure, action)) {
-      const delayMs = await scheduleRetry(data, claim.attempts, failure, durationMs);
-      log.info({ kind: failure.kind, upstreamStatus: failure.upstreamStatus, attempt: claim.attempts }, 'attempt failed; retrying');
-      record(data, 'retried', durationMs / 1000);
-      throw new RetryScheduled(delayMs, failure);
-    }
-    log.info({ kind: failure.kind, upstreamStatus: failure.upstreamStatus, upstreamCode: failure.upstreamCode }, 'invocation failed');
-    record(data, 'failed', durationMs / 1000);
-    return finish(job, { failure: failureToInvocationError(connector, failure), durationMs });
   };
 
-  /** Retries count against the limit too: the next attempt starts on a slot of its own. */
-  async function scheduleRetry(data: ExecuteJobData, attempts: number, failure: ClassifiedFailure, durationMs: number): Promise<number> {
+  /**
+   * Retries count against the limit too: the next attempt starts on a slot of its own, or not at
+   * all (null) when no slot is free before `deadline`, the end of the invocation's time budget.
+   */
+  async function scheduleRetry(data: ExecuteJobData, attempts: number, failure: ClassifiedFailure, durationMs: number, deadline: number): Promise<number | null> {
     const now = Date.now();
+    const notBefore = now + retryDelayMs(attempts, failure);
+    if (notBefore > deadline) return null;
     const slot = await deps.limiter.reserve(
-      {
-        key: limitKey(data.projectId, data.connectorId),
-        limitPerMinute: data.limitPerMinute,
-        member: `${data.invocationId}:${attempts + 1}`,
-        notBefore: now + retryDelayMs(attempts, failure),
-      },
+      { key: limitKey(data.projectId, data.connectorId), limitPerMinute: data.limitPerMinute, member: `${data.invocationId}:${attempts + 1}`, notBefore, deadline },
       now,
     );
+    if (!slot.granted) return null;
     await requeueInvocation(db, data.invocationId, durationMs);
-    return slot.granted ? slot.delayMs : slot.retryAfterMs;
+    return slot.delayMs;
   }
 }

@@ -32,10 +32,12 @@ export async function runAttempt(
   connection: CallableConnection,
   invocationId: string,
   input: unknown,
+  /** Each upstream request's timeout: the attempt's share of the invocation's time budget. */
+  timeoutMs: number,
 ): Promise<AttemptResult> {
   const { db, config, refresher } = deps;
   const context = (credentials: Record<string, string>): ActionContext => ({
-    http: upstreamClientFor(connector, credentials, config),
+    http: upstreamClientFor(connector, credentials, config, timeoutMs),
     fields: publicFields(connector.auth, credentials),
     invocationId,
     // Derived from the invocation, so every attempt carries the same key.

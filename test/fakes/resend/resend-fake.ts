@@ -121,6 +121,7 @@ export class ResendFake {
   domains: ResendDomain[] = seedDomains();
 
   private keys = new Map<string, KeyInfo>();
+  private readonly keyLatency = new Map<string, number>();
   private idempotency = new Map<string, IdempotencyEntry>();
   private windows = new Map<string, { start: number; count: number }>();
   private rateLimit: number;
@@ -163,6 +164,11 @@ export class ResendFake {
   setLatency(ms: number): void {
     this.server.setLatency(ms);
   }
+  /** This key's requests take `ms` (Infinity: never answered); other keys keep `setLatency`'s. */
+  setKeyLatency(key: string, ms: number): void {
+    this.keyLatency.set(key, ms);
+    this.server.setLatencyOf((req) => this.keyLatency.get(bearerToken(req.headers['authorization']) ?? ''));
+  }
   /**
    * The next n requests get this error instead of being processed. It applies after
    * the 1010 edge check and before auth, and carries the rate-limit headers (plus
@@ -183,6 +189,7 @@ export class ResendFake {
   reset(): void {
     this.server.reset();
     this.sentEmails.length = 0;
+    this.keyLatency.clear();
     this.domains = seedDomains();
     this.keys.clear();
     this.addDefaultKeys();

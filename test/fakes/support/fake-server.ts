@@ -68,6 +68,11 @@ export interface FakeServer {
   readonly port: number;
   readonly requests: RecordedRequest[];
   setLatency(ms: number): void;
+  /**
+   * A latency per request, overriding `setLatency` where it returns a number; `Infinity` means the
+   * request is never answered (the socket stays open until the client gives up or the fake closes).
+   */
+  setLatencyOf(latencyOf: ((req: RecordedRequest) => number | undefined) | null): void;
   failNext(n: number, response: FakeResponse): void;
   dropNextConnections(n: number, options?: DropOptions): void;
   /** Clears recorded requests, queued failures/drops and latency. */
@@ -86,6 +91,7 @@ export async function startFakeServer(handler: FakeHandler, options: StartOption
   const host = options.host ?? '127.0.0.1';
   const requests: RecordedRequest[] = [];
   let latencyMs = 0;
+  let latencyOf: ((req: RecordedRequest) => number | undefined) | null = null;
   let injected: FakeResponse[] = [];
   let drops: boolean[] = []; // one entry per pending drop: its afterProcessing flag
 
@@ -102,7 +108,9 @@ export async function startFakeServer(handler: FakeHandler, options: StartOption
         simulateLatency: async () => {
           if (waited) return;
           waited = true;
-          if (latencyMs > 0) await sleep(latencyMs);
+          const ms = latencyOf?.(recorded) ?? latencyMs;
+          if (ms === Infinity) await new Promise<never>(() => {});
+          if (ms > 0) await sleep(ms);
         },
         takeInjectedResponse: () => injected.shift(),
       };
@@ -127,6 +135,7 @@ export async function startFakeServer(handler: FakeHandler, options: StartOption
     port,
     requests,
     setLatency: (ms) => void (latencyMs = ms),
+    setLatencyOf: (fn) => void (latencyOf = fn),
     failNext: (n, response) => {
       for (let i = 0; i < n; i++) injected.push(response);
     },
@@ -138,6 +147,7 @@ export async function startFakeServer(handler: FakeHandler, options: StartOption
       injected = [];
       drops = [];
       latencyMs = 0;
+      latencyOf = null;
     },
     close: () =>
       new Promise<void>((resolve, reject) => {

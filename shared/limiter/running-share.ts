@@ -1,0 +1,195 @@
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+
+/**
+ * Fair shares of the work running at once across every worker of a tier (docs/decisions/0007).
+ *
+ * The sliding-window limiter bounds how many calls an owner (a project) *starts* per minute; it
+ * says nothing about how long they run. Before this, one project whose upstream answered in 10 s,
+ * or never, held every slot of every worker, and another project's 10 ms calls waited seconds.
+ * Each job now takes a lease before its upstream call and gives it back after. Leases are granted by
+ * three rules, checked together in one Redis script so every worker sees the same picture:
+ *
+ * 1. Never more leases than the tier's capacity (the sum of the live workers' concurrency).
+ * 2. The last `reserve` places go only to owners below their fair share: an owner alone may use all
+ *    but the reserve, so another owner's first call starts at once.
+ * 3. While another owner is waiting (it was refused within `waitingWindowMs`), an owner at or above
+ *    its share is refused. The share is (capacity − reserve) ÷ the owners running or waiting.
+ *
+ * An owner may also carry a cap of its own (a per-project override). A refused job goes back to the
+ * queue's delayed set without spending an attempt; the caller decides how long it waits.
+ *
+ * Leases are renewed by their worker's heartbeat, so those of a crashed worker lapse within
+ * `leaseTtlMs` and its capacity leaves the sum the same way.
+ */
+export interface RunningShareOptions {
+  /** Names the keys; one tier per name (e.g. `execute`). */
+  name: string;
+  /** This worker's concurrency: what it adds to the tier's capacity. */
+  concurrency: number;
+  /** Places kept for owners below their share. Default 2. */
+  reserve?: number;
+  /** How long a refused owner counts as waiting. Default 2,000 ms. */
+  waitingWindowMs?: number;
+  /** How long a lease or a worker's capacity lives without a heartbeat. Default 15,000 ms. */
+  leaseTtlMs?: number;
+  /** Key prefix. Default `connector-engine:share`. */
+  prefix?: string;
+}
+
+/** Why a lease was refused; a bounded set, so usable as a metric label. */
+export type RefusalReason = 'capacity' | 'share' | 'owner_cap';
+
+export type LeaseResult = { granted: true; release: () => void } | { granted: false; reason: RefusalReason };
+
+// KEYS: leases (zset member owner|lease → expiry), running (hash owner → count),
+//       waiting (zset owner → refused at), workers (zset worker → expiry), capacity (hash worker → concurrency)
+// ARGV: now, owner, lease, leaseExpiry, reserve, ownerCap (0: none), waitingWindowMs
+const ACQUIRE = `
+local leases, running, waiting, workers, capacity = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local now, owner, lease, expiry = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4]
+local reserve, ownerCap, window = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+
+-- Lapsed leases and workers (a crashed process) give their places back.
+for _, m in ipairs(redis.call('ZRANGEBYSCORE', leases, '-inf', now, 'LIMIT', 0, 100)) do
+  redis.call('ZREM', leases, m)
+  local o = string.match(m, '^(.*)|[^|]*$')
+  if redis.call('HINCRBY', running, o, -1) <= 0 then redis.call('HDEL', running, o) end
+end
+for _, w in ipairs(redis.call('ZRANGEBYSCORE', workers, '-inf', now)) do
+  redis.call('ZREM', workers, w)
+  redis.call('HDEL', capacity, w)
+end
+local total = 0
+for _, c in ipairs(redis.call('HVALS', capacity)) do total = total + tonumber(c) end
+redis.call('ZREMRANGEBYSCORE', waiting, '-inf', now - window)
+
+local held = redis.call('ZCARD', leases)
+local mine = tonumber(redis.call('HGET', running, owner) or '0')
+local owners = redis.call('HLEN', running)
+local othersWaiting = false
+for _, o in ipairs(redis.call('ZRANGE', waiting, 0, -1)) do
+  if o ~= owner then
+    othersWaiting = true
+    if redis.call('HEXISTS', running, o) == 0 then owners = owners + 1 end
+  end
+end
+if mine == 0 then owners = owners + 1 end
+local share = math.max(1, math.floor((total - reserve) / owners))
+
+local refusal = nil
+if ownerCap > 0 and mine >= ownerCap then refusal = 'owner_cap'
+elseif held >= total then refusal = 'capacity'
+elseif held >= total - reserve and mine >= share then refusal = 'share'
+elseif othersWaiting and mine >= share then refusal = 'share'
+end
+if refusal then
+  if refusal ~= 'owner_cap' then redis.call('ZADD', waiting, now, owner) end
+  return refusal
+end
+redis.call('ZADD', leases, expiry, owner .. '|' .. lease)
+redis.call('HINCRBY', running, owner, 1)
+return 'granted'
+`;
+
+// KEYS: leases, running. ARGV: owner, lease
+const RELEASE = `
+if redis.call('ZREM', KEYS[1], ARGV[1] .. '|' .. ARGV[2]) == 1 then
+  if redis.call('HINCRBY', KEYS[2], ARGV[1], -1) <= 0 then redis.call('HDEL', KEYS[2], ARGV[1]) end
+end
+return 1
+`;
+
+// KEYS: leases, workers, capacity. ARGV: worker, concurrency, expiry, lease members…
+const HEARTBEAT = `
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
+for i = 4, #ARGV do redis.call('ZADD', KEYS[1], 'XX', ARGV[3], ARGV[i]) end
+return 1
+`;
+
+// KEYS: workers, capacity. ARGV: worker
+const LEAVE = `
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+return 1
+`;
+
+type ShareRedis = Redis & {
+  shareAcquire(...args: (string | number)[]): Promise<string>;
+  shareRelease(...args: (string | number)[]): Promise<number>;
+  shareHeartbeat(...args: (string | number)[]): Promise<number>;
+  shareLeave(...args: (string | number)[]): Promise<number>;
+};
+
+export class RunningShare {
+  readonly #redis: ShareRedis;
+  readonly #keys: { leases: string; running: string; waiting: string; workers: string; capacity: string };
+  readonly #worker = randomBytes(8).toString('hex');
+  readonly #concurrency: number;
+  readonly #reserve: number;
+  readonly #waitingWindowMs: number;
+  readonly #leaseTtlMs: number;
+  /** Leases this worker holds, as stored (`owner|lease`), renewed by the heartbeat. */
+  readonly #held = new Set<string>();
+  #timer: NodeJS.Timeout | undefined;
+  #sequence = 0;
+
+  constructor(redis: Redis, options: RunningShareOptions) {
+    if (!('shareAcquire' in redis)) {
+      redis.defineCommand('shareAcquire', { numberOfKeys: 5, lua: ACQUIRE });
+      redis.defineCommand('shareRelease', { numberOfKeys: 2, lua: RELEASE });
+      redis.defineCommand('shareHeartbeat', { numberOfKeys: 3, lua: HEARTBEAT });
+      redis.defineCommand('shareLeave', { numberOfKeys: 2, lua: LEAVE });
+    }
+    this.#redis = redis as ShareRedis;
+    // One hash tag: every key of a tier lives in one cluster slot, as a script needs.
+    const base = `${options.prefix ?? 'connector-engine:share'}:{${options.name}}`;
+    this.#keys = { leases: `${base}:leases`, running: `${base}:running`, waiting: `${base}:waiting`, workers: `${base}:workers`, capacity: `${base}:capacity` };
+    this.#concurrency = options.concurrency;
+    this.#reserve = options.reserve ?? 2;
+    this.#waitingWindowMs = options.waitingWindowMs ?? 2_000;
+    this.#leaseTtlMs = options.leaseTtlMs ?? 15_000;
+  }
+
+  /** Adds this worker's capacity to the tier and keeps it (and its leases) alive until `stop`. */
+  async start(): Promise<void> {
+    await this.#beat();
+    this.#timer = setInterval(() => void this.#beat().catch(() => {}), Math.max(100, Math.floor(this.#leaseTtlMs / 3)));
+    this.#timer.unref();
+  }
+
+  /** Takes this worker's capacity out of the tier. Leases still held lapse on their own. */
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    await this.#redis.shareLeave(this.#keys.workers, this.#keys.capacity, this.#worker).catch(() => {});
+  }
+
+  /**
+   * A place to run one job for `owner`, or why not. `ownerCap` (0: none) bounds the owner's places
+   * whatever its share. The returned `release` gives the place back; calling it again does nothing.
+   */
+  async acquire(owner: string, ownerCap = 0, now = Date.now()): Promise<LeaseResult> {
+    const lease = `${this.#worker}.${(this.#sequence++).toString(36)}`;
+    const { leases, running, waiting, workers, capacity } = this.#keys;
+    const answer = await this.#redis.shareAcquire(leases, running, waiting, workers, capacity, now, owner, lease, now + this.#leaseTtlMs, this.#reserve, ownerCap, this.#waitingWindowMs);
+    if (answer !== 'granted') return { granted: false, reason: answer as RefusalReason };
+    const member = `${owner}|${lease}`;
+    this.#held.add(member);
+    let held = true;
+    return {
+      granted: true,
+      release: () => {
+        if (!held) return;
+        held = false;
+        this.#held.delete(member);
+        // Not awaited: the job's answer never waits for its place to be handed back.
+        void this.#redis.shareRelease(leases, running, owner, lease).catch(() => {});
+      },
+    };
+  }
+
+  #beat(): Promise<number> {
+    return this.#redis.shareHeartbeat(this.#keys.leases, this.#keys.workers, this.#keys.capacity, this.#worker, this.#concurrency, Date.now() + this.#leaseTtlMs, ...this.#held);
+  }
+}

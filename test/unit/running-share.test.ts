@@ -1,0 +1,94 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RunningShare, type LeaseResult } from '../../shared/limiter/running-share.ts';
+import { testRedisUrl } from '../support/services.ts';
+
+/** The rules of shared/limiter/running-share.ts, against a real Redis, one tier per test. */
+describe('running share (real Redis)', () => {
+  let url = '';
+  const clients: Redis[] = [];
+  const shares: RunningShare[] = [];
+  let tier = 0;
+
+  beforeAll(async () => {
+    url = await testRedisUrl();
+  });
+  afterAll(async () => {
+    for (const s of shares) await s.stop();
+    for (const c of clients) c.disconnect();
+  });
+
+  async function worker(name: string, concurrency: number, options: { reserve?: number; leaseTtlMs?: number } = {}): Promise<{ share: RunningShare; redis: Redis }> {
+    const redis = new Redis(url);
+    clients.push(redis);
+    const share = new RunningShare(redis, { name, concurrency, reserve: options.reserve ?? 2, leaseTtlMs: options.leaseTtlMs });
+    shares.push(share);
+    await share.start();
+    return { share, redis };
+  }
+  const granted = (r: LeaseResult) => (r.granted ? r : expect.fail(`refused: ${r.reason}`));
+  async function take(share: RunningShare, owner: string, n: number) {
+    const leases = [];
+    for (let i = 0; i < n; i++) leases.push(granted(await share.acquire(owner)));
+    return leases;
+  }
+
+  it('lets an owner alone use all but the reserve, and gives the reserve to another owner at once', async () => {
+    const name = `t${++tier}`;
+    const { share } = await worker(name, 5);
+    await worker(name, 3); // capacity is the sum of the tier's workers: 8
+    await take(share, 'A', 6);
+    expect(await share.acquire('A')).toEqual({ granted: false, reason: 'share' });
+    // B is below its share: the reserve is for it.
+    await take(share, 'B', 2);
+    expect(await share.acquire('B')).toEqual({ granted: false, reason: 'capacity' });
+  });
+
+  it('holds an owner to its share while another is waiting, and hands places back on release', async () => {
+    const name = `t${++tier}`;
+    const { share } = await worker(name, 10, { reserve: 2 });
+    const a = await take(share, 'A', 8);
+    await take(share, 'B', 2);
+    expect(await share.acquire('B')).toEqual({ granted: false, reason: 'capacity' }); // B now waits
+    // A's calls finish; while B waits, A (at 7, over its share of 4) gets none of the freed places.
+    a.pop()!.release();
+    await new Promise((r) => setTimeout(r, 20)); // releases are not awaited
+    expect(await share.acquire('A')).toEqual({ granted: false, reason: 'share' });
+    granted(await share.acquire('B'));
+    for (const lease of a.splice(0, 3)) lease.release();
+    await new Promise((r) => setTimeout(r, 20));
+    granted(await share.acquire('B')); // B: 4 of (10 − 2) ÷ 2
+    expect(await share.acquire('B')).toEqual({ granted: false, reason: 'share' });
+    // A at 4 is at its share too; the reserve stays free for a third owner.
+    expect(await share.acquire('A')).toEqual({ granted: false, reason: 'share' });
+    granted(await share.acquire('C'));
+  });
+
+  it('bounds an owner by its own cap whatever its share', async () => {
+    const name = `t${++tier}`;
+    const { share } = await worker(name, 10);
+    for (let i = 0; i < 3; i++) granted(await share.acquire('A', 3));
+    expect(await share.acquire('A', 3)).toEqual({ granted: false, reason: 'owner_cap' });
+  });
+
+  it('gives back the places and the capacity of a worker that stopped beating', async () => {
+    const name = `t${++tier}`;
+    const { share } = await worker(name, 4, { reserve: 0, leaseTtlMs: 600 });
+    const crashed = await worker(name, 4, { reserve: 0, leaseTtlMs: 600 });
+    await take(crashed.share, 'A', 8);
+    expect(await share.acquire('B')).toEqual({ granted: false, reason: 'capacity' });
+    // The crashed worker's connection is gone: no heartbeat renews its capacity or its leases.
+    crashed.redis.disconnect();
+    await new Promise((r) => setTimeout(r, 900));
+    await take(share, 'B', 4); // capacity is this worker's 4 alone
+    expect(await share.acquire('B')).toEqual({ granted: false, reason: 'capacity' });
+  });
+
+  it('renews the leases of a live worker past their time to live', async () => {
+    const name = `t${++tier}`;
+    const { share } = await worker(name, 2, { reserve: 0, leaseTtlMs: 300 });
+    await take(share, 'A', 2);
+    await new Promise((r) => setTimeout(r, 700));
+    expect(await share.acquire('B')).toEqual({ granted: false, reason: 'capacity' });
+  });
+});
