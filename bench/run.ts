@@ -198,7 +198,7 @@ async function createProject(name: string, limit: number | null): Promise<Projec
   return { name, id: project.id, key, resendKey };
 }
 const resendKeyFor = (name: string) => `re_bench_${name}_0123456789abcdef`;
-const PROJECT_NAMES = ['sync', 'tput1', 'tput2', 'tput4', 'floodA', 'defaultA', 'mcpA', 'fairB', 'limitSteady', 'limitBurst', 'warm'];
+const PROJECT_NAMES = ['sync', 'tput1', 'tput2', 'tput4', 'floodA', 'defaultA', 'mcpA', 'slowA', 'fairB', 'limitSteady', 'limitBurst', 'warm'];
 
 interface SyncSample {
   ms: number;
@@ -522,7 +522,10 @@ async function sectionSync(): Promise<void> {
   await primitives(p);
 }
 
-/** Where one sync call's time goes (c=1), from the invocation row's timestamps and the BullMQ job's. */
+/**
+ * Where one sync call's time goes (c=1), from the invocation row's timestamps. (Completed jobs leave
+ * Redis at once, so BullMQ's own timestamps are gone by the time this runs.)
+ */
 async function breakdown(label: string, samples: SyncSample[]): Promise<void> {
   const ids = samples.map((s) => s.invocationId);
   const { rows: inv } = await pool!.query<{ id: string; c: number; s: number; f: number; d: number }>(
@@ -536,23 +539,19 @@ async function breakdown(label: string, samples: SyncSample[]): Promise<void> {
   const add = (k: string, v: number) => (parts[k] ??= []).push(v);
   for (const s of samples) {
     const r = byId.get(s.invocationId);
-    const job = await executeQueue!.getJob(s.invocationId);
-    if (!r || !job?.processedOn || !job.finishedOn) continue;
+    if (!r || !r.s || !r.f) continue;
     add('a. api before its INSERT: HTTP, auth, validation, lookups, limiter (t0 -> row created_at)', r.c - s.t0);
-    add('b. api: INSERT runs and commits, until queue.add (created_at -> job.timestamp)', job.timestamp - r.c);
-    add('c. enqueue and pick-up by a worker (job.timestamp -> processedOn)', job.processedOn - job.timestamp);
-    add('d. worker before its claim UPDATE (processedOn -> row started_at)', r.s - job.processedOn);
+    add('b. INSERT commit, queue.add, pick-up by a worker, lease and limiter, until its claim UPDATE (created_at -> started_at)', r.s - r.c);
     add('e. worker around the upstream call: claim commit, decrypt, client (started_at -> finished_at, minus f)', r.f - r.s - r.d);
     add('f. upstream call through got, fake latency included (row duration_ms)', r.d);
     add('g. completion UPDATE + commit, publish, api reply, HTTP out (row finished_at -> t1)', s.t1 - r.f);
-    add('   (off the reply path) BullMQ moveToFinished, t1 -> job.finishedOn (negative: before the client had the reply)', job.finishedOn - s.t1);
     add('   total as seen by the client', s.ms);
   }
   const p95 = (v: number[]) => percentile([...v].sort((a, b) => a - b), 95);
   const lines = Object.entries(parts).map(([k, v]) => `  ${fmt(median(v), 2).padStart(7)}  ${fmt(p95(v), 2).padStart(7)}  ${k}`);
   diagnostics.push(
-    `Where the time of a sync call goes: ${label} (${parts['   total as seen by the client']?.length ?? 0} of ${samples.length} calls still had their BullMQ job; ` +
-      'row timestamps are Postgres now() at statement start, job timestamps BullMQ\'s). p50 and p95 in ms:',
+    `Where the time of a sync call goes: ${label} (${parts['   total as seen by the client']?.length ?? 0} of ${samples.length} calls; ` +
+      'row timestamps are Postgres now() at statement start). p50 and p95 in ms:',
     ...lines,
   );
 }
@@ -771,6 +770,33 @@ async function sectionFairness(): Promise<void> {
     rows.push(latencyRow(`  B during A's flood of ${n} ${label}, A's limit ${FLOOD_LIMIT}/min`, s, `n=${s.n}, p99 ${fmt(ratio, 2)}x alone`, '<= 1.5x', verdict(ratio <= 1.5)));
     notes.push(`Fairness, ${label}: A's ${n} calls answered in ${fmt(doneMs / 1000, 1)} s (${fmt(n / (doneMs / 1000), 0)}/s).`);
   }
+
+  // A's upstream is slow (2 s), then never answers: A's calls hold places for seconds, not
+  // milliseconds; they may hold their share of the workers' places, never B's (decision 0007).
+  // (A hanging call ends at UPSTREAM_TIMEOUT_MS, 30 s: fewer of them.)
+  let sentToSlowA = 0;
+  for (const [latency, label, calls] of [
+    ['2000', 'answering in 2 s', 200],
+    ['hang', 'never answering', 42],
+  ] as const) {
+    const a = P('slowA');
+    await httpJson('POST', `${controlUrl}/latency?key=${encodeURIComponent(a.resendKey)}&ms=${latency}`);
+    sentToSlowA += calls;
+    log(`fairness: A sends ${calls} async calls to an upstream ${label} while B calls`);
+    const t0 = Date.now();
+    await runPool(calls, CLIENT_CONCURRENCY, async () => void (await engineAsync(a)));
+    await sleep(1_000); // A's calls now hold every place they may
+    const bCalls = callWhile(b);
+    await sleep(10_000);
+    const bSamples = await bCalls.stop();
+    const s = summarize(bSamples.map((x) => x.ms));
+    const ratio = s.p99 / unloaded.p99;
+    rows.push(latencyRow(`  B while A's ${calls} calls wait on an upstream ${label}`, s, `n=${s.n}, p99 ${fmt(ratio, 2)}x alone`, '<= 1.5x', verdict(ratio <= 1.5)));
+    const { lastFinishedAt, failed } = await waitAllTerminal(a.id, sentToSlowA, 600_000);
+    notes.push(`Fairness, A's upstream ${label}: A's ${calls} calls all ended ${fmt((lastFinishedAt - t0) / 1000, 1)} s after they were sent (${failed} failed so far in all).`);
+    await httpJson('POST', `${controlUrl}/latency?key=${encodeURIComponent(a.resendKey)}&ms=0`);
+    await drainExecuteQueue();
+  }
 }
 
 async function sectionLimiter(): Promise<void> {
@@ -957,7 +983,7 @@ async function main(): Promise<void> {
   log('creating projects, keys and connections');
   const limits: Record<string, number | null> = {
     sync: HIGH_LIMIT, tput1: HIGH_LIMIT, tput2: HIGH_LIMIT, tput4: HIGH_LIMIT, warm: HIGH_LIMIT, fairB: HIGH_LIMIT,
-    floodA: FLOOD_LIMIT, defaultA: null, mcpA: FLOOD_LIMIT, limitSteady: LIMIT_PER_MIN, limitBurst: LIMIT_PER_MIN,
+    floodA: FLOOD_LIMIT, defaultA: null, mcpA: FLOOD_LIMIT, slowA: null, limitSteady: LIMIT_PER_MIN, limitBurst: LIMIT_PER_MIN,
   };
   for (const name of PROJECT_NAMES) projects.set(name, await createProject(name, limits[name]!));
 

@@ -5,6 +5,7 @@
  * Control API (127.0.0.1 only):
  *   GET  /arrivals?key=re_…&path=/emails  → arrival times (epoch ms) of the matching requests
  *   POST /clear                          → forget recorded requests and sent emails (memory)
+ *   POST /latency?key=re_…&ms=2000|hang  → that key's requests take ms, or are never answered
  *
  * env: BENCH_UPSTREAM_LATENCY_MS (default 20), BENCH_RESEND_KEYS (comma-separated extra full keys).
  */
@@ -27,6 +28,12 @@ const control = http.createServer((req, res) => {
       .filter((r) => (!key || r.headers['authorization'] === `Bearer ${key}`) && (!path || r.path === path))
       .map((r) => r.receivedAt.getTime());
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(times));
+    return;
+  }
+  if (req.method === 'POST' && url.pathname === '/latency') {
+    const ms = url.searchParams.get('ms');
+    fake.setKeyLatency(url.searchParams.get('key') ?? '', ms === 'hang' ? Infinity : Number(ms));
+    res.writeHead(204).end();
     return;
   }
   if (req.method === 'POST' && url.pathname === '/clear') {

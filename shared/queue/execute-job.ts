@@ -24,7 +24,9 @@ export const MAX_ATTEMPTS = 5;
 export const executeJobOptions = {
   attempts: MAX_ATTEMPTS,
   backoff: { type: 'engine' },
-  // Completed jobs are only kept briefly: the invocation row, not Redis, is the record.
-  removeOnComplete: { age: 3600, count: 10_000 },
-  removeOnFail: { age: 24 * 3600 },
+  // The invocation row, not Redis, is the record: a completed job (and the input it carries, up to
+  // MAX_BODY_BYTES) leaves Redis at once. Failed jobs (a worker bug, not an upstream failure) are
+  // kept a day for inspection, at most 1,000 of them.
+  removeOnComplete: true,
+  removeOnFail: { age: 24 * 3600, count: 1_000 },
 } as const;
