@@ -15,7 +15,7 @@
  *   BENCH_WORKER_CONCURRENCY=16   WORKER_CONCURRENCY of every engine worker (and of the no-op baseline)
  *   BENCH_PG_FAST=1               Postgres with fsync/synchronous_commit off (default: durable commits)
  *   BENCH_LOG_LEVEL=warn          LOG_LEVEL of the api and workers
- *   BENCH_SECTIONS=sync,tput,fair,limit,scale   run only these sections (default: all)
+ *   BENCH_SECTIONS=sync,tput,fair,limit,scale,memory   run only these sections (default: all)
  *   BENCH_OUT=path                also write the report (table + diagnostics) to this file
  *   BENCH_PROFILE=1               run the api and workers with --cpu-prof and summarize where their CPU
  *                                 goes (profiling slows them: use for the analysis, not for the numbers)
@@ -58,7 +58,7 @@ const PROFILE = process.env.BENCH_PROFILE === '1';
 const LOG_LEVEL = process.env.BENCH_LOG_LEVEL ?? 'warn';
 const UPSTREAM_LATENCY_MS = 20;
 const CLIENT_CONCURRENCY = 64; // in-flight requests of the load generator for async floods
-const SECTIONS = new Set((process.env.BENCH_SECTIONS ?? 'sync,tput,fair,limit,scale').split(',').map((s) => s.trim()));
+const SECTIONS = new Set((process.env.BENCH_SECTIONS ?? 'sync,tput,fair,limit,scale,memory').split(',').map((s) => s.trim()));
 if (QUICK) SECTIONS.delete('limit');
 const HARD_LIMIT_MS = (QUICK ? 8 : 25) * 60_000; // a stuck run kills itself
 
@@ -799,6 +799,41 @@ async function sectionFairness(): Promise<void> {
   }
 }
 
+/**
+ * 200 concurrent sync calls with a body of about 1 MiB each: the api's RSS and Redis's used memory
+ * before, at their peak, and after. Redis should hold no input once its call has ended.
+ */
+async function sectionMemory(): Promise<void> {
+  rows.push({ section: '7. Memory: 200 concurrent sync calls of ~1 MiB each (api VmRSS, Redis used_memory)' });
+  const p = P('tput1');
+  const redis = benchRedis();
+  const redisMb = async () => Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1] ?? 0) / 2 ** 20;
+  const apiMb = () => rssKb(api!.realPid() ?? 0) / 1024;
+  const input = { ...email, html: `<p>${'x'.repeat(1_000_000)}</p>` };
+  const call = async () => {
+    const r = await httpJson('POST', `${baseUrl}/v1/executions`, { headers: { authorization: `Bearer ${p.key}` }, body: { connectorId: 'resend', actionId: 'sendEmail', input } });
+    return r.status;
+  };
+  await call(); // warm the path for large bodies
+  await sleep(2_000);
+  const before = { api: apiMb(), redis: await redisMb() };
+  const peak = { ...before };
+  const sampler = setInterval(() => {
+    peak.api = Math.max(peak.api, apiMb());
+    void redisMb().then((mb) => void (peak.redis = Math.max(peak.redis, mb)));
+  }, 100);
+  const statuses = await Promise.all(Array.from({ length: 200 }, call));
+  clearInterval(sampler);
+  await sleep(5_000);
+  const after = { api: apiMb(), redis: await redisMb() };
+  const byStatus = Object.entries(statuses.reduce<Record<number, number>>((m, x) => ((m[x] = (m[x] ?? 0) + 1), m), {})).map(([k, v]) => `${v}× ${k}`).join(', ');
+  for (const [label, k] of [['api RSS', 'api'], ['Redis used_memory', 'redis']] as const) {
+    rows.push([`  ${label} before / peak / 5 s after (MB)`, '', '', '', `${fmt(before[k], 0)} / ${fmt(peak[k], 0)} / ${fmt(after[k], 0)}`, '(info)', '']);
+  }
+  notes.push(`Memory: the 200 calls of ~1 MiB were answered ${byStatus}.`);
+  await clearUpstream();
+}
+
 async function sectionLimiter(): Promise<void> {
   rows.push({ section: `4. Rate limiter accuracy: limit ${LIMIT_PER_MIN}/min, async calls, arrivals counted at the fake` });
   await clearUpstream();
@@ -1001,6 +1036,7 @@ async function main(): Promise<void> {
   await section('limit', '4', sectionLimiter);
   if (!SECTIONS.has('limit')) rows.push({ section: '4. Rate limiter accuracy: skipped (BENCH_QUICK=1 or BENCH_SECTIONS)' });
   await section('scale', '6', sectionScale);
+  await section('memory', '7', sectionMemory);
   notes.push(`Section durations and CPU used by other processes on the machine meanwhile (2 cores in all): ${loads.join('; ')}.`);
 
   const whole = wholeRunRss.stop();
