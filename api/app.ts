@@ -9,6 +9,8 @@ import type { Logger } from '../shared/logger.ts';
 import { SlidingWindowLimiter } from '../shared/limiter/sliding-window-limiter.ts';
 import type { ExecuteJobData } from '../shared/queue/execute-job.ts';
 import { ExecutionService } from './execution/execution-service.ts';
+import { RequestHasher } from './execution/request-hash.ts';
+import { RateLimitPolicy } from '../shared/limiter/rate-limit-policy.ts';
 import type { ReplyListener } from './execution/reply-listener.ts';
 import { authenticate, authenticateRequest, requireWorkspaceKey } from './middleware/authenticate.ts';
 import { AdmissionGate } from './execution/admission-gate.ts';
@@ -77,7 +79,8 @@ export function createApp(deps: ApiDeps): Express {
   app.use(express.json({ limit: config.MAX_BODY_BYTES, type: ['application/json', 'application/*+json'], strict: true }));
 
   // The hot path first, so it does not walk the routers below: admission, then its own authentication.
-  const executions = new ExecutionService(db, deps.queue, deps.replies, new SlidingWindowLimiter(deps.redis), config.RATE_LIMIT_PER_MINUTE, new AdmissionGate());
+  const limits = new RateLimitPolicy(config);
+  const executions = new ExecutionService(db, deps.queue, deps.replies, new SlidingWindowLimiter(deps.redis), limits, new AdmissionGate(), new RequestHasher(vault));
   app.use(executionRoutes(executions, (req) => authenticateRequest(db, req)));
 
   app.use(healthRoutes(db, deps.redis));
@@ -95,7 +98,7 @@ export function createApp(deps: ApiDeps): Express {
   app.use(toolRoutes(db));
   // Everything below manages the workspace.
   app.use('/v1', requireWorkspaceKey);
-  app.use(projectRoutes(db));
+  app.use(projectRoutes(db, limits));
   const breaker = new ConnectionBreaker(db, deps.events, logger);
   const refresher = new CredentialRefresher(db, vault, deps.redis, config, logger, breaker);
   app.use(connectionRoutes(db, vault, config, refresher, breaker, deps.events));

@@ -6,6 +6,7 @@ import { reencryptAll } from '../shared/crypto/reencrypt.ts';
 import { Vault } from '../shared/crypto/vault.ts';
 import { createDb, type Db } from '../shared/db/database.ts';
 import { purgeExpired, retentionCutoff, retentionDaysFromEnv } from '../shared/invocations/retention.ts';
+import { dataDirOf, repoRootOf, servicesFileOf, withStartState } from './lib/start-state.ts';
 
 /**
  * Operator commands. `npm run cli -- <command>`:
@@ -16,6 +17,8 @@ import { purgeExpired, retentionCutoff, retentionDaysFromEnv } from '../shared/i
  *                                           drop outputs and artifacts of invocations older than
  *                                           INVOCATION_RETENTION_DAYS (default 30); the audit rows stay
  * Exit codes: 0 done, 1 done with rows left to handle, 64 usage, 78 configuration.
+ * DATABASE_URL and CONNECTORS_ENCRYPTION_KEYS come from the environment, else from a running
+ * `npm start` in this checkout (.data/services.json and .data/secrets.json, scripts/lib/start-state.ts).
  */
 const usage = [
   'usage: npm run cli -- <command>',
@@ -55,8 +58,15 @@ function option(name: 'batch-size' | 'days', max: number): number | undefined {
   return parsed.data;
 }
 
-const databaseUrl = z.string().regex(/^postgres(ql)?:\/\//).safeParse(process.env.DATABASE_URL);
-if (!databaseUrl.success) exitConfig('DATABASE_URL: must be a postgres:// URL');
+const dataDir = dataDirOf(repoRootOf(import.meta.url), process.env);
+const state = withStartState(process.env, dataDir);
+if (state.from.length > 0) process.stderr.write(`using ${state.from.join(', ')} of \`npm start\` (${dataDir})\n`);
+const env = state.env;
+
+const databaseUrl = z.string().regex(/^postgres(ql)?:\/\//).safeParse(env.DATABASE_URL);
+if (!databaseUrl.success) {
+  exitConfig(`DATABASE_URL: must be a postgres:// URL; export it, or run \`npm start\` first (it records its URLs in ${servicesFileOf(dataDir)})`);
+}
 
 async function withDb<T>(fn: (db: Db) => Promise<T>): Promise<T> {
   const db = createDb(databaseUrl.data!, { max: 1 });
@@ -81,7 +91,7 @@ switch (command) {
     const batchSize = option('batch-size', 10_000) ?? 100;
     let vault: Vault;
     try {
-      vault = new Vault(parseKeyring(process.env.CONNECTORS_ENCRYPTION_KEYS ?? ''));
+      vault = new Vault(parseKeyring(env.CONNECTORS_ENCRYPTION_KEYS ?? ''));
     } catch (err) {
       if (err instanceof KeyringError) exitConfig(err.message);
       throw err;

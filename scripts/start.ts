@@ -2,11 +2,13 @@
  * `npm start`: the whole engine on one machine, for development and demos (docs/design.md, "Running it").
  *
  * - Redis: `REDIS_URL` when set, else a local redis-server (AOF + RDB) with data in .data/redis on
- *   127.0.0.1:${REDIS_PORT:-6390}.
+ *   127.0.0.1:${REDIS_PORT:-6390}, at most ${REDIS_MAXMEMORY:-512mb} of memory (noeviction).
  * - Postgres: `DATABASE_URL` when set, else a local Postgres (trust auth, 127.0.0.1 only) with data in
  *   .data/postgres on 127.0.0.1:${PG_PORT:-5440}, database `connectors`. Created if missing.
  * - Secrets: `CONNECTORS_ENCRYPTION_KEYS` and `BOOTSTRAP_WORKSPACE_KEY` from the environment, else
  *   generated once and kept in .data/secrets.json (mode 0600). A second `npm start` reuses all of it.
+ * - .data and everything in it is owner-only (0700 directories, 0600 files). While running, the URLs
+ *   of Redis and Postgres are in .data/services.json, for `npm run cli` (scripts/lib/start-state.ts).
  * - Builds dist/ (scripts/build.mjs), applies migrations, starts the compiled api and worker
  *   (`dist/api/main.js`, `dist/worker/main.js`, with the node flags of `npm run api|worker`; PORT,
  *   default 8080), waits for /readyz, prints the URL and the workspace key.
@@ -33,15 +35,19 @@ import {
   guardChild,
   isPortInUse,
   MissingServicesError,
+  ownerOnlyDir,
   startPostgres,
   startRedis,
   type ExitInfo,
   type LocalService,
 } from './lib/local-services.ts';
+import { dataDirOf, removeServicesState, secretsFileOf, writeServicesState } from './lib/start-state.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const dataDir = path.resolve(root, process.env.START_DATA_DIR || '.data');
-const secretsFile = path.join(dataDir, 'secrets.json');
+const dataDir = dataDirOf(root, process.env);
+const secretsFile = secretsFileOf(dataDir);
+/** The local Redis's memory cap: BullMQ needs noeviction, so a full Redis refuses new jobs rather than dropping old ones. */
+const REDIS_MAXMEMORY = process.env.REDIS_MAXMEMORY || '512mb';
 
 const env = (name: string): string | undefined => process.env[name] || undefined;
 const log = (line: string) => process.stdout.write(`[start] ${line}\n`);
@@ -83,7 +89,7 @@ function loadSecrets(): Secrets {
     }
   }
   if (changed) {
-    fs.mkdirSync(dataDir, { recursive: true });
+    ownerOnlyDir(dataDir);
     const tmp = `${secretsFile}.${process.pid}.tmp`;
     fs.writeFileSync(tmp, `${JSON.stringify(stored, null, 2)}\n`, { mode: 0o600 });
     fs.renameSync(tmp, secretsFile);
@@ -209,6 +215,7 @@ let shuttingDown = false;
 async function shutdown(exitCode: number, reason: string): Promise<void> {
   if (shuttingDown) return; // already on its way out
   shuttingDown = true;
+  removeServicesState(dataDir);
   log(`${reason}: stopping ${running.map((r) => r.name).sort((a, b) => stopOrder.indexOf(a) - stopOrder.indexOf(b)).join(', ') || 'nothing'}`);
   for (const name of stopOrder) {
     for (const r of running.filter((x) => x.name === name)) {
@@ -281,10 +288,11 @@ async function main(): Promise<void> {
       throw err;
     }
   }
-  fs.mkdirSync(dataDir, { recursive: true, mode: 0o711 }); // traversable, so the postgres user reaches its data dir
+  if (!/^[1-9][0-9]*(kb|mb|gb)?$/i.test(REDIS_MAXMEMORY)) throw new Error(`REDIS_MAXMEMORY must be a size such as 512mb, got ${REDIS_MAXMEMORY}`);
+  ownerOnlyDir(dataDir); // job inputs (email bodies) are in Redis's files: nobody else may read them
 
   const [redisStart, postgresStart] = await Promise.allSettled([
-    redisUrl ? undefined : startRedis({ dataDir: path.join(dataDir, 'redis'), port: parsePort('REDIS_PORT', 6390), persistence: true }),
+    redisUrl ? undefined : startRedis({ dataDir: path.join(dataDir, 'redis'), port: parsePort('REDIS_PORT', 6390), persistence: true, maxMemory: REDIS_MAXMEMORY }),
     databaseUrl ? undefined : startPostgres({ dataDir: path.join(dataDir, 'postgres'), port: parsePort('PG_PORT', 5440) }),
   ]);
   const redis = redisStart.status === 'fulfilled' ? redisStart.value : undefined;
@@ -305,6 +313,7 @@ async function main(): Promise<void> {
   await ensureDatabase(databaseUrl);
   const applied = await migrateToLatest(databaseUrl);
   log(applied.length ? `migrations applied: ${applied.join(', ')}` : 'database schema is up to date');
+  writeServicesState(dataDir, { DATABASE_URL: databaseUrl, REDIS_URL: redisUrl });
 
   if (servicesOnly) {
     process.stdout.write(

@@ -15,6 +15,11 @@ const configSchema = z.object({
   CONNECTORS_ENCRYPTION_KEYS: z.string().min(1, 'is required'),
   BOOTSTRAP_WORKSPACE_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(1000),
+  /**
+   * The highest per-minute limit a project may give itself (`PATCH /v1/projects/{id}` rateLimits),
+   * whatever the connector's ceiling (`<ID>_RATE_LIMIT_PER_MINUTE`): workspace admins are tenants.
+   */
+  RATE_LIMIT_MAX_PER_MINUTE: z.coerce.number().int().positive().default(10_000),
   WORKER_CONCURRENCY: z.coerce.number().int().positive().max(1000).default(16),
   /**
    * Places of the whole worker tier (the sum of every worker's WORKER_CONCURRENCY) kept for projects
@@ -47,6 +52,15 @@ const configSchema = z.object({
     .default('')
     .transform((v) => v.split(',').map((o) => o.trim()).filter(Boolean))
     .pipe(z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'must be a comma-separated list of origins such as https://app.example.com'))),
+  /**
+   * Where a finished OAuth consent may send the user (`redirectUri` of POST /v1/oauth/{id}/authorize),
+   * besides PUBLIC_URL's origin: comma-separated exact URLs, or origins (scheme://host:port) for any path on them.
+   */
+  OAUTH_REDIRECT_URIS: z
+    .string()
+    .default('')
+    .transform((v) => v.split(',').map((o) => o.trim()).filter(Boolean))
+    .pipe(z.array(httpUrl)),
   /** Each worker serves /metrics here; 0 picks a free port (logged). */
   WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
 });
@@ -57,9 +71,10 @@ const configSchema = z.object({
  * kind, and handed to the connectors as `Config.connectorSettings`. Their defaults live in the
  * connector definitions, so this file never names a service.
  */
-export const CONNECTOR_SETTING_SUFFIXES = ['_API_URL', '_OAUTH_AUTHORIZE_URL', '_OAUTH_TOKEN_URL', '_CLIENT_ID', '_CLIENT_SECRET'] as const;
+export const CONNECTOR_SETTING_SUFFIXES = ['_API_URL', '_OAUTH_AUTHORIZE_URL', '_OAUTH_TOKEN_URL', '_CLIENT_ID', '_CLIENT_SECRET', '_RATE_LIMIT_PER_MINUTE'] as const;
 const connectorSettingName = /^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*$/;
 const isUrlSetting = (name: string) => name.endsWith('_URL');
+const isRateSetting = (name: string) => name.endsWith('_RATE_LIMIT_PER_MINUTE');
 
 export type Config = z.infer<typeof configSchema> & {
   /** `<ID>_API_URL`, `<ID>_CLIENT_ID`, … as set in the environment (see CONNECTOR_SETTING_SUFFIXES). */
@@ -73,6 +88,10 @@ function parseConnectorSettings(env: Record<string, string>): { settings: Record
     if (!connectorSettingName.test(name) || !CONNECTOR_SETTING_SUFFIXES.some((s) => name.endsWith(s))) continue;
     if (isUrlSetting(name) && !httpUrl.safeParse(value).success) {
       problems.push(`${name}: must be an http(s) URL`);
+      continue;
+    }
+    if (isRateSetting(name) && !/^[1-9][0-9]{0,8}$/.test(value)) {
+      problems.push(`${name}: must be a positive whole number of calls per minute`);
       continue;
     }
     settings[name] = value;

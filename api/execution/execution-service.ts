@@ -8,13 +8,14 @@ import { remainingBudgetMs, type AdmissionGate, type AdmissionTicket } from './a
 import { newId } from '../../shared/ids.ts';
 import { GroupCommit } from '../../shared/db/group-commit.ts';
 import { completeInvocation, insertInvocation, insertQueuedInvocations, type QueuedInvocation } from '../../shared/invocations/invocation-store.ts';
-import { effectiveLimit, limitKey, queuePriority, type SlidingWindowLimiter } from '../../shared/limiter/sliding-window-limiter.ts';
+import type { RateLimitPolicy } from '../../shared/limiter/rate-limit-policy.ts';
+import { limitKey, queuePriority, type SlidingWindowLimiter } from '../../shared/limiter/sliding-window-limiter.ts';
 import { executionsAccepted, rateLimitDeferred, rateLimitRejected } from '../../shared/metrics.ts';
 import { executeJobOptions, type ExecuteJobData } from '../../shared/queue/execute-job.ts';
 import type { ExecutionReply } from '../../shared/queue/execution-reply.ts';
 import type { Principal } from '../middleware/authenticate.ts';
 import { InvocationError } from '../middleware/errors.ts';
-import { executionRequestHash } from './request-hash.ts';
+import type { RequestFingerprint, RequestHasher } from './request-hash.ts';
 import { replyFromRow, type ReplyListener } from './reply-listener.ts';
 import { resolveTarget } from './resolve-target.ts';
 
@@ -67,9 +68,12 @@ export class ExecutionService {
     private readonly queue: Queue<ExecuteJobData>,
     private readonly replies: ReplyListener,
     private readonly limiter: SlidingWindowLimiter,
-    private readonly defaultLimitPerMinute: number,
+    /** RATE_LIMIT_PER_MINUTE, the connectors' ceilings and the cap of projects' own limits. */
+    private readonly limits: RateLimitPolicy,
     /** The fair admission gate (admission-gate.ts): every call passes it, whatever its transport. */
     readonly admission: AdmissionGate,
+    /** Keyed request hashes for Idempotency-Key replays (request-hash.ts). */
+    private readonly hasher: RequestHasher,
   ) {
     this.queuedRows = new GroupCommit((rows) => insertQueuedInvocations(db, rows));
   }
@@ -103,11 +107,11 @@ export class ExecutionService {
   private async admit(cmd: ExecuteCommand, connector: ConnectorDefinition, action: ActionDefinition<any, any>, input: unknown, requestedProjectId: string): Promise<Admitted> {
     const workspaceId = cmd.principal.workspaceId;
     const { projectId, rateLimits, connection } = await resolveTarget(this.db, workspaceId, requestedProjectId, connector.id, cmd.connectionId);
-    const requestHash = executionRequestHash({ connectorId: connector.id, actionId: action.id, connectionId: cmd.connectionId, input: cmd.input });
+    const request = this.hasher.fingerprint({ connectorId: connector.id, actionId: action.id, connectionId: cmd.connectionId, input: cmd.input });
 
     if (cmd.idempotencyKey !== undefined) {
       const earlier = await this.findByIdempotencyKey(projectId, cmd.idempotencyKey);
-      if (earlier) return this.replay(earlier, requestHash, cmd);
+      if (earlier) return this.replay(earlier, request, cmd);
     }
 
     const invocationId = newId('invocation');
@@ -119,7 +123,7 @@ export class ExecutionService {
       connector_id: connector.id,
       action_id: action.id,
       idempotency_key: cmd.idempotencyKey ?? null,
-      request_hash: requestHash,
+      request_hash: request.stored,
       via: cmd.via ?? 'api',
       client_name: cmd.client?.name?.slice(0, 200) ?? null,
       client_version: cmd.client?.version?.slice(0, 100) ?? null,
@@ -129,14 +133,14 @@ export class ExecutionService {
       // A fast failure is still an accepted execution: it gets its row, and no upstream call.
       const error = { code: 'connection_broken', message: `The connection is broken: ${connection.statusReason ?? 'credentials rejected'}` };
       const failedRow = { ...row, status: 'failed' as const, error_code: error.code, error_message: error.message, finished_at: new Date() };
-      const inserted = await this.insertOrReplay(() => insertInvocation(this.db, failedRow), projectId, requestHash, cmd);
+      const inserted = await this.insertOrReplay(() => insertInvocation(this.db, failedRow), projectId, request, cmd);
       if (inserted) return inserted;
       return { kind: 'finished', reply: { invocationId, status: 'failed', error, durationMs: null } };
     }
 
     // A slot under the project's limit for this connector. A sync call that could not start before
     // its deadline is refused without taking one; an async call waits for its slot, however far.
-    const limitPerMinute = effectiveLimit(rateLimits, connector.id, connector.rateLimit.requestsPerMinute, this.defaultLimitPerMinute);
+    const limitPerMinute = this.limits.limitFor(rateLimits, connector);
     const now = Date.now();
     const slot = await this.limiter.reserve(
       { key: limitKey(projectId, connector.id), limitPerMinute, member: `${invocationId}:1`, deadline: cmd.respondAsync ? undefined : now + cmd.timeoutMs },
@@ -155,7 +159,7 @@ export class ExecutionService {
       );
     }
 
-    const replayed = await this.insertOrReplay(() => this.queuedRows.add(row), projectId, requestHash, cmd);
+    const replayed = await this.insertOrReplay(() => this.queuedRows.add(row), projectId, request, cmd);
     if (replayed) return replayed;
     executionsAccepted.inc({ connector: connector.id, action: action.id, mode: cmd.respondAsync ? 'async' : 'sync' });
     if (slot.delayMs > 0) rateLimitDeferred.inc({ connector: connector.id });
@@ -216,7 +220,7 @@ export class ExecutionService {
   private async insertOrReplay(
     insert: () => Promise<void>,
     projectId: string,
-    requestHash: string,
+    request: RequestFingerprint,
     cmd: ExecuteCommand,
   ): Promise<Admitted | undefined> {
     try {
@@ -226,12 +230,12 @@ export class ExecutionService {
       if (!isUniqueViolation(err) || cmd.idempotencyKey === undefined) throw err;
       const winner = await this.findByIdempotencyKey(projectId, cmd.idempotencyKey);
       if (!winner) throw err;
-      return this.replay(winner, requestHash, cmd);
+      return this.replay(winner, request, cmd);
     }
   }
 
-  private async replay(earlier: InvocationRow, requestHash: string, cmd: ExecuteCommand): Promise<Admitted> {
-    if (earlier.request_hash !== requestHash) {
+  private async replay(earlier: InvocationRow, request: RequestFingerprint, cmd: ExecuteCommand): Promise<Admitted> {
+    if (!request.matches(earlier.request_hash)) {
       throw new ApiError('idempotency_key_reused', 'This Idempotency-Key was used with a different request in the last 24 hours.');
     }
     const finished = replyFromRow(earlier);

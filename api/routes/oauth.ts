@@ -14,6 +14,7 @@ import type { Db } from '../../shared/db/database.ts';
 import { ApiError } from '../../shared/errors.ts';
 import { newId } from '../../shared/ids.ts';
 import { assertProjectsInWorkspace, insertConnection } from '../connections/create-connection.ts';
+import { isRegisteredRedirect, oauthErrorCode } from '../connections/oauth-redirects.ts';
 import { workspacePrincipal } from '../middleware/authenticate.ts';
 import { loadConnection, presentConnection, selectConnections } from '../../shared/connections/connection-resource.ts';
 import { parseBody, parseQuery } from '../validation.ts';
@@ -71,7 +72,11 @@ export function oauthCallbackRoutes(db: Db, vault: Vault, config: Config): Route
       .returningAll()
       .executeTakeFirst();
     if (!pending) throw new ApiError('invalid_input', 'The OAuth state is unknown, expired or already used; start the authorization again.', [{ path: 'state', message: 'invalid' }]);
-    if (q.error) throw new ApiError('invalid_input', `The provider did not authorize the connection: ${q.error}.`, [{ path: 'error', message: q.error }]);
+    if (q.error) {
+      // The provider's text is the query string's, i.e. anyone's: only a well-formed OAuth error code is repeated.
+      const code = oauthErrorCode(q.error);
+      throw new ApiError('invalid_input', `The provider did not authorize the connection (${code}).`, [{ path: 'error', message: code }]);
+    }
     if (!q.code) throw new ApiError('invalid_input', 'The OAuth callback has no code.', [{ path: 'code', message: 'required' }]);
 
     const { connector, provider } = oauthConnector(pending.connector_id, config);
@@ -105,7 +110,8 @@ export function oauthCallbackRoutes(db: Db, vault: Vault, config: Config): Route
       projectIds,
       healthCheckIntervalMs: config.HEALTH_CHECK_INTERVAL_MS,
     });
-    if (pending.redirect_uri) {
+    // Checked again here: the list may have changed since the authorization started.
+    if (pending.redirect_uri && isRegisteredRedirect(pending.redirect_uri, config)) {
       const target = new URL(pending.redirect_uri);
       target.searchParams.set('connectionId', id);
       res.redirect(302, target.toString());
@@ -123,6 +129,11 @@ export function oauthAuthorizeRoutes(db: Db, config: Config): Router {
   router.post('/v1/oauth/:connectorId/authorize', async (req, res) => {
     const { workspaceId } = workspacePrincipal(req);
     const body = parseBody(authorizeBody, req);
+    if (body.redirectUri !== undefined && !isRegisteredRedirect(body.redirectUri, config)) {
+      throw new ApiError('invalid_input', 'The redirectUri is not registered on this server (OAUTH_REDIRECT_URIS).', [
+        { path: 'redirectUri', message: 'not a registered redirect URI' },
+      ]);
+    }
     const { connector, provider, clientId } = oauthConnector(String(req.params.connectorId), config);
     const projectIds = [...new Set(body.projectIds ?? [])];
     await assertProjectsInWorkspace(db, workspaceId, projectIds);

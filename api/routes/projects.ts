@@ -5,6 +5,7 @@ import { findConnector } from '../../connectors/registry.ts';
 import { displayPrefix, generateApiKey, hashApiKey } from '../../shared/auth/api-keys.ts';
 import type { Db } from '../../shared/db/database.ts';
 import { ApiError, notFound } from '../../shared/errors.ts';
+import type { RateLimitPolicy } from '../../shared/limiter/rate-limit-policy.ts';
 import { newId } from '../../shared/ids.ts';
 import { workspacePrincipal } from '../middleware/authenticate.ts';
 import { decodeCursor, pageQuery, toPage } from '../pagination.ts';
@@ -14,22 +15,33 @@ import { parseBody, parseQuery, pathId } from '../validation.ts';
 const displayName = z.string().trim().min(1).max(200);
 const externalId = z.string().min(1).max(255);
 const metadata = z.record(z.string().max(100), z.unknown()).refine((m) => JSON.stringify(m).length <= 16_384, 'metadata is over 16 KiB');
-const rateLimits = z.record(
-  z.string().refine((id) => findConnector(id) !== undefined, 'not a connector id'),
-  z.number().int().min(1).max(1_000_000).nullable(),
-);
+/** `{connectorId: callsPerMinute | null}`, each within what the operator lets a project set for that connector. */
+const rateLimitsWithin = (limits: RateLimitPolicy) =>
+  z
+    .record(
+      z.string().refine((id) => findConnector(id) !== undefined, 'not a connector id'),
+      z.number().int().min(1).nullable(),
+    )
+    .superRefine((overrides, ctx) => {
+      for (const [connectorId, value] of Object.entries(overrides)) {
+        const connector = findConnector(connectorId);
+        if (value === null || !connector) continue;
+        const max = limits.maxOverride(connector);
+        if (value > max) ctx.addIssue({ code: 'custom', path: [connectorId], message: `must be between 1 and ${max} calls per minute` });
+      }
+    });
 
 const createProject = z.object({ displayName, externalId: externalId.optional(), metadata: metadata.optional() }).strict();
-const updateProject = z.object({ displayName: displayName.optional(), metadata: metadata.optional(), rateLimits: rateLimits.optional() }).strict();
 const listProjects = z.object({ ...pageQuery, externalId: externalId.optional() });
 const createKey = z.object({ name: z.string().trim().min(1).max(200).optional() }).strict();
 const listKeys = z.object(pageQuery);
 
 const isUniqueViolation = (err: unknown) => (err as { code?: string }).code === '23505';
 
-/** Projects and their API keys (workspace keys only). */
-export function projectRoutes(db: Db): Router {
+/** Projects and their API keys (workspace keys only); a project's own rate limits stay within `limits`. */
+export function projectRoutes(db: Db, limits: RateLimitPolicy): Router {
   const router = Router();
+  const updateProject = z.object({ displayName: displayName.optional(), metadata: metadata.optional(), rateLimits: rateLimitsWithin(limits).optional() }).strict();
 
   const loadProject = async (workspaceId: string, id: string) => {
     const project = await db.selectFrom('projects').selectAll().where('id', '=', id).where('workspace_id', '=', workspaceId).executeTakeFirst();

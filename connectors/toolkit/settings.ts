@@ -4,7 +4,8 @@ import type { OAuthProviderDefinition } from './oauth-provider.ts';
 
 /**
  * The operator settings a connector or OAuth provider brings, named from its id so that a new
- * connector brings its own: `<ID>_API_URL` for a connector's base URL, and for a provider
+ * connector brings its own: `<ID>_API_URL` for a connector's base URL, `<ID>_RATE_LIMIT_PER_MINUTE`
+ * for its ceiling, and for a provider
  * `<ID>_CLIENT_ID`, `<ID>_CLIENT_SECRET`, `<ID>_OAUTH_AUTHORIZE_URL`, `<ID>_OAUTH_TOKEN_URL`.
  * shared/config.ts reads every variable of these shapes (`Config.connectorSettings`); the defaults
  * live in the definitions, so nothing outside a connector's folder lists its values.
@@ -14,6 +15,15 @@ export type ConnectorSettings = Readonly<Record<string, string>>;
 export const settingPrefix = (id: string): string => id.toUpperCase().replace(/[^A-Z0-9]+/g, '_');
 
 export const apiUrlSetting = (connector: Pick<ConnectorDefinition, 'id'>): string => `${settingPrefix(connector.id)}_API_URL`;
+
+/** `<ID>_RATE_LIMIT_PER_MINUTE`: the operator's ceiling for the connector (e.g. an upstream plan above the definition's). */
+export const rateLimitSetting = (connector: Pick<ConnectorDefinition, 'id'>): string => `${settingPrefix(connector.id)}_RATE_LIMIT_PER_MINUTE`;
+
+/** The connector's ceiling of calls per minute per project: the operator's setting, else the definition's. */
+export function rateLimitCeilingOf(connector: Pick<ConnectorDefinition, 'id' | 'rateLimit'>, settings: ConnectorSettings): number {
+  const set = settings[rateLimitSetting(connector)];
+  return set ? Number(set) : connector.rateLimit.requestsPerMinute;
+}
 
 export function providerSettings(provider: Pick<OAuthProviderDefinition, 'id'>) {
   const p = settingPrefix(provider.id);
@@ -75,6 +85,12 @@ export function settingsOf(connectors: readonly ConnectorDefinition[]): SettingD
   const providers = new Map<string, OAuthProviderDefinition>();
   for (const c of connectors) {
     out.push({ name: apiUrlSetting(c), default: c.baseUrl, description: `${c.displayName} API base URL`, secret: false });
+    out.push({
+      name: rateLimitSetting(c),
+      default: String(c.rateLimit.requestsPerMinute),
+      description: `${c.displayName} calls per minute per project at most: caps RATE_LIMIT_PER_MINUTE and projects' own rateLimits`,
+      secret: false,
+    });
     if (c.auth.type === 'oauth2') providers.set(c.auth.provider.id, c.auth.provider);
   }
   for (const p of providers.values()) {

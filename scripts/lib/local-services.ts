@@ -5,11 +5,15 @@
  * - Both listen on 127.0.0.1 only. Postgres uses trust auth (development only: any local user can
  *   connect as `postgres`); never point this at a data directory that matters.
  * - Postgres refuses to run as root: when we are root, initdb and postgres run as the `postgres` OS
- *   user and the data directory is chowned to it.
+ *   user and the data directory is chowned to it. A data directory that user cannot reach lives
+ *   under its home instead, named by a symlink (see postgresDataDir()); no other directory is opened up.
+ * - Data is owner-only: directories 0700, and redis-server runs with umask 077 (its AOF and RDB files
+ *   hold job inputs, e.g. email bodies); the log files are 0600.
  * - Every child is registered with a tiny guardian process that signals it when this process dies,
  *   even by SIGKILL, so no redis-server or postgres outlives its parent (see guardChild()).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -44,6 +48,11 @@ export interface RedisOptions {
   port?: number;
   /** true: AOF (appendfsync everysec) plus RDB snapshots; false: nothing written to disk. */
   persistence: boolean;
+  /**
+   * Redis's `maxmemory` (e.g. `512mb`), with `maxmemory-policy noeviction`: BullMQ's keys must never be
+   * evicted, so a full Redis refuses writes (the api answers 503) instead of losing jobs. Absent: no cap.
+   */
+  maxMemory?: string;
   startTimeoutMs?: number;
 }
 
@@ -321,6 +330,25 @@ export function guardChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTER
 }
 
 // ---------------------------------------------------------------------------------------------
+// Owner-only data
+
+/** Creates `dir` (and missing parents) and makes it 0700, also when an earlier version left it wider. */
+export function ownerOnlyDir(dir: string): void {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  fs.chmodSync(dir, 0o700);
+}
+
+/** Takes group and other permissions off everything under `dir` (files written before umask 077 was used). */
+function restrictTree(dir: string): void {
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, entry.name);
+    if (entry.isSymbolicLink()) continue;
+    fs.chmodSync(p, fs.statSync(p).mode & 0o700);
+    if (entry.isDirectory()) restrictTree(p);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Process plumbing shared by redis and postgres
 
 interface Spawned {
@@ -333,13 +361,16 @@ interface Spawned {
 function spawnServer(
   command: string,
   args: string[],
-  opts: { logFile: string; uid?: number; gid?: number; cwd?: string; env?: NodeJS.ProcessEnv; stopSignal: NodeJS.Signals },
+  opts: { logFile: string; uid?: number; gid?: number; cwd?: string; env?: NodeJS.ProcessEnv; stopSignal: NodeJS.Signals; ownerOnlyFiles?: boolean },
 ): Spawned {
   fs.mkdirSync(path.dirname(opts.logFile), { recursive: true });
-  const log = fs.createWriteStream(opts.logFile, { flags: 'a' });
+  const log = fs.createWriteStream(opts.logFile, { flags: 'a', mode: 0o600 });
   log.on('error', () => {});
+  if (fs.existsSync(opts.logFile)) fs.chmodSync(opts.logFile, 0o600);
   const tail: string[] = [];
-  const child = spawn(command, args, {
+  // umask 077 through the shell, which then becomes the server (exec: same pid, same signals).
+  const [cmd, argv] = opts.ownerOnlyFiles ? ['/bin/sh', ['-c', 'umask 077 && exec "$0" "$@"', command, ...args]] : [command, args];
+  const child = spawn(cmd, argv, {
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true, // own process group: the owner decides the shutdown order, not the terminal
     cwd: opts.cwd ?? '/',
@@ -419,9 +450,11 @@ export async function startRedis(opts: RedisOptions): Promise<LocalService> {
   const bin = findRedisServer();
   if (!bin) throw new MissingServicesError(['redis-server'], installCommand(['redis-server']));
   const dataDir = path.resolve(opts.dataDir);
-  fs.mkdirSync(dataDir, { recursive: true });
+  ownerOnlyDir(dataDir);
+  restrictTree(dataDir);
   const logFile = `${dataDir}.log`;
   const autoPort = !opts.port;
+  const memory = opts.maxMemory ? ['--maxmemory', opts.maxMemory, '--maxmemory-policy', 'noeviction'] : [];
 
   for (let attempt = 1; ; attempt++) {
     const port = opts.port || (await findFreePort());
@@ -438,8 +471,9 @@ export async function startRedis(opts: RedisOptions): Promise<LocalService> {
       '--supervised', 'no',
       '--logfile', '',
       ...persistence,
+      ...memory,
     ];
-    const s = spawnServer(bin, args, { logFile, stopSignal: 'SIGTERM', cwd: dataDir });
+    const s = spawnServer(bin, args, { logFile, stopSignal: 'SIGTERM', cwd: dataDir, ownerOnlyFiles: true });
     const url = `redis://127.0.0.1:${port}`;
     try {
       await waitUntil(`redis-server (port ${port})`, s, opts.startTimeoutMs ?? 60_000, async () => {
@@ -480,33 +514,63 @@ export async function startRedis(opts: RedisOptions): Promise<LocalService> {
 interface RunAs {
   uid: number;
   gid: number;
+  home: string;
 }
 
 function postgresUser(): RunAs | undefined {
   if (!IS_ROOT) return undefined;
-  const id = (flag: string) => {
-    const r = spawnSync('id', [flag, 'postgres'], { encoding: 'utf8' });
-    return r.status === 0 ? Number(r.stdout.trim()) : NaN;
-  };
-  const uid = id('-u');
-  const gid = id('-g');
-  if (!Number.isInteger(uid) || !Number.isInteger(gid)) {
-    throw new Error('Postgres refuses to run as root and there is no `postgres` OS user: run `useradd --system --user-group postgres`');
+  // name:password:uid:gid:gecos:home:shell
+  const entry = spawnSync('getent', ['passwd', 'postgres'], { encoding: 'utf8' });
+  const [, , uid, gid, , home] = entry.status === 0 ? entry.stdout.trim().split(':') : [];
+  if (!uid || !gid || !home || !Number.isInteger(Number(uid)) || !Number.isInteger(Number(gid))) {
+    throw new Error('Postgres refuses to run as root and there is no `postgres` OS user: run `useradd --system --user-group --create-home --home-dir /var/lib/postgresql postgres`');
   }
-  return { uid, gid };
+  return { uid: Number(uid), gid: Number(gid), home };
 }
 
-/** The postgres user must be able to traverse every ancestor of the data dir: add o+x where missing. */
-function makeTraversable(dir: string, runAs: RunAs): void {
+/** Whether the postgres user can already traverse every ancestor of `dir`. */
+function canReach(dir: string, runAs: RunAs): boolean {
   for (let d = path.dirname(dir); ; d = path.dirname(d)) {
     const st = fs.statSync(d);
     const ok = st.uid === runAs.uid ? st.mode & 0o100 : st.gid === runAs.gid ? st.mode & 0o010 : st.mode & 0o001;
-    if (!ok) {
-      fs.chmodSync(d, (st.mode & 0o7777) | 0o001);
-      console.error(`[local-services] chmod o+x ${d} (so the postgres user can reach ${dir})`);
-    }
-    if (d === path.dirname(d)) break;
+    if (!ok) return false;
+    if (d === path.dirname(d)) return true;
   }
+}
+
+/**
+ * The directory postgres runs on when we are root. The postgres user must traverse every ancestor
+ * of its data dir; rather than opening the caller's directories to every user (o+x on a clone's
+ * parent such as /root, or on the owner-only .data), a `dataDir` it cannot reach lives under the
+ * postgres user's home (`<home>/connector-engine/<hash of dataDir>`, owner-only) and `dataDir`
+ * becomes a symlink to it, so the caller's path still names it. Data an earlier version kept in
+ * `dataDir` itself is moved there once.
+ */
+function postgresDataDir(dataDir: string, runAs: RunAs): string {
+  if (fs.lstatSync(dataDir, { throwIfNoEntry: false })?.isSymbolicLink()) return fs.realpathSync(dataDir);
+  fs.mkdirSync(path.dirname(dataDir), { recursive: true });
+  if (canReach(dataDir, runAs)) return dataDir;
+  const base = path.join(runAs.home, 'connector-engine');
+  if (!fs.existsSync(base)) {
+    fs.mkdirSync(base, { recursive: true, mode: 0o700 });
+    fs.chownSync(base, runAs.uid, runAs.gid);
+  }
+  if (!canReach(path.join(base, 'x'), runAs)) throw new Error(`the postgres user cannot reach ${base}; give it a home directory it owns`);
+  const home = path.join(base, createHash('sha256').update(dataDir).digest('hex').slice(0, 16));
+  if (fs.existsSync(dataDir)) {
+    if (fs.readdirSync(dataDir).length === 0) fs.rmdirSync(dataDir);
+    else if (fs.existsSync(home)) throw new Error(`both ${dataDir} and ${home} hold data: keep one`);
+    else {
+      fs.renameSync(dataDir, home); // same filesystem in the usual layouts; otherwise move it by hand
+      console.error(`[local-services] moved ${dataDir} to ${home} (the postgres user could not reach it)`);
+    }
+  }
+  if (!fs.existsSync(home)) {
+    fs.mkdirSync(home, { mode: 0o700 });
+    fs.chownSync(home, runAs.uid, runAs.gid);
+  }
+  fs.symlinkSync(home, dataDir);
+  return home;
 }
 
 function chownRecursive(dir: string, runAs: RunAs): void {
@@ -524,7 +588,7 @@ async function initdb(binDir: string, dataDir: string, runAs: RunAs | undefined,
     stdio: ['ignore', 'pipe', 'pipe'],
     cwd: '/',
     env: { ...process.env, LC_ALL: 'C' },
-    ...(runAs ?? {}),
+    ...(runAs ? { uid: runAs.uid, gid: runAs.gid } : {}),
   });
   let output = '';
   child.stdout?.on('data', (c: Buffer) => (output += c.toString()));
@@ -545,12 +609,12 @@ function socketDir(dataDir: string): string {
 export async function startPostgres(opts: PostgresOptions): Promise<LocalService> {
   const binDir = findPostgresBinDir();
   if (!binDir) throw new MissingServicesError(['postgresql-15'], installCommand(['postgresql-15']));
-  const dataDir = path.resolve(opts.dataDir);
+  const requested = path.resolve(opts.dataDir);
   const runAs = postgresUser();
   const fast = opts.fast ?? false;
 
+  const dataDir = runAs ? postgresDataDir(requested, runAs) : requested;
   fs.mkdirSync(dataDir, { recursive: true });
-  if (runAs) makeTraversable(dataDir, runAs);
   if (!fs.existsSync(path.join(dataDir, 'PG_VERSION'))) {
     if (fs.readdirSync(dataDir).length > 0) throw new Error(`${dataDir} is neither empty nor a Postgres data directory`);
     if (runAs) fs.chownSync(dataDir, runAs.uid, runAs.gid);
@@ -564,7 +628,7 @@ export async function startPostgres(opts: PostgresOptions): Promise<LocalService
     ...(fast ? { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off' } : {}),
     ...opts.settings,
   };
-  const logFile = `${dataDir}.log`;
+  const logFile = `${requested}.log`;
   const autoPort = !opts.port;
   const expectedDataDir = fs.realpathSync(dataDir);
 
@@ -581,7 +645,7 @@ export async function startPostgres(opts: PostgresOptions): Promise<LocalService
     const s = spawnServer(path.join(binDir, 'postgres'), args, {
       logFile,
       stopSignal: 'SIGINT',
-      ...(runAs ?? {}),
+      ...(runAs ? { uid: runAs.uid, gid: runAs.gid } : {}),
       env: { ...process.env, LC_ALL: 'C' },
     });
     const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
@@ -608,7 +672,7 @@ export async function startPostgres(opts: PostgresOptions): Promise<LocalService
       url,
       port,
       pid: s.child.pid!,
-      dataDir,
+      dataDir: requested,
       logFile,
       exited: s.exited,
       // SIGINT: fast shutdown (rolls back open transactions, checkpoints); then immediate; then kill.

@@ -1,3 +1,5 @@
+import { hkdfSync } from 'node:crypto';
+
 /**
  * The encryption keyring from CONNECTORS_ENCRYPTION_KEYS: `kid:base64key,kid2:base64key`.
  * The first key encrypts; every listed key decrypts, so a key can be rotated in before the old one leaves.
@@ -35,4 +37,18 @@ export function parseKeyring(spec: string): Keyring {
     keys.set(kid, material);
   }
   return { activeKeyId: entries[0]!.slice(0, entries[0]!.indexOf(':')), keys };
+}
+
+/**
+ * The same key ids, each key replaced by an HKDF-SHA256 sub-key for one `purpose` (e.g.
+ * `request-hash`), so an encryption key is never used directly for anything but encryption, and a
+ * value computed for one purpose says nothing about another. Rotation follows the keyring: the
+ * first key is still the active one.
+ */
+export function deriveKeyring(keyring: Keyring, purpose: string): Keyring {
+  const keys = new Map<string, Buffer>();
+  for (const [kid, key] of keyring.keys) {
+    keys.set(kid, Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), `connector-engine/${purpose}`, KEY_BYTES)));
+  }
+  return { activeKeyId: keyring.activeKeyId, keys };
 }

@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import type { Keyring } from './keyring.ts';
+import { deriveKeyring, type Keyring } from './keyring.ts';
 
 /**
  * Credentials at rest: AES-256-GCM, a fresh 96-bit IV per write, the auth tag stored, and the owning
@@ -28,6 +28,11 @@ export class Vault {
 
   hasKey(keyId: string): boolean {
     return this.keyring.keys.has(keyId);
+  }
+
+  /** Sub-keys for one other purpose (keyring.ts deriveKeyring): the encryption keys never leave the vault. */
+  subKeyring(purpose: string): Keyring {
+    return deriveKeyring(this.keyring, purpose);
   }
 
   seal(value: unknown, aad: string): SealedSecret {

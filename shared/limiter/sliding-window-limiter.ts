@@ -155,11 +155,19 @@ export class SlidingWindowLimiter {
 export const limitKey = (projectId: string, connectorId: string) => `${projectId}:${connectorId}`;
 
 /**
- * The limit in force: the project's override when set, else the lower of the engine-wide default
- * and the connector's own ceiling.
+ * The limit in force: the project's override when set, else the engine-wide default; never above the
+ * connector's ceiling, and an override never above the operator's maximum. Overrides stored before
+ * these caps existed are clamped here, when used.
  */
-export function effectiveLimit(projectOverrides: Record<string, number>, connectorId: string, connectorCeiling: number, engineDefault: number): number {
-  return projectOverrides[connectorId] ?? Math.min(engineDefault, connectorCeiling);
+export function effectiveLimit(
+  projectOverrides: Record<string, number>,
+  connectorId: string,
+  connectorCeiling: number,
+  engineDefault: number,
+  overrideMax = Number.POSITIVE_INFINITY,
+): number {
+  const override = projectOverrides[connectorId];
+  return override === undefined ? Math.min(engineDefault, connectorCeiling) : Math.min(override, connectorCeiling, overrideMax);
 }
 
 /** BullMQ priorities run from 1 (first) to 2^21 − 1; equal priorities are FIFO. */

@@ -31,6 +31,8 @@ describe('Slack OAuth and token rotation', () => {
         SLACK_CLIENT_ID: SLACK_FAKE_CLIENT_ID,
         SLACK_CLIENT_SECRET: SLACK_FAKE_CLIENT_SECRET,
         WORKER_CONCURRENCY: '16',
+        // A whole origin, and one exact URL.
+        OAUTH_REDIRECT_URIS: 'https://app.example.com, https://other.example.net/connected',
       },
     });
     await waitForLog(engine, /worker ready/, 2);
@@ -98,6 +100,38 @@ describe('Slack OAuth and token rotation', () => {
     expect(location.origin + location.pathname).toBe('https://app.example.com/done');
     expect(location.searchParams.get('step')).toBe('2');
     expect(location.searchParams.get('connectionId')).toMatch(/^conn_/);
+  });
+
+  it('accepts only registered redirect URIs, so a consent never hands a connection id to another site', async () => {
+    for (const redirectUri of [
+      'https://evil.example.org/steal',
+      'https://app.example.com.evil.example.org/done',
+      'http://app.example.com/done', // another scheme is another origin
+      'https://other.example.net/connected/elsewhere', // an exact entry is exact
+    ]) {
+      const res = await admin.post('/v1/oauth/slack/authorize', { displayName: 'Redirected', redirectUri });
+      expect(res.status, redirectUri).toBe(400);
+      expect(res.body.error.code).toBe('invalid_input');
+      expect(res.body.error.details).toEqual([{ path: 'redirectUri', message: expect.any(String) }]);
+    }
+    const exact = await authorize({ displayName: 'Exact', redirectUri: 'https://other.example.net/connected' });
+    expect(exact.status).toBe(302);
+    expect(new URL(exact.headers.get('location')!).searchParams.get('connectionId')).toMatch(/^conn_/);
+  });
+
+  it("repeats only a well-formed OAuth error code from the provider, never the provider's text", async () => {
+    const callback = async (error: string) => {
+      const { state } = (await admin.post('/v1/oauth/slack/authorize', { displayName: 'Denied' })).body;
+      const res = await fetch(`${engine.baseUrl}/v1/oauth/callback?${new URLSearchParams({ state, error })}`, { redirect: 'manual' });
+      return { status: res.status, text: await res.text() };
+    };
+    const denied = await callback('access_denied');
+    expect(denied.status).toBe(400);
+    expect(JSON.parse(denied.text).error).toMatchObject({ code: 'invalid_input', details: [{ path: 'error', message: 'access_denied' }] });
+    const hostile = await callback('<script>alert(1)</script> Call +1-555-0100 to verify your account');
+    expect(hostile.status).toBe(400);
+    expect(JSON.parse(hostile.text).error).toMatchObject({ code: 'invalid_input', details: [{ path: 'error', message: 'unknown_error' }] });
+    expect(hostile.text).not.toMatch(/script|555|verify/);
   });
 
   it('refreshes a token about to expire exactly once under 30 concurrent calls on two workers', async () => {

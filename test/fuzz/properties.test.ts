@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { z } from 'zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectors } from '../../connectors/registry.ts';
+import { rateLimitSetting } from '../../connectors/toolkit/settings.ts';
 import { newId, type IdKind } from '../../shared/ids.ts';
 import { ELEVENLABS_FAKE_KEY, RACHEL_VOICE_ID, type ElevenLabsFake } from '../fakes/elevenlabs/elevenlabs-fake.ts';
 import { RESEND_FAKE_FULL_KEY, type ResendFake } from '../fakes/resend/resend-fake.ts';
@@ -30,7 +31,13 @@ describe('generated requests keep the invariants on every route', () => {
   const real = { project: '', projectKey: '', keyId: '', resend: '', slack: '', eleven: '', spare: '', side: '', invocation: '', webhook: '' };
 
   beforeAll(async () => {
-    ({ engine, resend, slack, eleven } = await startEngineWithAllFakes({ MAX_BODY_BYTES: '65536', RATE_LIMIT_PER_MINUTE: '100000' }));
+    ({ engine, resend, slack, eleven } = await startEngineWithAllFakes({
+      MAX_BODY_BYTES: '65536',
+      RATE_LIMIT_PER_MINUTE: '100000',
+      // The high limits the PATCH fuzzing sets must be allowed: raised ceilings and maximum.
+      RATE_LIMIT_MAX_PER_MINUTE: '1000000',
+      ...Object.fromEntries(connectors.map((c) => [rateLimitSetting(c), '1000000'])),
+    }));
     const admin = apiClient(engine.baseUrl, engine.workspaceKey);
     real.project = (await admin.post('/v1/projects', { displayName: 'Fuzz' })).body.id;
     // Connections the fuzzing creates are bound here, never to the project the executions use.

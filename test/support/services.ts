@@ -223,6 +223,9 @@ async function startLocal(which: { redis: boolean; postgres: boolean }): Promise
   await local.ensureInstalled({ ...which, install: false });
   removeStaleTempDirs();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ce-test-'));
+  // Throwaway test data: as root, the postgres OS user reaches its data dir in here directly (else
+  // local-services would keep it under that user's home, which this run's cleanup does not remove).
+  fs.chmodSync(dir, 0o711);
   fs.writeFileSync(path.join(dir, 'owner.pid'), String(process.pid));
   const cleanup = () => fs.rmSync(dir, { recursive: true, force: true });
   try {

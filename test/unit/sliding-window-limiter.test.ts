@@ -70,9 +70,10 @@ describe('sliding-window limiter (real Redis)', () => {
     expect(await limiter.cooldownUntil(k)).toBe(t0 + 5_000);
   });
 
-  it('picks the project override, else the lower of engine default and connector ceiling', () => {
+  it('picks the project override, else the engine default; never above the connector ceiling, an override never above the operator maximum', () => {
     expect(effectiveLimit({ resend: 50 }, 'resend', 300, 1000)).toBe(50);
-    expect(effectiveLimit({ resend: 5000 }, 'resend', 300, 1000)).toBe(5000);
+    expect(effectiveLimit({ resend: 5000 }, 'resend', 300, 1000)).toBe(300);
+    expect(effectiveLimit({ slack: 5000 }, 'slack', 6000, 1000, 2000)).toBe(2000);
     expect(effectiveLimit({}, 'resend', 300, 1000)).toBe(300);
     expect(effectiveLimit({}, 'slack', 6000, 1000)).toBe(1000);
   });
