@@ -68,7 +68,7 @@ describe('webhook deliveries pass the egress guard at delivery time', () => {
     fake = await startResendFake({ rateLimitPerSecond: 10_000 });
     receiver = await startTestReceiver();
     // No operator exception: loopback is refused (the Resend fake is an operator setting, not a tenant target).
-    engine = await startEngine({ env: { RESEND_API_URL: fake.url, EGRESS_ALLOW_HOSTS: '' } });
+    engine = await startEngine({ env: { RESEND_API_URL: fake.url, EGRESS_ALLOW_HOSTS: '', WEBHOOK_ALLOW_PRIVATE_TARGETS: 'false' } });
     admin = apiClient(engine.baseUrl, engine.workspaceKey);
     db = createDb(engine.database.url, { max: 2 });
   });
