@@ -3,7 +3,7 @@ import { createDb, type Db } from '../../shared/db/database.ts';
 import { startResendFake, type ResendFake } from '../fakes/resend/resend-fake.ts';
 import { startEngine, waitForLog, type Engine } from '../support/engine.ts';
 import { apiClient, type ApiClient } from '../support/http.ts';
-import { breakAConnection, eventually, metricValue, startTestReceiver } from '../support/webhooks.ts';
+import { breakAConnection, eventually, metricValue, startTestReceiver, type TestReceiver } from '../support/webhooks.ts';
 
 /**
  * A target that keeps timing out: after WEBHOOK_CIRCUIT_FAILURES timeouts its circuit opens and the
@@ -12,7 +12,7 @@ import { breakAConnection, eventually, metricValue, startTestReceiver } from '..
  */
 describe('webhook target circuit', () => {
   let fake: ResendFake;
-  let target: Awaited<ReturnType<typeof startTestReceiver>>;
+  let target: TestReceiver;
   let engine: Engine;
   let admin: ApiClient;
   let db: Db;
@@ -29,7 +29,7 @@ describe('webhook target circuit', () => {
         RESEND_API_URL: fake.url,
         WEBHOOK_TIMEOUT_MS: '1000',
         WEBHOOK_CIRCUIT_FAILURES: String(failures),
-        WEBHOOK_CIRCUIT_COOLOFF_MS: '4000',
+        WEBHOOK_CIRCUIT_COOLOFF_MS: '8000',
         WEBHOOK_WORKSPACE_CONCURRENCY: String(share),
       },
     });

@@ -7,7 +7,7 @@ import { createEgressGuard, EGRESS_REFUSED_MESSAGE, type Resolver } from '../../
 import { startResendFake, type ResendFake } from '../fakes/resend/resend-fake.ts';
 import { startEngine, type Engine } from '../support/engine.ts';
 import { apiClient, type ApiClient } from '../support/http.ts';
-import { breakAConnection, eventually, startTestReceiver } from '../support/webhooks.ts';
+import { breakAConnection, eventually, startTestReceiver, type TestReceiver } from '../support/webhooks.ts';
 
 /** Test names, resolved by the guard's injected resolver: no real DNS is involved. */
 const testDns: Resolver = async (hostname) => {
@@ -17,7 +17,7 @@ const testDns: Resolver = async (hostname) => {
 };
 
 describe('egress guard at connect time (got and node:http)', () => {
-  let target: Awaited<ReturnType<typeof startTestReceiver>>;
+  let target: TestReceiver;
   beforeAll(async () => {
     target = await startTestReceiver();
   });
@@ -59,7 +59,7 @@ describe('egress guard at connect time (got and node:http)', () => {
 
 describe('webhook deliveries pass the egress guard at delivery time', () => {
   let fake: ResendFake;
-  let receiver: Awaited<ReturnType<typeof startTestReceiver>>;
+  let receiver: TestReceiver;
   let engine: Engine;
   let admin: ApiClient;
   let db: Db;

@@ -4,7 +4,7 @@ import { createDb, type Db } from '../../shared/db/database.ts';
 import { startResendFake, type ResendFake } from '../fakes/resend/resend-fake.ts';
 import { startEngine, type Engine } from '../support/engine.ts';
 import { apiClient, type ApiClient } from '../support/http.ts';
-import { breakAConnection, eventually, startTestReceiver } from '../support/webhooks.ts';
+import { breakAConnection, eventually, startTestReceiver, type TestReceiver } from '../support/webhooks.ts';
 
 /**
  * Red-team finding: 20 webhooks of one workspace to a receiver that never answers held all delivery
@@ -14,8 +14,8 @@ import { breakAConnection, eventually, startTestReceiver } from '../support/webh
  */
 describe('webhook delivery fairness between workspaces', () => {
   let fake: ResendFake;
-  let hanging: Awaited<ReturnType<typeof startTestReceiver>>;
-  let answering: Awaited<ReturnType<typeof startTestReceiver>>;
+  let hanging: TestReceiver;
+  let answering: TestReceiver;
   let engine: Engine;
   let db: Db;
   let adminA: ApiClient;

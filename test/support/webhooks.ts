@@ -45,6 +45,8 @@ export async function startTestReceiver(options: { hang?: boolean } = {}) {
   };
 }
 
+export type TestReceiver = Awaited<ReturnType<typeof startTestReceiver>>;
+
 /** Makes one connection of the workspace turn broken (a revoked Resend key found by a test), which emits connection.broken. */
 export async function breakAConnection(admin: ApiClient, fake: ResendFake): Promise<string> {
   const key = `re_break_${randomBytes(12).toString('hex')}`;
