@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
  * Each workspace's share of the webhook delivery slots, across all workers: at most `perWorkspace`
  * of its deliveries are in flight at once. A workspace whose receivers never answer can then hold
  * only its share of the slots for a timeout each; the other slots keep serving other workspaces
- * (docs/decisions/0007-egress-guard.md). A slot is a member of a sorted set scored by when it
+ * (docs/decisions/0008-egress-guard.md). A slot is a member of a sorted set scored by when it
  * expires, so a worker that dies mid-delivery frees its slots by itself.
  */
 const ACQUIRE = `

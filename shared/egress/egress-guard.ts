@@ -7,7 +7,7 @@ import { normalizeHost, parseAllowList } from './allow-list.ts';
  * The one egress guard: every request the engine sends to an address a tenant chose (outgoing
  * webhook deliveries today, custom connectors next) passes it, so a tenant cannot make the engine
  * reach its own network (loopback, private ranges, cloud metadata, ...). See
- * docs/decisions/0007-egress-guard.md.
+ * docs/decisions/0008-egress-guard.md.
  *
  * How to use it for a request:
  * - got: spread `guard.gotOptions()` into the request options. It checks the URL (scheme, host name,
