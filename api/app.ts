@@ -103,7 +103,7 @@ export function createApp(deps: ApiDeps): Express {
   const refresher = new CredentialRefresher(db, vault, deps.redis, config, logger, breaker);
   app.use(connectionRoutes(db, vault, config, refresher, breaker, deps.events));
   app.use(oauthAuthorizeRoutes(db, config));
-  app.use(webhookRoutes(db, vault, config.WEBHOOK_ALLOW_PRIVATE_TARGETS));
+  app.use(webhookRoutes(db, vault, config));
 
   app.use(notFoundRoute);
   app.use(errorHandler(logger));

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { invalidAllowEntries } from './egress/allow-list.ts';
 
 /**
  * Process configuration, read once from the environment at start-up.
@@ -44,8 +45,27 @@ const configSchema = z.object({
   /** Invocation outputs and artifacts are deleted after this many days; the audit row stays. */
   INVOCATION_RETENTION_DAYS: z.coerce.number().int().min(1).default(30),
   WEBHOOK_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
-  /** Allow webhook URLs on loopback and private networks (local development and tests only). */
+  /**
+   * Deprecated alias (use EGRESS_ALLOW_HOSTS): `true` lets the egress guard through to loopback and
+   * private ranges (and `localhost`); every other refused class (metadata, link-local, ...) stays refused.
+   */
   WEBHOOK_ALLOW_PRIVATE_TARGETS: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+  /** Host names, IPs and CIDRs the egress guard (shared/egress/) lets through, comma-separated. */
+  EGRESS_ALLOW_HOSTS: z
+    .string()
+    .default('')
+    .transform((v) => v.split(',').map((h) => h.trim()).filter(Boolean))
+    .refine((entries) => invalidAllowEntries(entries).length === 0, 'must be a comma-separated list of host names, IPs or CIDRs such as hooks.corp.example,10.1.2.3,192.168.0.0/16'),
+  /** Webhooks one workspace may have; POST /v1/webhooks beyond it is 409 conflict. */
+  WEBHOOKS_PER_WORKSPACE_MAX: z.coerce.number().int().positive().default(20),
+  /** Webhook deliveries in flight at once per worker process (they wait on the network, not the CPU). */
+  WEBHOOK_CONCURRENCY: z.coerce.number().int().positive().max(1000).default(16),
+  /** Deliveries of one workspace in flight at once across all workers: its share; the rest wait their turn. */
+  WEBHOOK_WORKSPACE_CONCURRENCY: z.coerce.number().int().positive().default(4),
+  /** Consecutive timeouts or connection failures to one target host (per workspace) that open its circuit. */
+  WEBHOOK_CIRCUIT_FAILURES: z.coerce.number().int().positive().default(5),
+  /** How long an open circuit defers deliveries before one probe; doubles while probes fail (up to an hour). */
+  WEBHOOK_CIRCUIT_COOLOFF_MS: z.coerce.number().int().min(1_000).default(60_000),
   /** Origins (scheme://host:port) browser-based MCP clients may call /v1/mcp from, besides this server's own. */
   MCP_ALLOWED_ORIGINS: z
     .string()

@@ -118,6 +118,31 @@ export const webhookDeliveries = new Counter({
   help: 'Webhook delivery attempts by outcome (succeeded, retrying, failed).',
   labelNames: ['outcome'] as const,
 });
+export const webhookDeliveriesDeferred = new Counter({
+  name: 'connector_engine_webhook_deliveries_deferred_total',
+  help: 'Webhook deliveries put back in the delayed set without an attempt, by reason (workspace_share: the workspace had its share of slots in flight; circuit_open: its target keeps failing).',
+  labelNames: ['reason'] as const,
+});
+export const webhookCircuitsOpened = new Counter({
+  name: 'connector_engine_webhook_circuits_opened_total',
+  help: 'Times a webhook target circuit opened (or reopened after a failed probe).',
+});
+let openWebhookCircuits: () => Promise<number> = async () => 0;
+export const webhookCircuitsOpen = new Gauge({
+  name: 'connector_engine_webhook_circuits_open',
+  help: 'Webhook target circuits open or half-open now, across the tier (read from Redis on scrape).',
+  async collect() {
+    try {
+      this.set(await openWebhookCircuits());
+    } catch {
+      // Redis down: keep the last value.
+    }
+  },
+});
+/** Where the open-circuits gauge reads its value. */
+export function observeWebhookCircuits(count: () => Promise<number>): void {
+  openWebhookCircuits = count;
+}
 export const healthChecks = new Counter({
   name: 'connector_engine_health_checks_total',
   help: 'Connection health checks by result (valid, invalid, inconclusive).',

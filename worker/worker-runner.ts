@@ -21,6 +21,10 @@ import { purgeExpired, retentionCutoff } from '../shared/invocations/retention.t
 import { RetryScheduled } from './execute/retry-policy.ts';
 import { startMetricsServer } from './metrics-server.ts';
 import { createWebhookDeliveryProcessor } from './webhook-delivery-processor.ts';
+import { WebhookCircuits } from './webhook-circuit.ts';
+import { WebhookWorkspaceShare } from './webhook-workspace-share.ts';
+import { egressGuardFromConfig } from '../shared/egress/egress-guard.ts';
+import { observeWebhookCircuits } from '../shared/metrics.ts';
 
 export interface RunningWorker {
   /** Where /metrics is served, or null when the port was taken. */
@@ -48,6 +52,13 @@ export async function startWorker(config: Config, vault: Vault, logger: Logger):
   const breaker = new ConnectionBreaker(db, events, logger);
   const refresher = new CredentialRefresher(db, vault, publisher, config, logger, breaker);
 
+  // Webhook deliveries: one egress guard, a share of the slots per workspace, a circuit per target.
+  const egress = egressGuardFromConfig(config);
+  const slotHoldMs = config.WEBHOOK_TIMEOUT_MS + 5_000;
+  const share = new WebhookWorkspaceShare(publisher, config.WEBHOOK_WORKSPACE_CONCURRENCY, slotHoldMs);
+  const circuits = new WebhookCircuits(publisher, { failures: config.WEBHOOK_CIRCUIT_FAILURES, cooloffMs: config.WEBHOOK_CIRCUIT_COOLOFF_MS, probeHoldMs: slotHoldMs });
+  observeWebhookCircuits(() => circuits.openCount());
+
   const settings = { backoffStrategy: (_attempts: number, _type?: string, err?: Error) => (err instanceof RetryScheduled ? err.delayMs : 1_000) };
   const consumer = <T>(queue: string, processor: Processor<T>, concurrency: number) => {
     const worker = new Worker<T>(queue, processor, {
@@ -69,7 +80,7 @@ export async function startWorker(config: Config, vault: Vault, logger: Logger):
       createExecuteProcessor({ db, config, publisher, limiter, share, refresher, breaker, logger }),
       config.WORKER_CONCURRENCY,
     ),
-    consumer<WebhookJobData>(WEBHOOK_QUEUE, createWebhookDeliveryProcessor({ db, vault, config, logger }), 4),
+    consumer<WebhookJobData>(WEBHOOK_QUEUE, createWebhookDeliveryProcessor({ db, vault, config, logger, egress, share, circuits }), config.WEBHOOK_CONCURRENCY),
     consumer<HealthCheckJobData>(HEALTH_CHECK_QUEUE, createHealthCheckProcessor({ db, config, refresher, breaker, logger }), 2),
     consumer(
       MAINTENANCE_QUEUE,

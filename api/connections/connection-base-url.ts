@@ -1,12 +1,17 @@
 import { ApiError } from '../../shared/errors.ts';
-import { isForbiddenWebhookHost } from '../../shared/webhooks/target-guard.ts';
+import { createEgressGuard, type EgressGuard } from '../../shared/egress/egress-guard.ts';
+
+/** The guard without any operator exception: tells which targets are public on their own. */
+const publicOnly = createEgressGuard();
 
 /**
  * A connection's own base URL is chosen by a tenant, and the workers call it with the connection's
- * credentials: like a webhook URL, it must be http(s) and must not name this network's own
- * addresses (loopback, private, link-local, metadata), or a tenant could probe them.
+ * credentials: like a webhook URL, it must pass the egress guard (no loopback, private, link-local,
+ * metadata, ... addresses), or a tenant could probe them. Plain http is accepted only for a target
+ * the operator excepted (EGRESS_ALLOW_HOSTS, local development): credentials never cross the
+ * internet in clear text.
  */
-export function assertPublicBaseUrl(field: string, value: string, allowPrivateTargets: boolean): void {
+export function assertPublicBaseUrl(field: string, value: string, guard: EgressGuard): void {
   let url: URL | undefined;
   try {
     url = new URL(value);
@@ -16,7 +21,7 @@ export function assertPublicBaseUrl(field: string, value: string, allowPrivateTa
   const problem =
     !url || !/^https?:$/.test(url.protocol)
       ? 'must be an http(s) URL'
-      : !allowPrivateTargets && (url.protocol !== 'https:' || isForbiddenWebhookHost(url.hostname))
+      : guard.checkUrl(url) !== null || (url.protocol !== 'https:' && publicOnly.checkUrl(url) === null)
         ? 'must be an https URL of a public host'
         : undefined;
   if (problem) throw new ApiError('invalid_credentials_shape', `The credentials field ${field} ${problem}.`, [{ path: `credentials.${field}`, message: problem }]);

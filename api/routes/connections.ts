@@ -12,6 +12,7 @@ import type { ConnectionEvents } from '../../shared/webhooks/connection-events.t
 import type { Db } from '../../shared/db/database.ts';
 import { ApiError, notFound, toValidationIssues } from '../../shared/errors.ts';
 import { assertPublicBaseUrl } from '../connections/connection-base-url.ts';
+import { egressGuardFromConfig, type EgressGuard } from '../../shared/egress/egress-guard.ts';
 import { assertProjectsInWorkspace, insertConnection } from '../connections/create-connection.ts';
 import { checkCredentials, statusFromVerdict } from '../connections/credential-check.ts';
 import { workspacePrincipal } from '../middleware/authenticate.ts';
@@ -42,7 +43,7 @@ const listConnections = z.object({
   projectId: z.string().max(100).optional(),
 });
 
-function parseCredentials(connector: ConnectorDefinition, value: unknown, allowPrivateTargets: boolean): Record<string, string> {
+function parseCredentials(connector: ConnectorDefinition, value: unknown, egress: EgressGuard): Record<string, string> {
   const parsed = connector.credentials.safeParse(value);
   if (!parsed.success) {
     // Issues name fields, never echo values: these are secrets.
@@ -53,19 +54,20 @@ function parseCredentials(connector: ConnectorDefinition, value: unknown, allowP
     );
   }
   const ownBaseUrl = connector.connectionBaseUrlField ? parsed.data[connector.connectionBaseUrlField] : undefined;
-  if (ownBaseUrl !== undefined) assertPublicBaseUrl(connector.connectionBaseUrlField!, ownBaseUrl, allowPrivateTargets);
+  if (ownBaseUrl !== undefined) assertPublicBaseUrl(connector.connectionBaseUrlField!, ownBaseUrl, egress);
   return parsed.data;
 }
 
 /** Connections and their project bindings (workspace keys only). */
 export function connectionRoutes(db: Db, vault: Vault, config: Config, refresher: CredentialRefresher, breaker: ConnectionBreaker, events: ConnectionEvents): Router {
   const router = Router();
+  const egress = egressGuardFromConfig(config);
 
   router.post('/v1/connections', async (req, res) => {
     const { workspaceId } = workspacePrincipal(req);
     const body = parseBody(createConnection, req);
     const connector = connectorOrThrow(body.connectorId);
-    const creds = parseCredentials(connector, body.credentials, config.WEBHOOK_ALLOW_PRIVATE_TARGETS);
+    const creds = parseCredentials(connector, body.credentials, egress);
     const projectIds = [...new Set(body.projectIds ?? [])];
     await assertProjectsInWorkspace(db, workspaceId, projectIds);
     const verdict = await checkCredentials(config, connector, creds);
@@ -114,7 +116,7 @@ export function connectionRoutes(db: Db, vault: Vault, config: Config, refresher
     const connector = connectorOrThrow(current.connector_id);
     let credentialColumns = {};
     if (body.credentials !== undefined) {
-      const creds = parseCredentials(connector, body.credentials, config.WEBHOOK_ALLOW_PRIVATE_TARGETS);
+      const creds = parseCredentials(connector, body.credentials, egress);
       const verdict = await checkCredentials(config, connector, creds);
       const next = statusFromVerdict(verdict);
       credentialColumns = {

@@ -5,6 +5,7 @@ import { verifySignature } from '../../shared/webhooks/webhook-signature.ts';
 import { RESEND_FAKE_FULL_KEY, startResendFake, type ResendFake } from '../fakes/resend/resend-fake.ts';
 import { startEngine, type Engine } from '../support/engine.ts';
 import { apiClient, setUpProject, type ApiClient } from '../support/http.ts';
+import { eventually } from '../support/webhooks.ts';
 
 interface Received {
   headers: Record<string, string | string[] | undefined>;
@@ -37,16 +38,6 @@ async function startReceiver() {
     failNext: (n: number) => void (failures = n),
     close: () => new Promise<void>((r) => server.close(() => r())),
   };
-}
-
-async function eventually<T>(probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 describe('webhooks and connection health checks', () => {
@@ -139,7 +130,7 @@ describe('webhooks and connection health checks', () => {
   });
 
   it('refuses private webhook targets unless the operator allows them', async () => {
-    const strict = await startEngine({ env: { RESEND_API_URL: fake.url, WEBHOOK_ALLOW_PRIVATE_TARGETS: 'false' } });
+    const strict = await startEngine({ env: { RESEND_API_URL: fake.url, EGRESS_ALLOW_HOSTS: '' } });
     try {
       const strictAdmin = apiClient(strict.baseUrl, strict.workspaceKey);
       for (const url of [receiver.url, 'http://169.254.169.254/latest/meta-data', 'http://localhost:9/x', 'http://[::1]/x', 'http://10.0.0.8/hook']) {

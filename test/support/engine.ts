@@ -52,8 +52,8 @@ export async function startEngine(options: EngineOptions = {}): Promise<Engine> 
     WORKER_CONCURRENCY: '8',
     // Several workers on one machine: each picks a free metrics port.
     WORKER_METRICS_PORT: '0',
-    // Test webhook receivers listen on 127.0.0.1.
-    WEBHOOK_ALLOW_PRIVATE_TARGETS: 'true',
+    // Test webhook receivers and fakes listen on loopback: the egress guard's operator exceptions.
+    EGRESS_ALLOW_HOSTS: '127.0.0.1,localhost,::1',
     ...options.env,
   };
   const captured: string[] = [];

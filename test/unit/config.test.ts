@@ -3,6 +3,7 @@ import { connectors, findConnector } from '../../connectors/registry.ts';
 import { authorizeUrlOf, baseUrlOf, tokenUrlOf } from '../../connectors/toolkit/settings.ts';
 import { ConfigError, loadConfig } from '../../shared/config.ts';
 import { assertPublicBaseUrl } from '../../api/connections/connection-base-url.ts';
+import { createEgressGuard } from '../../shared/egress/egress-guard.ts';
 
 const valid = {
   DATABASE_URL: 'postgres://u@localhost/db',
@@ -68,9 +69,13 @@ describe("a connection's own base URL (connectionBaseUrlField)", () => {
 
   it('must be an https URL of a public host, unless the operator allows private targets', () => {
     for (const bad of ['http://acme.example.com', 'https://127.0.0.1', 'https://169.254.169.254/latest', 'https://localhost:8080', 'https://[::1]/', 'ftp://x.example.com', 'not a url']) {
-      expect(() => assertPublicBaseUrl('baseUrl', bad, false), bad).toThrow(/baseUrl/);
+      expect(() => assertPublicBaseUrl('baseUrl', bad, createEgressGuard()), bad).toThrow(/baseUrl/);
     }
-    expect(() => assertPublicBaseUrl('baseUrl', 'https://acme.example.com/api', false)).not.toThrow();
-    expect(() => assertPublicBaseUrl('baseUrl', 'http://127.0.0.1:4000', true)).not.toThrow();
+    expect(() => assertPublicBaseUrl('baseUrl', 'https://acme.example.com/api', createEgressGuard())).not.toThrow();
+    expect(() => assertPublicBaseUrl('baseUrl', 'http://127.0.0.1:4000', createEgressGuard({ allow: ['127.0.0.1'] }))).not.toThrow();
+    expect(() => assertPublicBaseUrl('baseUrl', 'http://127.0.0.1:4000', createEgressGuard({ allowPrivate: true }))).not.toThrow();
+    // An exception for one host lets through that host, in clear text only there.
+    expect(() => assertPublicBaseUrl('baseUrl', 'http://10.0.0.8', createEgressGuard({ allow: ['127.0.0.1'] }))).toThrow(/baseUrl/);
+    expect(() => assertPublicBaseUrl('baseUrl', 'https://[64:ff9b::a00:8]/', createEgressGuard())).toThrow(/baseUrl/);
   });
 });
