@@ -3,7 +3,8 @@ import { sql } from 'kysely';
 import { findConnector } from '../connectors/registry.ts';
 import type { Config } from '../shared/config.ts';
 import type { Db } from '../shared/db/database.ts';
-import { effectiveLimit, limitKey, type SlidingWindowLimiter } from '../shared/limiter/sliding-window-limiter.ts';
+import { RateLimitPolicy } from '../shared/limiter/rate-limit-policy.ts';
+import { limitKey, type SlidingWindowLimiter } from '../shared/limiter/sliding-window-limiter.ts';
 import type { Logger } from '../shared/logger.ts';
 import { healthCheckJobOptions, type HealthCheckJobData } from '../shared/queue/maintenance-jobs.ts';
 
@@ -40,7 +41,7 @@ export async function scheduleDueHealthChecks(deps: { db: Db; config: Config; li
       const slot = await limiter.reserve(
         {
           key: limitKey(c.project_id, connector.id),
-          limitPerMinute: effectiveLimit(c.rate_limits ?? {}, connector.id, connector.rateLimit.requestsPerMinute, config.RATE_LIMIT_PER_MINUTE),
+          limitPerMinute: new RateLimitPolicy(config).limitFor(c.rate_limits ?? {}, connector),
           member: `health:${c.id}:${now}`,
           notBefore: now + delay,
         },

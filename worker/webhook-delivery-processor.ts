@@ -4,6 +4,7 @@ import { sql } from 'kysely';
 import type { Config } from '../shared/config.ts';
 import type { Vault } from '../shared/crypto/vault.ts';
 import type { Db } from '../shared/db/database.ts';
+import type { RunningShare } from '../shared/limiter/running-share.ts';
 import type { Logger } from '../shared/logger.ts';
 import { EGRESS_REFUSED_MESSAGE, type EgressGuard } from '../shared/egress/egress-guard.ts';
 import { webhookCircuitsOpened, webhookDeliveries, webhookDeliveriesDeferred } from '../shared/metrics.ts';
@@ -11,7 +12,6 @@ import type { WebhookJobData } from '../shared/queue/webhook-job.ts';
 import { signatureHeader } from '../shared/webhooks/webhook-signature.ts';
 import { RetryScheduled } from './execute/retry-policy.ts';
 import type { WebhookCircuits } from './webhook-circuit.ts';
-import type { WebhookWorkspaceShare } from './webhook-workspace-share.ts';
 
 const GIVE_UP_AFTER_MS = 24 * 3600 * 1000;
 const FIRST_RETRY_MS = 5_000;
@@ -39,7 +39,8 @@ export interface WebhookDeliveryDeps {
   config: Config;
   logger: Logger;
   egress: EgressGuard;
-  share: WebhookWorkspaceShare;
+  /** Each workspace's fair share of the delivery slots of every worker, capped by WEBHOOK_WORKSPACE_CONCURRENCY. */
+  share: RunningShare;
   circuits: WebhookCircuits;
 }
 
@@ -69,9 +70,8 @@ export function createWebhookDeliveryProcessor(deps: WebhookDeliveryDeps) {
       await job.moveToDelayed(Math.ceil(until), token);
       throw new DelayedError();
     };
-    if (!(await share.acquire(delivery.workspace_id, delivery.id))) {
-      return deferUntil(Date.now() + SHARE_RETRY_MS * (1 + Math.random()), 'workspace_share');
-    }
+    const lease = await share.acquire(delivery.workspace_id, config.WEBHOOK_WORKSPACE_CONCURRENCY);
+    if (!lease.granted) return deferUntil(Date.now() + SHARE_RETRY_MS * (1 + Math.random()), 'workspace_share');
     try {
       const verdict = await circuits.before(delivery.workspace_id, delivery.url);
       if (!verdict.go) {
@@ -89,7 +89,7 @@ export function createWebhookDeliveryProcessor(deps: WebhookDeliveryDeps) {
       }
       await record(delivery, outcome);
     } finally {
-      await share.release(delivery.workspace_id, delivery.id);
+      lease.release();
     }
   };
 

@@ -22,7 +22,6 @@ import { RetryScheduled } from './execute/retry-policy.ts';
 import { startMetricsServer } from './metrics-server.ts';
 import { createWebhookDeliveryProcessor } from './webhook-delivery-processor.ts';
 import { WebhookCircuits } from './webhook-circuit.ts';
-import { WebhookWorkspaceShare } from './webhook-workspace-share.ts';
 import { egressGuardFromConfig } from '../shared/egress/egress-guard.ts';
 import { observeWebhookCircuits } from '../shared/metrics.ts';
 
@@ -43,7 +42,9 @@ export async function startWorker(config: Config, vault: Vault, logger: Logger):
   publisher.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
   const limiter = new SlidingWindowLimiter(publisher);
   const share = new RunningShare(publisher, { name: EXECUTE_QUEUE, concurrency: config.WORKER_CONCURRENCY, reserve: config.EXECUTION_RESERVE_SLOTS });
-  await share.start();
+  // Webhook deliveries: the same fair shares, per workspace, over the delivery slots.
+  const deliveryShare = new RunningShare(publisher, { name: WEBHOOK_QUEUE, concurrency: config.WEBHOOK_CONCURRENCY });
+  await Promise.all([share.start(), deliveryShare.start()]);
   const webhookQueue = new Queue<WebhookJobData>(WEBHOOK_QUEUE, { connection: publisher });
   const healthQueue = new Queue<HealthCheckJobData>(HEALTH_CHECK_QUEUE, { connection: publisher });
   const maintenanceQueue = new Queue(MAINTENANCE_QUEUE, { connection: publisher });
@@ -55,7 +56,6 @@ export async function startWorker(config: Config, vault: Vault, logger: Logger):
   // Webhook deliveries: one egress guard, a share of the slots per workspace, a circuit per target.
   const egress = egressGuardFromConfig(config);
   const slotHoldMs = config.WEBHOOK_TIMEOUT_MS + 5_000;
-  const share = new WebhookWorkspaceShare(publisher, config.WEBHOOK_WORKSPACE_CONCURRENCY, slotHoldMs);
   const circuits = new WebhookCircuits(publisher, { failures: config.WEBHOOK_CIRCUIT_FAILURES, cooloffMs: config.WEBHOOK_CIRCUIT_COOLOFF_MS, probeHoldMs: slotHoldMs });
   observeWebhookCircuits(() => circuits.openCount());
 
@@ -80,7 +80,7 @@ export async function startWorker(config: Config, vault: Vault, logger: Logger):
       createExecuteProcessor({ db, config, publisher, limiter, share, refresher, breaker, logger }),
       config.WORKER_CONCURRENCY,
     ),
-    consumer<WebhookJobData>(WEBHOOK_QUEUE, createWebhookDeliveryProcessor({ db, vault, config, logger, egress, share, circuits }), config.WEBHOOK_CONCURRENCY),
+    consumer<WebhookJobData>(WEBHOOK_QUEUE, createWebhookDeliveryProcessor({ db, vault, config, logger, egress, share: deliveryShare, circuits }), config.WEBHOOK_CONCURRENCY),
     consumer<HealthCheckJobData>(HEALTH_CHECK_QUEUE, createHealthCheckProcessor({ db, config, refresher, breaker, logger }), 2),
     consumer(
       MAINTENANCE_QUEUE,
@@ -110,7 +110,7 @@ export async function startWorker(config: Config, vault: Vault, logger: Logger):
         logger.warn('drain timed out; closing with jobs still active');
         await Promise.all(workers.map((w) => w.close(true)));
       }
-      await share.stop();
+      await Promise.all([share.stop(), deliveryShare.stop()]);
       await metricsServer.stop();
       await Promise.all([webhookQueue.close(), healthQueue.close(), maintenanceQueue.close(), executeQueue.close()]);
       await publisher.quit().catch(() => {});
