@@ -11,6 +11,7 @@ import type { ExecuteJobData } from '../shared/queue/execute-job.ts';
 import { ExecutionService } from './execution/execution-service.ts';
 import { RequestHasher } from './execution/request-hash.ts';
 import { RateLimitPolicy } from '../shared/limiter/rate-limit-policy.ts';
+import { MAX_RUNNING_CALLS_OVERRIDE } from '../shared/limiter/running-share.ts';
 import type { ReplyListener } from './execution/reply-listener.ts';
 import { authenticate, authenticateRequest, requireWorkspaceKey } from './middleware/authenticate.ts';
 import { AdmissionGate } from './execution/admission-gate.ts';
@@ -98,7 +99,7 @@ export function createApp(deps: ApiDeps): Express {
   app.use(toolRoutes(db));
   // Everything below manages the workspace.
   app.use('/v1', requireWorkspaceKey);
-  app.use(projectRoutes(db, limits));
+  app.use(projectRoutes(db, limits, config.PROJECT_MAX_RUNNING_CALLS || MAX_RUNNING_CALLS_OVERRIDE));
   const breaker = new ConnectionBreaker(db, deps.events, logger);
   const refresher = new CredentialRefresher(db, vault, deps.redis, config, logger, breaker);
   app.use(connectionRoutes(db, vault, config, refresher, breaker, deps.events));

@@ -106,7 +106,7 @@ export class ExecutionService {
    */
   private async admit(cmd: ExecuteCommand, connector: ConnectorDefinition, action: ActionDefinition<any, any>, input: unknown, requestedProjectId: string): Promise<Admitted> {
     const workspaceId = cmd.principal.workspaceId;
-    const { projectId, rateLimits, connection } = await resolveTarget(this.db, workspaceId, requestedProjectId, connector.id, cmd.connectionId);
+    const { projectId, rateLimits, maxRunningCalls, connection } = await resolveTarget(this.db, workspaceId, requestedProjectId, connector.id, cmd.connectionId);
     const request = this.hasher.fingerprint({ connectorId: connector.id, actionId: action.id, connectionId: cmd.connectionId, input: cmd.input });
 
     if (cmd.idempotencyKey !== undefined) {
@@ -174,6 +174,7 @@ export class ExecutionService {
       input,
       replyTo: cmd.respondAsync ? null : this.replies.channel,
       limitPerMinute,
+      maxRunningCalls,
     };
     // Subscribe before enqueueing, so a fast worker's reply cannot arrive before we listen.
     const waiting = cmd.respondAsync ? undefined : this.replies.wait(invocationId, cmd.timeoutMs);

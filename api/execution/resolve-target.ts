@@ -6,6 +6,8 @@ import { isWellFormedId } from '../../shared/ids.ts';
 export interface ExecutionTarget {
   projectId: string;
   rateLimits: Record<string, number>;
+  /** The project's own cap on calls running at once, or null. */
+  maxRunningCalls: number | null;
   connection: { id: string; status: 'active' | 'broken'; statusReason: string | null };
 }
 
@@ -19,8 +21,8 @@ export async function resolveTarget(db: Db, workspaceId: string, projectId: stri
   if (connectionId !== undefined && !isWellFormedId('connection', connectionId)) {
     throw new ApiError('no_connection', 'No such connection is bound to this project.');
   }
-  const rows = await sql<{ rate_limits: Record<string, number>; id: string | null; status: 'active' | 'broken' | null; status_reason: string | null }>`
-    select p.rate_limits, c.id, c.status, c.status_reason
+  const rows = await sql<{ rate_limits: Record<string, number>; max_running_calls: number | null; id: string | null; status: 'active' | 'broken' | null; status_reason: string | null }>`
+    select p.rate_limits, p.max_running_calls, c.id, c.status, c.status_reason
       from projects p
       left join lateral (
         select c.id, c.status, c.status_reason
@@ -43,5 +45,5 @@ export async function resolveTarget(db: Db, workspaceId: string, projectId: stri
   if (rows.rows.length > 1) {
     throw new ApiError('ambiguous_connection', `Several ${connectorId} connections are bound to this project; name one with connectionId.`);
   }
-  return { projectId, rateLimits: first.rate_limits, connection: { id: first.id, status: first.status, statusReason: first.status_reason } };
+  return { projectId, rateLimits: first.rate_limits, maxRunningCalls: first.max_running_calls, connection: { id: first.id, status: first.status, statusReason: first.status_reason } };
 }

@@ -41,6 +41,7 @@ export function presentProject(p: ProjectRow) {
     externalId: p.external_id,
     metadata: p.metadata,
     rateLimits: p.rate_limits,
+    maxRunningCalls: p.max_running_calls,
     createdAt: iso(p.created_at),
   };
 }

@@ -38,10 +38,20 @@ const listKeys = z.object(pageQuery);
 
 const isUniqueViolation = (err: unknown) => (err as { code?: string }).code === '23505';
 
-/** Projects and their API keys (workspace keys only); a project's own rate limits stay within `limits`. */
-export function projectRoutes(db: Db, limits: RateLimitPolicy): Router {
+/**
+ * Projects and their API keys (workspace keys only); a project's own rate limits stay within
+ * `limits`, its own cap on running calls within `maxRunningCalls` (the operator's PROJECT_MAX_RUNNING_CALLS).
+ */
+export function projectRoutes(db: Db, limits: RateLimitPolicy, maxRunningCalls: number): Router {
   const router = Router();
-  const updateProject = z.object({ displayName: displayName.optional(), metadata: metadata.optional(), rateLimits: rateLimitsWithin(limits).optional() }).strict();
+  const updateProject = z
+    .object({
+      displayName: displayName.optional(),
+      metadata: metadata.optional(),
+      rateLimits: rateLimitsWithin(limits).optional(),
+      maxRunningCalls: z.number().int().min(1).max(maxRunningCalls).nullable().optional(),
+    })
+    .strict();
 
   const loadProject = async (workspaceId: string, id: string) => {
     const project = await db.selectFrom('projects').selectAll().where('id', '=', id).where('workspace_id', '=', workspaceId).executeTakeFirst();
@@ -106,6 +116,7 @@ export function projectRoutes(db: Db, limits: RateLimitPolicy): Router {
         display_name: body.displayName ?? project.display_name,
         metadata: JSON.stringify(body.metadata ?? project.metadata),
         rate_limits: JSON.stringify(limits),
+        max_running_calls: body.maxRunningCalls === undefined ? project.max_running_calls : body.maxRunningCalls,
       })
       .where('id', '=', project.id)
       .returningAll()

@@ -123,6 +123,8 @@ export interface Project {
   metadata: Record<string, unknown>;
   /** Per-connector overrides of the requests-per-minute limit. */
   rateLimits: Record<string, number>;
+  /** The project's own cap on its calls running at once across all workers; null: the operator's. */
+  maxRunningCalls: number | null;
   createdAt: string;
 }
 
@@ -137,6 +139,8 @@ export interface ProjectUpdateParams {
   metadata?: Record<string, unknown>;
   /** Merged into the existing overrides; `null` removes a connector's override. */
   rateLimits?: Partial<Record<ConnectorId, number | null>>;
+  /** 1 to the operator's maximum; `null` returns to the operator's cap. */
+  maxRunningCalls?: number | null;
 }
 
 export interface ApiKey {

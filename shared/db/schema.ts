@@ -20,6 +20,8 @@ export interface ProjectTable {
   external_id: string | null;
   metadata: JsonWithDefault<Record<string, unknown>>;
   rate_limits: JsonWithDefault<Record<string, number>>;
+  /** The project's own cap on calls running at once; null: the operator's default. */
+  max_running_calls: number | null;
   created_at: CreatedAt;
 }
 

@@ -122,6 +122,19 @@ type ShareRedis = Redis & {
   shareLeave(...args: (string | number)[]): Promise<number>;
 };
 
+/** The highest cap a project may set for itself when the operator sets none. */
+export const MAX_RUNNING_CALLS_OVERRIDE = 100_000;
+
+/**
+ * An owner's cap on its running work: its own (a project's `maxRunningCalls`) within the operator's
+ * maximum (`PROJECT_MAX_RUNNING_CALLS`); 0 means none. A stored override above a since-lowered
+ * maximum is clamped, never an error.
+ */
+export function runningCapOf(ownCap: number | null, operatorMax: number): number {
+  if (operatorMax <= 0) return ownCap ?? 0;
+  return Math.min(ownCap ?? operatorMax, operatorMax);
+}
+
 export class RunningShare {
   readonly #redis: ShareRedis;
   readonly #keys: { leases: string; running: string; waiting: string; workers: string; capacity: string };

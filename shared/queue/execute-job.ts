@@ -16,6 +16,8 @@ export interface ExecuteJobData {
   replyTo: string | null;
   /** The project's limit for this connector when the call was accepted; retries reserve slots under it. */
   limitPerMinute: number;
+  /** The project's own cap on its calls running at once when the call was accepted (null or absent: the operator's). */
+  maxRunningCalls?: number | null;
 }
 
 /** Upper bound of attempts per invocation; the worker decides per failure whether to use them. */

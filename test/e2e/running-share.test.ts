@@ -24,7 +24,7 @@ describe('fair shares of running work', () => {
     fake.addKey(SLOW_KEY, 'full', 'team_slow');
     fake.addKey(HANGING_KEY, 'full', 'team_hang');
     engine = await startEngine({
-      env: { RESEND_API_URL: fake.url, WORKER_CONCURRENCY: '8', EXECUTION_RESERVE_SLOTS: '2', UPSTREAM_TIMEOUT_MS: '2000', EXECUTION_TIME_BUDGET_MS: '4500' },
+      env: { RESEND_API_URL: fake.url, WORKER_CONCURRENCY: '8', EXECUTION_RESERVE_SLOTS: '2', UPSTREAM_TIMEOUT_MS: '2000', EXECUTION_TIME_BUDGET_MS: '4500', PROJECT_MAX_RUNNING_CALLS: '50' },
     });
     admin = apiClient(engine.baseUrl, engine.workspaceKey);
   });
@@ -98,4 +98,40 @@ describe('fair shares of running work', () => {
     const metrics = await fetch(`${engine.baseUrl}/metrics`).then((r) => r.text());
     expect(Number(/connector_engine_jobs_held_back_total\{reason="share"\} (\d+)/.exec(metrics)?.[1] ?? 0)).toBeGreaterThan(0);
   }, 180_000);
+
+  it('holds a project to its own cap on running calls, within the operator’s maximum', async () => {
+    const key = 're_capped_0123456789abcdefghijklmnopqrs';
+    fake.addKey(key, 'full', 'team_capped');
+    const p = await setUpProject(admin, { connectorId: 'resend', credentials: { apiKey: key } });
+    for (const bad of [0, 51, 2.5, '2']) {
+      const res = await admin.patch(`/v1/projects/${p.projectId}`, { maxRunningCalls: bad });
+      expect(res.status, String(bad)).toBe(400);
+      expect(res.body.error.details[0].path).toBe('maxRunningCalls');
+    }
+    const capped = await admin.patch(`/v1/projects/${p.projectId}`, { maxRunningCalls: 2 });
+    expect(capped.status).toBe(200);
+    expect(capped.body.maxRunningCalls).toBe(2);
+
+    fake.setKeyLatency(key, 600);
+    const client = apiClient(engine.baseUrl, p.projectKey);
+    const ids = await Promise.all(
+      Array.from({ length: 8 }, async () => (await client.post('/v1/executions', { connectorId: 'resend', actionId: 'listDomains', input: {} }, { prefer: 'respond-async' })).body.invocationId as string),
+    );
+    for (const id of ids) {
+      for (;;) {
+        const inv = (await admin.get(`/v1/invocations/${id}`)).body;
+        if (inv.status === 'succeeded') break;
+        expect(inv.status).not.toBe('failed');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    // Never a third call while two are running: any three arrivals span at least one call's latency.
+    const arrivals = fake.requests.filter((r) => r.headers['authorization'] === `Bearer ${key}` && r.path === '/domains').map((r) => r.receivedAt.getTime()).sort((a, b) => a - b);
+    expect(arrivals.length).toBe(9); // the credential test, then the 8 calls
+    const calls = arrivals.slice(1);
+    for (let i = 0; i + 2 < calls.length; i++) expect(calls[i + 2]! - calls[i]!).toBeGreaterThanOrEqual(550);
+
+    // null gives the project the operator's cap again.
+    expect((await admin.patch(`/v1/projects/${p.projectId}`, { maxRunningCalls: null })).body.maxRunningCalls).toBeNull();
+  }, 60_000);
 });

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RunningShare, type LeaseResult } from '../../shared/limiter/running-share.ts';
+import { RunningShare, runningCapOf, type LeaseResult } from '../../shared/limiter/running-share.ts';
 import { testRedisUrl } from '../support/services.ts';
 
 /** The rules of shared/limiter/running-share.ts, against a real Redis, one tier per test. */
@@ -62,6 +62,14 @@ describe('running share (real Redis)', () => {
     // A at 4 is at its share too; the reserve stays free for a third owner.
     expect(await share.acquire('A')).toEqual({ granted: false, reason: 'share' });
     granted(await share.acquire('C'));
+  });
+
+  it('takes a project’s own cap within the operator’s maximum', () => {
+    expect(runningCapOf(null, 0)).toBe(0); // neither: no cap
+    expect(runningCapOf(5, 0)).toBe(5);
+    expect(runningCapOf(null, 32)).toBe(32);
+    expect(runningCapOf(5, 32)).toBe(5);
+    expect(runningCapOf(64, 32)).toBe(32); // stored before the maximum was lowered: clamped
   });
 
   it('bounds an owner by its own cap whatever its share', async () => {

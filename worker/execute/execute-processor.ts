@@ -12,7 +12,7 @@ import { isInfrastructureError } from '../../shared/infrastructure-errors.ts';
 import { claimAttempt, completeInvocations, requeueInvocation, type InvocationFailure, type InvocationOutcome } from '../../shared/invocations/invocation-store.ts';
 import { limitKey, type SlidingWindowLimiter } from '../../shared/limiter/sliding-window-limiter.ts';
 import type { Logger } from '../../shared/logger.ts';
-import type { RunningShare } from '../../shared/limiter/running-share.ts';
+import { runningCapOf, type RunningShare } from '../../shared/limiter/running-share.ts';
 import { jobDuration, jobs, jobsHeldBack, upstreamRateLimited } from '../../shared/metrics.ts';
 import type { ExecuteJobData } from '../../shared/queue/execute-job.ts';
 import type { ExecutionReply } from '../../shared/queue/execution-reply.ts';
@@ -121,7 +121,7 @@ export function createExecuteProcessor(deps: ProcessorDeps) {
 
     // 0. A place to run within the project's fair share of every worker's slots; held back, the job
     // waits in the delayed set, nothing claimed and no attempt spent (docs/decisions/0007).
-    const lease = await deps.share.acquire(data.projectId, deps.config.PROJECT_MAX_RUNNING_CALLS);
+    const lease = await deps.share.acquire(data.projectId, runningCapOf(data.maxRunningCalls ?? null, deps.config.PROJECT_MAX_RUNNING_CALLS));
     if (!lease.granted) {
       jobsHeldBack.inc({ reason: lease.reason });
       // Starts that were not attempts (held back, or deferred by the limit) so far.
