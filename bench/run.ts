@@ -929,6 +929,7 @@ async function main(): Promise<void> {
     WORKER_CONCURRENCY: String(CONCURRENCY),
     HEALTH_CHECK_INTERVAL_MS: '0', // no background credential checks hitting the fake mid-measurement
     WORKER_METRICS_PORT: '0', // several workers on one machine: each its own free port
+    MAX_CONNECTIONS_PER_CLIENT: '100000', // the load generator is one address with every caller's connections
   };
   executeQueue = new Queue(EXECUTE_QUEUE, { connection: benchRedis() });
   noopQueue = new Queue('bench-noop', { connection: benchRedis() });
