@@ -1,7 +1,6 @@
 import type { Queue } from 'bullmq';
 import express, { type Express } from 'express';
 import type { Redis } from 'ioredis';
-import { pinoHttp } from 'pino-http';
 import type { Config } from '../shared/config.ts';
 import type { Vault } from '../shared/crypto/vault.ts';
 import type { Db } from '../shared/db/database.ts';
@@ -13,7 +12,11 @@ import { RequestHasher } from './execution/request-hash.ts';
 import { RateLimitPolicy } from '../shared/limiter/rate-limit-policy.ts';
 import { MAX_RUNNING_CALLS_OVERRIDE } from '../shared/limiter/running-share.ts';
 import type { ReplyListener } from './execution/reply-listener.ts';
-import { authenticate, authenticateRequest, requireWorkspaceKey } from './middleware/authenticate.ts';
+import { authenticate, Authenticator, requireWorkspaceKey } from './middleware/authenticate.ts';
+import { AuthFailureThrottle } from './middleware/auth-throttle.ts';
+import { jsonBody, jsonBodyReader } from './middleware/json-body.ts';
+import { requestLog } from './middleware/request-log.ts';
+import { BodyBudget } from './http/body-budget.ts';
 import { AdmissionGate } from './execution/admission-gate.ts';
 import { errorHandler, notFoundRoute } from './middleware/errors.ts';
 import { requestId } from './middleware/request-id.ts';
@@ -51,38 +54,24 @@ export function createApp(deps: ApiDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  app.set('trust proxy', false);
+  // X-Forwarded-For counts only from the proxies the operator listed (api/http/client-address.ts).
+  app.set('trust proxy', config.TRUST_PROXY.length > 0 ? config.TRUST_PROXY : false);
 
   app.use(requestId);
   app.use(httpMetrics);
   // Request lines are written at info. At a quieter level (warn in production) pino-http would still
   // build a child logger per request for nothing: 11 % of the api's CPU (docs/benchmarks.md). Errors
   // are logged by the error handler either way.
-  if (logger.isLevelEnabled('info')) {
-    app.use(
-      pinoHttp({
-        logger,
-        genReqId: (req) => (req as express.Request).id,
-        // The request line of an execution names its invocation, so logs join across api and worker.
-        customProps: (req, res) => {
-          const invocationId = (res as express.Response).locals?.invocationId;
-          return invocationId ? { reqId: req.id, invocationId } : { reqId: req.id };
-        },
-        autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics' },
-        // Paths only: query strings can carry one-time codes, and headers carry keys.
-        serializers: {
-          req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, path: req.url.split('?')[0] }),
-          res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-        },
-      }),
-    );
-  }
-  app.use(express.json({ limit: config.MAX_BODY_BYTES, type: ['application/json', 'application/*+json'], strict: true }));
+  if (logger.isLevelEnabled('info')) app.use(requestLog(logger));
+  // No body parser here: a route reads its body (readBody) only once the request has authenticated,
+  // so a made-up key never makes the api buffer one (docs/security.md, "Abuse of the api").
+  const authenticator = new Authenticator(db, new AuthFailureThrottle(config.AUTH_FAILURE_LIMIT, config.AUTH_FAILURE_WINDOW_MS));
+  const readBody = jsonBodyReader(config, new BodyBudget(config.MAX_INFLIGHT_BODY_BYTES));
 
-  // The hot path first, so it does not walk the routers below: admission, then its own authentication.
+  // The hot path first, so it does not walk the routers below: authentication, body, admission.
   const limits = new RateLimitPolicy(config);
   const executions = new ExecutionService(db, deps.queue, deps.replies, new SlidingWindowLimiter(deps.redis), limits, new AdmissionGate(), new RequestHasher(vault));
-  app.use(executionRoutes(executions, (req) => authenticateRequest(db, req)));
+  app.use(executionRoutes(executions, (req) => authenticator.authenticate(req), readBody));
 
   app.use(healthRoutes(db, deps.redis));
   app.get('/metrics', async (_req, res) => {
@@ -92,9 +81,9 @@ export function createApp(deps: ApiDeps): Express {
   app.use(catalogRoutes());
   app.use(oauthCallbackRoutes(db, vault, config));
   // MCP authenticates itself (a project key; JSON-RPC clients get a WWW-Authenticate challenge).
-  app.use(mcpRoutes(db, executions, config));
+  app.use(mcpRoutes(authenticator, db, executions, config, readBody));
 
-  app.use('/v1', authenticate(db));
+  app.use('/v1', authenticate(authenticator), jsonBody(readBody));
   app.use(invocationRoutes(db));
   app.use(toolRoutes(db));
   // Everything below manages the workspace.

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { Queue } from 'bullmq';
 import { ensureBootstrapWorkspace } from '../shared/auth/workspaces.ts';
@@ -12,6 +11,7 @@ import { WEBHOOK_QUEUE, type WebhookJobData } from '../shared/queue/webhook-job.
 import { ConnectionEvents } from '../shared/webhooks/connection-events.ts';
 import { observeQueueDepth } from '../shared/metrics.ts';
 import { createApp } from './app.ts';
+import { createHttpServer } from './http/http-server.ts';
 import { ReplyListener } from './execution/reply-listener.ts';
 
 export interface RunningApi {
@@ -39,24 +39,8 @@ export async function startApi(config: Config, vault: Vault, logger: Logger): Pr
   await replies.start();
 
   const app = createApp({ config, db, vault, redis, queue, replies, events, logger });
-  const server = app.listen(config.PORT);
+  const server = createHttpServer(app, config).listen(config.PORT);
   await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
-  server.keepAliveTimeout = 65_000;
-  // Requests Node's HTTP parser rejects (bad header bytes, oversized request line) still get the
-  // docs/api.md envelope and a request id, instead of a bare 400.
-  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-    if (!socket.writable) return socket.destroy();
-    const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
-    const body = JSON.stringify({
-      error: tooLarge
-        ? { code: 'payload_too_large', message: 'The request headers are too large.' }
-        : { code: 'invalid_json', message: 'The HTTP request is malformed.' },
-    });
-    socket.end(
-      `HTTP/1.1 ${tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\nContent-Type: application/json; charset=utf-8\r\n` +
-        `Content-Length: ${Buffer.byteLength(body)}\r\nX-Request-Id: ${randomUUID()}\r\nConnection: close\r\n\r\n${body}`,
-    );
-  });
   const port = (server.address() as AddressInfo).port;
   logger.info({ port }, `api listening on http://127.0.0.1:${port}`);
 

@@ -995,6 +995,7 @@ async function main(): Promise<void> {
     RATE_LIMIT_MAX_PER_MINUTE: String(HIGH_LIMIT),
     RATE_LIMIT_PER_MINUTE: '300',
     WORKER_METRICS_PORT: '0', // several workers on one machine: each its own free port
+    MAX_CONNECTIONS_PER_CLIENT: '100000', // the load generator is one address with every caller's connections
   };
   executeQueue = new Queue(EXECUTE_QUEUE, { connection: benchRedis() });
   noopQueue = new Queue('bench-noop', { connection: benchRedis() });

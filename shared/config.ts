@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { invalidAllowEntries } from './egress/allow-list.ts';
 
@@ -6,6 +7,15 @@ import { invalidAllowEntries } from './egress/allow-list.ts';
  * Every problem is reported on its own line naming the variable, so an operator can fix them all in one go.
  */
 const httpUrl = z.url({ protocol: /^https?$/ });
+
+/** One TRUST_PROXY entry: what Express's `trust proxy` accepts, minus hop counts and `true` (trusting every peer). */
+function isProxySpec(spec: string): boolean {
+  if (['loopback', 'linklocal', 'uniquelocal'].includes(spec)) return true;
+  const [address, bits, extra] = spec.split('/');
+  const family = isIP(address ?? '');
+  if (family === 0 || extra !== undefined) return false;
+  return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128));
+}
 
 const configSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
@@ -83,6 +93,35 @@ const configSchema = z.object({
     .pipe(z.array(httpUrl)),
   /** Each worker serves /metrics here; 0 picks a free port (logged). */
   WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
+  /** A client must have sent its request headers within this long of connecting (Node's headersTimeout). */
+  HTTP_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+  /**
+   * A client must have sent its whole request (headers and body) within this long (Node's
+   * requestTimeout). It covers receiving the request only: a sync call's wait for its result is not
+   * counted. Raised to HTTP_HEADERS_TIMEOUT_MS when lower.
+   */
+  HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
+  /** A request body that makes no progress for this long is abandoned and its connection closed. */
+  HTTP_BODY_IDLE_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+  /** How long an idle keep-alive connection stays open; above the usual 60 s idle timeout of load balancers. */
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: z.coerce.number().int().min(0).default(65_000),
+  /** Open connections per client address; more are answered 429 and closed. Trusted proxies are exempt. */
+  MAX_CONNECTIONS_PER_CLIENT: z.coerce.number().int().positive().default(64),
+  /** Request body bytes one api process holds at once; a body that does not fit is refused (503) unread. */
+  MAX_INFLIGHT_BODY_BYTES: z.coerce.number().int().positive().default(32 * 1024 * 1024),
+  /** Failed authentications per client address and window before its keyed requests get 429 until the window ends. */
+  AUTH_FAILURE_LIMIT: z.coerce.number().int().positive().default(20),
+  /** The window AUTH_FAILURE_LIMIT counts in; a throttled address is let through again when it ends. */
+  AUTH_FAILURE_WINDOW_MS: z.coerce.number().int().min(100).default(60_000),
+  /**
+   * Proxies whose X-Forwarded-For names the client (comma-separated addresses, CIDR ranges, or
+   * loopback / linklocal / uniquelocal). Empty: the client is the connection's peer address.
+   */
+  TRUST_PROXY: z
+    .string()
+    .default('')
+    .transform((v) => v.split(',').map((p) => p.trim()).filter(Boolean))
+    .pipe(z.array(z.string().refine(isProxySpec, 'must be a comma-separated list of IP addresses, CIDR ranges, loopback, linklocal or uniquelocal'))),
 });
 
 /**

@@ -23,8 +23,8 @@ export interface AdmissionTicket {
  * The fair admission gate every transport's executions pass (HTTP, MCP, …): a few places per api
  * process, handed to callers in turns, with a heavy caller held to a share while a light one is
  * active (FairAdmission). It lives in the ExecutionService, so a transport cannot skip it; the HTTP
- * route enters it before authentication (whose database lookup is where a flood's requests used to
- * queue ahead of everyone else's), keyed by the presented key's hash, and hands the ticket on.
+ * route enters it once the request has authenticated and its body is read (docs/decisions/0009),
+ * keyed by the presented key's hash, and hands the ticket on.
  */
 export class AdmissionGate {
   constructor(readonly fair = new FairAdmission(ADMISSION_CONCURRENCY, { share: ADMISSION_SHARE })) {

@@ -31,7 +31,7 @@ export interface ExecuteCommand {
   /** How long a sync call waits for its result, counted from its arrival (its wait at the gate is spent from it). */
   timeoutMs: number;
   /**
-   * The place a transport already took at the admission gate (HTTP takes it before authentication).
+   * The place a transport already took at the admission gate (HTTP takes it once authenticated, body read).
    * Without one, the service takes a place itself, keyed by the caller's API key.
    */
   ticket?: AdmissionTicket;

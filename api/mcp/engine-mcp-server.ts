@@ -11,7 +11,7 @@ import { actionTakesConnectionId, toolAnnotations, toolInputSchema, toolOutputSc
 export interface McpRequestScope {
   principal: Extract<Principal, { kind: 'project' }>;
   tools: ProjectTool[];
-  /** A `tools/call` took its place at the admission gate before authentication (see routes/mcp.ts). */
+  /** A `tools/call` took its place at the admission gate once authenticated (see routes/mcp.ts). */
   ticket?: AdmissionTicket;
   /** Absolute base of artifact URLs (PUBLIC_URL, or this server's address). */
   publicUrl: string;

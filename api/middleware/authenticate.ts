@@ -3,6 +3,8 @@ import type { Request, RequestHandler } from 'express';
 import { hashApiKey } from '../../shared/auth/api-keys.ts';
 import type { Db } from '../../shared/db/database.ts';
 import { ApiError } from '../../shared/errors.ts';
+import { clientAddress } from '../http/client-address.ts';
+import type { AuthFailureThrottle } from './auth-throttle.ts';
 
 export type Principal =
   | { kind: 'workspace'; workspaceId: string; keyId: string }
@@ -14,7 +16,7 @@ const presentedHashes = new WeakMap<Request, Buffer | null>();
 
 /**
  * SHA-256 of the bearer key the request presents, or null without one. Computed once per request:
- * the execution admission gate tells callers apart by it before authentication runs.
+ * authentication looks the key up by it, and the execution admission gate tells callers apart by it.
  */
 export function presentedKeyHash(req: Request): Buffer | null {
   let hash = presentedHashes.get(req);
@@ -27,39 +29,61 @@ export function presentedKeyHash(req: Request): Buffer | null {
 }
 
 /**
- * Who a request is at the admission gate, before authentication: its key's hash (a flood with one
- * key gets one turn per round like anyone else). The one rule for every transport that enters it.
+ * Who a request is at the admission gate: its key's hash (a flood with one key gets one turn per
+ * round like anyone else). The one rule for every transport that enters it.
  */
 export function admissionCaller(req: Request): string {
   return presentedKeyHash(req)?.toString('base64url') ?? 'no key';
 }
 
+/** Shorter keys do not exist (generated ones are 49 characters, BOOTSTRAP_WORKSPACE_KEY at least 32): refused without a lookup. */
+const plausibleKey = /^Bearer\s+\S{32,512}\s*$/i;
+
+const missingKey = () => new ApiError('unauthenticated', 'Send an API key as "Authorization: Bearer <key>".');
+
 /**
  * Resolves `Authorization: Bearer <key>` to a principal (and sets `req.principal`). Keys are looked
  * up by their SHA-256, then compared in constant time; revocation takes effect on the next request
- * (nothing is cached).
+ * (nothing is cached). Failures are counted per client address (AuthFailureThrottle): a throttled
+ * address gets 429 before any lookup. A request without a key costs nothing and is not counted.
+ * Routes authenticate before they read the body (api/middleware/json-body.ts), so a made-up key
+ * never makes the api buffer one.
  */
-export async function authenticateRequest(db: Db, req: Request): Promise<Principal> {
-  const hash = presentedKeyHash(req);
-  if (!hash) throw new ApiError('unauthenticated', 'Send an API key as "Authorization: Bearer <key>".');
-  const row = await db
-    .selectFrom('api_keys')
-    .select(['id', 'workspace_id', 'project_id', 'kind', 'key_hash'])
-    .where('key_hash', '=', hash)
-    .where('revoked_at', 'is', null)
-    .executeTakeFirst();
-  if (!row || !timingSafeEqual(row.key_hash, hash)) throw new ApiError('unauthenticated', 'The API key is unknown or revoked.');
-  req.principal =
-    row.kind === 'project' && row.project_id
-      ? { kind: 'project', workspaceId: row.workspace_id, projectId: row.project_id, keyId: row.id }
-      : { kind: 'workspace', workspaceId: row.workspace_id, keyId: row.id };
-  return req.principal;
+export class Authenticator {
+  constructor(
+    private readonly db: Db,
+    private readonly throttle: AuthFailureThrottle,
+  ) {}
+
+  async authenticate(req: Request): Promise<Principal> {
+    const hash = presentedKeyHash(req);
+    if (!hash) throw missingKey();
+    const address = clientAddress(req);
+    this.throttle.check(address);
+    const row = plausibleKey.test(req.get('authorization') ?? '')
+      ? await this.db
+          .selectFrom('api_keys')
+          .select(['id', 'workspace_id', 'project_id', 'kind', 'key_hash'])
+          .where('key_hash', '=', hash)
+          .where('revoked_at', 'is', null)
+          .executeTakeFirst()
+      : undefined;
+    if (!row || !timingSafeEqual(row.key_hash, hash)) {
+      this.throttle.recordFailure(address);
+      throw new ApiError('unauthenticated', 'The API key is unknown or revoked.');
+    }
+    req.principal =
+      row.kind === 'project' && row.project_id
+        ? { kind: 'project', workspaceId: row.workspace_id, projectId: row.project_id, keyId: row.id }
+        : { kind: 'workspace', workspaceId: row.workspace_id, keyId: row.id };
+    return req.principal;
+  }
 }
 
-/** authenticateRequest as middleware, for the routes that need a key. */
-export function authenticate(db: Db): RequestHandler {
+/** Authenticator.authenticate as middleware, for the routes that need a key. */
+export function authenticate(authenticator: Authenticator): RequestHandler {
   return async (req, _res, next) => {
-    await authenticateRequest(db, req);
+    await authenticator.authenticate(req);
     next();
   };
 }
@@ -76,6 +100,6 @@ export function workspacePrincipal(req: Express.Request): Extract<Principal, { k
 }
 
 export function principalOf(req: Express.Request): Principal {
-  if (!req.principal) throw new ApiError('unauthenticated', 'Send an API key as "Authorization: Bearer <key>".');
+  if (!req.principal) throw missingKey();
   return req.principal;
 }

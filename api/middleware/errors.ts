@@ -3,8 +3,15 @@ import { ApiError } from '../../shared/errors.ts';
 import { isInfrastructureError } from '../../shared/infrastructure-errors.ts';
 import type { Logger } from '../../shared/logger.ts';
 
+/**
+ * Writes `err` in the docs/api.md envelope. A request whose body has not fully arrived (refused
+ * before it was read: a bad key, a full body budget, a declared size over the limit) gets
+ * `Connection: close`, so Node closes the socket after the answer instead of reading the rest.
+ */
 export function sendError(res: Parameters<RequestHandler>[1], err: ApiError, invocationId?: string): void {
   if (err.headers) for (const [k, v] of Object.entries(err.headers)) res.setHeader(k, v);
+  if (res.req && !res.req.complete) res.setHeader('Connection', 'close');
+  res.locals.errorCode = err.code; // named on the request's log line (request-log.ts)
   const body: Record<string, unknown> = {
     error: { code: err.code, message: err.message, ...(err.details === undefined ? {} : { details: err.details }) },
   };
@@ -23,7 +30,11 @@ export const notFoundRoute: RequestHandler = (req) => {
   throw new ApiError('not_found', `No route ${req.method} ${req.path}.`);
 };
 
-/** The one place an error becomes a response. Bodies never include stacks or secrets. */
+/**
+ * The one place an error becomes a response. Bodies never include stacks or secrets. Expected
+ * errors (an ApiError, a client's malformed request, a backing service down) are logged without a
+ * stack, on the request line or at debug/warn here; only an unexpected one logs its stack, at error.
+ */
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
     if (res.headersSent) return;

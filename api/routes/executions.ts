@@ -6,6 +6,7 @@ import { admissionCaller } from '../middleware/authenticate.ts';
 import { errorFromReply, type ExecutionService } from '../execution/execution-service.ts';
 import { InvocationError } from '../middleware/errors.ts';
 import { parseBody, parseQuery } from '../validation.ts';
+import type { BodyReader } from '../middleware/json-body.ts';
 
 const executeBody = z
   .object({
@@ -20,20 +21,27 @@ const executeQuery = z.object({ timeoutMs: z.coerce.number().int().min(1).max(12
 const idempotencyKey = z.string().min(1).max(255);
 
 /**
- * POST /v1/executions: sync by default, async with `Prefer: respond-async`. The call first waits
- * for a place at the service's admission gate, keyed by the presented key's hash, and only then
- * authenticates (`authenticate`): a flood's lookups queue behind the gate, not ahead of everyone.
+ * POST /v1/executions: sync by default, async with `Prefer: respond-async`. The call authenticates
+ * first (`authenticate`: a made-up key is refused before any body is read, and a throttled address
+ * before any lookup), then reads its body (`readBody`, within the process's body budget), then waits
+ * for a place at the service's admission gate, keyed by the presented key's hash (docs/decisions/0003,
+ * 0007): a slow sender holds no place, and a waiting call's body is already whole.
  */
-export function executionRoutes(service: Pick<ExecutionService, 'execute' | 'admission'>, authenticate: (req: Request) => Promise<Principal>): Router {
+export function executionRoutes(
+  service: Pick<ExecutionService, 'execute' | 'admission'>,
+  authenticate: (req: Request) => Promise<Principal>,
+  readBody: BodyReader,
+): Router {
   const router = Router();
 
   router.post('/v1/executions', async (req, res) => {
+    const principal = await authenticate(req);
+    await readBody(req, res);
     const ticket = await service.admission.enter(admissionCaller(req), res);
     if (!ticket) return; // the client hung up while waiting
     let outcome;
     let timeoutMs;
     try {
-      const principal = await authenticate(req);
       const body = parseBody(executeBody, req);
       timeoutMs = parseQuery(executeQuery, req).timeoutMs;
       const keyHeader = req.get('idempotency-key');
@@ -44,7 +52,7 @@ export function executionRoutes(service: Pick<ExecutionService, 'execute' | 'adm
       const respondAsync = /(^|[,\s])respond-async($|[,;\s])/i.test(req.get('prefer') ?? '');
       outcome = await service.execute({ principal, ...body, idempotencyKey: key?.data, respondAsync, timeoutMs, ticket });
     } finally {
-      ticket.release(); // refused before the service took over (a bad key, a bad body): not served
+      ticket.release(); // refused before the service took over (a bad body): not served
     }
     res.locals.invocationId = outcome.kind === 'finished' ? outcome.reply.invocationId : outcome.invocationId;
     switch (outcome.kind) {

@@ -5,7 +5,8 @@ import type { Db } from '../../shared/db/database.ts';
 import { ApiError } from '../../shared/errors.ts';
 import type { ExecutionService } from '../execution/execution-service.ts';
 import { createEngineMcpHandler, type McpRequestScope } from '../mcp/engine-mcp-server.ts';
-import { admissionCaller, authenticateRequest } from '../middleware/authenticate.ts';
+import { admissionCaller, type Authenticator } from '../middleware/authenticate.ts';
+import type { BodyReader } from '../middleware/json-body.ts';
 import { sendError } from '../middleware/errors.ts';
 import { projectTools, toolByName } from '../tools/project-tools.ts';
 
@@ -35,11 +36,12 @@ export const publicBaseUrl = (config: Config) => (config.PUBLIC_URL ?? `http://1
 /**
  * POST /v1/mcp: the Model Context Protocol server (Streamable HTTP, stateless; engine-mcp-server.ts).
  * Authenticated with a project key: the tools are that project's. A present `Origin` that is not
- * allowed is refused with 403 (DNS rebinding from a browser). A `tools/call` first takes its place at
- * the execution service's admission gate, before authentication, exactly like POST /v1/executions:
+ * allowed is refused with 403 (DNS rebinding from a browser). The key is checked before the body is
+ * read (`readBody`, as every route: a made-up key never makes the api buffer a body); a `tools/call`
+ * then takes its place at the execution service's admission gate, exactly like POST /v1/executions:
  * agents get the same fairness as HTTP callers.
  */
-export function mcpRoutes(db: Db, service: ExecutionService, config: Config): Router {
+export function mcpRoutes(authenticator: Authenticator, db: Db, service: ExecutionService, config: Config, readBody: BodyReader): Router {
   const router = Router();
   const node = toNodeHandler(createEngineMcpHandler(service));
   const originAllowed = mcpOriginAllowed(config);
@@ -51,23 +53,24 @@ export function mcpRoutes(db: Db, service: ExecutionService, config: Config): Ro
       res.status(403).json({ jsonrpc: '2.0', error: { code: -32600, message: `Origin ${JSON.stringify(origin.slice(0, 200))} is not allowed.` } });
       return;
     }
+    let principal;
+    try {
+      principal = await authenticator.authenticate(req);
+    } catch (err) {
+      if (!(err instanceof ApiError)) throw err;
+      if (err.code === 'unauthenticated') res.setHeader('WWW-Authenticate', 'Bearer realm="connector-engine"');
+      return sendError(res, err);
+    }
+    if (principal.kind !== 'project') {
+      res.setHeader('WWW-Authenticate', 'Bearer realm="connector-engine"');
+      return sendError(res, new ApiError('unauthenticated', 'The MCP server serves one project: authenticate with a project key.'));
+    }
+    await readBody(req, res);
     const body = req.body as { method?: unknown } | undefined;
     const isCall = req.method === 'POST' && body?.method === 'tools/call';
     const ticket = isCall ? await service.admission.enter(admissionCaller(req), res) : undefined;
     if (isCall && !ticket) return; // the client hung up while waiting
     try {
-      let principal;
-      try {
-        principal = await authenticateRequest(db, req);
-      } catch (err) {
-        if (!(err instanceof ApiError)) throw err;
-        res.setHeader('WWW-Authenticate', 'Bearer realm="connector-engine"');
-        return sendError(res, err);
-      }
-      if (principal.kind !== 'project') {
-        res.setHeader('WWW-Authenticate', 'Bearer realm="connector-engine"');
-        return sendError(res, new ApiError('unauthenticated', 'The MCP server serves one project: authenticate with a project key.'));
-      }
       // A call needs only its own tool, and no query: the execution service checks the binding.
       const called = isCall ? toolByName(String((body as { params?: { name?: unknown } }).params?.name ?? '')) : undefined;
       const tools = isCall ? (called ? [called] : []) : await projectTools(db, principal.projectId);

@@ -54,6 +54,11 @@ export async function startEngine(options: EngineOptions = {}): Promise<Engine> 
     WORKER_METRICS_PORT: '0',
     // Test webhook receivers and fakes listen on loopback: the egress guard's operator exceptions.
     EGRESS_ALLOW_HOSTS: '127.0.0.1,localhost,::1',
+    // Every test client is 127.0.0.1: the per-address limits would count the whole suite as one
+    // client (tenancy and fuzz tests send wrong keys by the hundred, floods open 100 connections).
+    // test/e2e/hold-under-abuse.test.ts sets them low to test them.
+    MAX_CONNECTIONS_PER_CLIENT: '100000',
+    AUTH_FAILURE_LIMIT: '100000',
     ...options.env,
   };
   const captured: string[] = [];

@@ -55,6 +55,15 @@ describe('configuration', () => {
   it('treats empty strings as unset', () => {
     expect(loadConfig({ ...valid, PORT: '', RESEND_API_URL: '' }).PORT).toBe(8080);
   });
+
+  it('trusts no proxy by default, and only addresses, ranges and the named ranges when asked', () => {
+    expect(loadConfig(valid)).toMatchObject({ TRUST_PROXY: [], MAX_CONNECTIONS_PER_CLIENT: 64, AUTH_FAILURE_LIMIT: 20, HTTP_HEADERS_TIMEOUT_MS: 10_000 });
+    expect(loadConfig({ ...valid, TRUST_PROXY: '10.0.0.0/8, loopback,2001:db8::1' }).TRUST_PROXY).toEqual(['10.0.0.0/8', 'loopback', '2001:db8::1']);
+    // `true` and hop counts would trust whatever X-Forwarded-For a client sends.
+    for (const bad of ['true', '1', '10.0.0.0/33', 'proxy.example.com']) {
+      expect(() => loadConfig({ ...valid, TRUST_PROXY: bad }), bad).toThrow(ConfigError);
+    }
+  });
 });
 
 describe("a connection's own base URL (connectionBaseUrlField)", () => {

@@ -9,9 +9,9 @@ import { errorHandler } from '../../api/middleware/errors.ts';
 import { createLogger } from '../../shared/logger.ts';
 
 /**
- * The HTTP transport's part of admission: it takes a place at the service's gate before
- * authenticating, hands the ticket (with the time waited) and the caller's whole timeoutMs to the
- * service, and gives the place back when the call was refused before the service took over.
+ * The HTTP transport's part of admission: it takes a place at the service's gate once the request
+ * has authenticated and its body is read, hands the ticket (with the time waited) and the caller's
+ * whole timeoutMs to the service, and takes no place for a call refused before (a bad key).
  * The route alone, with a recording service.
  */
 describe('POST /v1/executions and the admission gate', () => {
@@ -37,6 +37,7 @@ describe('POST /v1/executions and the admission gate', () => {
           if (req.get('authorization') !== 'Bearer good') throw Object.assign(new Error('x'), { name: 'ApiError' });
           return { kind: 'project', workspaceId: 'ws_1', projectId: 'prj_1', keyId: 'key_1' };
         },
+        async () => {}, // the body is parsed above
       ),
     );
     app.use(errorHandler(createLogger('api', 'silent')));
@@ -71,7 +72,7 @@ describe('POST /v1/executions and the admission gate', () => {
     expect(commands.at(-1)!.ticket!.waitedMs).toBeGreaterThanOrEqual(200);
   });
 
-  it('gives the place back when the call is refused before the service runs (a bad key)', async () => {
+  it('holds no place for a call refused before the service runs (a bad key)', async () => {
     const before = commands.length;
     expect((await post('', 'made-up')).status).toBeGreaterThanOrEqual(400);
     expect(commands.length).toBe(before);
