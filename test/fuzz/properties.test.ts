@@ -37,6 +37,8 @@ describe('generated requests keep the invariants on every route', () => {
       // The high limits the PATCH fuzzing sets must be allowed: raised ceilings and maximum.
       RATE_LIMIT_MAX_PER_MINUTE: '1000000',
       ...Object.fromEntries(connectors.map((c) => [rateLimitSetting(c), '1000000'])),
+      // Registered: the generated redirect URIs on this origin pass, the others are refused.
+      OAUTH_REDIRECT_URIS: 'https://app.example.com',
     }));
     const admin = apiClient(engine.baseUrl, engine.workspaceKey);
     real.project = (await admin.post('/v1/projects', { displayName: 'Fuzz' })).body.id;
@@ -231,7 +233,7 @@ describe('generated requests keep the invariants on every route', () => {
       .map(([id, call]) => ({ jsonrpc: '2.0', id, ...call })),
     'POST /v1/oauth/:connectorId/authorize': withExtra(
       fc.record(
-        { displayName: mostly(name), projectIds: mostly(fc.array(idOf('project', () => real.side), { maxLength: 2 })), externalId: mostly(fc.string({ minLength: 1, maxLength: 20 })), redirectUri: mostly(fc.webUrl()) },
+        { displayName: mostly(name), projectIds: mostly(fc.array(idOf('project', () => real.side), { maxLength: 2 })), externalId: mostly(fc.string({ minLength: 1, maxLength: 20 })), redirectUri: mostly(fc.oneof(fc.webPath().map((p) => `https://app.example.com${p}`), fc.webUrl())) },
         { requiredKeys: ['displayName'] },
       ),
     ),
