@@ -1,4 +1,6 @@
-import { createMcpHandler, fromJsonSchema, McpServer, type CallToolResult, type JsonSchemaType } from '@modelcontextprotocol/server';
+import { CLIENT_CAPABILITIES_META_KEY, createMcpHandler, fromJsonSchema, McpServer, ProtocolError, ProtocolErrorCode, type CallToolResult, type JsonSchemaType } from '@modelcontextprotocol/server';
+import { z } from 'zod';
+import type { InvocationRow } from '../../shared/db/schema.ts';
 import { ApiError } from '../../shared/errors.ts';
 import { InvocationError } from '../middleware/errors.ts';
 import { mcpToolCalls } from '../../shared/metrics.ts';
@@ -15,10 +17,21 @@ export interface McpRequestScope {
   ticket?: AdmissionTicket;
   /** Absolute base of artifact URLs (PUBLIC_URL, or this server's address). */
   publicUrl: string;
+  /** The project's invocation made by an MCP call (a task), or undefined: for `tasks/get`. */
+  findTask(invocationId: string): Promise<InvocationRow | undefined>;
+  /** How long a task's result can be read: the invocations' retention period. */
+  taskTtlMs: number;
 }
 
 /** How long a tool call waits for its result before answering with the invocation to poll. */
 const TOOL_CALL_TIMEOUT_MS = 60_000;
+/**
+ * How long a tool call of a client that takes tasks (the `io.modelcontextprotocol/tasks` extension)
+ * waits for its result before answering with a task instead: the invocation, polled by `tasks/get`.
+ */
+export const TASK_AFTER_MS = 5_000;
+const TASKS_EXTENSION = 'io.modelcontextprotocol/tasks';
+const TASK_POLL_INTERVAL_MS = 1_000;
 const SERVER_INFO = { name: 'connector-engine', version: '0.1.0' };
 
 /**
@@ -57,7 +70,8 @@ export function createEngineMcpHandler(service: Pick<ExecutionService, 'execute'
     const scope = authInfo?.extra?.engine as McpRequestScope;
     const server = new McpServer(SERVER_INFO, {
       // Logging is declared for 2025-era clients, which may set a level; the server sends no log messages.
-      capabilities: { tools: {}, logging: {} },
+      // Tasks (revision 2026-07-28's extension): long calls answer with their invocation, polled by tasks/get.
+      capabilities: { tools: {}, logging: {}, extensions: { [TASKS_EXTENSION]: {} } },
       // Tools depend on the caller's project and its bindings: never shared, never stale.
       cacheHints: { 'tools/list': { ttlMs: 0, cacheScope: 'private' }, 'server/discover': { ttlMs: 0, cacheScope: 'private' } },
       instructions: 'Each tool runs one action of a connected service for this project. Pass _meta.idempotencyKey to make a retried write safe.',
@@ -73,9 +87,20 @@ export function createEngineMcpHandler(service: Pick<ExecutionService, 'execute'
           outputSchema: schemas.output,
           annotations: toolAnnotations(tool),
         },
-        async (args: unknown, ctx) => callTool(service, scope, tool, args, ctx.mcpReq._meta, server.server.getClientVersion()),
+        async (args: unknown, ctx) =>
+          callTool(service, scope, tool, args, ctx.mcpReq._meta, server.server.getClientVersion(), takesTasks((ctx.mcpReq.envelope as Record<string, unknown> | undefined)?.[CLIENT_CAPABILITIES_META_KEY])),
       );
     }
+    server.server.setRequestHandler('tasks/get', { params: z.object({ taskId: z.string() }) }, async ({ taskId }) => {
+      const row = await scope.findTask(taskId);
+      if (!row) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown task: ${JSON.stringify(taskId.slice(0, 100))}`);
+      return taskOf(row, scope) as never;
+    });
+    // Cooperative, as the extension allows: an invocation, once accepted, runs to its end.
+    server.server.setRequestHandler('tasks/cancel', { params: z.object({ taskId: z.string() }) }, async ({ taskId }) => {
+      if (!(await scope.findTask(taskId))) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown task: ${JSON.stringify(taskId.slice(0, 100))}`);
+      return {} as never;
+    });
     return server;
   }, { responseMode: 'json' });
 }
@@ -91,6 +116,8 @@ async function callTool(
   args: unknown,
   meta: Record<string, unknown> | undefined,
   clientInfo: { name?: string; version?: string } | undefined,
+  /** The request declared the tasks extension (2026-07-28 requests carry their capabilities each). */
+  tasksTaken: boolean,
 ): Promise<CallToolResult> {
   const all = (args && typeof args === 'object' ? args : {}) as Record<string, unknown>;
   // `connectionId` is the tool's own argument (a choice among connections), unless the action has
@@ -110,7 +137,7 @@ async function callTool(
       connectionId: choosing ? (connectionId as string) : undefined,
       idempotencyKey: typeof key === 'string' && key.length > 0 && key.length <= 255 ? key : undefined,
       respondAsync: false,
-      timeoutMs: TOOL_CALL_TIMEOUT_MS,
+      timeoutMs: tasksTaken ? TASK_AFTER_MS : TOOL_CALL_TIMEOUT_MS,
       ticket: scope.ticket,
       via: 'mcp',
       client: clientInfo && { name: clientInfo.name, version: clientInfo.version },
@@ -125,6 +152,14 @@ async function callTool(
     case 'accepted':
       return toolError(tool, 'internal_error', 'The call was queued instead of run.', undefined, outcome.invocationId);
     case 'timed_out':
+      if (tasksTaken) {
+        // The invocation's row was written before its job was queued: the task is durable.
+        const now = new Date().toISOString();
+        const task = { taskId: outcome.invocationId, status: 'working', createdAt: now, lastUpdatedAt: now, ttlMs: scope.taskTtlMs, pollIntervalMs: TASK_POLL_INTERVAL_MS };
+        // (The SDK checks a tool's result against its output schema before it passes a `resultType`
+        // through; the empty structuredContent satisfies that check and means nothing.)
+        return { resultType: 'task', ...task, structuredContent: {}, content: [] } as unknown as CallToolResult;
+      }
       return toolError(tool, 'timeout', `The call did not finish within ${TOOL_CALL_TIMEOUT_MS} ms; it goes on. Read the invocation for its result.`, undefined, outcome.invocationId);
     case 'finished': {
       const { reply } = outcome;
@@ -133,20 +168,57 @@ async function callTool(
         return toolError(tool, error.code, error.message, error.details, reply.invocationId);
       }
       mcpToolCalls.inc({ connector: tool.connector.id, action: tool.action.id, outcome: 'succeeded' });
-      const output = (reply.output ?? {}) as Record<string, unknown>;
-      return {
-        content: [{ type: 'text', text: JSON.stringify(output) }, ...artifactLinks(output, scope.publicUrl)],
-        structuredContent: output,
-        _meta: { invocationId: reply.invocationId },
-      };
+      return successResult(reply.output, reply.invocationId, scope.publicUrl);
     }
   }
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Whether a request's declared client capabilities include the tasks extension: the server never returns a task otherwise. */
+function takesTasks(capabilities: unknown): boolean {
+  return isRecord(capabilities) && isRecord(capabilities.extensions) && TASKS_EXTENSION in capabilities.extensions;
+}
+
+/** A succeeded call's result: the output as structuredContent, its text rendering, and links to its artifacts. */
+function successResult(output: unknown, invocationId: string, publicUrl: string): CallToolResult {
+  const structured = (output ?? {}) as Record<string, unknown>;
+  return {
+    content: [{ type: 'text', text: JSON.stringify(structured) }, ...artifactLinks(structured, publicUrl)],
+    structuredContent: structured,
+    _meta: { invocationId },
+  };
+}
+
+/**
+ * A task's state (`tasks/get`): the invocation. A queued or running call is `working`; a finished one
+ * is `completed` with exactly the result the tool call would have returned, an upstream's failure
+ * included (as an `isError` result: a tool's failure is not a protocol failure).
+ */
+function taskOf(row: InvocationRow, scope: McpRequestScope) {
+  const iso = (d: Date | null) => (d ? d.toISOString() : null);
+  const base = {
+    taskId: row.id,
+    createdAt: iso(row.created_at)!,
+    lastUpdatedAt: iso(row.finished_at) ?? iso(row.started_at) ?? iso(row.created_at)!,
+    ttlMs: scope.taskTtlMs,
+  };
+  if (row.status === 'queued' || row.status === 'running') return { ...base, status: 'working', pollIntervalMs: TASK_POLL_INTERVAL_MS };
+  const result =
+    row.status === 'succeeded'
+      ? successResult(row.output, row.id, scope.publicUrl)
+      : errorResult(row.error_code ?? 'internal_error', row.error_message ?? 'The call failed.', row.error_details ?? undefined, row.id);
+  return { ...base, status: 'completed', result };
 }
 
 /** A failure the model can read and act on: the API error code, its message and the invocation. */
 function toolError(tool: ProjectTool, code: string, message: string, details: unknown, invocationId: string | undefined): CallToolResult {
   mcpToolCalls.inc({ connector: tool.connector.id, action: tool.action.id, outcome: 'failed' });
-  const error = { code, message, ...(details === undefined ? {} : { details }) };
+  return errorResult(code, message, details, invocationId);
+}
+
+function errorResult(code: string, message: string, details: unknown, invocationId: string | undefined): CallToolResult {
+  const error = { code, message, ...(details === undefined || details === null ? {} : { details }) };
   return {
     isError: true,
     content: [{ type: 'text', text: JSON.stringify({ error, ...(invocationId ? { invocationId } : {}) }) }],

@@ -3,6 +3,7 @@ import { Router, type Request, type Response } from 'express';
 import type { Config } from '../../shared/config.ts';
 import type { Db } from '../../shared/db/database.ts';
 import { ApiError } from '../../shared/errors.ts';
+import { isWellFormedId } from '../../shared/ids.ts';
 import type { ExecutionService } from '../execution/execution-service.ts';
 import { createEngineMcpHandler, type McpRequestScope } from '../mcp/engine-mcp-server.ts';
 import { admissionCaller, type Authenticator } from '../middleware/authenticate.ts';
@@ -74,7 +75,18 @@ export function mcpRoutes(authenticator: Authenticator, db: Db, service: Executi
       // A call needs only its own tool, and no query: the execution service checks the binding.
       const called = isCall ? toolByName(String((body as { params?: { name?: unknown } }).params?.name ?? '')) : undefined;
       const tools = isCall ? (called ? [called] : []) : await projectTools(db, principal.projectId);
-      const scope: McpRequestScope = { principal, tools, ticket: ticket ?? undefined, publicUrl };
+      const scope: McpRequestScope = {
+        principal,
+        tools,
+        ticket: ticket ?? undefined,
+        publicUrl,
+        // A task is an invocation this project made over MCP; any other id names nothing.
+        findTask: async (id) =>
+          isWellFormedId('invocation', id)
+            ? db.selectFrom('invocations').selectAll().where('id', '=', id).where('project_id', '=', principal.projectId).where('via', '=', 'mcp').executeTakeFirst()
+            : undefined,
+        taskTtlMs: config.INVOCATION_RETENTION_DAYS * 24 * 3600 * 1000,
+      };
       // The key itself never travels further: the handler gets the scope it authorizes.
       (req as Request & { auth?: unknown }).auth = { token: 'project-key', clientId: principal.keyId, scopes: [], extra: { engine: scope } };
       await node(req, res, req.body);

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RESEND_FAKE_FULL_KEY, RESEND_FAKE_SENDING_KEY, startResendFake, type ResendFake } from '../fakes/resend/resend-fake.ts';
 import { ELEVENLABS_FAKE_KEY, RACHEL_VOICE_ID, startElevenLabsFake, type ElevenLabsFake } from '../fakes/elevenlabs/elevenlabs-fake.ts';
 import { SLACK_FAKE_BOT_TOKEN, startSlackFake, type SlackFake } from '../fakes/slack/slack-fake.ts';
+import { TASK_AFTER_MS } from '../../api/mcp/engine-mcp-server.ts';
 import { startEngine, type Engine } from '../support/engine.ts';
 import { apiClient, setUpProject, type ApiClient } from '../support/http.ts';
 
@@ -197,6 +198,99 @@ describe('tools for AI agents', () => {
     expect(JSON.parse((unchosen.content as { text: string }[])[0]!.text).error.code).toBe('ambiguous_connection');
     await client.close();
   });
+
+  it('answers a long call of a client that takes tasks with a task, polled by tasks/get to the invocation\'s result', async () => {
+    // A modern request on the wire, as a client of revision 2026-07-28 sends it.
+    let id = 0;
+    const rpc = async (method: string, params: Record<string, unknown>, capabilities: Record<string, unknown> = {}, key = projectA.projectKey) => {
+      const res = await fetch(mcpUrl(), {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          authorization: `Bearer ${key}`,
+          'mcp-protocol-version': '2026-07-28',
+          'mcp-method': method,
+          // Mcp-Name mirrors the tool's name, or the task's id.
+          ...(typeof (params.name ?? params.taskId) === 'string' ? { 'mcp-name': String(params.name ?? params.taskId) } : {}),
+        },
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: ++id,
+          method,
+          params: {
+            ...params,
+            _meta: {
+              'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+              'io.modelcontextprotocol/clientCapabilities': capabilities,
+              'io.modelcontextprotocol/clientInfo': { name: 'task-tests', version: '0.0.1' },
+              ...(params._meta as object),
+            },
+          },
+        }),
+      });
+      return { status: res.status, body: (await res.json()) as any };
+    };
+    const takesTasks = { extensions: { 'io.modelcontextprotocol/tasks': {} } };
+
+    const discover = await rpc('server/discover', {});
+    expect(discover.body.result.capabilities.extensions).toHaveProperty(['io.modelcontextprotocol/tasks']);
+
+    resend.setLatency(TASK_AFTER_MS + 1_500);
+    try {
+      // Without the extension the call is answered when it ends, never with a task.
+      const plain = await rpc('tools/call', { name: 'resend_listDomains', arguments: {} });
+      expect(plain.body.result.resultType).toBe('complete');
+      expect(plain.body.result.isError).toBeFalsy();
+      expect(plain.body.result.structuredContent).toBeTypeOf('object');
+
+      const started = Date.now();
+      const created = await rpc('tools/call', { name: 'resend_listDomains', arguments: {} }, takesTasks);
+      expect(created.status).toBe(200);
+      const task = created.body.result;
+      expect(task).toMatchObject({ resultType: 'task', status: 'working', pollIntervalMs: expect.any(Number), ttlMs: expect.any(Number) });
+      expect(Date.now() - started).toBeLessThan(TASK_AFTER_MS + 1_000);
+      // The task is the invocation: durable, readable at once.
+      expect((await admin.get(`/v1/invocations/${task.taskId}`)).body).toMatchObject({ via: 'mcp', status: expect.stringMatching(/queued|running/) });
+
+      const working = await rpc('tasks/get', { taskId: task.taskId }, takesTasks);
+      expect(working.body.result).toMatchObject({ resultType: 'complete', taskId: task.taskId, status: 'working' });
+      let done: any;
+      for (let i = 0; i < 60 && done?.status !== 'completed'; i++) {
+        await new Promise((r) => setTimeout(r, 250));
+        done = (await rpc('tasks/get', { taskId: task.taskId }, takesTasks)).body.result;
+      }
+      expect(done.status).toBe('completed');
+      // Exactly what the call would have returned.
+      expect(done.result.structuredContent).toEqual(plain.body.result.structuredContent);
+      expect(done.result._meta.invocationId).toBe(task.taskId);
+
+      // Another project's key, or an id that is no task, names nothing.
+      const foreign = await rpc('tasks/get', { taskId: task.taskId }, takesTasks, projectB.projectKey);
+      expect(foreign.body.error.code).toBe(-32602);
+      expect((await rpc('tasks/get', { taskId: 'inv_nope' }, takesTasks)).body.error.code).toBe(-32602);
+      expect((await rpc('tasks/cancel', { taskId: task.taskId }, takesTasks)).body.result).toMatchObject({ resultType: 'complete' });
+    } finally {
+      resend.setLatency(0);
+    }
+
+    // An upstream failure ends the task completed, with the isError result the call would have had.
+    resend.failNext(1, { status: 403, name: 'restricted_api_key', message: 'This API key is restricted to only send emails' });
+    resend.setLatency(TASK_AFTER_MS + 500);
+    try {
+      const created = await rpc('tools/call', { name: 'resend_listDomains', arguments: {} }, takesTasks);
+      expect(created.body.result.resultType).toBe('task');
+      let done: any;
+      for (let i = 0; i < 60 && done?.status !== 'completed'; i++) {
+        await new Promise((r) => setTimeout(r, 250));
+        done = (await rpc('tasks/get', { taskId: created.body.result.taskId }, takesTasks)).body.result;
+      }
+      expect(done.result.isError).toBe(true);
+      expect(done.result._meta.error.code).toBe('upstream_error');
+    } finally {
+      resend.setLatency(0);
+    }
+  }, 60_000);
 
   it('a 2025-06-18 client (the 1.x SDK) lists and calls tools too', async () => {
     const client = new LegacyClient({ name: 'legacy-agent', version: '0.9.0' });
