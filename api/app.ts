@@ -31,8 +31,8 @@ import { mcpRoutes } from './routes/mcp.ts';
 import { toolRoutes } from './routes/tools.ts';
 import { oauthAuthorizeRoutes, oauthCallbackRoutes } from './routes/oauth.ts';
 import { projectRoutes } from './routes/projects.ts';
-import { webhookRoutes } from './routes/webhooks.ts';
-import type { ConnectionEvents } from '../shared/webhooks/connection-events.ts';
+import { webhookRoutes } from './routes/webhooks-out.ts';
+import type { ConnectionEvents } from '../shared/webhooks-out/connection-events.ts';
 import { ConnectionBreaker } from '../shared/connections/connection-breaker.ts';
 import { CredentialRefresher } from '../shared/connections/credential-refresher.ts';
 

@@ -10,9 +10,9 @@ import { EXECUTE_QUEUE, type ExecuteJobData } from '../shared/queue/execute-job.
 import { HEALTH_CHECK_QUEUE, MAINTENANCE_QUEUE, type HealthCheckJobData } from '../shared/queue/maintenance-jobs.ts';
 import { createRedis } from '../shared/queue/redis.ts';
 import { stalledJobRecovery } from '../shared/queue/stalled-job-recovery.ts';
-import { WEBHOOK_QUEUE, type WebhookJobData } from '../shared/queue/webhook-job.ts';
+import { WEBHOOK_QUEUE, type WebhookJobData } from '../shared/queue/webhook-delivery-job.ts';
 import { openDatabaseChecked } from '../shared/runtime.ts';
-import { ConnectionEvents } from '../shared/webhooks/connection-events.ts';
+import { ConnectionEvents } from '../shared/webhooks-out/connection-events.ts';
 import { createExecuteProcessor } from './execute/execute-processor.ts';
 import { createHealthCheckProcessor } from './health-check-processor.ts';
 import { scheduleDueHealthChecks } from './maintenance.ts';
@@ -20,8 +20,8 @@ import { sweepUnfinishedInvocations } from './unfinished-sweeper.ts';
 import { purgeExpired, retentionCutoff } from '../shared/invocations/retention.ts';
 import { RetryScheduled } from './execute/retry-policy.ts';
 import { startMetricsServer } from './metrics-server.ts';
-import { createWebhookDeliveryProcessor } from './webhook-delivery-processor.ts';
-import { WebhookCircuits } from './webhook-circuit.ts';
+import { createWebhookDeliveryProcessor } from './webhooks-out/delivery-processor.ts';
+import { WebhookCircuits } from './webhooks-out/circuit.ts';
 import { egressGuardFromConfig } from '../shared/egress/egress-guard.ts';
 import { observeWebhookCircuits } from '../shared/metrics.ts';
 

@@ -8,7 +8,7 @@ import { RefreshRejected, RefreshUnavailable, type CredentialRefresher } from '.
 import { credentialsHint, sealCredentials } from '../../shared/connections/credentials.ts';
 import type { Vault } from '../../shared/crypto/vault.ts';
 import type { ConnectionBreaker } from '../../shared/connections/connection-breaker.ts';
-import type { ConnectionEvents } from '../../shared/webhooks/connection-events.ts';
+import type { ConnectionEvents } from '../../shared/webhooks-out/connection-events.ts';
 import type { Db } from '../../shared/db/database.ts';
 import { ApiError, notFound, toValidationIssues } from '../../shared/errors.ts';
 import { assertPublicBaseUrl } from '../connections/connection-base-url.ts';

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { verifySignature } from '../../shared/webhooks/webhook-signature.ts';
+import { verifySignature } from '../../shared/webhooks-out/webhook-signature.ts';
 import { RESEND_FAKE_FULL_KEY, startResendFake, type ResendFake } from '../fakes/resend/resend-fake.ts';
 import { startEngine, type Engine } from '../support/engine.ts';
 import { apiClient, setUpProject, type ApiClient } from '../support/http.ts';

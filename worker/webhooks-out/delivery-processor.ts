@@ -1,17 +1,17 @@
 import { DelayedError, type Job } from 'bullmq';
 import got from 'got';
 import { sql } from 'kysely';
-import type { Config } from '../shared/config.ts';
-import type { Vault } from '../shared/crypto/vault.ts';
-import type { Db } from '../shared/db/database.ts';
-import type { RunningShare } from '../shared/limiter/running-share.ts';
-import type { Logger } from '../shared/logger.ts';
-import { EGRESS_REFUSED_MESSAGE, type EgressGuard } from '../shared/egress/egress-guard.ts';
-import { webhookCircuitsOpened, webhookDeliveries, webhookDeliveriesDeferred } from '../shared/metrics.ts';
-import type { WebhookJobData } from '../shared/queue/webhook-job.ts';
-import { signatureHeader } from '../shared/webhooks/webhook-signature.ts';
-import { RetryScheduled } from './execute/retry-policy.ts';
-import type { WebhookCircuits } from './webhook-circuit.ts';
+import type { Config } from '../../shared/config.ts';
+import type { Vault } from '../../shared/crypto/vault.ts';
+import type { Db } from '../../shared/db/database.ts';
+import type { RunningShare } from '../../shared/limiter/running-share.ts';
+import type { Logger } from '../../shared/logger.ts';
+import { EGRESS_REFUSED_MESSAGE, type EgressGuard } from '../../shared/egress/egress-guard.ts';
+import { webhookCircuitsOpened, webhookDeliveries, webhookDeliveriesDeferred } from '../../shared/metrics.ts';
+import type { WebhookJobData } from '../../shared/queue/webhook-delivery-job.ts';
+import { signatureHeader } from '../../shared/webhooks-out/webhook-signature.ts';
+import { RetryScheduled } from '../execute/retry-policy.ts';
+import type { WebhookCircuits } from './circuit.ts';
 
 const GIVE_UP_AFTER_MS = 24 * 3600 * 1000;
 const FIRST_RETRY_MS = 5_000;

@@ -5,7 +5,7 @@ import type { WebhookEventType } from '../db/schema.ts';
 import { newId } from '../ids.ts';
 import type { Logger } from '../logger.ts';
 import { presentConnection, selectConnections } from '../connections/connection-resource.ts';
-import { webhookJobOptions, WEBHOOK_QUEUE, type WebhookJobData } from '../queue/webhook-job.ts';
+import { webhookJobOptions, WEBHOOK_QUEUE, type WebhookJobData } from '../queue/webhook-delivery-job.ts';
 
 export type { WebhookEventType };
 
