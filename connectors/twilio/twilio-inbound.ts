@@ -16,15 +16,12 @@ export function twilioSignedString(url: string, params: Map<string, string[]>): 
 
 /** The URL as given, and with the scheme's default port added or removed: Twilio's own validator accepts either form. */
 function urlForms(url: string): string[] {
-  const parsed = new URL(url);
-  const defaultPort = parsed.protocol === 'https:' ? '443' : '80';
-  const withPort = new URL(url);
-  if (!parsed.port) {
-    withPort.host = `${parsed.hostname}:${defaultPort}`;
-    return [url, withPort.toString()];
-  }
-  if (parsed.port === defaultPort) return [url, url.replace(`:${defaultPort}`, '')];
-  return [url];
+  const m = /^(https?):\/\/([^/?#:]+|\[[^\]]+\])(?::(\d+))?(.*)$/.exec(url);
+  if (!m) return [url];
+  const [, scheme, host, port, rest] = m;
+  const defaultPort = scheme === 'https' ? '443' : '80';
+  if (port === undefined) return [url, `${scheme}://${host}:${defaultPort}${rest}`];
+  return port === defaultPort ? [url, `${scheme}://${host}${rest}`] : [url];
 }
 
 const TWIML_EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>';

@@ -160,7 +160,7 @@ export interface InboundEventTable {
   type: string;
   /** The body the service sent, parsed; NULL once past retention. */
   payload: ColumnType<unknown, string, string | null>;
-  received_at: CreatedAt;
+  received_at: ColumnType<Date, Date | string | undefined, Date | string>;
   /** When its deliveries to webhooks out were recorded and queued; NULL until then. */
   fanned_out_at: Timestamp | null;
 }

@@ -2,6 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { Webhook as StandardWebhook } from 'standardwebhooks';
 import { Webhook as SvixWebhook } from 'svix';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDb } from '../../shared/db/database.ts';
+import { newId } from '../../shared/ids.ts';
+import { purgeExpiredEventPayloads } from '../../shared/inbound/inbound-events.ts';
+import { retentionCutoff } from '../../shared/invocations/retention.ts';
 import { RESEND_FAKE_FULL_KEY, startResendFake, type ResendFake } from '../fakes/resend/resend-fake.ts';
 import { SLACK_FAKE_BOT_TOKEN, startSlackFake, type SlackFake } from '../fakes/slack/slack-fake.ts';
 import { TWILIO_FAKE_ACCOUNT_SID, TWILIO_FAKE_AUTH_TOKEN, startTwilioFake, type TwilioFake } from '../fakes/twilio/twilio-fake.ts';
@@ -45,7 +49,7 @@ describe('inbound events', () => {
   beforeAll(async () => {
     [slackFake, resendFake, twilioFake, receiver] = await Promise.all([startSlackFake(), startResendFake({ rateLimitPerSecond: 10_000 }), startTwilioFake(), startRecordingReceiver()]);
     engine = await startEngine({
-      env: { SLACK_API_URL: `${slackFake.url}/api`, RESEND_API_URL: resendFake.url, TWILIO_API_URL: twilioFake.url, SLACK_SIGNING_SECRET, PUBLIC_URL },
+      env: { SLACK_API_URL: `${slackFake.url}/api`, RESEND_API_URL: resendFake.url, TWILIO_API_URL: twilioFake.url, SLACK_SIGNING_SECRET, PUBLIC_URL, MAINTENANCE_TICK_MS: '1000' },
     });
     admin = apiClient(engine.baseUrl, engine.workspaceKey);
     const hook = await admin.post('/v1/webhooks', { url: receiver.url, events: ['slack.message', 'resend.email.delivered', 'twilio.message.status'] });
@@ -281,6 +285,42 @@ describe('inbound events', () => {
     // The first webhook did not subscribe to slack.reaction_added.
     await settle();
     expect(deliveriesOf(stored!.id)).toHaveLength(1);
+  });
+
+  it('fans out an event whose queueing was lost, from the maintenance tick', async () => {
+    // As if Redis had refused the enqueue after the row was stored.
+    const db = createDb(engine.database.url, { max: 2 });
+    const { workspace_id } = await db.selectFrom('connections').select('workspace_id').where('id', '=', conn.slack).executeTakeFirstOrThrow();
+    const id = newId('event');
+    const payload = { type: 'event_callback', event_id: 'Ev0LOSTQUEUE', event: { type: 'message', text: 'late' } };
+    await db
+      .insertInto('inbound_events')
+      .values({ id, workspace_id, connection_id: conn.slack, connector_id: 'slack', upstream_event_id: 'Ev0LOSTQUEUE', type: 'slack.message', payload: JSON.stringify(payload), received_at: new Date(Date.now() - 120_000) })
+      .execute();
+    try {
+      const delivery = await verifiedDelivery(id);
+      expect(delivery.body.data.event.payload).toEqual(payload);
+    } finally {
+      await db.destroy();
+    }
+  }, 30_000);
+
+  it('removes payloads past retention; the event row and its dedupe stay', async () => {
+    const body = JSON.stringify({ token: 't', team_id: 'T1', api_app_id: 'A1', event: { type: 'message', text: 'old' }, type: 'event_callback', event_id: 'Ev0RETAINED', event_time: 1 });
+    expect((await post(`/v1/inbound/slack/${conn.slack}`, body, slackHeaders(SLACK_SIGNING_SECRET, body))).status).toBe(200);
+    const [stored] = (await eventsOf(conn.slack)).filter((e) => e.payload?.event_id === 'Ev0RETAINED');
+    await eventually(() => deliveriesOf(stored!.id)[0]);
+    const db = createDb(engine.database.url, { max: 2 });
+    try {
+      await db.updateTable('inbound_events').set({ received_at: new Date(Date.now() - 31 * 24 * 3600_000) }).where('id', '=', stored!.id).execute();
+      expect(await purgeExpiredEventPayloads(db, retentionCutoff(30))).toBeGreaterThanOrEqual(1);
+    } finally {
+      await db.destroy();
+    }
+    expect((await admin.get(`/v1/events/${stored!.id}`)).body).toMatchObject({ id: stored!.id, type: 'slack.message', payload: null });
+    // A late redelivery of the same event is still recognised.
+    expect((await post(`/v1/inbound/slack/${conn.slack}`, body, slackHeaders(SLACK_SIGNING_SECRET, body))).status).toBe(200);
+    expect((await eventsOf(conn.slack)).filter((e) => e.id === stored!.id || e.payload?.event_id === 'Ev0RETAINED')).toHaveLength(1);
   });
 
   it('counts inbound events in /metrics and never logs a secret', async () => {
