@@ -14,7 +14,7 @@ import { MAX_RUNNING_CALLS_OVERRIDE } from '../shared/limiter/running-share.ts';
 import type { ReplyListener } from './execution/reply-listener.ts';
 import { authenticate, Authenticator, requireWorkspaceKey } from './middleware/authenticate.ts';
 import { AuthFailureThrottle } from './middleware/auth-throttle.ts';
-import { jsonBody, jsonBodyReader } from './middleware/json-body.ts';
+import { jsonBody, jsonBodyReader, rawBodyReader } from './middleware/json-body.ts';
 import { requestLog } from './middleware/request-log.ts';
 import { BodyBudget } from './http/body-budget.ts';
 import { AdmissionGate } from './execution/admission-gate.ts';
@@ -31,8 +31,11 @@ import { mcpRoutes } from './routes/mcp.ts';
 import { toolRoutes } from './routes/tools.ts';
 import { oauthAuthorizeRoutes, oauthCallbackRoutes } from './routes/oauth.ts';
 import { projectRoutes } from './routes/projects.ts';
-import { webhookRoutes } from './routes/webhooks.ts';
-import type { ConnectionEvents } from '../shared/webhooks/connection-events.ts';
+import { webhooksOutRoutes } from './routes/webhooks-out.ts';
+import { inboundRoutes } from './routes/inbound.ts';
+import { eventRoutes } from './routes/events.ts';
+import type { InboundEventJobData } from '../shared/queue/inbound-event-job.ts';
+import type { ConnectionEvents } from '../shared/webhooks-out/connection-events.ts';
 import { ConnectionBreaker } from '../shared/connections/connection-breaker.ts';
 import { CredentialRefresher } from '../shared/connections/credential-refresher.ts';
 
@@ -46,6 +49,8 @@ export interface ApiDeps {
   replies: ReplyListener;
   /** Status changes → webhook deliveries. */
   events: ConnectionEvents;
+  /** Inbound events → their fan-out to webhooks out, done by the workers. */
+  inboundQueue: Queue<InboundEventJobData>;
   logger: Logger;
 }
 
@@ -66,7 +71,8 @@ export function createApp(deps: ApiDeps): Express {
   // No body parser here: a route reads its body (readBody) only once the request has authenticated,
   // so a made-up key never makes the api buffer one (docs/security.md, "Abuse of the api").
   const authenticator = new Authenticator(db, new AuthFailureThrottle(config.AUTH_FAILURE_LIMIT, config.AUTH_FAILURE_WINDOW_MS));
-  const readBody = jsonBodyReader(config, new BodyBudget(config.MAX_INFLIGHT_BODY_BYTES));
+  const bodyBudget = new BodyBudget(config.MAX_INFLIGHT_BODY_BYTES);
+  const readBody = jsonBodyReader(config, bodyBudget);
 
   // The hot path first, so it does not walk the routers below: authentication, body, admission.
   const limits = new RateLimitPolicy(config);
@@ -80,12 +86,15 @@ export function createApp(deps: ApiDeps): Express {
   });
   app.use(catalogRoutes());
   app.use(oauthCallbackRoutes(db, vault, config));
+  // Inbound events authenticate by the service's signature over the raw body, not by an API key.
+  app.use(inboundRoutes({ db, vault, config, readRaw: rawBodyReader(config, bodyBudget), queue: deps.inboundQueue, logger }));
   // MCP authenticates itself (a project key; JSON-RPC clients get a WWW-Authenticate challenge).
   app.use(mcpRoutes(authenticator, db, executions, config, readBody));
 
   app.use('/v1', authenticate(authenticator), jsonBody(readBody));
   app.use(invocationRoutes(db));
   app.use(toolRoutes(db));
+  app.use(eventRoutes(db));
   // Everything below manages the workspace.
   app.use('/v1', requireWorkspaceKey);
   app.use(projectRoutes(db, limits, config.PROJECT_MAX_RUNNING_CALLS || MAX_RUNNING_CALLS_OVERRIDE));
@@ -93,7 +102,7 @@ export function createApp(deps: ApiDeps): Express {
   const refresher = new CredentialRefresher(db, vault, deps.redis, config, logger, breaker);
   app.use(connectionRoutes(db, vault, config, refresher, breaker, deps.events));
   app.use(oauthAuthorizeRoutes(db, config));
-  app.use(webhookRoutes(db, vault, config));
+  app.use(webhooksOutRoutes(db, vault, config));
 
   app.use(notFoundRoute);
   app.use(errorHandler(logger));

@@ -7,8 +7,11 @@ import type { Logger } from '../shared/logger.ts';
 import { EXECUTE_QUEUE, type ExecuteJobData } from '../shared/queue/execute-job.ts';
 import { createRedis } from '../shared/queue/redis.ts';
 import { openDatabaseChecked } from '../shared/runtime.ts';
-import { WEBHOOK_QUEUE, type WebhookJobData } from '../shared/queue/webhook-job.ts';
-import { ConnectionEvents } from '../shared/webhooks/connection-events.ts';
+import { WEBHOOK_QUEUE, type WebhookJobData } from '../shared/queue/webhook-delivery-job.ts';
+import { ConnectionEvents } from '../shared/webhooks-out/connection-events.ts';
+import { connectionPresenter } from '../shared/connections/connection-resource.ts';
+import { publicBaseUrl } from '../shared/public-url.ts';
+import { INBOUND_EVENT_QUEUE, type InboundEventJobData } from '../shared/queue/inbound-event-job.ts';
 import { observeQueueDepth } from '../shared/metrics.ts';
 import { createApp } from './app.ts';
 import { createHttpServer } from './http/http-server.ts';
@@ -33,12 +36,14 @@ export async function startApi(config: Config, vault: Vault, logger: Logger): Pr
   redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
   const webhookQueue = new Queue<WebhookJobData>(WEBHOOK_QUEUE, { connection: createRedis(config.REDIS_URL, 'api') });
   webhookQueue.on('error', (err) => logger.warn({ err: err.message }, 'webhook queue connection error'));
-  const events = new ConnectionEvents(db, webhookQueue, logger);
-  observeQueueDepth([queue, webhookQueue]);
+  const events = new ConnectionEvents(db, webhookQueue, logger, connectionPresenter(publicBaseUrl(config)));
+  const inboundQueue = new Queue<InboundEventJobData>(INBOUND_EVENT_QUEUE, { connection: createRedis(config.REDIS_URL, 'api') });
+  inboundQueue.on('error', (err) => logger.warn({ err: err.message }, 'inbound event queue connection error'));
+  observeQueueDepth([queue, webhookQueue, inboundQueue]);
   const replies = new ReplyListener(createRedis(config.REDIS_URL, 'subscriber'), db);
   await replies.start();
 
-  const app = createApp({ config, db, vault, redis, queue, replies, events, logger });
+  const app = createApp({ config, db, vault, redis, queue, replies, events, inboundQueue, logger });
   const server = createHttpServer(app, config).listen(config.PORT);
   await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
   const port = (server.address() as AddressInfo).port;
@@ -54,6 +59,7 @@ export async function startApi(config: Config, vault: Vault, logger: Logger): Pr
       await replies.stop();
       await queue.close();
       await webhookQueue.close();
+      await inboundQueue.close();
       redis.disconnect();
       await db.destroy();
     },

@@ -15,7 +15,7 @@
  *   BENCH_WORKER_CONCURRENCY=16   WORKER_CONCURRENCY of every engine worker (and of the no-op baseline)
  *   BENCH_PG_FAST=1               Postgres with fsync/synchronous_commit off (default: durable commits)
  *   BENCH_LOG_LEVEL=warn          LOG_LEVEL of the api and workers
- *   BENCH_SECTIONS=sync,tput,fair,limit,scale,memory   run only these sections (default: all)
+ *   BENCH_SECTIONS=sync,tput,fair,limit,scale,memory,inbound   run only these sections (default: all)
  *   BENCH_OUT=path                also write the report (table + diagnostics) to this file
  *   BENCH_PROFILE=1               run the api and workers with --cpu-prof and summarize where their CPU
  *                                 goes (profiling slows them: use for the analysis, not for the numbers)
@@ -30,7 +30,11 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execSync } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Queue, QueueEvents } from 'bullmq';
+import { Webhook as StandardWebhook } from 'standardwebhooks';
+import { Webhook as SvixWebhook } from 'svix';
 import type { Got } from 'got';
 import pg from 'pg';
 import { createDb, type Db } from '../shared/db/database.ts';
@@ -58,7 +62,7 @@ const PROFILE = process.env.BENCH_PROFILE === '1';
 const LOG_LEVEL = process.env.BENCH_LOG_LEVEL ?? 'warn';
 const UPSTREAM_LATENCY_MS = 20;
 const CLIENT_CONCURRENCY = 64; // in-flight requests of the load generator for async floods
-const SECTIONS = new Set((process.env.BENCH_SECTIONS ?? 'sync,tput,fair,limit,scale,memory').split(',').map((s) => s.trim()));
+const SECTIONS = new Set((process.env.BENCH_SECTIONS ?? 'sync,tput,fair,limit,scale,memory,inbound').split(',').map((s) => s.trim()));
 if (QUICK) SECTIONS.delete('limit');
 const HARD_LIMIT_MS = (QUICK ? 8 : 25) * 60_000; // a stuck run kills itself
 
@@ -996,6 +1000,7 @@ async function main(): Promise<void> {
     RATE_LIMIT_PER_MINUTE: '300',
     WORKER_METRICS_PORT: '0', // several workers on one machine: each its own free port
     MAX_CONNECTIONS_PER_CLIENT: '100000', // the load generator is one address with every caller's connections
+    EGRESS_ALLOW_HOSTS: '127.0.0.1', // section 8's webhook receiver listens on loopback
   };
   executeQueue = new Queue(EXECUTE_QUEUE, { connection: benchRedis() });
   noopQueue = new Queue('bench-noop', { connection: benchRedis() });
@@ -1043,6 +1048,7 @@ async function main(): Promise<void> {
   if (!SECTIONS.has('limit')) rows.push({ section: '4. Rate limiter accuracy: skipped (BENCH_QUICK=1 or BENCH_SECTIONS)' });
   await section('scale', '6', sectionScale);
   await section('memory', '7', sectionMemory);
+  await section('inbound', '8', sectionInbound);
   notes.push(`Section durations and CPU used by other processes on the machine meanwhile (2 cores in all): ${loads.join('; ')}.`);
 
   const whole = wholeRunRss.stop();
@@ -1095,6 +1101,76 @@ function orderSections(input: Row[]): Row[] {
     else groups[groups.length - 1]?.rows.push(r);
   }
   return groups.sort((a, b) => a.key - b.key).flatMap((g) => g.rows);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 8. Inbound events
+
+const INBOUND_EVENTS = 2_000;
+
+/**
+ * A flood of signed Resend (Svix) events at POST /v1/inbound/resend/{connectionId}, CLIENT_CONCURRENCY
+ * in flight: the route must answer each within Slack's 3 s (p99), and every accepted event must be
+ * stored once and delivered to a subscribed webhook out, whose signature the Standard Webhooks
+ * library accepts.
+ */
+async function sectionInbound(): Promise<void> {
+  rows.push({ section: `8. Inbound events: a flood of ${INBOUND_EVENTS} signed Resend events, stored, fanned out and delivered (ms)` });
+  const signingSecret = `whsec_${randomBytes(24).toString('base64')}`;
+  const delivered = new Map<string, boolean>();
+  let webhookSecret = '';
+  const receiver = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const headers = { 'webhook-id': String(req.headers['webhook-id']), 'webhook-timestamp': String(req.headers['webhook-timestamp']), 'webhook-signature': String(req.headers['webhook-signature']) };
+      let valid = true;
+      try {
+        new StandardWebhook(webhookSecret).verify(Buffer.concat(chunks).toString('utf8'), headers);
+      } catch {
+        valid = false;
+      }
+      delivered.set(headers['webhook-id'], (delivered.get(headers['webhook-id']) ?? true) && valid);
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+  try {
+    const hook = await apiCall('POST', '/v1/webhooks', workspaceKey, { url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`, events: ['resend.email.delivered'] });
+    webhookSecret = hook.secret;
+    const conn = await apiCall('POST', '/v1/connections', workspaceKey, { connectorId: 'resend', displayName: 'bench inbound', credentials: { apiKey: resendKeyFor('warm'), webhookSecret: signingSecret } });
+    const svix = new SvixWebhook(signingSecret);
+    const latencies: number[] = [];
+    let refused = 0;
+    log(`inbound: ${INBOUND_EVENTS} signed events, ${CLIENT_CONCURRENCY} in flight`);
+    const t0 = Date.now();
+    await runPool(INBOUND_EVENTS, CLIENT_CONCURRENCY, async (i) => {
+      const body = { type: 'email.delivered', created_at: new Date().toISOString(), data: { email_id: randomUUID(), from: 'Acme <onboarding@resend.dev>', to: [`user${i}@example.com`], subject: 'Hello' } };
+      const msgId = `msg_bench_${i}`;
+      const at = new Date();
+      const start = now();
+      const r = await httpJson('POST', `${baseUrl}/v1/inbound/resend/${conn.id}`, {
+        headers: { 'svix-id': msgId, 'svix-timestamp': String(Math.floor(at.getTime() / 1000)), 'svix-signature': svix.sign(msgId, at, JSON.stringify(body)) },
+        body,
+      });
+      latencies.push(now() - start);
+      if (r.status !== 200) refused++;
+    });
+    const acceptedMs = Date.now() - t0;
+    const deadline = Date.now() + 300_000;
+    while (delivered.size < INBOUND_EVENTS - refused && Date.now() < deadline) await sleep(200);
+    const allDeliveredMs = Date.now() - t0;
+    const stored = Number((await pool!.query('select count(*)::int as n from inbound_events where connection_id = $1', [conn.id])).rows[0].n);
+    const verified = [...delivered.values()].filter(Boolean).length;
+    const s = summarize(latencies);
+    rows.push(latencyRow('  POST /v1/inbound answer', s, `n=${s.n}, ${refused} refused`, 'p99 < 3000', verdict(s.p99 < 3000 && refused === 0)));
+    const lost = INBOUND_EVENTS - refused - Math.min(stored, verified);
+    rows.push(['  accepted → stored → delivered (verified by standardwebhooks)', '', '', '', `${INBOUND_EVENTS - refused} → ${stored} → ${verified}`, 'none lost', verdict(lost === 0 && stored === INBOUND_EVENTS - refused)]);
+    notes.push(`Inbound: ${INBOUND_EVENTS} events answered in ${fmt(acceptedMs / 1000, 1)} s, all delivered ${fmt(allDeliveredMs / 1000, 1)} s after the first was sent.`);
+  } finally {
+    receiver.closeAllConnections();
+    await new Promise<void>((r) => receiver.close(() => r()));
+  }
 }
 
 let cleaningUp: Promise<void> | undefined;

@@ -66,6 +66,11 @@ const configSchema = z.object({
     .default('')
     .transform((v) => v.split(',').map((h) => h.trim()).filter(Boolean))
     .refine((entries) => invalidAllowEntries(entries).length === 0, 'must be a comma-separated list of host names, IPs or CIDRs such as hooks.corp.example,10.1.2.3,192.168.0.0/16'),
+  /**
+   * The largest body POST /v1/inbound/… reads (bytes). Larger is 413 unread; services send events of
+   * a few KiB (Slack, Resend, Twilio), and the body is held raw until its signature is checked.
+   */
+  INBOUND_MAX_BODY_BYTES: z.coerce.number().int().positive().max(16 * 1024 * 1024).default(256 * 1024),
   /** Webhooks one workspace may have; POST /v1/webhooks beyond it is 409 conflict. */
   WEBHOOKS_PER_WORKSPACE_MAX: z.coerce.number().int().positive().default(20),
   /** Webhook deliveries in flight at once per worker process (they wait on the network, not the CPU). */
@@ -130,7 +135,7 @@ const configSchema = z.object({
  * kind, and handed to the connectors as `Config.connectorSettings`. Their defaults live in the
  * connector definitions, so this file never names a service.
  */
-export const CONNECTOR_SETTING_SUFFIXES = ['_API_URL', '_OAUTH_AUTHORIZE_URL', '_OAUTH_TOKEN_URL', '_CLIENT_ID', '_CLIENT_SECRET', '_RATE_LIMIT_PER_MINUTE'] as const;
+export const CONNECTOR_SETTING_SUFFIXES = ['_API_URL', '_OAUTH_AUTHORIZE_URL', '_OAUTH_TOKEN_URL', '_CLIENT_ID', '_CLIENT_SECRET', '_RATE_LIMIT_PER_MINUTE', '_SIGNING_SECRET'] as const;
 const connectorSettingName = /^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*$/;
 const isUrlSetting = (name: string) => name.endsWith('_URL');
 const isRateSetting = (name: string) => name.endsWith('_RATE_LIMIT_PER_MINUTE');

@@ -143,6 +143,16 @@ export const webhookCircuitsOpen = new Gauge({
 export function observeWebhookCircuits(count: () => Promise<number>): void {
   openWebhookCircuits = count;
 }
+export const inboundEvents = new Counter({
+  name: 'connector_engine_inbound_events_total',
+  help: 'Requests to POST /v1/inbound/… by connector and outcome (accepted: stored and queued; duplicate: a redelivery, nothing done; rejected: bad, stale or unverifiable signature; handshake; malformed).',
+  labelNames: ['connector', 'outcome'] as const,
+});
+export const inboundEventsFannedOut = new Counter({
+  name: 'connector_engine_inbound_events_fanned_out_total',
+  help: 'Inbound events whose deliveries to webhooks out were recorded and queued, by connector.',
+  labelNames: ['connector'] as const,
+});
 export const healthChecks = new Counter({
   name: 'connector_engine_health_checks_total',
   help: 'Connection health checks by result (valid, invalid, inconclusive).',

@@ -10,9 +10,14 @@ import { EXECUTE_QUEUE, type ExecuteJobData } from '../shared/queue/execute-job.
 import { HEALTH_CHECK_QUEUE, MAINTENANCE_QUEUE, type HealthCheckJobData } from '../shared/queue/maintenance-jobs.ts';
 import { createRedis } from '../shared/queue/redis.ts';
 import { stalledJobRecovery } from '../shared/queue/stalled-job-recovery.ts';
-import { WEBHOOK_QUEUE, type WebhookJobData } from '../shared/queue/webhook-job.ts';
+import { WEBHOOK_QUEUE, type WebhookJobData } from '../shared/queue/webhook-delivery-job.ts';
 import { openDatabaseChecked } from '../shared/runtime.ts';
-import { ConnectionEvents } from '../shared/webhooks/connection-events.ts';
+import { ConnectionEvents } from '../shared/webhooks-out/connection-events.ts';
+import { connectionPresenter } from '../shared/connections/connection-resource.ts';
+import { publicBaseUrl } from '../shared/public-url.ts';
+import { INBOUND_EVENT_QUEUE, type InboundEventJobData } from '../shared/queue/inbound-event-job.ts';
+import { purgeExpiredEventPayloads, queueUnfannedEvents } from '../shared/inbound/inbound-events.ts';
+import { createInboundFanOutProcessor } from './inbound/fan-out-processor.ts';
 import { createExecuteProcessor } from './execute/execute-processor.ts';
 import { createHealthCheckProcessor } from './health-check-processor.ts';
 import { scheduleDueHealthChecks } from './maintenance.ts';
@@ -20,8 +25,8 @@ import { sweepUnfinishedInvocations } from './unfinished-sweeper.ts';
 import { purgeExpired, retentionCutoff } from '../shared/invocations/retention.ts';
 import { RetryScheduled } from './execute/retry-policy.ts';
 import { startMetricsServer } from './metrics-server.ts';
-import { createWebhookDeliveryProcessor } from './webhook-delivery-processor.ts';
-import { WebhookCircuits } from './webhook-circuit.ts';
+import { createWebhookDeliveryProcessor } from './webhooks-out/delivery-processor.ts';
+import { WebhookCircuits } from './webhooks-out/circuit.ts';
 import { egressGuardFromConfig } from '../shared/egress/egress-guard.ts';
 import { observeWebhookCircuits } from '../shared/metrics.ts';
 
@@ -49,7 +54,8 @@ export async function startWorker(config: Config, vault: Vault, logger: Logger):
   const healthQueue = new Queue<HealthCheckJobData>(HEALTH_CHECK_QUEUE, { connection: publisher });
   const maintenanceQueue = new Queue(MAINTENANCE_QUEUE, { connection: publisher });
   const executeQueue = new Queue<ExecuteJobData>(EXECUTE_QUEUE, { connection: publisher });
-  const events = new ConnectionEvents(db, webhookQueue, logger);
+  const inboundQueue = new Queue<InboundEventJobData>(INBOUND_EVENT_QUEUE, { connection: publisher });
+  const events = new ConnectionEvents(db, webhookQueue, logger, connectionPresenter(publicBaseUrl(config)));
   const breaker = new ConnectionBreaker(db, events, logger);
   const refresher = new CredentialRefresher(db, vault, publisher, config, logger, breaker);
 
@@ -81,14 +87,21 @@ export async function startWorker(config: Config, vault: Vault, logger: Logger):
       config.WORKER_CONCURRENCY,
     ),
     consumer<WebhookJobData>(WEBHOOK_QUEUE, createWebhookDeliveryProcessor({ db, vault, config, logger, egress, share: deliveryShare, circuits }), config.WEBHOOK_CONCURRENCY),
+    // Inbound events → deliveries: a few database statements each, so a few at once per worker.
+    consumer<InboundEventJobData>(INBOUND_EVENT_QUEUE, createInboundFanOutProcessor({ db, deliveries: webhookQueue }), 4),
     consumer<HealthCheckJobData>(HEALTH_CHECK_QUEUE, createHealthCheckProcessor({ db, config, refresher, breaker, logger }), 2),
     consumer(
       MAINTENANCE_QUEUE,
       async () => {
         await scheduleDueHealthChecks({ db, config, limiter, healthQueue, logger });
         await sweepUnfinishedInvocations(db, executeQueue, logger);
-        const purged = await purgeExpired(db, retentionCutoff(config.INVOCATION_RETENTION_DAYS), 1000);
+        const cutoff = retentionCutoff(config.INVOCATION_RETENTION_DAYS);
+        const purged = await purgeExpired(db, cutoff, 1000);
         if (purged.outputsCleared || purged.artifactsDeleted) logger.info(purged, 'retention: old outputs and artifacts removed');
+        const eventPayloads = await purgeExpiredEventPayloads(db, cutoff, 1000);
+        if (eventPayloads) logger.info({ eventPayloads }, 'retention: old inbound event payloads removed');
+        const requeued = await queueUnfannedEvents(db, inboundQueue);
+        if (requeued) logger.warn({ requeued }, 'inbound events not fanned out after a minute: queued again');
       },
       1,
     ),
@@ -112,7 +125,7 @@ export async function startWorker(config: Config, vault: Vault, logger: Logger):
       }
       await Promise.all([share.stop(), deliveryShare.stop()]);
       await metricsServer.stop();
-      await Promise.all([webhookQueue.close(), healthQueue.close(), maintenanceQueue.close(), executeQueue.close()]);
+      await Promise.all([webhookQueue.close(), inboundQueue.close(), healthQueue.close(), maintenanceQueue.close(), executeQueue.close()]);
       await publisher.quit().catch(() => {});
       await db.destroy();
     },

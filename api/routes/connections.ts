@@ -8,7 +8,7 @@ import { RefreshRejected, RefreshUnavailable, type CredentialRefresher } from '.
 import { credentialsHint, sealCredentials } from '../../shared/connections/credentials.ts';
 import type { Vault } from '../../shared/crypto/vault.ts';
 import type { ConnectionBreaker } from '../../shared/connections/connection-breaker.ts';
-import type { ConnectionEvents } from '../../shared/webhooks/connection-events.ts';
+import type { ConnectionEvents } from '../../shared/webhooks-out/connection-events.ts';
 import type { Db } from '../../shared/db/database.ts';
 import { ApiError, notFound, toValidationIssues } from '../../shared/errors.ts';
 import { assertPublicBaseUrl } from '../connections/connection-base-url.ts';
@@ -17,7 +17,8 @@ import { assertProjectsInWorkspace, insertConnection } from '../connections/crea
 import { checkCredentials, statusFromVerdict } from '../connections/credential-check.ts';
 import { workspacePrincipal } from '../middleware/authenticate.ts';
 import { decodeCursor, pageQuery, toPage } from '../pagination.ts';
-import { loadConnection, presentConnection, selectConnections } from '../../shared/connections/connection-resource.ts';
+import { connectionPresenter, loadConnection, selectConnections } from '../../shared/connections/connection-resource.ts';
+import { publicBaseUrl } from '../../shared/public-url.ts';
 import { parseBody, parseQuery, pathId } from '../validation.ts';
 
 const displayName = z.string().trim().min(1).max(200);
@@ -61,6 +62,7 @@ function parseCredentials(connector: ConnectorDefinition, value: unknown, egress
 /** Connections and their project bindings (workspace keys only). */
 export function connectionRoutes(db: Db, vault: Vault, config: Config, refresher: CredentialRefresher, breaker: ConnectionBreaker, events: ConnectionEvents): Router {
   const router = Router();
+  const presentConnection = connectionPresenter(publicBaseUrl(config));
   const egress = egressGuardFromConfig(config);
 
   router.post('/v1/connections', async (req, res) => {

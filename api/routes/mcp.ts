@@ -10,6 +10,7 @@ import { admissionCaller, type Authenticator } from '../middleware/authenticate.
 import type { BodyReader } from '../middleware/json-body.ts';
 import { sendError } from '../middleware/errors.ts';
 import { projectTools, toolByName } from '../tools/project-tools.ts';
+import { publicBaseUrl } from '../../shared/public-url.ts';
 
 const LOCALHOST = new Set(['localhost', '127.0.0.1', '[::1]']);
 
@@ -32,7 +33,6 @@ export function mcpOriginAllowed(config: Config): (origin: string) => boolean {
   };
 }
 
-export const publicBaseUrl = (config: Config) => (config.PUBLIC_URL ?? `http://127.0.0.1:${config.PORT}`).replace(/\/+$/, '');
 
 /**
  * POST /v1/mcp: the Model Context Protocol server (Streamable HTTP, stateless; engine-mcp-server.ts).

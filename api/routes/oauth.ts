@@ -16,7 +16,8 @@ import { newId } from '../../shared/ids.ts';
 import { assertProjectsInWorkspace, insertConnection } from '../connections/create-connection.ts';
 import { isRegisteredRedirect, oauthErrorCode } from '../connections/oauth-redirects.ts';
 import { workspacePrincipal } from '../middleware/authenticate.ts';
-import { loadConnection, presentConnection, selectConnections } from '../../shared/connections/connection-resource.ts';
+import { connectionPresenter, loadConnection, selectConnections } from '../../shared/connections/connection-resource.ts';
+import { publicBaseUrl } from '../../shared/public-url.ts';
 import { parseBody, parseQuery } from '../validation.ts';
 
 const STATE_TTL_MS = 10 * 60_000;
@@ -50,13 +51,14 @@ function oauthConnector(connectorId: string, config: Config): { connector: Conne
 }
 
 /** Where the provider sends the user back: this server's callback. */
-const callbackUrl = (config: Config) => `${(config.PUBLIC_URL ?? `http://127.0.0.1:${config.PORT}`).replace(/\/+$/, '')}/v1/oauth/callback`;
+const callbackUrl = (config: Config) => `${publicBaseUrl(config)}/v1/oauth/callback`;
 
 /**
  * OAuth connections (docs/api.md, OAuth). `authorize` needs a workspace key; the callback has none:
  * its single-use state, stored only as a hash, authenticates it.
  */
 export function oauthCallbackRoutes(db: Db, vault: Vault, config: Config): Router {
+  const presentConnection = connectionPresenter(publicBaseUrl(config));
   const router = Router();
 
   router.get('/v1/oauth/callback', async (req, res) => {

@@ -3,6 +3,7 @@ import { oauth2Auth } from '../toolkit/auth.ts';
 import { defineConnector } from '../toolkit/connector-definition.ts';
 import { getThread, listChannels, listUsers, postMessage, reactToMessage } from './slack-actions.ts';
 import { checkSlackResponse, slackErrors } from './slack-errors.ts';
+import { slackInbound } from './slack-inbound.ts';
 import { slackOAuthProvider } from './slack-oauth-provider.ts';
 
 export const slackConnector = defineConnector({
@@ -20,4 +21,5 @@ export const slackConnector = defineConnector({
   errors: slackErrors,
   checkResponse: checkSlackResponse,
   actions: [postMessage, listChannels, listUsers, reactToMessage, getThread],
+  inbound: slackInbound,
 });

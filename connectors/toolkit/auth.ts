@@ -6,14 +6,18 @@ import type { OAuthProviderDefinition } from './oauth-provider.ts';
  * the request headers; the engine injects them server-side, and no handler ever sees a secret.
  */
 
-/** A key sent in a header: `Authorization: Bearer <key>` by default, or a header of its own (`xi-api-key`). */
-export function apiKeyAuth(options: { field?: AuthField; header?: string; scheme?: string } = {}): AuthScheme {
+/**
+ * A key sent in a header: `Authorization: Bearer <key>` by default, or a header of its own
+ * (`xi-api-key`). `extraFields` are further credentials the connection keeps but never sends (a
+ * webhook signing secret its inbound hook checks events with).
+ */
+export function apiKeyAuth(options: { field?: AuthField; header?: string; scheme?: string; extraFields?: AuthField[] } = {}): AuthScheme {
   const field = options.field ?? { key: 'apiKey', label: 'API key', secret: true, required: true };
   const header = options.header ?? 'authorization';
   const scheme = options.scheme ?? (header === 'authorization' ? 'Bearer' : undefined);
   return {
     type: 'api_key',
-    fields: [field],
+    fields: [field, ...(options.extraFields ?? [])],
     headers: (c) => ({ [header]: scheme ? `${scheme} ${c[field.key] ?? ''}` : (c[field.key] ?? '') }),
   };
 }

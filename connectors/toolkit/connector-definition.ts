@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { ErrorTable } from './error-table.ts';
+import type { InboundHook } from './inbound.ts';
 import type { OAuthProviderDefinition } from './oauth-provider.ts';
 import type { UpstreamClient, UpstreamRequest, UpstreamResponse } from './upstream-client.ts';
 
@@ -114,6 +115,8 @@ export interface ConnectorDefinition {
   /** Throws an UpstreamHttpError for a 2xx answer that is an error in the upstream's own terms. */
   checkResponse?: (res: UpstreamResponse) => void;
   actions: ActionDefinition[];
+  /** For services that send events: how to verify and read them (toolkit/inbound.ts). Optional. */
+  inbound?: InboundHook;
 }
 
 /** Identity helpers that keep the generic types of a definition without casts at the call site. */

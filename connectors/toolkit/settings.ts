@@ -25,6 +25,9 @@ export function rateLimitCeilingOf(connector: Pick<ConnectorDefinition, 'id' | '
   return set ? Number(set) : connector.rateLimit.requestsPerMinute;
 }
 
+/** `<ID>_SIGNING_SECRET`: the app-level secret a connector's inbound hook verifies events with (Slack's signing secret). */
+export const signingSecretSetting = (connector: Pick<ConnectorDefinition, 'id'>): string => `${settingPrefix(connector.id)}_SIGNING_SECRET`;
+
 export function providerSettings(provider: Pick<OAuthProviderDefinition, 'id'>) {
   const p = settingPrefix(provider.id);
   return {
@@ -91,6 +94,7 @@ export function settingsOf(connectors: readonly ConnectorDefinition[]): SettingD
       description: `${c.displayName} calls per minute per project at most: caps RATE_LIMIT_PER_MINUTE and projects' own rateLimits`,
       secret: false,
     });
+    if (c.inbound?.signingSecret) out.push({ name: signingSecretSetting(c), description: c.inbound.signingSecret.description, secret: true });
     if (c.auth.type === 'oauth2') providers.set(c.auth.provider.id, c.auth.provider);
   }
   for (const p of providers.values()) {

@@ -3,6 +3,7 @@ import { basicAuth } from '../toolkit/auth.ts';
 import { defineConnector } from '../toolkit/connector-definition.ts';
 import { getMessage, listMessages, sendSms } from './twilio-actions.ts';
 import { twilioErrors } from './twilio-errors.ts';
+import { twilioInbound } from './twilio-inbound.ts';
 
 /**
  * Twilio Programmable Messaging (REST API 2010-04-01, docs/upstreams/twilio.md). A connection is an
@@ -34,4 +35,5 @@ export const twilioConnector = defineConnector({
   credentialTest: { method: 'GET', path: '/2010-04-01/Accounts/{accountSid}.json' },
   errors: twilioErrors,
   actions: [sendSms, listMessages, getMessage],
+  inbound: twilioInbound,
 });

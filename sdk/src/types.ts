@@ -171,6 +171,8 @@ export interface Connection {
   credentialsHint: Record<string, string>;
   createdAt: string;
   updatedAt: string;
+  /** For connectors that accept events (Slack, Resend, Twilio): the URL to paste into the service's settings. */
+  inboundUrl?: string;
 }
 
 export interface ConnectionCreateParams<C extends ConnectorId> {

@@ -1,7 +1,7 @@
 import type { Db } from '../db/database.ts';
 import type { Logger } from '../logger.ts';
 import { connectionsBroken } from '../metrics.ts';
-import type { ConnectionEvents } from '../webhooks/connection-events.ts';
+import type { ConnectionEvents } from '../webhooks-out/connection-events.ts';
 import { markConnectionBroken, markConnectionRestored } from './connection-status.ts';
 
 /** What found the credentials dead: a call, a token refresh, the periodic health check, or a test on request. */

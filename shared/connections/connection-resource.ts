@@ -3,6 +3,7 @@ import type { Db } from '../db/database.ts';
 import type { ConnectionRow } from '../db/schema.ts';
 import { notFound } from '../errors.ts';
 import { toIso as iso } from '../iso-time.ts';
+import { inboundUrlOf } from '../inbound/inbound-url.ts';
 
 /**
  * The `Connection` resource of docs/api.md, used by API responses and webhook payloads alike: the row
@@ -53,7 +54,12 @@ export async function loadConnection(db: Db, workspaceId: string, id: string): P
 }
 
 
-export function presentConnection(c: ConnectionWithBindings) {
+/**
+ * The `Connection` resource. A connection of a connector that accepts events also has `inboundUrl`,
+ * the absolute URL its service posts events to (from `publicBaseUrl`, i.e. PUBLIC_URL).
+ */
+export function presentConnection(c: ConnectionWithBindings, publicBaseUrl: string) {
+  const inboundUrl = inboundUrlOf(publicBaseUrl, c.connector_id, c.id);
   return {
     id: c.id,
     connectorId: c.connector_id,
@@ -66,7 +72,16 @@ export function presentConnection(c: ConnectionWithBindings) {
     credentialsHint: c.credentials_hint,
     createdAt: iso(c.created_at),
     updatedAt: iso(c.updated_at),
+    ...(inboundUrl ? { inboundUrl } : {}),
   };
 }
+
+export type ConnectionPresenter = (c: ConnectionWithBindings) => ReturnType<typeof presentConnection>;
+
+/** presentConnection with this server's public base URL bound, for routes and event payloads. */
+export const connectionPresenter =
+  (publicBaseUrl: string): ConnectionPresenter =>
+  (c) =>
+    presentConnection(c, publicBaseUrl);
 
 export type ConnectionResource = ReturnType<typeof presentConnection>;

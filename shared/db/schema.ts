@@ -119,12 +119,14 @@ export interface OAuthStateTable {
 }
 
 export type WebhookEventType = 'connection.broken' | 'connection.restored';
+/** What a webhook out subscribes to: a connection event, an inbound event type (`slack.message`), or `*`. */
+export type SubscribedEventType = string;
 
 export interface WebhookTable {
   id: string;
   workspace_id: string;
   url: string;
-  events: Json<WebhookEventType[]>;
+  events: Json<SubscribedEventType[]>;
   secret_key_id: string;
   secret_iv: Buffer;
   secret_tag: Buffer;
@@ -136,7 +138,7 @@ export interface WebhookDeliveryTable {
   id: string;
   webhook_id: string;
   event_id: string;
-  event_type: WebhookEventType;
+  event_type: SubscribedEventType;
   payload: Json<unknown>;
   status: 'pending' | 'succeeded' | 'failed';
   attempts: Generated<number>;
@@ -145,6 +147,22 @@ export interface WebhookDeliveryTable {
   next_attempt_at: Timestamp | null;
   created_at: CreatedAt;
   delivered_at: Timestamp | null;
+}
+
+/** An event a connected service sent to POST /v1/inbound/… (migrations/0011_inbound_events.ts). */
+export interface InboundEventTable {
+  id: string;
+  workspace_id: string;
+  connection_id: string;
+  connector_id: string;
+  /** The service's own id of the event (Slack's event_id, svix-id, I-Twilio-Idempotency-Token): unique per connection. */
+  upstream_event_id: string;
+  type: string;
+  /** The body the service sent, parsed; NULL once past retention. */
+  payload: ColumnType<unknown, string, string | null>;
+  received_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  /** When its deliveries to webhooks out were recorded and queued; NULL until then. */
+  fanned_out_at: Timestamp | null;
 }
 
 export interface Database {
@@ -158,11 +176,13 @@ export interface Database {
   oauth_states: OAuthStateTable;
   webhooks: WebhookTable;
   webhook_deliveries: WebhookDeliveryTable;
+  inbound_events: InboundEventTable;
 }
 
 export type ProjectRow = Selectable<ProjectTable>;
 export type ConnectionRow = Selectable<ConnectionTable>;
 export type InvocationRow = Selectable<InvocationTable>;
 export type WebhookDeliveryRow = Selectable<WebhookDeliveryTable>;
+export type InboundEventRow = Selectable<InboundEventTable>;
 export type NewInvocation = Insertable<InvocationTable>;
 export type InvocationUpdate = Updateable<InvocationTable>;

@@ -76,6 +76,13 @@ export function definitionProblems(connector: ConnectorDefinition): string[] {
   if (bare(429) !== 'rate_limited') p(`a bare 429 is classified ${bare(429)}, not rate_limited`);
   for (const status of [500, 502, 503]) if (bare(status) !== 'transient') p(`a bare ${status} is classified ${bare(status)}, not transient`);
 
+  // Inbound hook: its types are named after the connector, and an unsigned request is never an event.
+  if (connector.inbound) {
+    for (const t of connector.inbound.eventTypes) if (!t.startsWith(`${connector.id}.`)) p(`inbound event type ${t} does not start with "${connector.id}."`);
+    const unsigned = connector.inbound.receive({ rawBody: Buffer.from('{"type":"event_callback"}'), headers: {}, url: 'https://engine.example.com/v1/inbound' }, { credentials: {}, signingSecret: undefined, nowMs: Date.now() });
+    if (unsigned.kind !== 'rejected') p(`inbound hook accepts an unsigned request (${unsigned.kind})`);
+  }
+
   // Actions.
   const ids = connector.actions.map((a) => a.id);
   if (ids.length === 0) p('no actions');

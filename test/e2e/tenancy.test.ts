@@ -29,8 +29,8 @@ describe('tenant isolation', () => {
   const email = { from: 'a@example.com', to: 'b@example.com', subject: 'Hi', text: 'Hello' };
 
   // Workspace A (bootstrap): projects A1, A2. Workspace B: project B1. Workspace C: from the CLI.
-  const A = { ws: '', id: '', p1: '', p2: '', pk1: '', pk1Id: '', pk2: '', c1: '', c1e: '', c2: '', inv1: '', invSpeech: '', inv2: '', webhook: '' };
-  const B = { ws: '', id: '', p1: '', pk1: '', c1: '', inv1: '', webhook: '' };
+  const A = { ws: '', id: '', p1: '', p2: '', pk1: '', pk1Id: '', pk2: '', c1: '', c1e: '', c2: '', inv1: '', invSpeech: '', inv2: '', webhook: '', ev1: '', ev2: '' };
+  const B = { ws: '', id: '', p1: '', pk1: '', c1: '', inv1: '', webhook: '', ev1: '' };
   const C = { ws: '', id: '' };
   let wsA: ApiClient, wsB: ApiClient, wsC: ApiClient, pkA1: ApiClient, pkA2: ApiClient, pkB1: ApiClient;
   /** Wrong-tenant principals for the audit-log routes: another workspace, its project, a sibling project. */
@@ -43,6 +43,7 @@ describe('tenant isolation', () => {
     invocation: () => newId('invocation'),
     apiKey: () => newId('apiKey'),
     webhook: () => newId('webhook'),
+    event: () => newId('event'),
   };
 
   /** The answer about a foreign resource is the answer about a resource that does not exist. */
@@ -68,7 +69,7 @@ describe('tenant isolation', () => {
 
   /** Snapshot of everything a wrong-tenant call could change. */
   async function snapshot(): Promise<string> {
-    const tables = ['projects', 'api_keys', 'connections', 'project_connections', 'invocations', 'artifacts', 'oauth_states', 'webhooks'];
+    const tables = ['projects', 'api_keys', 'connections', 'project_connections', 'invocations', 'artifacts', 'oauth_states', 'webhooks', 'inbound_events'];
     const out: Record<string, unknown> = {};
     for (const t of tables) out[t] = (await sql<{ r: string }>`select t::text as r from ${sql.table(t)} t order by 1`.execute(db)).rows.map((r) => r.r);
     return JSON.stringify(out);
@@ -147,6 +148,15 @@ describe('tenant isolation', () => {
     A.webhook = (await wsA.post('/v1/webhooks', { url: 'https://hooks.example.com/a', events: ['connection.broken'] })).body.id;
     B.webhook = (await wsB.post('/v1/webhooks', { url: 'https://hooks.example.com/b', events: ['connection.broken'] })).body.id;
     expect(A.webhook).toMatch(/^whk_/);
+    // Inbound events as POST /v1/inbound stores them (signing is inbound-events.test.ts's subject).
+    const event = async (workspaceId: string, connectionId: string) => {
+      const id = newId('event');
+      await db.insertInto('inbound_events').values({ id, workspace_id: workspaceId, connection_id: connectionId, connector_id: 'resend', upstream_event_id: id, type: 'resend.email.delivered', payload: '{"type":"email.delivered"}' }).execute();
+      return id;
+    };
+    A.ev1 = await event(A.id, A.c1);
+    A.ev2 = await event(A.id, A.c2);
+    B.ev1 = await event(B.id, B.c1);
   }, 90_000);
 
   afterAll(async () => {
@@ -390,6 +400,33 @@ describe('tenant isolation', () => {
       await expectSameAsMissing(wsB.delete(`/v1/webhooks/${A.webhook}`), wsB.delete(`/v1/webhooks/${unknown.webhook()}`));
       await expectForbidden(pkA1.delete(`/v1/webhooks/${A.webhook}`), pkB1.delete(`/v1/webhooks/${A.webhook}`));
     },
+    'POST /v1/webhooks/:webhookId/rotate-secret': async () => {
+      await expectSameAsMissing(wsB.post(`/v1/webhooks/${A.webhook}/rotate-secret`), wsB.post(`/v1/webhooks/${unknown.webhook()}/rotate-secret`));
+      await expectForbidden(pkA1.post(`/v1/webhooks/${A.webhook}/rotate-secret`), pkB1.post(`/v1/webhooks/${A.webhook}/rotate-secret`));
+    },
+    'GET /v1/events': async () => {
+      const ids = async (c: ApiClient, q = '') => (await c.get(`/v1/events?limit=100${q}`)).body.data.map((e: { id: string }) => e.id);
+      // A project key sees the events of its project's connections only, and no filter widens that.
+      expect(await ids(pkA1)).toEqual([A.ev1]);
+      expect(await ids(pkA2)).toEqual([A.ev2]);
+      expect(new Set(await ids(wsA))).toEqual(new Set([A.ev1, A.ev2]));
+      for (const q of [`&projectId=${A.p1}`, `&connectionId=${A.c1}`, `&projectId=${A.p1}&connectionId=${A.c1}`]) {
+        expect(await ids(pkA2, q), q).toEqual([]);
+        expect(await ids(pkB1, q), q).toEqual([]);
+        expect(await ids(wsB, q), q).toEqual([]);
+        expect(await ids(wsC, q), q).toEqual([]);
+      }
+      expect(await ids(wsB)).toEqual([B.ev1]);
+    },
+    'GET /v1/events/:eventId': async () => {
+      for (const [who, c] of strangers) {
+        await expectSameAsMissing(c.get(`/v1/events/${A.ev1}`), c.get(`/v1/events/${unknown.event()}`)).catch((e) => {
+          throw new Error(`${who}: ${(e as Error).message}`);
+        });
+      }
+      expect((await pkA1.get(`/v1/events/${A.ev1}`)).status).toBe(200);
+      expect((await wsA.get(`/v1/events/${A.ev1}`)).status).toBe(200);
+    },
     'GET /v1/webhooks/:webhookId/deliveries': async () => {
       await expectSameAsMissing(wsB.get(`/v1/webhooks/${A.webhook}/deliveries`), wsB.get(`/v1/webhooks/${unknown.webhook()}/deliveries`));
       await expectForbidden(pkA1.get(`/v1/webhooks/${A.webhook}/deliveries`), pkB1.get(`/v1/webhooks/${A.webhook}/deliveries`));
@@ -404,6 +441,7 @@ describe('tenant isolation', () => {
     'GET /v1/connectors': 'the catalog, the same for everyone',
     'GET /v1/connectors/:connectorId': 'the catalog, the same for everyone',
     'GET /v1/oauth/callback': 'authenticated by its single-use state, which names its workspace (slack-oauth.test.ts)',
+    'POST /v1/inbound/:connectorId/:connectionId': "authenticated by the service's signature with the connection's own secret; reads and returns nothing of the tenant (inbound-events.test.ts)",
   };
 
   it('has a wrong-tenant case for every route the api declares', () => {

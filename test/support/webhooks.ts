@@ -64,3 +64,37 @@ export async function metricValue(metricsUrl: string, sample: string): Promise<n
   const line = text.split('\n').find((l) => l.startsWith(`${sample} `));
   return line ? Number(line.slice(sample.length + 1)) : 0;
 }
+
+/** One delivery a recording receiver got: headers, the raw body, and the body parsed. */
+export interface RecordedDelivery {
+  headers: Record<string, string>;
+  raw: string;
+  body: any;
+}
+
+/** A webhook receiver on loopback that answers 204 and keeps every delivery, raw body included (for signature checks). */
+export async function startRecordingReceiver() {
+  const received: RecordedDelivery[] = [];
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const raw = Buffer.concat(chunks).toString('utf8');
+      const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, String(v)]));
+      received.push({ headers, raw, body: JSON.parse(raw) });
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`,
+    received,
+    close: () => {
+      server.closeAllConnections();
+      return new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+/** The Standard Webhooks headers of a delivery, as a receiver hands them to a verifying library. */
+export const standardHeaders = (d: RecordedDelivery) => ({ 'webhook-id': d.headers['webhook-id']!, 'webhook-timestamp': d.headers['webhook-timestamp']!, 'webhook-signature': d.headers['webhook-signature']! });

@@ -6,6 +6,8 @@
 export interface ResendCredentials {
   /** @pattern ^re_[A-Za-z0-9_]+$ */
   apiKey: string;
+  /** @pattern ^whsec_[A-Za-z0-9+/]+={0,2}$ */
+  webhookSecret?: string;
 }
 
 /**

@@ -1,17 +1,17 @@
 import { DelayedError, type Job } from 'bullmq';
 import got from 'got';
 import { sql } from 'kysely';
-import type { Config } from '../shared/config.ts';
-import type { Vault } from '../shared/crypto/vault.ts';
-import type { Db } from '../shared/db/database.ts';
-import type { RunningShare } from '../shared/limiter/running-share.ts';
-import type { Logger } from '../shared/logger.ts';
-import { EGRESS_REFUSED_MESSAGE, type EgressGuard } from '../shared/egress/egress-guard.ts';
-import { webhookCircuitsOpened, webhookDeliveries, webhookDeliveriesDeferred } from '../shared/metrics.ts';
-import type { WebhookJobData } from '../shared/queue/webhook-job.ts';
-import { signatureHeader } from '../shared/webhooks/webhook-signature.ts';
-import { RetryScheduled } from './execute/retry-policy.ts';
-import type { WebhookCircuits } from './webhook-circuit.ts';
+import type { Config } from '../../shared/config.ts';
+import type { Vault } from '../../shared/crypto/vault.ts';
+import type { Db } from '../../shared/db/database.ts';
+import type { RunningShare } from '../../shared/limiter/running-share.ts';
+import type { Logger } from '../../shared/logger.ts';
+import { EGRESS_REFUSED_MESSAGE, type EgressGuard } from '../../shared/egress/egress-guard.ts';
+import { webhookCircuitsOpened, webhookDeliveries, webhookDeliveriesDeferred } from '../../shared/metrics.ts';
+import type { WebhookJobData } from '../../shared/queue/webhook-delivery-job.ts';
+import { secretsOf, signatureHeader } from '../../shared/webhooks-out/signing-secrets.ts';
+import { RetryScheduled } from '../execute/retry-policy.ts';
+import type { WebhookCircuits } from './circuit.ts';
 
 const GIVE_UP_AFTER_MS = 24 * 3600 * 1000;
 const FIRST_RETRY_MS = 5_000;
@@ -45,7 +45,8 @@ export interface WebhookDeliveryDeps {
 }
 
 /**
- * POSTs one delivery, signed with its webhook's secret. A 2xx ends it; anything else is retried
+ * POSTs one delivery, signed by the Standard Webhooks specification with its webhook's secrets.
+ * A 2xx ends it; anything else is retried
  * with backoff until a day after the event, each attempt recorded on the delivery row.
  *
  * Before the attempt: the workspace must have a free slot of its share, and the target's circuit
@@ -97,19 +98,22 @@ export function createWebhookDeliveryProcessor(deps: WebhookDeliveryDeps) {
   type Outcome = { statusCode: number | null; error: string | null };
 
   async function attempt(delivery: Delivery): Promise<Outcome> {
-    const secret = vault.open<string>(
-      { keyId: delivery.secret_key_id, iv: delivery.secret_iv, tag: delivery.secret_tag, ciphertext: delivery.secret_ciphertext },
-      delivery.webhook_id,
+    const secrets = secretsOf(
+      vault.open({ keyId: delivery.secret_key_id, iv: delivery.secret_iv, tag: delivery.secret_tag, ciphertext: delivery.secret_ciphertext }, delivery.webhook_id),
     );
     const body = JSON.stringify(delivery.payload);
+    // Standard Webhooks: the id is the event's (the same on every retry), the timestamp this attempt's.
+    const id = (delivery.payload as { id: string }).id;
+    const timestamp = Math.floor(Date.now() / 1000);
     try {
       const res = await got.post(delivery.url, {
         body,
         headers: {
           'content-type': 'application/json',
           'user-agent': 'connector-engine-webhooks/0.1',
-          'webhook-id': (delivery.payload as { id: string }).id,
-          'webhook-signature': signatureHeader(secret, body),
+          'webhook-id': id,
+          'webhook-timestamp': String(timestamp),
+          'webhook-signature': signatureHeader(secrets, id, timestamp, body),
         },
         timeout: { request: config.WEBHOOK_TIMEOUT_MS },
         retry: { limit: 0 },

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { Router } from 'express';
 import { z } from 'zod';
 import type { Vault } from '../../shared/crypto/vault.ts';
@@ -7,25 +6,33 @@ import { ApiError, notFound } from '../../shared/errors.ts';
 import type { Config } from '../../shared/config.ts';
 import { egressGuardFromConfig } from '../../shared/egress/egress-guard.ts';
 import { newId } from '../../shared/ids.ts';
+import { newStandardSecret } from '../../shared/crypto/standard-webhooks.ts';
+import { acceptsEvents } from '../../shared/inbound/inbound-url.ts';
+import { isSubscribableType } from '../../shared/webhooks-out/event-types.ts';
+import { freshSecrets, rotatedSecrets, secretsOf } from '../../shared/webhooks-out/signing-secrets.ts';
 import { workspacePrincipal } from '../middleware/authenticate.ts';
 import { decodeCursor, pageQuery, toPage } from '../pagination.ts';
 import { parseBody, parseQuery, pathId } from '../validation.ts';
 import { presentDelivery, presentWebhook } from '../resources/presenters.ts';
 
-const eventTypes = z.enum(['connection.broken', 'connection.restored']);
+const eventType = z
+  .string()
+  .max(200)
+  .refine((t) => isSubscribableType(t, acceptsEvents), 'must be connection.broken, connection.restored, an inbound event type of a connector that accepts events (slack.message, resend.email.delivered, twilio.message.status, …) or *');
 const createWebhook = z
   .object({
     url: z.url({ protocol: /^https?$/ }).max(2000),
-    events: z.array(eventTypes).min(1).max(2),
+    events: z.array(eventType).min(1).max(50),
   })
   .strict();
 
 /**
- * Outgoing webhooks of a workspace (workspace keys only). The secret is shown once, at creation.
+ * Webhooks out of a workspace (workspace keys only). The secret (`whsec_<base64>`, Standard Webhooks)
+ * is shown once, at creation or rotation.
  * A workspace has at most WEBHOOKS_PER_WORKSPACE_MAX of them: each event is delivered to each
  * webhook, so the count is how much delivery work one event of a workspace can cause.
  */
-export function webhookRoutes(db: Db, vault: Vault, config: Pick<Config, 'EGRESS_ALLOW_HOSTS' | 'WEBHOOK_ALLOW_PRIVATE_TARGETS' | 'WEBHOOKS_PER_WORKSPACE_MAX'>): Router {
+export function webhooksOutRoutes(db: Db, vault: Vault, config: Pick<Config, 'EGRESS_ALLOW_HOSTS' | 'WEBHOOK_ALLOW_PRIVATE_TARGETS' | 'WEBHOOKS_PER_WORKSPACE_MAX'>): Router {
   const router = Router();
   const egress = egressGuardFromConfig(config);
   const max = config.WEBHOOKS_PER_WORKSPACE_MAX;
@@ -44,8 +51,8 @@ export function webhookRoutes(db: Db, vault: Vault, config: Pick<Config, 'EGRESS
       throw new ApiError('invalid_input', 'Webhook URLs must point to a public address.', [{ path: 'url', message: 'loopback, private, link-local, metadata and reserved addresses are not allowed' }]);
     }
     const id = newId('webhook');
-    const secret = `whsec_${randomBytes(32).toString('base64url')}`;
-    const sealed = vault.seal(secret, id);
+    const secret = newStandardSecret();
+    const sealed = vault.seal(freshSecrets(secret), id);
     const row = await db.transaction().execute(async (trx) => {
       // The workspace row is the lock: concurrent creations of one workspace count one after another.
       await trx.selectFrom('workspaces').select('id').where('id', '=', workspaceId).forUpdate().executeTakeFirstOrThrow();
@@ -85,6 +92,33 @@ export function webhookRoutes(db: Db, vault: Vault, config: Pick<Config, 'EGRESS
     const hook = await loadWebhook(workspaceId, pathId(req, 'webhookId', 'webhook', 'webhook'));
     await db.deleteFrom('webhooks').where('id', '=', hook.id).execute();
     res.status(204).end();
+  });
+
+  // A new secret; for 24 hours deliveries are signed with it and with the ones it replaces, so the
+  // receiver can switch without losing a delivery (docs/decisions/0011-standard-webhooks.md).
+  router.post('/v1/webhooks/:webhookId/rotate-secret', async (req, res) => {
+    const { workspaceId } = workspacePrincipal(req);
+    const id = pathId(req, 'webhookId', 'webhook', 'webhook');
+    const secret = newStandardSecret();
+    await db.transaction().execute(async (trx) => {
+      // The row lock makes two concurrent rotations keep both retired secrets.
+      const hook = await trx
+        .selectFrom('webhooks')
+        .select(['id', 'secret_key_id', 'secret_iv', 'secret_tag', 'secret_ciphertext'])
+        .where('id', '=', id)
+        .where('workspace_id', '=', workspaceId)
+        .forUpdate()
+        .executeTakeFirst();
+      if (!hook) throw notFound('webhook');
+      const current = secretsOf(vault.open({ keyId: hook.secret_key_id, iv: hook.secret_iv, tag: hook.secret_tag, ciphertext: hook.secret_ciphertext }, hook.id));
+      const sealed = vault.seal(rotatedSecrets(current, secret), hook.id);
+      await trx
+        .updateTable('webhooks')
+        .set({ secret_key_id: sealed.keyId, secret_iv: sealed.iv, secret_tag: sealed.tag, secret_ciphertext: sealed.ciphertext })
+        .where('id', '=', hook.id)
+        .execute();
+    });
+    res.json({ secret });
   });
 
   router.get('/v1/webhooks/:webhookId/deliveries', async (req, res) => {
