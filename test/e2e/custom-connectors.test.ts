@@ -1,0 +1,205 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createWorkspace } from '../../shared/auth/workspaces.ts';
+import { createDb, type Db } from '../../shared/db/database.ts';
+import { ITEMS_FAKE_KEY, startItemsFake, type ItemsFake } from '../fakes/items/items-fake.ts';
+import { startEngine, type Engine } from '../support/engine.ts';
+import { apiClient, type ApiClient } from '../support/http.ts';
+
+/** A definition of the items fake, as a workspace would write it (docs/custom-connectors.md). */
+export function itemsDefinition(baseUrl: string, overrides: Record<string, unknown> = {}) {
+  return {
+    id: 'custom-items',
+    displayName: 'Items',
+    description: 'A small items service.',
+    baseUrl: `${baseUrl}/v1`,
+    auth: { type: 'api_key', in: 'header', name: 'X-Api-Key' },
+    credentialTest: { method: 'GET', path: '/me' },
+    rateLimit: { requestsPerMinute: 600 },
+    errors: {
+      codePointer: '/error/code',
+      messagePointer: '/error/message',
+      rules: [
+        { status: 401, means: 'invalid_credentials' },
+        { status: 503, means: 'transient' },
+      ],
+      retryAfter: { header: 'Retry-After', unit: 'seconds' },
+    },
+    actions: [
+      {
+        id: 'getItem',
+        displayName: 'Get an item',
+        description: 'One item by id.',
+        sideEffects: 'read',
+        method: 'GET',
+        path: '/items/{input.id}',
+        inputSchema: { type: 'object', properties: { id: { type: 'string', minLength: 1 } }, required: ['id'], additionalProperties: false },
+        output: { pointer: '/item' },
+        outputSchema: { type: 'object', properties: { id: { type: 'string' }, name: { type: 'string' } } },
+      },
+      {
+        id: 'listItems',
+        displayName: 'List items',
+        description: 'Items, a page at a time.',
+        sideEffects: 'read',
+        method: 'GET',
+        path: '/items',
+        query: { limit: '{input.limit}', cursor: '{input.cursor}' },
+        inputSchema: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 100 }, cursor: { type: 'string' } } },
+        output: { pointer: '/items' },
+        pagination: { nextCursor: '/next' },
+      },
+      {
+        id: 'createItem',
+        displayName: 'Create an item',
+        description: 'Adds an item.',
+        sideEffects: 'write',
+        method: 'POST',
+        path: '/items',
+        body: { encoding: 'json' },
+        idempotencyHeader: 'Idempotency-Key',
+        inputSchema: { type: 'object', properties: { name: { type: 'string', minLength: 1 } }, required: ['name'], additionalProperties: false },
+        output: { fields: { id: '/item/id', name: '/item/name' } },
+      },
+    ],
+    ...overrides,
+  };
+}
+
+export async function waitForTerminal(client: ApiClient, id: string) {
+  for (let i = 0; i < 300; i++) {
+    const inv = await client.get(`/v1/invocations/${id}`);
+    if (inv.body.status === 'succeeded' || inv.body.status === 'failed') return inv.body;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('invocation did not finish');
+}
+
+describe('custom connectors: a workspace brings its own API', () => {
+  let fake: ItemsFake;
+  let engine: Engine;
+  let admin: ApiClient;
+  let db: Db;
+
+  beforeAll(async () => {
+    fake = await startItemsFake();
+    engine = await startEngine();
+    admin = apiClient(engine.baseUrl, engine.workspaceKey);
+    db = createDb(engine.database.url, { max: 2 });
+  });
+  afterAll(async () => {
+    await db?.destroy();
+    await engine?.stop();
+    await fake?.close();
+  });
+
+  async function project(connectionKey: string) {
+    const p = await admin.post('/v1/projects', { displayName: 'Items project' });
+    const key = await admin.post(`/v1/projects/${p.body.id}/api-keys`, { name: 'test' });
+    const conn = await admin.post('/v1/connections', { connectorId: 'custom-items', displayName: 'Items', credentials: { apiKey: connectionKey }, projectIds: [p.body.id] });
+    return { projectId: p.body.id as string, client: apiClient(engine.baseUrl, key.body.key), connection: conn };
+  }
+
+  it('runs a posted definition like a built-in: credential test, sync and async reads and writes, the wire requests, one invocation row per call', async () => {
+    const created = await admin.post('/v1/connectors', { definition: itemsDefinition(fake.url) });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    expect(created.body).toMatchObject({ id: 'custom-items', source: 'custom', version: 1, authType: 'api_key', authFields: [{ key: 'apiKey', secret: true }] });
+    expect(created.body.actions.map((a: { id: string }) => a.id)).toEqual(['getItem', 'listItems', 'createItem']);
+    expect(created.body.actions[0].inputSchema).toMatchObject({ type: 'object', required: ['id'] });
+    // The catalog lists it for this workspace's keys, not without a key.
+    expect((await admin.get('/v1/connectors')).body.data.map((c: { id: string }) => c.id)).toContain('custom-items');
+    expect((await apiClient(engine.baseUrl).get('/v1/connectors')).body.data.map((c: { id: string }) => c.id)).not.toContain('custom-items');
+
+    // A key the service rejects: broken. A good one: active.
+    const rejected = await project('items_key_revoked_000000');
+    expect(rejected.connection.body).toMatchObject({ status: 'broken' });
+    expect(rejected.connection.body.statusReason).toContain('The API key is invalid.');
+    fake.reset();
+    const { client, connection } = await project(ITEMS_FAKE_KEY);
+    expect(connection.status).toBe(201);
+    expect(connection.body).toMatchObject({ status: 'active', connectorId: 'custom-items' });
+    expect(fake.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['GET /v1/me']);
+
+    // A read, sync.
+    fake.reset();
+    const read = await client.post('/v1/executions', { connectorId: 'custom-items', actionId: 'getItem', input: { id: 'it_2' } });
+    expect(read.status, JSON.stringify(read.body)).toBe(200);
+    expect(read.body.output).toEqual({ id: 'it_2', name: 'Second' });
+    expect(fake.requests).toHaveLength(1);
+    expect(fake.requests[0]).toMatchObject({ method: 'GET', path: '/v1/items/it_2', headers: { 'x-api-key': ITEMS_FAKE_KEY } });
+
+    // A write, sync: the JSON body from the input, the idempotency header the definition names.
+    fake.reset();
+    const write = await client.post('/v1/executions', { connectorId: 'custom-items', actionId: 'createItem', input: { name: 'Fourth' } });
+    expect(write.status, JSON.stringify(write.body)).toBe(200);
+    expect(write.body.output).toEqual({ id: 'it_4', name: 'Fourth' });
+    expect(fake.requests[0]).toMatchObject({ method: 'POST', path: '/v1/items', json: { name: 'Fourth' }, headers: { 'idempotency-key': write.body.invocationId, 'content-type': 'application/json' } });
+
+    // A read and a write, async; the read pages with a cursor.
+    fake.reset();
+    const asyncRead = await client.post('/v1/executions', { connectorId: 'custom-items', actionId: 'listItems', input: { limit: 2, cursor: '1' } }, { prefer: 'respond-async' });
+    const asyncWrite = await client.post('/v1/executions', { connectorId: 'custom-items', actionId: 'createItem', input: { name: 'Fifth' } }, { prefer: 'respond-async' });
+    expect([asyncRead.status, asyncWrite.status]).toEqual([202, 202]);
+    expect(await waitForTerminal(client, asyncRead.body.invocationId)).toMatchObject({
+      status: 'succeeded',
+      connectorVersion: 1,
+      output: { data: [{ id: 'it_2', name: 'Second' }, { id: 'it_3', name: 'Third' }], nextCursor: null },
+    });
+    expect(await waitForTerminal(client, asyncWrite.body.invocationId)).toMatchObject({ status: 'succeeded', output: { id: 'it_4', name: 'Fifth' } });
+    const listRequest = fake.requests.find((r) => r.method === 'GET');
+    expect(listRequest).toMatchObject({ path: '/v1/items', query: { limit: '2', cursor: '1' } });
+
+    // Input is validated at the edge by the definition's JSON Schema, with paths.
+    const invalid = await client.post('/v1/executions', { connectorId: 'custom-items', actionId: 'createItem', input: { name: '', extra: 1 } });
+    expect(invalid.status).toBe(400);
+    expect(invalid.body.error.code).toBe('invalid_input');
+    expect(invalid.body.error.details.map((d: { path: string }) => d.path).sort()).toEqual(['input.extra', 'input.name']);
+
+    // One invocation row per accepted call (4), each on version 1.
+    const rows = await db.selectFrom('invocations').select(['connector_version', 'status']).where('connector_id', '=', 'custom-items').execute();
+    expect(rows).toHaveLength(4);
+    expect(rows.every((r) => r.connector_version === 1 && r.status === 'succeeded')).toBe(true);
+
+    // Tools list it for the project.
+    const tools = await client.get('/v1/tools');
+    expect(tools.body.data.map((t: { name: string }) => t.name)).toEqual(expect.arrayContaining(['custom-items_getItem', 'custom-items_createItem']));
+  });
+
+  it('is invisible to another workspace: not listed, not readable, not callable, not connectable', async () => {
+    const other = await createWorkspace(db, 'Other');
+    const b = apiClient(engine.baseUrl, other.key);
+    expect((await b.get('/v1/connectors')).body.data.map((c: { id: string }) => c.id)).not.toContain('custom-items');
+    expect((await b.get('/v1/connectors/custom-items')).body.error.code).toBe('unknown_connector');
+    const conn = await b.post('/v1/connections', { connectorId: 'custom-items', displayName: 'x', credentials: { apiKey: ITEMS_FAKE_KEY } });
+    expect(conn.status).toBe(404);
+    expect(conn.body.error.code).toBe('unknown_connector');
+    const p = await b.post('/v1/projects', { displayName: 'B' });
+    const exec = await b.post('/v1/executions', { projectId: p.body.id, connectorId: 'custom-items', actionId: 'getItem', input: { id: 'it_1' } });
+    expect(exec.status).toBe(404);
+    expect(exec.body.error.code).toBe('unknown_connector');
+    expect((await b.request('PUT', '/v1/connectors/custom-items', { definition: itemsDefinition(fake.url) })).status).toBe(404);
+    expect((await b.delete('/v1/connectors/custom-items')).status).toBe(404);
+    // The same id is free in that workspace: its own connector, unrelated to the first.
+    expect((await b.post('/v1/connectors', { definition: itemsDefinition(fake.url, { displayName: 'B items' }) })).status).toBe(201);
+    expect((await admin.get('/v1/connectors/custom-items')).body.displayName).toBe('Items');
+  });
+
+  it('refuses a built-in id, an id without the custom- form, and a second POST of the same id', async () => {
+    for (const id of ['resend', 'custom', 'Custom-x', 'custom-a_b']) {
+      const res = await admin.post('/v1/connectors', { definition: itemsDefinition(fake.url, { id }) });
+      expect(res.status, id).toBe(400);
+      expect(res.body.error.details[0].path).toBe('definition.id');
+    }
+    const again = await admin.post('/v1/connectors', { definition: itemsDefinition(fake.url) });
+    expect(again.status).toBe(409);
+  });
+
+  it('deletes a connector only once no connection uses it', async () => {
+    expect((await admin.post('/v1/connectors', { definition: itemsDefinition(fake.url, { id: 'custom-spare' }) })).status).toBe(201);
+    const p = await admin.post('/v1/projects', { displayName: 'spare' });
+    const conn = await admin.post('/v1/connections', { connectorId: 'custom-spare', displayName: 'spare', credentials: { apiKey: ITEMS_FAKE_KEY }, projectIds: [p.body.id] });
+    expect((await admin.delete('/v1/connectors/custom-spare')).status).toBe(409);
+    expect((await admin.delete(`/v1/connections/${conn.body.id}`)).status).toBe(204);
+    expect((await admin.delete('/v1/connectors/custom-spare')).status).toBe(204);
+    expect((await admin.get('/v1/connectors/custom-spare')).status).toBe(404);
+  });
+});
