@@ -203,3 +203,98 @@ describe('custom connectors: a workspace brings its own API', () => {
     expect((await admin.get('/v1/connectors/custom-spare')).status).toBe(404);
   });
 });
+
+describe('custom connectors: error rules, Retry-After, and versions of queued calls', () => {
+  let fake: ItemsFake;
+  let engine: Engine;
+  let admin: ApiClient;
+
+  beforeAll(async () => {
+    fake = await startItemsFake();
+    // One call at a time, so later calls wait in the queue while the first runs.
+    engine = await startEngine({ env: { WORKER_CONCURRENCY: '1', EXECUTION_RESERVE_SLOTS: '0' } });
+    admin = apiClient(engine.baseUrl, engine.workspaceKey);
+  });
+  afterAll(async () => {
+    await engine?.stop();
+    await fake?.close();
+  });
+
+  async function connect(connectorId: string) {
+    const p = await admin.post('/v1/projects', { displayName: connectorId });
+    const key = await admin.post(`/v1/projects/${p.body.id}/api-keys`, {});
+    const conn = await admin.post('/v1/connections', { connectorId, displayName: connectorId, credentials: { apiKey: ITEMS_FAKE_KEY }, projectIds: [p.body.id] });
+    expect(conn.body.status).toBe('active');
+    return { client: apiClient(engine.baseUrl, key.body.key), connectionId: conn.body.id as string };
+  }
+
+  it('breaks the connection on a 401 when the error rules say 401 means invalid credentials', async () => {
+    expect((await admin.post('/v1/connectors', { definition: itemsDefinition(fake.url, { id: 'custom-breaks' }) })).status).toBe(201);
+    const { client, connectionId } = await connect('custom-breaks');
+    fake.keys.delete(ITEMS_FAKE_KEY);
+    try {
+      const res = await client.post('/v1/executions', { connectorId: 'custom-breaks', actionId: 'getItem', input: { id: 'it_1' } });
+      expect(res.status).toBe(409);
+      expect(res.body.error.code).toBe('connection_broken');
+      const conn = await admin.get(`/v1/connections/${connectionId}`);
+      expect(conn.body).toMatchObject({ status: 'broken' });
+      expect(conn.body.statusReason).toContain('The API key is invalid.');
+    } finally {
+      fake.reset();
+    }
+  });
+
+  it('retries a read after a 429, waiting as long as the header the definition names says', async () => {
+    const definition = itemsDefinition(fake.url, {
+      id: 'custom-waits',
+      errors: { codePointer: '/error/code', rules: [{ code: 'slow_down', means: 'rate_limited' }], retryAfter: { header: 'X-Wait-Seconds', unit: 'seconds' } },
+    });
+    expect((await admin.post('/v1/connectors', { definition })).status).toBe(201);
+    const { client } = await connect('custom-waits');
+    fake.reset();
+    fake.failNext(1, { status: 429, headers: { 'x-wait-seconds': '2' }, body: { error: { code: 'slow_down', message: 'Too many requests.' } } });
+    const res = await client.post('/v1/executions', { connectorId: 'custom-waits', actionId: 'getItem', input: { id: 'it_1' } });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(res.body.output).toEqual({ id: 'it_1', name: 'First' });
+    const calls = fake.requests.filter((r) => r.path === '/v1/items/it_1');
+    expect(calls).toHaveLength(2);
+    // The retry came no sooner than the 2 seconds the upstream asked for.
+    expect(calls[1]!.receivedAt.getTime() - calls[0]!.receivedAt.getTime()).toBeGreaterThanOrEqual(1_900);
+    expect((await client.get(`/v1/invocations/${res.body.invocationId}`)).body.attempts).toBe(2);
+  });
+
+  it('PUT a new version while calls are queued: the queued calls finish on their version, new calls run on the new one', async () => {
+    const v1 = itemsDefinition(fake.url, { id: 'custom-versions' }) as ReturnType<typeof itemsDefinition> & { actions: Record<string, unknown>[] };
+    v1.actions[0]!.headers = { 'X-Definition': 'one' };
+    expect((await admin.post('/v1/connectors', { definition: v1 })).status).toBe(201);
+    const { client } = await connect('custom-versions');
+    fake.reset();
+    fake.setLatency(1_500);
+    const accepted = [];
+    for (let i = 0; i < 3; i++) {
+      const res = await client.post('/v1/executions', { connectorId: 'custom-versions', actionId: 'getItem', input: { id: 'it_1' } }, { prefer: 'respond-async' });
+      expect(res.status).toBe(202);
+      accepted.push(res.body.invocationId as string);
+    }
+
+    const v2 = structuredClone(v1);
+    v2.actions[0]!.headers = { 'X-Definition': 'two' };
+    v2.actions[0]!.path = '/items/{input.id}';
+    v2.displayName = 'Items v2';
+    const put = await admin.put('/v1/connectors/custom-versions', { definition: v2 });
+    expect(put.status, JSON.stringify(put.body)).toBe(200);
+    expect(put.body).toMatchObject({ version: 2, displayName: 'Items v2' });
+    // With one worker slot and a slow upstream, the last call is still queued when the new version lands.
+    expect((await client.get(`/v1/invocations/${accepted[2]}`)).body.status).toBe('queued');
+
+    for (const id of accepted) expect(await waitForTerminal(client, id)).toMatchObject({ status: 'succeeded', connectorVersion: 1 });
+    expect(fake.requests.map((r) => r.headers['x-definition'])).toEqual(['one', 'one', 'one']);
+
+    fake.setLatency(0);
+    const after = await client.post('/v1/executions', { connectorId: 'custom-versions', actionId: 'getItem', input: { id: 'it_1' } });
+    expect(after.status).toBe(200);
+    expect(fake.requests.at(-1)!.headers['x-definition']).toBe('two');
+    expect((await client.get(`/v1/invocations/${after.body.invocationId}`)).body.connectorVersion).toBe(2);
+    expect((await admin.get('/v1/connectors/custom-versions')).body).toMatchObject({ version: 2, displayName: 'Items v2' });
+  });
+});
