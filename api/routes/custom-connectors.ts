@@ -85,7 +85,7 @@ export function customConnectorRoutes(db: Db, config: Config, connectors: Connec
     const id = String(req.params.connectorId);
     const body = parseBody(definitionBody, req);
     const current = id.startsWith('custom-') ? await store.get(workspaceId, id, null) : undefined;
-    if (!current) throw new ApiError('unknown_connector', `No custom connector "${id}" in this workspace.`);
+    if (!current) throw new ApiError('unknown_connector', 'No such custom connector in this workspace.');
     const def = definitionFrom(body.definition, egress);
     if (def.id !== id) throw new ApiError('invalid_input', 'The connector definition is invalid.', [{ path: 'definition.id', message: `must be ${id}, the id in the path` }]);
     // Left out, the OAuth client secret stays what it was.
@@ -100,7 +100,7 @@ export function customConnectorRoutes(db: Db, config: Config, connectors: Connec
   router.delete('/v1/connectors/:connectorId', async (req, res) => {
     const { workspaceId } = workspacePrincipal(req);
     const id = String(req.params.connectorId);
-    if (!id.startsWith('custom-') || !(await store.latestVersion(workspaceId, id))) throw new ApiError('unknown_connector', `No custom connector "${id}" in this workspace.`);
+    if (!id.startsWith('custom-') || !(await store.latestVersion(workspaceId, id))) throw new ApiError('unknown_connector', 'No such custom connector in this workspace.');
     const used = await db.selectFrom('connections').select('id').where('workspace_id', '=', workspaceId).where('connector_id', '=', id).limit(1).executeTakeFirst();
     if (used) throw new ApiError('conflict', `Connections use ${id}; delete them first.`);
     await store.delete(workspaceId, id);
