@@ -136,7 +136,9 @@ export class UpstreamClient {
         ...(this.options.egress ? this.guardedOptions(this.options.egress) : {}),
       });
       if (maxBytes !== Infinity) {
-        pending.on('response', (r: { statusCode: number }) => (answeredStatus = r.statusCode));
+        pending.on('request', (request: { once(event: 'response', cb: (r: { statusCode?: number }) => void): void }) =>
+          request.once('response', (r) => (answeredStatus = r.statusCode)),
+        );
         // Checked as the bytes arrive (and against Content-Length up front): an endless answer never fills memory.
         pending.on('downloadProgress', (progress: { transferred: number; total?: number }) => {
           if (progress.transferred > maxBytes || (progress.total ?? 0) > maxBytes) {
