@@ -38,6 +38,8 @@ import type { InboundEventJobData } from '../shared/queue/inbound-event-job.ts';
 import type { ConnectionEvents } from '../shared/webhooks-out/connection-events.ts';
 import { ConnectionBreaker } from '../shared/connections/connection-breaker.ts';
 import { CredentialRefresher } from '../shared/connections/credential-refresher.ts';
+import { createConnectorLookup } from '../shared/custom-connectors/connector-lookup.ts';
+import { customConnectorRoutes } from './routes/custom-connectors.ts';
 
 export interface ApiDeps {
   config: Config;
@@ -76,7 +78,9 @@ export function createApp(deps: ApiDeps): Express {
 
   // The hot path first, so it does not walk the routers below: authentication, body, admission.
   const limits = new RateLimitPolicy(config);
-  const executions = new ExecutionService(db, deps.queue, deps.replies, new SlidingWindowLimiter(deps.redis), limits, new AdmissionGate(), new RequestHasher(vault));
+  // Built-in connectors, and each workspace's custom ones (compiled versions cached).
+  const connectors = createConnectorLookup(db, vault, config);
+  const executions = new ExecutionService(db, deps.queue, deps.replies, new SlidingWindowLimiter(deps.redis), limits, new AdmissionGate(), new RequestHasher(vault), connectors);
   app.use(executionRoutes(executions, (req) => authenticator.authenticate(req), readBody));
 
   app.use(healthRoutes(db, deps.redis));
@@ -84,24 +88,25 @@ export function createApp(deps: ApiDeps): Express {
     const { contentType, body } = await metricsText();
     res.type(contentType).send(body);
   });
-  app.use(catalogRoutes());
-  app.use(oauthCallbackRoutes(db, vault, config));
+  app.use(catalogRoutes(connectors, (req) => authenticator.authenticate(req)));
+  app.use(oauthCallbackRoutes(db, vault, config, connectors));
   // Inbound events authenticate by the service's signature over the raw body, not by an API key.
   app.use(inboundRoutes({ db, vault, config, readRaw: rawBodyReader(config, bodyBudget), queue: deps.inboundQueue, logger }));
   // MCP authenticates itself (a project key; JSON-RPC clients get a WWW-Authenticate challenge).
-  app.use(mcpRoutes(authenticator, db, executions, config, readBody));
+  app.use(mcpRoutes(authenticator, db, executions, config, readBody, connectors));
 
   app.use('/v1', authenticate(authenticator), jsonBody(readBody));
   app.use(invocationRoutes(db));
-  app.use(toolRoutes(db));
+  app.use(toolRoutes(db, connectors));
   app.use(eventRoutes(db));
   // Everything below manages the workspace.
   app.use('/v1', requireWorkspaceKey);
   app.use(projectRoutes(db, limits, config.PROJECT_MAX_RUNNING_CALLS || MAX_RUNNING_CALLS_OVERRIDE));
   const breaker = new ConnectionBreaker(db, deps.events, logger);
   const refresher = new CredentialRefresher(db, vault, deps.redis, config, logger, breaker);
-  app.use(connectionRoutes(db, vault, config, refresher, breaker, deps.events));
-  app.use(oauthAuthorizeRoutes(db, config));
+  app.use(connectionRoutes(db, vault, config, refresher, breaker, deps.events, connectors));
+  app.use(oauthAuthorizeRoutes(db, config, connectors));
+  app.use(customConnectorRoutes(db, config, connectors));
   app.use(webhooksOutRoutes(db, vault, config));
 
   app.use(notFoundRoute);

@@ -7,6 +7,7 @@ import * as m0006 from './0006_audit_indexes.ts';
 import * as m0007 from './0007_oauth_pkce.ts';
 import * as m0008 from './0008_invocation_transport.ts';
 import * as m0009 from './0009_project_running_cap.ts';
+import * as m0010 from './0010_custom_connectors.ts';
 import * as m0011 from './0011_inbound_events.ts';
 
 /** Every migration, in order. Listed statically so the migrator needs no filesystem scanning. */
@@ -19,5 +20,6 @@ export const migrations: Record<string, Migration> = {
   '0007_oauth_pkce': m0007,
   '0008_invocation_transport': m0008,
   '0009_project_running_cap': m0009,
+  '0010_custom_connectors': m0010,
   '0011_inbound_events': m0011,
 };

@@ -48,6 +48,17 @@ const configSchema = z.object({
   PUBLIC_URL: httpUrl.optional(),
   MAX_BODY_BYTES: z.coerce.number().int().positive().default(1024 * 1024),
   UPSTREAM_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
+  /** The largest upstream answer read and parsed (JSON or text); a larger one fails the call with `upstream_error` (response_too_large). */
+  UPSTREAM_MAX_RESPONSE_BYTES: z.coerce.number().int().positive().default(10 * 1024 * 1024),
+  /**
+   * The largest binary upstream answer (audio), kept as an artifact. ElevenLabs' longest speech
+   * input (40,000 characters) is about 45 minutes of 128 kbit/s MP3, ~43 MB.
+   */
+  UPSTREAM_MAX_BINARY_BYTES: z.coerce.number().int().positive().default(64 * 1024 * 1024),
+  /** Compiled custom connector definitions kept in memory per process (by workspace, id and version). */
+  CUSTOM_CONNECTORS_CACHE_SIZE: z.coerce.number().int().positive().default(500),
+  /** Custom connectors one workspace may define; POST /v1/connectors beyond it is 409 conflict. */
+  CUSTOM_CONNECTORS_PER_WORKSPACE_MAX: z.coerce.number().int().positive().default(50),
   /** How often each active connection's credentials are re-tested; 0 turns health checks off. */
   HEALTH_CHECK_INTERVAL_MS: z.coerce.number().int().min(0).default(24 * 3600 * 1000),
   /** How often workers look for due health checks and other maintenance. */

@@ -1,8 +1,8 @@
 import type { Job } from 'bullmq';
-import { findConnector } from '../connectors/registry.ts';
 import { UpstreamVerdictUnavailable } from '../connectors/toolkit/classify.ts';
 import { testCredentials } from '../connectors/toolkit/credential-test.ts';
 import type { Config } from '../shared/config.ts';
+import type { ConnectorLookup } from '../shared/custom-connectors/connector-lookup.ts';
 import type { ConnectionBreaker } from '../shared/connections/connection-breaker.ts';
 import { RefreshRejected, RefreshUnavailable, type CredentialRefresher } from '../shared/connections/credential-refresher.ts';
 import { upstreamClientFor } from '../shared/connections/upstream-for.ts';
@@ -16,11 +16,11 @@ import type { HealthCheckJobData } from '../shared/queue/maintenance-jobs.ts';
  * fails. The verdict changes the status exactly as a call's would: only a definitive rejection of
  * the current credentials breaks it; no verdict (upstream down) changes nothing.
  */
-export function createHealthCheckProcessor(deps: { db: Db; config: Config; refresher: CredentialRefresher; breaker: ConnectionBreaker; logger: Logger }) {
+export function createHealthCheckProcessor(deps: { db: Db; config: Config; refresher: CredentialRefresher; breaker: ConnectionBreaker; logger: Logger; connectors: ConnectorLookup }) {
   const { db, config, refresher, breaker, logger } = deps;
   return async function checkConnection(job: Job<HealthCheckJobData>): Promise<void> {
     const row = await db.selectFrom('connections').selectAll().where('id', '=', job.data.connectionId).executeTakeFirst();
-    const connector = row && findConnector(row.connector_id);
+    const connector = row && (await deps.connectors.find(row.workspace_id, row.connector_id));
     if (!row || !connector || row.status !== 'active') return;
     try {
       const usable = await refresher.usable(connector, row);

@@ -1,7 +1,7 @@
 import type { Queue } from 'bullmq';
 import { sql } from 'kysely';
-import { findConnector } from '../connectors/registry.ts';
 import type { Config } from '../shared/config.ts';
+import type { ConnectorLookup } from '../shared/custom-connectors/connector-lookup.ts';
 import type { Db } from '../shared/db/database.ts';
 import { RateLimitPolicy } from '../shared/limiter/rate-limit-policy.ts';
 import { limitKey, type SlidingWindowLimiter } from '../shared/limiter/sliding-window-limiter.ts';
@@ -15,26 +15,26 @@ const BATCH = 500;
  * connections whose health check is due and queues their checks spread over the tick, each on a
  * rate-limit slot of a project the connection is bound to, so checks count against the limit.
  */
-export async function scheduleDueHealthChecks(deps: { db: Db; config: Config; limiter: SlidingWindowLimiter; healthQueue: Queue<HealthCheckJobData>; logger: Logger }): Promise<number> {
+export async function scheduleDueHealthChecks(deps: { db: Db; config: Config; limiter: SlidingWindowLimiter; healthQueue: Queue<HealthCheckJobData>; logger: Logger; connectors: ConnectorLookup }): Promise<number> {
   const { db, config, limiter, healthQueue } = deps;
   const interval = config.HEALTH_CHECK_INTERVAL_MS;
   if (interval <= 0) return 0;
   // Claim atomically: the next due time moves on by one interval (±10%), so concurrent ticks or a
   // crash after claiming never check a connection twice or hammer it.
-  const due = await sql<{ id: string; connector_id: string; project_id: string | null; rate_limits: Record<string, number> | null }>`
+  const due = await sql<{ id: string; workspace_id: string; connector_id: string; project_id: string | null; rate_limits: Record<string, number> | null }>`
     with claimed as (
       update connections set next_health_check_at = now() + ${interval} * (0.9 + random() * 0.2) * interval '1 millisecond'
        where id in (select id from connections where status = 'active' and next_health_check_at <= now()
                      order by next_health_check_at limit ${BATCH} for update skip locked)
-   returning id, connector_id)
-    select c.id, c.connector_id, p.id as project_id, p.rate_limits
+   returning id, workspace_id, connector_id)
+    select c.id, c.workspace_id, c.connector_id, p.id as project_id, p.rate_limits
       from claimed c
       left join lateral (select pr.id, pr.rate_limits from project_connections pc join projects pr on pr.id = pc.project_id
                           where pc.connection_id = c.id order by pr.id limit 1) p on true`.execute(db);
 
   const now = Date.now();
   for (const c of due.rows) {
-    const connector = findConnector(c.connector_id);
+    const connector = await deps.connectors.find(c.workspace_id, c.connector_id);
     if (!connector) continue;
     let delay = Math.floor(Math.random() * config.MAINTENANCE_TICK_MS);
     if (c.project_id) {

@@ -28,6 +28,7 @@ import { startMetricsServer } from './metrics-server.ts';
 import { createWebhookDeliveryProcessor } from './webhooks-out/delivery-processor.ts';
 import { WebhookCircuits } from './webhooks-out/circuit.ts';
 import { egressGuardFromConfig } from '../shared/egress/egress-guard.ts';
+import { createConnectorLookup } from '../shared/custom-connectors/connector-lookup.ts';
 import { observeWebhookCircuits } from '../shared/metrics.ts';
 
 export interface RunningWorker {
@@ -58,6 +59,7 @@ export async function startWorker(config: Config, vault: Vault, logger: Logger):
   const events = new ConnectionEvents(db, webhookQueue, logger, connectionPresenter(publicBaseUrl(config)));
   const breaker = new ConnectionBreaker(db, events, logger);
   const refresher = new CredentialRefresher(db, vault, publisher, config, logger, breaker);
+  const connectors = createConnectorLookup(db, vault, config);
 
   // Webhook deliveries: one egress guard, a share of the slots per workspace, a circuit per target.
   const egress = egressGuardFromConfig(config);
@@ -83,17 +85,17 @@ export async function startWorker(config: Config, vault: Vault, logger: Logger):
   const workers = [
     consumer<ExecuteJobData>(
       EXECUTE_QUEUE,
-      createExecuteProcessor({ db, config, publisher, limiter, share, refresher, breaker, logger }),
+      createExecuteProcessor({ db, config, publisher, limiter, share, refresher, breaker, logger, connectors }),
       config.WORKER_CONCURRENCY,
     ),
     consumer<WebhookJobData>(WEBHOOK_QUEUE, createWebhookDeliveryProcessor({ db, vault, config, logger, egress, share: deliveryShare, circuits }), config.WEBHOOK_CONCURRENCY),
     // Inbound events → deliveries: a few database statements each, so a few at once per worker.
     consumer<InboundEventJobData>(INBOUND_EVENT_QUEUE, createInboundFanOutProcessor({ db, deliveries: webhookQueue }), 4),
-    consumer<HealthCheckJobData>(HEALTH_CHECK_QUEUE, createHealthCheckProcessor({ db, config, refresher, breaker, logger }), 2),
+    consumer<HealthCheckJobData>(HEALTH_CHECK_QUEUE, createHealthCheckProcessor({ db, config, refresher, breaker, logger, connectors }), 2),
     consumer(
       MAINTENANCE_QUEUE,
       async () => {
-        await scheduleDueHealthChecks({ db, config, limiter, healthQueue, logger });
+        await scheduleDueHealthChecks({ db, config, limiter, healthQueue, logger, connectors });
         await sweepUnfinishedInvocations(db, executeQueue, logger);
         const cutoff = retentionCutoff(config.INVOCATION_RETENTION_DAYS);
         const purged = await purgeExpired(db, cutoff, 1000);

@@ -12,17 +12,21 @@ const publicOnly = createEgressGuard();
  * internet in clear text.
  */
 export function assertPublicBaseUrl(field: string, value: string, guard: EgressGuard): void {
+  const problem = publicUrlProblem(value, guard);
+  if (problem) throw new ApiError('invalid_credentials_shape', `The credentials field ${field} ${problem}.`, [{ path: `credentials.${field}`, message: problem }]);
+}
+
+/** Why a tenant-chosen URL the engine will call is refused (its wording), or undefined when it may be used. */
+export function publicUrlProblem(value: string, guard: EgressGuard): string | undefined {
   let url: URL | undefined;
   try {
     url = new URL(value);
   } catch {
     // reported below
   }
-  const problem =
-    !url || !/^https?:$/.test(url.protocol)
-      ? 'must be an http(s) URL'
-      : guard.checkUrl(url) !== null || (url.protocol !== 'https:' && publicOnly.checkUrl(url) === null)
-        ? 'must be an https URL of a public host'
-        : undefined;
-  if (problem) throw new ApiError('invalid_credentials_shape', `The credentials field ${field} ${problem}.`, [{ path: `credentials.${field}`, message: problem }]);
+  return !url || !/^https?:$/.test(url.protocol)
+    ? 'must be an http(s) URL'
+    : guard.checkUrl(url) !== null || (url.protocol !== 'https:' && publicOnly.checkUrl(url) === null)
+      ? 'must be an https URL of a public host'
+      : undefined;
 }

@@ -1,6 +1,7 @@
 import type { Queue } from 'bullmq';
 import type { ActionDefinition, ConnectorDefinition } from '../../connectors/toolkit/connector-definition.ts';
-import { actionOrThrow, connectorOrThrow } from '../../connectors/registry.ts';
+import { actionOrThrow } from '../../connectors/registry.ts';
+import type { ConnectorLookup } from '../../shared/custom-connectors/connector-lookup.ts';
 import type { Db } from '../../shared/db/database.ts';
 import type { InvocationRow, InvocationTransport } from '../../shared/db/schema.ts';
 import { ApiError, isErrorCode, notFound, toValidationIssues } from '../../shared/errors.ts';
@@ -74,6 +75,8 @@ export class ExecutionService {
     readonly admission: AdmissionGate,
     /** Keyed request hashes for Idempotency-Key replays (request-hash.ts). */
     private readonly hasher: RequestHasher,
+    /** Built-in and the workspace's custom connectors (a custom one at its newest version). */
+    private readonly connectors: ConnectorLookup,
   ) {
     this.queuedRows = new GroupCommit((rows) => insertQueuedInvocations(db, rows));
   }
@@ -84,7 +87,7 @@ export class ExecutionService {
     const cmd = { ...command, timeoutMs: remainingBudgetMs(command.timeoutMs, ticket.waitedMs) };
     let admitted: Admitted;
     try {
-      const connector = connectorOrThrow(cmd.connectorId);
+      const connector = await this.connectors.orThrow(cmd.principal.workspaceId, cmd.connectorId);
       const action = actionOrThrow(connector, cmd.actionId);
       const parsed = action.input.safeParse(cmd.input);
       if (!parsed.success) {
@@ -127,6 +130,8 @@ export class ExecutionService {
       via: cmd.via ?? 'api',
       client_name: cmd.client?.name?.slice(0, 200) ?? null,
       client_version: cmd.client?.version?.slice(0, 100) ?? null,
+      // A custom connector's version: the worker runs the call on it, whatever PUT comes after.
+      connector_version: connector.origin?.version ?? null,
     };
 
     if (connection.status === 'broken') {
@@ -175,6 +180,7 @@ export class ExecutionService {
       replyTo: cmd.respondAsync ? null : this.replies.channel,
       limitPerMinute,
       maxRunningCalls,
+      ...(connector.origin ? { connectorVersion: connector.origin.version } : {}),
     };
     // Subscribe before enqueueing, so a fast worker's reply cannot arrive before we listen.
     const waiting = cmd.respondAsync ? undefined : this.replies.wait(invocationId, cmd.timeoutMs);

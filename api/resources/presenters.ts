@@ -19,7 +19,8 @@ export function presentConnector(c: ConnectorDefinition) {
     displayName: c.displayName,
     category: c.category,
     description: c.description,
-    source: 'builtin' as const,
+    source: c.origin ? ('custom' as const) : ('builtin' as const),
+    ...(c.origin ? { version: c.origin.version } : {}),
     authType: c.auth.type,
     authFields: c.auth.fields,
     rateLimit: c.rateLimit,
@@ -32,6 +33,11 @@ export function presentConnector(c: ConnectorDefinition) {
       outputSchema: jsonSchema(a.output, 'output'),
     })),
   };
+}
+
+/** A custom connector as POST, PUT and GET return it: the catalog's `Connector` and its definition (never the OAuth client secret). */
+export function presentCustomConnector(c: ConnectorDefinition, storedDefinition: unknown) {
+  return { ...presentConnector(c), definition: storedDefinition };
 }
 
 export function presentProject(p: ProjectRow) {
@@ -60,6 +66,7 @@ export function presentInvocation(i: InvocationRow) {
     durationMs: i.duration_ms,
     attempts: i.attempts,
     via: i.via,
+    connectorVersion: i.connector_version ?? null,
     client: i.client_name === null && i.client_version === null ? null : { name: i.client_name, version: i.client_version },
     createdAt: iso(i.created_at),
     startedAt: iso(i.started_at),

@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import { sql } from 'kysely';
 import { z } from 'zod';
-import { connectorOrThrow } from '../../connectors/registry.ts';
+import type { ConnectorLookup } from '../../shared/custom-connectors/connector-lookup.ts';
 import type { ConnectorDefinition } from '../../connectors/toolkit/connector-definition.ts';
 import type { Config } from '../../shared/config.ts';
 import { RefreshRejected, RefreshUnavailable, type CredentialRefresher } from '../../shared/connections/credential-refresher.ts';
@@ -60,7 +60,15 @@ function parseCredentials(connector: ConnectorDefinition, value: unknown, egress
 }
 
 /** Connections and their project bindings (workspace keys only). */
-export function connectionRoutes(db: Db, vault: Vault, config: Config, refresher: CredentialRefresher, breaker: ConnectionBreaker, events: ConnectionEvents): Router {
+export function connectionRoutes(
+  db: Db,
+  vault: Vault,
+  config: Config,
+  refresher: CredentialRefresher,
+  breaker: ConnectionBreaker,
+  events: ConnectionEvents,
+  connectors: ConnectorLookup,
+): Router {
   const router = Router();
   const presentConnection = connectionPresenter(publicBaseUrl(config));
   const egress = egressGuardFromConfig(config);
@@ -68,7 +76,7 @@ export function connectionRoutes(db: Db, vault: Vault, config: Config, refresher
   router.post('/v1/connections', async (req, res) => {
     const { workspaceId } = workspacePrincipal(req);
     const body = parseBody(createConnection, req);
-    const connector = connectorOrThrow(body.connectorId);
+    const connector = await connectors.orThrow(workspaceId, body.connectorId);
     const creds = parseCredentials(connector, body.credentials, egress);
     const projectIds = [...new Set(body.projectIds ?? [])];
     await assertProjectsInWorkspace(db, workspaceId, projectIds);
@@ -115,7 +123,7 @@ export function connectionRoutes(db: Db, vault: Vault, config: Config, refresher
     const { workspaceId } = workspacePrincipal(req);
     const current = await loadConnection(db, workspaceId, pathId(req, 'connectionId', 'connection', 'connection'));
     const body = parseBody(updateConnection, req);
-    const connector = connectorOrThrow(current.connector_id);
+    const connector = await connectors.orThrow(workspaceId, current.connector_id);
     let credentialColumns = {};
     if (body.credentials !== undefined) {
       const creds = parseCredentials(connector, body.credentials, egress);
@@ -145,7 +153,7 @@ export function connectionRoutes(db: Db, vault: Vault, config: Config, refresher
     const id = pathId(req, 'connectionId', 'connection', 'connection');
     const row = await db.selectFrom('connections').selectAll().where('id', '=', id).where('workspace_id', '=', workspaceId).executeTakeFirst();
     if (!row) throw notFound('connection');
-    const connector = connectorOrThrow(row.connector_id);
+    const connector = await connectors.orThrow(workspaceId, row.connector_id);
     let usable;
     try {
       // OAuth tokens near expiry are refreshed first; a refused refresh has already broken the connection.

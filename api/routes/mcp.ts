@@ -1,6 +1,7 @@
 import { toNodeHandler } from '@modelcontextprotocol/node';
 import { Router, type Request, type Response } from 'express';
 import type { Config } from '../../shared/config.ts';
+import type { ConnectorLookup } from '../../shared/custom-connectors/connector-lookup.ts';
 import type { Db } from '../../shared/db/database.ts';
 import { ApiError } from '../../shared/errors.ts';
 import { isWellFormedId } from '../../shared/ids.ts';
@@ -42,7 +43,7 @@ export function mcpOriginAllowed(config: Config): (origin: string) => boolean {
  * then takes its place at the execution service's admission gate, exactly like POST /v1/executions:
  * agents get the same fairness as HTTP callers.
  */
-export function mcpRoutes(authenticator: Authenticator, db: Db, service: ExecutionService, config: Config, readBody: BodyReader): Router {
+export function mcpRoutes(authenticator: Authenticator, db: Db, service: ExecutionService, config: Config, readBody: BodyReader, connectors: ConnectorLookup): Router {
   const router = Router();
   const node = toNodeHandler(createEngineMcpHandler(service));
   const originAllowed = mcpOriginAllowed(config);
@@ -73,8 +74,8 @@ export function mcpRoutes(authenticator: Authenticator, db: Db, service: Executi
     if (isCall && !ticket) return; // the client hung up while waiting
     try {
       // A call needs only its own tool, and no query: the execution service checks the binding.
-      const called = isCall ? toolByName(String((body as { params?: { name?: unknown } }).params?.name ?? '')) : undefined;
-      const tools = isCall ? (called ? [called] : []) : await projectTools(db, principal.projectId);
+      const called = isCall ? await toolByName(connectors, principal.workspaceId, String((body as { params?: { name?: unknown } }).params?.name ?? '')) : undefined;
+      const tools = isCall ? (called ? [called] : []) : await projectTools(db, connectors, principal.workspaceId, principal.projectId);
       const scope: McpRequestScope = {
         principal,
         tools,

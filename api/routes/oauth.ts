@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Router } from 'express';
 import { sql } from 'kysely';
 import { z } from 'zod';
-import { connectorOrThrow } from '../../connectors/registry.ts';
+import type { ConnectorLookup } from '../../shared/custom-connectors/connector-lookup.ts';
 import { classifyUpstreamError } from '../../connectors/toolkit/classify.ts';
 import type { ConnectorDefinition } from '../../connectors/toolkit/connector-definition.ts';
 import { authorizationUrl, pkcePair, scopesFor, type OAuthProviderDefinition } from '../../connectors/toolkit/oauth-provider.ts';
@@ -38,8 +38,13 @@ const callbackQuery = z.object({
 });
 
 /** An OAuth connector whose provider's client the operator has configured, or the API error saying what is missing. */
-function oauthConnector(connectorId: string, config: Config): { connector: ConnectorDefinition; provider: OAuthProviderDefinition; clientId: string } {
-  const connector = connectorOrThrow(connectorId);
+async function oauthConnector(
+  connectors: ConnectorLookup,
+  workspaceId: string,
+  connectorId: string,
+  config: Config,
+): Promise<{ connector: ConnectorDefinition; provider: OAuthProviderDefinition; clientId: string }> {
+  const connector = await connectors.orThrow(workspaceId, connectorId);
   if (connector.auth.type !== 'oauth2') throw new ApiError('unknown_connector', `The ${connector.displayName} connector does not use OAuth.`);
   const provider = connector.auth.provider;
   const client = oauthClientOf(provider, config.connectorSettings);
@@ -57,7 +62,7 @@ const callbackUrl = (config: Config) => `${publicBaseUrl(config)}/v1/oauth/callb
  * OAuth connections (docs/api.md, OAuth). `authorize` needs a workspace key; the callback has none:
  * its single-use state, stored only as a hash, authenticates it.
  */
-export function oauthCallbackRoutes(db: Db, vault: Vault, config: Config): Router {
+export function oauthCallbackRoutes(db: Db, vault: Vault, config: Config, connectors: ConnectorLookup): Router {
   const presentConnection = connectionPresenter(publicBaseUrl(config));
   const router = Router();
 
@@ -81,7 +86,7 @@ export function oauthCallbackRoutes(db: Db, vault: Vault, config: Config): Route
     }
     if (!q.code) throw new ApiError('invalid_input', 'The OAuth callback has no code.', [{ path: 'code', message: 'required' }]);
 
-    const { connector, provider } = oauthConnector(pending.connector_id, config);
+    const { connector, provider } = await oauthConnector(connectors, pending.workspace_id, pending.connector_id, config);
     let credentials: Record<string, string>;
     try {
       credentials = await tokenEndpointFor(connector, provider, config).exchangeCode({
@@ -125,7 +130,7 @@ export function oauthCallbackRoutes(db: Db, vault: Vault, config: Config): Route
   return router;
 }
 
-export function oauthAuthorizeRoutes(db: Db, config: Config): Router {
+export function oauthAuthorizeRoutes(db: Db, config: Config, connectors: ConnectorLookup): Router {
   const router = Router();
 
   router.post('/v1/oauth/:connectorId/authorize', async (req, res) => {
@@ -136,7 +141,7 @@ export function oauthAuthorizeRoutes(db: Db, config: Config): Router {
         { path: 'redirectUri', message: 'not a registered redirect URI' },
       ]);
     }
-    const { connector, provider, clientId } = oauthConnector(String(req.params.connectorId), config);
+    const { connector, provider, clientId } = await oauthConnector(connectors, workspaceId, String(req.params.connectorId), config);
     const projectIds = [...new Set(body.projectIds ?? [])];
     await assertProjectsInWorkspace(db, workspaceId, projectIds);
 

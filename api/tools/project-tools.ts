@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { connectors, findConnector } from '../../connectors/registry.ts';
+import { connectors } from '../../connectors/registry.ts';
+import type { ConnectorLookup } from '../../shared/custom-connectors/connector-lookup.ts';
 import type { ActionDefinition, ConnectorDefinition } from '../../connectors/toolkit/connector-definition.ts';
 import type { Db } from '../../shared/db/database.ts';
 
@@ -35,7 +36,7 @@ export function toolName(connectorId: string, actionId: string): string {
 }
 
 /** The project's tools, in a deterministic order (connector, then action, as in the catalog). */
-export async function projectTools(db: Db, projectId: string): Promise<ProjectTool[]> {
+export async function projectTools(db: Db, lookup: ConnectorLookup, workspaceId: string, projectId: string): Promise<ProjectTool[]> {
   const rows = await db
     .selectFrom('project_connections as b')
     .innerJoin('connections as c', 'c.id', 'b.connection_id')
@@ -53,7 +54,7 @@ export async function projectTools(db: Db, projectId: string): Promise<ProjectTo
   }
   const tools: ProjectTool[] = [];
   for (const [connectorId, connections] of [...byConnector].sort(([a], [b]) => a.localeCompare(b))) {
-    const connector = findConnector(connectorId);
+    const connector = await lookup.find(workspaceId, connectorId);
     if (!connector) continue;
     for (const action of connector.actions) tools.push({ name: toolName(connector.id, action.id), connector, action, connections });
   }
@@ -80,8 +81,10 @@ function schemasOf(action: ActionDefinition) {
  * call costs no extra query. `connections` is unknown (empty): a `connectionId` argument, when the
  * action has no such input field, is the caller's choice. Undefined for a name that is no action.
  */
-export function toolByName(name: string): ProjectTool | undefined {
-  for (const connector of connectors) {
+export async function toolByName(lookup: ConnectorLookup, workspaceId: string, name: string): Promise<ProjectTool | undefined> {
+  // A custom connector's id has no `_`: the name up to the first one is the id.
+  const custom = name.startsWith('custom-') ? await lookup.find(workspaceId, name.slice(0, name.indexOf('_') >>> 0)) : undefined;
+  for (const connector of custom ? [custom] : connectors) {
     if (!name.startsWith(`${connector.id}_`)) continue;
     const action = connector.actions.find((a) => toolName(connector.id, a.id) === name);
     if (action) return { name, connector, action, connections: [] };

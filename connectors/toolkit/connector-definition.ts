@@ -28,7 +28,13 @@ export interface AuthField {
  * Build one with the helpers in toolkit/auth.ts rather than by hand.
  */
 export type AuthScheme =
-  | { type: 'api_key'; fields: AuthField[]; headers(credentials: Record<string, string>): Record<string, string> }
+  | {
+      type: 'api_key';
+      fields: AuthField[];
+      headers(credentials: Record<string, string>): Record<string, string>;
+      /** Query parameters every request gets, for services that take the key in the URL (`?api_key=`). */
+      query?(credentials: Record<string, string>): Record<string, string>;
+    }
   | { type: 'basic'; fields: AuthField[]; headers(credentials: Record<string, string>): Record<string, string> }
   | {
       type: 'oauth2';
@@ -117,6 +123,19 @@ export interface ConnectorDefinition {
   actions: ActionDefinition[];
   /** For services that send events: how to verify and read them (toolkit/inbound.ts). Optional. */
   inbound?: InboundHook;
+  /**
+   * Set for a definition a workspace posted (custom connectors, connectors/custom/): absent for the
+   * built-ins. Its URLs are a tenant's choice, so every request passes the egress guard, and the
+   * operator's `<ID>_…` settings do not apply to it.
+   */
+  origin?: CustomOrigin;
+}
+
+/** Whose definition a custom connector is, and which of its versions. */
+export interface CustomOrigin {
+  source: 'custom';
+  workspaceId: string;
+  version: number;
 }
 
 /** Identity helpers that keep the generic types of a definition without casts at the call site. */

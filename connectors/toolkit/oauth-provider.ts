@@ -41,6 +41,11 @@ export interface OAuthProviderDefinition {
    * (RFC 6749's `invalid_grant`: revoked, expired, or already used) breaks the connection.
    */
   errors: ErrorTable;
+  /**
+   * The provider's own client id and secret, for a custom connector that brings the workspace's
+   * OAuth app. Absent for the built-ins, whose client comes from the operator's settings.
+   */
+  client?: OAuthClient;
   /** The stored credentials from a token response; `previous` is what the connection held before. */
   credentialsFrom(token: TokenResponse, previous: Readonly<Record<string, string>>): Record<string, string>;
 }

@@ -20,8 +20,8 @@ export const apiUrlSetting = (connector: Pick<ConnectorDefinition, 'id'>): strin
 export const rateLimitSetting = (connector: Pick<ConnectorDefinition, 'id'>): string => `${settingPrefix(connector.id)}_RATE_LIMIT_PER_MINUTE`;
 
 /** The connector's ceiling of calls per minute per project: the operator's setting, else the definition's. */
-export function rateLimitCeilingOf(connector: Pick<ConnectorDefinition, 'id' | 'rateLimit'>, settings: ConnectorSettings): number {
-  const set = settings[rateLimitSetting(connector)];
+export function rateLimitCeilingOf(connector: Pick<ConnectorDefinition, 'id' | 'rateLimit' | 'origin'>, settings: ConnectorSettings): number {
+  const set = connector.origin ? undefined : settings[rateLimitSetting(connector)];
   return set ? Number(set) : connector.rateLimit.requestsPerMinute;
 }
 
@@ -46,10 +46,14 @@ const trimSlash = (url: string) => url.replace(/\/+$/, '');
  */
 export function baseUrlOf(connector: ConnectorDefinition, settings: ConnectorSettings, credentials: Record<string, string> = {}): string {
   const own = connector.connectionBaseUrlField ? credentials[connector.connectionBaseUrlField] : undefined;
-  return trimSlash(own || settings[apiUrlSetting(connector)] || connector.baseUrl);
+  // A custom connector's id is a tenant's choice: the operator's settings never redirect it.
+  const operator = connector.origin ? undefined : settings[apiUrlSetting(connector)];
+  return trimSlash(own || operator || connector.baseUrl);
 }
 
 export function authorizeUrlOf(provider: OAuthProviderDefinition, settings: ConnectorSettings): string {
+  // A provider that brings its own client (a custom connector's) is a tenant's: no operator setting applies.
+  if (provider.client) return provider.authorizeUrl;
   return settings[providerSettings(provider).authorizeUrl] ?? provider.authorizeUrl;
 }
 
@@ -58,6 +62,7 @@ export function authorizeUrlOf(provider: OAuthProviderDefinition, settings: Conn
  * endpoint is a method of a service's API, that path under the service's (possibly overridden) base URL.
  */
 export function tokenUrlOf(provider: OAuthProviderDefinition, settings: ConnectorSettings): string {
+  if (provider.client) return provider.tokenUrl;
   const explicit = settings[providerSettings(provider).tokenUrl];
   if (explicit) return explicit;
   const follows = provider.tokenUrlFollowsApiOf;
@@ -67,6 +72,7 @@ export function tokenUrlOf(provider: OAuthProviderDefinition, settings: Connecto
 
 /** The provider's client credentials, or undefined when the operator has not configured them. */
 export function oauthClientOf(provider: OAuthProviderDefinition, settings: ConnectorSettings): { clientId: string; clientSecret: string } | undefined {
+  if (provider.client) return provider.client;
   const names = providerSettings(provider);
   const clientId = settings[names.clientId];
   const clientSecret = settings[names.clientSecret];

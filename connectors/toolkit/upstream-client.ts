@@ -1,8 +1,9 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
-import got, { RequestError, type Got } from 'got';
+import got, { CancelError, RequestError, type Got } from 'got';
+import type { EgressGuard } from '../../shared/egress/egress-guard.ts';
 import { redactSecrets } from '../../shared/json-safe.ts';
-import { UpstreamHttpError, UpstreamNetworkError } from './upstream-errors.ts';
+import { UpstreamHttpError, UpstreamNetworkError, UpstreamResponseTooLarge } from './upstream-errors.ts';
 
 export interface UpstreamRequest {
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -35,7 +36,24 @@ export interface UpstreamClientOptions {
   observe?: (status: number | 'network_error', seconds: number) => void;
   /** Values (the connection's credentials) never to pass on, should an upstream quote them in an error. */
   secrets?: readonly string[];
+  /** Auth query parameters for this connection (an API key sent as `?api_key=`); never logged. */
+  authQuery?: Record<string, string>;
+  /**
+   * The largest answer read: parsed answers (`maxBytes`) and binary ones (`maxBinaryBytes`, audio).
+   * Past it the request is cancelled and fails with UpstreamResponseTooLarge. Default: unbounded.
+   */
+  maxBytes?: number;
+  maxBinaryBytes?: number;
+  /**
+   * For a service whose address a tenant chose (custom connectors): every request passes the egress
+   * guard (resolved address checked where the socket opens), and redirects are followed, each
+   * re-checked, without the auth headers once they leave the original origin.
+   */
+  egress?: Pick<EgressGuard, 'gotOptions'>;
 }
+
+/** Redirects a guarded client follows at most. */
+const MAX_REDIRECTS = 5;
 
 // One keep-alive pool per process, shared by every connection: upstream TLS handshakes are the
 // largest fixed cost of a call.
@@ -47,9 +65,16 @@ const agents = {
 export const engineUserAgent = 'connector-engine/0.1 (+https://github.com/connector-engine)';
 
 // Error codes that prove the request never left this machine or never reached the upstream.
-const notSentCodes = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+const notSentCodes = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EGRESS_REFUSED']);
 
 const MAX_ERROR_BODY = 64 * 1024;
+
+// Guarded requests get sockets of their own: a keep-alive socket opened for a built-in connector
+// (to an operator-set host the guard would refuse) is never handed to a tenant's request.
+const guardedAgents = {
+  http: new HttpAgent({ keepAlive: true, maxSockets: 256 }),
+  https: new HttpsAgent({ keepAlive: true, maxSockets: 256 }),
+};
 
 /**
  * A thin client over got, set up for one connection: base URL, auth, timeout, User-Agent.
@@ -77,6 +102,10 @@ export class UpstreamClient {
     this.headers = { 'user-agent': options.userAgent ?? engineUserAgent, ...options.authHeaders };
   }
 
+  private guardedOptions(egress: Pick<EgressGuard, 'gotOptions'>) {
+    return guardedGotOptions(egress, Object.keys(this.options.authHeaders).map((h) => h.toLowerCase()));
+  }
+
   async request<T = unknown>(req: UpstreamRequest): Promise<UpstreamResponse<T>> {
     const searchParams = req.query
       ? Object.fromEntries(Object.entries(req.query).filter((e): e is [string, string | number | boolean] => e[1] !== undefined))
@@ -91,19 +120,37 @@ export class UpstreamClient {
     }
     let response;
     const started = performance.now();
+    const maxBytes = (req.binary ? this.options.maxBinaryBytes : this.options.maxBytes) ?? Infinity;
+    let tooLarge = false;
+    let answeredStatus: number | undefined;
     try {
-      response = await sharedGot(req.path.replace(/^\//, ''), {
+      const pending = sharedGot(req.path.replace(/^\//, ''), {
         prefixUrl: this.prefixUrl,
         method: req.method,
-        searchParams,
+        searchParams: this.options.authQuery ? { ...searchParams, ...this.options.authQuery } : searchParams,
         json: req.json,
         body: form?.toString(),
         headers: form ? { 'content-type': 'application/x-www-form-urlencoded', ...this.headers, ...req.headers } : { ...this.headers, ...req.headers },
         timeout: { request: this.options.timeoutMs },
         responseType: 'buffer',
+        ...(this.options.egress ? this.guardedOptions(this.options.egress) : {}),
       });
+      if (maxBytes !== Infinity) {
+        pending.on('request', (request: { once(event: 'response', cb: (r: { statusCode?: number }) => void): void }) =>
+          request.once('response', (r) => (answeredStatus = r.statusCode)),
+        );
+        // Checked as the bytes arrive (and against Content-Length up front): an endless answer never fills memory.
+        pending.on('downloadProgress', (progress: { transferred: number; total?: number }) => {
+          if (progress.transferred > maxBytes || (progress.total ?? 0) > maxBytes) {
+            tooLarge = true;
+            pending.cancel();
+          }
+        });
+      }
+      response = await pending;
     } catch (err) {
       this.options.observe?.('network_error', (performance.now() - started) / 1000);
+      if (tooLarge && err instanceof CancelError) throw new UpstreamResponseTooLarge(maxBytes, answeredStatus);
       throw toNetworkError(err);
     }
     this.options.observe?.(response.statusCode, (performance.now() - started) / 1000);
@@ -122,6 +169,27 @@ export class UpstreamClient {
     }
     return result;
   }
+}
+
+/** got options of a guarded request: the guard's lookup and checks, redirects followed without auth across origins. */
+function guardedGotOptions(egress: Pick<EgressGuard, 'gotOptions'>, authHeaderNames: readonly string[]) {
+  const guard = egress.gotOptions();
+  return {
+    agent: guardedAgents,
+    dnsLookup: guard.dnsLookup,
+    followRedirect: true,
+    maxRedirects: MAX_REDIRECTS,
+    hooks: {
+      beforeRequest: guard.hooks.beforeRequest,
+      beforeRedirect: [
+        (options: { url?: URL | string; headers: Record<string, unknown> }, response: { url: string }) => {
+          const from = new URL(response.url).origin;
+          const to = options.url ? new URL(String(options.url)).origin : from;
+          if (from !== to) for (const name of authHeaderNames) delete options.headers[name];
+        },
+      ],
+    },
+  };
 }
 
 function parseBody(body: Buffer, contentType: string, maxBytes: number): unknown {

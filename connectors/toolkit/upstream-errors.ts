@@ -24,6 +24,19 @@ export class UpstreamNetworkError extends Error {
   }
 }
 
+/** The upstream's answer was larger than the engine reads (UPSTREAM_MAX_RESPONSE_BYTES, UPSTREAM_MAX_BINARY_BYTES). */
+export class UpstreamResponseTooLarge extends Error {
+  readonly code = 'response_too_large';
+  constructor(
+    readonly maxBytes: number,
+    /** The status of the answer that was cut off, when it came that far. */
+    readonly status?: number,
+  ) {
+    super(`the upstream's answer was larger than ${maxBytes} bytes, the most the engine reads`);
+    this.name = 'UpstreamResponseTooLarge';
+  }
+}
+
 /**
  * The engine's view of a failed upstream call (docs/design.md, decision 4). Only `auth_invalid` breaks a connection.
  */
@@ -62,6 +75,8 @@ export function retryAfterMs(headers: Record<string, string | string[] | undefin
 }
 
 export function classifyNetworkError(err: UpstreamNetworkError): ClassifiedFailure {
+  // The egress guard refused the target: asking again cannot help, and nothing was sent.
+  if (err.code === 'EGRESS_REFUSED') return { kind: 'invalid_request', upstreamCode: err.code, message: 'the target address is not allowed or could not be reached', requestMayHaveRun: false };
   return {
     kind: 'transient',
     upstreamCode: err.code,

@@ -5,7 +5,26 @@ import { OAuthTokenEndpoint, tokenEndpointParts } from '../../connectors/toolkit
 import { baseUrlOf, oauthClientOf, providerSettings, tokenUrlOf } from '../../connectors/toolkit/settings.ts';
 import { UpstreamClient } from '../../connectors/toolkit/upstream-client.ts';
 import type { Config } from '../config.ts';
+import { egressGuardFromConfig, type EgressGuard } from '../egress/egress-guard.ts';
 import { upstreamRequests } from '../metrics.ts';
+
+const guards = new WeakMap<Config, EgressGuard>();
+
+/** The egress guard of a configuration, built once: custom connectors' requests pass it. */
+function egressOf(config: Config): EgressGuard {
+  let guard = guards.get(config);
+  if (!guard) guards.set(config, (guard = egressGuardFromConfig(config)));
+  return guard;
+}
+
+/** What every upstream client of a connector shares: answer size caps, and the egress guard for a tenant's definition. */
+function boundsFor(connector: ConnectorDefinition, config: Config) {
+  return {
+    maxBytes: config.UPSTREAM_MAX_RESPONSE_BYTES,
+    maxBinaryBytes: config.UPSTREAM_MAX_BINARY_BYTES,
+    ...(connector.origin ? { egress: egressOf(config) } : {}),
+  };
+}
 
 /**
  * The one place upstream clients are built: for a connection's calls and credential tests, and for
@@ -21,6 +40,8 @@ export function upstreamClientFor(
   return new UpstreamClient({
     baseUrl: baseUrlOf(connector, config.connectorSettings, credentials),
     authHeaders: connector.auth.headers(credentials),
+    ...(connector.auth.type === 'api_key' && connector.auth.query ? { authQuery: connector.auth.query(credentials) } : {}),
+    ...boundsFor(connector, config),
     timeoutMs,
     checkResponse: connector.checkResponse,
     // An account id and other non-secret fields stay readable in error messages.
@@ -51,6 +72,7 @@ export function tokenEndpointFor(connector: ConnectorDefinition, provider: OAuth
   const http = new UpstreamClient({
     baseUrl,
     authHeaders: {},
+    ...boundsFor(connector, config),
     timeoutMs: config.UPSTREAM_TIMEOUT_MS,
     checkResponse: provider.checkTokenResponse,
     secrets: [...secrets, client.clientSecret],

@@ -86,6 +86,8 @@ export interface InvocationTable {
   /** An MCP client's self-reported name and version; null over HTTP. */
   client_name: string | null;
   client_version: string | null;
+  /** The custom connector's version the call was accepted with (migration 0010); null for a built-in. */
+  connector_version: ColumnType<number | null, number | null | undefined, number | null>;
   created_at: CreatedAt;
   started_at: Timestamp | null;
   finished_at: Timestamp | null;
@@ -165,6 +167,19 @@ export interface InboundEventTable {
   fanned_out_at: Timestamp | null;
 }
 
+/** One version of a workspace's custom connector definition (migration 0010); rows are never updated. */
+export interface CustomConnectorTable {
+  workspace_id: string;
+  connector_id: string;
+  version: number;
+  definition: Json<Record<string, unknown>>;
+  secret_key_id: string | null;
+  secret_iv: Buffer | null;
+  secret_tag: Buffer | null;
+  secret_ciphertext: Buffer | null;
+  created_at: CreatedAt;
+}
+
 export interface Database {
   workspaces: WorkspaceTable;
   projects: ProjectTable;
@@ -177,6 +192,7 @@ export interface Database {
   webhooks: WebhookTable;
   webhook_deliveries: WebhookDeliveryTable;
   inbound_events: InboundEventTable;
+  custom_connectors: CustomConnectorTable;
 }
 
 export type ProjectRow = Selectable<ProjectTable>;

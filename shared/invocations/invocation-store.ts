@@ -40,6 +40,8 @@ export interface QueuedInvocation {
   via: InvocationTransport;
   client_name: string | null;
   client_version: string | null;
+  /** A custom connector's version (migration 0010); null or absent for a built-in. */
+  connector_version?: number | null;
 }
 
 /**
@@ -50,11 +52,11 @@ export interface QueuedInvocation {
 export async function insertQueuedInvocations(db: Db, rows: ReadonlyArray<QueuedInvocation>): Promise<void> {
   const column = <K extends keyof QueuedInvocation>(key: K) => rows.map((r) => r[key]);
   await sql`
-    insert into invocations (id, workspace_id, project_id, connection_id, connector_id, action_id, idempotency_key, request_hash, via, client_name, client_version, status)
+    insert into invocations (id, workspace_id, project_id, connection_id, connector_id, action_id, idempotency_key, request_hash, via, client_name, client_version, connector_version, status)
     select v.*, 'queued'
       from unnest(${column('id')}::text[], ${column('workspace_id')}::text[], ${column('project_id')}::text[], ${column('connection_id')}::text[],
                   ${column('connector_id')}::text[], ${column('action_id')}::text[], ${column('idempotency_key')}::text[], ${column('request_hash')}::text[],
-                  ${column('via')}::text[], ${column('client_name')}::text[], ${column('client_version')}::text[]) as v`.execute(db);
+                  ${column('via')}::text[], ${column('client_name')}::text[], ${column('client_version')}::text[], ${rows.map((r) => r.connector_version ?? null)}::int[]) as v`.execute(db);
 }
 
 export async function findInvocation(db: Db, id: string): Promise<InvocationRow | undefined> {
@@ -74,6 +76,8 @@ export interface ClaimedAttempt {
   connectionId: string | null;
   connectorId: string;
   actionId: string;
+  /** The custom connector's version the call was accepted with; null (or absent) for a built-in. */
+  connectorVersion?: number | null;
   /** Milliseconds since the first attempt started (0 for the first attempt), by the database's clock. */
   elapsedMs: number;
   /** The connection the job names, read in the same statement; null when it no longer exists. */
@@ -102,6 +106,7 @@ type ClaimRow = {
   connection_id: string | null;
   connector_id: string;
   action_id: string;
+  connector_version: number | null;
   elapsed_ms: number;
 } & { [K in keyof CallableConnection as `c_${K}`]: CallableConnection[K] | null };
 
@@ -116,7 +121,7 @@ export async function claimAttempt(db: Db, id: string, connectionId: string): Pr
       from (select id, status, started_at from invocations where id = ${id} for update) as before
       left join connections as c on c.id = ${connectionId}
      where i.id = before.id and before.status in ('queued', 'running')
- returning before.status as previous_status, i.attempts, i.workspace_id, i.project_id, i.connection_id, i.connector_id, i.action_id,
+ returning before.status as previous_status, i.attempts, i.workspace_id, i.project_id, i.connection_id, i.connector_id, i.action_id, i.connector_version,
            coalesce(floor(extract(epoch from now() - before.started_at) * 1000), 0)::int as elapsed_ms,
            c.id as c_id, c.workspace_id as c_workspace_id, c.status as c_status, c.status_reason as c_status_reason,
            c.credentials_key_id as c_credentials_key_id, c.credentials_iv as c_credentials_iv, c.credentials_tag as c_credentials_tag,
@@ -131,6 +136,7 @@ export async function claimAttempt(db: Db, id: string, connectionId: string): Pr
     connectionId: row.connection_id,
     connectorId: row.connector_id,
     actionId: row.action_id,
+    connectorVersion: row.connector_version,
     elapsedMs: row.elapsed_ms,
     connection:
       row.c_id === null

@@ -18,6 +18,8 @@ export interface ExecuteJobData {
   limitPerMinute: number;
   /** The project's own cap on its calls running at once when the call was accepted (null or absent: the operator's). */
   maxRunningCalls?: number | null;
+  /** A custom connector's version when the call was accepted: the worker runs it on that version (absent for built-ins). */
+  connectorVersion?: number;
 }
 
 /** Upper bound of attempts per invocation; the worker decides per failure whether to use them. */

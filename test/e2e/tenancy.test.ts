@@ -9,6 +9,7 @@ import { newId } from '../../shared/ids.ts';
 import { ELEVENLABS_FAKE_KEY, RACHEL_VOICE_ID, startElevenLabsFake, type ElevenLabsFake } from '../fakes/elevenlabs/elevenlabs-fake.ts';
 import { RESEND_FAKE_FULL_KEY, startResendFake, type ResendFake } from '../fakes/resend/resend-fake.ts';
 import { declaredRoutes, routeKey } from '../fuzz/route-table.ts';
+import { itemsDefinition } from '../fakes/items/items-definition.ts';
 import { startEngine, type Engine } from '../support/engine.ts';
 import { apiClient, type ApiClient, type ApiResponse } from '../support/http.ts';
 
@@ -387,6 +388,26 @@ describe('tenant isolation', () => {
       await expectForbidden(pkA1.post('/v1/oauth/slack/authorize', body([A.p1])), pkB1.post('/v1/oauth/slack/authorize', body([])));
     },
 
+    // ---- custom connectors -------------------------------------------------------------------
+    'POST /v1/connectors': async () => {
+      await expectForbidden(...projectKeys.map((k) => k().post('/v1/connectors', { definition: itemsDefinition(resend.url, { id: 'custom-tenancy' }) })));
+    },
+    'POST /v1/connectors/import': async () => {
+      await expectForbidden(...projectKeys.map((k) => k().post('/v1/connectors/import', { openapi: { openapi: '3.1.0', info: { title: 'x' }, paths: {} } })));
+    },
+    'PUT /v1/connectors/:connectorId': async () => {
+      await wsA.post('/v1/connectors', { definition: itemsDefinition(resend.url, { id: 'custom-tenancy' }) });
+      const put = (c: ApiClient, id: string) => c.put(`/v1/connectors/${id}`, { definition: itemsDefinition(resend.url, { id }) });
+      await expectSameAsMissing(put(wsB, 'custom-tenancy'), put(wsB, 'custom-missing'), 'unknown_connector');
+      await expectForbidden(put(pkA1, 'custom-tenancy'), put(pkB1, 'custom-tenancy'));
+    },
+    'DELETE /v1/connectors/:connectorId': async () => {
+      await wsA.post('/v1/connectors', { definition: itemsDefinition(resend.url, { id: 'custom-tenancy' }) });
+      await expectSameAsMissing(wsB.delete('/v1/connectors/custom-tenancy'), wsB.delete('/v1/connectors/custom-missing'), 'unknown_connector');
+      await expectForbidden(pkA1.delete('/v1/connectors/custom-tenancy'), pkB1.delete('/v1/connectors/custom-tenancy'));
+      expect((await wsA.get('/v1/connectors/custom-tenancy')).status).toBe(200);
+    },
+
     // ---- webhooks ----------------------------------------------------------------------------
     'POST /v1/webhooks': async () => {
       await expectForbidden(...projectKeys.map((k) => k().post('/v1/webhooks', { url: 'https://hooks.example.com/x', events: ['connection.broken'] })));
@@ -438,8 +459,8 @@ describe('tenant isolation', () => {
     'GET /healthz': 'no tenant data',
     'GET /readyz': 'no tenant data',
     'GET /metrics': 'aggregate figures, no tenant labels',
-    'GET /v1/connectors': 'the catalog, the same for everyone',
-    'GET /v1/connectors/:connectorId': 'the catalog, the same for everyone',
+    'GET /v1/connectors': 'the built-ins for everyone; a key adds its own workspace\'s custom connectors only (custom-connectors.test.ts)',
+    'GET /v1/connectors/:connectorId': 'the built-ins for everyone; a key adds its own workspace\'s custom connectors only (custom-connectors.test.ts)',
     'GET /v1/oauth/callback': 'authenticated by its single-use state, which names its workspace (slack-oauth.test.ts)',
     'POST /v1/inbound/:connectorId/:connectionId': "authenticated by the service's signature with the connection's own secret; reads and returns nothing of the tenant (inbound-events.test.ts)",
   };

@@ -66,6 +66,8 @@ describe('generated requests keep the invariants on every route', () => {
     });
     real.invocation = speech.body.invocationId;
     real.webhook = (await admin.post('/v1/webhooks', { url: 'http://127.0.0.1:9/hook', events: ['connection.broken'] })).body.id;
+    // The custom connector PUT replaces (DELETE never gets it: fixtures outlive the run).
+    expect((await admin.post('/v1/connectors', { definition: fuzzDefinition('custom-fuzz') })).status).toBe(201);
     expect(real.webhook).toMatch(/^whk_/);
     const event = JSON.stringify({ type: 'event_callback', event_id: 'Ev0FUZZ', event: { type: 'message', text: 'hi' } });
     const sent = await raw(engine.baseUrl, { method: 'POST', path: `/v1/inbound/slack/${real.slack}`, headers: slackHeaders(FUZZ_SLACK_SIGNING_SECRET, event), body: event });
@@ -85,6 +87,20 @@ describe('generated requests keep the invariants on every route', () => {
   });
 
   // ---- arbitraries ----------------------------------------------------------------------------
+
+  /** A valid custom connector definition (docs/custom-connectors.md) with the given id. */
+  function fuzzDefinition(id: string) {
+    return {
+      id,
+      displayName: 'Fuzz',
+      description: 'A connector for the fuzzing.',
+      baseUrl: 'https://api.example.com',
+      auth: { type: 'bearer' },
+      credentialTest: { method: 'GET', path: '/me' },
+      rateLimit: { requestsPerMinute: 60 },
+      actions: [{ id: 'get', displayName: 'Get', description: 'Get one.', sideEffects: 'read', method: 'GET', path: '/things/{input.id}', inputSchema: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] } }],
+    };
+  }
 
   /** Any UTF-16 code units: NUL, controls, lone surrogates, astral pairs. */
   const codeUnits = fc.string({ unit: fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c)), maxLength: 40 });
@@ -246,6 +262,17 @@ describe('generated requests keep the invariants on every route', () => {
         { requiredKeys: ['displayName'] },
       ),
     ),
+    'POST /v1/connectors': withExtra(fc.record({ definition: mostly(fc.stringMatching(/^custom-f[a-z0-9]{1,12}$/).map(fuzzDefinition)) })),
+    'PUT /v1/connectors/:connectorId': withExtra(fc.record({ definition: mostly(fc.constant(null).map(() => fuzzDefinition('custom-fuzz'))) })),
+    'POST /v1/connectors/import': withExtra(
+      fc.record(
+        {
+          openapi: mostly(fc.constantFrom<unknown>({ openapi: '3.1.0', info: { title: 'Fuzz' }, servers: [{ url: 'https://api.example.com' }], paths: { '/things': { get: { operationId: 'listThings' } } } }, 'openapi: 3.0.3\ninfo: {title: Fuzz}\npaths:\n  /x:\n    post: {operationId: makeX}\n')),
+          operations: mostly(fc.array(fc.constantFrom('listThings', 'makeX'), { minLength: 1, maxLength: 1 })),
+        },
+        { requiredKeys: ['openapi'] },
+      ),
+    ),
     'POST /v1/webhooks': withExtra(
       fc.record({ url: webhookUrl, events: mostly(fc.uniqueArray(fc.constantFrom('connection.broken', 'connection.restored', 'slack.message', 'resend.email.delivered', '*'), { minLength: 1 })) }, { requiredKeys: ['url', 'events'] }),
     ),
@@ -304,6 +331,7 @@ describe('generated requests keep the invariants on every route', () => {
       eventId: ['event', () => real.event],
     };
     const hostileSegment = hostileString.filter((s) => s.length > 0 && s.length < 3000).map(encode);
+    if (param === 'connectorId' && route.path.startsWith('/v1/connectors/') && route.method !== 'GET') return fc.oneof({ weight: 3, arbitrary: fc.constant('custom-fuzz') }, { weight: 1, arbitrary: hostileSegment });
     if (param === 'connectorId') return fc.oneof(fc.constantFrom(...connectorIds, 'slack'), hostileSegment);
     if (param === 'name') return fc.oneof(fc.constant('audio'), hostileSegment);
     const [kind, realId] = kinds[param] ?? ['project', () => 'x'];

@@ -1,6 +1,7 @@
 import { DelayedError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { findAction, findConnector } from '../../connectors/registry.ts';
+import { findAction } from '../../connectors/registry.ts';
+import type { ConnectorLookup } from '../../shared/custom-connectors/connector-lookup.ts';
 import type { ClassifiedFailure } from '../../connectors/toolkit/upstream-errors.ts';
 import type { Config } from '../../shared/config.ts';
 import type { ConnectionBreaker } from '../../shared/connections/connection-breaker.ts';
@@ -33,6 +34,8 @@ export interface ProcessorDeps {
   refresher: CredentialRefresher;
   breaker: ConnectionBreaker;
   logger: Logger;
+  /** Built-in connectors, and custom ones by workspace, id and the version the call was accepted with. */
+  connectors: ConnectorLookup;
 }
 
 /** While Postgres is unreachable, a job is tried again after this long. */
@@ -153,7 +156,7 @@ export function createExecuteProcessor(deps: ProcessorDeps) {
         log.error('job data does not match its invocation; refused');
         return finish(job, { failure: { code: 'internal_error', message: 'The queued job did not match its invocation and was refused.' }, durationMs: null });
       }
-      const connector = findConnector(data.connectorId);
+      const connector = await orWaitForDatabase(deps.connectors.find(claim.workspaceId, claim.connectorId, claim.connectorVersion ?? null));
       const action = connector && findAction(connector, data.actionId);
       const refusal = refusalBeforeCall(claim, action);
       // (A missing action or connection is one of the refusals: the other tests only narrow the types.)

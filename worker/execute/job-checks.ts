@@ -18,6 +18,7 @@ export function jobMatchesRow(claim: ClaimedAttempt, data: ExecuteJobData): bool
     claim.connectionId === data.connectionId &&
     claim.connectorId === data.connectorId &&
     claim.actionId === data.actionId &&
+    (claim.connectorVersion ?? null) === (data.connectorVersion ?? null) &&
     (!claim.connection || claim.connection.workspace_id === claim.workspaceId)
   );
 }
