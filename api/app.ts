@@ -32,6 +32,10 @@ import { toolRoutes } from './routes/tools.ts';
 import { oauthAuthorizeRoutes, oauthCallbackRoutes } from './routes/oauth.ts';
 import { projectRoutes } from './routes/projects.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
+import { connectPageRoutes, connectSessionRoutes } from './routes/connect-sessions.ts';
+import { rateLimitUsageRoutes } from './routes/rate-limit-usage.ts';
+import { ConnectSessionAuth } from './connect/connect-tokens.ts';
+import { webPageRoutes } from './web/web-pages.ts';
 import type { ConnectionEvents } from '../shared/webhooks/connection-events.ts';
 import { ConnectionBreaker } from '../shared/connections/connection-breaker.ts';
 import { CredentialRefresher } from '../shared/connections/credential-refresher.ts';
@@ -65,7 +69,8 @@ export function createApp(deps: ApiDeps): Express {
   if (logger.isLevelEnabled('info')) app.use(requestLog(logger));
   // No body parser here: a route reads its body (readBody) only once the request has authenticated,
   // so a made-up key never makes the api buffer one (docs/security.md, "Abuse of the api").
-  const authenticator = new Authenticator(db, new AuthFailureThrottle(config.AUTH_FAILURE_LIMIT, config.AUTH_FAILURE_WINDOW_MS));
+  const authThrottle = new AuthFailureThrottle(config.AUTH_FAILURE_LIMIT, config.AUTH_FAILURE_WINDOW_MS);
+  const authenticator = new Authenticator(db, authThrottle);
   const readBody = jsonBodyReader(config, new BodyBudget(config.MAX_INFLIGHT_BODY_BYTES));
 
   // The hot path first, so it does not walk the routers below: authentication, body, admission.
@@ -80,6 +85,9 @@ export function createApp(deps: ApiDeps): Express {
   });
   app.use(catalogRoutes());
   app.use(oauthCallbackRoutes(db, vault, config));
+  // The console and the connect page (static), and the connect page's API (its session token authenticates).
+  app.use(webPageRoutes());
+  app.use(connectPageRoutes(db, vault, config, new ConnectSessionAuth(db, authThrottle), readBody));
   // MCP authenticates itself (a project key; JSON-RPC clients get a WWW-Authenticate challenge).
   app.use(mcpRoutes(authenticator, db, executions, config, readBody));
 
@@ -94,6 +102,8 @@ export function createApp(deps: ApiDeps): Express {
   app.use(connectionRoutes(db, vault, config, refresher, breaker, deps.events));
   app.use(oauthAuthorizeRoutes(db, config));
   app.use(webhookRoutes(db, vault, config));
+  app.use(connectSessionRoutes(db, config));
+  app.use(rateLimitUsageRoutes(db, limits));
 
   app.use(notFoundRoute);
   app.use(errorHandler(logger));

@@ -7,6 +7,7 @@ import * as m0006 from './0006_audit_indexes.ts';
 import * as m0007 from './0007_oauth_pkce.ts';
 import * as m0008 from './0008_invocation_transport.ts';
 import * as m0009 from './0009_project_running_cap.ts';
+import * as m0012 from './0012_connect_sessions.ts';
 
 /** Every migration, in order. Listed statically so the migrator needs no filesystem scanning. */
 export const migrations: Record<string, Migration> = {
@@ -18,4 +19,5 @@ export const migrations: Record<string, Migration> = {
   '0007_oauth_pkce': m0007,
   '0008_invocation_transport': m0008,
   '0009_project_running_cap': m0009,
+  '0012_connect_sessions': m0012,
 };
