@@ -28,7 +28,10 @@ describe('generated requests keep the invariants on every route', () => {
   let slack: SlackFake;
   let eleven: ElevenLabsFake;
   let engine: Engine;
-  const real = { project: '', projectKey: '', keyId: '', resend: '', slack: '', eleven: '', spare: '', side: '', invocation: '', webhook: '' };
+  const real = { project: '', projectKey: '', keyId: '', resend: '', slack: '', eleven: '', spare: '', side: '', invocation: '', webhook: '', session: '', connectToken: '' };
+  /** Connect tokens for POST /v1/connect/connections, used in turn: a good key completes (and so closes) one. */
+  const connectTokens: string[] = [];
+  let nextConnectToken = 0;
 
   beforeAll(async () => {
     ({ engine, resend, slack, eleven } = await startEngineWithAllFakes({
@@ -62,6 +65,9 @@ describe('generated requests keep the invariants on every route', () => {
     real.invocation = speech.body.invocationId;
     real.webhook = (await admin.post('/v1/webhooks', { url: 'http://127.0.0.1:9/hook', events: ['connection.broken'] })).body.id;
     expect(real.webhook).toMatch(/^whk_/);
+    const session = async () => (await admin.post('/v1/connect-sessions', { projectId: real.side })).body as { id: string; token: string };
+    ({ id: real.session, token: real.connectToken } = await session());
+    for (let i = 0; i < 40; i++) connectTokens.push((await session()).token);
   }, 60_000);
 
   afterAll(async () => {
@@ -237,6 +243,19 @@ describe('generated requests keep the invariants on every route', () => {
         { requiredKeys: ['displayName'] },
       ),
     ),
+    'POST /v1/connect-sessions': withExtra(
+      fc.record(
+        {
+          projectId: idOf('project', () => real.side),
+          allowedConnectors: mostly(fc.uniqueArray(fc.constantFrom(...connectorIds), { minLength: 1, maxLength: 3 })),
+          endUser: mostly(fc.record({ id: mostly(fc.string({ minLength: 1, maxLength: 20 })), displayName: mostly(name) }, { requiredKeys: ['id'] })),
+          redirectUri: mostly(fc.oneof(fc.webPath().map((p) => `https://app.example.com${p}`), fc.webUrl())),
+        },
+        { requiredKeys: ['projectId'] },
+      ),
+    ),
+    'POST /v1/connect/connections': withExtra(fc.tuple(credentialsFor, fc.record({ displayName: mostly(name) }, { requiredKeys: [] })).map(([c, rest]) => ({ ...c, ...rest }))),
+    'POST /v1/connect/oauth/:connectorId/authorize': withExtra(fc.record({ displayName: mostly(name) }, { requiredKeys: [] })),
     'POST /v1/webhooks': withExtra(
       fc.record({ url: webhookUrl, events: mostly(fc.uniqueArray(fc.constantFrom('connection.broken', 'connection.restored'), { minLength: 1 })) }, { requiredKeys: ['url', 'events'] }),
     ),
@@ -291,6 +310,7 @@ describe('generated requests keep the invariants on every route', () => {
       invocationId: ['invocation', () => real.invocation],
       keyId: ['apiKey', () => real.keyId],
       webhookId: ['webhook', () => real.webhook],
+      sessionId: ['connectSession', () => real.session],
     };
     const hostileSegment = hostileString.filter((s) => s.length > 0 && s.length < 3000).map(encode);
     if (param === 'connectorId') return fc.oneof(fc.constantFrom(...connectorIds, 'slack'), hostileSegment);
@@ -310,8 +330,10 @@ describe('generated requests keep the invariants on every route', () => {
       let i = 0;
       return route.path.replace(/:(\w+)/g, () => String(values[i++]));
     });
+    // The hosted connect page's routes take a connect session's token.
+    const connectToken = () => (key === 'POST /v1/connect/connections' ? connectTokens[nextConnectToken++ % connectTokens.length]! : real.connectToken);
     const auth = fc.oneof(
-      { weight: 6, arbitrary: fc.constant(null).map(() => (key.includes('/v1/invocations') || key === 'POST /v1/executions' || key.includes('/v1/mcp') || key === 'GET /v1/tools' ? real.projectKey : engine.workspaceKey)) },
+      { weight: 6, arbitrary: fc.constant(null).map(() => (key.includes('/v1/connect/') ? connectToken() : key.includes('/v1/invocations') || key === 'POST /v1/executions' || key.includes('/v1/mcp') || key === 'GET /v1/tools' ? real.projectKey : engine.workspaceKey)) },
       { weight: 2, arbitrary: fc.constant(null).map(() => engine.workspaceKey) },
       { weight: 1, arbitrary: fc.constant(null).map(() => real.projectKey) },
       { weight: 1, arbitrary: fc.oneof(fc.constant(''), headerValue.map((v) => `ck_ws_${v.trim()}`)) },
@@ -362,6 +384,7 @@ describe('generated requests keep the invariants on every route', () => {
     'POST /v1/executions',
     'POST /v1/mcp',
     'GET /v1/oauth/callback',
+    'POST /v1/connect/connections',
   ]);
 
   const routes = declaredRoutes();
