@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb, type Db } from '../../shared/db/database.ts';
 import { RESEND_FAKE_FULL_KEY, startResendFake, type ResendFake } from '../fakes/resend/resend-fake.ts';
-import { SLACK_FAKE_CLIENT_ID, SLACK_FAKE_CLIENT_SECRET, startSlackFake, type SlackFake } from '../fakes/slack/slack-fake.ts';
+import { startSlackFake, type SlackFake } from '../fakes/slack/slack-fake.ts';
+import { slackFakeEnv } from '../support/oauth-env.ts';
 import { startEngine, type Engine } from '../support/engine.ts';
 import { apiClient, type ApiClient } from '../support/http.ts';
 
@@ -22,10 +23,7 @@ describe('connect sessions', () => {
     engine = await startEngine({
       env: {
         RESEND_API_URL: resend.url,
-        SLACK_API_URL: `${slack.url}/api`,
-        SLACK_OAUTH_AUTHORIZE_URL: `${slack.url}/oauth/v2/authorize`,
-        SLACK_CLIENT_ID: SLACK_FAKE_CLIENT_ID,
-        SLACK_CLIENT_SECRET: SLACK_FAKE_CLIENT_SECRET,
+        ...slackFakeEnv(slack),
         OAUTH_REDIRECT_URIS: 'https://app.example.com',
       },
     });
