@@ -27,6 +27,8 @@ COPY shared ./shared
 COPY connectors ./connectors
 COPY migrations ./migrations
 COPY scripts ./scripts
+# The console and connect pages (Vite) → dist/web, served by the api.
+COPY web ./web
 RUN node scripts/build.mjs
 
 FROM node:20-bookworm-slim

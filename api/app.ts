@@ -36,6 +36,10 @@ import { inboundRoutes } from './routes/inbound.ts';
 import { eventRoutes } from './routes/events.ts';
 import type { InboundEventJobData } from '../shared/queue/inbound-event-job.ts';
 import type { ConnectionEvents } from '../shared/webhooks-out/connection-events.ts';
+import { connectPageRoutes, connectSessionRoutes } from './routes/connect-sessions.ts';
+import { rateLimitUsageRoutes } from './routes/rate-limit-usage.ts';
+import { ConnectSessionAuth } from './connect/connect-tokens.ts';
+import { webPageRoutes } from './web/web-pages.ts';
 import { ConnectionBreaker } from '../shared/connections/connection-breaker.ts';
 import { CredentialRefresher } from '../shared/connections/credential-refresher.ts';
 import { createConnectorLookup } from '../shared/custom-connectors/connector-lookup.ts';
@@ -72,7 +76,8 @@ export function createApp(deps: ApiDeps): Express {
   if (logger.isLevelEnabled('info')) app.use(requestLog(logger));
   // No body parser here: a route reads its body (readBody) only once the request has authenticated,
   // so a made-up key never makes the api buffer one (docs/security.md, "Abuse of the api").
-  const authenticator = new Authenticator(db, new AuthFailureThrottle(config.AUTH_FAILURE_LIMIT, config.AUTH_FAILURE_WINDOW_MS));
+  const authThrottle = new AuthFailureThrottle(config.AUTH_FAILURE_LIMIT, config.AUTH_FAILURE_WINDOW_MS);
+  const authenticator = new Authenticator(db, authThrottle);
   const bodyBudget = new BodyBudget(config.MAX_INFLIGHT_BODY_BYTES);
   const readBody = jsonBodyReader(config, bodyBudget);
 
@@ -92,6 +97,9 @@ export function createApp(deps: ApiDeps): Express {
   app.use(oauthCallbackRoutes(db, vault, config, connectors));
   // Inbound events authenticate by the service's signature over the raw body, not by an API key.
   app.use(inboundRoutes({ db, vault, config, readRaw: rawBodyReader(config, bodyBudget), queue: deps.inboundQueue, logger }));
+  // The console and the connect page (static), and the connect page's API (its session token authenticates).
+  app.use(webPageRoutes());
+  app.use(connectPageRoutes(db, vault, config, connectors, new ConnectSessionAuth(db, authThrottle), readBody));
   // MCP authenticates itself (a project key; JSON-RPC clients get a WWW-Authenticate challenge).
   app.use(mcpRoutes(authenticator, db, executions, config, readBody, connectors));
 
@@ -108,6 +116,8 @@ export function createApp(deps: ApiDeps): Express {
   app.use(oauthAuthorizeRoutes(db, config, connectors));
   app.use(customConnectorRoutes(db, config, connectors));
   app.use(webhooksOutRoutes(db, vault, config));
+  app.use(connectSessionRoutes(db, config));
+  app.use(rateLimitUsageRoutes(db, limits));
 
   app.use(notFoundRoute);
   app.use(errorHandler(logger));

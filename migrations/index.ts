@@ -9,6 +9,7 @@ import * as m0008 from './0008_invocation_transport.ts';
 import * as m0009 from './0009_project_running_cap.ts';
 import * as m0010 from './0010_custom_connectors.ts';
 import * as m0011 from './0011_inbound_events.ts';
+import * as m0012 from './0012_connect_sessions.ts';
 
 /** Every migration, in order. Listed statically so the migrator needs no filesystem scanning. */
 export const migrations: Record<string, Migration> = {
@@ -22,4 +23,5 @@ export const migrations: Record<string, Migration> = {
   '0009_project_running_cap': m0009,
   '0010_custom_connectors': m0010,
   '0011_inbound_events': m0011,
+  '0012_connect_sessions': m0012,
 };

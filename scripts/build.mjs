@@ -31,6 +31,10 @@ export function distFile(entry) {
 /** @returns {Promise<{ ms: number; written: string[]; prebuilt: boolean }>} */
 export async function build() {
   const started = Date.now();
+  // The web pages (web/ → dist/web/, Vite), rebuilt only when their sources changed. The Docker
+  // image has no web/ (its build stage built dist/web): nothing to do there.
+  const webBuild = path.join(root, 'web', 'build.mjs');
+  const web = fs.existsSync(webBuild) ? await (await import(pathToFileURL(webBuild).href)).buildWeb(root, { quiet: true }) : { built: false, prebuilt: true };
   let esbuild;
   try {
     esbuild = await import('esbuild');
@@ -38,7 +42,7 @@ export async function build() {
     if (err?.code !== 'ERR_MODULE_NOT_FOUND') throw err;
     const haveSources = ENTRIES.some((e) => fs.existsSync(path.join(root, e)));
     const missing = ENTRIES.filter((e) => !fs.existsSync(distFile(e)));
-    if (!haveSources && missing.length === 0) return { ms: Date.now() - started, written: [], prebuilt: true };
+    if (!haveSources && missing.length === 0) return { ms: Date.now() - started, written: [], prebuilt: true, web };
     throw new Error(
       haveSources
         ? 'esbuild is not installed (a production-only install?): run `npm ci` with dev dependencies to build dist/'
@@ -74,7 +78,8 @@ export async function build() {
     fs.renameSync(tmp, out.path);
     written.push(path.relative(root, out.path));
   }
-  return { ms: Date.now() - started, written, prebuilt: false };
+  if (web.built) written.push(`dist/web (JavaScript per page load, gzipped: ${Object.entries(web.sizes).map(([p, b]) => `${p} ${(b / 1024).toFixed(1)} KB`).join(', ')})`);
+  return { ms: Date.now() - started, written, prebuilt: false, web };
 }
 
 /**

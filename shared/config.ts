@@ -99,6 +99,11 @@ const configSchema = z.object({
     .transform((v) => v.split(',').map((o) => o.trim()).filter(Boolean))
     .pipe(z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'must be a comma-separated list of origins such as https://app.example.com'))),
   /**
+   * How long a connect session's token (POST /v1/connect-sessions, the hosted page /connect/{token})
+   * stays usable, in seconds; at most 30 minutes: the link may be forwarded or leak from a history.
+   */
+  CONNECT_SESSION_TTL_SECONDS: z.coerce.number().int().min(60).max(1800).default(1800),
+  /**
    * Where a finished OAuth consent may send the user (`redirectUri` of POST /v1/oauth/{id}/authorize),
    * besides PUBLIC_URL's origin: comma-separated exact URLs, or origins (scheme://host:port) for any path on them.
    */

@@ -35,6 +35,7 @@ export const idPrefixes = {
   delivery: 'whd',
   event: 'evt',
   oauthState: 'oas',
+  connectSession: 'cns',
 } as const;
 
 export type IdKind = keyof typeof idPrefixes;

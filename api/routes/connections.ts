@@ -44,7 +44,8 @@ const listConnections = z.object({
   projectId: z.string().max(100).optional(),
 });
 
-function parseCredentials(connector: ConnectorDefinition, value: unknown, egress: EgressGuard): Record<string, string> {
+/** A body's credentials checked against the connector's fields (and its own base URL against the egress guard). */
+export function parseCredentials(connector: ConnectorDefinition, value: unknown, egress: EgressGuard): Record<string, string> {
   const parsed = connector.credentials.safeParse(value);
   if (!parsed.success) {
     // Issues name fields, never echo values: these are secrets.

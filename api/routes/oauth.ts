@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Router } from 'express';
-import { sql } from 'kysely';
+import { sql, type Selectable } from 'kysely';
 import { z } from 'zod';
 import type { ConnectorLookup } from '../../shared/custom-connectors/connector-lookup.ts';
 import { classifyUpstreamError } from '../../connectors/toolkit/classify.ts';
@@ -11,6 +11,10 @@ import { tokenEndpointFor } from '../../shared/connections/upstream-for.ts';
 import type { Config } from '../../shared/config.ts';
 import type { Vault } from '../../shared/crypto/vault.ts';
 import type { Db } from '../../shared/db/database.ts';
+import type { OAuthStateTable } from '../../shared/db/schema.ts';
+import { browserHashOf } from '../connect/browser-binding.ts';
+import { completeSession } from '../connect/connect-tokens.ts';
+import { connectResultPath, type ConnectFailure } from '../connect/connect-result.ts';
 import { ApiError } from '../../shared/errors.ts';
 import { newId } from '../../shared/ids.ts';
 import { assertProjectsInWorkspace, insertConnection } from '../connections/create-connection.ts';
@@ -38,7 +42,7 @@ const callbackQuery = z.object({
 });
 
 /** An OAuth connector whose provider's client the operator has configured, or the API error saying what is missing. */
-async function oauthConnector(
+export async function oauthConnector(
   connectors: ConnectorLookup,
   workspaceId: string,
   connectorId: string,
@@ -58,55 +62,138 @@ async function oauthConnector(
 /** Where the provider sends the user back: this server's callback. */
 const callbackUrl = (config: Config) => `${publicBaseUrl(config)}/v1/oauth/callback`;
 
+/** What an authorization in flight will create, and for whom. */
+export interface PendingAuthorization {
+  workspaceId: string;
+  connectorId: string;
+  displayName: string;
+  externalId: string | null;
+  projectIds: string[];
+  redirectUri: string | null;
+  /** A connect page's flow: its session, and the hash of the starting browser's cookie (api/connect/browser-binding.ts). */
+  connectSessionId?: string;
+  browserHash?: Buffer;
+}
+
 /**
- * OAuth connections (docs/api.md, OAuth). `authorize` needs a workspace key; the callback has none:
- * its single-use state, stored only as a hash, authenticates it.
+ * Stores a single-use state (its hash) for the authorization and returns the provider's consent URL.
+ * The one way an OAuth flow starts, from the API (workspace key) or a connect page (its token).
  */
-export function oauthCallbackRoutes(db: Db, vault: Vault, config: Config, connectors: ConnectorLookup): Router {
-  const presentConnection = connectionPresenter(publicBaseUrl(config));
-  const router = Router();
+export async function startAuthorization(
+  db: Db,
+  config: Config,
+  connectors: ConnectorLookup,
+  p: PendingAuthorization,
+): Promise<{ authorizeUrl: string; state: string; expiresAt: string }> {
+  const { connector, provider, clientId } = await oauthConnector(connectors, p.workspaceId, p.connectorId, config);
+  const state = randomBytes(32).toString('base64url');
+  const pkce = provider.pkce ? pkcePair() : undefined;
+  const expiresAt = new Date(Date.now() + STATE_TTL_MS);
+  await db
+    .insertInto('oauth_states')
+    .values({
+      id: newId('oauthState'),
+      state_hash: hashState(state),
+      workspace_id: p.workspaceId,
+      connector_id: connector.id,
+      display_name: p.displayName,
+      external_id: p.externalId,
+      project_ids: JSON.stringify(p.projectIds),
+      redirect_uri: p.redirectUri,
+      pkce_verifier: pkce?.verifier ?? null,
+      expires_at: expiresAt,
+      connect_session_id: p.connectSessionId ?? null,
+      browser_hash: p.browserHash ?? null,
+    })
+    .execute();
+  const authorizeUrl = authorizationUrl(provider, {
+    authorizeUrl: authorizeUrlOf(provider, config.connectorSettings),
+    clientId,
+    redirectUri: callbackUrl(config),
+    state,
+    scopes: scopesFor(provider, connector.actions),
+    codeChallenge: pkce?.challenge,
+  });
+  return { authorizeUrl, state, expiresAt: expiresAt.toISOString() };
+}
 
-  router.get('/v1/oauth/callback', async (req, res) => {
-    const q = parseQuery(callbackQuery, req);
-    if (!q.state) throw new ApiError('invalid_input', 'The OAuth callback has no state.', [{ path: 'state', message: 'required' }]);
-    // Consumed whatever happens next: a state works once.
-    const pending = await db
-      .updateTable('oauth_states')
-      .set({ used_at: sql`now()` })
-      .where('state_hash', '=', hashState(q.state))
-      .where('used_at', 'is', null)
-      .where('expires_at', '>', sql<Date>`now()`)
-      .returningAll()
-      .executeTakeFirst();
-    if (!pending) throw new ApiError('invalid_input', 'The OAuth state is unknown, expired or already used; start the authorization again.', [{ path: 'state', message: 'invalid' }]);
-    if (q.error) {
-      // The provider's text is the query string's, i.e. anyone's: only a well-formed OAuth error code is repeated.
-      const code = oauthErrorCode(q.error);
-      throw new ApiError('invalid_input', `The provider did not authorize the connection (${code}).`, [{ path: 'error', message: code }]);
+type OAuthStateRow = Selectable<OAuthStateTable>;
+
+/**
+ * Consumes the state: single use, whatever happens next. A connect page's state is consumed only by
+ * the browser that started it (its cookie's hash): another browser gets 'other_browser' and leaves
+ * it for the right one, so a forwarded link can neither finish nor spoil the flow.
+ */
+async function consumeState(db: Db, stateHash: Buffer, browser: Buffer | null): Promise<OAuthStateRow | 'other_browser' | null> {
+  const consumed = await db
+    .updateTable('oauth_states')
+    .set({ used_at: sql`now()` })
+    .where('state_hash', '=', stateHash)
+    .where('used_at', 'is', null)
+    .where('expires_at', '>', sql<Date>`now()`)
+    .where((eb) => (browser ? eb.or([eb('browser_hash', 'is', null), eb('browser_hash', '=', browser)]) : eb('browser_hash', 'is', null)))
+    .returningAll()
+    .executeTakeFirst();
+  if (consumed) return consumed;
+  const elsewhere = await db
+    .selectFrom('oauth_states')
+    .select('id')
+    .where('state_hash', '=', stateHash)
+    .where('used_at', 'is', null)
+    .where('expires_at', '>', sql<Date>`now()`)
+    .where('browser_hash', 'is not', null)
+    .executeTakeFirst();
+  return elsewhere ? 'other_browser' : null;
+}
+
+/** A connect-page flow that cannot finish, with the reason its result page shows. */
+class ConnectFlowFailure extends ApiError {
+  constructor(
+    readonly reason: ConnectFailure,
+    message: string,
+  ) {
+    super('invalid_input', message);
+  }
+}
+
+function connectFailureOf(err: ApiError, providerError: string | undefined): ConnectFailure {
+  if (err instanceof ConnectFlowFailure) return err.reason;
+  if (err.code === 'upstream_unavailable') return 'unavailable';
+  if (providerError) return 'denied';
+  return err.code === 'invalid_input' && /refused/.test(err.message) ? 'refused' : 'invalid_state';
+}
+
+/** Exchanges the code, stores the connection (for a connect page: in its session's project, completing it). */
+async function finishAuthorization(
+  db: Db,
+  vault: Vault,
+  config: Config,
+  connectors: ConnectorLookup,
+  pending: OAuthStateRow,
+  code: string,
+): Promise<{ id: string; redirectUri: string | null }> {
+  const { connector, provider } = await oauthConnector(connectors, pending.workspace_id, pending.connector_id, config);
+  let credentials: Record<string, string>;
+  try {
+    credentials = await tokenEndpointFor(connector, provider, config).exchangeCode({
+      code,
+      redirectUri: callbackUrl(config),
+      codeVerifier: pending.pkce_verifier ?? undefined,
+    });
+  } catch (err) {
+    const failure = classifyUpstreamError(provider, err);
+    if (failure.kind === 'transient' || failure.kind === 'rate_limited') {
+      throw new ApiError('upstream_unavailable', `${connector.displayName} could not be reached to finish the authorization.`);
     }
-    if (!q.code) throw new ApiError('invalid_input', 'The OAuth callback has no code.', [{ path: 'code', message: 'required' }]);
+    throw new ApiError('invalid_input', `${connector.displayName} refused the authorization code: ${failure.message}.`, [{ path: 'code', message: failure.upstreamCode ?? 'rejected' }]);
+  }
 
-    const { connector, provider } = await oauthConnector(connectors, pending.workspace_id, pending.connector_id, config);
-    let credentials: Record<string, string>;
-    try {
-      credentials = await tokenEndpointFor(connector, provider, config).exchangeCode({
-        code: q.code,
-        redirectUri: callbackUrl(config),
-        codeVerifier: pending.pkce_verifier ?? undefined,
-      });
-    } catch (err) {
-      const failure = classifyUpstreamError(provider, err);
-      if (failure.kind === 'transient' || failure.kind === 'rate_limited') {
-        throw new ApiError('upstream_unavailable', `${connector.displayName} could not be reached to finish the authorization.`);
-      }
-      throw new ApiError('invalid_input', `${connector.displayName} refused the authorization code: ${failure.message}.`, [{ path: 'code', message: failure.upstreamCode ?? 'rejected' }]);
-    }
-
-    // Projects deleted since the authorization started are simply not bound.
-    const projectIds = pending.project_ids.length
-      ? (await db.selectFrom('projects').select('id').where('workspace_id', '=', pending.workspace_id).where('id', 'in', pending.project_ids).execute()).map((p) => p.id)
-      : [];
-    const id = await insertConnection(db, vault, {
+  // Projects deleted since the authorization started are simply not bound.
+  const projectIds = pending.project_ids.length
+    ? (await db.selectFrom('projects').select('id').where('workspace_id', '=', pending.workspace_id).where('id', 'in', pending.project_ids).execute()).map((p) => p.id)
+    : [];
+  const store = () =>
+    insertConnection(db, vault, {
       workspaceId: pending.workspace_id,
       connector,
       displayName: pending.display_name,
@@ -117,14 +204,61 @@ export function oauthCallbackRoutes(db: Db, vault: Vault, config: Config, connec
       projectIds,
       healthCheckIntervalMs: config.HEALTH_CHECK_INTERVAL_MS,
     });
-    // Checked again here: the list may have changed since the authorization started.
-    if (pending.redirect_uri && isRegisteredRedirect(pending.redirect_uri, config)) {
-      const target = new URL(pending.redirect_uri);
-      target.searchParams.set('connectionId', id);
-      res.redirect(302, target.toString());
-      return;
+  if (!pending.connect_session_id) return { id: await store(), redirectUri: pending.redirect_uri };
+  const id = await completeSession(db, pending.connect_session_id, store);
+  if (!id) throw new ConnectFlowFailure('session_closed', 'The connect link expired or was used while the sign-in was under way; ask for a new one.');
+  return { id, redirectUri: pending.redirect_uri };
+}
+
+/**
+ * OAuth connections (docs/api.md, OAuth). `authorize` needs a workspace key; the callback has none:
+ * its single-use state, stored only as a hash, authenticates it.
+ */
+export function oauthCallbackRoutes(db: Db, vault: Vault, config: Config, connectors: ConnectorLookup): Router {
+  const presentConnection = connectionPresenter(publicBaseUrl(config));
+  const router = Router();
+
+  router.get('/v1/oauth/callback', async (req, res) => {
+    const q = parseQuery(callbackQuery, req);
+    const browser = browserHashOf(req);
+    // Whether a person at a connect page is waiting: known once the state is found; before that, a guess from the cookie.
+    let connectFlow: boolean | undefined;
+    try {
+      if (!q.state) throw new ApiError('invalid_input', 'The OAuth callback has no state.', [{ path: 'state', message: 'required' }]);
+      const pending = await consumeState(db, hashState(q.state), browser);
+      if (pending === 'other_browser') {
+        connectFlow = true;
+        throw new ConnectFlowFailure('other_browser', 'This sign-in was started in another browser; open the connect link there, or ask for a new one.');
+      }
+      if (!pending) throw new ApiError('invalid_input', 'The OAuth state is unknown, expired or already used; start the authorization again.', [{ path: 'state', message: 'invalid' }]);
+      connectFlow = pending.connect_session_id !== null;
+      if (q.error) {
+        // The provider's text is the query string's, i.e. anyone's: only a well-formed OAuth error code is repeated.
+        const code = oauthErrorCode(q.error);
+        throw new ApiError('invalid_input', `The provider did not authorize the connection (${code}).`, [{ path: 'error', message: code }]);
+      }
+      if (!q.code) throw new ApiError('invalid_input', 'The OAuth callback has no code.', [{ path: 'code', message: 'required' }]);
+      const { id, redirectUri } = await finishAuthorization(db, vault, config, connectors, pending, q.code);
+      // Checked again here: the list may have changed since the authorization started.
+      if (redirectUri && isRegisteredRedirect(redirectUri, config)) {
+        const target = new URL(redirectUri);
+        target.searchParams.set('connectionId', id);
+        res.redirect(302, target.toString());
+        return;
+      }
+      if (connectFlow) {
+        res.redirect(303, connectResultPath({ connectionId: id, connector: pending.connector_id }));
+        return;
+      }
+      res.status(200).json(presentConnection(await loadConnection(db, pending.workspace_id, id)));
+    } catch (err) {
+      // A person at a connect page gets a page that says what happened, not a JSON envelope.
+      if ((connectFlow ?? browser !== null) && err instanceof ApiError) {
+        res.redirect(303, connectResultPath({ error: connectFailureOf(err, q.error) }));
+        return;
+      }
+      throw err;
     }
-    res.status(200).json(presentConnection(await loadConnection(db, pending.workspace_id, id)));
   });
 
   return router;
@@ -141,36 +275,20 @@ export function oauthAuthorizeRoutes(db: Db, config: Config, connectors: Connect
         { path: 'redirectUri', message: 'not a registered redirect URI' },
       ]);
     }
-    const { connector, provider, clientId } = await oauthConnector(connectors, workspaceId, String(req.params.connectorId), config);
+    const { connector } = await oauthConnector(connectors, workspaceId, String(req.params.connectorId), config);
     const projectIds = [...new Set(body.projectIds ?? [])];
     await assertProjectsInWorkspace(db, workspaceId, projectIds);
 
-    const state = randomBytes(32).toString('base64url');
-    const pkce = provider.pkce ? pkcePair() : undefined;
-    await db
-      .insertInto('oauth_states')
-      .values({
-        id: newId('oauthState'),
-        state_hash: hashState(state),
-        workspace_id: workspaceId,
-        connector_id: connector.id,
-        display_name: body.displayName,
-        external_id: body.externalId ?? null,
-        project_ids: JSON.stringify(projectIds),
-        redirect_uri: body.redirectUri ?? null,
-        pkce_verifier: pkce?.verifier ?? null,
-        expires_at: new Date(Date.now() + STATE_TTL_MS),
-      })
-      .execute();
-    const url = authorizationUrl(provider, {
-      authorizeUrl: authorizeUrlOf(provider, config.connectorSettings),
-      clientId,
-      redirectUri: callbackUrl(config),
-      state,
-      scopes: scopesFor(provider, connector.actions),
-      codeChallenge: pkce?.challenge,
-    });
-    res.status(200).json({ authorizeUrl: url, state, expiresAt: new Date(Date.now() + STATE_TTL_MS).toISOString() });
+    res.status(200).json(
+      await startAuthorization(db, config, connectors, {
+        workspaceId,
+        connectorId: connector.id,
+        displayName: body.displayName,
+        externalId: body.externalId ?? null,
+        projectIds,
+        redirectUri: body.redirectUri ?? null,
+      }),
+    );
   });
 
   return router;

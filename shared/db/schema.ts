@@ -118,6 +118,27 @@ export interface OAuthStateTable {
   expires_at: Timestamp;
   used_at: Timestamp | null;
   created_at: CreatedAt;
+  /** Set when a connect page started the flow (migration 0012): the connection goes to its project. */
+  connect_session_id: string | null;
+  /** SHA-256 of the cookie of the browser that started a connect-page flow; the callback must carry it. */
+  browser_hash: Buffer | null;
+}
+
+/** A hosted connect page's session (migration 0012); the token is stored only as its SHA-256. */
+export interface ConnectSessionTable {
+  id: string;
+  token_hash: Buffer;
+  workspace_id: string;
+  project_id: string;
+  /** Connector ids the end user may pick from; null: every connector. */
+  allowed_connectors: Json<string[]> | null;
+  end_user_id: string | null;
+  end_user_display_name: string | null;
+  redirect_uri: string | null;
+  expires_at: Timestamp;
+  completed_at: Timestamp | null;
+  connection_id: string | null;
+  created_at: CreatedAt;
 }
 
 export type WebhookEventType = 'connection.broken' | 'connection.restored';
@@ -189,6 +210,7 @@ export interface Database {
   invocations: InvocationTable;
   artifacts: ArtifactTable;
   oauth_states: OAuthStateTable;
+  connect_sessions: ConnectSessionTable;
   webhooks: WebhookTable;
   webhook_deliveries: WebhookDeliveryTable;
   inbound_events: InboundEventTable;

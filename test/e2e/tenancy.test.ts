@@ -30,7 +30,7 @@ describe('tenant isolation', () => {
   const email = { from: 'a@example.com', to: 'b@example.com', subject: 'Hi', text: 'Hello' };
 
   // Workspace A (bootstrap): projects A1, A2. Workspace B: project B1. Workspace C: from the CLI.
-  const A = { ws: '', id: '', p1: '', p2: '', pk1: '', pk1Id: '', pk2: '', c1: '', c1e: '', c2: '', inv1: '', invSpeech: '', inv2: '', webhook: '', ev1: '', ev2: '' };
+  const A = { ws: '', id: '', p1: '', p2: '', pk1: '', pk1Id: '', pk2: '', c1: '', c1e: '', c2: '', inv1: '', invSpeech: '', inv2: '', webhook: '', ev1: '', ev2: '', session: '' };
   const B = { ws: '', id: '', p1: '', pk1: '', c1: '', inv1: '', webhook: '', ev1: '' };
   const C = { ws: '', id: '' };
   let wsA: ApiClient, wsB: ApiClient, wsC: ApiClient, pkA1: ApiClient, pkA2: ApiClient, pkB1: ApiClient;
@@ -70,7 +70,7 @@ describe('tenant isolation', () => {
 
   /** Snapshot of everything a wrong-tenant call could change. */
   async function snapshot(): Promise<string> {
-    const tables = ['projects', 'api_keys', 'connections', 'project_connections', 'invocations', 'artifacts', 'oauth_states', 'webhooks', 'inbound_events'];
+    const tables = ['projects', 'api_keys', 'connections', 'project_connections', 'invocations', 'artifacts', 'oauth_states', 'webhooks', 'inbound_events', 'connect_sessions'];
     const out: Record<string, unknown> = {};
     for (const t of tables) out[t] = (await sql<{ r: string }>`select t::text as r from ${sql.table(t)} t order by 1`.execute(db)).rows.map((r) => r.r);
     return JSON.stringify(out);
@@ -148,6 +148,7 @@ describe('tenant isolation', () => {
     B.inv1 = await exec(pkB1, { connectorId: 'resend', actionId: 'sendEmail', input: email });
     A.webhook = (await wsA.post('/v1/webhooks', { url: 'https://hooks.example.com/a', events: ['connection.broken'] })).body.id;
     B.webhook = (await wsB.post('/v1/webhooks', { url: 'https://hooks.example.com/b', events: ['connection.broken'] })).body.id;
+    A.session = (await wsA.post('/v1/connect-sessions', { projectId: A.p1 })).body.id;
     expect(A.webhook).toMatch(/^whk_/);
     // Inbound events as POST /v1/inbound stores them (signing is inbound-events.test.ts's subject).
     const event = async (workspaceId: string, connectionId: string) => {
@@ -452,6 +453,39 @@ describe('tenant isolation', () => {
       await expectSameAsMissing(wsB.get(`/v1/webhooks/${A.webhook}/deliveries`), wsB.get(`/v1/webhooks/${unknown.webhook()}/deliveries`));
       await expectForbidden(pkA1.get(`/v1/webhooks/${A.webhook}/deliveries`), pkB1.get(`/v1/webhooks/${A.webhook}/deliveries`));
     },
+
+    // ---- connect sessions (docs/connect-pages.md) --------------------------------------------
+    'POST /v1/connect-sessions': async () => {
+      await expectSameAsMissing(wsB.post('/v1/connect-sessions', { projectId: A.p1 }), wsB.post('/v1/connect-sessions', { projectId: unknown.project() }));
+      await expectForbidden(pkA1.post('/v1/connect-sessions', { projectId: A.p1 }), pkB1.post('/v1/connect-sessions', { projectId: A.p1 }));
+    },
+    'GET /v1/connect-sessions/:sessionId': async () => {
+      await expectSameAsMissing(wsB.get(`/v1/connect-sessions/${A.session}`), wsB.get(`/v1/connect-sessions/${newId('connectSession')}`));
+      await expectForbidden(pkA1.get(`/v1/connect-sessions/${A.session}`), pkB1.get(`/v1/connect-sessions/${A.session}`));
+    },
+    'GET /v1/rate-limit-usage': async () => {
+      expect((await wsB.get('/v1/rate-limit-usage')).body.data.map((u: { projectId: string }) => u.projectId)).not.toContain(A.p1);
+      expect((await wsC.get('/v1/rate-limit-usage')).body.data).toEqual([]);
+      await expectForbidden(...projectKeys.map((k) => k().get('/v1/rate-limit-usage')));
+    },
+    // The hosted page's routes take a connect token only: any API key is as good as a made-up token.
+    ...Object.fromEntries(
+      (
+        [
+          ['GET /v1/connect/session', 'GET', '/v1/connect/session'],
+          ['POST /v1/connect/connections', 'POST', '/v1/connect/connections'],
+          ['POST /v1/connect/oauth/:connectorId/authorize', 'POST', '/v1/connect/oauth/slack/authorize'],
+        ] as const
+      ).map(([route, method, path]) => [
+        route,
+        async () => {
+          const body = method === 'POST' ? { connectorId: 'resend', credentials: { apiKey: RESEND_FAKE_FULL_KEY } } : undefined;
+          const made = await client(`cst_${'A'.repeat(43)}`).request(method, path, body);
+          expect(made.status).toBe(401);
+          for (const c of [wsA, wsB, pkA1, pkB1]) expect(await c.request(method, path, body)).toMatchObject({ status: 401, body: made.body });
+        },
+      ]),
+    ),
   };
 
   /** Routes that hold no tenant data, or authenticate otherwise (and why). */

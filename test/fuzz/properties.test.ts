@@ -31,7 +31,10 @@ describe('generated requests keep the invariants on every route', () => {
   let slack: SlackFake;
   let eleven: ElevenLabsFake;
   let engine: Engine;
-  const real = { project: '', projectKey: '', keyId: '', resend: '', slack: '', eleven: '', spare: '', side: '', invocation: '', webhook: '', event: '' };
+  const real = { project: '', projectKey: '', keyId: '', resend: '', slack: '', eleven: '', spare: '', side: '', invocation: '', webhook: '', event: '', session: '', connectToken: '' };
+  /** Connect tokens for POST /v1/connect/connections, used in turn: a good key completes (and so closes) one. */
+  const connectTokens: string[] = [];
+  let nextConnectToken = 0;
 
   beforeAll(async () => {
     ({ engine, resend, slack, eleven } = await startEngineWithAllFakes({
@@ -73,6 +76,9 @@ describe('generated requests keep the invariants on every route', () => {
     const sent = await raw(engine.baseUrl, { method: 'POST', path: `/v1/inbound/slack/${real.slack}`, headers: slackHeaders(FUZZ_SLACK_SIGNING_SECRET, event), body: event });
     expect(sent.status).toBe(200);
     real.event = (await admin.get('/v1/events')).body.data[0].id;
+    const session = async () => (await admin.post('/v1/connect-sessions', { projectId: real.side })).body as { id: string; token: string };
+    ({ id: real.session, token: real.connectToken } = await session());
+    for (let i = 0; i < 40; i++) connectTokens.push((await session()).token);
   }, 60_000);
 
   afterAll(async () => {
@@ -273,6 +279,19 @@ describe('generated requests keep the invariants on every route', () => {
         { requiredKeys: ['openapi'] },
       ),
     ),
+    'POST /v1/connect-sessions': withExtra(
+      fc.record(
+        {
+          projectId: idOf('project', () => real.side),
+          allowedConnectors: mostly(fc.uniqueArray(fc.constantFrom(...connectorIds), { minLength: 1, maxLength: 3 })),
+          endUser: mostly(fc.record({ id: mostly(fc.string({ minLength: 1, maxLength: 20 })), displayName: mostly(name) }, { requiredKeys: ['id'] })),
+          redirectUri: mostly(fc.oneof(fc.webPath().map((p) => `https://app.example.com${p}`), fc.webUrl())),
+        },
+        { requiredKeys: ['projectId'] },
+      ),
+    ),
+    'POST /v1/connect/connections': withExtra(fc.tuple(credentialsFor, fc.record({ displayName: mostly(name) }, { requiredKeys: [] })).map(([c, rest]) => ({ ...c, ...rest }))),
+    'POST /v1/connect/oauth/:connectorId/authorize': withExtra(fc.record({ displayName: mostly(name) }, { requiredKeys: [] })),
     'POST /v1/webhooks': withExtra(
       fc.record({ url: webhookUrl, events: mostly(fc.uniqueArray(fc.constantFrom('connection.broken', 'connection.restored', 'slack.message', 'resend.email.delivered', '*'), { minLength: 1 })) }, { requiredKeys: ['url', 'events'] }),
     ),
@@ -329,6 +348,7 @@ describe('generated requests keep the invariants on every route', () => {
       keyId: ['apiKey', () => real.keyId],
       webhookId: ['webhook', () => real.webhook],
       eventId: ['event', () => real.event],
+      sessionId: ['connectSession', () => real.session],
     };
     const hostileSegment = hostileString.filter((s) => s.length > 0 && s.length < 3000).map(encode);
     if (param === 'connectorId' && route.path.startsWith('/v1/connectors/') && route.method !== 'GET') return fc.oneof({ weight: 3, arbitrary: fc.constant('custom-fuzz') }, { weight: 1, arbitrary: hostileSegment });
@@ -349,8 +369,10 @@ describe('generated requests keep the invariants on every route', () => {
       let i = 0;
       return route.path.replace(/:(\w+)/g, () => String(values[i++]));
     });
+    // The hosted connect page's routes take a connect session's token.
+    const connectToken = () => (key === 'POST /v1/connect/connections' ? connectTokens[nextConnectToken++ % connectTokens.length]! : real.connectToken);
     const auth = fc.oneof(
-      { weight: 6, arbitrary: fc.constant(null).map(() => (key.includes('/v1/invocations') || key === 'POST /v1/executions' || key.includes('/v1/mcp') || key === 'GET /v1/tools' ? real.projectKey : engine.workspaceKey)) },
+      { weight: 6, arbitrary: fc.constant(null).map(() => (key.includes('/v1/connect/') ? connectToken() : key.includes('/v1/invocations') || key === 'POST /v1/executions' || key.includes('/v1/mcp') || key === 'GET /v1/tools' ? real.projectKey : engine.workspaceKey)) },
       { weight: 2, arbitrary: fc.constant(null).map(() => engine.workspaceKey) },
       { weight: 1, arbitrary: fc.constant(null).map(() => real.projectKey) },
       { weight: 1, arbitrary: fc.oneof(fc.constant(''), headerValue.map((v) => `ck_ws_${v.trim()}`)) },
@@ -401,6 +423,7 @@ describe('generated requests keep the invariants on every route', () => {
     'POST /v1/executions',
     'POST /v1/mcp',
     'GET /v1/oauth/callback',
+    'POST /v1/connect/connections',
   ]);
 
   const routes = declaredRoutes();
