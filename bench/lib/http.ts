@@ -6,6 +6,11 @@ import http from 'node:http';
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1024, keepAliveMsecs: 10_000 });
 
+/** Closes the pool's sockets (later requests open new ones): what clients that went away leave behind. */
+export function closeIdleConnections(): void {
+  agent.destroy();
+}
+
 export interface HttpResult {
   status: number;
   headers: http.IncomingHttpHeaders;
