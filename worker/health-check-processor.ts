@@ -23,7 +23,7 @@ export function createHealthCheckProcessor(deps: { db: Db; config: Config; refre
     const connector = row && (await deps.connectors.find(row.workspace_id, row.connector_id));
     if (!row || !connector || row.status !== 'active') return;
     try {
-      const usable = await refresher.usable(connector, row);
+      const usable = await refresher.testable(connector, row);
       const verdict = await testCredentials(connector, upstreamClientFor(connector, usable.credentials, config), usable.credentials);
       healthChecks.inc({ connector: connector.id, result: verdict.valid ? 'valid' : 'invalid' });
       if (!verdict.valid) {

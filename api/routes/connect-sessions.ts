@@ -152,8 +152,7 @@ export function connectPageRoutes(db: Db, vault: Vault, config: Config, connecto
     await readBody(req, res);
     const body = parseBody(connectWithKey, req);
     const connector = offeredConnector(session, body.connectorId);
-    const credentials = parseCredentials(connector, body.credentials, egress);
-    const verdict = await checkCredentials(config, connector, credentials);
+    const { verdict, credentials } = await checkCredentials(config, connector, parseCredentials(connector, body.credentials, egress));
     if (!verdict.valid) {
       // Nothing is stored and the link still works: the person fixes the key and tries again.
       res.status(200).json({ status: 'broken', statusReason: statusFromVerdict(verdict).status_reason, connection: null, redirectTo: null });

@@ -78,10 +78,10 @@ export function connectionRoutes(
     const { workspaceId } = workspacePrincipal(req);
     const body = parseBody(createConnection, req);
     const connector = await connectors.orThrow(workspaceId, body.connectorId);
-    const creds = parseCredentials(connector, body.credentials, egress);
+    const given = parseCredentials(connector, body.credentials, egress);
     const projectIds = [...new Set(body.projectIds ?? [])];
     await assertProjectsInWorkspace(db, workspaceId, projectIds);
-    const verdict = await checkCredentials(config, connector, creds);
+    const { verdict, credentials: creds } = await checkCredentials(config, connector, given);
     const { status, status_reason } = statusFromVerdict(verdict);
     const id = await insertConnection(db, vault, {
       workspaceId,
@@ -127,8 +127,7 @@ export function connectionRoutes(
     const connector = await connectors.orThrow(workspaceId, current.connector_id);
     let credentialColumns = {};
     if (body.credentials !== undefined) {
-      const creds = parseCredentials(connector, body.credentials, egress);
-      const verdict = await checkCredentials(config, connector, creds);
+      const { verdict, credentials: creds } = await checkCredentials(config, connector, parseCredentials(connector, body.credentials, egress));
       const next = statusFromVerdict(verdict);
       credentialColumns = {
         ...sealCredentials(vault, current.id, creds),
@@ -158,13 +157,13 @@ export function connectionRoutes(
     let usable;
     try {
       // OAuth tokens near expiry are refreshed first; a refused refresh has already broken the connection.
-      usable = await refresher.usable(connector, row);
+      usable = await refresher.testable(connector, row);
     } catch (err) {
       if (err instanceof RefreshRejected) return res.json(presentConnection(await loadConnection(db, workspaceId, row.id)));
       if (err instanceof RefreshUnavailable) throw new ApiError('upstream_unavailable', `${connector.displayName} could not refresh the token; nothing was changed.`);
       throw err;
     }
-    const verdict = await checkCredentials(config, connector, usable.credentials);
+    const { verdict } = await checkCredentials(config, connector, usable.credentials);
     // Credentials replaced while we were testing are not ours to judge: both marks check the version.
     if (verdict.valid) await breaker.markRestored(row.id, usable.version);
     else await breaker.markBroken({ id: row.id, connectorId: connector.id }, usable.version, statusFromVerdict(verdict).status_reason!, 'test');

@@ -2,7 +2,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { importOpenApi, OpenApiImportError } from '../../connectors/custom/openapi-import.ts';
 import { validateDefinition, type DefinitionIssue } from '../../connectors/custom/validate-definition.ts';
-import type { CustomConnectorDefinition } from '../../connectors/custom/definition-schema.ts';
+import { hasWorkspaceClient, type CustomConnectorDefinition } from '../../connectors/custom/definition-schema.ts';
 import type { Config } from '../../shared/config.ts';
 import type { ConnectorLookup } from '../../shared/custom-connectors/connector-lookup.ts';
 import type { Db } from '../../shared/db/database.ts';
@@ -68,14 +68,14 @@ export function customConnectorRoutes(db: Db, config: Config, connectors: Connec
   router.post('/v1/connectors', async (req, res) => {
     const { workspaceId } = workspacePrincipal(req);
     const def = definitionFrom(parseBody(definitionBody, req).definition, egress);
-    if (def.auth.type === 'oauth2' && def.auth.clientSecret === undefined) {
+    if (hasWorkspaceClient(def.auth) && def.auth.clientSecret === undefined) {
       throw new ApiError('invalid_input', 'The connector definition is invalid.', [{ path: 'definition.auth.clientSecret', message: 'required when the connector is created' }]);
     }
     if (await store.latestVersion(workspaceId, def.id)) throw new ApiError('conflict', `The connector ${def.id} exists; PUT /v1/connectors/${def.id} replaces it with a new version.`);
     if ((await store.count(workspaceId)) >= config.CUSTOM_CONNECTORS_PER_WORKSPACE_MAX) {
       throw new ApiError('conflict', `This workspace has ${config.CUSTOM_CONNECTORS_PER_WORKSPACE_MAX} custom connectors, the most it may have.`);
     }
-    const secret = def.auth.type === 'oauth2' ? def.auth.clientSecret : undefined;
+    const secret = hasWorkspaceClient(def.auth) ? def.auth.clientSecret : undefined;
     if (!(await store.insert(workspaceId, 1, def, secret))) throw new ApiError('conflict', `The connector ${def.id} was just created by another request.`);
     res.status(201).json(await present(workspaceId, def.id));
   });
@@ -89,8 +89,8 @@ export function customConnectorRoutes(db: Db, config: Config, connectors: Connec
     const def = definitionFrom(body.definition, egress);
     if (def.id !== id) throw new ApiError('invalid_input', 'The connector definition is invalid.', [{ path: 'definition.id', message: `must be ${id}, the id in the path` }]);
     // Left out, the OAuth client secret stays what it was.
-    const secret = def.auth.type === 'oauth2' ? (def.auth.clientSecret ?? store.clientSecretOf(current)) : undefined;
-    if (def.auth.type === 'oauth2' && secret === undefined) {
+    const secret = hasWorkspaceClient(def.auth) ? (def.auth.clientSecret ?? store.clientSecretOf(current)) : undefined;
+    if (hasWorkspaceClient(def.auth) && secret === undefined) {
       throw new ApiError('invalid_input', 'The connector definition is invalid.', [{ path: 'definition.auth.clientSecret', message: 'required: the current version has none' }]);
     }
     if (!(await store.insert(workspaceId, current.version + 1, def, secret))) throw new ApiError('conflict', `Another request replaced ${id} at the same time; read it and try again.`);

@@ -51,6 +51,9 @@ export async function oauthConnector(
   const connector = await connectors.orThrow(workspaceId, connectorId);
   if (connector.auth.type !== 'oauth2') throw new ApiError('unknown_connector', `The ${connector.displayName} connector does not use OAuth.`);
   const provider = connector.auth.provider;
+  if (provider.grant === 'client_credentials') {
+    throw new ApiError('unknown_connector', `The ${connector.displayName} connector has no sign-in page: create its connections with their client id and secret (POST /v1/connections).`);
+  }
   const client = oauthClientOf(provider, config.connectorSettings);
   if (!client) {
     const names = providerSettings(provider);

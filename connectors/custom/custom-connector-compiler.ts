@@ -2,11 +2,11 @@ import { z } from 'zod';
 import { basicAuthorization } from '../toolkit/auth.ts';
 import type { ActionDefinition, AuthField, AuthScheme, ConnectorDefinition, CustomOrigin } from '../toolkit/connector-definition.ts';
 import type { ErrorTable, ErrorTableEntry } from '../toolkit/error-table.ts';
-import { oauthStandardErrors, standardCredentials, type OAuthProviderDefinition } from '../toolkit/oauth-provider.ts';
+import { oauthStandardErrors, standardCredentials, type OAuthProviderDefinition, type TokenResponse } from '../toolkit/oauth-provider.ts';
 import type { UpstreamRequest } from '../toolkit/upstream-client.ts';
 import type { FailureKind } from '../toolkit/upstream-errors.ts';
 import { retryAfterMs } from '../toolkit/upstream-errors.ts';
-import type { CustomAction, CustomAuth, CustomConnectorDefinition, FailureMeaning } from './definition-schema.ts';
+import type { CustomAction, CustomAuth, CustomConnectorDefinition, FailureMeaning, OAuth2Auth } from './definition-schema.ts';
 import { newSchemaCompiler } from './json-schema-input.ts';
 import { placeholdersOf, renderJson, renderString, valueAtPointer } from './templates.ts';
 
@@ -69,35 +69,57 @@ function compileAuth(def: CustomConnectorDefinition, secrets: { clientSecret?: s
       return {
         type: 'oauth2',
         provider: compileProvider(def, a, secrets.clientSecret ?? ''),
-        fields: [
-          { key: 'accessToken', label: 'Access token', secret: true, required: true },
-          { key: 'refreshToken', label: 'Refresh token', secret: true, required: false },
-        ],
+        fields:
+          a.grant === 'client_credentials'
+            ? [
+                // Each connection is its own client; the engine fetches and stores its access tokens.
+                { key: 'clientId', label: 'Client ID', secret: false, required: true },
+                { key: 'clientSecret', label: 'Client secret', secret: true, required: true },
+              ]
+            : [
+                { key: 'accessToken', label: 'Access token', secret: true, required: true },
+                { key: 'refreshToken', label: 'Refresh token', secret: true, required: false },
+              ],
         headers: (c) => ({ authorization: `Bearer ${c.accessToken ?? ''}` }),
       };
   }
 }
 
-function compileProvider(def: CustomConnectorDefinition, a: Extract<CustomAuth, { type: 'oauth2' }>, clientSecret: string): OAuthProviderDefinition {
-  return {
-    // The connector's own provider: one client per custom connector, the workspace's.
+function compileProvider(def: CustomConnectorDefinition, a: OAuth2Auth, clientSecret: string): OAuthProviderDefinition {
+  const common = {
+    // The connector's own provider: one client per custom connector (the workspace's), or per connection.
     id: def.id,
     displayName: def.displayName,
-    authorizeUrl: a.authorizeUrl,
     tokenUrl: a.tokenUrl,
-    pkce: a.pkce ?? true,
     refreshTokenRotates: false,
     clientAuthentication: a.clientAuthentication ?? 'body',
     baseScopes: a.scopes ?? [],
     ...(a.scopeSeparator !== undefined ? { scopeSeparator: a.scopeSeparator } : {}),
+    credentialsFrom: (token: TokenResponse, previous: Readonly<Record<string, string>>) => standardCredentials(token, previous, 'accessToken'),
+  };
+  const errors = (byCode: ErrorTable['byCode'], byStatus: ErrorTable['byStatus']): ErrorTable => ({
+    codeOf: (body) => stringAt(body, '/error'),
+    // RFC 6749 §5.2: the code (`invalid_grant`) and what the provider adds to it.
+    messageOf: (body) => [stringAt(body, '/error'), stringAt(body, '/error_description')].filter(Boolean).join(': ') || undefined,
+    byCode,
+    byStatus,
+  });
+  if (a.grant === 'client_credentials') {
+    return {
+      ...common,
+      grant: 'client_credentials',
+      authorizeUrl: '',
+      pkce: false,
+      // The client is the connection's: a token endpoint that does not know it means its credentials are dead.
+      errors: errors({ ...oauthStandardErrors, invalid_client: 'auth_invalid', unauthorized_client: 'auth_invalid' }, { 401: 'auth_invalid', 403: 'permission' }),
+    };
+  }
+  return {
+    ...common,
+    authorizeUrl: a.authorizeUrl,
+    pkce: a.pkce ?? true,
     client: { clientId: a.clientId, clientSecret },
-    errors: {
-      codeOf: (body) => stringAt(body, '/error'),
-      messageOf: (body) => stringAt(body, '/error_description') ?? stringAt(body, '/error'),
-      byCode: oauthStandardErrors,
-      byStatus: { 401: 'permission', 403: 'permission' },
-    },
-    credentialsFrom: (token, previous) => standardCredentials(token, previous, 'accessToken'),
+    errors: errors(oauthStandardErrors, { 401: 'permission', 403: 'permission' }),
   };
 }
 
@@ -107,21 +129,28 @@ const stringAt = (body: unknown, pointer: string | undefined): string | undefine
   return typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined;
 };
 
-/** Error rules → an ErrorTable. Without a rule, 401 means invalid credentials and 403 a missing permission. */
+/**
+ * Error rules → an ErrorTable. Without a rule, 401 means invalid credentials and 403 a missing
+ * permission. With OAuth, rejected credentials are an access token the service no longer takes
+ * (`auth_expired`): the engine gets a new token and runs the call once more, and only when the new
+ * token is rejected too is the connection broken (worker/execute/run-attempt.ts).
+ */
 function compileErrors(def: CustomConnectorDefinition): ErrorTable {
   const e = def.errors ?? {};
+  const rejected: FailureKind = def.auth.type === 'oauth2' ? 'auth_expired' : 'auth_invalid';
+  const meaning = (means: FailureMeaning): FailureKind => (means === 'invalid_credentials' ? rejected : MEANING[means]);
   const byCode: Record<string, ErrorTableEntry> = {};
   const byStatus: Partial<Record<number, ErrorTableEntry>> = {};
   for (const rule of e.rules ?? []) {
-    if (rule.code !== undefined) byCode[rule.code] ??= MEANING[rule.means];
-    else if (rule.status !== undefined) byStatus[rule.status] ??= MEANING[rule.means];
+    if (rule.code !== undefined) byCode[rule.code] ??= meaning(rule.means);
+    else if (rule.status !== undefined) byStatus[rule.status] ??= meaning(rule.means);
   }
   const retry = e.retryAfter;
   return {
     codeOf: (body) => stringAt(body, e.codePointer),
     messageOf: (body) => stringAt(body, e.messagePointer),
     byCode,
-    byStatus: { 401: 'auth_invalid', 403: 'permission', ...byStatus },
+    byStatus: { 401: rejected, 403: 'permission', ...byStatus },
     ...(retry ? { retryAfterOf: (headers) => retryAfterOf(headers, retry.header, retry.unit ?? 'seconds') } : {}),
   };
 }

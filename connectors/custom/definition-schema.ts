@@ -49,7 +49,11 @@ const apiKeyAuth = z
   .strict();
 const bearerAuth = z.object({ type: z.literal('bearer') }).strict();
 const basicAuth = z.object({ type: z.literal('basic') }).strict();
-const oauth2Auth = z
+const scopes = z.array(z.string().min(1).max(200)).max(50).optional();
+const scopeSeparator = z.string().max(5).optional();
+const clientAuthentication = z.enum(['basic', 'body']).optional();
+/** OAuth 2 authorization code (RFC 6749 §4.1): a person signs in at the provider with the workspace's own app. */
+const oauth2AuthorizationCode = z
   .object({
     type: z.literal('oauth2'),
     grant: z.literal('authorization_code'),
@@ -59,12 +63,27 @@ const oauth2Auth = z
     clientId: z.string().min(1).max(500),
     /** Stored sealed, never returned; on PUT it may be left out to keep the current one. */
     clientSecret: z.string().min(1).max(2000).optional(),
-    scopes: z.array(z.string().min(1).max(200)).max(50).optional(),
-    scopeSeparator: z.string().max(5).optional(),
+    scopes,
+    scopeSeparator,
     pkce: z.boolean().optional(),
-    clientAuthentication: z.enum(['basic', 'body']).optional(),
+    clientAuthentication,
   })
   .strict();
+/**
+ * OAuth 2 client credentials (RFC 6749 §4.4): no person signs in; each connection is its own client
+ * (its credentials are the client id and secret) and the engine gets tokens at `tokenUrl` itself.
+ */
+const oauth2ClientCredentials = z
+  .object({
+    type: z.literal('oauth2'),
+    grant: z.literal('client_credentials'),
+    tokenUrl: httpUrl,
+    scopes,
+    scopeSeparator,
+    clientAuthentication,
+  })
+  .strict();
+const oauth2Auth = z.discriminatedUnion('grant', [oauth2AuthorizationCode, oauth2ClientCredentials]);
 
 const errorRule = z
   .object({
@@ -171,4 +190,9 @@ export const customConnectorDefinition = z
 export type CustomConnectorDefinition = z.infer<typeof customConnectorDefinition>;
 export type CustomAction = CustomConnectorDefinition['actions'][number];
 export type CustomAuth = CustomConnectorDefinition['auth'];
+export type OAuth2Auth = Extract<CustomAuth, { type: 'oauth2' }>;
+export type WorkspaceClientAuth = Extract<OAuth2Auth, { grant: 'authorization_code' }>;
+
+/** Auth that brings the workspace's own OAuth app, whose client secret is stored sealed with the definition. */
+export const hasWorkspaceClient = (auth: CustomAuth): auth is WorkspaceClientAuth => auth.type === 'oauth2' && auth.grant === 'authorization_code';
 export type FailureMeaning = (typeof failureKinds)[number];

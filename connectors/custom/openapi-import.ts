@@ -134,6 +134,12 @@ function authOf(doc: Obj, warnings: string[]): CustomAuth {
       if (s.in === 'header' && s.name.toLowerCase() === 'authorization') return { type: 'bearer' };
       return { type: 'api_key', in: s.in, name: s.name };
     }
+    const clientCredentials = s.type === 'oauth2' && isObj(s.flows) && isObj(s.flows.clientCredentials) ? s.flows.clientCredentials : undefined;
+    if (clientCredentials && typeof clientCredentials.tokenUrl === 'string' && /^https?:\/\//.test(clientCredentials.tokenUrl)) {
+      // Each connection brings its own client id and secret: nothing of the workspace's to fill in.
+      const scopes = isObj(clientCredentials.scopes) ? Object.keys(clientCredentials.scopes).slice(0, 50) : [];
+      return { type: 'oauth2', grant: 'client_credentials', tokenUrl: clientCredentials.tokenUrl, ...(scopes.length ? { scopes } : {}) };
+    }
     if (s.type === 'oauth2') warnings.push(`The security scheme "${name}" is OAuth 2: set auth to oauth2 with your app's clientId and clientSecret (the draft uses a bearer token).`);
   }
   if (Object.keys(schemes).length === 0) warnings.push('The document declares no security scheme: auth is a bearer token; change it if the service authenticates otherwise.');

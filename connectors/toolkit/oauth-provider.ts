@@ -14,6 +14,13 @@ export interface OAuthProviderDefinition {
   /** Lowercase; the prefix of its settings (`<ID>_CLIENT_ID`, `<ID>_CLIENT_SECRET`, …). */
   id: string;
   displayName: string;
+  /**
+   * How connections get tokens: a person's consent (authorization code, the default) or, RFC 6749
+   * §4.4, the client credentials of the connection itself (`clientId` and `clientSecret` among its
+   * credentials; no authorization page, no refresh token: a new token is simply fetched again).
+   */
+  grant?: 'authorization_code' | 'client_credentials';
+  /** The consent page; empty for a client-credentials provider, which has none. */
   authorizeUrl: string;
   tokenUrl: string;
   /**
@@ -84,6 +91,12 @@ export interface OAuthClient {
   clientSecret: string;
 }
 
+/** A client-credentials connection's own client, from its stored credentials (undefined when incomplete). */
+export function connectionClientOf(credentials: Readonly<Record<string, string>>): OAuthClient | undefined {
+  const { clientId, clientSecret } = credentials;
+  return clientId && clientSecret ? { clientId, clientSecret } : undefined;
+}
+
 /** The authorization page URL for one attempt. */
 export function authorizationUrl(
   provider: OAuthProviderDefinition,
@@ -127,8 +140,16 @@ export class OAuthTokenEndpoint {
     return this.provider.credentialsFrom(token, {});
   }
 
-  /** New credentials from the stored ones; rejects with an UpstreamHttpError when the provider refuses. */
+  /**
+   * New credentials from the stored ones: a refresh token grant, or for a client-credentials provider
+   * a new token for the connection's client. Rejects with an UpstreamHttpError when the provider refuses.
+   */
   async refresh(credentials: Readonly<Record<string, string>>): Promise<Record<string, string>> {
+    if (this.provider.grant === 'client_credentials') {
+      const scopes = this.provider.baseScopes ?? [];
+      const token = await this.post({ grant_type: 'client_credentials', scope: scopes.length ? scopes.join(this.provider.scopeSeparator ?? ' ') : undefined });
+      return this.provider.credentialsFrom(token, credentials);
+    }
     const token = await this.post({ grant_type: 'refresh_token', refresh_token: credentials.refreshToken ?? '' });
     const refreshed = this.provider.credentialsFrom(token, credentials);
     // A provider that does not rotate usually leaves the refresh token out of its answer: keep ours.

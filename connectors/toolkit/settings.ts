@@ -51,9 +51,14 @@ export function baseUrlOf(connector: ConnectorDefinition, settings: ConnectorSet
   return trimSlash(own || operator || connector.baseUrl);
 }
 
+/**
+ * A provider that brings its own client, or whose connections are each their own client (client
+ * credentials), is a custom connector's, i.e. a tenant's: no operator setting applies to it.
+ */
+const tenantsProvider = (provider: OAuthProviderDefinition): boolean => provider.client !== undefined || provider.grant === 'client_credentials';
+
 export function authorizeUrlOf(provider: OAuthProviderDefinition, settings: ConnectorSettings): string {
-  // A provider that brings its own client (a custom connector's) is a tenant's: no operator setting applies.
-  if (provider.client) return provider.authorizeUrl;
+  if (tenantsProvider(provider)) return provider.authorizeUrl;
   return settings[providerSettings(provider).authorizeUrl] ?? provider.authorizeUrl;
 }
 
@@ -62,7 +67,7 @@ export function authorizeUrlOf(provider: OAuthProviderDefinition, settings: Conn
  * endpoint is a method of a service's API, that path under the service's (possibly overridden) base URL.
  */
 export function tokenUrlOf(provider: OAuthProviderDefinition, settings: ConnectorSettings): string {
-  if (provider.client) return provider.tokenUrl;
+  if (tenantsProvider(provider)) return provider.tokenUrl;
   const explicit = settings[providerSettings(provider).tokenUrl];
   if (explicit) return explicit;
   const follows = provider.tokenUrlFollowsApiOf;
@@ -72,7 +77,8 @@ export function tokenUrlOf(provider: OAuthProviderDefinition, settings: Connecto
 
 /** The provider's client credentials, or undefined when the operator has not configured them. */
 export function oauthClientOf(provider: OAuthProviderDefinition, settings: ConnectorSettings): { clientId: string; clientSecret: string } | undefined {
-  if (provider.client) return provider.client;
+  // Client credentials: each connection is its own client (connectionClientOf), there is no app's.
+  if (tenantsProvider(provider)) return provider.client;
   const names = providerSettings(provider);
   const clientId = settings[names.clientId];
   const clientSecret = settings[names.clientSecret];

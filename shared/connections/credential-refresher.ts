@@ -63,11 +63,21 @@ export class CredentialRefresher {
     const current = { credentials, version: row.credentials_version };
     if (!this.canRefresh(connector, credentials)) return current;
     const expiresAt = Number(credentials.expiresAt ?? Infinity);
-    if (!options.force && expiresAt - Date.now() > REFRESH_MARGIN_MS) return current;
+    if (!options.force && !awaitsToken(connector, credentials) && expiresAt - Date.now() > REFRESH_MARGIN_MS) return current;
     return this.refreshOnce(connector, row);
   }
 
+  /**
+   * The credentials a test of the connection (health check, POST /test) runs with: as `usable`, but a
+   * client-credentials connection gets a new token, since what is tested is its client, and a stored
+   * token its provider has forgotten meanwhile must not break it.
+   */
+  async testable(connector: ConnectorDefinition, row: OpenableConnection): Promise<UsableCredentials> {
+    return this.usable(connector, row, { force: isClientCredentials(connector) });
+  }
+
   canRefresh(connector: ConnectorDefinition, credentials: Record<string, string>): boolean {
+    if (isClientCredentials(connector)) return true;
     return connector.auth.type === 'oauth2' && typeof credentials.refreshToken === 'string' && credentials.refreshToken.length > 0;
   }
 
@@ -96,21 +106,15 @@ export class CredentialRefresher {
   }
 
   private async refreshNow(connector: ConnectorDefinition, row: ConnectionRow): Promise<UsableCredentials> {
-    if (connector.auth.type !== 'oauth2') throw new Error(`${connector.id} has no OAuth provider`);
-    const provider = connector.auth.provider;
-    const credentials = openCredentials(this.vault, row);
     let refreshed: Record<string, string>;
     try {
-      refreshed = await tokenEndpointFor(connector, provider, this.config, Object.values(credentials)).refresh(credentials);
+      refreshed = await renewCredentials(connector, this.config, openCredentials(this.vault, row));
     } catch (err) {
-      if (err instanceof OAuthNotConfigured) {
-        throw new RefreshUnavailable({ kind: 'transient', message: `the token cannot be refreshed: ${err.message}`, requestMayHaveRun: false });
+      if (err instanceof RefreshRejected) {
+        await this.breaker.markBroken({ id: row.id, connectorId: connector.id }, row.credentials_version, `Token refresh rejected: ${err.failure.message}`, 'refresh');
+        this.logger.warn({ connectionId: row.id, upstreamCode: err.failure.upstreamCode }, 'token refresh rejected');
       }
-      const failure = classifyUpstreamError(provider, err);
-      if (failure.kind === 'transient' || failure.kind === 'rate_limited') throw new RefreshUnavailable(failure);
-      await this.breaker.markBroken({ id: row.id, connectorId: connector.id }, row.credentials_version, `Token refresh rejected: ${failure.message}`, 'refresh');
-      this.logger.warn({ connectionId: row.id, upstreamCode: failure.upstreamCode }, 'token refresh rejected');
-      throw new RefreshRejected(failure);
+      throw err;
     }
     const updated = await this.db
       .updateTable('connections')
@@ -135,5 +139,31 @@ export class CredentialRefresher {
 
   private opened(row: ConnectionRow): UsableCredentials {
     return { credentials: openCredentials(this.vault, row), version: row.credentials_version };
+  }
+}
+
+/** Client credentials (RFC 6749 §4.4): the connection is its own client, and its tokens are fetched, not refreshed. */
+export const isClientCredentials = (connector: ConnectorDefinition): boolean => connector.auth.type === 'oauth2' && connector.auth.provider.grant === 'client_credentials';
+
+/** A client-credentials connection that holds no access token yet (as given by its owner): the first is fetched before use. */
+export const awaitsToken = (connector: ConnectorDefinition, credentials: Readonly<Record<string, string>>): boolean => isClientCredentials(connector) && !credentials.accessToken;
+
+/**
+ * New credentials from the connector's token endpoint (a refresh, or a client-credentials token).
+ * RefreshRejected when the provider refuses (the credentials are dead; the caller decides what
+ * breaks), RefreshUnavailable when it gives no answer now.
+ */
+export async function renewCredentials(connector: ConnectorDefinition, config: Config, credentials: Record<string, string>): Promise<Record<string, string>> {
+  if (connector.auth.type !== 'oauth2') throw new Error(`${connector.id} has no OAuth provider`);
+  const provider = connector.auth.provider;
+  try {
+    return await tokenEndpointFor(connector, provider, config, credentials).refresh(credentials);
+  } catch (err) {
+    if (err instanceof OAuthNotConfigured) {
+      throw new RefreshUnavailable({ kind: 'transient', message: `the token cannot be refreshed: ${err.message}`, requestMayHaveRun: false });
+    }
+    const failure = classifyUpstreamError(provider, err);
+    if (failure.kind === 'transient' || failure.kind === 'rate_limited') throw new RefreshUnavailable(failure);
+    throw new RefreshRejected(failure);
   }
 }

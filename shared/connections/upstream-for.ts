@@ -1,7 +1,7 @@
 import { secretValues } from '../../connectors/toolkit/auth.ts';
 import type { ConnectorDefinition } from '../../connectors/toolkit/connector-definition.ts';
 import type { OAuthProviderDefinition } from '../../connectors/toolkit/oauth-provider.ts';
-import { OAuthTokenEndpoint, tokenEndpointParts } from '../../connectors/toolkit/oauth-provider.ts';
+import { connectionClientOf, OAuthTokenEndpoint, tokenEndpointParts } from '../../connectors/toolkit/oauth-provider.ts';
 import { baseUrlOf, oauthClientOf, providerSettings, tokenUrlOf } from '../../connectors/toolkit/settings.ts';
 import { UpstreamClient } from '../../connectors/toolkit/upstream-client.ts';
 import type { Config } from '../config.ts';
@@ -60,12 +60,13 @@ export class OAuthNotConfigured extends Error {
 
 /**
  * A provider's token endpoint for `connector` (whose id labels the metrics), with the operator's
- * client credentials; OAuthNotConfigured when they are missing.
+ * client credentials, or for a client-credentials provider the connection's own (`credentials`,
+ * whose values are also kept out of error messages); OAuthNotConfigured when they are missing.
  */
-export function tokenEndpointFor(connector: ConnectorDefinition, provider: OAuthProviderDefinition, config: Config, secrets: readonly string[] = []): OAuthTokenEndpoint {
-  const client = oauthClientOf(provider, config.connectorSettings);
+export function tokenEndpointFor(connector: ConnectorDefinition, provider: OAuthProviderDefinition, config: Config, credentials: Readonly<Record<string, string>> = {}): OAuthTokenEndpoint {
+  const client = provider.grant === 'client_credentials' ? connectionClientOf(credentials) : oauthClientOf(provider, config.connectorSettings);
   if (!client) {
-    const names = providerSettings(provider);
+    const names = provider.grant === 'client_credentials' ? { clientId: 'the connection\'s clientId', clientSecret: 'clientSecret' } : providerSettings(provider);
     throw new OAuthNotConfigured(`${names.clientId}, ${names.clientSecret}`);
   }
   const { baseUrl, path } = tokenEndpointParts(tokenUrlOf(provider, config.connectorSettings));
@@ -75,7 +76,7 @@ export function tokenEndpointFor(connector: ConnectorDefinition, provider: OAuth
     ...boundsFor(connector, config),
     timeoutMs: config.UPSTREAM_TIMEOUT_MS,
     checkResponse: provider.checkTokenResponse,
-    secrets: [...secrets, client.clientSecret],
+    secrets: [...Object.values(credentials), client.clientSecret],
     observe: (status, seconds) => upstreamRequests.observe({ connector: connector.id, status: String(status) }, seconds),
   });
   return new OAuthTokenEndpoint(provider, http, path, client);

@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { CustomConnectorDefinition } from '../../connectors/custom/definition-schema.ts';
+import { hasWorkspaceClient, type CustomConnectorDefinition } from '../../connectors/custom/definition-schema.ts';
 import type { Vault } from '../crypto/vault.ts';
 import type { Db } from '../db/database.ts';
 import type { CustomConnectorTable } from '../db/schema.ts';
@@ -99,7 +99,7 @@ export class CustomConnectorStore {
 
 /** The definition as stored and shown: the OAuth client secret left out. */
 export function withoutSecret(definition: CustomConnectorDefinition): CustomConnectorDefinition {
-  if (definition.auth.type !== 'oauth2') return definition;
+  if (!hasWorkspaceClient(definition.auth)) return definition;
   const { clientSecret: _secret, ...auth } = definition.auth;
   return { ...definition, auth };
 }

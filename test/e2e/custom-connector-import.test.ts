@@ -75,6 +75,19 @@ describe('POST /v1/connectors/import: an OpenAPI document → a draft definition
     expect(asJson.body.definition).toMatchObject({ id: 'custom-tiny', baseUrl: 'https://api.example.com', actions: [{ id: 'listThings', method: 'GET', path: '/things' }] });
     expect(asJson.body.warnings.join(' ')).toContain('no absolute server URL');
 
+    // OAuth 2 client credentials maps as it is: each connection brings its client id and secret.
+    const machine = await admin.post('/v1/connectors/import', {
+      openapi: {
+        openapi: '3.1.0',
+        info: { title: 'Machine' },
+        servers: [{ url: 'https://api.machine.example' }],
+        components: { securitySchemes: { cc: { type: 'oauth2', flows: { clientCredentials: { tokenUrl: 'https://auth.machine.example/token', scopes: { 'things:read': 'Read things' } } } } } },
+        paths: { '/things': { get: { operationId: 'listThings', responses: {} } } },
+      },
+    });
+    expect(machine.body.definition.auth).toEqual({ type: 'oauth2', grant: 'client_credentials', tokenUrl: 'https://auth.machine.example/token', scopes: ['things:read'] });
+    expect(machine.body.warnings.join(' ')).not.toContain('OAuth 2');
+
     const unknownOp = await admin.post('/v1/connectors/import', { openapi: resendYaml, operations: ['emails/fly'] });
     expect(unknownOp.status).toBe(400);
     expect(unknownOp.body.error.details[0]).toMatchObject({ path: 'operations[0]' });

@@ -61,6 +61,7 @@ const auth = fc.constantFrom<Record<string, unknown>>(
   { type: 'api_key', in: 'header', name: 'X-Api-Key' },
   { type: 'api_key', in: 'query', name: 'key' },
   { type: 'oauth2', grant: 'authorization_code', authorizeUrl: 'https://auth.example.com/authorize', tokenUrl: 'https://auth.example.com/token', clientId: 'client', clientSecret: 'secret-0123456789' },
+  { type: 'oauth2', grant: 'client_credentials', tokenUrl: 'https://auth.example.com/token', scopes: ['read'], clientAuthentication: 'basic' },
 );
 
 const validDefinition = fc.record({

@@ -3,6 +3,7 @@ import { apiKeyAuth, basicAuth, expandPath, oauth2Auth, publicFields } from '../
 import { classifyUpstreamError } from '../../connectors/toolkit/classify.ts';
 import {
   authorizationUrl,
+  connectionClientOf,
   oauthStandardErrors,
   OAuthTokenEndpoint,
   pkcePair,
@@ -108,6 +109,18 @@ describe('OAuth providers as definitions', () => {
     expect(await endpoint(rotating).refresh({ accessToken: 'at1', refreshToken: 'rt1' })).toMatchObject({ accessToken: 'at3', refreshToken: 'rt2' });
     expect(last().headers.authorization).toBe(`Basic ${Buffer.from('cid:csecret').toString('base64')}`);
     expect(last().form).toEqual({ grant_type: 'refresh_token', refresh_token: 'rt1' });
+  });
+
+  it("gets a client-credentials token for the connection's own client, with the provider's scopes and no refresh token", async () => {
+    answer = { status: 200, body: { access_token: 'cc1', token_type: 'Bearer', expires_in: 600 } };
+    const provider: OAuthProviderDefinition = { ...googleLike(`${server.url}/token`), grant: 'client_credentials', baseScopes: ['a', 'b'], scopeSeparator: ',' };
+    const { baseUrl, path } = tokenEndpointParts(provider.tokenUrl);
+    const client = connectionClientOf({ clientId: 'machine', clientSecret: 'msecret' })!;
+    const creds = await new OAuthTokenEndpoint(provider, new UpstreamClient({ baseUrl, authHeaders: {}, timeoutMs: 5_000 }), path, client).refresh({ clientId: 'machine', clientSecret: 'msecret', accessToken: 'old' });
+    expect(last().form).toEqual({ grant_type: 'client_credentials', scope: 'a,b', client_id: 'machine', client_secret: 'msecret' });
+    expect(creds).toMatchObject({ clientId: 'machine', clientSecret: 'msecret', accessToken: 'cc1' });
+    expect(creds.refreshToken).toBeUndefined();
+    expect(connectionClientOf({ clientId: 'machine' })).toBeUndefined();
   });
 
   it("reads a revoked refresh token (invalid_grant) as dead credentials, by the provider's own table", async () => {

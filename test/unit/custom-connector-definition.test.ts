@@ -7,7 +7,7 @@ import { customConnectorDefinition } from '../../connectors/custom/definition-sc
 import { validateDefinition } from '../../connectors/custom/validate-definition.ts';
 import { classifyUpstreamError } from '../../connectors/toolkit/classify.ts';
 import { UpstreamClient } from '../../connectors/toolkit/upstream-client.ts';
-import { UpstreamResponseTooLarge } from '../../connectors/toolkit/upstream-errors.ts';
+import { UpstreamHttpError, UpstreamResponseTooLarge } from '../../connectors/toolkit/upstream-errors.ts';
 import { CUSTOM_CONNECTOR_SCHEMA, customConnectorSchemaText } from '../../scripts/generate-docs.ts';
 
 const doc = fs.readFileSync(new URL('../../docs/custom-connectors.md', import.meta.url), 'utf8');
@@ -75,6 +75,29 @@ describe('compiled actions', () => {
     expect(table.byCode.plan_exhausted).toBe('quota');
     expect(table.byStatus[401]).toBe('auth_invalid');
     expect(table.retryAfterOf!({ 'retry-after': '3' })).toBe(3000);
+  });
+
+  it('with OAuth, read rejected credentials as an expired token (renewed once before the connection breaks), and the token endpoint by RFC 6749', () => {
+    const withAuth = (auth: Record<string, unknown>) =>
+      compileCustomConnector(customConnectorDefinition.parse({ ...example, auth }), { source: 'custom', workspaceId: 'ws', version: 1 }, { clientSecret: 'app-secret' });
+    const code = withAuth({ type: 'oauth2', grant: 'authorization_code', authorizeUrl: 'https://a.example/authorize', tokenUrl: 'https://a.example/token', clientId: 'app' });
+    expect(code.errors.byStatus[401]).toBe('auth_expired');
+    const machine = withAuth({ type: 'oauth2', grant: 'client_credentials', tokenUrl: 'https://a.example/token', scopes: ['read'] });
+    expect(machine.errors.byStatus[401]).toBe('auth_expired');
+    expect(machine.errors.byCode.plan_exhausted).toBe('quota');
+    if (machine.auth.type !== 'oauth2' || code.auth.type !== 'oauth2') throw new Error('oauth2 expected');
+    expect(machine.auth.fields.map((f) => [f.key, f.secret])).toEqual([
+      ['clientId', false],
+      ['clientSecret', true],
+    ]);
+    expect(machine.auth.provider).toMatchObject({ grant: 'client_credentials', baseScopes: ['read'] });
+    expect(machine.auth.provider.client).toBeUndefined();
+    const tokenError = (provider: typeof machine.auth.provider, body: unknown, status: number) =>
+      classifyUpstreamError(provider, new UpstreamHttpError(status, {}, body));
+    // The connection's client refused: its credentials are dead. The workspace's app refused: not a connection's fault.
+    expect(tokenError(machine.auth.provider, { error: 'invalid_client', error_description: 'Unknown client.' }, 401)).toMatchObject({ kind: 'auth_invalid', message: 'invalid_client: Unknown client.' });
+    expect(tokenError(code.auth.provider, { error: 'invalid_client' }, 401)).toMatchObject({ kind: 'permission' });
+    expect(tokenError(code.auth.provider, { error: 'invalid_grant' }, 400)).toMatchObject({ kind: 'auth_invalid', message: 'invalid_grant' });
   });
 
   it('validate input with the JSON Schema and publish it as the catalog schema', () => {
