@@ -5,6 +5,7 @@ import { validateDefinition, type DefinitionIssue } from '../../connectors/custo
 import { hasWorkspaceClient, type CustomConnectorDefinition } from '../../connectors/custom/definition-schema.ts';
 import type { Config } from '../../shared/config.ts';
 import type { ConnectorLookup } from '../../shared/custom-connectors/connector-lookup.ts';
+import type { CustomConnectorRow } from '../../shared/custom-connectors/custom-connector-store.ts';
 import type { Db } from '../../shared/db/database.ts';
 import { egressGuardFromConfig, type EgressGuard } from '../../shared/egress/egress-guard.ts';
 import { ApiError, toValidationIssues } from '../../shared/errors.ts';
@@ -49,10 +50,8 @@ export function customConnectorRoutes(db: Db, config: Config, connectors: Connec
   const egress = egressGuardFromConfig(config);
   const store = connectors.store;
 
-  const present = async (workspaceId: string, id: string) => {
-    const row = (await store.get(workspaceId, id, null))!;
-    return presentCustomConnector(connectors.compiledRow(row), row.definition);
-  };
+  // The row just written, not a second read: a DELETE in between must not turn a 200 into a 500.
+  const present = (row: CustomConnectorRow) => presentCustomConnector(connectors.compiledRow(row), row.definition);
 
   router.post('/v1/connectors/import', (req, res) => {
     workspacePrincipal(req);
@@ -76,8 +75,9 @@ export function customConnectorRoutes(db: Db, config: Config, connectors: Connec
       throw new ApiError('conflict', `This workspace has ${config.CUSTOM_CONNECTORS_PER_WORKSPACE_MAX} custom connectors, the most it may have.`);
     }
     const secret = hasWorkspaceClient(def.auth) ? def.auth.clientSecret : undefined;
-    if (!(await store.insert(workspaceId, 1, def, secret))) throw new ApiError('conflict', `The connector ${def.id} was just created by another request.`);
-    res.status(201).json(await present(workspaceId, def.id));
+    const created = await store.insert(workspaceId, 1, def, secret);
+    if (!created) throw new ApiError('conflict', `The connector ${def.id} was just created by another request.`);
+    res.status(201).json(present(created));
   });
 
   router.put('/v1/connectors/:connectorId', async (req, res) => {
@@ -93,8 +93,9 @@ export function customConnectorRoutes(db: Db, config: Config, connectors: Connec
     if (hasWorkspaceClient(def.auth) && secret === undefined) {
       throw new ApiError('invalid_input', 'The connector definition is invalid.', [{ path: 'definition.auth.clientSecret', message: 'required: the current version has none' }]);
     }
-    if (!(await store.insert(workspaceId, current.version + 1, def, secret))) throw new ApiError('conflict', `Another request replaced ${id} at the same time; read it and try again.`);
-    res.json(await present(workspaceId, id));
+    const replaced = await store.insert(workspaceId, current.version + 1, def, secret);
+    if (!replaced) throw new ApiError('conflict', `Another request replaced ${id} at the same time; read it and try again.`);
+    res.json(present(replaced));
   });
 
   router.delete('/v1/connectors/:connectorId', async (req, res) => {

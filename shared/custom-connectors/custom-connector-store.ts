@@ -61,10 +61,10 @@ export class CustomConnectorStore {
   }
 
   /**
-   * Writes `version` of a definition; false when that version already exists (a concurrent POST or
-   * PUT won). `clientSecret` is sealed; the stored definition never holds it.
+   * Writes `version` of a definition and returns the stored row; undefined when that version already
+   * exists (a concurrent POST or PUT won). `clientSecret` is sealed; the stored definition never holds it.
    */
-  async insert(workspaceId: string, version: number, definition: CustomConnectorDefinition, clientSecret: string | undefined): Promise<boolean> {
+  async insert(workspaceId: string, version: number, definition: CustomConnectorDefinition, clientSecret: string | undefined): Promise<CustomConnectorRow | undefined> {
     const sealed = clientSecret !== undefined ? this.vault.seal(clientSecret, aad(workspaceId, definition.id, version)) : undefined;
     const stored = withoutSecret(definition);
     const result = await this.db
@@ -80,8 +80,9 @@ export class CustomConnectorStore {
         secret_ciphertext: sealed?.ciphertext ?? null,
       })
       .onConflict((oc) => oc.columns(['workspace_id', 'connector_id', 'version']).doNothing())
+      .returningAll()
       .executeTakeFirst();
-    return result.numInsertedOrUpdatedRows === 1n;
+    return result;
   }
 
   /** The sealed OAuth client secret of a stored version, opened; undefined when it has none. */
