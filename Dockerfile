@@ -9,14 +9,14 @@
 # never runs). A run-time import of a devDependency would break here; test/unit/docker-compose.test.ts
 # guards against it.
 
-FROM node:20-bookworm-slim AS deps
+FROM node:24-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 # The lockfile's overrides (msgpackr-extract 3.0.3, rollup → @rollup/wasm-node) apply to `npm ci` as is.
 RUN npm ci --omit=dev --no-audit --no-fund \
  && npm cache clean --force
 
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -31,7 +31,7 @@ COPY scripts ./scripts
 COPY web ./web
 RUN node scripts/build.mjs
 
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 # npm runs scripts with `sh -c`. Each script ends in `exec node …`, so node replaces the shell and
 # SIGTERM (docker stop, scale-down) reaches it: api and worker drain. bash as the script shell stays
 # as a second guard: Debian's dash forks for a lone command without `exec`, and then the shell dies on

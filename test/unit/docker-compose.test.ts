@@ -414,8 +414,8 @@ describe('Dockerfile', () => {
   const stage = (name: string | undefined) => stages.find((s) => s.name === name);
   const finalCopies = final.steps.filter((i) => i.op === 'COPY').map(copyOf);
 
-  it('builds on node:20-bookworm-slim, installs with npm ci, runs as a non-root user', () => {
-    for (const from of all('FROM')) expect(from.args).toMatch(/^node:20-bookworm-slim(\s|$)/);
+  it('builds on node:24-bookworm-slim (Node 24, the current LTS), installs with npm ci, runs as a non-root user', () => {
+    for (const from of all('FROM')) expect(from.args).toMatch(/^node:24-bookworm-slim(\s|$)/);
     expect(all('RUN').some((r) => /\bnpm ci\b/.test(r.args))).toBe(true);
     expect(last('USER')?.args).toMatch(/^(?!root\b|0\b)\S+/);
   });
