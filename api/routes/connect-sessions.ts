@@ -22,7 +22,7 @@ import { parseBody, pathId } from '../validation.ts';
 import { parseCredentials } from './connections.ts';
 import { startAuthorization } from './oauth.ts';
 
-const createSession = z
+export const createSession = z
   .object({
     projectId: z.string().max(100),
     allowedConnectors: z.array(z.string().min(1).max(100)).min(1).max(100).optional(),
@@ -30,14 +30,14 @@ const createSession = z
     redirectUri: z.url({ protocol: /^https?$/ }).max(2000).optional(),
   })
   .strict();
-const connectWithKey = z
+export const connectWithKey = z
   .object({
     connectorId: z.string().min(1).max(100),
     displayName: z.string().trim().min(1).max(200).optional(),
     credentials: z.record(z.string(), z.unknown()),
   })
   .strict();
-const connectWithOAuth = z.object({ displayName: z.string().trim().min(1).max(200).optional() }).strict();
+export const connectWithOAuth = z.object({ displayName: z.string().trim().min(1).max(200).optional() }).strict();
 
 const publicUrl = (config: Config) => (config.PUBLIC_URL ?? `http://127.0.0.1:${config.PORT}`).replace(/\/+$/, '');
 

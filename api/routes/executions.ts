@@ -8,7 +8,7 @@ import { InvocationError } from '../middleware/errors.ts';
 import { parseBody, parseQuery } from '../validation.ts';
 import type { BodyReader } from '../middleware/json-body.ts';
 
-const executeBody = z
+export const executeBody = z
   .object({
     connectorId: z.string().min(1).max(100),
     actionId: z.string().min(1).max(100),
@@ -17,7 +17,7 @@ const executeBody = z
     projectId: z.string().min(1).max(100).optional(),
   })
   .strict();
-const executeQuery = z.object({ timeoutMs: z.coerce.number().int().min(1).max(120_000).default(30_000) });
+export const executeQuery = z.object({ timeoutMs: z.coerce.number().int().min(1).max(120_000).default(30_000) });
 const idempotencyKey = z.string().min(1).max(255);
 
 /**
