@@ -212,7 +212,10 @@ export const ConnectPageResultSchema = z
   })
   .strict();
 
+/** The connect page's start of an OAuth sign-in: where the browser goes. */
 export const AuthorizeUrlSchema = z.object({ authorizeUrl: z.string(), expiresAt: z.string() }).strict();
+/** POST /v1/oauth/{connectorId}/authorize: also the state, for an app that runs its own redirect. */
+export const AuthorizationSchema = AuthorizeUrlSchema.extend({ state: z.string() }).strict();
 
 export const RateLimitUsageSchema = z
   .object({

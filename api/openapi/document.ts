@@ -82,13 +82,13 @@ export const ROUTES: RouteDoc[] = [
   { method: 'put', path: '/v1/projects/:projectId/connections/:connectionId', tag: 'Projects', summary: 'Bind a connection to a project', auth: 'workspace', ok: { 204: null } },
   { method: 'delete', path: '/v1/projects/:projectId/connections/:connectionId', tag: 'Projects', summary: 'Unbind a connection from a project', auth: 'workspace', ok: { 204: null } },
 
-  { method: 'post', path: '/v1/connections', tag: 'Connections', summary: 'Create a connection (credentials checked)', auth: 'workspace', body: createConnection, ok: { 201: r.ConnectionSchema }, errors: ['invalid_credentials_shape', 'unknown_connector'] },
+  { method: 'post', path: '/v1/connections', tag: 'Connections', summary: 'Create a connection (credentials checked)', auth: 'workspace', body: createConnection, ok: { 201: r.ConnectionSchema }, errors: ['invalid_credentials_shape', 'unknown_connector', 'upstream_unavailable'] },
   { method: 'get', path: '/v1/connections', tag: 'Connections', summary: 'List connections', auth: 'workspace', query: listConnections, ok: { 200: page(r.ConnectionSchema) } },
   { method: 'get', path: '/v1/connections/:connectionId', tag: 'Connections', summary: 'Get a connection', auth: 'workspace', ok: { 200: r.ConnectionSchema } },
-  { method: 'patch', path: '/v1/connections/:connectionId', tag: 'Connections', summary: 'Update a connection (name, credentials)', auth: 'workspace', body: updateConnection, ok: { 200: r.ConnectionSchema }, errors: ['invalid_credentials_shape', 'unknown_connector'] },
+  { method: 'patch', path: '/v1/connections/:connectionId', tag: 'Connections', summary: 'Update a connection (name, credentials)', auth: 'workspace', body: updateConnection, ok: { 200: r.ConnectionSchema }, errors: ['invalid_credentials_shape', 'unknown_connector', 'upstream_unavailable'] },
   { method: 'delete', path: '/v1/connections/:connectionId', tag: 'Connections', summary: 'Delete a connection', auth: 'workspace', ok: { 204: null } },
   { method: 'post', path: '/v1/connections/:connectionId/test', tag: 'Connections', summary: "Test a connection's credentials now", auth: 'workspace', ok: { 200: r.ConnectionSchema }, errors: ['unknown_connector', 'upstream_unavailable'] },
-  { method: 'post', path: '/v1/oauth/:connectorId/authorize', tag: 'Connections', summary: 'Start an OAuth authorization', auth: 'workspace', body: authorizeBody, ok: { 200: r.AuthorizeUrlSchema }, errors: ['unknown_connector', 'conflict'] },
+  { method: 'post', path: '/v1/oauth/:connectorId/authorize', tag: 'Connections', summary: 'Start an OAuth authorization', auth: 'workspace', body: authorizeBody, ok: { 200: r.AuthorizationSchema }, errors: ['unknown_connector', 'conflict'] },
   { method: 'get', path: '/v1/oauth/callback', tag: 'Connections', summary: "The OAuth provider's redirect back", auth: 'none', query: callbackQuery, ok: { 200: r.ConnectionSchema, 302: null, 303: null }, okHeaders: { 302: ['Location'], 303: ['Location'] }, errors: ['upstream_error', 'upstream_unavailable', 'unknown_connector'] },
   { method: 'post', path: '/v1/inbound/:connectorId/:connectionId', tag: 'Events', summary: "A service's event (signed by the service, no API key)", auth: 'none', ok: { 200: { contentType: '*/*', description: "The acknowledgement the service expects (by default `{\"received\":true}`).", schema: {} } }, errors: ['unknown_connector'] },
 
@@ -101,7 +101,7 @@ export const ROUTES: RouteDoc[] = [
   { method: 'post', path: '/v1/connect-sessions', tag: 'Connect sessions', summary: 'Create a connect session (a link for an end user)', auth: 'workspace', body: createSession, ok: { 201: r.CreatedConnectSessionSchema }, errors: ['unknown_connector'] },
   { method: 'get', path: '/v1/connect-sessions/:sessionId', tag: 'Connect sessions', summary: 'Get a connect session', auth: 'workspace', ok: { 200: r.ConnectSessionSchema } },
   { method: 'get', path: '/v1/connect/session', tag: 'Connect page', summary: "The connect page's session (session token)", auth: 'session', ok: { 200: r.ConnectPageSessionSchema } },
-  { method: 'post', path: '/v1/connect/connections', tag: 'Connect page', summary: 'Connect with a key (session token)', auth: 'session', body: connectWithKey, ok: { 200: r.ConnectPageResultSchema, 201: r.ConnectPageResultSchema }, errors: ['invalid_credentials_shape', 'unknown_connector'] },
+  { method: 'post', path: '/v1/connect/connections', tag: 'Connect page', summary: 'Connect with a key (session token)', auth: 'session', body: connectWithKey, ok: { 200: r.ConnectPageResultSchema, 201: r.ConnectPageResultSchema }, errors: ['invalid_credentials_shape', 'unknown_connector', 'upstream_unavailable'] },
   { method: 'post', path: '/v1/connect/oauth/:connectorId/authorize', tag: 'Connect page', summary: 'Start signing in with the provider (session token)', auth: 'session', body: connectWithOAuth, ok: { 200: r.AuthorizeUrlSchema }, errors: ['unknown_connector', 'conflict'] },
   { method: 'get', path: '/v1/rate-limit-usage', tag: 'Projects', summary: 'Calls per minute per project and connector, the last hour', auth: 'workspace', ok: { 200: r.RateLimitUsageSchema } },
 
@@ -147,6 +147,7 @@ const COMPONENTS: Record<string, z.ZodType> = {
   ConnectPageSession: r.ConnectPageSessionSchema,
   ConnectPageResult: r.ConnectPageResultSchema,
   AuthorizeUrl: r.AuthorizeUrlSchema,
+  Authorization: r.AuthorizationSchema,
   RateLimitUsage: r.RateLimitUsageSchema,
   Health: r.HealthSchema,
 };
