@@ -1,6 +1,8 @@
 import SwaggerParser from '@apidevtools/swagger-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
 import { statusByCode } from '../../shared/errors.ts';
+import { OPENAPI_DOC, openApiText } from '../../scripts/generate-docs.ts';
 import { declaredRoutes, routeKey } from '../fuzz/route-table.ts';
 import { startEngine, type Engine } from '../support/engine.ts';
 import { apiClient } from '../support/http.ts';
@@ -19,7 +21,7 @@ describe('OpenAPI document', () => {
     const res = await fetch(`${engine.baseUrl}/openapi.json`);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^application\/json/);
-    doc = await res.json();
+    doc = (await res.json()) as typeof doc;
   });
   afterAll(async () => {
     await engine?.stop();
@@ -29,6 +31,11 @@ describe('OpenAPI document', () => {
     expect(doc.openapi).toBe('3.1.0');
     const validated = await SwaggerParser.validate(structuredClone(doc) as never);
     expect(Object.keys(validated.paths ?? {}).length).toBeGreaterThan(30);
+  });
+
+  it('docs/openapi.json, the reference in the repository, is the served document (npm run docs:settings)', () => {
+    expect(readFileSync(OPENAPI_DOC, 'utf8')).toBe(openApiText());
+    expect(JSON.parse(readFileSync(OPENAPI_DOC, 'utf8'))).toEqual(doc);
   });
 
   it('documents every route the api declares, and no route it does not serve', () => {
