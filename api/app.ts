@@ -40,6 +40,7 @@ import { connectPageRoutes, connectSessionRoutes } from './routes/connect-sessio
 import { rateLimitUsageRoutes } from './routes/rate-limit-usage.ts';
 import { ConnectSessionAuth } from './connect/connect-tokens.ts';
 import { webPageRoutes } from './web/web-pages.ts';
+import { openApiRoutes } from './openapi/openapi-routes.ts';
 import { ConnectionBreaker } from '../shared/connections/connection-breaker.ts';
 import { CredentialRefresher } from '../shared/connections/credential-refresher.ts';
 import { createConnectorLookup } from '../shared/custom-connectors/connector-lookup.ts';
@@ -99,6 +100,7 @@ export function createApp(deps: ApiDeps): Express {
   app.use(inboundRoutes({ db, vault, config, readRaw: rawBodyReader(config, bodyBudget), queue: deps.inboundQueue, logger }));
   // The console and the connect page (static), and the connect page's API (its session token authenticates).
   app.use(webPageRoutes());
+  app.use(openApiRoutes()); // the API reference: /openapi.json and /docs
   app.use(connectPageRoutes(db, vault, config, connectors, new ConnectSessionAuth(db, authThrottle), readBody));
   // MCP authenticates itself (a project key; JSON-RPC clients get a WWW-Authenticate challenge).
   app.use(mcpRoutes(authenticator, db, executions, config, readBody, connectors));

@@ -3,17 +3,18 @@ import type { ConnectorDefinition } from '../../connectors/toolkit/connector-def
 import { toolAnnotations, toolInputSchema, toolOutputSchema, type ProjectTool } from '../tools/project-tools.ts';
 import type { InvocationRow, ProjectRow, WebhookDeliveryRow } from '../../shared/db/schema.ts';
 import { toIso as iso } from '../../shared/iso-time.ts';
+import type { ApiKey, Connector, CustomConnector, Delivery, Invocation, Project, Tool, Webhook } from '../../shared/api-resources.ts';
 
 /**
  * Definitions and database rows → the resource shapes of docs/api.md (camelCase, ISO timestamps, no
- * secrets). Every response body of the API is built here, except `Connection`
+ * secrets), typed by their schemas in shared/api-resources.ts (which the OpenAPI document is built from). Every response body of the API is built here, except `Connection`
  * (shared/connections/connection-resource.ts), which webhook payloads carry too.
  */
 
 const jsonSchema = (schema: z.ZodType, io: 'input' | 'output') => z.toJSONSchema(schema, { io, unrepresentable: 'any' });
 
 /** The catalog's `Connector`, with input and output JSON Schemas generated from the action's zod schemas. */
-export function presentConnector(c: ConnectorDefinition) {
+export function presentConnector(c: ConnectorDefinition): Connector {
   return {
     id: c.id,
     displayName: c.displayName,
@@ -36,11 +37,11 @@ export function presentConnector(c: ConnectorDefinition) {
 }
 
 /** A custom connector as POST, PUT and GET return it: the catalog's `Connector` and its definition (never the OAuth client secret). */
-export function presentCustomConnector(c: ConnectorDefinition, storedDefinition: unknown) {
+export function presentCustomConnector(c: ConnectorDefinition, storedDefinition: unknown): CustomConnector {
   return { ...presentConnector(c), definition: storedDefinition };
 }
 
-export function presentProject(p: ProjectRow) {
+export function presentProject(p: ProjectRow): Project {
   return {
     id: p.id,
     displayName: p.display_name,
@@ -52,7 +53,7 @@ export function presentProject(p: ProjectRow) {
   };
 }
 
-export function presentInvocation(i: InvocationRow) {
+export function presentInvocation(i: InvocationRow): Invocation {
   return {
     id: i.id,
     projectId: i.project_id,
@@ -75,15 +76,15 @@ export function presentInvocation(i: InvocationRow) {
   };
 }
 
-export function presentApiKey(k: { id: string; name: string | null; prefix: string; created_at: Date }) {
+export function presentApiKey(k: { id: string; name: string | null; prefix: string; created_at: Date }): ApiKey {
   return { id: k.id, name: k.name, prefix: k.prefix, createdAt: iso(k.created_at) };
 }
 
-export function presentWebhook(h: { id: string; url: string; events: string[]; created_at: Date }) {
+export function presentWebhook(h: { id: string; url: string; events: string[]; created_at: Date }): Webhook {
   return { id: h.id, url: h.url, events: h.events, createdAt: iso(h.created_at) };
 }
 
-export function presentDelivery(d: WebhookDeliveryRow) {
+export function presentDelivery(d: WebhookDeliveryRow): Delivery {
   return {
     id: d.id,
     eventId: d.event_id,
@@ -104,7 +105,7 @@ export function presentDelivery(d: WebhookDeliveryRow) {
  * `input`). With one connection `connectionId` names it; with several, `connections` lists the
  * choices and `request.body.connectionId` must be one of them.
  */
-export function presentTool(tool: ProjectTool) {
+export function presentTool(tool: ProjectTool): Tool {
   const single = tool.connections.length === 1 ? tool.connections[0]!.id : undefined;
   return {
     name: tool.name,

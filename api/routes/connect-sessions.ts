@@ -1,4 +1,5 @@
 import { Router } from 'express';
+import type { AuthorizeUrl, ConnectPageResult, CreatedConnectSession } from '../../shared/api-resources.ts';
 import { z } from 'zod';
 import { connectorOrThrow, connectors, findConnector } from '../../connectors/registry.ts';
 import type { ConnectorDefinition } from '../../connectors/toolkit/connector-definition.ts';
@@ -22,7 +23,7 @@ import { parseBody, pathId } from '../validation.ts';
 import { parseCredentials } from './connections.ts';
 import { startAuthorization } from './oauth.ts';
 
-const createSession = z
+export const createSession = z
   .object({
     projectId: z.string().max(100),
     allowedConnectors: z.array(z.string().min(1).max(100)).min(1).max(100).optional(),
@@ -30,14 +31,14 @@ const createSession = z
     redirectUri: z.url({ protocol: /^https?$/ }).max(2000).optional(),
   })
   .strict();
-const connectWithKey = z
+export const connectWithKey = z
   .object({
     connectorId: z.string().min(1).max(100),
     displayName: z.string().trim().min(1).max(200).optional(),
     credentials: z.record(z.string(), z.unknown()),
   })
   .strict();
-const connectWithOAuth = z.object({ displayName: z.string().trim().min(1).max(200).optional() }).strict();
+export const connectWithOAuth = z.object({ displayName: z.string().trim().min(1).max(200).optional() }).strict();
 
 const publicUrl = (config: Config) => (config.PUBLIC_URL ?? `http://127.0.0.1:${config.PORT}`).replace(/\/+$/, '');
 
@@ -80,7 +81,7 @@ export function connectSessionRoutes(db: Db, config: Config): Router {
         expires_at: expiresAt,
       })
       .execute();
-    res.status(201).json({ id, token, connectUrl: `${publicUrl(config)}/connect/${token}`, expiresAt: expiresAt.toISOString() });
+    res.status(201).json({ id, token, connectUrl: `${publicUrl(config)}/connect/${token}`, expiresAt: expiresAt.toISOString() } satisfies CreatedConnectSession);
   });
 
   router.get('/v1/connect-sessions/:sessionId', async (req, res) => {
@@ -155,7 +156,7 @@ export function connectPageRoutes(db: Db, vault: Vault, config: Config, connecto
     const { verdict, credentials } = await checkCredentials(config, connector, parseCredentials(connector, body.credentials, egress));
     if (!verdict.valid) {
       // Nothing is stored and the link still works: the person fixes the key and tries again.
-      res.status(200).json({ status: 'broken', statusReason: statusFromVerdict(verdict).status_reason, connection: null, redirectTo: null });
+      res.status(200).json({ status: 'broken', statusReason: statusFromVerdict(verdict).status_reason, connection: null, redirectTo: null } satisfies ConnectPageResult);
       return;
     }
     const displayName = body.displayName ?? defaultName(session, connector);
@@ -179,7 +180,7 @@ export function connectPageRoutes(db: Db, vault: Vault, config: Config, connecto
       target.searchParams.set('connectionId', id);
       redirectTo = target.toString();
     }
-    res.status(201).json({ status: 'active', statusReason: null, connection: { id, connectorId: connector.id, displayName }, redirectTo });
+    res.status(201).json({ status: 'active', statusReason: null, connection: { id, connectorId: connector.id, displayName }, redirectTo } satisfies ConnectPageResult);
   });
 
   router.post('/v1/connect/oauth/:connectorId/authorize', async (req, res) => {
@@ -198,7 +199,7 @@ export function connectPageRoutes(db: Db, vault: Vault, config: Config, connecto
       browserHash: bindBrowser(req, res, config),
     });
     // The state stays in the provider's URL only; the page just navigates there.
-    res.status(200).json({ authorizeUrl: started.authorizeUrl, expiresAt: started.expiresAt });
+    res.status(200).json({ authorizeUrl: started.authorizeUrl, expiresAt: started.expiresAt } satisfies AuthorizeUrl);
   });
 
   return router;

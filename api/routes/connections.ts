@@ -26,7 +26,7 @@ const externalId = z.string().min(1).max(255);
 // The shape is checked per connector below; here only "an object of strings".
 const credentials = z.record(z.string(), z.unknown());
 
-const createConnection = z
+export const createConnection = z
   .object({
     connectorId: z.string().min(1).max(100),
     displayName,
@@ -35,8 +35,8 @@ const createConnection = z
     projectIds: z.array(z.string().max(100)).max(100).optional(),
   })
   .strict();
-const updateConnection = z.object({ displayName: displayName.optional(), credentials: credentials.optional() }).strict();
-const listConnections = z.object({
+export const updateConnection = z.object({ displayName: displayName.optional(), credentials: credentials.optional() }).strict();
+export const listConnections = z.object({
   ...pageQuery,
   connectorId: z.string().max(100).optional(),
   status: z.enum(['active', 'broken']).optional(),

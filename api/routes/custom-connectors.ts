@@ -14,8 +14,8 @@ import { workspacePrincipal } from '../middleware/authenticate.ts';
 import { presentCustomConnector } from '../resources/presenters.ts';
 import { parseBody } from '../validation.ts';
 
-const definitionBody = z.object({ definition: z.unknown() }).strict();
-const importBody = z
+export const definitionBody = z.object({ definition: z.unknown() }).strict();
+export const importBody = z
   .object({
     /** The document: an object (JSON) or its text (JSON or YAML). */
     openapi: z.union([z.string().min(1), z.record(z.string(), z.unknown())]),

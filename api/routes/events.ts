@@ -7,7 +7,7 @@ import { principalOf, type Principal } from '../middleware/authenticate.ts';
 import { decodeCursor, pageQuery, toPage } from '../pagination.ts';
 import { parseQuery, pathId } from '../validation.ts';
 
-const listEvents = z.object({
+export const listEvents = z.object({
   ...pageQuery,
   projectId: z.string().max(100).optional(),
   connectionId: z.string().max(100).optional(),

@@ -1,4 +1,5 @@
 import { Router, type Request } from 'express';
+import type { ExecutionAccepted, ExecutionResult } from '../../shared/api-resources.ts';
 import { z } from 'zod';
 import { ApiError } from '../../shared/errors.ts';
 import type { Principal } from '../middleware/authenticate.ts';
@@ -8,7 +9,7 @@ import { InvocationError } from '../middleware/errors.ts';
 import { parseBody, parseQuery } from '../validation.ts';
 import type { BodyReader } from '../middleware/json-body.ts';
 
-const executeBody = z
+export const executeBody = z
   .object({
     connectorId: z.string().min(1).max(100),
     actionId: z.string().min(1).max(100),
@@ -17,7 +18,7 @@ const executeBody = z
     projectId: z.string().min(1).max(100).optional(),
   })
   .strict();
-const executeQuery = z.object({ timeoutMs: z.coerce.number().int().min(1).max(120_000).default(30_000) });
+export const executeQuery = z.object({ timeoutMs: z.coerce.number().int().min(1).max(120_000).default(30_000) });
 const idempotencyKey = z.string().min(1).max(255);
 
 /**
@@ -57,7 +58,7 @@ export function executionRoutes(
     res.locals.invocationId = outcome.kind === 'finished' ? outcome.reply.invocationId : outcome.invocationId;
     switch (outcome.kind) {
       case 'accepted':
-        res.status(202).location(`/v1/invocations/${outcome.invocationId}`).json({ invocationId: outcome.invocationId, status: outcome.status });
+        res.status(202).location(`/v1/invocations/${outcome.invocationId}`).json({ invocationId: outcome.invocationId, status: outcome.status } satisfies ExecutionAccepted);
         return;
       case 'timed_out':
         throw new InvocationError(
@@ -67,7 +68,7 @@ export function executionRoutes(
       case 'finished': {
         const { reply } = outcome;
         if (reply.status === 'succeeded') {
-          res.status(200).json({ invocationId: reply.invocationId, output: reply.output ?? null, durationMs: reply.durationMs });
+          res.status(200).json({ invocationId: reply.invocationId, output: reply.output ?? null, durationMs: reply.durationMs } satisfies ExecutionResult);
           return;
         }
         throw new InvocationError(reply.invocationId, errorFromReply(reply.error!));

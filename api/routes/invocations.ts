@@ -8,7 +8,7 @@ import { decodeCursor, pageQuery, toPage } from '../pagination.ts';
 import { presentInvocation } from '../resources/presenters.ts';
 import { parseQuery, pathId } from '../validation.ts';
 
-const listInvocations = z.object({
+export const listInvocations = z.object({
   ...pageQuery,
   projectId: z.string().max(100).optional(),
   connectionId: z.string().max(100).optional(),

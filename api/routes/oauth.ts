@@ -27,7 +27,7 @@ import { parseBody, parseQuery } from '../validation.ts';
 const STATE_TTL_MS = 10 * 60_000;
 const hashState = (state: string) => createHash('sha256').update(state).digest();
 
-const authorizeBody = z
+export const authorizeBody = z
   .object({
     displayName: z.string().trim().min(1).max(200),
     projectIds: z.array(z.string().max(100)).max(100).optional(),
@@ -35,7 +35,7 @@ const authorizeBody = z
     redirectUri: z.url({ protocol: /^https?$/ }).max(2000).optional(),
   })
   .strict();
-const callbackQuery = z.object({
+export const callbackQuery = z.object({
   state: z.string().max(200).optional(),
   code: z.string().max(2000).optional(),
   error: z.string().max(200).optional(),

@@ -16,7 +16,7 @@ const displayName = z.string().trim().min(1).max(200);
 const externalId = z.string().min(1).max(255);
 const metadata = z.record(z.string().max(100), z.unknown()).refine((m) => JSON.stringify(m).length <= 16_384, 'metadata is over 16 KiB');
 /** `{connectorId: callsPerMinute | null}`, each within what the operator lets a project set for that connector. */
-const rateLimitsWithin = (limits: RateLimitPolicy) =>
+const rateLimitsWithin = (limits: Pick<RateLimitPolicy, 'maxOverride'>) =>
   z
     .record(
       z.string().refine((id) => findConnector(id) !== undefined, 'not a connector id'),
@@ -31,10 +31,21 @@ const rateLimitsWithin = (limits: RateLimitPolicy) =>
       }
     });
 
-const createProject = z.object({ displayName, externalId: externalId.optional(), metadata: metadata.optional() }).strict();
-const listProjects = z.object({ ...pageQuery, externalId: externalId.optional() });
-const createKey = z.object({ name: z.string().trim().min(1).max(200).optional() }).strict();
-const listKeys = z.object(pageQuery);
+export const createProject = z.object({ displayName, externalId: externalId.optional(), metadata: metadata.optional() }).strict();
+export const listProjects = z.object({ ...pageQuery, externalId: externalId.optional() });
+export const createKey = z.object({ name: z.string().trim().min(1).max(200).optional() }).strict();
+export const listKeys = z.object(pageQuery);
+
+/** PATCH /v1/projects/{id}: its bounds are the operator's (rate-limit overrides, running-call cap). */
+export const updateProjectBody = (limits: Pick<RateLimitPolicy, 'maxOverride'>, maxRunningCalls: number) =>
+  z
+    .object({
+      displayName: displayName.optional(),
+      metadata: metadata.optional(),
+      rateLimits: rateLimitsWithin(limits).optional(),
+      maxRunningCalls: z.number().int().min(1).max(maxRunningCalls).nullable().optional(),
+    })
+    .strict();
 
 const isUniqueViolation = (err: unknown) => (err as { code?: string }).code === '23505';
 
@@ -44,14 +55,7 @@ const isUniqueViolation = (err: unknown) => (err as { code?: string }).code === 
  */
 export function projectRoutes(db: Db, limits: RateLimitPolicy, maxRunningCalls: number): Router {
   const router = Router();
-  const updateProject = z
-    .object({
-      displayName: displayName.optional(),
-      metadata: metadata.optional(),
-      rateLimits: rateLimitsWithin(limits).optional(),
-      maxRunningCalls: z.number().int().min(1).max(maxRunningCalls).nullable().optional(),
-    })
-    .strict();
+  const updateProject = updateProjectBody(limits, maxRunningCalls);
 
   const loadProject = async (workspaceId: string, id: string) => {
     const project = await db.selectFrom('projects').selectAll().where('id', '=', id).where('workspace_id', '=', workspaceId).executeTakeFirst();

@@ -19,7 +19,7 @@ const eventType = z
   .string()
   .max(200)
   .refine((t) => isSubscribableType(t, acceptsEvents), 'must be connection.broken, connection.restored, an inbound event type of a connector that accepts events (slack.message, resend.email.delivered, twilio.message.status, …) or *');
-const createWebhook = z
+export const createWebhook = z
   .object({
     url: z.url({ protocol: /^https?$/ }).max(2000),
     events: z.array(eventType).min(1).max(50),

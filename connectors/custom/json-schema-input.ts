@@ -4,7 +4,7 @@ import { z } from 'zod';
 
 // ajv-formats is CommonJS: its default export arrives as the module object under some loaders.
 type AddFormats = (ajv: Ajv2020) => unknown;
-const addFormats: AddFormats = ((addFormatsModule as unknown as { default: { default?: AddFormats } & AddFormats }).default.default ??
+export const addFormats: AddFormats = ((addFormatsModule as unknown as { default: { default?: AddFormats } & AddFormats }).default.default ??
   (addFormatsModule as unknown as { default: AddFormats }).default);
 
 /** Keywords that name documents rather than describe values: dropped, so a schema stands alone. */

@@ -4,6 +4,7 @@ import type { ConnectionRow } from '../db/schema.ts';
 import { notFound } from '../errors.ts';
 import { toIso as iso } from '../iso-time.ts';
 import { inboundUrlOf } from '../inbound/inbound-url.ts';
+import type { Connection } from '../api-resources.ts';
 
 /**
  * The `Connection` resource of docs/api.md, used by API responses and webhook payloads alike: the row
@@ -58,7 +59,7 @@ export async function loadConnection(db: Db, workspaceId: string, id: string): P
  * The `Connection` resource. A connection of a connector that accepts events also has `inboundUrl`,
  * the absolute URL its service posts events to (from `publicBaseUrl`, i.e. PUBLIC_URL).
  */
-export function presentConnection(c: ConnectionWithBindings, publicBaseUrl: string) {
+export function presentConnection(c: ConnectionWithBindings, publicBaseUrl: string): Connection {
   const inboundUrl = inboundUrlOf(publicBaseUrl, c.connector_id, c.id);
   return {
     id: c.id,

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { InboundEvent } from '../api-resources.ts';
 import type { Queue } from 'bullmq';
 import { sql } from 'kysely';
 import type { Db } from '../db/database.ts';
@@ -15,7 +16,7 @@ import { fanOut } from '../webhooks-out/fan-out.ts';
  */
 
 /** The `Event` resource: API responses and the `data.event` of webhook deliveries alike. */
-export function presentInboundEvent(e: Pick<InboundEventRow, 'id' | 'connection_id' | 'connector_id' | 'type' | 'received_at' | 'payload'>) {
+export function presentInboundEvent(e: Pick<InboundEventRow, 'id' | 'connection_id' | 'connector_id' | 'type' | 'received_at' | 'payload'>): InboundEvent {
   return { id: e.id, connectionId: e.connection_id, connectorId: e.connector_id, type: e.type, receivedAt: iso(e.received_at), payload: e.payload ?? null };
 }
 

@@ -1,4 +1,9 @@
-/** A small JSON client for tests: status, headers and parsed body of every call. */
+import { responseProblem } from './openapi-conformance.ts';
+
+/**
+ * A small JSON client for tests: status, headers and parsed body of every call. Every response is
+ * checked against the OpenAPI document (openapi-conformance.ts): one that does not fit it fails the test.
+ */
 export interface ApiResponse<T = any> {
   status: number;
   headers: Headers;
@@ -32,6 +37,8 @@ export function apiClient(baseUrl: string, key?: string): ApiClient {
     } catch {
       // not JSON
     }
+    const problem = responseProblem(method, path, res.status, res.headers, parsed);
+    if (problem) throw new Error(`Response does not conform to the OpenAPI document: ${problem}`);
     return { status: res.status, headers: res.headers, body: parsed as any };
   };
   return {
