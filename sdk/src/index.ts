@@ -18,7 +18,8 @@ export {
   type UpstreamDetails,
   type ValidationIssue,
 } from './errors.ts';
-export { SDK_VERSION, type RequestOptions } from './http.ts';
+export { type RequestOptions } from './http.ts';
+export { SDK_VERSION } from './version.ts';
 export { Page, PagePromise } from './pagination.ts';
 export type * from './types.ts';
 export type * from './generated/actions.ts';
