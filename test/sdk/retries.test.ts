@@ -46,6 +46,7 @@ describe('SDK retries and errors (scripted server)', () => {
     expect(Date.now() - started).toBeLessThan(3_000);
     expect(server.requests[1]!.headers['x-request-id']).toBe(server.requests[0]!.headers['x-request-id']);
     // The SDK's own Idempotency-Key, the same on the retry.
+    expect(server.requests[0]!.headers['idempotency-key']).toMatch(/^sdk-/);
     expect(server.requests[1]!.headers['idempotency-key']).toBe(server.requests[0]!.headers['idempotency-key']);
   });
 
