@@ -23,8 +23,10 @@ import type {
   Project,
   ProjectCreateParams,
   ProjectUpdateParams,
+  Tool,
   WaitOptions,
 } from './types.ts';
+import { webhooks } from './webhooks.ts';
 
 export interface ClientOptions {
   /** A project key (execute, read own invocations) or a workspace key (everything). Default: env CONNECTORS_API_KEY. */
@@ -59,6 +61,9 @@ export class Client {
   readonly projects: ProjectsResource;
   readonly connections: ConnectionsResource;
   readonly oauth: OAuthResource;
+  readonly tools: ToolsResource;
+  /** Verifies deliveries of webhooks out (no API call, no key needed: the same as the exported `webhooks`). */
+  readonly webhooks = webhooks;
   private readonly http: Transport;
 
   constructor(options: ClientOptions = {}) {
@@ -80,6 +85,7 @@ export class Client {
     this.projects = new ProjectsResource(this.http);
     this.connections = new ConnectionsResource(this.http);
     this.oauth = new OAuthResource(this.http);
+    this.tools = new ToolsResource(this.http);
   }
 
   /** Any endpoint, for what the resources do not cover. Errors are typed and retried like the rest. */
@@ -155,7 +161,12 @@ const executionBody = (p: ExecuteParams<any, any>) => ({
   connectionId: p.connectionId,
   projectId: p.projectId,
 });
-const idempotencyHeader = (p: ExecuteParams<any, any>): Record<string, string> => (p.idempotencyKey === undefined ? {} : { 'idempotency-key': p.idempotencyKey });
+/**
+ * The caller's Idempotency-Key, or one of our own (as Stripe's SDKs do): with a key, the engine runs
+ * the call once however often it arrives, so the transport may retry it after a 503 or a lost
+ * connection without sending the email twice. Made once per call, before the first attempt.
+ */
+const idempotencyHeader = (p: ExecuteParams<any, any>): Record<string, string> => ({ 'idempotency-key': p.idempotencyKey ?? `sdk-${globalThis.crypto.randomUUID()}` });
 
 export class InvocationsResource {
   constructor(private readonly http: Transport) {}
@@ -283,6 +294,16 @@ export class ConnectionsResource {
 
   async unbind(connectionId: string, projectId: string): Promise<void> {
     await this.http.request('DELETE', `/v1/projects/${id(projectId)}/connections/${id(connectionId)}`);
+  }
+}
+
+/** What the project can call now, for an AI builder or a model's tool list (project key). */
+export class ToolsResource {
+  constructor(private readonly http: Transport) {}
+
+  /** Every action of the project's bound, active connections, in a stable order. */
+  async list(): Promise<Tool[]> {
+    return (await this.http.request<{ data: Tool[] }>('GET', '/v1/tools')).body.data;
   }
 }
 

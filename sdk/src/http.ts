@@ -1,6 +1,5 @@
 import { ConnectorEngineError, NetworkError, TimeoutError, errorFromCode } from './errors.ts';
-
-export const SDK_VERSION = '0.1.0';
+import { SDK_VERSION } from './version.ts';
 
 export interface TransportOptions {
   apiKey: string;

@@ -17,7 +17,11 @@ export interface ExecuteParams<C extends ConnectorId, A extends ActionId<C>> {
   connectionId?: string;
   /** Required with a workspace key (project keys are bound to their project). */
   projectId?: string;
-  /** Same key within 24 h → the first call's result, and the upstream is called once. ≤ 255 chars. */
+  /**
+   * Same key within 24 h → the first call's result, and the upstream is called once. ≤ 255 chars.
+   * Default: a random key of this call, so its own retries (after a 503 or a lost connection) are
+   * safe; give your own (e.g. an order id) to dedupe across calls and processes.
+   */
   idempotencyKey?: string;
   /** Sync only: how long the engine waits for the result (1..120000, default 30000) before a TimeoutError. */
   timeoutMs?: number;
@@ -114,6 +118,25 @@ export interface Connector {
   authFields: { key: string; label: string; secret: boolean; required: boolean }[];
   rateLimit: { requestsPerMinute: number };
   actions: ActionInfo[];
+}
+
+/** One action the project can call now, as an AI builder or a model reads it (`GET /v1/tools`). */
+export interface Tool {
+  /** `<connectorId>_<actionId>`, matching `^[a-zA-Z0-9_-]{1,64}$` (accepted by every model vendor). */
+  name: string;
+  connectorId: string;
+  actionId: string;
+  /** Set when the project has exactly one active connection of the connector. */
+  connectionId?: string;
+  /** The bound active connections of the connector; with several, pass one as `connectionId`. */
+  connections: { id: string; displayName: string }[];
+  title: string;
+  description: string;
+  sideEffects: ActionInfo['sideEffects'];
+  inputSchema: Record<string, unknown>;
+  outputSchema: Record<string, unknown>;
+  /** The exact `POST /v1/executions` to generate, with the action's first example as `body.input`. */
+  request: { method: 'POST'; path: string; headers: Record<string, string>; body: { connectorId: string; actionId: string; connectionId?: string; input: unknown } };
 }
 
 export interface Project {

@@ -45,8 +45,9 @@ describe('SDK retries and errors (scripted server)', () => {
     expect(server.requests[1]!.at - server.requests[0]!.at).toBeGreaterThanOrEqual(950);
     expect(Date.now() - started).toBeLessThan(3_000);
     expect(server.requests[1]!.headers['x-request-id']).toBe(server.requests[0]!.headers['x-request-id']);
-    // A sync 429 is refused before anything is recorded, so even an execution without a key is repeated.
-    expect(server.requests[0]!.headers['idempotency-key']).toBeUndefined();
+    // The SDK's own Idempotency-Key, the same on the retry.
+    expect(server.requests[0]!.headers['idempotency-key']).toMatch(/^sdk-/);
+    expect(server.requests[1]!.headers['idempotency-key']).toBe(server.requests[0]!.headers['idempotency-key']);
   });
 
   it('gives up after maxRetries and throws the last error', async () => {
@@ -82,13 +83,29 @@ describe('SDK retries and errors (scripted server)', () => {
     expect(server.requests).toHaveLength(1);
   });
 
-  it('never repeats an execution without an Idempotency-Key after a 503 or a lost connection', async () => {
-    server.script({ status: 503, headers: { 'retry-after': '0' }, body: envelope('unavailable') }, ok);
-    expect(await caught(client().connectors.execute(post))).toBeInstanceOf(UnavailableError);
-    expect(server.requests).toHaveLength(1);
+  it('gives an execution without a caller key an Idempotency-Key of its own, so it is repeated safely after a 503 or a lost connection', async () => {
+    server.script({ status: 503, headers: { 'retry-after': '0' }, body: envelope('unavailable') }, 'drop', ok);
+    expect((await client().connectors.execute(post)).invocationId).toBe('inv_1');
+    const keys = server.requests.map((r) => r.headers['idempotency-key']);
+    expect(keys).toHaveLength(3);
+    expect(keys[0]).toMatch(/^sdk-[0-9a-f-]{36}$/);
+    expect(new Set(keys).size).toBe(1);
 
+    // A new call is a new intent: a new key.
+    server.script(ok);
+    await client().connectors.execute(post);
+    expect(server.requests[0]!.headers['idempotency-key']).toMatch(/^sdk-/);
+    expect(server.requests[0]!.headers['idempotency-key']).not.toBe(keys[0]);
+
+    server.script('drop', { status: 202, body: { invocationId: 'inv_2', status: 'queued' } });
+    expect(await client().connectors.executeAsync(post)).toEqual({ invocationId: 'inv_2', status: 'queued' });
+    expect(server.requests).toHaveLength(2);
+    expect(server.requests[1]!.headers['idempotency-key']).toBe(server.requests[0]!.headers['idempotency-key']);
+  });
+
+  it('still never repeats an execution with maxRetries: 0', async () => {
     server.script('drop', ok);
-    const err = await caught(client().connectors.execute(post));
+    const err = await caught(client({ maxRetries: 0 }).connectors.execute(post));
     expect(err).toBeInstanceOf(NetworkError);
     expect(err).toMatchObject({ code: 'network_error', status: 0 });
     expect(server.requests).toHaveLength(1);

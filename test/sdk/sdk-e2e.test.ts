@@ -9,11 +9,14 @@ import {
   RateLimitedError,
   UpstreamError,
   ValidationError,
+  WebhookVerificationError,
+  webhooks,
   type ConnectorEngineError,
   type Project,
 } from '../../sdk/src/index.ts';
 import { SLACK_FAKE_BOT_TOKEN, SLACK_FAKE_CLIENT_ID, SLACK_FAKE_CLIENT_SECRET, startSlackFake, type SlackFake } from '../fakes/slack/slack-fake.ts';
 import { startEngine, type Engine } from '../support/engine.ts';
+import { eventually, startRecordingReceiver } from '../support/webhooks.ts';
 
 /**
  * The SDK against the real engine (api + worker in this process, real Postgres and Redis) and the
@@ -245,4 +248,43 @@ describe('SDK end to end (engine + Slack fake)', () => {
     expect(slack.actions.map((a) => a.id)).toEqual(['postMessage', 'listChannels', 'listUsers', 'reactToMessage', 'getThread']);
     expect(slack.actions[0]!.inputSchema).toMatchObject({ type: 'object', required: ['channel'] });
   });
+
+  it('lists the project\'s tools, and refuses the workspace key', async () => {
+    const tools = await client.tools.list();
+    const post = tools.find((t) => t.name === 'slack_postMessage');
+    expect(post).toMatchObject({ connectorId: 'slack', actionId: 'postMessage', connectionId, connections: [{ id: connectionId, displayName: 'Shared Slack' }], sideEffects: 'write' });
+    expect(post!.inputSchema).toMatchObject({ type: 'object', required: expect.arrayContaining(['channel']) });
+    expect(post!.request).toMatchObject({ method: 'POST', path: '/v1/executions', body: { connectorId: 'slack', actionId: 'postMessage' } });
+    expect(tools.every((t) => t.connectorId === 'slack')).toBe(true);
+    expect(await caught(admin.tools.list())).toBeInstanceOf(PermissionError);
+  });
+
+  it('verifies the engine\'s own webhook deliveries with webhooks.verify, before and after a rotation', async () => {
+    const receiver = await startRecordingReceiver();
+    try {
+      const created = await admin.request<{ id: string; secret: string }>('POST', '/v1/webhooks', { body: { url: receiver.url, events: ['connection.broken'] } });
+      /** Breaks a fresh Slack connection and returns the delivery of its connection.broken. */
+      const nextDelivery = async (n: number) => {
+        fake.addToken(slackToken(n), { scopes: ['chat:write'] });
+        const doomed = await admin.connections.create({ connectorId: 'slack', displayName: `Doomed ${n}`, credentials: { botToken: slackToken(n) } });
+        fake.revokeToken(slackToken(n), 'token_revoked');
+        expect((await admin.connections.test(doomed.id)).status).toBe('broken');
+        return eventually(() => receiver.received.find((d) => d.body.data?.connection?.id === doomed.id));
+      };
+
+      const first = await nextDelivery(11);
+      const event = webhooks.verify(first.raw, first.headers, created.secret);
+      expect(event).toMatchObject({ id: first.headers['webhook-id'], type: 'connection.broken', data: { connection: { status: 'broken' } } });
+      expect(() => admin.webhooks.verify(first.raw.replace('broken', 'active'), first.headers, created.secret)).toThrow(WebhookVerificationError);
+
+      const { secret: rotated } = await admin.request<{ secret: string }>('POST', `/v1/webhooks/${created.id}/rotate-secret`);
+      const second = await nextDelivery(12);
+      expect(second.headers['webhook-signature']!.split(' ')).toHaveLength(2);
+      expect(webhooks.verify(second.raw, second.headers, rotated).type).toBe('connection.broken');
+      expect(webhooks.verify(second.raw, second.headers, created.secret).type).toBe('connection.broken');
+      await admin.request('DELETE', `/v1/webhooks/${created.id}`);
+    } finally {
+      await receiver.close();
+    }
+  }, 60_000);
 });
