@@ -11,7 +11,7 @@ import { startEngine, type Engine } from '../support/engine.ts';
 import { apiClient, type ApiClient } from '../support/http.ts';
 import { itemsDefinition } from '../fakes/items/items-definition.ts';
 
-/** One address of each class the guard refuses (API.md, "Custom connectors"). */
+/** One address of each class the guard refuses (docs/security.md, "Egress"). */
 const REFUSED = [
   ['loopback', '127.0.0.1'],
   ['loopback v6', '[::1]'],

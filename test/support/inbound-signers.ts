@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 
 /**
  * Signers of the services that send inbound events, written in the tests from each provider's
- * documented algorithm (../shared/reference/upstream-apis-wave2.md §4), independently of the
+ * documented algorithm (summarised in docs/security.md, "Inbound events: verified before read", and docs/upstreams/), independently of the
  * engine's verifiers. Resend's is the `svix` package itself.
  */
 
