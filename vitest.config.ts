@@ -14,7 +14,6 @@ export default defineConfig({
     // VITEST_POOL_ID (1..2) selects its Redis logical db, see test/support/services.ts.
     pool: 'forks',
     maxWorkers: 2,
-    minWorkers: 1,
     fileParallelism: true,
   },
 });

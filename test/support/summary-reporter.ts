@@ -5,8 +5,6 @@ import type { Reporter, TestModule } from 'vitest/node';
  * knowing vitest's own format.
  */
 export default class SummaryReporter implements Reporter {
-  private line = '';
-
   onTestRunEnd(testModules: ReadonlyArray<TestModule>): void {
     let passed = 0;
     let failed = 0;
@@ -20,11 +18,7 @@ export default class SummaryReporter implements Reporter {
       }
       if (module.state() === 'failed' && [...module.children.allTests()].length === 0) failed++;
     }
-    this.line = `tests: ${passed} passed, ${failed} failed, ${skipped} skipped`;
-  }
-
-  // Printed last, after the default reporter's own summary.
-  onFinished(): void {
-    if (this.line) process.stdout.write(`\n${this.line}\n`);
+    // Reporters run in their configured order, so this prints after the default reporter's summary.
+    process.stdout.write(`\ntests: ${passed} passed, ${failed} failed, ${skipped} skipped\n`);
   }
 }
