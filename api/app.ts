@@ -2,49 +2,49 @@ import type { Queue } from 'bullmq';
 import express, { type Express } from 'express';
 import type { Redis } from 'ioredis';
 import type { Config } from '../shared/config.ts';
-import type { Vault } from '../shared/crypto/vault.ts';
-import type { Db } from '../shared/db/database.ts';
-import type { Logger } from '../shared/logger.ts';
-import { SlidingWindowLimiter } from '../shared/limiter/sliding-window-limiter.ts';
-import type { ExecuteJobData } from '../shared/queue/execute-job.ts';
-import { ExecutionService } from './execution/execution-service.ts';
-import { RequestHasher } from './execution/request-hash.ts';
-import { RateLimitPolicy } from '../shared/limiter/rate-limit-policy.ts';
-import { MAX_RUNNING_CALLS_OVERRIDE } from '../shared/limiter/running-share.ts';
-import type { ReplyListener } from './execution/reply-listener.ts';
-import { authenticate, Authenticator, requireWorkspaceKey } from './middleware/authenticate.ts';
-import { AuthFailureThrottle } from './middleware/auth-throttle.ts';
-import { jsonBody, jsonBodyReader, rawBodyReader } from './middleware/json-body.ts';
-import { requestLog } from './middleware/request-log.ts';
-import { BodyBudget } from './http/body-budget.ts';
-import { AdmissionGate } from './execution/admission-gate.ts';
-import { errorHandler, notFoundRoute } from './middleware/errors.ts';
-import { requestId } from './middleware/request-id.ts';
-import { httpMetrics } from './middleware/http-metrics.ts';
-import { metricsText } from '../shared/metrics.ts';
-import { catalogRoutes } from './routes/catalog.ts';
-import { connectionRoutes } from './routes/connections.ts';
-import { executionRoutes } from './routes/executions.ts';
-import { healthRoutes } from './routes/health.ts';
-import { invocationRoutes } from './routes/invocations.ts';
-import { mcpRoutes } from './routes/mcp.ts';
-import { toolRoutes } from './routes/tools.ts';
-import { oauthAuthorizeRoutes, oauthCallbackRoutes } from './routes/oauth.ts';
-import { projectRoutes } from './routes/projects.ts';
-import { webhooksOutRoutes } from './routes/webhooks-out.ts';
-import { inboundRoutes } from './routes/inbound.ts';
-import { eventRoutes } from './routes/events.ts';
-import type { InboundEventJobData } from '../shared/queue/inbound-event-job.ts';
-import type { ConnectionEvents } from '../shared/webhooks-out/connection-events.ts';
-import { connectPageRoutes, connectSessionRoutes } from './routes/connect-sessions.ts';
-import { rateLimitUsageRoutes } from './routes/rate-limit-usage.ts';
-import { ConnectSessionAuth } from './connect/connect-tokens.ts';
-import { webPageRoutes } from './web/web-pages.ts';
-import { openApiRoutes } from './openapi/openapi-routes.ts';
 import { ConnectionBreaker } from '../shared/connections/connection-breaker.ts';
 import { CredentialRefresher } from '../shared/connections/credential-refresher.ts';
+import type { Vault } from '../shared/crypto/vault.ts';
 import { createConnectorLookup } from '../shared/custom-connectors/connector-lookup.ts';
+import type { Db } from '../shared/db/database.ts';
+import { RateLimitPolicy } from '../shared/limiter/rate-limit-policy.ts';
+import { MAX_RUNNING_CALLS_OVERRIDE } from '../shared/limiter/running-share.ts';
+import { SlidingWindowLimiter } from '../shared/limiter/sliding-window-limiter.ts';
+import type { Logger } from '../shared/logger.ts';
+import { metricsText } from '../shared/metrics.ts';
+import type { ExecuteJobData } from '../shared/queue/execute-job.ts';
+import type { InboundEventJobData } from '../shared/queue/inbound-event-job.ts';
+import type { ConnectionEvents } from '../shared/webhooks-out/connection-events.ts';
+import { ConnectSessionAuth } from './connect/connect-tokens.ts';
+import { AdmissionGate } from './execution/admission-gate.ts';
+import { ExecutionService } from './execution/execution-service.ts';
+import type { ReplyListener } from './execution/reply-listener.ts';
+import { RequestHasher } from './execution/request-hash.ts';
+import { BodyBudget } from './http/body-budget.ts';
+import { AuthFailureThrottle } from './middleware/auth-throttle.ts';
+import { Authenticator, authenticate, requireWorkspaceKey } from './middleware/authenticate.ts';
+import { errorHandler, notFoundRoute } from './middleware/errors.ts';
+import { httpMetrics } from './middleware/http-metrics.ts';
+import { jsonBody, jsonBodyReader, rawBodyReader } from './middleware/json-body.ts';
+import { requestId } from './middleware/request-id.ts';
+import { requestLog } from './middleware/request-log.ts';
+import { openApiRoutes } from './openapi/openapi-routes.ts';
+import { catalogRoutes } from './routes/catalog.ts';
+import { connectPageRoutes, connectSessionRoutes } from './routes/connect-sessions.ts';
+import { connectionRoutes } from './routes/connections.ts';
 import { customConnectorRoutes } from './routes/custom-connectors.ts';
+import { eventRoutes } from './routes/events.ts';
+import { executionRoutes } from './routes/executions.ts';
+import { healthRoutes } from './routes/health.ts';
+import { inboundRoutes } from './routes/inbound.ts';
+import { invocationRoutes } from './routes/invocations.ts';
+import { mcpRoutes } from './routes/mcp.ts';
+import { oauthAuthorizeRoutes, oauthCallbackRoutes } from './routes/oauth.ts';
+import { projectRoutes } from './routes/projects.ts';
+import { rateLimitUsageRoutes } from './routes/rate-limit-usage.ts';
+import { toolRoutes } from './routes/tools.ts';
+import { webhooksOutRoutes } from './routes/webhooks-out.ts';
+import { webPageRoutes } from './web/web-pages.ts';
 
 export interface ApiDeps {
   config: Config;
@@ -86,7 +86,16 @@ export function createApp(deps: ApiDeps): Express {
   const limits = new RateLimitPolicy(config);
   // Built-in connectors, and each workspace's custom ones (compiled versions cached).
   const connectors = createConnectorLookup(db, vault, config);
-  const executions = new ExecutionService(db, deps.queue, deps.replies, new SlidingWindowLimiter(deps.redis), limits, new AdmissionGate(), new RequestHasher(vault), connectors);
+  const executions = new ExecutionService(
+    db,
+    deps.queue,
+    deps.replies,
+    new SlidingWindowLimiter(deps.redis),
+    limits,
+    new AdmissionGate(),
+    new RequestHasher(vault),
+    connectors,
+  );
   app.use(executionRoutes(executions, (req) => authenticator.authenticate(req), readBody));
 
   app.use(healthRoutes(db, deps.redis));
@@ -97,7 +106,9 @@ export function createApp(deps: ApiDeps): Express {
   app.use(catalogRoutes(connectors, (req) => authenticator.authenticate(req)));
   app.use(oauthCallbackRoutes(db, vault, config, connectors));
   // Inbound events authenticate by the service's signature over the raw body, not by an API key.
-  app.use(inboundRoutes({ db, vault, config, readRaw: rawBodyReader(config, bodyBudget), queue: deps.inboundQueue, logger }));
+  app.use(
+    inboundRoutes({ db, vault, config, readRaw: rawBodyReader(config, bodyBudget), queue: deps.inboundQueue, logger }),
+  );
   // The console and the connect page (static), and the connect page's API (its session token authenticates).
   app.use(webPageRoutes());
   app.use(openApiRoutes()); // the API reference: /openapi.json and /docs

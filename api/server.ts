@@ -2,20 +2,20 @@ import type { AddressInfo } from 'node:net';
 import { Queue } from 'bullmq';
 import { ensureBootstrapWorkspace } from '../shared/auth/workspaces.ts';
 import type { Config } from '../shared/config.ts';
+import { connectionPresenter } from '../shared/connections/connection-resource.ts';
 import type { Vault } from '../shared/crypto/vault.ts';
 import type { Logger } from '../shared/logger.ts';
-import { EXECUTE_QUEUE, type ExecuteJobData } from '../shared/queue/execute-job.ts';
-import { createRedis } from '../shared/queue/redis.ts';
-import { openDatabaseChecked } from '../shared/runtime.ts';
-import { WEBHOOK_QUEUE, type WebhookJobData } from '../shared/queue/webhook-delivery-job.ts';
-import { ConnectionEvents } from '../shared/webhooks-out/connection-events.ts';
-import { connectionPresenter } from '../shared/connections/connection-resource.ts';
-import { publicBaseUrl } from '../shared/public-url.ts';
-import { INBOUND_EVENT_QUEUE, type InboundEventJobData } from '../shared/queue/inbound-event-job.ts';
 import { observeQueueDepth } from '../shared/metrics.ts';
+import { publicBaseUrl } from '../shared/public-url.ts';
+import { EXECUTE_QUEUE, type ExecuteJobData } from '../shared/queue/execute-job.ts';
+import { INBOUND_EVENT_QUEUE, type InboundEventJobData } from '../shared/queue/inbound-event-job.ts';
+import { createRedis } from '../shared/queue/redis.ts';
+import { WEBHOOK_QUEUE, type WebhookJobData } from '../shared/queue/webhook-delivery-job.ts';
+import { openDatabaseChecked } from '../shared/runtime.ts';
+import { ConnectionEvents } from '../shared/webhooks-out/connection-events.ts';
 import { createApp } from './app.ts';
-import { createHttpServer } from './http/http-server.ts';
 import { ReplyListener } from './execution/reply-listener.ts';
+import { createHttpServer } from './http/http-server.ts';
 
 export interface RunningApi {
   port: number;
@@ -37,7 +37,9 @@ export async function startApi(config: Config, vault: Vault, logger: Logger): Pr
   const webhookQueue = new Queue<WebhookJobData>(WEBHOOK_QUEUE, { connection: createRedis(config.REDIS_URL, 'api') });
   webhookQueue.on('error', (err) => logger.warn({ err: err.message }, 'webhook queue connection error'));
   const events = new ConnectionEvents(db, webhookQueue, logger, connectionPresenter(publicBaseUrl(config)));
-  const inboundQueue = new Queue<InboundEventJobData>(INBOUND_EVENT_QUEUE, { connection: createRedis(config.REDIS_URL, 'api') });
+  const inboundQueue = new Queue<InboundEventJobData>(INBOUND_EVENT_QUEUE, {
+    connection: createRedis(config.REDIS_URL, 'api'),
+  });
   inboundQueue.on('error', (err) => logger.warn({ err: err.message }, 'inbound event queue connection error'));
   observeQueueDepth([queue, webhookQueue, inboundQueue]);
   const replies = new ReplyListener(createRedis(config.REDIS_URL, 'subscriber'), db);

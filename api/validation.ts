@@ -1,7 +1,7 @@
 import type { Request } from 'express';
 import type { z } from 'zod';
 import { ApiError, toValidationIssues, type ValidationIssue } from '../shared/errors.ts';
-import { isWellFormedId, type IdKind } from '../shared/ids.ts';
+import { type IdKind, isWellFormedId } from '../shared/ids.ts';
 
 /**
  * Deepest nesting of arrays and objects a body or query may have. Well above anything the API or
@@ -40,7 +40,11 @@ export function findUnsafeValue(value: unknown, maxDepth = MAX_JSON_DEPTH): Vali
       continue;
     }
     for (const [key, child] of Object.entries(v)) {
-      if (unstorable.test(key)) return { path: pathOf([...path, key.replace(unstorable, '\ufffd')]), message: 'this key contains a NUL character or invalid Unicode' };
+      if (unstorable.test(key))
+        return {
+          path: pathOf([...path, key.replace(unstorable, '\ufffd')]),
+          message: 'this key contains a NUL character or invalid Unicode',
+        };
       stack.push({ value: child, path: [...path, key], depth: depth + 1 });
     }
   }
@@ -57,7 +61,8 @@ export function parseBody<T>(schema: z.ZodType<T>, req: Request): T {
   const unsafe = findUnsafeValue(req.body);
   if (unsafe) throw new ApiError('invalid_input', 'The request body is invalid.', [unsafe]);
   const parsed = schema.safeParse(req.body ?? {});
-  if (!parsed.success) throw new ApiError('invalid_input', 'The request body is invalid.', toValidationIssues(parsed.error.issues));
+  if (!parsed.success)
+    throw new ApiError('invalid_input', 'The request body is invalid.', toValidationIssues(parsed.error.issues));
   return parsed.data;
 }
 
@@ -65,7 +70,8 @@ export function parseQuery<T>(schema: z.ZodType<T>, req: Request): T {
   const unsafe = findUnsafeValue(req.query, 4);
   if (unsafe) throw new ApiError('invalid_input', 'The query parameters are invalid.', [unsafe]);
   const parsed = schema.safeParse(req.query);
-  if (!parsed.success) throw new ApiError('invalid_input', 'The query parameters are invalid.', toValidationIssues(parsed.error.issues));
+  if (!parsed.success)
+    throw new ApiError('invalid_input', 'The query parameters are invalid.', toValidationIssues(parsed.error.issues));
   return parsed.data;
 }
 

@@ -52,4 +52,7 @@ async function run(job: Job<{ invocationId: string }>): Promise<void> {
   await pool.query({ ...succeed, values: [id, output, Math.round(performance.now() - t0)] });
 }
 
-await startBaselineWorker('essential worker', 'bench-essential', run, { ready: () => pool.query('select 1'), close: () => pool.end() });
+await startBaselineWorker('essential worker', 'bench-essential', run, {
+  ready: () => pool.query('select 1'),
+  close: () => pool.end(),
+});

@@ -23,33 +23,45 @@
  *   BENCH_NODE_FLAGS="<flags>"    node flags of the api and workers instead of the npm scripts' flags
  *   BENCH_TSX_CLI=1               start processes through tsx's cli wrapper instead of `node --import tsx`
  */
+
+import { execSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { execSync } from 'node:child_process';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Queue, QueueEvents } from 'bullmq';
-import { Webhook as StandardWebhook } from 'standardwebhooks';
-import { Webhook as SvixWebhook } from 'svix';
 import type { Got } from 'got';
 import pg from 'pg';
+import { Webhook as StandardWebhook } from 'standardwebhooks';
+import { Webhook as SvixWebhook } from 'svix';
+import { findFreePort } from '../scripts/lib/local-services.ts';
 import { createDb, type Db } from '../shared/db/database.ts';
 import { newId } from '../shared/ids.ts';
 import { SlidingWindowLimiter } from '../shared/limiter/sliding-window-limiter.ts';
 import { EXECUTE_QUEUE, executeJobOptions } from '../shared/queue/execute-job.ts';
 import { createRedis } from '../shared/queue/redis.ts';
-import { findFreePort } from '../scripts/lib/local-services.ts';
 import { closeIdleConnections, httpJson, runPool } from './lib/http.ts';
-import { cpuMs, killAllNow, measureForeignLoad, processTree, repoRoot, rssKb, RssSampler, spawnTsx, syscalls, type NodeProc } from './lib/procs.ts';
+import {
+  cpuMs,
+  killAllNow,
+  measureForeignLoad,
+  type NodeProc,
+  processTree,
+  RssSampler,
+  repoRoot,
+  rssKb,
+  spawnTsx,
+  syscalls,
+} from './lib/procs.ts';
 import { formatProfile, summarizeProfiles } from './lib/profile.ts';
 import { email, resendClient, sendEmail } from './lib/resend-call.ts';
-import { startServices, type BenchServices } from './lib/services.ts';
-import { fmt, maxInWindow, median, percentile, summarize, type Summary } from './lib/stats.ts';
-import { renderTable, type Row } from './lib/table.ts';
+import { type BenchServices, startServices } from './lib/services.ts';
+import { fmt, maxInWindow, median, percentile, type Summary, summarize } from './lib/stats.ts';
+import { type Row, renderTable } from './lib/table.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Settings
@@ -62,13 +74,41 @@ const PROFILE = process.env.BENCH_PROFILE === '1';
 const LOG_LEVEL = process.env.BENCH_LOG_LEVEL ?? 'warn';
 const UPSTREAM_LATENCY_MS = 20;
 const CLIENT_CONCURRENCY = 64; // in-flight requests of the load generator for async floods
-const SECTIONS = new Set((process.env.BENCH_SECTIONS ?? 'sync,tput,fair,limit,scale,memory,inbound').split(',').map((s) => s.trim()));
+const SECTIONS = new Set(
+  (process.env.BENCH_SECTIONS ?? 'sync,tput,fair,limit,scale,memory,inbound').split(',').map((s) => s.trim()),
+);
 if (QUICK) SECTIONS.delete('limit');
 const HARD_LIMIT_MS = (QUICK ? 8 : 25) * 60_000; // a stuck run kills itself
 
 const N = QUICK
-  ? { syncC1: 150, syncC64: 1_200, directC1: 150, directC64: 1_200, bullC1: 300, bullC64: 2_000, tput: 2_000, bullTput: 8_000, fairB: 150, flood: 5_000, scaleTput: 1_500, scaleBull: 5_000 }
-  : { syncC1: 400, syncC64: 3_000, directC1: 400, directC64: 3_000, bullC1: 1_000, bullC64: 5_000, tput: 5_000, bullTput: 20_000, fairB: 400, flood: 20_000, scaleTput: 3_000, scaleBull: 12_000 };
+  ? {
+      syncC1: 150,
+      syncC64: 1_200,
+      directC1: 150,
+      directC64: 1_200,
+      bullC1: 300,
+      bullC64: 2_000,
+      tput: 2_000,
+      bullTput: 8_000,
+      fairB: 150,
+      flood: 5_000,
+      scaleTput: 1_500,
+      scaleBull: 5_000,
+    }
+  : {
+      syncC1: 400,
+      syncC64: 3_000,
+      directC1: 400,
+      directC64: 3_000,
+      bullC1: 1_000,
+      bullC64: 5_000,
+      tput: 5_000,
+      bullTput: 20_000,
+      fairB: 400,
+      flood: 20_000,
+      scaleTput: 3_000,
+      scaleBull: 12_000,
+    };
 
 const LIMIT_PER_MIN = 600;
 const HIGH_LIMIT = 1_000_000; // "no limit" for the latency and throughput projects
@@ -135,11 +175,13 @@ function baseEnv(): NodeJS.ProcessEnv {
 
 async function startEngineWorkers(count: number): Promise<void> {
   const before = await executeQueue!.getWorkersCount();
-  for (let i = 0; i < count; i++) workers.push(spawnTsx(`worker${workers.length + 1}`, 'worker/main.ts', engineEnv, engineNodeArgs()));
+  for (let i = 0; i < count; i++)
+    workers.push(spawnTsx(`worker${workers.length + 1}`, 'worker/main.ts', engineEnv, engineNodeArgs()));
   const deadline = Date.now() + 60_000;
   while ((await executeQueue!.getWorkersCount()) < before + count) {
     for (const w of workers) if (!w.isRunning()) throw new Error(`${w.name} exited during start-up:\n${w.tail()}`);
-    if (Date.now() > deadline) throw new Error(`workers not ready within 60 s:\n${workers.map((w) => w.tail()).join('\n')}`);
+    if (Date.now() > deadline)
+      throw new Error(`workers not ready within 60 s:\n${workers.map((w) => w.tail()).join('\n')}`);
     await sleep(100);
   }
 }
@@ -156,7 +198,12 @@ async function setNoopWorkers(count: number): Promise<void> {
   if (noopWorkers.length === count) return;
   await Promise.all(noopWorkers.map((w) => w.stop()));
   noopWorkers = [];
-  const env = { ...baseEnv(), REDIS_URL: services!.redisUrl, BENCH_QUEUE: 'bench-noop', WORKER_CONCURRENCY: String(CONCURRENCY) };
+  const env = {
+    ...baseEnv(),
+    REDIS_URL: services!.redisUrl,
+    BENCH_QUEUE: 'bench-noop',
+    WORKER_CONCURRENCY: String(CONCURRENCY),
+  };
   for (let i = 0; i < count; i++) noopWorkers.push(spawnTsx(`noop${i + 1}`, 'bench/noop-worker.ts', env));
   await Promise.all(noopWorkers.map((w) => w.waitForLine(/^READY$/, 60_000)));
 }
@@ -174,7 +221,8 @@ async function setEssentialWorkers(count: number): Promise<void> {
     BENCH_UPSTREAM_URL: fakeUrl,
     BENCH_RESEND_KEY: resendKeyFor(ESSENTIAL_KEY_NAME),
   };
-  for (let i = 0; i < count; i++) essentialWorkers.push(spawnTsx(`essential${i + 1}`, 'bench/essential-worker.ts', env));
+  for (let i = 0; i < count; i++)
+    essentialWorkers.push(spawnTsx(`essential${i + 1}`, 'bench/essential-worker.ts', env));
   await Promise.all(essentialWorkers.map((w) => w.waitForLine(/^READY$/, 60_000)));
 }
 
@@ -189,7 +237,8 @@ async function apiCall(method: string, path: string, key: string, body?: unknown
 
 async function createProject(name: string, limit: number | null): Promise<Project> {
   const project = await apiCall('POST', '/v1/projects', workspaceKey, { displayName: `bench ${name}` });
-  if (limit !== null) await apiCall('PATCH', `/v1/projects/${project.id}`, workspaceKey, { rateLimits: { resend: limit } });
+  if (limit !== null)
+    await apiCall('PATCH', `/v1/projects/${project.id}`, workspaceKey, { rateLimits: { resend: limit } });
   const { key } = await apiCall('POST', `/v1/projects/${project.id}/api-keys`, workspaceKey, { name: 'bench' });
   const resendKey = resendKeyFor(name);
   const conn = await apiCall('POST', '/v1/connections', workspaceKey, {
@@ -202,7 +251,20 @@ async function createProject(name: string, limit: number | null): Promise<Projec
   return { name, id: project.id, key, resendKey };
 }
 const resendKeyFor = (name: string) => `re_bench_${name}_0123456789abcdef`;
-const PROJECT_NAMES = ['sync', 'tput1', 'tput2', 'tput4', 'floodA', 'defaultA', 'mcpA', 'slowA', 'fairB', 'limitSteady', 'limitBurst', 'warm'];
+const PROJECT_NAMES = [
+  'sync',
+  'tput1',
+  'tput2',
+  'tput4',
+  'floodA',
+  'defaultA',
+  'mcpA',
+  'slowA',
+  'fairB',
+  'limitSteady',
+  'limitBurst',
+  'warm',
+];
 
 interface SyncSample {
   ms: number;
@@ -249,11 +311,15 @@ async function engineMcpCall(p: Project): Promise<void> {
       params: {
         name: 'resend_sendEmail',
         arguments: email,
-        _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} },
+        _meta: {
+          'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+          'io.modelcontextprotocol/clientCapabilities': {},
+        },
       },
     },
   });
-  if (r.status !== 200 || r.body?.error || r.body?.result?.isError) throw new Error(`mcp tools/call: ${r.status} ${JSON.stringify(r.body).slice(0, 500)}`);
+  if (r.status !== 200 || r.body?.error || r.body?.result?.isError)
+    throw new Error(`mcp tools/call: ${r.status} ${JSON.stringify(r.body).slice(0, 500)}`);
 }
 
 async function countByStatus(projectId: string): Promise<{ succeeded: number; failed: number; other: number }> {
@@ -267,7 +333,11 @@ async function countByStatus(projectId: string): Promise<{ succeeded: number; fa
 }
 
 /** Polls Postgres until `expected` invocations of the project are terminal; returns when the last finished (epoch ms). */
-async function waitAllTerminal(projectId: string, expected: number, timeoutMs: number): Promise<{ lastFinishedAt: number; failed: number }> {
+async function waitAllTerminal(
+  projectId: string,
+  expected: number,
+  timeoutMs: number,
+): Promise<{ lastFinishedAt: number; failed: number }> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const c = await countByStatus(projectId);
@@ -278,7 +348,10 @@ async function waitAllTerminal(projectId: string, expected: number, timeoutMs: n
       );
       return { lastFinishedAt: Number(r[0]!.t), failed: c.failed };
     }
-    if (Date.now() > deadline) throw new Error(`only ${c.succeeded + c.failed} of ${expected} invocations finished within ${timeoutMs / 1000} s`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `only ${c.succeeded + c.failed} of ${expected} invocations finished within ${timeoutMs / 1000} s`,
+      );
     await sleep(50);
   }
 }
@@ -337,7 +410,11 @@ async function bullThroughput(n: number, priority: boolean): Promise<{ perSec: n
   const batch = `tp_${noopSeq++}_${randomBytes(3).toString('hex')}`;
   await runPool(n, CLIENT_CONCURRENCY, async (i) => {
     const id = `${batch}_${i}`;
-    await noopQueue!.add('noop', noopJobData(id), { ...executeJobOptions, jobId: id, ...(priority ? { priority: i + 1 } : {}) });
+    await noopQueue!.add('noop', noopJobData(id), {
+      ...executeJobOptions,
+      jobId: id,
+      ...(priority ? { priority: i + 1 } : {}),
+    });
   });
   const deadline = Date.now() + 120_000;
   while (counts.reduce((a, c, i) => a + c.n - start[i]!, 0) < n) {
@@ -377,15 +454,26 @@ const ESSENTIAL_CPU_KEYS = ['workers', 'postgres', 'redis', 'upstream', 'bench']
  * row then a queue.add straight from this process (no api); timed like the engine's, from the
  * first call until the last row is succeeded.
  */
-async function essentialThroughput(projectId: string, n: number): Promise<{ perSec: number; cpu: Record<string, number>; failed: number; cores: number }> {
+async function essentialThroughput(
+  projectId: string,
+  n: number,
+): Promise<{ perSec: number; cpu: Record<string, number>; failed: number; cores: number }> {
   const cpu0 = cpuSnapshot(essentialWorkers);
   const t0 = now();
   await runPool(n, CLIENT_CONCURRENCY, async (i) => {
     const id = newId('invocation');
-    await essentialPool!.query({ ...essentialInsert, values: [id, ESSENTIAL.workspaceId, projectId, ESSENTIAL.connectionId, ESSENTIAL_REQUEST_HASH] });
+    await essentialPool!.query({
+      ...essentialInsert,
+      values: [id, ESSENTIAL.workspaceId, projectId, ESSENTIAL.connectionId, ESSENTIAL_REQUEST_HASH],
+    });
     // The engine's job: its name, data and options, and a priority per call as the api gives its
     // k-th call of a project in the window (queuePriority(rank)); prioritized jobs cost Redis more.
-    const data = { ...noopJobData(id), workspaceId: ESSENTIAL.workspaceId, projectId, connectionId: ESSENTIAL.connectionId };
+    const data = {
+      ...noopJobData(id),
+      workspaceId: ESSENTIAL.workspaceId,
+      projectId,
+      connectionId: ESSENTIAL.connectionId,
+    };
     await essentialQueue!.add('resend.sendEmail', data, { ...executeJobOptions, jobId: id, priority: i + 1 });
   });
   const { lastFinishedAt, failed } = await waitAllTerminal(projectId, n, 300_000);
@@ -426,7 +514,11 @@ function cpuDelta(a: CpuSnap, b: CpuSnap, calls: number): Record<string, number>
   return out;
 }
 const cpuLine = (c: Record<string, number>, keys: string[]) =>
-  keys.map((k) => `${k} ${fmt(c[k]!, 2)}`).join(', ') + `; total ${fmt(keys.reduce((a, k) => a + c[k]!, 0), 2)} ms`;
+  keys.map((k) => `${k} ${fmt(c[k]!, 2)}`).join(', ') +
+  `; total ${fmt(
+    keys.reduce((a, k) => a + c[k]!, 0),
+    2,
+  )} ms`;
 /** a - b per component (keys missing from b count as 0), for "what the engine adds" lines. */
 const cpuMinus = (a: Record<string, number>, b: Record<string, number>, keys: string[]) =>
   Object.fromEntries(keys.map((k) => [k, a[k]! - (b[k] ?? 0)]));
@@ -450,7 +542,18 @@ const latencyRow = (label: string, s: Summary, extra = '', target = '', result =
   result,
 ];
 
-async function engineThroughput(p: Project, n: number, sampler?: RssSampler): Promise<{ perSec: number; acceptPerSec: number; cpu: Record<string, number>; failed: number; cores: number; sys: Record<string, number> }> {
+async function engineThroughput(
+  p: Project,
+  n: number,
+  sampler?: RssSampler,
+): Promise<{
+  perSec: number;
+  acceptPerSec: number;
+  cpu: Record<string, number>;
+  failed: number;
+  cores: number;
+  sys: Record<string, number>;
+}> {
   const cpu0 = cpuSnapshot(workers);
   const sys0 = syscallSnapshot(workers);
   sampler?.start();
@@ -462,7 +565,14 @@ async function engineThroughput(p: Project, n: number, sampler?: RssSampler): Pr
   const cpu = cpuDelta(cpu0, cpuSnapshot(workers), n);
   const sys = cpuDelta(sys0, syscallSnapshot(workers), n);
   const cores = (Object.values(cpu).reduce((a, b) => a + b, 0) * n) / (lastFinishedAt - t0);
-  return { perSec: (n / (lastFinishedAt - t0)) * 1000, acceptPerSec: (n / (accepted - t0)) * 1000, cpu, failed, cores, sys };
+  return {
+    perSec: (n / (lastFinishedAt - t0)) * 1000,
+    acceptPerSec: (n / (accepted - t0)) * 1000,
+    cpu,
+    failed,
+    cores,
+    sys,
+  };
 }
 
 async function arrivals(resendKey: string): Promise<number[]> {
@@ -517,7 +627,15 @@ async function sectionSync(): Promise<void> {
     latencyRow('  engine, c=1', e1, `n=${e1.n}`),
     latencyRow('  direct got call of the fake, c=1', d1, `n=${d1.n}`),
     latencyRow('  raw BullMQ no-op round trip, c=1', b1, `n=${b1.n}`),
-    ['  ratio engine p50 / (direct p50 + BullMQ p50), c=1', '', '', '', `${fmt(ratio1, 2)}x`, '<= 1.5x', verdict(ratio1 <= 1.5)],
+    [
+      '  ratio engine p50 / (direct p50 + BullMQ p50), c=1',
+      '',
+      '',
+      '',
+      `${fmt(ratio1, 2)}x`,
+      '<= 1.5x',
+      verdict(ratio1 <= 1.5),
+    ],
     latencyRow('  engine, c=64', e64, `n=${e64.n}, ~${fmt((64 / e64.mean) * 1000, 0)} calls/s`),
     latencyRow('  direct got call of the fake, c=64', d64, `n=${d64.n}`),
     latencyRow('  raw BullMQ no-op round trip, c=64', b64, `n=${b64.n}`),
@@ -545,14 +663,26 @@ async function breakdown(label: string, samples: SyncSample[]): Promise<void> {
     const r = byId.get(s.invocationId);
     if (!r || !r.s || !r.f) continue;
     add('a. api before its INSERT: HTTP, auth, validation, lookups, limiter (t0 -> row created_at)', r.c - s.t0);
-    add('b. INSERT commit, queue.add, pick-up by a worker, lease and limiter, until its claim UPDATE (created_at -> started_at)', r.s - r.c);
-    add('e. worker around the upstream call: claim commit, decrypt, client (started_at -> finished_at, minus f)', r.f - r.s - r.d);
+    add(
+      'b. INSERT commit, queue.add, pick-up by a worker, lease and limiter, until its claim UPDATE (created_at -> started_at)',
+      r.s - r.c,
+    );
+    add(
+      'e. worker around the upstream call: claim commit, decrypt, client (started_at -> finished_at, minus f)',
+      r.f - r.s - r.d,
+    );
     add('f. upstream call through got, fake latency included (row duration_ms)', r.d);
     add('g. completion UPDATE + commit, publish, api reply, HTTP out (row finished_at -> t1)', s.t1 - r.f);
     add('   total as seen by the client', s.ms);
   }
-  const p95 = (v: number[]) => percentile([...v].sort((a, b) => a - b), 95);
-  const lines = Object.entries(parts).map(([k, v]) => `  ${fmt(median(v), 2).padStart(7)}  ${fmt(p95(v), 2).padStart(7)}  ${k}`);
+  const p95 = (v: number[]) =>
+    percentile(
+      [...v].sort((a, b) => a - b),
+      95,
+    );
+  const lines = Object.entries(parts).map(
+    ([k, v]) => `  ${fmt(median(v), 2).padStart(7)}  ${fmt(p95(v), 2).padStart(7)}  ${k}`,
+  );
   diagnostics.push(
     `Where the time of a sync call goes: ${label} (${parts['   total as seen by the client']?.length ?? 0} of ${samples.length} calls; ` +
       'row timestamps are Postgres now() at statement start). p50 and p95 in ms:',
@@ -575,21 +705,53 @@ async function primitives(p: Project): Promise<void> {
   };
   const redis = benchRedis();
   const limiter = new SlidingWindowLimiter(redis, 'bench-limits');
-  const { rows: anyInv } = await pool!.query<{ id: string }>('select id from invocations where project_id = $1 limit 1', [p.id]);
+  const { rows: anyInv } = await pool!.query<{ id: string }>(
+    'select id from invocations where project_id = $1 limit 1',
+    [p.id],
+  );
   const invId = anyInv[0]!.id;
   const keyHash = Buffer.alloc(32, 7);
   let seq = 0;
   const results: Array<[string, number]> = [
-    ['HTTP GET /healthz on the api (express + pino-http, no I/O)', await time(() => httpJson('GET', `${baseUrl}/healthz`))],
-    ['Postgres SELECT by unique key (pg, raw)', await time(() => pool!.query('select id, workspace_id, project_id, kind, key_hash from api_keys where key_hash = $1 and revoked_at is null', [keyHash]))],
+    [
+      'HTTP GET /healthz on the api (express + pino-http, no I/O)',
+      await time(() => httpJson('GET', `${baseUrl}/healthz`)),
+    ],
+    [
+      'Postgres SELECT by unique key (pg, raw)',
+      await time(() =>
+        pool!.query(
+          'select id, workspace_id, project_id, kind, key_hash from api_keys where key_hash = $1 and revoked_at is null',
+          [keyHash],
+        ),
+      ),
+    ],
     [
       'Postgres same SELECT through kysely',
-      await time(() => benchDb!.selectFrom('api_keys').select(['id', 'workspace_id', 'project_id', 'kind', 'key_hash']).where('key_hash', '=', keyHash).where('revoked_at', 'is', null).executeTakeFirst()),
+      await time(() =>
+        benchDb!
+          .selectFrom('api_keys')
+          .select(['id', 'workspace_id', 'project_id', 'kind', 'key_hash'])
+          .where('key_hash', '=', keyHash)
+          .where('revoked_at', 'is', null)
+          .executeTakeFirst(),
+      ),
     ],
-    ['Postgres UPDATE one row, autocommit (commit' + (PG_FAST ? ', fsync off)' : ' + WAL flush)'), await time(() => pool!.query('update invocations set attempts = attempts where id = $1', [invId]))],
+    [
+      'Postgres UPDATE one row, autocommit (commit' + (PG_FAST ? ', fsync off)' : ' + WAL flush)'),
+      await time(() => pool!.query('update invocations set attempts = attempts where id = $1', [invId])),
+    ],
     ['Redis PING', await time(() => redis.ping())],
-    ['limiter reserve (Lua script)', await time(() => limiter.reserve({ key: 'bench', limitPerMinute: 1_000_000, member: `m${seq++}` }))],
-    ['BullMQ queue.add (no wait)', await time(() => noopQueue!.add('noop', noopJobData(`pa_${seq++}`), { ...executeJobOptions, jobId: `pa_${seq}` }))],
+    [
+      'limiter reserve (Lua script)',
+      await time(() => limiter.reserve({ key: 'bench', limitPerMinute: 1_000_000, member: `m${seq++}` })),
+    ],
+    [
+      'BullMQ queue.add (no wait)',
+      await time(() =>
+        noopQueue!.add('noop', noopJobData(`pa_${seq++}`), { ...executeJobOptions, jobId: `pa_${seq}` }),
+      ),
+    ],
   ];
   diagnostics.push(
     `Building blocks, median of ${iterations} sequential calls from the bench process:`,
@@ -610,16 +772,26 @@ async function postgresDiagnostics(calls: number): Promise<void> {
   const totalStatements = engine.reduce((a, r) => a + Number(r.calls), 0);
   const totalMs = engine.reduce((a, r) => a + Number(r.total), 0);
   const planMs = engine.reduce((a, r) => a + Number(r.plan), 0);
-  const { rows: wal } = await pool!.query<{ wal_records: string; wal_bytes: string; wal_write: string; wal_sync: string; wal_sync_time: number; wal_write_time: number }>(
-    'select wal_records, wal_bytes, wal_write, wal_sync, wal_write_time, wal_sync_time from pg_stat_wal',
-  );
+  const { rows: wal } = await pool!.query<{
+    wal_records: string;
+    wal_bytes: string;
+    wal_write: string;
+    wal_sync: string;
+    wal_sync_time: number;
+    wal_write_time: number;
+  }>('select wal_records, wal_bytes, wal_write, wal_sync, wal_write_time, wal_sync_time from pg_stat_wal');
   const w = wal[0]!;
   diagnostics.push(
     `Postgres during the engine throughput run (pg_stat_statements): ${perCall(totalStatements)} statements per invocation, ` +
       `${perCall(totalMs)} ms of execution + ${perCall(planMs)} ms of planning per invocation (server side; parse, protocol, commit and network are not in it); ` +
       `WAL: ${perCall(Number(w.wal_records))} records, ${fmt(Number(w.wal_bytes) / calls, 0)} bytes, ${perCall(Number(w.wal_sync))} flushes (fsync) ` +
       `taking ${perCall(Number(w.wal_sync_time))} ms per invocation. Top statements (calls per invocation, mean ms, total ms per invocation):`,
-    ...engine.slice(0, 10).map((r) => `  ${perCall(Number(r.calls)).padStart(5)}  ${fmt(Number(r.mean), 3).padStart(7)}  ${perCall(Number(r.total)).padStart(6)}  ${r.q}`),
+    ...engine
+      .slice(0, 10)
+      .map(
+        (r) =>
+          `  ${perCall(Number(r.calls)).padStart(5)}  ${fmt(Number(r.mean), 3).padStart(7)}  ${perCall(Number(r.total)).padStart(6)}  ${r.q}`,
+      ),
     '  (Postgres CPU per invocation from /proc, in the CPU line, is several times execution + planning: per-statement protocol work,',
     '   commits, and loopback TCP; one backend process per connection wakes up for every statement)',
   );
@@ -630,7 +802,9 @@ let mainRss: Map<string, number> | undefined;
 let profileWindow: { fromUs: number; toUs: number; calls: number } | undefined;
 
 async function sectionThroughput(): Promise<void> {
-  rows.push({ section: `2. Async throughput, ${WORKERS} workers x concurrency ${CONCURRENCY} (accepted -> succeeded with its row durable)` });
+  rows.push({
+    section: `2. Async throughput, ${WORKERS} workers x concurrency ${CONCURRENCY} (accepted -> succeeded with its row durable)`,
+  });
   log(`throughput: engine ${N.tput} async calls`);
   const sampler = new RssSampler(() => [
     { name: 'api', pid: api?.realPid() },
@@ -654,7 +828,15 @@ async function sectionThroughput(): Promise<void> {
   await setEssentialWorkers(0);
   const ratio = e.perSec / b.perSec;
   rows.push(
-    ['  engine', '', '', '', `${fmt(e.perSec, 0)}/s (accept ${fmt(e.acceptPerSec, 0)}/s, n=${N.tput}${e.failed ? `, ${e.failed} failed` : ''})`, '', ''],
+    [
+      '  engine',
+      '',
+      '',
+      '',
+      `${fmt(e.perSec, 0)}/s (accept ${fmt(e.acceptPerSec, 0)}/s, n=${N.tput}${e.failed ? `, ${e.failed} failed` : ''})`,
+      '',
+      '',
+    ],
     ['  raw BullMQ no-op, same workers and concurrency', '', '', '', `${fmt(b.perSec, 0)}/s (n=${N.bullTput})`, '', ''],
     ['  raw BullMQ no-op with priority (as the engine adds)', '', '', '', `${fmt(bp.perSec, 0)}/s (info)`, '', ''],
     ['  ratio engine / raw BullMQ', '', '', '', `${fmt(ratio, 2)}x`, '>= 0.35x', verdict(ratio >= 0.35)],
@@ -667,7 +849,15 @@ async function sectionThroughput(): Promise<void> {
       '(info)',
       '',
     ],
-    ["  ratio engine / essential (the api's HTTP hop is part of the job)", '', '', '', `${fmt(e.perSec / s.perSec, 2)}x`, '(info)', ''],
+    [
+      "  ratio engine / essential (the api's HTTP hop is part of the job)",
+      '',
+      '',
+      '',
+      `${fmt(e.perSec / s.perSec, 2)}x`,
+      '(info)',
+      '',
+    ],
   );
   notes.push(
     `Essential work without the engine (section 2): the unavoidable work of the engine's async calls, hand-written with the same ${WORKERS} worker processes x concurrency ${CONCURRENCY}. ` +
@@ -748,9 +938,21 @@ async function sectionFairness(): Promise<void> {
     await breakdown(`project B during A's flood, ${label}`, bSamples);
     const s = summarize(bSamples.map((x) => x.ms));
     const ratio = s.p99 / unloaded.p99;
-    rows.push(latencyRow(`  B during A's flood of ${N.flood}, ${label}`, s, `n=${s.n}, p99 ${fmt(ratio, 2)}x alone`, '<= 1.5x', verdict(ratio <= 1.5)));
-    const cores = Object.entries(cpuAccept).map(([k, v]) => `${k} ${fmt(v / acceptedMs, 2)}`).join(', ');
-    notes.push(`Fairness, ${label}: A's ${N.flood} calls accepted in ${fmt(acceptedMs / 1000, 1)} s${aDone}; cores used while A submitted: ${cores}.`);
+    rows.push(
+      latencyRow(
+        `  B during A's flood of ${N.flood}, ${label}`,
+        s,
+        `n=${s.n}, p99 ${fmt(ratio, 2)}x alone`,
+        '<= 1.5x',
+        verdict(ratio <= 1.5),
+      ),
+    );
+    const cores = Object.entries(cpuAccept)
+      .map(([k, v]) => `${k} ${fmt(v / acceptedMs, 2)}`)
+      .join(', ');
+    notes.push(
+      `Fairness, ${label}: A's ${N.flood} calls accepted in ${fmt(acceptedMs / 1000, 1)} s${aDone}; cores used while A submitted: ${cores}.`,
+    );
     if (name === 'defaultA') await drainExecuteQueue();
   }
 
@@ -771,8 +973,18 @@ async function sectionFairness(): Promise<void> {
     const bSamples = await bCalls.stop();
     const s = summarize(bSamples.map((x) => x.ms));
     const ratio = s.p99 / unloaded.p99;
-    rows.push(latencyRow(`  B during A's flood of ${n} ${label}, A's limit ${FLOOD_LIMIT}/min`, s, `n=${s.n}, p99 ${fmt(ratio, 2)}x alone`, '<= 1.5x', verdict(ratio <= 1.5)));
-    notes.push(`Fairness, ${label}: A's ${n} calls answered in ${fmt(doneMs / 1000, 1)} s (${fmt(n / (doneMs / 1000), 0)}/s).`);
+    rows.push(
+      latencyRow(
+        `  B during A's flood of ${n} ${label}, A's limit ${FLOOD_LIMIT}/min`,
+        s,
+        `n=${s.n}, p99 ${fmt(ratio, 2)}x alone`,
+        '<= 1.5x',
+        verdict(ratio <= 1.5),
+      ),
+    );
+    notes.push(
+      `Fairness, ${label}: A's ${n} calls answered in ${fmt(doneMs / 1000, 1)} s (${fmt(n / (doneMs / 1000), 0)}/s).`,
+    );
   }
 
   // A's upstream is slow (2 s), then never answers: A's calls hold places for seconds, not
@@ -795,9 +1007,19 @@ async function sectionFairness(): Promise<void> {
     const bSamples = await bCalls.stop();
     const s = summarize(bSamples.map((x) => x.ms));
     const ratio = s.p99 / unloaded.p99;
-    rows.push(latencyRow(`  B while A's ${calls} calls wait on an upstream ${label}`, s, `n=${s.n}, p99 ${fmt(ratio, 2)}x alone`, '<= 1.5x', verdict(ratio <= 1.5)));
+    rows.push(
+      latencyRow(
+        `  B while A's ${calls} calls wait on an upstream ${label}`,
+        s,
+        `n=${s.n}, p99 ${fmt(ratio, 2)}x alone`,
+        '<= 1.5x',
+        verdict(ratio <= 1.5),
+      ),
+    );
     const { lastFinishedAt, failed } = await waitAllTerminal(a.id, sentToSlowA, 600_000);
-    notes.push(`Fairness, A's upstream ${label}: A's ${calls} calls all ended ${fmt((lastFinishedAt - t0) / 1000, 1)} s after they were sent (${failed} failed so far in all).`);
+    notes.push(
+      `Fairness, A's upstream ${label}: A's ${calls} calls all ended ${fmt((lastFinishedAt - t0) / 1000, 1)} s after they were sent (${failed} failed so far in all).`,
+    );
     await httpJson('POST', `${controlUrl}/latency?key=${encodeURIComponent(a.resendKey)}&ms=0`);
     await drainExecuteQueue();
   }
@@ -814,10 +1036,19 @@ async function sectionMemory(): Promise<void> {
   const redisMb = async () => Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1] ?? 0) / 2 ** 20;
   const apiMb = () => rssKb(api!.realPid() ?? 0) / 1024;
   // What the api's heap holds (its /metrics): RSS lags, since V8 keeps freed pages for a while.
-  const heapMb = async () => Number(/^nodejs_heap_size_used_bytes (\S+)$/m.exec(String((await httpJson('GET', `${baseUrl}/metrics`)).body ?? ''))?.[1] ?? 0) / 2 ** 20;
+  const heapMb = async () =>
+    Number(
+      /^nodejs_heap_size_used_bytes (\S+)$/m.exec(
+        String((await httpJson('GET', `${baseUrl}/metrics`)).body ?? ''),
+      )?.[1] ?? 0,
+    ) /
+    2 ** 20;
   const input = { ...email, html: `<p>${'x'.repeat(1_000_000)}</p>` };
   const call = async () => {
-    const r = await httpJson('POST', `${baseUrl}/v1/executions`, { headers: { authorization: `Bearer ${p.key}` }, body: { connectorId: 'resend', actionId: 'sendEmail', input } });
+    const r = await httpJson('POST', `${baseUrl}/v1/executions`, {
+      headers: { authorization: `Bearer ${p.key}` },
+      body: { connectorId: 'resend', actionId: 'sendEmail', input },
+    });
     return r.status;
   };
   await call(); // warm the path for large bodies
@@ -838,18 +1069,28 @@ async function sectionMemory(): Promise<void> {
   closeIdleConnections();
   for (let i = 0; i < 300; i++) await engineSync(p);
   const settled = { api: apiMb(), heap: await heapMb(), redis: await redisMb() };
-  const byStatus = Object.entries(statuses.reduce<Record<number, number>>((m, x) => ((m[x] = (m[x] ?? 0) + 1), m), {})).map(([k, v]) => `${v}× ${k}`).join(', ');
-  for (const [label, k] of [['api RSS', 'api'], ['api heap used (its /metrics)', 'heap'], ['Redis used_memory', 'redis']] as const) {
+  const byStatus = Object.entries(statuses.reduce<Record<number, number>>((m, x) => ((m[x] = (m[x] ?? 0) + 1), m), {}))
+    .map(([k, v]) => `${v}× ${k}`)
+    .join(', ');
+  for (const [label, k] of [
+    ['api RSS', 'api'],
+    ['api heap used (its /metrics)', 'heap'],
+    ['Redis used_memory', 'redis'],
+  ] as const) {
     const values = [before, peak, after, settled].map((v) => fmt(v[k], 0)).join(' / ');
     rows.push([`  ${label}: before / peak / 10 s after / then (MB)`, '', '', '', values, '(info)', '']);
   }
-  notes.push('Memory: "then" is after the burst\'s connections were closed and 300 small sync calls ran (the garbage collector had work to do).');
+  notes.push(
+    'Memory: "then" is after the burst\'s connections were closed and 300 small sync calls ran (the garbage collector had work to do).',
+  );
   notes.push(`Memory: the 200 calls of ~1 MiB were answered ${byStatus}.`);
   await clearUpstream();
 }
 
 async function sectionLimiter(): Promise<void> {
-  rows.push({ section: `4. Rate limiter accuracy: limit ${LIMIT_PER_MIN}/min, async calls, arrivals counted at the fake` });
+  rows.push({
+    section: `4. Rate limiter accuracy: limit ${LIMIT_PER_MIN}/min, async calls, arrivals counted at the fake`,
+  });
   await clearUpstream();
 
   // Steady demand at twice the limit for 70 s.
@@ -892,12 +1133,21 @@ function limiterRows(label: string, times: number[]): void {
   const firstWindow = sorted.filter((t) => t < first + 60_000).length;
   const util = firstWindow / LIMIT_PER_MIN;
   rows.push(
-    [`  ${label}: most calls in any 60 s window`, '', '', '', `${worst.count} (of ${sorted.length} seen)`, `<= ${LIMIT_PER_MIN}`, verdict(worst.count <= LIMIT_PER_MIN)],
+    [
+      `  ${label}: most calls in any 60 s window`,
+      '',
+      '',
+      '',
+      `${worst.count} (of ${sorted.length} seen)`,
+      `<= ${LIMIT_PER_MIN}`,
+      verdict(worst.count <= LIMIT_PER_MIN),
+    ],
     [`  ${label}: used in the first window`, '', '', '', `${fmt(util * 100, 1)}%`, '>= 98%', verdict(util >= 0.98)],
   );
   // Where the worst window sits, to explain a failure.
   const perSecond = new Map<number, number>();
-  for (const t of sorted) perSecond.set(Math.floor((t - first) / 1000), (perSecond.get(Math.floor((t - first) / 1000)) ?? 0) + 1);
+  for (const t of sorted)
+    perSecond.set(Math.floor((t - first) / 1000), (perSecond.get(Math.floor((t - first) / 1000)) ?? 0) + 1);
   const busy = [...perSecond.entries()].filter(([, n]) => n > 0).map(([s, n]) => `${s}s:${n}`);
   diagnostics.push(
     `Limiter, ${label}: worst window starts ${fmt((worst.startAt - first) / 1000, 2)} s after the first arrival; arrivals per second (second:count): ${busy.join(' ')}`,
@@ -943,7 +1193,9 @@ async function sectionScale(): Promise<void> {
       '(info)',
       '',
     ]);
-    diagnostics.push(`CPU per call with ${count} worker(s): ${cpuLine(e.cpu, ['api', 'workers', 'postgres', 'redis', 'upstream', 'bench'])}; ${fmt(e.cores, 2)} cores used`);
+    diagnostics.push(
+      `CPU per call with ${count} worker(s): ${cpuLine(e.cpu, ['api', 'workers', 'postgres', 'redis', 'upstream', 'bench'])}; ${fmt(e.cores, 2)} cores used`,
+    );
   }
 }
 
@@ -963,7 +1215,10 @@ function machine(): string[] {
   }
   return [
     `machine: ${os.cpus().length} cpus (nproc ${os.availableParallelism()}), ${fmt(memGb, 1)} GiB, ${cpu}, node ${process.version}, ${os.type()} ${os.release()}`,
-    `code: ${commit}; load average at start ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`,
+    `code: ${commit}; load average at start ${os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}`,
     `setup: api x1, workers x${WORKERS} (WORKER_CONCURRENCY=${CONCURRENCY}), LOG_LEVEL=${LOG_LEVEL}, upstream = Resend fake (test/fakes) with fixed ${UPSTREAM_LATENCY_MS} ms latency in its own process; ` +
       `Postgres 15 ${PG_FAST ? 'FAST mode (fsync, synchronous_commit, full_page_writes off)' : 'durable (fsync on, synchronous_commit on)'}; redis-server with AOF everysec; all on 127.0.0.1${QUICK ? '; BENCH_QUICK=1 (smaller counts, no limiter section)' : ''}`,
   ];
@@ -1025,7 +1280,10 @@ async function main(): Promise<void> {
   const readyDeadline = Date.now() + 60_000;
   for (;;) {
     if (!api.isRunning()) throw new Error(`api exited during start-up:\n${api.tail()}`);
-    const ok = await httpJson('GET', `${baseUrl}/readyz`).then((r) => r.status === 200, () => false);
+    const ok = await httpJson('GET', `${baseUrl}/readyz`).then(
+      (r) => r.status === 200,
+      () => false,
+    );
     if (ok) break;
     if (Date.now() > readyDeadline) throw new Error(`api not ready within 60 s:\n${api.tail()}`);
     await sleep(100);
@@ -1038,8 +1296,18 @@ async function main(): Promise<void> {
 
   log('creating projects, keys and connections');
   const limits: Record<string, number | null> = {
-    sync: HIGH_LIMIT, tput1: HIGH_LIMIT, tput2: HIGH_LIMIT, tput4: HIGH_LIMIT, warm: HIGH_LIMIT, fairB: HIGH_LIMIT,
-    floodA: FLOOD_LIMIT, defaultA: null, mcpA: FLOOD_LIMIT, slowA: null, limitSteady: LIMIT_PER_MIN, limitBurst: LIMIT_PER_MIN,
+    sync: HIGH_LIMIT,
+    tput1: HIGH_LIMIT,
+    tput2: HIGH_LIMIT,
+    tput4: HIGH_LIMIT,
+    warm: HIGH_LIMIT,
+    fairB: HIGH_LIMIT,
+    floodA: FLOOD_LIMIT,
+    defaultA: null,
+    mcpA: FLOOD_LIMIT,
+    slowA: null,
+    limitSteady: LIMIT_PER_MIN,
+    limitBurst: LIMIT_PER_MIN,
   };
   for (const name of PROJECT_NAMES) projects.set(name, await createProject(name, limits[name]!));
 
@@ -1049,30 +1317,40 @@ async function main(): Promise<void> {
     if (!SECTIONS.has(key)) return;
     await clearUpstream();
     const { foreignCores, stealCores, wallMs } = await measureForeignLoad(fn);
-    loads.push(`${label} ${fmt(wallMs / 1000, 0)} s, others ${fmt(foreignCores, 2)} cores${stealCores >= 0.01 ? ` (steal ${fmt(stealCores, 2)})` : ''}`);
+    loads.push(
+      `${label} ${fmt(wallMs / 1000, 0)} s, others ${fmt(foreignCores, 2)} cores${stealCores >= 0.01 ? ` (steal ${fmt(stealCores, 2)})` : ''}`,
+    );
   };
   await section('sync', '1', sectionSync);
   await section('tput', '2+5', sectionThroughput);
   await section('fair', '3', sectionFairness);
   await section('limit', '4', sectionLimiter);
-  if (!SECTIONS.has('limit')) rows.push({ section: '4. Rate limiter accuracy: skipped (BENCH_QUICK=1 or BENCH_SECTIONS)' });
+  if (!SECTIONS.has('limit'))
+    rows.push({ section: '4. Rate limiter accuracy: skipped (BENCH_QUICK=1 or BENCH_SECTIONS)' });
   await section('scale', '6', sectionScale);
   await section('memory', '7', sectionMemory);
   await section('inbound', '8', sectionInbound);
-  notes.push(`Section durations and CPU used by other processes on the machine meanwhile (2 cores in all): ${loads.join('; ')}.`);
+  notes.push(
+    `Section durations and CPU used by other processes on the machine meanwhile (2 cores in all): ${loads.join('; ')}.`,
+  );
 
   const whole = wholeRunRss.stop();
   if (PROFILE) await profileReport();
   notes.push(
     `Peak RSS over the whole run: api ${fmt((whole.get('api') ?? 0) / 1024, 0)} MB, largest worker ${fmt((whole.get('worker') ?? 0) / 1024, 0)} MB ` +
       `(each one node process, started as \`npm run api|worker\` starts it${process.env.BENCH_RUNTIME === 'tsx' ? ', but through tsx (BENCH_RUNTIME=tsx)' : ''}${process.env.BENCH_NODE_FLAGS ? `, node flags "${process.env.BENCH_NODE_FLAGS}"` : ''}).`,
-    `Run took ${fmt((Date.now() - startedAt) / 1000, 0)} s; load average at the end ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}.`,
+    `Run took ${fmt((Date.now() - startedAt) / 1000, 0)} s; load average at the end ${os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}.`,
   );
 
   // Sections in the order of the brief.
   const ordered = orderSections(rows);
   const table = renderTable(['measurement', 'p50', 'p95', 'p99', 'value', 'target', 'result'], ordered, [1, 2, 3]);
-  const report = [...header, '', table, '', ...notes.map((n) => `note: ${n}`), '', 'Diagnostics', ...diagnostics].join('\n');
+  const report = [...header, '', table, '', ...notes.map((n) => `note: ${n}`), '', 'Diagnostics', ...diagnostics].join(
+    '\n',
+  );
   process.stdout.write(`\n${report}\n`);
   if (process.env.BENCH_OUT) fs.writeFileSync(process.env.BENCH_OUT, `${report}\n`);
 }
@@ -1089,25 +1367,44 @@ async function profileReport(): Promise<void> {
   rememberRoles();
   await Promise.all([...workers, api!].map((p) => p.stop(30_000)));
   workers = [];
-  const { rows: r } = await pool!.query<{ n: string }>("select count(*) as n from invocations where status in ('succeeded', 'failed')");
+  const { rows: r } = await pool!.query<{ n: string }>(
+    "select count(*) as n from invocations where status in ('succeeded', 'failed')",
+  );
   const calls = profileWindow?.calls ?? Number(r[0]!.n);
-  const files = fs.existsSync(profileDir()) ? fs.readdirSync(profileDir()).filter((f) => f.endsWith('.cpuprofile')) : [];
+  const files = fs.existsSync(profileDir())
+    ? fs.readdirSync(profileDir()).filter((f) => f.endsWith('.cpuprofile'))
+    : [];
   for (const role of ['api', 'worker']) {
-    const mine = files.filter((f) => rolesByPid.get(Number(/^CPU\.\d+\.\d+\.(\d+)\./.exec(f)?.[1])) === role).map((f) => path.join(profileDir(), f));
+    const mine = files
+      .filter((f) => rolesByPid.get(Number(/^CPU\.\d+\.\d+\.(\d+)\./.exec(f)?.[1])) === role)
+      .map((f) => path.join(profileDir(), f));
     if (mine.length === 0) {
       diagnostics.push(`no CPU profile found for the ${role}`);
       continue;
     }
-    diagnostics.push(...formatProfile(`${role}${role === 'worker' ? 's (all together)' : ''}`, summarizeProfiles(mine, repoRoot, profileWindow), calls));
+    diagnostics.push(
+      ...formatProfile(
+        `${role}${role === 'worker' ? 's (all together)' : ''}`,
+        summarizeProfiles(mine, repoRoot, profileWindow),
+        calls,
+      ),
+    );
   }
-  diagnostics.push(profileWindow ? `(profiles restricted to the engine throughput run of section 2: ${profileWindow.calls} calls)` : '(profiles cover the whole run, start-up included)');
-  notes.push('BENCH_PROFILE=1: the api and workers ran with --cpu-prof, which slows them; the table is not comparable with a normal run.');
+  diagnostics.push(
+    profileWindow
+      ? `(profiles restricted to the engine throughput run of section 2: ${profileWindow.calls} calls)`
+      : '(profiles cover the whole run, start-up included)',
+  );
+  notes.push(
+    'BENCH_PROFILE=1: the api and workers ran with --cpu-prof, which slows them; the table is not comparable with a normal run.',
+  );
 }
 
 function orderSections(input: Row[]): Row[] {
   const groups: Array<{ key: number; rows: Row[] }> = [];
   for (const r of input) {
-    if (!Array.isArray(r) && r !== 'rule') groups.push({ key: Number(/^(\d+)\./.exec(r.section)?.[1] ?? 99), rows: [r] });
+    if (!Array.isArray(r) && r !== 'rule')
+      groups.push({ key: Number(/^(\d+)\./.exec(r.section)?.[1] ?? 99), rows: [r] });
     else groups[groups.length - 1]?.rows.push(r);
   }
   return groups.sort((a, b) => a.key - b.key).flatMap((g) => g.rows);
@@ -1125,7 +1422,9 @@ const INBOUND_EVENTS = 2_000;
  * library accepts.
  */
 async function sectionInbound(): Promise<void> {
-  rows.push({ section: `8. Inbound events: a flood of ${INBOUND_EVENTS} signed Resend events, stored, fanned out and delivered (ms)` });
+  rows.push({
+    section: `8. Inbound events: a flood of ${INBOUND_EVENTS} signed Resend events, stored, fanned out and delivered (ms)`,
+  });
   const signingSecret = `whsec_${randomBytes(24).toString('base64')}`;
   const delivered = new Map<string, boolean>();
   let webhookSecret = '';
@@ -1133,7 +1432,11 @@ async function sectionInbound(): Promise<void> {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const headers = { 'webhook-id': String(req.headers['webhook-id']), 'webhook-timestamp': String(req.headers['webhook-timestamp']), 'webhook-signature': String(req.headers['webhook-signature']) };
+      const headers = {
+        'webhook-id': String(req.headers['webhook-id']),
+        'webhook-timestamp': String(req.headers['webhook-timestamp']),
+        'webhook-signature': String(req.headers['webhook-signature']),
+      };
       let valid = true;
       try {
         new StandardWebhook(webhookSecret).verify(Buffer.concat(chunks).toString('utf8'), headers);
@@ -1146,21 +1449,41 @@ async function sectionInbound(): Promise<void> {
   });
   await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
   try {
-    const hook = await apiCall('POST', '/v1/webhooks', workspaceKey, { url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`, events: ['resend.email.delivered'] });
+    const hook = await apiCall('POST', '/v1/webhooks', workspaceKey, {
+      url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`,
+      events: ['resend.email.delivered'],
+    });
     webhookSecret = hook.secret;
-    const conn = await apiCall('POST', '/v1/connections', workspaceKey, { connectorId: 'resend', displayName: 'bench inbound', credentials: { apiKey: resendKeyFor('warm'), webhookSecret: signingSecret } });
+    const conn = await apiCall('POST', '/v1/connections', workspaceKey, {
+      connectorId: 'resend',
+      displayName: 'bench inbound',
+      credentials: { apiKey: resendKeyFor('warm'), webhookSecret: signingSecret },
+    });
     const svix = new SvixWebhook(signingSecret);
     const latencies: number[] = [];
     let refused = 0;
     log(`inbound: ${INBOUND_EVENTS} signed events, ${CLIENT_CONCURRENCY} in flight`);
     const t0 = Date.now();
     await runPool(INBOUND_EVENTS, CLIENT_CONCURRENCY, async (i) => {
-      const body = { type: 'email.delivered', created_at: new Date().toISOString(), data: { email_id: randomUUID(), from: 'Acme <onboarding@resend.dev>', to: [`user${i}@example.com`], subject: 'Hello' } };
+      const body = {
+        type: 'email.delivered',
+        created_at: new Date().toISOString(),
+        data: {
+          email_id: randomUUID(),
+          from: 'Acme <onboarding@resend.dev>',
+          to: [`user${i}@example.com`],
+          subject: 'Hello',
+        },
+      };
       const msgId = `msg_bench_${i}`;
       const at = new Date();
       const start = now();
       const r = await httpJson('POST', `${baseUrl}/v1/inbound/resend/${conn.id}`, {
-        headers: { 'svix-id': msgId, 'svix-timestamp': String(Math.floor(at.getTime() / 1000)), 'svix-signature': svix.sign(msgId, at, JSON.stringify(body)) },
+        headers: {
+          'svix-id': msgId,
+          'svix-timestamp': String(Math.floor(at.getTime() / 1000)),
+          'svix-signature': svix.sign(msgId, at, JSON.stringify(body)),
+        },
         body,
       });
       latencies.push(now() - start);
@@ -1170,13 +1493,34 @@ async function sectionInbound(): Promise<void> {
     const deadline = Date.now() + 300_000;
     while (delivered.size < INBOUND_EVENTS - refused && Date.now() < deadline) await sleep(200);
     const allDeliveredMs = Date.now() - t0;
-    const stored = Number((await pool!.query('select count(*)::int as n from inbound_events where connection_id = $1', [conn.id])).rows[0].n);
+    const stored = Number(
+      (await pool!.query('select count(*)::int as n from inbound_events where connection_id = $1', [conn.id])).rows[0]
+        .n,
+    );
     const verified = [...delivered.values()].filter(Boolean).length;
     const s = summarize(latencies);
-    rows.push(latencyRow('  POST /v1/inbound answer', s, `n=${s.n}, ${refused} refused`, 'p99 < 3000', verdict(s.p99 < 3000 && refused === 0)));
+    rows.push(
+      latencyRow(
+        '  POST /v1/inbound answer',
+        s,
+        `n=${s.n}, ${refused} refused`,
+        'p99 < 3000',
+        verdict(s.p99 < 3000 && refused === 0),
+      ),
+    );
     const lost = INBOUND_EVENTS - refused - Math.min(stored, verified);
-    rows.push(['  accepted → stored → delivered (verified by standardwebhooks)', '', '', '', `${INBOUND_EVENTS - refused} → ${stored} → ${verified}`, 'none lost', verdict(lost === 0 && stored === INBOUND_EVENTS - refused)]);
-    notes.push(`Inbound: ${INBOUND_EVENTS} events answered in ${fmt(acceptedMs / 1000, 1)} s, all delivered ${fmt(allDeliveredMs / 1000, 1)} s after the first was sent.`);
+    rows.push([
+      '  accepted → stored → delivered (verified by standardwebhooks)',
+      '',
+      '',
+      '',
+      `${INBOUND_EVENTS - refused} → ${stored} → ${verified}`,
+      'none lost',
+      verdict(lost === 0 && stored === INBOUND_EVENTS - refused),
+    ]);
+    notes.push(
+      `Inbound: ${INBOUND_EVENTS} events answered in ${fmt(acceptedMs / 1000, 1)} s, all delivered ${fmt(allDeliveredMs / 1000, 1)} s after the first was sent.`,
+    );
   } finally {
     receiver.closeAllConnections();
     await new Promise<void>((r) => receiver.close(() => r()));
@@ -1190,8 +1534,17 @@ function cleanup(): Promise<void> {
     const closeQuietly = async (c: { close(): Promise<unknown> } | undefined) => {
       await Promise.race([c?.close().catch(() => {}), sleep(5_000)]);
     };
-    await Promise.all([closeQuietly(noopEvents), closeQuietly(noopQueue), closeQuietly(essentialQueue), closeQuietly(executeQueue)]);
-    await Promise.all([...workers, ...noopWorkers, ...essentialWorkers, ...(api ? [api] : []), ...(upstream ? [upstream] : [])].map((p) => p.stop(10_000)));
+    await Promise.all([
+      closeQuietly(noopEvents),
+      closeQuietly(noopQueue),
+      closeQuietly(essentialQueue),
+      closeQuietly(executeQueue),
+    ]);
+    await Promise.all(
+      [...workers, ...noopWorkers, ...essentialWorkers, ...(api ? [api] : []), ...(upstream ? [upstream] : [])].map(
+        (p) => p.stop(10_000),
+      ),
+    );
     killAllNow();
     for (const r of redisClients) r.disconnect();
     await pool?.end().catch(() => {});
@@ -1222,7 +1575,8 @@ try {
 } catch (err) {
   exitCode = 1;
   log(`failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-  for (const p of [api, ...workers].filter((x): x is NodeProc => !!x)) log(`--- ${p.name} output tail ---\n${p.tail()}`);
+  for (const p of [api, ...workers].filter((x): x is NodeProc => !!x))
+    log(`--- ${p.name} output tail ---\n${p.tail()}`);
 } finally {
   await cleanup();
 }

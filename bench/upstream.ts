@@ -17,7 +17,8 @@ const latency = Number(process.env.BENCH_UPSTREAM_LATENCY_MS ?? 20);
 // The fake's own per-team rate limit (Resend's 5/s) must not interfere: ours is what is measured.
 const fake = await startResendFake({ rateLimitPerSecond: 1_000_000_000 });
 fake.setLatency(latency);
-for (const key of (process.env.BENCH_RESEND_KEYS ?? '').split(',').filter(Boolean)) fake.addKey(key, 'full', `team_${key}`);
+for (const key of (process.env.BENCH_RESEND_KEYS ?? '').split(',').filter(Boolean))
+  fake.addKey(key, 'full', `team_${key}`);
 
 const control = http.createServer((req, res) => {
   const url = new URL(req.url ?? '/', 'http://x');

@@ -11,7 +11,9 @@ if (byId.size !== connectors.length) throw new Error('two connectors share an id
 
 /** The OAuth providers the connectors reference, each once. */
 export const oauthProviders: readonly OAuthProviderDefinition[] = [
-  ...new Map(connectors.flatMap((c) => (c.auth.type === 'oauth2' ? [[c.auth.provider.id, c.auth.provider] as const] : []))).values(),
+  ...new Map(
+    connectors.flatMap((c) => (c.auth.type === 'oauth2' ? [[c.auth.provider.id, c.auth.provider] as const] : [])),
+  ).values(),
 ];
 
 export function findConnector(id: string): ConnectorDefinition | undefined {
@@ -32,6 +34,7 @@ export function connectorOrThrow(id: string): ConnectorDefinition {
 /** The action, or the API's 404 `unknown_action`. */
 export function actionOrThrow(connector: ConnectorDefinition, actionId: string): ActionDefinition {
   const action = findAction(connector, actionId);
-  if (!action) throw new ApiError('unknown_action', `The ${connector.displayName} connector has no action "${actionId}".`);
+  if (!action)
+    throw new ApiError('unknown_action', `The ${connector.displayName} connector has no action "${actionId}".`);
   return action;
 }

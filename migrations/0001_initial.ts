@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 
 /** Tenancy, keys, connections, bindings, the audit log and binary artifacts. */
 export async function up(db: Kysely<any>): Promise<void> {
@@ -19,7 +19,12 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('rate_limits', 'jsonb', (c) => c.notNull().defaultTo(sql`'{}'::jsonb`))
     .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .execute();
-  await db.schema.createIndex('projects_workspace_external_id').unique().on('projects').columns(['workspace_id', 'external_id']).execute();
+  await db.schema
+    .createIndex('projects_workspace_external_id')
+    .unique()
+    .on('projects')
+    .columns(['workspace_id', 'external_id'])
+    .execute();
   await db.schema.createIndex('projects_workspace_id').on('projects').columns(['workspace_id', 'id']).execute();
 
   // Keys are stored only as SHA-256 of the whole key: they carry 256 bits of entropy, so a slow hash adds nothing.
@@ -66,7 +71,11 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .addPrimaryKeyConstraint('project_connections_pk', ['project_id', 'connection_id'])
     .execute();
-  await db.schema.createIndex('project_connections_connection_id').on('project_connections').column('connection_id').execute();
+  await db.schema
+    .createIndex('project_connections_connection_id')
+    .on('project_connections')
+    .column('connection_id')
+    .execute();
 
   // The audit log. No foreign keys: audit rows outlive the projects and connections they name.
   await db.schema
@@ -111,11 +120,24 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('data', 'bytea', (c) => c.notNull())
     .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .execute();
-  await db.schema.createIndex('artifacts_invocation_name').unique().on('artifacts').columns(['invocation_id', 'name']).execute();
+  await db.schema
+    .createIndex('artifacts_invocation_name')
+    .unique()
+    .on('artifacts')
+    .columns(['invocation_id', 'name'])
+    .execute();
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
-  for (const table of ['artifacts', 'invocations', 'project_connections', 'connections', 'api_keys', 'projects', 'workspaces']) {
+  for (const table of [
+    'artifacts',
+    'invocations',
+    'project_connections',
+    'connections',
+    'api_keys',
+    'projects',
+    'workspaces',
+  ]) {
     await db.schema.dropTable(table).ifExists().execute();
   }
 }

@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 
 /** Pending OAuth authorizations: single-use states, stored as hashes, valid 10 minutes. */
 export async function up(db: Kysely<any>): Promise<void> {

@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 
 /** Outgoing webhooks with their delivery log, and the schedule of connection health checks. */
 export async function up(db: Kysely<any>): Promise<void> {
@@ -32,7 +32,11 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .addColumn('delivered_at', 'timestamptz')
     .execute();
-  await db.schema.createIndex('webhook_deliveries_webhook_id').on('webhook_deliveries').columns(['webhook_id', 'id']).execute();
+  await db.schema
+    .createIndex('webhook_deliveries_webhook_id')
+    .on('webhook_deliveries')
+    .columns(['webhook_id', 'id'])
+    .execute();
 
   // Spread over the first day so existing connections are not all checked at once.
   await db.schema.alterTable('connections').addColumn('next_health_check_at', 'timestamptz').execute();

@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 
 /** Lets the sweeper find invocations that never finished without scanning the audit log. */
 export async function up(db: Kysely<any>): Promise<void> {

@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 
 /**
  * Indexes for the audit log at millions of rows (measurements in docs/audit-log.md).

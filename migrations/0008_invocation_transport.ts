@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 
 /**
  * Which transport accepted an invocation (`api`: POST /v1/executions, `mcp`: an MCP tools/call) and,
@@ -15,5 +15,10 @@ export async function up(db: Kysely<any>): Promise<void> {
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
-  await db.schema.alterTable('invocations').dropColumn('via').dropColumn('client_name').dropColumn('client_version').execute();
+  await db.schema
+    .alterTable('invocations')
+    .dropColumn('via')
+    .dropColumn('client_name')
+    .dropColumn('client_version')
+    .execute();
 }

@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 
 /**
  * Custom connectors (docs/decisions/0010): each version of a workspace's definition is a row of its

@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 
 /**
  * Events connected services send to POST /v1/inbound/{connectorId}/{connectionId}. The unique
@@ -20,13 +20,36 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addUniqueConstraint('inbound_events_upstream_id', ['connection_id', 'upstream_event_id'])
     .execute();
   // Lists: newest first per workspace, per connection, per type.
-  await db.schema.createIndex('inbound_events_workspace_id').on('inbound_events').columns(['workspace_id', 'id']).execute();
-  await db.schema.createIndex('inbound_events_connection_id').on('inbound_events').columns(['connection_id', 'id']).execute();
+  await db.schema
+    .createIndex('inbound_events_workspace_id')
+    .on('inbound_events')
+    .columns(['workspace_id', 'id'])
+    .execute();
+  await db.schema
+    .createIndex('inbound_events_connection_id')
+    .on('inbound_events')
+    .columns(['connection_id', 'id'])
+    .execute();
   // The maintenance tick's two scans: events not fanned out yet, and payloads past retention.
-  await db.schema.createIndex('inbound_events_pending_fanout').on('inbound_events').column('received_at').where(sql.ref('fanned_out_at'), 'is', null).execute();
-  await db.schema.createIndex('inbound_events_retention').on('inbound_events').column('received_at').where(sql.ref('payload'), 'is not', null).execute();
+  await db.schema
+    .createIndex('inbound_events_pending_fanout')
+    .on('inbound_events')
+    .column('received_at')
+    .where(sql.ref('fanned_out_at'), 'is', null)
+    .execute();
+  await db.schema
+    .createIndex('inbound_events_retention')
+    .on('inbound_events')
+    .column('received_at')
+    .where(sql.ref('payload'), 'is not', null)
+    .execute();
 
-  await db.schema.createIndex('webhook_deliveries_webhook_event').on('webhook_deliveries').columns(['webhook_id', 'event_id']).unique().execute();
+  await db.schema
+    .createIndex('webhook_deliveries_webhook_event')
+    .on('webhook_deliveries')
+    .columns(['webhook_id', 'event_id'])
+    .unique()
+    .execute();
 }
 
 export async function down(db: Kysely<any>): Promise<void> {

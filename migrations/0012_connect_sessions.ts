@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 
 /**
  * Connect sessions (docs/connect-pages.md): a short-lived, single-use, single-project token that lets
@@ -22,7 +22,10 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('connection_id', 'text', (c) => c.references('connections.id').onDelete('set null'))
     .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .execute();
-  await db.schema.alterTable('oauth_states').addColumn('connect_session_id', 'text', (c) => c.references('connect_sessions.id').onDelete('cascade')).execute();
+  await db.schema
+    .alterTable('oauth_states')
+    .addColumn('connect_session_id', 'text', (c) => c.references('connect_sessions.id').onDelete('cascade'))
+    .execute();
   await db.schema.alterTable('oauth_states').addColumn('browser_hash', 'bytea').execute();
 }
 

@@ -34,7 +34,9 @@ export async function build() {
   // The web pages (web/ → dist/web/, Vite), rebuilt only when their sources changed. The Docker
   // image has no web/ (its build stage built dist/web): nothing to do there.
   const webBuild = path.join(root, 'web', 'build.mjs');
-  const web = fs.existsSync(webBuild) ? await (await import(pathToFileURL(webBuild).href)).buildWeb(root, { quiet: true }) : { built: false, prebuilt: true };
+  const web = fs.existsSync(webBuild)
+    ? await (await import(pathToFileURL(webBuild).href)).buildWeb(root, { quiet: true })
+    : { built: false, prebuilt: true };
   let esbuild;
   try {
     esbuild = await import('esbuild');
@@ -78,7 +80,12 @@ export async function build() {
     fs.renameSync(tmp, out.path);
     written.push(path.relative(root, out.path));
   }
-  if (web.built) written.push(`dist/web (JavaScript per page load, gzipped: ${Object.entries(web.sizes).map(([p, b]) => `${p} ${(b / 1024).toFixed(1)} KB`).join(', ')})`);
+  if (web.built)
+    written.push(
+      `dist/web (JavaScript per page load, gzipped: ${Object.entries(web.sizes)
+        .map(([p, b]) => `${p} ${(b / 1024).toFixed(1)} KB`)
+        .join(', ')})`,
+    );
   return { ms: Date.now() - started, written, prebuilt: false, web };
 }
 
@@ -106,7 +113,11 @@ if (process.argv[1] && pathToFileURL(path.resolve(process.argv[1])).href === imp
   try {
     const { ms, written, prebuilt } = await build();
     if (!quiet) {
-      const what = prebuilt ? 'prebuilt dist/ (no sources here)' : written.length ? `wrote ${written.join(', ')}` : 'dist/ up to date';
+      const what = prebuilt
+        ? 'prebuilt dist/ (no sources here)'
+        : written.length
+          ? `wrote ${written.join(', ')}`
+          : 'dist/ up to date';
       process.stderr.write(`[build] ${what} (${ms} ms)\n`);
     }
   } catch (err) {

@@ -63,9 +63,14 @@ const state = withStartState(process.env, dataDir);
 if (state.from.length > 0) process.stderr.write(`using ${state.from.join(', ')} of \`npm start\` (${dataDir})\n`);
 const env = state.env;
 
-const databaseUrl = z.string().regex(/^postgres(ql)?:\/\//).safeParse(env.DATABASE_URL);
+const databaseUrl = z
+  .string()
+  .regex(/^postgres(ql)?:\/\//)
+  .safeParse(env.DATABASE_URL);
 if (!databaseUrl.success) {
-  exitConfig(`DATABASE_URL: must be a postgres:// URL; export it, or run \`npm start\` first (it records its URLs in ${servicesFileOf(dataDir)})`);
+  exitConfig(
+    `DATABASE_URL: must be a postgres:// URL; export it, or run \`npm start\` first (it records its URLs in ${servicesFileOf(dataDir)})`,
+  );
 }
 
 async function withDb<T>(fn: (db: Db) => Promise<T>): Promise<T> {
@@ -96,11 +101,16 @@ switch (command) {
       if (err instanceof KeyringError) exitConfig(err.message);
       throw err;
     }
-    process.stdout.write(`re-encrypting stored secrets with the active key "${vault.activeKeyId}" (batches of ${batchSize})\n`);
+    process.stdout.write(
+      `re-encrypting stored secrets with the active key "${vault.activeKeyId}" (batches of ${batchSize})\n`,
+    );
     const report = await withDb((db) =>
       reencryptAll(db, vault, {
         batchSize,
-        onProgress: (p) => process.stdout.write(`${p.label}: ${p.reencrypted} re-encrypted, ${p.skipped} skipped, ${p.failed} failed (up to ${p.lastId})\n`),
+        onProgress: (p) =>
+          process.stdout.write(
+            `${p.label}: ${p.reencrypted} re-encrypted, ${p.skipped} skipped, ${p.failed} failed (up to ${p.lastId})\n`,
+          ),
       }),
     );
     let failed = 0;
@@ -116,7 +126,9 @@ switch (command) {
       remaining += t.remaining;
       reencrypted += t.reencrypted;
     }
-    process.stdout.write(`done: ${reencrypted} secret(s) re-encrypted with key "${report.activeKeyId}"; ${failed} failed; ${remaining} still on other keys\n`);
+    process.stdout.write(
+      `done: ${reencrypted} secret(s) re-encrypted with key "${report.activeKeyId}"; ${failed} failed; ${remaining} still on other keys\n`,
+    );
     if (remaining > 0) {
       process.stderr.write(
         'some rows are still sealed with other keys (failed rows above, or a process still running with the old keyring wrote them); ' +
@@ -139,16 +151,23 @@ switch (command) {
       }
     }
     const cutoff = retentionCutoff(days);
-    process.stdout.write(`removing outputs and artifacts of invocations created before ${cutoff.toISOString()} (${days} days)\n`);
+    process.stdout.write(
+      `removing outputs and artifacts of invocations created before ${cutoff.toISOString()} (${days} days)\n`,
+    );
     let batches = 0;
     const result = await withDb((db) =>
       purgeExpired(db, cutoff, batchSize, {
         onBatch: (t) => {
-          if (++batches % 10 === 0) process.stdout.write(`  ${t.outputsCleared} output(s) cleared, ${t.artifactsDeleted} artifact(s) deleted so far\n`);
+          if (++batches % 10 === 0)
+            process.stdout.write(
+              `  ${t.outputsCleared} output(s) cleared, ${t.artifactsDeleted} artifact(s) deleted so far\n`,
+            );
         },
       }),
     );
-    process.stdout.write(`done: ${result.outputsCleared} output(s) cleared, ${result.artifactsDeleted} artifact(s) deleted\n`);
+    process.stdout.write(
+      `done: ${result.outputsCleared} output(s) cleared, ${result.artifactsDeleted} artifact(s) deleted\n`,
+    );
     break;
   }
 

@@ -18,14 +18,52 @@ type JsonSchema = { [key: string]: unknown } | boolean;
 
 /** Keys we read or deliberately ignore; any other key means the converter needs teaching. */
 const KNOWN_KEYS = new Set([
-  '$schema', 'type', 'properties', 'required', 'additionalProperties', 'propertyNames', 'items', 'enum', 'const',
-  'anyOf', 'oneOf', 'allOf', 'description', 'default', 'minLength', 'maxLength', 'pattern', 'format',
-  'minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'minItems', 'maxItems', 'multipleOf',
+  '$schema',
+  'type',
+  'properties',
+  'required',
+  'additionalProperties',
+  'propertyNames',
+  'items',
+  'enum',
+  'const',
+  'anyOf',
+  'oneOf',
+  'allOf',
+  'description',
+  'default',
+  'minLength',
+  'maxLength',
+  'pattern',
+  'format',
+  'minimum',
+  'maximum',
+  'exclusiveMinimum',
+  'exclusiveMaximum',
+  'minItems',
+  'maxItems',
+  'multipleOf',
 ]);
 /** Constraints TypeScript cannot express, kept as JSDoc tags so editors still show them. */
-const DOC_TAGS = ['default', 'minLength', 'maxLength', 'pattern', 'format', 'minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'minItems', 'maxItems', 'multipleOf'];
+const DOC_TAGS = [
+  'default',
+  'minLength',
+  'maxLength',
+  'pattern',
+  'format',
+  'minimum',
+  'maximum',
+  'exclusiveMinimum',
+  'exclusiveMaximum',
+  'minItems',
+  'maxItems',
+  'multipleOf',
+];
 
-const pascal = (s: string) => s.replace(/[^A-Za-z0-9]+(.)?/g, (_, c: string | undefined) => (c ?? '').toUpperCase()).replace(/^./, (c) => c.toUpperCase());
+const pascal = (s: string) =>
+  s
+    .replace(/[^A-Za-z0-9]+(.)?/g, (_, c: string | undefined) => (c ?? '').toUpperCase())
+    .replace(/^./, (c) => c.toUpperCase());
 const propertyKey = (key: string) => (/^[A-Za-z_$][A-Za-z0-9_$]*$/.test(key) ? key : JSON.stringify(key));
 
 function jsDoc(lines: string[], indent: string): string {
@@ -38,7 +76,11 @@ function jsDoc(lines: string[], indent: string): string {
 function docLines(schema: JsonSchema): string[] {
   if (typeof schema === 'boolean') return [];
   const lines = typeof schema.description === 'string' ? [schema.description] : [];
-  for (const tag of DOC_TAGS) if (schema[tag] !== undefined) lines.push(`@${tag} ${typeof schema[tag] === 'string' && tag !== 'default' ? schema[tag] : JSON.stringify(schema[tag])}`);
+  for (const tag of DOC_TAGS)
+    if (schema[tag] !== undefined)
+      lines.push(
+        `@${tag} ${typeof schema[tag] === 'string' && tag !== 'default' ? schema[tag] : JSON.stringify(schema[tag])}`,
+      );
   return lines;
 }
 
@@ -57,13 +99,15 @@ function wrap(type: string): string {
 export function toTsType(schema: JsonSchema, indent = ''): string {
   if (schema === true) return 'unknown';
   if (schema === false) return 'never';
-  for (const key of Object.keys(schema)) if (!KNOWN_KEYS.has(key)) throw new Error(`generate-sdk-types: unsupported JSON Schema keyword "${key}"`);
+  for (const key of Object.keys(schema))
+    if (!KNOWN_KEYS.has(key)) throw new Error(`generate-sdk-types: unsupported JSON Schema keyword "${key}"`);
   if (schema.const !== undefined) return JSON.stringify(schema.const);
   if (Array.isArray(schema.enum)) return schema.enum.map((v) => JSON.stringify(v)).join(' | ');
   for (const key of ['anyOf', 'oneOf'] as const) {
     if (Array.isArray(schema[key])) return (schema[key] as JsonSchema[]).map((s) => toTsType(s, indent)).join(' | ');
   }
-  if (Array.isArray(schema.allOf)) return (schema.allOf as JsonSchema[]).map((s) => wrap(toTsType(s, indent))).join(' & ');
+  if (Array.isArray(schema.allOf))
+    return (schema.allOf as JsonSchema[]).map((s) => wrap(toTsType(s, indent))).join(' & ');
   if (Array.isArray(schema.type)) return schema.type.map((type) => toTsType({ ...schema, type }, indent)).join(' | ');
   switch (schema.type) {
     case undefined:
@@ -92,7 +136,8 @@ function objectType(schema: { [key: string]: unknown }, indent: string): string 
   const extra = schema.additionalProperties as JsonSchema | undefined;
   // No additionalProperties keyword: zod strips unknown keys, so the type lists only the known ones.
   const indexType = extra === undefined || extra === false ? undefined : toTsType(extra, `${indent}  `);
-  if (Object.keys(properties).length === 0) return indexType === undefined ? 'Record<string, never>' : `Record<string, ${indexType}>`;
+  if (Object.keys(properties).length === 0)
+    return indexType === undefined ? 'Record<string, never>' : `Record<string, ${indexType}>`;
   const inner = `${indent}  `;
   let body = '';
   for (const [key, prop] of Object.entries(properties)) {
@@ -107,18 +152,31 @@ const SECTION = (id: string) => `// ---- connector: ${id} ----\n`;
 
 function connectorSection(connector: ConnectorDefinition): string {
   const prefix = pascal(connector.displayName);
-  const auth = connector.auth.type === 'oauth2' ? 'given directly; OAuth creates them for you' : connector.auth.type === 'basic' ? 'HTTP Basic' : 'an API key';
+  const auth =
+    connector.auth.type === 'oauth2'
+      ? 'given directly; OAuth creates them for you'
+      : connector.auth.type === 'basic'
+        ? 'HTTP Basic'
+        : 'an API key';
   let out = SECTION(connector.id);
   out += jsDoc([`The \`credentials\` of ${connector.displayName} connections (${auth}).`], '');
   out += `export interface ${prefix}Credentials ${toTsType(z.toJSONSchema(connector.credentials, { io: 'input' }) as JsonSchema)}\n\n`;
   for (const action of connector.actions) {
     const name = `${prefix}${pascal(action.id)}`;
     const input = z.toJSONSchema(action.input, { io: 'input', unrepresentable: 'any' }) as JsonSchema;
-    if (typeof input === 'boolean' || input.type !== 'object') throw new Error(`generate-sdk-types: ${connector.id}.${action.id} input is not an object`);
-    out += jsDoc([`Input of \`${connector.id}.${action.id}\` (${action.displayName}; side effects: ${action.sideEffects}).`, action.description], '');
+    if (typeof input === 'boolean' || input.type !== 'object')
+      throw new Error(`generate-sdk-types: ${connector.id}.${action.id} input is not an object`);
+    out += jsDoc(
+      [
+        `Input of \`${connector.id}.${action.id}\` (${action.displayName}; side effects: ${action.sideEffects}).`,
+        action.description,
+      ],
+      '',
+    );
     out += `export interface ${name}Input ${toTsType(input)}\n\n`;
     const output = z.toJSONSchema(action.output, { io: 'output', unrepresentable: 'any' }) as JsonSchema;
-    if (typeof output === 'boolean' || output.type !== 'object') throw new Error(`generate-sdk-types: ${connector.id}.${action.id} output is not an object`);
+    if (typeof output === 'boolean' || output.type !== 'object')
+      throw new Error(`generate-sdk-types: ${connector.id}.${action.id} output is not an object`);
     out += jsDoc([`Output of \`${connector.id}.${action.id}\` (the execution's \`output\`).`], '');
     out += `export interface ${name}Output ${toTsType(output)}\n\n`;
   }
@@ -141,7 +199,7 @@ function typeMap(connectors: readonly ConnectorDefinition[], suffix: 'Input' | '
  */
 export function generateSdkTypes(only: readonly ConnectorDefinition[] = registered): string {
   let out =
-    '// Generated by scripts/generate-sdk-types.ts from the engine\'s zod schemas (connectors/registry.ts).\n' +
+    "// Generated by scripts/generate-sdk-types.ts from the engine's zod schemas (connectors/registry.ts).\n" +
     '// Do not edit by hand: run `npm run sdk:types`. test/sdk/generator.test.ts fails when this file drifts.\n\n';
   for (const connector of only) out += connectorSection(connector);
   out += `// ---- maps ----\n`;
@@ -187,7 +245,9 @@ function main(): void {
       console.error('sdk/src/generated/actions.ts is out of date: run `npm run sdk:types`.');
       process.exit(1);
     }
-    console.log(`sdk/src/generated/actions.ts is up to date${missing.length ? ` (not yet in the SDK: ${missing.join(', ')})` : ''}.`);
+    console.log(
+      `sdk/src/generated/actions.ts is up to date${missing.length ? ` (not yet in the SDK: ${missing.join(', ')})` : ''}.`,
+    );
     return;
   }
   writeFileSync(GENERATED_FILE, generated);

@@ -21,7 +21,7 @@
  * `START_SERVICES_ONLY=1 npm start` starts only Redis and Postgres (and migrates), prints their URLs
  * and waits: handy to run `npm run api` / `npm run worker` / tests against them by hand.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -31,15 +31,15 @@ import pg from 'pg';
 import { migrateToLatest } from '../shared/db/migrate.ts';
 import { build, nodeCommand } from './build.mjs';
 import {
+  type ExitInfo,
   ensureInstalled,
   guardChild,
   isPortInUse,
+  type LocalService,
   MissingServicesError,
   ownerOnlyDir,
   startPostgres,
   startRedis,
-  type ExitInfo,
-  type LocalService,
 } from './lib/local-services.ts';
 import { dataDirOf, removeServicesState, secretsFileOf, writeServicesState } from './lib/start-state.ts';
 
@@ -52,7 +52,8 @@ const REDIS_MAXMEMORY = process.env.REDIS_MAXMEMORY || '512mb';
 const env = (name: string): string | undefined => process.env[name] || undefined;
 const log = (line: string) => process.stdout.write(`[start] ${line}\n`);
 /** A path for messages: relative when under the current directory. */
-const shown = (p: string) => (path.relative(process.cwd(), p).startsWith('..') ? p : path.relative(process.cwd(), p) || '.');
+const shown = (p: string) =>
+  path.relative(process.cwd(), p).startsWith('..') ? p : path.relative(process.cwd(), p) || '.';
 
 // ---------------------------------------------------------------------------------------------
 // Secrets
@@ -216,7 +217,14 @@ async function shutdown(exitCode: number, reason: string): Promise<void> {
   if (shuttingDown) return; // already on its way out
   shuttingDown = true;
   removeServicesState(dataDir);
-  log(`${reason}: stopping ${running.map((r) => r.name).sort((a, b) => stopOrder.indexOf(a) - stopOrder.indexOf(b)).join(', ') || 'nothing'}`);
+  log(
+    `${reason}: stopping ${
+      running
+        .map((r) => r.name)
+        .sort((a, b) => stopOrder.indexOf(a) - stopOrder.indexOf(b))
+        .join(', ') || 'nothing'
+    }`,
+  );
   for (const name of stopOrder) {
     for (const r of running.filter((x) => x.name === name)) {
       try {
@@ -288,12 +296,22 @@ async function main(): Promise<void> {
       throw err;
     }
   }
-  if (!/^[1-9][0-9]*(kb|mb|gb)?$/i.test(REDIS_MAXMEMORY)) throw new Error(`REDIS_MAXMEMORY must be a size such as 512mb, got ${REDIS_MAXMEMORY}`);
+  if (!/^[1-9][0-9]*(kb|mb|gb)?$/i.test(REDIS_MAXMEMORY))
+    throw new Error(`REDIS_MAXMEMORY must be a size such as 512mb, got ${REDIS_MAXMEMORY}`);
   ownerOnlyDir(dataDir); // job inputs (email bodies) are in Redis's files: nobody else may read them
 
   const [redisStart, postgresStart] = await Promise.allSettled([
-    redisUrl ? undefined : startRedis({ dataDir: path.join(dataDir, 'redis'), port: parsePort('REDIS_PORT', 6390), persistence: true, maxMemory: REDIS_MAXMEMORY }),
-    databaseUrl ? undefined : startPostgres({ dataDir: path.join(dataDir, 'postgres'), port: parsePort('PG_PORT', 5440) }),
+    redisUrl
+      ? undefined
+      : startRedis({
+          dataDir: path.join(dataDir, 'redis'),
+          port: parsePort('REDIS_PORT', 6390),
+          persistence: true,
+          maxMemory: REDIS_MAXMEMORY,
+        }),
+    databaseUrl
+      ? undefined
+      : startPostgres({ dataDir: path.join(dataDir, 'postgres'), port: parsePort('PG_PORT', 5440) }),
   ]);
   const redis = redisStart.status === 'fulfilled' ? redisStart.value : undefined;
   const postgres = postgresStart.status === 'fulfilled' ? postgresStart.value : undefined;

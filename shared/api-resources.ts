@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { statusByCode, type ErrorCode } from './errors.ts';
+import { type ErrorCode, statusByCode } from './errors.ts';
 
 /**
  * The response shapes of the API as zod schemas: the presenters are typed by them (so a field added
@@ -24,7 +24,8 @@ export const ErrorEnvelopeSchema = z
   })
   .strict();
 
-export const pageOf = <T extends z.ZodType>(item: T) => z.object({ data: z.array(item), nextCursor: z.string().nullable() }).strict();
+export const pageOf = <T extends z.ZodType>(item: T) =>
+  z.object({ data: z.array(item), nextCursor: z.string().nullable() }).strict();
 
 export const ProjectSchema = z
   .object({
@@ -38,7 +39,9 @@ export const ProjectSchema = z
   })
   .strict();
 
-export const ApiKeySchema = z.object({ id, name: z.string().nullable(), prefix: z.string(), createdAt: nullableTime }).strict();
+export const ApiKeySchema = z
+  .object({ id, name: z.string().nullable(), prefix: z.string(), createdAt: nullableTime })
+  .strict();
 /** The one response that shows a key in full: its creation. */
 export const CreatedApiKeySchema = ApiKeySchema.extend({ key: z.string() }).strict();
 
@@ -82,10 +85,16 @@ export const InvocationSchema = z
   })
   .strict();
 
-export const ExecutionResultSchema = z.object({ invocationId: z.string(), output: z.unknown(), durationMs: z.number().nullable() }).strict();
-export const ExecutionAcceptedSchema = z.object({ invocationId: z.string(), status: z.enum(['queued', 'running', 'succeeded', 'failed']) }).strict();
+export const ExecutionResultSchema = z
+  .object({ invocationId: z.string(), output: z.unknown(), durationMs: z.number().nullable() })
+  .strict();
+export const ExecutionAcceptedSchema = z
+  .object({ invocationId: z.string(), status: z.enum(['queued', 'running', 'succeeded', 'failed']) })
+  .strict();
 
-export const WebhookSchema = z.object({ id, url: z.string(), events: z.array(z.string()), createdAt: nullableTime }).strict();
+export const WebhookSchema = z
+  .object({ id, url: z.string(), events: z.array(z.string()), createdAt: nullableTime })
+  .strict();
 /** Creation and rotation are the only responses that show the signing secret. */
 export const CreatedWebhookSchema = WebhookSchema.extend({ secret: z.string() }).strict();
 export const WebhookSecretSchema = z.object({ secret: z.string() }).strict();
@@ -106,10 +115,19 @@ export const DeliverySchema = z
   .strict();
 
 export const InboundEventSchema = z
-  .object({ id, connectionId: z.string(), connectorId: z.string(), type: z.string(), receivedAt: nullableTime, payload: z.unknown() })
+  .object({
+    id,
+    connectionId: z.string(),
+    connectorId: z.string(),
+    type: z.string(),
+    receivedAt: nullableTime,
+    payload: z.unknown(),
+  })
   .strict();
 
-const AuthFieldSchema = z.object({ key: z.string(), label: z.string(), secret: z.boolean(), required: z.boolean() }).strict();
+const AuthFieldSchema = z
+  .object({ key: z.string(), label: z.string(), secret: z.boolean(), required: z.boolean() })
+  .strict();
 
 export const ConnectorSchema = z
   .object({
@@ -157,7 +175,14 @@ export const ToolSchema = z
         method: z.literal('POST'),
         path: z.literal('/v1/executions'),
         headers: z.record(z.string(), z.string()),
-        body: z.object({ connectorId: z.string(), actionId: z.string(), connectionId: z.string().optional(), input: z.unknown() }).strict(),
+        body: z
+          .object({
+            connectorId: z.string(),
+            actionId: z.string(),
+            connectionId: z.string().optional(),
+            input: z.unknown(),
+          })
+          .strict(),
       })
       .strict(),
   })
@@ -235,7 +260,9 @@ export const RateLimitUsageSchema = z
   })
   .strict();
 
-export const HealthSchema = z.object({ status: z.literal('ok'), checks: z.record(z.string(), z.unknown()).optional() }).strict();
+export const HealthSchema = z
+  .object({ status: z.literal('ok'), checks: z.record(z.string(), z.unknown()).optional() })
+  .strict();
 
 export type Project = z.infer<typeof ProjectSchema>;
 export type ApiKey = z.infer<typeof ApiKeySchema>;

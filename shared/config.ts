@@ -21,7 +21,10 @@ const configSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'),
   /** Send hot-path queries as named prepared statements; turn off behind a transaction-pooling proxy. */
-  DB_PREPARED_STATEMENTS: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
+  DB_PREPARED_STATEMENTS: z
+    .enum(['true', 'false'])
+    .default('true')
+    .transform((v) => v === 'true'),
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL'),
   CONNECTORS_ENCRYPTION_KEYS: z.string().min(1, 'is required'),
   BOOTSTRAP_WORKSPACE_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
@@ -46,21 +49,37 @@ const configSchema = z.object({
   EXECUTION_TIME_BUDGET_MS: z.coerce.number().int().positive().default(60_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   PUBLIC_URL: httpUrl.optional(),
-  MAX_BODY_BYTES: z.coerce.number().int().positive().default(1024 * 1024),
+  MAX_BODY_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(1024 * 1024),
   UPSTREAM_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
   /** The largest upstream answer read and parsed (JSON or text); a larger one fails the call with `upstream_error` (response_too_large). */
-  UPSTREAM_MAX_RESPONSE_BYTES: z.coerce.number().int().positive().default(10 * 1024 * 1024),
+  UPSTREAM_MAX_RESPONSE_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(10 * 1024 * 1024),
   /**
    * The largest binary upstream answer (audio), kept as an artifact. ElevenLabs' longest speech
    * input (40,000 characters) is about 45 minutes of 128 kbit/s MP3, ~43 MB.
    */
-  UPSTREAM_MAX_BINARY_BYTES: z.coerce.number().int().positive().default(64 * 1024 * 1024),
+  UPSTREAM_MAX_BINARY_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(64 * 1024 * 1024),
   /** Compiled custom connector definitions kept in memory per process (by workspace, id and version). */
   CUSTOM_CONNECTORS_CACHE_SIZE: z.coerce.number().int().positive().default(500),
   /** Custom connectors one workspace may define; POST /v1/connectors beyond it is 409 conflict. */
   CUSTOM_CONNECTORS_PER_WORKSPACE_MAX: z.coerce.number().int().positive().default(50),
   /** How often each active connection's credentials are re-tested; 0 turns health checks off. */
-  HEALTH_CHECK_INTERVAL_MS: z.coerce.number().int().min(0).default(24 * 3600 * 1000),
+  HEALTH_CHECK_INTERVAL_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(24 * 3600 * 1000),
   /** How often workers look for due health checks and other maintenance. */
   MAINTENANCE_TICK_MS: z.coerce.number().int().min(1_000).default(60_000),
   /** Invocation outputs and artifacts are deleted after this many days; the audit row stays. */
@@ -70,18 +89,34 @@ const configSchema = z.object({
    * Deprecated alias (use EGRESS_ALLOW_HOSTS): `true` lets the egress guard through to loopback and
    * private ranges (and `localhost`); every other refused class (metadata, link-local, ...) stays refused.
    */
-  WEBHOOK_ALLOW_PRIVATE_TARGETS: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+  WEBHOOK_ALLOW_PRIVATE_TARGETS: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((v) => v === 'true'),
   /** Host names, IPs and CIDRs the egress guard (shared/egress/) lets through, comma-separated. */
   EGRESS_ALLOW_HOSTS: z
     .string()
     .default('')
-    .transform((v) => v.split(',').map((h) => h.trim()).filter(Boolean))
-    .refine((entries) => invalidAllowEntries(entries).length === 0, 'must be a comma-separated list of host names, IPs or CIDRs such as hooks.corp.example,10.1.2.3,192.168.0.0/16'),
+    .transform((v) =>
+      v
+        .split(',')
+        .map((h) => h.trim())
+        .filter(Boolean),
+    )
+    .refine(
+      (entries) => invalidAllowEntries(entries).length === 0,
+      'must be a comma-separated list of host names, IPs or CIDRs such as hooks.corp.example,10.1.2.3,192.168.0.0/16',
+    ),
   /**
    * The largest body POST /v1/inbound/… reads (bytes). Larger is 413 unread; services send events of
    * a few KiB (Slack, Resend, Twilio), and the body is held raw until its signature is checked.
    */
-  INBOUND_MAX_BODY_BYTES: z.coerce.number().int().positive().max(16 * 1024 * 1024).default(256 * 1024),
+  INBOUND_MAX_BODY_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .max(16 * 1024 * 1024)
+    .default(256 * 1024),
   /** Webhooks one workspace may have; POST /v1/webhooks beyond it is 409 conflict. */
   WEBHOOKS_PER_WORKSPACE_MAX: z.coerce.number().int().positive().default(20),
   /** Webhook deliveries in flight at once per worker process (they wait on the network, not the CPU). */
@@ -96,8 +131,19 @@ const configSchema = z.object({
   MCP_ALLOWED_ORIGINS: z
     .string()
     .default('')
-    .transform((v) => v.split(',').map((o) => o.trim()).filter(Boolean))
-    .pipe(z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'must be a comma-separated list of origins such as https://app.example.com'))),
+    .transform((v) =>
+      v
+        .split(',')
+        .map((o) => o.trim())
+        .filter(Boolean),
+    )
+    .pipe(
+      z.array(
+        z
+          .string()
+          .regex(/^https?:\/\/[^/\s]+$/, 'must be a comma-separated list of origins such as https://app.example.com'),
+      ),
+    ),
   /**
    * How long a connect session's token (POST /v1/connect-sessions, the hosted page /connect/{token})
    * stays usable, in seconds; at most 30 minutes: the link may be forwarded or leak from a history.
@@ -110,7 +156,12 @@ const configSchema = z.object({
   OAUTH_REDIRECT_URIS: z
     .string()
     .default('')
-    .transform((v) => v.split(',').map((o) => o.trim()).filter(Boolean))
+    .transform((v) =>
+      v
+        .split(',')
+        .map((o) => o.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(httpUrl)),
   /** Each worker serves /metrics here; 0 picks a free port (logged). */
   WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
@@ -129,7 +180,11 @@ const configSchema = z.object({
   /** Open connections per client address; more are answered 429 and closed. Trusted proxies are exempt. */
   MAX_CONNECTIONS_PER_CLIENT: z.coerce.number().int().positive().default(64),
   /** Request body bytes one api process holds at once; a body that does not fit is refused (503) unread. */
-  MAX_INFLIGHT_BODY_BYTES: z.coerce.number().int().positive().default(32 * 1024 * 1024),
+  MAX_INFLIGHT_BODY_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(32 * 1024 * 1024),
   /** Failed authentications per client address and window before its keyed requests get 429 until the window ends. */
   AUTH_FAILURE_LIMIT: z.coerce.number().int().positive().default(20),
   /** The window AUTH_FAILURE_LIMIT counts in; a throttled address is let through again when it ends. */
@@ -141,8 +196,22 @@ const configSchema = z.object({
   TRUST_PROXY: z
     .string()
     .default('')
-    .transform((v) => v.split(',').map((p) => p.trim()).filter(Boolean))
-    .pipe(z.array(z.string().refine(isProxySpec, 'must be a comma-separated list of IP addresses, CIDR ranges, loopback, linklocal or uniquelocal'))),
+    .transform((v) =>
+      v
+        .split(',')
+        .map((p) => p.trim())
+        .filter(Boolean),
+    )
+    .pipe(
+      z.array(
+        z
+          .string()
+          .refine(
+            isProxySpec,
+            'must be a comma-separated list of IP addresses, CIDR ranges, loopback, linklocal or uniquelocal',
+          ),
+      ),
+    ),
 });
 
 /**
@@ -151,7 +220,15 @@ const configSchema = z.object({
  * kind, and handed to the connectors as `Config.connectorSettings`. Their defaults live in the
  * connector definitions, so this file never names a service.
  */
-export const CONNECTOR_SETTING_SUFFIXES = ['_API_URL', '_OAUTH_AUTHORIZE_URL', '_OAUTH_TOKEN_URL', '_CLIENT_ID', '_CLIENT_SECRET', '_RATE_LIMIT_PER_MINUTE', '_SIGNING_SECRET'] as const;
+export const CONNECTOR_SETTING_SUFFIXES = [
+  '_API_URL',
+  '_OAUTH_AUTHORIZE_URL',
+  '_OAUTH_TOKEN_URL',
+  '_CLIENT_ID',
+  '_CLIENT_SECRET',
+  '_RATE_LIMIT_PER_MINUTE',
+  '_SIGNING_SECRET',
+] as const;
 const connectorSettingName = /^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*$/;
 const isUrlSetting = (name: string) => name.endsWith('_URL');
 const isRateSetting = (name: string) => name.endsWith('_RATE_LIMIT_PER_MINUTE');
@@ -188,7 +265,9 @@ export class ConfigError extends Error {
 
 /** Empty strings count as unset, as they do in most deployment tools. */
 function withoutEmpty(env: NodeJS.ProcessEnv): Record<string, string> {
-  return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined && e[1] !== ''));
+  return Object.fromEntries(
+    Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined && e[1] !== ''),
+  );
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {

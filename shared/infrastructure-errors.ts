@@ -3,7 +3,21 @@
  * bad request? Used by the api (→ 503) and the worker (→ try the job again later). A Redis at its
  * `maxmemory` (noeviction) refuses writes with OOM until jobs drain: the same, for a caller.
  */
-const codes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', '57P01', '57P02', '57P03', '08006', '08001', '08003', '08004']);
+const codes = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  '57P01',
+  '57P02',
+  '57P03',
+  '08006',
+  '08001',
+  '08003',
+  '08004',
+]);
 const messages =
   /Connection is closed|connection terminated|timeout exceeded when trying to connect|Stream isn't writeable|MaxRetriesPerRequest|Reached the max retries|the database system is (starting|shutting) up|Connection terminated|Client has encountered a connection error|^OOM command not allowed/i;
 

@@ -15,9 +15,11 @@ export function withoutNul(value: unknown): unknown {
 export function redactSecrets<T>(value: T, secrets: readonly string[]): T {
   if (secrets.length === 0) return value;
   const redact = (v: unknown): unknown => {
-    if (typeof v === 'string') return secrets.reduce((s, secret) => (s.includes(secret) ? s.replaceAll(secret, '[redacted]') : s), v);
+    if (typeof v === 'string')
+      return secrets.reduce((s, secret) => (s.includes(secret) ? s.replaceAll(secret, '[redacted]') : s), v);
     if (Array.isArray(v)) return v.map(redact);
-    if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [redact(k) as string, redact(x)]));
+    if (v !== null && typeof v === 'object')
+      return Object.fromEntries(Object.entries(v).map(([k, x]) => [redact(k) as string, redact(x)]));
     return v;
   };
   return redact(value) as T;

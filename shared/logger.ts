@@ -1,4 +1,4 @@
-import { pino, type DestinationStream, type Logger } from 'pino';
+import { type DestinationStream, type Logger, pino } from 'pino';
 
 export type { Logger };
 
@@ -30,14 +30,18 @@ export const redactedPaths = [
   '*.secret',
 ];
 
-export function createLogger(name: string, level = process.env.LOG_LEVEL ?? 'info', destination?: DestinationStream): Logger {
+export function createLogger(
+  name: string,
+  level = process.env.LOG_LEVEL ?? 'info',
+  destination?: DestinationStream,
+): Logger {
   return pino(
     {
-    name,
-    level,
-    redact: { paths: redactedPaths, censor: '[redacted]' },
-    base: { pid: process.pid, service: name },
-    timestamp: pino.stdTimeFunctions.isoTime,
+      name,
+      level,
+      redact: { paths: redactedPaths, censor: '[redacted]' },
+      base: { pid: process.pid, service: name },
+      timestamp: pino.stdTimeFunctions.isoTime,
     },
     destination,
   );

@@ -1,4 +1,4 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, register, type Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, type Registry, register } from 'prom-client';
 
 /**
  * Prometheus metrics of this process. Every label value comes from a bounded set (route templates,

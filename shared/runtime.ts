@@ -1,7 +1,7 @@
-import { loadConfigOrExit, type Config } from './config.ts';
+import { type Config, loadConfigOrExit } from './config.ts';
+import { findMissingKeyIds } from './connections/connection-status.ts';
 import { KeyringError, parseKeyring } from './crypto/keyring.ts';
 import { Vault } from './crypto/vault.ts';
-import { findMissingKeyIds } from './connections/connection-status.ts';
 import { createDb, type Db } from './db/database.ts';
 import type { Logger } from './logger.ts';
 
@@ -22,11 +22,19 @@ export function loadRuntime(): { config: Config; vault: Vault } {
   }
 }
 
-export async function openDatabaseChecked(config: Config, vault: Vault, logger: Logger, poolSize?: number): Promise<Db> {
+export async function openDatabaseChecked(
+  config: Config,
+  vault: Vault,
+  logger: Logger,
+  poolSize?: number,
+): Promise<Db> {
   const db = createDb(config.DATABASE_URL, { max: poolSize, preparedStatements: config.DB_PREPARED_STATEMENTS });
   const missing = await findMissingKeyIds(db, (kid) => vault.hasKey(kid));
   if (missing.length > 0) {
-    logger.fatal({ missingKeyIds: missing }, 'stored credentials use encryption keys missing from CONNECTORS_ENCRYPTION_KEYS');
+    logger.fatal(
+      { missingKeyIds: missing },
+      'stored credentials use encryption keys missing from CONNECTORS_ENCRYPTION_KEYS',
+    );
     process.stderr.write(
       `config error: CONNECTORS_ENCRYPTION_KEYS: connections are encrypted with key id(s) ${missing.join(', ')}, which the keyring lacks; add them back (run the re-encrypt command before removing a key)\n`,
     );

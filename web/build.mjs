@@ -30,7 +30,9 @@ export function pageScriptSizes(outDir) {
   const sizes = {};
   for (const page of PAGES) {
     const html = fs.readFileSync(path.join(outDir, page, 'index.html'), 'utf8');
-    const scripts = [...html.matchAll(/<(?:script|link)[^>]+(?:src|href)="\/[a-z]+\/(assets\/[^"]+\.js)"/g)].map((m) => m[1]);
+    const scripts = [...html.matchAll(/<(?:script|link)[^>]+(?:src|href)="\/[a-z]+\/(assets\/[^"]+\.js)"/g)].map(
+      (m) => m[1],
+    );
     sizes[page] = scripts.reduce((sum, rel) => sum + gzipSync(fs.readFileSync(path.join(outDir, page, rel))).length, 0);
   }
   return sizes;
@@ -43,7 +45,11 @@ export async function buildWeb(root, { quiet = false } = {}) {
   const stamp = path.join(outDir, '.sources');
   if (!fs.existsSync(webDir)) return { built: false, prebuilt: true };
   const hash = sourcesHash(webDir);
-  if (fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === hash && PAGES.every((p) => fs.existsSync(path.join(outDir, p, 'index.html')))) {
+  if (
+    fs.existsSync(stamp) &&
+    fs.readFileSync(stamp, 'utf8') === hash &&
+    PAGES.every((p) => fs.existsSync(path.join(outDir, p, 'index.html')))
+  ) {
     return { built: false };
   }
   let vite, preact;
@@ -52,7 +58,9 @@ export async function buildWeb(root, { quiet = false } = {}) {
     preact = (await import('@preact/preset-vite')).default;
   } catch (err) {
     if (err?.code !== 'ERR_MODULE_NOT_FOUND') throw err;
-    throw new Error('vite is not installed (a production-only install?): run `npm ci` with dev dependencies to build dist/web');
+    throw new Error(
+      'vite is not installed (a production-only install?): run `npm ci` with dev dependencies to build dist/web',
+    );
   }
   // A production build whoever runs it: Vite keeps a NODE_ENV it finds (vitest sets `test`), and
   // then Preact's development code and devtools hook go in, twice the size.

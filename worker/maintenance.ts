@@ -6,7 +6,7 @@ import type { Db } from '../shared/db/database.ts';
 import { RateLimitPolicy } from '../shared/limiter/rate-limit-policy.ts';
 import { limitKey, type SlidingWindowLimiter } from '../shared/limiter/sliding-window-limiter.ts';
 import type { Logger } from '../shared/logger.ts';
-import { healthCheckJobOptions, type HealthCheckJobData } from '../shared/queue/maintenance-jobs.ts';
+import { type HealthCheckJobData, healthCheckJobOptions } from '../shared/queue/maintenance-jobs.ts';
 
 const BATCH = 500;
 
@@ -15,13 +15,26 @@ const BATCH = 500;
  * connections whose health check is due and queues their checks spread over the tick, each on a
  * rate-limit slot of a project the connection is bound to, so checks count against the limit.
  */
-export async function scheduleDueHealthChecks(deps: { db: Db; config: Config; limiter: SlidingWindowLimiter; healthQueue: Queue<HealthCheckJobData>; logger: Logger; connectors: ConnectorLookup }): Promise<number> {
+export async function scheduleDueHealthChecks(deps: {
+  db: Db;
+  config: Config;
+  limiter: SlidingWindowLimiter;
+  healthQueue: Queue<HealthCheckJobData>;
+  logger: Logger;
+  connectors: ConnectorLookup;
+}): Promise<number> {
   const { db, config, limiter, healthQueue } = deps;
   const interval = config.HEALTH_CHECK_INTERVAL_MS;
   if (interval <= 0) return 0;
   // Claim atomically: the next due time moves on by one interval (±10%), so concurrent ticks or a
   // crash after claiming never check a connection twice or hammer it.
-  const due = await sql<{ id: string; workspace_id: string; connector_id: string; project_id: string | null; rate_limits: Record<string, number> | null }>`
+  const due = await sql<{
+    id: string;
+    workspace_id: string;
+    connector_id: string;
+    project_id: string | null;
+    rate_limits: Record<string, number> | null;
+  }>`
     with claimed as (
       update connections set next_health_check_at = now() + ${interval} * (0.9 + random() * 0.2) * interval '1 millisecond'
        where id in (select id from connections where status = 'active' and next_health_check_at <= now()
@@ -49,7 +62,11 @@ export async function scheduleDueHealthChecks(deps: { db: Db; config: Config; li
       );
       if (slot.granted) delay = slot.delayMs;
     }
-    await healthQueue.add('check', { connectionId: c.id }, { ...healthCheckJobOptions, jobId: `health:${c.id}:${now}`, delay, priority: 1000 });
+    await healthQueue.add(
+      'check',
+      { connectionId: c.id },
+      { ...healthCheckJobOptions, jobId: `health:${c.id}:${now}`, delay, priority: 1000 },
+    );
   }
   if (due.rows.length) deps.logger.info({ count: due.rows.length }, 'health checks scheduled');
   return due.rows.length;

@@ -7,7 +7,10 @@ import { metricsText } from '../shared/metrics.ts';
  * A worker's own /metrics (and /healthz) on a small HTTP port. A port already in use is logged,
  * not fatal: losing metrics must never stop a worker from draining its queue.
  */
-export async function startMetricsServer(port: number, logger: Logger): Promise<{ port: number | null; stop(): Promise<void> }> {
+export async function startMetricsServer(
+  port: number,
+  logger: Logger,
+): Promise<{ port: number | null; stop(): Promise<void> }> {
   const server: Server = createServer((req, res) => {
     if (req.url === '/metrics') {
       metricsText().then(

@@ -15,7 +15,11 @@ const BATCH = 200;
  * rather than left queued forever. Jobs still waiting or delayed (deferred by the rate limit) are
  * left alone.
  */
-export async function sweepUnfinishedInvocations(db: Db, queue: Queue<ExecuteJobData>, logger: Logger): Promise<number> {
+export async function sweepUnfinishedInvocations(
+  db: Db,
+  queue: Queue<ExecuteJobData>,
+  logger: Logger,
+): Promise<number> {
   const rows = await db
     .selectFrom('invocations')
     .select(['id', 'status'])

@@ -1,35 +1,35 @@
-import { DelayedError, Queue, Worker, type Processor } from 'bullmq';
+import { DelayedError, type Processor, Queue, Worker } from 'bullmq';
 import type { Config } from '../shared/config.ts';
 import { ConnectionBreaker } from '../shared/connections/connection-breaker.ts';
+import { connectionPresenter } from '../shared/connections/connection-resource.ts';
 import { CredentialRefresher } from '../shared/connections/credential-refresher.ts';
 import type { Vault } from '../shared/crypto/vault.ts';
-import type { Logger } from '../shared/logger.ts';
+import { createConnectorLookup } from '../shared/custom-connectors/connector-lookup.ts';
+import { egressGuardFromConfig } from '../shared/egress/egress-guard.ts';
+import { purgeExpiredEventPayloads, queueUnfannedEvents } from '../shared/inbound/inbound-events.ts';
+import { purgeExpired, retentionCutoff } from '../shared/invocations/retention.ts';
 import { RunningShare } from '../shared/limiter/running-share.ts';
 import { SlidingWindowLimiter } from '../shared/limiter/sliding-window-limiter.ts';
+import type { Logger } from '../shared/logger.ts';
+import { observeWebhookCircuits } from '../shared/metrics.ts';
+import { publicBaseUrl } from '../shared/public-url.ts';
 import { EXECUTE_QUEUE, type ExecuteJobData } from '../shared/queue/execute-job.ts';
-import { HEALTH_CHECK_QUEUE, MAINTENANCE_QUEUE, type HealthCheckJobData } from '../shared/queue/maintenance-jobs.ts';
+import { INBOUND_EVENT_QUEUE, type InboundEventJobData } from '../shared/queue/inbound-event-job.ts';
+import { HEALTH_CHECK_QUEUE, type HealthCheckJobData, MAINTENANCE_QUEUE } from '../shared/queue/maintenance-jobs.ts';
 import { createRedis } from '../shared/queue/redis.ts';
 import { stalledJobRecovery } from '../shared/queue/stalled-job-recovery.ts';
 import { WEBHOOK_QUEUE, type WebhookJobData } from '../shared/queue/webhook-delivery-job.ts';
 import { openDatabaseChecked } from '../shared/runtime.ts';
 import { ConnectionEvents } from '../shared/webhooks-out/connection-events.ts';
-import { connectionPresenter } from '../shared/connections/connection-resource.ts';
-import { publicBaseUrl } from '../shared/public-url.ts';
-import { INBOUND_EVENT_QUEUE, type InboundEventJobData } from '../shared/queue/inbound-event-job.ts';
-import { purgeExpiredEventPayloads, queueUnfannedEvents } from '../shared/inbound/inbound-events.ts';
-import { createInboundFanOutProcessor } from './inbound/fan-out-processor.ts';
 import { createExecuteProcessor } from './execute/execute-processor.ts';
-import { createHealthCheckProcessor } from './health-check-processor.ts';
-import { scheduleDueHealthChecks } from './maintenance.ts';
-import { sweepUnfinishedInvocations } from './unfinished-sweeper.ts';
-import { purgeExpired, retentionCutoff } from '../shared/invocations/retention.ts';
 import { RetryScheduled } from './execute/retry-policy.ts';
+import { createHealthCheckProcessor } from './health-check-processor.ts';
+import { createInboundFanOutProcessor } from './inbound/fan-out-processor.ts';
+import { scheduleDueHealthChecks } from './maintenance.ts';
 import { startMetricsServer } from './metrics-server.ts';
-import { createWebhookDeliveryProcessor } from './webhooks-out/delivery-processor.ts';
+import { sweepUnfinishedInvocations } from './unfinished-sweeper.ts';
 import { WebhookCircuits } from './webhooks-out/circuit.ts';
-import { egressGuardFromConfig } from '../shared/egress/egress-guard.ts';
-import { createConnectorLookup } from '../shared/custom-connectors/connector-lookup.ts';
-import { observeWebhookCircuits } from '../shared/metrics.ts';
+import { createWebhookDeliveryProcessor } from './webhooks-out/delivery-processor.ts';
 
 export interface RunningWorker {
   /** Where /metrics is served, or null when the port was taken. */
@@ -47,7 +47,11 @@ export async function startWorker(config: Config, vault: Vault, logger: Logger):
   const publisher = createRedis(config.REDIS_URL, 'worker');
   publisher.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
   const limiter = new SlidingWindowLimiter(publisher);
-  const share = new RunningShare(publisher, { name: EXECUTE_QUEUE, concurrency: config.WORKER_CONCURRENCY, reserve: config.EXECUTION_RESERVE_SLOTS });
+  const share = new RunningShare(publisher, {
+    name: EXECUTE_QUEUE,
+    concurrency: config.WORKER_CONCURRENCY,
+    reserve: config.EXECUTION_RESERVE_SLOTS,
+  });
   // Webhook deliveries: the same fair shares, per workspace, over the delivery slots.
   const deliveryShare = new RunningShare(publisher, { name: WEBHOOK_QUEUE, concurrency: config.WEBHOOK_CONCURRENCY });
   await Promise.all([share.start(), deliveryShare.start()]);
@@ -64,10 +68,17 @@ export async function startWorker(config: Config, vault: Vault, logger: Logger):
   // Webhook deliveries: one egress guard, a share of the slots per workspace, a circuit per target.
   const egress = egressGuardFromConfig(config);
   const slotHoldMs = config.WEBHOOK_TIMEOUT_MS + 5_000;
-  const circuits = new WebhookCircuits(publisher, { failures: config.WEBHOOK_CIRCUIT_FAILURES, cooloffMs: config.WEBHOOK_CIRCUIT_COOLOFF_MS, probeHoldMs: slotHoldMs });
+  const circuits = new WebhookCircuits(publisher, {
+    failures: config.WEBHOOK_CIRCUIT_FAILURES,
+    cooloffMs: config.WEBHOOK_CIRCUIT_COOLOFF_MS,
+    probeHoldMs: slotHoldMs,
+  });
   observeWebhookCircuits(() => circuits.openCount());
 
-  const settings = { backoffStrategy: (_attempts: number, _type?: string, err?: Error) => (err instanceof RetryScheduled ? err.delayMs : 1_000) };
+  const settings = {
+    backoffStrategy: (_attempts: number, _type?: string, err?: Error) =>
+      err instanceof RetryScheduled ? err.delayMs : 1_000,
+  };
   const consumer = <T>(queue: string, processor: Processor<T>, concurrency: number) => {
     const worker = new Worker<T>(queue, processor, {
       connection: createRedis(config.REDIS_URL, 'worker'),
@@ -76,7 +87,8 @@ export async function startWorker(config: Config, vault: Vault, logger: Logger):
       settings,
     });
     worker.on('failed', (job, err) => {
-      if (!(err instanceof RetryScheduled) && !(err instanceof DelayedError)) logger.error({ queue, jobId: job?.id, err: err.message }, 'job failed');
+      if (!(err instanceof RetryScheduled) && !(err instanceof DelayedError))
+        logger.error({ queue, jobId: job?.id, err: err.message }, 'job failed');
     });
     worker.on('error', (err) => logger.error({ queue, err: err.message }, 'worker error'));
     return worker;
@@ -88,10 +100,22 @@ export async function startWorker(config: Config, vault: Vault, logger: Logger):
       createExecuteProcessor({ db, config, publisher, limiter, share, refresher, breaker, logger, connectors }),
       config.WORKER_CONCURRENCY,
     ),
-    consumer<WebhookJobData>(WEBHOOK_QUEUE, createWebhookDeliveryProcessor({ db, vault, config, logger, egress, share: deliveryShare, circuits }), config.WEBHOOK_CONCURRENCY),
+    consumer<WebhookJobData>(
+      WEBHOOK_QUEUE,
+      createWebhookDeliveryProcessor({ db, vault, config, logger, egress, share: deliveryShare, circuits }),
+      config.WEBHOOK_CONCURRENCY,
+    ),
     // Inbound events → deliveries: a few database statements each, so a few at once per worker.
-    consumer<InboundEventJobData>(INBOUND_EVENT_QUEUE, createInboundFanOutProcessor({ db, deliveries: webhookQueue }), 4),
-    consumer<HealthCheckJobData>(HEALTH_CHECK_QUEUE, createHealthCheckProcessor({ db, config, refresher, breaker, logger, connectors }), 2),
+    consumer<InboundEventJobData>(
+      INBOUND_EVENT_QUEUE,
+      createInboundFanOutProcessor({ db, deliveries: webhookQueue }),
+      4,
+    ),
+    consumer<HealthCheckJobData>(
+      HEALTH_CHECK_QUEUE,
+      createHealthCheckProcessor({ db, config, refresher, breaker, logger, connectors }),
+      2,
+    ),
     consumer(
       MAINTENANCE_QUEUE,
       async () => {
@@ -99,7 +123,8 @@ export async function startWorker(config: Config, vault: Vault, logger: Logger):
         await sweepUnfinishedInvocations(db, executeQueue, logger);
         const cutoff = retentionCutoff(config.INVOCATION_RETENTION_DAYS);
         const purged = await purgeExpired(db, cutoff, 1000);
-        if (purged.outputsCleared || purged.artifactsDeleted) logger.info(purged, 'retention: old outputs and artifacts removed');
+        if (purged.outputsCleared || purged.artifactsDeleted)
+          logger.info(purged, 'retention: old outputs and artifacts removed');
         const eventPayloads = await purgeExpiredEventPayloads(db, cutoff, 1000);
         if (eventPayloads) logger.info({ eventPayloads }, 'retention: old inbound event payloads removed');
         const requeued = await queueUnfannedEvents(db, inboundQueue);
@@ -109,7 +134,11 @@ export async function startWorker(config: Config, vault: Vault, logger: Logger):
     ),
   ];
   // One tick per period for the whole tier, however many workers run (BullMQ job schedulers are unique by id).
-  await maintenanceQueue.upsertJobScheduler('maintenance-tick', { every: config.MAINTENANCE_TICK_MS }, { name: 'tick', opts: { removeOnComplete: 100, removeOnFail: 100 } });
+  await maintenanceQueue.upsertJobScheduler(
+    'maintenance-tick',
+    { every: config.MAINTENANCE_TICK_MS },
+    { name: 'tick', opts: { removeOnComplete: 100, removeOnFail: 100 } },
+  );
   await Promise.all(workers.map((w) => w.waitUntilReady()));
   const metricsServer = await startMetricsServer(config.WORKER_METRICS_PORT, logger);
   logger.info({ concurrency: config.WORKER_CONCURRENCY, metricsPort: metricsServer.port }, 'worker ready');
@@ -120,14 +149,22 @@ export async function startWorker(config: Config, vault: Vault, logger: Logger):
       // Drain: stop taking jobs and let active ones finish, bounded by the upstream timeout. Jobs
       // still running after that are left to the stalled-job check of the other workers.
       const drained = Promise.all(workers.map((w) => w.close()));
-      const limit = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), config.UPSTREAM_TIMEOUT_MS + 5_000).unref());
+      const limit = new Promise<'timeout'>((r) =>
+        setTimeout(() => r('timeout'), config.UPSTREAM_TIMEOUT_MS + 5_000).unref(),
+      );
       if ((await Promise.race([drained, limit])) === 'timeout') {
         logger.warn('drain timed out; closing with jobs still active');
         await Promise.all(workers.map((w) => w.close(true)));
       }
       await Promise.all([share.stop(), deliveryShare.stop()]);
       await metricsServer.stop();
-      await Promise.all([webhookQueue.close(), inboundQueue.close(), healthQueue.close(), maintenanceQueue.close(), executeQueue.close()]);
+      await Promise.all([
+        webhookQueue.close(),
+        inboundQueue.close(),
+        healthQueue.close(),
+        maintenanceQueue.close(),
+        executeQueue.close(),
+      ]);
       await publisher.quit().catch(() => {});
       await db.destroy();
     },

@@ -35,6 +35,9 @@ export function bindBrowser(req: Request, res: Response, config: Pick<Config, 'P
   if (existing) return existing;
   const value = randomBytes(32).toString('base64url');
   const secure = config.PUBLIC_URL?.startsWith('https:') ? '; Secure' : '';
-  res.append('Set-Cookie', `${BROWSER_COOKIE}=${value}; Path=/v1/; Max-Age=${COOKIE_MAX_AGE_S}; HttpOnly; SameSite=Lax${secure}`);
+  res.append(
+    'Set-Cookie',
+    `${BROWSER_COOKIE}=${value}; Path=/v1/; Max-Age=${COOKIE_MAX_AGE_S}; HttpOnly; SameSite=Lax${secure}`,
+  );
   return hash(value);
 }

@@ -1,9 +1,9 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Request } from 'express';
+import type { Selectable } from 'kysely';
 import { sql } from 'kysely';
 import type { Db } from '../../shared/db/database.ts';
 import type { ConnectSessionTable } from '../../shared/db/schema.ts';
-import type { Selectable } from 'kysely';
 import { ApiError } from '../../shared/errors.ts';
 import { clientAddress } from '../http/client-address.ts';
 import type { AuthFailureThrottle } from '../middleware/auth-throttle.ts';
@@ -76,7 +76,11 @@ export class ConnectSessionAuth {
  * false, nothing stored): claimed first, so two tabs or a slow OAuth consent never attach two
  * connections; released again if storing fails. The token stops working once it is completed.
  */
-export async function completeSession(db: Db, sessionId: string, create: () => Promise<string>): Promise<string | null> {
+export async function completeSession(
+  db: Db,
+  sessionId: string,
+  create: () => Promise<string>,
+): Promise<string | null> {
   if (!(await claimSession(db, sessionId))) return null;
   let connectionId: string;
   try {

@@ -1,5 +1,5 @@
-import { ApiError } from '../../shared/errors.ts';
 import { createEgressGuard, type EgressGuard } from '../../shared/egress/egress-guard.ts';
+import { ApiError } from '../../shared/errors.ts';
 
 /** The guard without any operator exception: tells which targets are public on their own. */
 const publicOnly = createEgressGuard();
@@ -13,7 +13,10 @@ const publicOnly = createEgressGuard();
  */
 export function assertPublicBaseUrl(field: string, value: string, guard: EgressGuard): void {
   const problem = publicUrlProblem(value, guard);
-  if (problem) throw new ApiError('invalid_credentials_shape', `The credentials field ${field} ${problem}.`, [{ path: `credentials.${field}`, message: problem }]);
+  if (problem)
+    throw new ApiError('invalid_credentials_shape', `The credentials field ${field} ${problem}.`, [
+      { path: `credentials.${field}`, message: problem },
+    ]);
 }
 
 /** Why a tenant-chosen URL the engine will call is refused (its wording), or undefined when it may be used. */

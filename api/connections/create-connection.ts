@@ -22,7 +22,14 @@ export interface NewConnection {
 export async function assertProjectsInWorkspace(db: Db, workspaceId: string, projectIds: string[]): Promise<void> {
   if (projectIds.length === 0) return;
   const valid = projectIds.every((id) => isWellFormedId('project', id));
-  const found = valid ? await db.selectFrom('projects').select('id').where('workspace_id', '=', workspaceId).where('id', 'in', projectIds).execute() : [];
+  const found = valid
+    ? await db
+        .selectFrom('projects')
+        .select('id')
+        .where('workspace_id', '=', workspaceId)
+        .where('id', 'in', projectIds)
+        .execute()
+    : [];
   if (found.length !== projectIds.length) throw notFound('project');
 }
 
@@ -42,11 +49,15 @@ export async function insertConnection(db: Db, vault: Vault, c: NewConnection): 
         status_reason: c.statusReason,
         ...sealCredentials(vault, id, c.credentials),
         credentials_hint: JSON.stringify(credentialsHint(c.connector, c.credentials)),
-        next_health_check_at: c.healthCheckIntervalMs > 0 ? new Date(Date.now() + Math.random() * c.healthCheckIntervalMs) : null,
+        next_health_check_at:
+          c.healthCheckIntervalMs > 0 ? new Date(Date.now() + Math.random() * c.healthCheckIntervalMs) : null,
       })
       .execute();
     if (c.projectIds.length > 0) {
-      await trx.insertInto('project_connections').values(c.projectIds.map((projectId) => ({ project_id: projectId, connection_id: id }))).execute();
+      await trx
+        .insertInto('project_connections')
+        .values(c.projectIds.map((projectId) => ({ project_id: projectId, connection_id: id })))
+        .execute();
     }
   });
   return id;

@@ -1,8 +1,13 @@
-import type { ConnectorDefinition, CredentialVerdict } from '../../connectors/toolkit/connector-definition.ts';
 import { UpstreamVerdictUnavailable } from '../../connectors/toolkit/classify.ts';
+import type { ConnectorDefinition, CredentialVerdict } from '../../connectors/toolkit/connector-definition.ts';
 import { testCredentials } from '../../connectors/toolkit/credential-test.ts';
 import type { Config } from '../../shared/config.ts';
-import { awaitsToken, RefreshRejected, RefreshUnavailable, renewCredentials } from '../../shared/connections/credential-refresher.ts';
+import {
+  awaitsToken,
+  RefreshRejected,
+  RefreshUnavailable,
+  renewCredentials,
+} from '../../shared/connections/credential-refresher.ts';
 import { upstreamClientFor } from '../../shared/connections/upstream-for.ts';
 import { ApiError } from '../../shared/errors.ts';
 
@@ -17,27 +22,42 @@ export interface CheckedCredentials {
  * connection first gets a token for its client (a refusal is the verdict), and the test runs with
  * it. No verdict (network error, 5xx, throttling) is a 502 and the caller's change is not applied.
  */
-export async function checkCredentials(config: Config, connector: ConnectorDefinition, given: Record<string, string>): Promise<CheckedCredentials> {
+export async function checkCredentials(
+  config: Config,
+  connector: ConnectorDefinition,
+  given: Record<string, string>,
+): Promise<CheckedCredentials> {
   try {
     let credentials = given;
     if (awaitsToken(connector, given)) {
       try {
         credentials = await renewCredentials(connector, config, given);
       } catch (err) {
-        if (err instanceof RefreshRejected) return { verdict: { valid: false, reason: `the token endpoint refused the client: ${err.failure.message}` }, credentials: given };
+        if (err instanceof RefreshRejected)
+          return {
+            verdict: { valid: false, reason: `the token endpoint refused the client: ${err.failure.message}` },
+            credentials: given,
+          };
         if (err instanceof RefreshUnavailable) throw new UpstreamVerdictUnavailable(err.failure);
         throw err;
       }
     }
-    return { verdict: await testCredentials(connector, upstreamClientFor(connector, credentials, config), credentials), credentials };
+    return {
+      verdict: await testCredentials(connector, upstreamClientFor(connector, credentials, config), credentials),
+      credentials,
+    };
   } catch (err) {
     if (err instanceof UpstreamVerdictUnavailable) {
       const f = err.failure;
-      throw new ApiError('upstream_unavailable', `${connector.displayName} could not check the credentials; nothing was changed. Retry later.`, {
-        status: f.upstreamStatus ?? null,
-        code: f.upstreamCode ?? null,
-        message: f.message,
-      });
+      throw new ApiError(
+        'upstream_unavailable',
+        `${connector.displayName} could not check the credentials; nothing was changed. Retry later.`,
+        {
+          status: f.upstreamStatus ?? null,
+          code: f.upstreamCode ?? null,
+          message: f.message,
+        },
+      );
     }
     throw err;
   }

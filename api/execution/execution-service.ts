@@ -1,23 +1,28 @@
 import type { Queue } from 'bullmq';
-import type { ActionDefinition, ConnectorDefinition } from '../../connectors/toolkit/connector-definition.ts';
 import { actionOrThrow } from '../../connectors/registry.ts';
+import type { ActionDefinition, ConnectorDefinition } from '../../connectors/toolkit/connector-definition.ts';
 import type { ConnectorLookup } from '../../shared/custom-connectors/connector-lookup.ts';
 import type { Db } from '../../shared/db/database.ts';
+import { GroupCommit } from '../../shared/db/group-commit.ts';
 import type { InvocationRow, InvocationTransport } from '../../shared/db/schema.ts';
 import { ApiError, isErrorCode, notFound, toValidationIssues } from '../../shared/errors.ts';
-import { remainingBudgetMs, type AdmissionGate, type AdmissionTicket } from './admission-gate.ts';
 import { newId } from '../../shared/ids.ts';
-import { GroupCommit } from '../../shared/db/group-commit.ts';
-import { completeInvocation, insertInvocation, insertQueuedInvocations, type QueuedInvocation } from '../../shared/invocations/invocation-store.ts';
+import {
+  completeInvocation,
+  insertInvocation,
+  insertQueuedInvocations,
+  type QueuedInvocation,
+} from '../../shared/invocations/invocation-store.ts';
 import type { RateLimitPolicy } from '../../shared/limiter/rate-limit-policy.ts';
 import { limitKey, queuePriority, type SlidingWindowLimiter } from '../../shared/limiter/sliding-window-limiter.ts';
 import { executionsAccepted, rateLimitDeferred, rateLimitRejected } from '../../shared/metrics.ts';
-import { executeJobOptions, type ExecuteJobData } from '../../shared/queue/execute-job.ts';
+import { type ExecuteJobData, executeJobOptions } from '../../shared/queue/execute-job.ts';
 import type { ExecutionReply } from '../../shared/queue/execution-reply.ts';
 import type { Principal } from '../middleware/authenticate.ts';
 import { InvocationError } from '../middleware/errors.ts';
+import { type AdmissionGate, type AdmissionTicket, remainingBudgetMs } from './admission-gate.ts';
+import { type ReplyListener, replyFromRow } from './reply-listener.ts';
 import type { RequestFingerprint, RequestHasher } from './request-hash.ts';
-import { replyFromRow, type ReplyListener } from './reply-listener.ts';
 import { resolveTarget } from './resolve-target.ts';
 
 export interface ExecuteCommand {
@@ -91,7 +96,11 @@ export class ExecutionService {
       const action = actionOrThrow(connector, cmd.actionId);
       const parsed = action.input.safeParse(cmd.input);
       if (!parsed.success) {
-        throw new ApiError('invalid_input', `The input does not fit ${connector.id}.${action.id}.`, toValidationIssues(parsed.error.issues, 'input'));
+        throw new ApiError(
+          'invalid_input',
+          `The input does not fit ${connector.id}.${action.id}.`,
+          toValidationIssues(parsed.error.issues, 'input'),
+        );
       }
       admitted = await this.admit(cmd, connector, action, parsed.data, this.projectIdOf(cmd));
     } finally {
@@ -107,10 +116,27 @@ export class ExecutionService {
    * Everything up to the enqueue: lookups, idempotency, limiter, row, queue. A sync call leaves with
    * a reply to wait for, and waits for it after `cmd.admitted()`.
    */
-  private async admit(cmd: ExecuteCommand, connector: ConnectorDefinition, action: ActionDefinition<any, any>, input: unknown, requestedProjectId: string): Promise<Admitted> {
+  private async admit(
+    cmd: ExecuteCommand,
+    connector: ConnectorDefinition,
+    action: ActionDefinition<any, any>,
+    input: unknown,
+    requestedProjectId: string,
+  ): Promise<Admitted> {
     const workspaceId = cmd.principal.workspaceId;
-    const { projectId, rateLimits, maxRunningCalls, connection } = await resolveTarget(this.db, workspaceId, requestedProjectId, connector.id, cmd.connectionId);
-    const request = this.hasher.fingerprint({ connectorId: connector.id, actionId: action.id, connectionId: cmd.connectionId, input: cmd.input });
+    const { projectId, rateLimits, maxRunningCalls, connection } = await resolveTarget(
+      this.db,
+      workspaceId,
+      requestedProjectId,
+      connector.id,
+      cmd.connectionId,
+    );
+    const request = this.hasher.fingerprint({
+      connectorId: connector.id,
+      actionId: action.id,
+      connectionId: cmd.connectionId,
+      input: cmd.input,
+    });
 
     if (cmd.idempotencyKey !== undefined) {
       const earlier = await this.findByIdempotencyKey(projectId, cmd.idempotencyKey);
@@ -136,8 +162,17 @@ export class ExecutionService {
 
     if (connection.status === 'broken') {
       // A fast failure is still an accepted execution: it gets its row, and no upstream call.
-      const error = { code: 'connection_broken', message: `The connection is broken: ${connection.statusReason ?? 'credentials rejected'}` };
-      const failedRow = { ...row, status: 'failed' as const, error_code: error.code, error_message: error.message, finished_at: new Date() };
+      const error = {
+        code: 'connection_broken',
+        message: `The connection is broken: ${connection.statusReason ?? 'credentials rejected'}`,
+      };
+      const failedRow = {
+        ...row,
+        status: 'failed' as const,
+        error_code: error.code,
+        error_message: error.message,
+        finished_at: new Date(),
+      };
       const inserted = await this.insertOrReplay(() => insertInvocation(this.db, failedRow), projectId, request, cmd);
       if (inserted) return inserted;
       return { kind: 'finished', reply: { invocationId, status: 'failed', error, durationMs: null } };
@@ -148,7 +183,12 @@ export class ExecutionService {
     const limitPerMinute = this.limits.limitFor(rateLimits, connector);
     const now = Date.now();
     const slot = await this.limiter.reserve(
-      { key: limitKey(projectId, connector.id), limitPerMinute, member: `${invocationId}:1`, deadline: cmd.respondAsync ? undefined : now + cmd.timeoutMs },
+      {
+        key: limitKey(projectId, connector.id),
+        limitPerMinute,
+        member: `${invocationId}:1`,
+        deadline: cmd.respondAsync ? undefined : now + cmd.timeoutMs,
+      },
       now,
     );
     if (!slot.granted) {
@@ -185,11 +225,19 @@ export class ExecutionService {
     // Subscribe before enqueueing, so a fast worker's reply cannot arrive before we listen.
     const waiting = cmd.respondAsync ? undefined : this.replies.wait(invocationId, cmd.timeoutMs);
     try {
-      await this.queue.add(`${connector.id}.${action.id}`, data, { ...executeJobOptions, jobId: invocationId, delay: slot.delayMs, priority: queuePriority(slot.rank) });
+      await this.queue.add(`${connector.id}.${action.id}`, data, {
+        ...executeJobOptions,
+        jobId: invocationId,
+        delay: slot.delayMs,
+        priority: queuePriority(slot.rank),
+      });
     } catch {
       const error = { code: 'unavailable', message: 'The queue is unavailable; the call was not run. Retry later.' };
       await completeInvocation(this.db, invocationId, { failure: error, durationMs: null }).catch(() => {});
-      throw new InvocationError(invocationId, new ApiError('unavailable', error.message, undefined, { 'Retry-After': '1' }));
+      throw new InvocationError(
+        invocationId,
+        new ApiError('unavailable', error.message, undefined, { 'Retry-After': '1' }),
+      );
     }
     if (!waiting) return { kind: 'accepted', invocationId, status: 'queued' };
     return { kind: 'waiting', invocationId, reply: waiting };
@@ -203,7 +251,9 @@ export class ExecutionService {
       return p.projectId;
     }
     if (cmd.projectId === undefined) {
-      throw new ApiError('invalid_input', 'With a workspace key, name the project.', [{ path: 'projectId', message: 'required with a workspace key' }]);
+      throw new ApiError('invalid_input', 'With a workspace key, name the project.', [
+        { path: 'projectId', message: 'required with a workspace key' },
+      ]);
     }
     return cmd.projectId;
   }
@@ -243,7 +293,10 @@ export class ExecutionService {
 
   private async replay(earlier: InvocationRow, request: RequestFingerprint, cmd: ExecuteCommand): Promise<Admitted> {
     if (!request.matches(earlier.request_hash)) {
-      throw new ApiError('idempotency_key_reused', 'This Idempotency-Key was used with a different request in the last 24 hours.');
+      throw new ApiError(
+        'idempotency_key_reused',
+        'This Idempotency-Key was used with a different request in the last 24 hours.',
+      );
     }
     const finished = replyFromRow(earlier);
     if (finished) return { kind: 'finished', reply: finished };

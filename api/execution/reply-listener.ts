@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Db } from '../../shared/db/database.ts';
 import type { InvocationRow } from '../../shared/db/schema.ts';
 import { findInvocation } from '../../shared/invocations/invocation-store.ts';
-import { replyChannelFor, type ExecutionReply } from '../../shared/queue/execution-reply.ts';
+import { type ExecutionReply, replyChannelFor } from '../../shared/queue/execution-reply.ts';
 
 /**
  * Sync callers wait here (docs/design.md, decision 3). Each api instance subscribes to its own channel; workers
@@ -80,13 +80,18 @@ export class ReplyListener {
 }
 
 export function replyFromRow(row: InvocationRow): ExecutionReply | null {
-  if (row.status === 'succeeded') return { invocationId: row.id, status: 'succeeded', output: row.output, durationMs: row.duration_ms };
+  if (row.status === 'succeeded')
+    return { invocationId: row.id, status: 'succeeded', output: row.output, durationMs: row.duration_ms };
   if (row.status === 'failed') {
     return {
       invocationId: row.id,
       status: 'failed',
       durationMs: row.duration_ms,
-      error: { code: row.error_code ?? 'internal_error', message: row.error_message ?? 'The invocation failed.', details: row.error_details ?? undefined },
+      error: {
+        code: row.error_code ?? 'internal_error',
+        message: row.error_message ?? 'The invocation failed.',
+        details: row.error_details ?? undefined,
+      },
     };
   }
   return null;

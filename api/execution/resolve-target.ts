@@ -16,12 +16,24 @@ export interface ExecutionTarget {
  * named (bound to the project, of the connector), or else the only connection of that connector
  * bound to the project. One round trip: this is on every execution's path.
  */
-export async function resolveTarget(db: Db, workspaceId: string, projectId: string, connectorId: string, connectionId?: string): Promise<ExecutionTarget> {
+export async function resolveTarget(
+  db: Db,
+  workspaceId: string,
+  projectId: string,
+  connectorId: string,
+  connectionId?: string,
+): Promise<ExecutionTarget> {
   if (!isWellFormedId('project', projectId)) throw notFound('project');
   if (connectionId !== undefined && !isWellFormedId('connection', connectionId)) {
     throw new ApiError('no_connection', 'No such connection is bound to this project.');
   }
-  const rows = await sql<{ rate_limits: Record<string, number>; max_running_calls: number | null; id: string | null; status: 'active' | 'broken' | null; status_reason: string | null }>`
+  const rows = await sql<{
+    rate_limits: Record<string, number>;
+    max_running_calls: number | null;
+    id: string | null;
+    status: 'active' | 'broken' | null;
+    status_reason: string | null;
+  }>`
     select p.rate_limits, p.max_running_calls, c.id, c.status, c.status_reason
       from projects p
       left join lateral (
@@ -43,7 +55,15 @@ export async function resolveTarget(db: Db, workspaceId: string, projectId: stri
     );
   }
   if (rows.rows.length > 1) {
-    throw new ApiError('ambiguous_connection', `Several ${connectorId} connections are bound to this project; name one with connectionId.`);
+    throw new ApiError(
+      'ambiguous_connection',
+      `Several ${connectorId} connections are bound to this project; name one with connectionId.`,
+    );
   }
-  return { projectId, rateLimits: first.rate_limits, maxRunningCalls: first.max_running_calls, connection: { id: first.id, status: first.status, statusReason: first.status_reason } };
+  return {
+    projectId,
+    rateLimits: first.rate_limits,
+    maxRunningCalls: first.max_running_calls,
+    connection: { id: first.id, status: first.status, statusReason: first.status_reason },
+  };
 }

@@ -3,7 +3,9 @@ import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { normalizeAddress } from './client-address.ts';
 
-const refusalBody = JSON.stringify({ error: { code: 'rate_limited', message: 'Too many open connections from this address; reuse or close some.' } });
+const refusalBody = JSON.stringify({
+  error: { code: 'rate_limited', message: 'Too many open connections from this address; reuse or close some.' },
+});
 
 /**
  * Caps the connections one client address holds open at `max`. Each open connection costs a socket,

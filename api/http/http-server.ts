@@ -39,7 +39,10 @@ export function createHttpServer(app: Express, config: Config): http.Server {
 function clientErrorResponse(code: string | undefined): string {
   const [status, error] =
     code === 'HPE_HEADER_OVERFLOW'
-      ? ['431 Request Header Fields Too Large', { code: 'payload_too_large', message: 'The request headers are too large.' }]
+      ? [
+          '431 Request Header Fields Too Large',
+          { code: 'payload_too_large', message: 'The request headers are too large.' },
+        ]
       : code === 'ERR_HTTP_REQUEST_TIMEOUT'
         ? ['408 Request Timeout', { code: 'timeout', message: 'The request was not received in time.' }]
         : ['400 Bad Request', { code: 'invalid_json', message: 'The HTTP request is malformed.' }];

@@ -1,13 +1,28 @@
-import { CLIENT_CAPABILITIES_META_KEY, createMcpHandler, fromJsonSchema, McpServer, ProtocolError, ProtocolErrorCode, type CallToolResult, type JsonSchemaType } from '@modelcontextprotocol/server';
+import {
+  type CallToolResult,
+  CLIENT_CAPABILITIES_META_KEY,
+  createMcpHandler,
+  fromJsonSchema,
+  type JsonSchemaType,
+  McpServer,
+  ProtocolError,
+  ProtocolErrorCode,
+} from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import type { InvocationRow } from '../../shared/db/schema.ts';
 import { ApiError } from '../../shared/errors.ts';
-import { InvocationError } from '../middleware/errors.ts';
 import { mcpToolCalls } from '../../shared/metrics.ts';
 import type { AdmissionTicket } from '../execution/admission-gate.ts';
-import { errorFromReply, type ExecuteOutcome, type ExecutionService } from '../execution/execution-service.ts';
+import { type ExecuteOutcome, type ExecutionService, errorFromReply } from '../execution/execution-service.ts';
 import type { Principal } from '../middleware/authenticate.ts';
-import { actionTakesConnectionId, toolAnnotations, toolInputSchema, toolOutputSchema, type ProjectTool } from '../tools/project-tools.ts';
+import { InvocationError } from '../middleware/errors.ts';
+import {
+  actionTakesConnectionId,
+  type ProjectTool,
+  toolAnnotations,
+  toolInputSchema,
+  toolOutputSchema,
+} from '../tools/project-tools.ts';
 
 /** What the HTTP route knows about one MCP request, handed to the per-request server. */
 export interface McpRequestScope {
@@ -44,7 +59,11 @@ function sdkSchemas(tool: ProjectTool) {
   let output = outputSchemas.get(tool.action);
   // Outputs are the engine's own, and fit their schema exactly (the conformance suite checks every
   // connector's): no second validation per call.
-  if (!output) outputSchemas.set(tool.action, (output = fromJsonSchema(toolOutputSchema(tool) as JsonSchemaType, validatedByTheEngine)));
+  if (!output)
+    outputSchemas.set(
+      tool.action,
+      (output = fromJsonSchema(toolOutputSchema(tool) as JsonSchemaType, validatedByTheEngine)),
+    );
   let byChoice = inputSchemas.get(tool.action);
   if (!byChoice) inputSchemas.set(tool.action, (byChoice = new Map()));
   const choice = tool.connections.length > 1 ? tool.connections.map((c) => c.id).join(',') : '';
@@ -57,7 +76,9 @@ function sdkSchemas(tool: ProjectTool) {
 }
 
 /** The engine validates tool input itself (ExecutionService), so a bad argument is a tool error with paths, as the spec asks. */
-const validatedByTheEngine = { getValidator: () => (input: unknown) => ({ valid: true as const, data: input as never, errorMessage: undefined }) };
+const validatedByTheEngine = {
+  getValidator: () => (input: unknown) => ({ valid: true as const, data: input as never, errorMessage: undefined }),
+};
 
 /**
  * The engine's MCP server: the project's tools, each call through the one ExecutionService
@@ -66,43 +87,70 @@ const validatedByTheEngine = { getValidator: () => (input: unknown) => ({ valid:
  * revision 2026-07-28 and (the `legacy: 'stateless'` default) 2025-06-18 and 2025-11-25 clients.
  */
 export function createEngineMcpHandler(service: Pick<ExecutionService, 'execute'>) {
-  return createMcpHandler(({ authInfo }) => {
-    const scope = authInfo?.extra?.engine as McpRequestScope;
-    const server = new McpServer(SERVER_INFO, {
-      // Logging is declared for 2025-era clients, which may set a level; the server sends no log messages.
-      // Tasks (revision 2026-07-28's extension): long calls answer with their invocation, polled by tasks/get.
-      capabilities: { tools: {}, logging: {}, extensions: { [TASKS_EXTENSION]: {} } },
-      // Tools depend on the caller's project and its bindings: never shared, never stale.
-      cacheHints: { 'tools/list': { ttlMs: 0, cacheScope: 'private' }, 'server/discover': { ttlMs: 0, cacheScope: 'private' } },
-      instructions: 'Each tool runs one action of a connected service for this project. Pass _meta.idempotencyKey to make a retried write safe.',
-    });
-    for (const tool of scope.tools) {
-      const schemas = sdkSchemas(tool);
-      server.registerTool(
-        tool.name,
-        {
-          title: toolAnnotations(tool).title,
-          description: `${tool.action.description} (${tool.connector.displayName}, ${tool.action.sideEffects})`,
-          inputSchema: schemas.input,
-          outputSchema: schemas.output,
-          annotations: toolAnnotations(tool),
+  return createMcpHandler(
+    ({ authInfo }) => {
+      const scope = authInfo?.extra?.engine as McpRequestScope;
+      const server = new McpServer(SERVER_INFO, {
+        // Logging is declared for 2025-era clients, which may set a level; the server sends no log messages.
+        // Tasks (revision 2026-07-28's extension): long calls answer with their invocation, polled by tasks/get.
+        capabilities: { tools: {}, logging: {}, extensions: { [TASKS_EXTENSION]: {} } },
+        // Tools depend on the caller's project and its bindings: never shared, never stale.
+        cacheHints: {
+          'tools/list': { ttlMs: 0, cacheScope: 'private' },
+          'server/discover': { ttlMs: 0, cacheScope: 'private' },
         },
-        async (args: unknown, ctx) =>
-          callTool(service, scope, tool, args, ctx.mcpReq._meta, server.server.getClientVersion(), takesTasks((ctx.mcpReq.envelope as Record<string, unknown> | undefined)?.[CLIENT_CAPABILITIES_META_KEY])),
+        instructions:
+          'Each tool runs one action of a connected service for this project. Pass _meta.idempotencyKey to make a retried write safe.',
+      });
+      for (const tool of scope.tools) {
+        const schemas = sdkSchemas(tool);
+        server.registerTool(
+          tool.name,
+          {
+            title: toolAnnotations(tool).title,
+            description: `${tool.action.description} (${tool.connector.displayName}, ${tool.action.sideEffects})`,
+            inputSchema: schemas.input,
+            outputSchema: schemas.output,
+            annotations: toolAnnotations(tool),
+          },
+          async (args: unknown, ctx) =>
+            callTool(
+              service,
+              scope,
+              tool,
+              args,
+              ctx.mcpReq._meta,
+              server.server.getClientVersion(),
+              takesTasks((ctx.mcpReq.envelope as Record<string, unknown> | undefined)?.[CLIENT_CAPABILITIES_META_KEY]),
+            ),
+        );
+      }
+      server.server.setRequestHandler('tasks/get', { params: z.object({ taskId: z.string() }) }, async ({ taskId }) => {
+        const row = await scope.findTask(taskId);
+        if (!row)
+          throw new ProtocolError(
+            ProtocolErrorCode.InvalidParams,
+            `Unknown task: ${JSON.stringify(taskId.slice(0, 100))}`,
+          );
+        return taskOf(row, scope) as never;
+      });
+      // Cooperative, as the extension allows: an invocation, once accepted, runs to its end.
+      server.server.setRequestHandler(
+        'tasks/cancel',
+        { params: z.object({ taskId: z.string() }) },
+        async ({ taskId }) => {
+          if (!(await scope.findTask(taskId)))
+            throw new ProtocolError(
+              ProtocolErrorCode.InvalidParams,
+              `Unknown task: ${JSON.stringify(taskId.slice(0, 100))}`,
+            );
+          return {} as never;
+        },
       );
-    }
-    server.server.setRequestHandler('tasks/get', { params: z.object({ taskId: z.string() }) }, async ({ taskId }) => {
-      const row = await scope.findTask(taskId);
-      if (!row) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown task: ${JSON.stringify(taskId.slice(0, 100))}`);
-      return taskOf(row, scope) as never;
-    });
-    // Cooperative, as the extension allows: an invocation, once accepted, runs to its end.
-    server.server.setRequestHandler('tasks/cancel', { params: z.object({ taskId: z.string() }) }, async ({ taskId }) => {
-      if (!(await scope.findTask(taskId))) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown task: ${JSON.stringify(taskId.slice(0, 100))}`);
-      return {} as never;
-    });
-    return server;
-  }, { responseMode: 'json' });
+      return server;
+    },
+    { responseMode: 'json' },
+  );
 }
 
 /**
@@ -146,7 +194,13 @@ async function callTool(
     // A refusal (invalid input, rate limit, no connection…) is the tool's error, for the model to act
     // on; an InvocationError names the row it was recorded on. Anything else is the server's failure.
     if (!(err instanceof ApiError)) throw err;
-    return toolError(tool, err.code, err.message, err.details, err instanceof InvocationError ? err.invocationId : undefined);
+    return toolError(
+      tool,
+      err.code,
+      err.message,
+      err.details,
+      err instanceof InvocationError ? err.invocationId : undefined,
+    );
   }
   switch (outcome.kind) {
     case 'accepted':
@@ -155,12 +209,25 @@ async function callTool(
       if (tasksTaken) {
         // The invocation's row was written before its job was queued: the task is durable.
         const now = new Date().toISOString();
-        const task = { taskId: outcome.invocationId, status: 'working', createdAt: now, lastUpdatedAt: now, ttlMs: scope.taskTtlMs, pollIntervalMs: TASK_POLL_INTERVAL_MS };
+        const task = {
+          taskId: outcome.invocationId,
+          status: 'working',
+          createdAt: now,
+          lastUpdatedAt: now,
+          ttlMs: scope.taskTtlMs,
+          pollIntervalMs: TASK_POLL_INTERVAL_MS,
+        };
         // (The SDK checks a tool's result against its output schema before it passes a `resultType`
         // through; the empty structuredContent satisfies that check and means nothing.)
         return { resultType: 'task', ...task, structuredContent: {}, content: [] } as unknown as CallToolResult;
       }
-      return toolError(tool, 'timeout', `The call did not finish within ${TOOL_CALL_TIMEOUT_MS} ms; it goes on. Read the invocation for its result.`, undefined, outcome.invocationId);
+      return toolError(
+        tool,
+        'timeout',
+        `The call did not finish within ${TOOL_CALL_TIMEOUT_MS} ms; it goes on. Read the invocation for its result.`,
+        undefined,
+        outcome.invocationId,
+      );
     case 'finished': {
       const { reply } = outcome;
       if (reply.status !== 'succeeded') {
@@ -203,21 +270,38 @@ function taskOf(row: InvocationRow, scope: McpRequestScope) {
     lastUpdatedAt: iso(row.finished_at) ?? iso(row.started_at) ?? iso(row.created_at)!,
     ttlMs: scope.taskTtlMs,
   };
-  if (row.status === 'queued' || row.status === 'running') return { ...base, status: 'working', pollIntervalMs: TASK_POLL_INTERVAL_MS };
+  if (row.status === 'queued' || row.status === 'running')
+    return { ...base, status: 'working', pollIntervalMs: TASK_POLL_INTERVAL_MS };
   const result =
     row.status === 'succeeded'
       ? successResult(row.output, row.id, scope.publicUrl)
-      : errorResult(row.error_code ?? 'internal_error', row.error_message ?? 'The call failed.', row.error_details ?? undefined, row.id);
+      : errorResult(
+          row.error_code ?? 'internal_error',
+          row.error_message ?? 'The call failed.',
+          row.error_details ?? undefined,
+          row.id,
+        );
   return { ...base, status: 'completed', result };
 }
 
 /** A failure the model can read and act on: the API error code, its message and the invocation. */
-function toolError(tool: ProjectTool, code: string, message: string, details: unknown, invocationId: string | undefined): CallToolResult {
+function toolError(
+  tool: ProjectTool,
+  code: string,
+  message: string,
+  details: unknown,
+  invocationId: string | undefined,
+): CallToolResult {
   mcpToolCalls.inc({ connector: tool.connector.id, action: tool.action.id, outcome: 'failed' });
   return errorResult(code, message, details, invocationId);
 }
 
-function errorResult(code: string, message: string, details: unknown, invocationId: string | undefined): CallToolResult {
+function errorResult(
+  code: string,
+  message: string,
+  details: unknown,
+  invocationId: string | undefined,
+): CallToolResult {
   const error = { code, message, ...(details === undefined || details === null ? {} : { details }) };
   return {
     isError: true,
@@ -231,8 +315,21 @@ function artifactLinks(output: Record<string, unknown>, publicUrl: string): Call
   const links: CallToolResult['content'] = [];
   for (const [name, value] of Object.entries(output)) {
     const ref = value as { contentType?: unknown; sizeBytes?: unknown; url?: unknown } | null;
-    if (!ref || typeof ref !== 'object' || typeof ref.url !== 'string' || typeof ref.contentType !== 'string' || !ref.url.startsWith('/v1/invocations/')) continue;
-    links.push({ type: 'resource_link', uri: `${publicUrl}${ref.url}`, name, mimeType: ref.contentType, ...(typeof ref.sizeBytes === 'number' ? { size: ref.sizeBytes } : {}) });
+    if (
+      !ref ||
+      typeof ref !== 'object' ||
+      typeof ref.url !== 'string' ||
+      typeof ref.contentType !== 'string' ||
+      !ref.url.startsWith('/v1/invocations/')
+    )
+      continue;
+    links.push({
+      type: 'resource_link',
+      uri: `${publicUrl}${ref.url}`,
+      name,
+      mimeType: ref.contentType,
+      ...(typeof ref.sizeBytes === 'number' ? { size: ref.sizeBytes } : {}),
+    });
   }
   return links;
 }

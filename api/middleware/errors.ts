@@ -21,7 +21,10 @@ export function sendError(res: Parameters<RequestHandler>[1], err: ApiError, inv
 
 /** Errors that carry the invocation they were recorded on. */
 export class InvocationError extends ApiError {
-  constructor(readonly invocationId: string, source: ApiError) {
+  constructor(
+    readonly invocationId: string,
+    source: ApiError,
+  ) {
     super(source.code, source.message, source.details, source.headers);
   }
 }
@@ -39,16 +42,20 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
     if (res.headersSent) return;
     if (err instanceof InvocationError) res.locals.invocationId = err.invocationId;
-    if (err instanceof ApiError) return sendError(res, err, err instanceof InvocationError ? err.invocationId : undefined);
+    if (err instanceof ApiError)
+      return sendError(res, err, err instanceof InvocationError ? err.invocationId : undefined);
     const type = (err as { type?: string }).type;
-    if (type === 'entity.too.large') return sendError(res, new ApiError('payload_too_large', 'The request body is over the size limit.'));
-    if (type === 'entity.parse.failed') return sendError(res, new ApiError('invalid_json', 'The request body is not valid JSON.'));
+    if (type === 'entity.too.large')
+      return sendError(res, new ApiError('payload_too_large', 'The request body is over the size limit.'));
+    if (type === 'entity.parse.failed')
+      return sendError(res, new ApiError('invalid_json', 'The request body is not valid JSON.'));
     if (type === 'charset.unsupported' || type === 'encoding.unsupported') {
       return sendError(res, new ApiError('invalid_json', 'The request body must be UTF-8 JSON.'));
     }
     // The client's fault, reported by Express or body-parser as an http-error with a 4xx status:
     // a body cut short or longer than announced, a path that does not percent-decode, etc.
-    const status = (err as { status?: unknown; statusCode?: unknown }).status ?? (err as { statusCode?: unknown }).statusCode;
+    const status =
+      (err as { status?: unknown; statusCode?: unknown }).status ?? (err as { statusCode?: unknown }).statusCode;
     if (typeof status === 'number' && status >= 400 && status < 500) {
       logger.debug({ reqId: req.id, type, status }, 'malformed request');
       if (type === 'request.aborted' || type === 'request.size.invalid') {
@@ -56,14 +63,23 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       }
       // A path segment that does not decode names nothing (like an id of the wrong shape).
       if (err instanceof URIError) return sendError(res, new ApiError('not_found', 'No such resource.'));
-      if (status === 413) return sendError(res, new ApiError('payload_too_large', 'The request is over the size limit.'));
+      if (status === 413)
+        return sendError(res, new ApiError('payload_too_large', 'The request is over the size limit.'));
       return sendError(res, new ApiError('invalid_input', 'The request is malformed.'));
     }
     if (isInfrastructureError(err)) {
       logger.warn({ reqId: req.id, err: (err as Error).message }, 'dependency unavailable');
-      return sendError(res, new ApiError('unavailable', 'A backing service is unavailable; retry later.', undefined, { 'Retry-After': '1' }));
+      return sendError(
+        res,
+        new ApiError('unavailable', 'A backing service is unavailable; retry later.', undefined, {
+          'Retry-After': '1',
+        }),
+      );
     }
-    logger.error({ reqId: req.id, err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err) }, 'unhandled error');
+    logger.error(
+      { reqId: req.id, err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err) },
+      'unhandled error',
+    );
     sendError(res, new ApiError('internal_error', 'Something went wrong on our side.'));
   };
 }

@@ -15,7 +15,10 @@ export type BodyReader = (req: Request, res: Response) => Promise<void>;
  * process's BodyBudget is refused with 503 `unavailable` and Retry-After, unread. While the body
  * arrives, a pause longer than HTTP_BODY_IDLE_TIMEOUT_MS closes the connection.
  */
-export function jsonBodyReader(config: Pick<Config, 'MAX_BODY_BYTES' | 'HTTP_BODY_IDLE_TIMEOUT_MS'>, budget: BodyBudget): BodyReader {
+export function jsonBodyReader(
+  config: Pick<Config, 'MAX_BODY_BYTES' | 'HTTP_BODY_IDLE_TIMEOUT_MS'>,
+  budget: BodyBudget,
+): BodyReader {
   const parse = express.json({ limit: config.MAX_BODY_BYTES, type: jsonTypes, strict: true });
   return async (req, res) => {
     if (req.body !== undefined || !req.is(jsonTypes)) return;
@@ -31,7 +34,10 @@ export type RawBodyReader = (req: Request, res: Response) => Promise<Buffer>;
  * body (POST /v1/inbound/…): the same size refusal, body budget and idle timeout, with its own limit
  * (INBOUND_MAX_BODY_BYTES). Nothing is parsed.
  */
-export function rawBodyReader(config: Pick<Config, 'INBOUND_MAX_BODY_BYTES' | 'HTTP_BODY_IDLE_TIMEOUT_MS'>, budget: BodyBudget): RawBodyReader {
+export function rawBodyReader(
+  config: Pick<Config, 'INBOUND_MAX_BODY_BYTES' | 'HTTP_BODY_IDLE_TIMEOUT_MS'>,
+  budget: BodyBudget,
+): RawBodyReader {
   const limit = config.INBOUND_MAX_BODY_BYTES;
   const read = express.raw({ limit, type: () => true });
   return async (req, res) => {
@@ -45,13 +51,22 @@ export function rawBodyReader(config: Pick<Config, 'INBOUND_MAX_BODY_BYTES' | 'H
  * not fit the process's budget (503), hold its share of the budget until the response is done, and
  * drop a connection whose body stalls.
  */
-async function readWithin(req: Request, res: Response, limit: number, idleTimeoutMs: number, budget: BodyBudget, parse: RequestHandler): Promise<void> {
+async function readWithin(
+  req: Request,
+  res: Response,
+  limit: number,
+  idleTimeoutMs: number,
+  budget: BodyBudget,
+  parse: RequestHandler,
+): Promise<void> {
   const declared = Number(req.headers['content-length']);
   // A chunked body may be as large as the limit: it takes that much.
   const size = Number.isSafeInteger(declared) ? declared : limit;
   if (size > limit) throw new ApiError('payload_too_large', 'The request body is over the size limit.');
   if (!budget.tryTake(size)) {
-    throw new ApiError('unavailable', 'The server is receiving too many request bodies; retry shortly.', undefined, { 'Retry-After': '1' });
+    throw new ApiError('unavailable', 'The server is receiving too many request bodies; retry shortly.', undefined, {
+      'Retry-After': '1',
+    });
   }
   res.once('close', () => budget.give(size));
   // With no 'timeout' listener, Node's HTTP server destroys a socket that goes idle.

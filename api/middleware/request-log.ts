@@ -34,7 +34,10 @@ export function requestLog(logger: Logger): RequestHandler {
     autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics' },
     serializers: {
       // A connect page's path holds its session token: logged without it.
-      req: (req: { method: string; url: string }) => ({ method: req.method, path: req.url.split('?')[0]!.replace(/^\/connect\/cst_[^/]*/, '/connect/{token}') }),
+      req: (req: { method: string; url: string }) => ({
+        method: req.method,
+        path: req.url.split('?')[0]!.replace(/^\/connect\/cst_[^/]*/, '/connect/{token}'),
+      }),
       res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
     },
   });

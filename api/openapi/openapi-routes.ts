@@ -12,7 +12,10 @@ import { openApiDocument } from './document.ts';
  */
 const DOCS_SECURITY_HEADERS = {
   ...PAGE_SECURITY_HEADERS,
-  'Content-Security-Policy': PAGE_SECURITY_HEADERS['Content-Security-Policy']!.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'"),
+  'Content-Security-Policy': PAGE_SECURITY_HEADERS['Content-Security-Policy']!.replace(
+    "style-src 'self'",
+    "style-src 'self' 'unsafe-inline'",
+  ),
 };
 
 const PAGE = `<!doctype html>
@@ -47,7 +50,12 @@ export function openApiRoutes(): Router {
   });
   router.use(
     '/docs/assets',
-    express.static(swaggerUiDir(), { index: false, fallthrough: true, maxAge: '1h', setHeaders: (res) => res.set(DOCS_SECURITY_HEADERS) }),
+    express.static(swaggerUiDir(), {
+      index: false,
+      fallthrough: true,
+      maxAge: '1h',
+      setHeaders: (res) => res.set(DOCS_SECURITY_HEADERS),
+    }),
   );
   return router;
 }

@@ -1,9 +1,18 @@
 import { z } from 'zod';
 import type { ConnectorDefinition } from '../../connectors/toolkit/connector-definition.ts';
-import { toolAnnotations, toolInputSchema, toolOutputSchema, type ProjectTool } from '../tools/project-tools.ts';
+import type {
+  ApiKey,
+  Connector,
+  CustomConnector,
+  Delivery,
+  Invocation,
+  Project,
+  Tool,
+  Webhook,
+} from '../../shared/api-resources.ts';
 import type { InvocationRow, ProjectRow, WebhookDeliveryRow } from '../../shared/db/schema.ts';
 import { toIso as iso } from '../../shared/iso-time.ts';
-import type { ApiKey, Connector, CustomConnector, Delivery, Invocation, Project, Tool, Webhook } from '../../shared/api-resources.ts';
+import { type ProjectTool, toolAnnotations, toolInputSchema, toolOutputSchema } from '../tools/project-tools.ts';
 
 /**
  * Definitions and database rows → the resource shapes of docs/api.md (camelCase, ISO timestamps, no
@@ -11,7 +20,8 @@ import type { ApiKey, Connector, CustomConnector, Delivery, Invocation, Project,
  * (shared/connections/connection-resource.ts), which webhook payloads carry too.
  */
 
-const jsonSchema = (schema: z.ZodType, io: 'input' | 'output') => z.toJSONSchema(schema, { io, unrepresentable: 'any' });
+const jsonSchema = (schema: z.ZodType, io: 'input' | 'output') =>
+  z.toJSONSchema(schema, { io, unrepresentable: 'any' });
 
 /** The catalog's `Connector`, with input and output JSON Schemas generated from the action's zod schemas. */
 export function presentConnector(c: ConnectorDefinition): Connector {
@@ -68,7 +78,8 @@ export function presentInvocation(i: InvocationRow): Invocation {
     attempts: i.attempts,
     via: i.via,
     connectorVersion: i.connector_version ?? null,
-    client: i.client_name === null && i.client_version === null ? null : { name: i.client_name, version: i.client_version },
+    client:
+      i.client_name === null && i.client_version === null ? null : { name: i.client_name, version: i.client_version },
     createdAt: iso(i.created_at),
     startedAt: iso(i.started_at),
     finishedAt: iso(i.finished_at),
@@ -121,7 +132,11 @@ export function presentTool(tool: ProjectTool): Tool {
     request: {
       method: 'POST' as const,
       path: '/v1/executions',
-      headers: { authorization: 'Bearer <project key>', 'content-type': 'application/json', 'idempotency-key': '<a unique key per intended call>' },
+      headers: {
+        authorization: 'Bearer <project key>',
+        'content-type': 'application/json',
+        'idempotency-key': '<a unique key per intended call>',
+      },
       body: {
         connectorId: tool.connector.id,
         actionId: tool.action.id,

@@ -1,4 +1,4 @@
-import { Router, type Request } from 'express';
+import { type Request, Router } from 'express';
 import { connectors, findConnector } from '../../connectors/registry.ts';
 import type { ConnectorLookup } from '../../shared/custom-connectors/connector-lookup.ts';
 import { ApiError } from '../../shared/errors.ts';
@@ -13,11 +13,16 @@ export function catalogRoutes(lookup: ConnectorLookup, authenticate: (req: Reque
   const router = Router();
   // Computed once: the built-ins only change with a deploy.
   const presented = new Map(connectors.map((c) => [c.id, presentConnector(c)]));
-  const workspaceOf = async (req: Request) => (req.get('authorization') ? (await authenticate(req)).workspaceId : undefined);
+  const workspaceOf = async (req: Request) =>
+    req.get('authorization') ? (await authenticate(req)).workspaceId : undefined;
 
   router.get('/v1/connectors', async (req, res) => {
     const workspaceId = await workspaceOf(req);
-    const custom = workspaceId ? (await lookup.store.latestAll(workspaceId)).map((row) => presentCustomConnector(lookup.compiledRow(row), row.definition)) : [];
+    const custom = workspaceId
+      ? (await lookup.store.latestAll(workspaceId)).map((row) =>
+          presentCustomConnector(lookup.compiledRow(row), row.definition),
+        )
+      : [];
     res.json({ data: [...presented.values(), ...custom] });
   });
 

@@ -1,24 +1,29 @@
 import { Router } from 'express';
-import type { AuthorizeUrl, ConnectPageResult, CreatedConnectSession } from '../../shared/api-resources.ts';
 import { z } from 'zod';
 import { connectorOrThrow, connectors, findConnector } from '../../connectors/registry.ts';
 import type { ConnectorDefinition } from '../../connectors/toolkit/connector-definition.ts';
-import type { ConnectorLookup } from '../../shared/custom-connectors/connector-lookup.ts';
 import { oauthClientOf } from '../../connectors/toolkit/settings.ts';
+import type { AuthorizeUrl, ConnectPageResult, CreatedConnectSession } from '../../shared/api-resources.ts';
 import type { Config } from '../../shared/config.ts';
 import type { Vault } from '../../shared/crypto/vault.ts';
+import type { ConnectorLookup } from '../../shared/custom-connectors/connector-lookup.ts';
 import type { Db } from '../../shared/db/database.ts';
 import { egressGuardFromConfig } from '../../shared/egress/egress-guard.ts';
 import { ApiError, notFound } from '../../shared/errors.ts';
 import { newId } from '../../shared/ids.ts';
 import { toIso } from '../../shared/iso-time.ts';
 import { bindBrowser } from '../connect/browser-binding.ts';
-import { completeSession, mintConnectToken, type ConnectSessionAuth, type ConnectSessionRow } from '../connect/connect-tokens.ts';
+import {
+  type ConnectSessionAuth,
+  type ConnectSessionRow,
+  completeSession,
+  mintConnectToken,
+} from '../connect/connect-tokens.ts';
 import { assertProjectsInWorkspace, insertConnection } from '../connections/create-connection.ts';
 import { checkCredentials, statusFromVerdict } from '../connections/credential-check.ts';
 import { isRegisteredRedirect } from '../connections/oauth-redirects.ts';
-import type { BodyReader } from '../middleware/json-body.ts';
 import { workspacePrincipal } from '../middleware/authenticate.ts';
+import type { BodyReader } from '../middleware/json-body.ts';
 import { parseBody, pathId } from '../validation.ts';
 import { parseCredentials } from './connections.ts';
 import { startAuthorization } from './oauth.ts';
@@ -27,8 +32,14 @@ export const createSession = z
   .object({
     projectId: z.string().max(100),
     allowedConnectors: z.array(z.string().min(1).max(100)).min(1).max(100).optional(),
-    endUser: z.object({ id: z.string().min(1).max(255), displayName: z.string().trim().min(1).max(200).optional() }).strict().optional(),
-    redirectUri: z.url({ protocol: /^https?$/ }).max(2000).optional(),
+    endUser: z
+      .object({ id: z.string().min(1).max(255), displayName: z.string().trim().min(1).max(200).optional() })
+      .strict()
+      .optional(),
+    redirectUri: z
+      .url({ protocol: /^https?$/ })
+      .max(2000)
+      .optional(),
   })
   .strict();
 export const connectWithKey = z
@@ -42,7 +53,9 @@ export const connectWithOAuth = z.object({ displayName: z.string().trim().min(1)
 
 const publicUrl = (config: Config) => (config.PUBLIC_URL ?? `http://127.0.0.1:${config.PORT}`).replace(/\/+$/, '');
 
-function sessionStatus(row: Pick<ConnectSessionRow, 'completed_at' | 'expires_at'>): 'pending' | 'completed' | 'expired' {
+function sessionStatus(
+  row: Pick<ConnectSessionRow, 'completed_at' | 'expires_at'>,
+): 'pending' | 'completed' | 'expired' {
   if (row.completed_at) return 'completed';
   return row.expires_at.getTime() <= Date.now() ? 'expired' : 'pending';
 }
@@ -57,7 +70,10 @@ export function connectSessionRoutes(db: Db, config: Config): Router {
     await assertProjectsInWorkspace(db, workspaceId, [body.projectId]);
     const allowed = body.allowedConnectors ? [...new Set(body.allowedConnectors)] : null;
     allowed?.forEach((id, i) => {
-      if (!findConnector(id)) throw new ApiError('invalid_input', `There is no connector ${JSON.stringify(id)}.`, [{ path: `allowedConnectors[${i}]`, message: 'unknown connector' }]);
+      if (!findConnector(id))
+        throw new ApiError('invalid_input', `There is no connector ${JSON.stringify(id)}.`, [
+          { path: `allowedConnectors[${i}]`, message: 'unknown connector' },
+        ]);
     });
     if (body.redirectUri !== undefined && !isRegisteredRedirect(body.redirectUri, config)) {
       throw new ApiError('invalid_input', 'The redirectUri is not registered on this server (OAUTH_REDIRECT_URIS).', [
@@ -81,7 +97,14 @@ export function connectSessionRoutes(db: Db, config: Config): Router {
         expires_at: expiresAt,
       })
       .execute();
-    res.status(201).json({ id, token, connectUrl: `${publicUrl(config)}/connect/${token}`, expiresAt: expiresAt.toISOString() } satisfies CreatedConnectSession);
+    res
+      .status(201)
+      .json({
+        id,
+        token,
+        connectUrl: `${publicUrl(config)}/connect/${token}`,
+        expiresAt: expiresAt.toISOString(),
+      } satisfies CreatedConnectSession);
   });
 
   router.get('/v1/connect-sessions/:sessionId', async (req, res) => {
@@ -113,7 +136,8 @@ const offered = (session: ConnectSessionRow): ConnectorDefinition[] =>
 
 function offeredConnector(session: ConnectSessionRow, connectorId: string): ConnectorDefinition {
   const connector = connectorOrThrow(connectorId);
-  if (!offered(session).includes(connector)) throw new ApiError('unknown_connector', 'This connect link does not offer that connector.');
+  if (!offered(session).includes(connector))
+    throw new ApiError('unknown_connector', 'This connect link does not offer that connector.');
   return connector;
 }
 
@@ -123,11 +147,20 @@ function offeredConnector(session: ConnectSessionRow, connectorId: string): Conn
  * cross-site); bodies are read only after it did. Connections go to the session's project, with
  * the end user's id as externalId.
  */
-export function connectPageRoutes(db: Db, vault: Vault, config: Config, connectors: ConnectorLookup, auth: ConnectSessionAuth, readBody: BodyReader): Router {
+export function connectPageRoutes(
+  db: Db,
+  vault: Vault,
+  config: Config,
+  connectors: ConnectorLookup,
+  auth: ConnectSessionAuth,
+  readBody: BodyReader,
+): Router {
   const router = Router();
   const egress = egressGuardFromConfig(config);
   const defaultName = (session: ConnectSessionRow, connector: ConnectorDefinition) =>
-    session.end_user_display_name ? `${connector.displayName} (${session.end_user_display_name})` : connector.displayName;
+    session.end_user_display_name
+      ? `${connector.displayName} (${session.end_user_display_name})`
+      : connector.displayName;
 
   router.get('/v1/connect/session', async (req, res) => {
     const session = await auth.authenticate(req);
@@ -153,10 +186,21 @@ export function connectPageRoutes(db: Db, vault: Vault, config: Config, connecto
     await readBody(req, res);
     const body = parseBody(connectWithKey, req);
     const connector = offeredConnector(session, body.connectorId);
-    const { verdict, credentials } = await checkCredentials(config, connector, parseCredentials(connector, body.credentials, egress));
+    const { verdict, credentials } = await checkCredentials(
+      config,
+      connector,
+      parseCredentials(connector, body.credentials, egress),
+    );
     if (!verdict.valid) {
       // Nothing is stored and the link still works: the person fixes the key and tries again.
-      res.status(200).json({ status: 'broken', statusReason: statusFromVerdict(verdict).status_reason, connection: null, redirectTo: null } satisfies ConnectPageResult);
+      res
+        .status(200)
+        .json({
+          status: 'broken',
+          statusReason: statusFromVerdict(verdict).status_reason,
+          connection: null,
+          redirectTo: null,
+        } satisfies ConnectPageResult);
       return;
     }
     const displayName = body.displayName ?? defaultName(session, connector);
@@ -173,14 +217,26 @@ export function connectPageRoutes(db: Db, vault: Vault, config: Config, connecto
         healthCheckIntervalMs: config.HEALTH_CHECK_INTERVAL_MS,
       }),
     );
-    if (!id) throw new ApiError('unauthenticated', 'This connect link was used or expired meanwhile. Ask the app for a new one.', { reason: 'completed' });
+    if (!id)
+      throw new ApiError(
+        'unauthenticated',
+        'This connect link was used or expired meanwhile. Ask the app for a new one.',
+        { reason: 'completed' },
+      );
     let redirectTo: string | null = null;
     if (session.redirect_uri && isRegisteredRedirect(session.redirect_uri, config)) {
       const target = new URL(session.redirect_uri);
       target.searchParams.set('connectionId', id);
       redirectTo = target.toString();
     }
-    res.status(201).json({ status: 'active', statusReason: null, connection: { id, connectorId: connector.id, displayName }, redirectTo } satisfies ConnectPageResult);
+    res
+      .status(201)
+      .json({
+        status: 'active',
+        statusReason: null,
+        connection: { id, connectorId: connector.id, displayName },
+        redirectTo,
+      } satisfies ConnectPageResult);
   });
 
   router.post('/v1/connect/oauth/:connectorId/authorize', async (req, res) => {

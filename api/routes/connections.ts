@@ -1,24 +1,32 @@
 import { Router } from 'express';
 import { sql } from 'kysely';
 import { z } from 'zod';
-import type { ConnectorLookup } from '../../shared/custom-connectors/connector-lookup.ts';
 import type { ConnectorDefinition } from '../../connectors/toolkit/connector-definition.ts';
 import type { Config } from '../../shared/config.ts';
-import { RefreshRejected, RefreshUnavailable, type CredentialRefresher } from '../../shared/connections/credential-refresher.ts';
+import type { ConnectionBreaker } from '../../shared/connections/connection-breaker.ts';
+import {
+  connectionPresenter,
+  loadConnection,
+  selectConnections,
+} from '../../shared/connections/connection-resource.ts';
+import {
+  type CredentialRefresher,
+  RefreshRejected,
+  RefreshUnavailable,
+} from '../../shared/connections/credential-refresher.ts';
 import { credentialsHint, sealCredentials } from '../../shared/connections/credentials.ts';
 import type { Vault } from '../../shared/crypto/vault.ts';
-import type { ConnectionBreaker } from '../../shared/connections/connection-breaker.ts';
-import type { ConnectionEvents } from '../../shared/webhooks-out/connection-events.ts';
+import type { ConnectorLookup } from '../../shared/custom-connectors/connector-lookup.ts';
 import type { Db } from '../../shared/db/database.ts';
+import { type EgressGuard, egressGuardFromConfig } from '../../shared/egress/egress-guard.ts';
 import { ApiError, notFound, toValidationIssues } from '../../shared/errors.ts';
+import { publicBaseUrl } from '../../shared/public-url.ts';
+import type { ConnectionEvents } from '../../shared/webhooks-out/connection-events.ts';
 import { assertPublicBaseUrl } from '../connections/connection-base-url.ts';
-import { egressGuardFromConfig, type EgressGuard } from '../../shared/egress/egress-guard.ts';
 import { assertProjectsInWorkspace, insertConnection } from '../connections/create-connection.ts';
 import { checkCredentials, statusFromVerdict } from '../connections/credential-check.ts';
 import { workspacePrincipal } from '../middleware/authenticate.ts';
 import { decodeCursor, pageQuery, toPage } from '../pagination.ts';
-import { connectionPresenter, loadConnection, selectConnections } from '../../shared/connections/connection-resource.ts';
-import { publicBaseUrl } from '../../shared/public-url.ts';
 import { parseBody, parseQuery, pathId } from '../validation.ts';
 
 const displayName = z.string().trim().min(1).max(200);
@@ -35,7 +43,9 @@ export const createConnection = z
     projectIds: z.array(z.string().max(100)).max(100).optional(),
   })
   .strict();
-export const updateConnection = z.object({ displayName: displayName.optional(), credentials: credentials.optional() }).strict();
+export const updateConnection = z
+  .object({ displayName: displayName.optional(), credentials: credentials.optional() })
+  .strict();
 export const listConnections = z.object({
   ...pageQuery,
   connectorId: z.string().max(100).optional(),
@@ -45,7 +55,11 @@ export const listConnections = z.object({
 });
 
 /** A body's credentials checked against the connector's fields (and its own base URL against the egress guard). */
-export function parseCredentials(connector: ConnectorDefinition, value: unknown, egress: EgressGuard): Record<string, string> {
+export function parseCredentials(
+  connector: ConnectorDefinition,
+  value: unknown,
+  egress: EgressGuard,
+): Record<string, string> {
   const parsed = connector.credentials.safeParse(value);
   if (!parsed.success) {
     // Issues name fields, never echo values: these are secrets.
@@ -107,17 +121,27 @@ export function connectionRoutes(
     if (q.externalId !== undefined) query = query.where('c.external_id', '=', q.externalId);
     if (q.projectId !== undefined) {
       query = query.where(({ exists, selectFrom }) =>
-        exists(selectFrom('project_connections as pc').select('pc.project_id').whereRef('pc.connection_id', '=', 'c.id').where('pc.project_id', '=', q.projectId!)),
+        exists(
+          selectFrom('project_connections as pc')
+            .select('pc.project_id')
+            .whereRef('pc.connection_id', '=', 'c.id')
+            .where('pc.project_id', '=', q.projectId!),
+        ),
       );
     }
     if (after) query = query.where('c.id', '<', after);
-    const rows = await query.orderBy('c.id', 'desc').limit(q.limit + 1).execute();
+    const rows = await query
+      .orderBy('c.id', 'desc')
+      .limit(q.limit + 1)
+      .execute();
     res.json(toPage(rows, q.limit, presentConnection));
   });
 
   router.get('/v1/connections/:connectionId', async (req, res) => {
     const { workspaceId } = workspacePrincipal(req);
-    res.json(presentConnection(await loadConnection(db, workspaceId, pathId(req, 'connectionId', 'connection', 'connection'))));
+    res.json(
+      presentConnection(await loadConnection(db, workspaceId, pathId(req, 'connectionId', 'connection', 'connection'))),
+    );
   });
 
   router.patch('/v1/connections/:connectionId', async (req, res) => {
@@ -127,7 +151,11 @@ export function connectionRoutes(
     const connector = await connectors.orThrow(workspaceId, current.connector_id);
     let credentialColumns = {};
     if (body.credentials !== undefined) {
-      const { verdict, credentials: creds } = await checkCredentials(config, connector, parseCredentials(connector, body.credentials, egress));
+      const { verdict, credentials: creds } = await checkCredentials(
+        config,
+        connector,
+        parseCredentials(connector, body.credentials, egress),
+      );
       const next = statusFromVerdict(verdict);
       credentialColumns = {
         ...sealCredentials(vault, current.id, creds),
@@ -151,7 +179,12 @@ export function connectionRoutes(
   router.post('/v1/connections/:connectionId/test', async (req, res) => {
     const { workspaceId } = workspacePrincipal(req);
     const id = pathId(req, 'connectionId', 'connection', 'connection');
-    const row = await db.selectFrom('connections').selectAll().where('id', '=', id).where('workspace_id', '=', workspaceId).executeTakeFirst();
+    const row = await db
+      .selectFrom('connections')
+      .selectAll()
+      .where('id', '=', id)
+      .where('workspace_id', '=', workspaceId)
+      .executeTakeFirst();
     if (!row) throw notFound('connection');
     const connector = await connectors.orThrow(workspaceId, row.connector_id);
     let usable;
@@ -159,28 +192,48 @@ export function connectionRoutes(
       // OAuth tokens near expiry are refreshed first; a refused refresh has already broken the connection.
       usable = await refresher.testable(connector, row);
     } catch (err) {
-      if (err instanceof RefreshRejected) return res.json(presentConnection(await loadConnection(db, workspaceId, row.id)));
-      if (err instanceof RefreshUnavailable) throw new ApiError('upstream_unavailable', `${connector.displayName} could not refresh the token; nothing was changed.`);
+      if (err instanceof RefreshRejected)
+        return res.json(presentConnection(await loadConnection(db, workspaceId, row.id)));
+      if (err instanceof RefreshUnavailable)
+        throw new ApiError(
+          'upstream_unavailable',
+          `${connector.displayName} could not refresh the token; nothing was changed.`,
+        );
       throw err;
     }
     const { verdict } = await checkCredentials(config, connector, usable.credentials);
     // Credentials replaced while we were testing are not ours to judge: both marks check the version.
     if (verdict.valid) await breaker.markRestored(row.id, usable.version);
-    else await breaker.markBroken({ id: row.id, connectorId: connector.id }, usable.version, statusFromVerdict(verdict).status_reason!, 'test');
+    else
+      await breaker.markBroken(
+        { id: row.id, connectorId: connector.id },
+        usable.version,
+        statusFromVerdict(verdict).status_reason!,
+        'test',
+      );
     res.json(presentConnection(await loadConnection(db, workspaceId, row.id)));
   });
 
   router.delete('/v1/connections/:connectionId', async (req, res) => {
     const { workspaceId } = workspacePrincipal(req);
     const id = pathId(req, 'connectionId', 'connection', 'connection');
-    const result = await db.deleteFrom('connections').where('id', '=', id).where('workspace_id', '=', workspaceId).executeTakeFirst();
+    const result = await db
+      .deleteFrom('connections')
+      .where('id', '=', id)
+      .where('workspace_id', '=', workspaceId)
+      .executeTakeFirst();
     if (result.numDeletedRows === 0n) throw notFound('connection');
     res.status(204).end();
   });
 
   // Bindings: which projects may use a connection.
   const loadBindingPair = async (workspaceId: string, projectId: string, connectionId: string) => {
-    const project = await db.selectFrom('projects').select('id').where('id', '=', projectId).where('workspace_id', '=', workspaceId).executeTakeFirst();
+    const project = await db
+      .selectFrom('projects')
+      .select('id')
+      .where('id', '=', projectId)
+      .where('workspace_id', '=', workspaceId)
+      .executeTakeFirst();
     if (!project) throw notFound('project');
     const connection = await db
       .selectFrom('connections')
@@ -209,14 +262,23 @@ export function connectionRoutes(
     const projectId = pathId(req, 'projectId', 'project', 'project');
     const connectionId = pathId(req, 'connectionId', 'connection', 'connection');
     await loadBindingPair(workspaceId, projectId, connectionId);
-    await db.deleteFrom('project_connections').where('project_id', '=', projectId).where('connection_id', '=', connectionId).execute();
+    await db
+      .deleteFrom('project_connections')
+      .where('project_id', '=', projectId)
+      .where('connection_id', '=', connectionId)
+      .execute();
     res.status(204).end();
   });
 
   router.get('/v1/projects/:projectId/connections', async (req, res) => {
     const { workspaceId } = workspacePrincipal(req);
     const projectId = pathId(req, 'projectId', 'project', 'project');
-    const project = await db.selectFrom('projects').select('id').where('id', '=', projectId).where('workspace_id', '=', workspaceId).executeTakeFirst();
+    const project = await db
+      .selectFrom('projects')
+      .select('id')
+      .where('id', '=', projectId)
+      .where('workspace_id', '=', workspaceId)
+      .executeTakeFirst();
     if (!project) throw notFound('project');
     const q = parseQuery(z.object(pageQuery), req);
     const after = decodeCursor(q.cursor);
@@ -225,7 +287,10 @@ export function connectionRoutes(
       .where('b.project_id', '=', projectId)
       .where('c.workspace_id', '=', workspaceId);
     if (after) query = query.where('c.id', '<', after);
-    const rows = await query.orderBy('c.id', 'desc').limit(q.limit + 1).execute();
+    const rows = await query
+      .orderBy('c.id', 'desc')
+      .limit(q.limit + 1)
+      .execute();
     res.json(toPage(rows, q.limit, presentConnection));
   });
 

@@ -1,13 +1,13 @@
 import { Router } from 'express';
 import { z } from 'zod';
+import { type CustomConnectorDefinition, hasWorkspaceClient } from '../../connectors/custom/definition-schema.ts';
 import { importOpenApi, OpenApiImportError } from '../../connectors/custom/openapi-import.ts';
-import { validateDefinition, type DefinitionIssue } from '../../connectors/custom/validate-definition.ts';
-import { hasWorkspaceClient, type CustomConnectorDefinition } from '../../connectors/custom/definition-schema.ts';
+import { type DefinitionIssue, validateDefinition } from '../../connectors/custom/validate-definition.ts';
 import type { Config } from '../../shared/config.ts';
 import type { ConnectorLookup } from '../../shared/custom-connectors/connector-lookup.ts';
 import type { CustomConnectorRow } from '../../shared/custom-connectors/custom-connector-store.ts';
 import type { Db } from '../../shared/db/database.ts';
-import { egressGuardFromConfig, type EgressGuard } from '../../shared/egress/egress-guard.ts';
+import { type EgressGuard, egressGuardFromConfig } from '../../shared/egress/egress-guard.ts';
 import { ApiError, toValidationIssues } from '../../shared/errors.ts';
 import { publicUrlProblem } from '../connections/connection-base-url.ts';
 import { workspacePrincipal } from '../middleware/authenticate.ts';
@@ -59,7 +59,10 @@ export function customConnectorRoutes(db: Db, config: Config, connectors: Connec
     try {
       res.json(importOpenApi(body.openapi, body.operations));
     } catch (err) {
-      if (err instanceof OpenApiImportError) throw new ApiError('invalid_input', `The OpenAPI document cannot be imported: ${err.path} ${err.message}.`, [{ path: err.path, message: err.message }]);
+      if (err instanceof OpenApiImportError)
+        throw new ApiError('invalid_input', `The OpenAPI document cannot be imported: ${err.path} ${err.message}.`, [
+          { path: err.path, message: err.message },
+        ]);
       throw err;
     }
   });
@@ -68,11 +71,20 @@ export function customConnectorRoutes(db: Db, config: Config, connectors: Connec
     const { workspaceId } = workspacePrincipal(req);
     const def = definitionFrom(parseBody(definitionBody, req).definition, egress);
     if (hasWorkspaceClient(def.auth) && def.auth.clientSecret === undefined) {
-      throw new ApiError('invalid_input', 'The connector definition is invalid.', [{ path: 'definition.auth.clientSecret', message: 'required when the connector is created' }]);
+      throw new ApiError('invalid_input', 'The connector definition is invalid.', [
+        { path: 'definition.auth.clientSecret', message: 'required when the connector is created' },
+      ]);
     }
-    if (await store.latestVersion(workspaceId, def.id)) throw new ApiError('conflict', `The connector ${def.id} exists; PUT /v1/connectors/${def.id} replaces it with a new version.`);
+    if (await store.latestVersion(workspaceId, def.id))
+      throw new ApiError(
+        'conflict',
+        `The connector ${def.id} exists; PUT /v1/connectors/${def.id} replaces it with a new version.`,
+      );
     if ((await store.count(workspaceId)) >= config.CUSTOM_CONNECTORS_PER_WORKSPACE_MAX) {
-      throw new ApiError('conflict', `This workspace has ${config.CUSTOM_CONNECTORS_PER_WORKSPACE_MAX} custom connectors, the most it may have.`);
+      throw new ApiError(
+        'conflict',
+        `This workspace has ${config.CUSTOM_CONNECTORS_PER_WORKSPACE_MAX} custom connectors, the most it may have.`,
+      );
     }
     const secret = hasWorkspaceClient(def.auth) ? def.auth.clientSecret : undefined;
     const created = await store.insert(workspaceId, 1, def, secret);
@@ -87,22 +99,35 @@ export function customConnectorRoutes(db: Db, config: Config, connectors: Connec
     const current = id.startsWith('custom-') ? await store.get(workspaceId, id, null) : undefined;
     if (!current) throw new ApiError('unknown_connector', 'No such custom connector in this workspace.');
     const def = definitionFrom(body.definition, egress);
-    if (def.id !== id) throw new ApiError('invalid_input', 'The connector definition is invalid.', [{ path: 'definition.id', message: `must be ${id}, the id in the path` }]);
+    if (def.id !== id)
+      throw new ApiError('invalid_input', 'The connector definition is invalid.', [
+        { path: 'definition.id', message: `must be ${id}, the id in the path` },
+      ]);
     // Left out, the OAuth client secret stays what it was.
     const secret = hasWorkspaceClient(def.auth) ? (def.auth.clientSecret ?? store.clientSecretOf(current)) : undefined;
     if (hasWorkspaceClient(def.auth) && secret === undefined) {
-      throw new ApiError('invalid_input', 'The connector definition is invalid.', [{ path: 'definition.auth.clientSecret', message: 'required: the current version has none' }]);
+      throw new ApiError('invalid_input', 'The connector definition is invalid.', [
+        { path: 'definition.auth.clientSecret', message: 'required: the current version has none' },
+      ]);
     }
     const replaced = await store.insert(workspaceId, current.version + 1, def, secret);
-    if (!replaced) throw new ApiError('conflict', `Another request replaced ${id} at the same time; read it and try again.`);
+    if (!replaced)
+      throw new ApiError('conflict', `Another request replaced ${id} at the same time; read it and try again.`);
     res.json(present(replaced));
   });
 
   router.delete('/v1/connectors/:connectorId', async (req, res) => {
     const { workspaceId } = workspacePrincipal(req);
     const id = String(req.params.connectorId);
-    if (!id.startsWith('custom-') || !(await store.latestVersion(workspaceId, id))) throw new ApiError('unknown_connector', 'No such custom connector in this workspace.');
-    const used = await db.selectFrom('connections').select('id').where('workspace_id', '=', workspaceId).where('connector_id', '=', id).limit(1).executeTakeFirst();
+    if (!id.startsWith('custom-') || !(await store.latestVersion(workspaceId, id)))
+      throw new ApiError('unknown_connector', 'No such custom connector in this workspace.');
+    const used = await db
+      .selectFrom('connections')
+      .select('id')
+      .where('workspace_id', '=', workspaceId)
+      .where('connector_id', '=', id)
+      .limit(1)
+      .executeTakeFirst();
     if (used) throw new ApiError('conflict', `Connections use ${id}; delete them first.`);
     await store.delete(workspaceId, id);
     res.status(204).end();

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Db } from '../../shared/db/database.ts';
 import { notFound } from '../../shared/errors.ts';
 import { presentInboundEvent } from '../../shared/inbound/inbound-events.ts';
-import { principalOf, type Principal } from '../middleware/authenticate.ts';
+import { type Principal, principalOf } from '../middleware/authenticate.ts';
 import { decodeCursor, pageQuery, toPage } from '../pagination.ts';
 import { parseQuery, pathId } from '../validation.ts';
 
@@ -21,7 +21,8 @@ export const listEvents = z.object({
  */
 export function eventRoutes(db: Db): Router {
   const router = Router();
-  const boundTo = (projectId: string) => db.selectFrom('project_connections').select('connection_id').where('project_id', '=', projectId);
+  const boundTo = (projectId: string) =>
+    db.selectFrom('project_connections').select('connection_id').where('project_id', '=', projectId);
 
   const scoped = (principal: Principal) => {
     let query = db.selectFrom('inbound_events').selectAll().where('workspace_id', '=', principal.workspaceId);
@@ -37,11 +38,22 @@ export function eventRoutes(db: Db): Router {
     if (q.connectionId !== undefined) query = query.where('connection_id', '=', q.connectionId);
     if (q.type !== undefined) query = query.where('type', '=', q.type);
     if (after) query = query.where('id', '<', after);
-    res.json(toPage(await query.orderBy('id', 'desc').limit(q.limit + 1).execute(), q.limit, presentInboundEvent));
+    res.json(
+      toPage(
+        await query
+          .orderBy('id', 'desc')
+          .limit(q.limit + 1)
+          .execute(),
+        q.limit,
+        presentInboundEvent,
+      ),
+    );
   });
 
   router.get('/v1/events/:eventId', async (req, res) => {
-    const event = await scoped(principalOf(req)).where('id', '=', pathId(req, 'eventId', 'event', 'event')).executeTakeFirst();
+    const event = await scoped(principalOf(req))
+      .where('id', '=', pathId(req, 'eventId', 'event', 'event'))
+      .executeTakeFirst();
     if (!event) throw notFound('event');
     res.json(presentInboundEvent(event));
   });

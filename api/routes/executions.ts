@@ -1,13 +1,13 @@
-import { Router, type Request } from 'express';
-import type { ExecutionAccepted, ExecutionResult } from '../../shared/api-resources.ts';
+import { type Request, Router } from 'express';
 import { z } from 'zod';
+import type { ExecutionAccepted, ExecutionResult } from '../../shared/api-resources.ts';
 import { ApiError } from '../../shared/errors.ts';
+import { type ExecutionService, errorFromReply } from '../execution/execution-service.ts';
 import type { Principal } from '../middleware/authenticate.ts';
 import { admissionCaller } from '../middleware/authenticate.ts';
-import { errorFromReply, type ExecutionService } from '../execution/execution-service.ts';
 import { InvocationError } from '../middleware/errors.ts';
-import { parseBody, parseQuery } from '../validation.ts';
 import type { BodyReader } from '../middleware/json-body.ts';
+import { parseBody, parseQuery } from '../validation.ts';
 
 export const executeBody = z
   .object({
@@ -48,17 +48,29 @@ export function executionRoutes(
       const keyHeader = req.get('idempotency-key');
       const key = keyHeader === undefined ? undefined : idempotencyKey.safeParse(keyHeader);
       if (key && !key.success) {
-        throw new ApiError('invalid_input', 'The Idempotency-Key header must be 1 to 255 characters.', [{ path: 'Idempotency-Key', message: 'length 1..255' }]);
+        throw new ApiError('invalid_input', 'The Idempotency-Key header must be 1 to 255 characters.', [
+          { path: 'Idempotency-Key', message: 'length 1..255' },
+        ]);
       }
       const respondAsync = /(^|[,\s])respond-async($|[,;\s])/i.test(req.get('prefer') ?? '');
-      outcome = await service.execute({ principal, ...body, idempotencyKey: key?.data, respondAsync, timeoutMs, ticket });
+      outcome = await service.execute({
+        principal,
+        ...body,
+        idempotencyKey: key?.data,
+        respondAsync,
+        timeoutMs,
+        ticket,
+      });
     } finally {
       ticket.release(); // refused before the service took over (a bad body): not served
     }
     res.locals.invocationId = outcome.kind === 'finished' ? outcome.reply.invocationId : outcome.invocationId;
     switch (outcome.kind) {
       case 'accepted':
-        res.status(202).location(`/v1/invocations/${outcome.invocationId}`).json({ invocationId: outcome.invocationId, status: outcome.status } satisfies ExecutionAccepted);
+        res
+          .status(202)
+          .location(`/v1/invocations/${outcome.invocationId}`)
+          .json({ invocationId: outcome.invocationId, status: outcome.status } satisfies ExecutionAccepted);
         return;
       case 'timed_out':
         throw new InvocationError(
@@ -68,7 +80,13 @@ export function executionRoutes(
       case 'finished': {
         const { reply } = outcome;
         if (reply.status === 'succeeded') {
-          res.status(200).json({ invocationId: reply.invocationId, output: reply.output ?? null, durationMs: reply.durationMs } satisfies ExecutionResult);
+          res
+            .status(200)
+            .json({
+              invocationId: reply.invocationId,
+              output: reply.output ?? null,
+              durationMs: reply.durationMs,
+            } satisfies ExecutionResult);
           return;
         }
         throw new InvocationError(reply.invocationId, errorFromReply(reply.error!));

@@ -14,13 +14,22 @@ export function healthRoutes(db: Db, redis: Redis): Router {
   });
   router.get('/readyz', async (_req, res) => {
     const [postgres, redisOk] = await Promise.all([
-      withTimeout(sql`select 1`.execute(db), 2_000).then(() => true, () => false),
-      withTimeout(redis.ping(), 2_000).then(() => true, () => false),
+      withTimeout(sql`select 1`.execute(db), 2_000).then(
+        () => true,
+        () => false,
+      ),
+      withTimeout(redis.ping(), 2_000).then(
+        () => true,
+        () => false,
+      ),
     ]);
     const ready = postgres && redisOk;
     const checks = { postgres: postgres ? 'ok' : 'unavailable', redis: redisOk ? 'ok' : 'unavailable' };
     if (ready) res.json({ status: 'ok', checks });
-    else res.status(503).json({ error: { code: 'unavailable', message: 'A backing service is unavailable.', details: checks } });
+    else
+      res
+        .status(503)
+        .json({ error: { code: 'unavailable', message: 'A backing service is unavailable.', details: checks } });
   });
   return router;
 }

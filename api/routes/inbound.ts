@@ -1,5 +1,5 @@
 import type { Queue } from 'bullmq';
-import { Router, type Request } from 'express';
+import { type Request, Router } from 'express';
 import { findConnector } from '../../connectors/registry.ts';
 import type { InboundReply } from '../../connectors/toolkit/inbound.ts';
 import { signingSecretSetting } from '../../connectors/toolkit/settings.ts';
@@ -8,8 +8,8 @@ import { openCredentials } from '../../shared/connections/credentials.ts';
 import type { Vault } from '../../shared/crypto/vault.ts';
 import type { Db } from '../../shared/db/database.ts';
 import { ApiError, notFound } from '../../shared/errors.ts';
-import { inboundPath } from '../../shared/inbound/inbound-url.ts';
 import { recordInboundEvent } from '../../shared/inbound/inbound-events.ts';
+import { inboundPath } from '../../shared/inbound/inbound-url.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { inboundEvents } from '../../shared/metrics.ts';
 import { publicBaseUrl } from '../../shared/public-url.ts';
@@ -31,7 +31,14 @@ const headersOf = (req: Request): Record<string, string | undefined> =>
  * signature (else 401, nothing stored) and only then parses; the event is stored once per upstream
  * event id and its fan-out queued. Nothing slow happens here: the answer does not wait for webhooks.
  */
-export function inboundRoutes(deps: { db: Db; vault: Vault; config: Config; readRaw: RawBodyReader; queue: Queue<InboundEventJobData>; logger: Logger }): Router {
+export function inboundRoutes(deps: {
+  db: Db;
+  vault: Vault;
+  config: Config;
+  readRaw: RawBodyReader;
+  queue: Queue<InboundEventJobData>;
+  logger: Logger;
+}): Router {
   const { db, vault, config, readRaw, queue, logger } = deps;
   const router = Router();
   const base = publicBaseUrl(config);
@@ -43,7 +50,15 @@ export function inboundRoutes(deps: { db: Db; vault: Vault; config: Config; read
     const connectionId = pathId(req, 'connectionId', 'connection', 'connection');
     const connection = await db
       .selectFrom('connections')
-      .select(['id', 'workspace_id', 'connector_id', 'credentials_key_id', 'credentials_iv', 'credentials_tag', 'credentials_ciphertext'])
+      .select([
+        'id',
+        'workspace_id',
+        'connector_id',
+        'credentials_key_id',
+        'credentials_iv',
+        'credentials_tag',
+        'credentials_ciphertext',
+      ])
       .where('id', '=', connectionId)
       .executeTakeFirst();
     if (!connection || connection.connector_id !== connector.id) throw notFound('connection');
@@ -52,7 +67,11 @@ export function inboundRoutes(deps: { db: Db; vault: Vault; config: Config; read
     const query = req.originalUrl.includes('?') ? req.originalUrl.slice(req.originalUrl.indexOf('?')) : '';
     const verdict = hook.receive(
       { rawBody, headers: headersOf(req), url: `${base}${inboundPath(connector.id, connection.id)}${query}` },
-      { credentials: openCredentials(vault, connection), signingSecret: config.connectorSettings[signingSecretSetting(connector)], nowMs: Date.now() },
+      {
+        credentials: openCredentials(vault, connection),
+        signingSecret: config.connectorSettings[signingSecretSetting(connector)],
+        nowMs: Date.now(),
+      },
     );
     const count = (outcome: string) => inboundEvents.inc({ connector: connector.id, outcome });
     const reply = (r: InboundReply) => res.status(r.status).type(r.contentType).send(r.body);
@@ -60,7 +79,10 @@ export function inboundRoutes(deps: { db: Db; vault: Vault; config: Config; read
     switch (verdict.kind) {
       case 'rejected':
         count('rejected');
-        logger.warn({ connectorId: connector.id, connectionId: connection.id, reason: verdict.reason }, 'inbound event refused');
+        logger.warn(
+          { connectorId: connector.id, connectionId: connection.id, reason: verdict.reason },
+          'inbound event refused',
+        );
         throw new ApiError('unauthenticated', 'The request signature is missing, invalid or stale.');
       case 'handshake':
         count('handshake');
@@ -79,8 +101,19 @@ export function inboundRoutes(deps: { db: Db; vault: Vault; config: Config; read
         const id = await recordInboundEvent(
           db,
           queue,
-          { workspaceId: connection.workspace_id, connectionId: connection.id, connectorId: connector.id, upstreamEventId: verdict.eventId, type: verdict.type, payload: verdict.payload },
-          (err) => logger.warn({ connectorId: connector.id, err: err.message }, 'inbound event stored; its fan-out will be queued by the maintenance tick'),
+          {
+            workspaceId: connection.workspace_id,
+            connectionId: connection.id,
+            connectorId: connector.id,
+            upstreamEventId: verdict.eventId,
+            type: verdict.type,
+            payload: verdict.payload,
+          },
+          (err) =>
+            logger.warn(
+              { connectorId: connector.id, err: err.message },
+              'inbound event stored; its fan-out will be queued by the maintenance tick',
+            ),
         );
         count(id ? 'accepted' : 'duplicate');
         return reply(hook.ack ?? DEFAULT_ACK);

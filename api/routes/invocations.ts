@@ -3,7 +3,7 @@ import { encodeTime } from 'ulid';
 import { z } from 'zod';
 import type { Db } from '../../shared/db/database.ts';
 import { notFound } from '../../shared/errors.ts';
-import { principalOf, type Principal } from '../middleware/authenticate.ts';
+import { type Principal, principalOf } from '../middleware/authenticate.ts';
 import { decodeCursor, pageQuery, toPage } from '../pagination.ts';
 import { presentInvocation } from '../resources/presenters.ts';
 import { parseQuery, pathId } from '../validation.ts';
@@ -30,12 +30,20 @@ const artifactName = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
  */
 const ID_TIME_MARGIN_MS = 3600_000;
 const MAX_ULID_TIME = 2 ** 48 - 1;
-const idAt = (ms: number): string | undefined => (ms > 0 && ms <= MAX_ULID_TIME ? `inv_${encodeTime(ms, 10).toLowerCase()}` : undefined);
+const idAt = (ms: number): string | undefined =>
+  ms > 0 && ms <= MAX_ULID_TIME ? `inv_${encodeTime(ms, 10).toLowerCase()}` : undefined;
 
 /** The audit log: a project key sees its own project's invocations, a workspace key all of its workspace's. */
 /** A file extension for common artifact types, so a downloaded file opens with the right program. */
 function extensionOf(contentType: string): string {
-  const ext: Record<string, string> = { 'audio/mpeg': '.mp3', 'audio/wav': '.wav', 'audio/ogg': '.ogg', 'audio/opus': '.opus', 'audio/basic': '.au', 'audio/pcm': '.pcm' };
+  const ext: Record<string, string> = {
+    'audio/mpeg': '.mp3',
+    'audio/wav': '.wav',
+    'audio/ogg': '.ogg',
+    'audio/opus': '.opus',
+    'audio/basic': '.au',
+    'audio/pcm': '.pcm',
+  };
   return ext[contentType.split(';')[0]!.trim().toLowerCase()] ?? '';
 }
 
@@ -69,7 +77,10 @@ export function invocationRoutes(db: Db): Router {
       if (beyond) query = query.where('id', '<', beyond);
     }
     if (after) query = query.where('id', '<', after);
-    const rows = await query.orderBy('id', 'desc').limit(q.limit + 1).execute();
+    const rows = await query
+      .orderBy('id', 'desc')
+      .limit(q.limit + 1)
+      .execute();
     res.json(toPage(rows, q.limit, presentInvocation));
   });
 

@@ -1,17 +1,17 @@
 import { toNodeHandler } from '@modelcontextprotocol/node';
-import { Router, type Request, type Response } from 'express';
+import { type Request, type Response, Router } from 'express';
 import type { Config } from '../../shared/config.ts';
 import type { ConnectorLookup } from '../../shared/custom-connectors/connector-lookup.ts';
 import type { Db } from '../../shared/db/database.ts';
 import { ApiError } from '../../shared/errors.ts';
 import { isWellFormedId } from '../../shared/ids.ts';
+import { publicBaseUrl } from '../../shared/public-url.ts';
 import type { ExecutionService } from '../execution/execution-service.ts';
 import { createEngineMcpHandler, type McpRequestScope } from '../mcp/engine-mcp-server.ts';
-import { admissionCaller, type Authenticator } from '../middleware/authenticate.ts';
-import type { BodyReader } from '../middleware/json-body.ts';
+import { type Authenticator, admissionCaller } from '../middleware/authenticate.ts';
 import { sendError } from '../middleware/errors.ts';
+import type { BodyReader } from '../middleware/json-body.ts';
 import { projectTools, toolByName } from '../tools/project-tools.ts';
-import { publicBaseUrl } from '../../shared/public-url.ts';
 
 const LOCALHOST = new Set(['localhost', '127.0.0.1', '[::1]']);
 
@@ -34,7 +34,6 @@ export function mcpOriginAllowed(config: Config): (origin: string) => boolean {
   };
 }
 
-
 /**
  * POST /v1/mcp: the Model Context Protocol server (Streamable HTTP, stateless; engine-mcp-server.ts).
  * Authenticated with a project key: the tools are that project's. A present `Origin` that is not
@@ -43,7 +42,14 @@ export function mcpOriginAllowed(config: Config): (origin: string) => boolean {
  * then takes its place at the execution service's admission gate, exactly like POST /v1/executions:
  * agents get the same fairness as HTTP callers.
  */
-export function mcpRoutes(authenticator: Authenticator, db: Db, service: ExecutionService, config: Config, readBody: BodyReader, connectors: ConnectorLookup): Router {
+export function mcpRoutes(
+  authenticator: Authenticator,
+  db: Db,
+  service: ExecutionService,
+  config: Config,
+  readBody: BodyReader,
+  connectors: ConnectorLookup,
+): Router {
   const router = Router();
   const node = toNodeHandler(createEngineMcpHandler(service));
   const originAllowed = mcpOriginAllowed(config);
@@ -52,7 +58,12 @@ export function mcpRoutes(authenticator: Authenticator, db: Db, service: Executi
   const serve = async (req: Request, res: Response) => {
     const origin = req.get('origin');
     if (origin !== undefined && !originAllowed(origin)) {
-      res.status(403).json({ jsonrpc: '2.0', error: { code: -32600, message: `Origin ${JSON.stringify(origin.slice(0, 200))} is not allowed.` } });
+      res
+        .status(403)
+        .json({
+          jsonrpc: '2.0',
+          error: { code: -32600, message: `Origin ${JSON.stringify(origin.slice(0, 200))} is not allowed.` },
+        });
       return;
     }
     let principal;
@@ -65,7 +76,10 @@ export function mcpRoutes(authenticator: Authenticator, db: Db, service: Executi
     }
     if (principal.kind !== 'project') {
       res.setHeader('WWW-Authenticate', 'Bearer realm="connector-engine"');
-      return sendError(res, new ApiError('unauthenticated', 'The MCP server serves one project: authenticate with a project key.'));
+      return sendError(
+        res,
+        new ApiError('unauthenticated', 'The MCP server serves one project: authenticate with a project key.'),
+      );
     }
     await readBody(req, res);
     const body = req.body as { method?: unknown } | undefined;
@@ -74,8 +88,18 @@ export function mcpRoutes(authenticator: Authenticator, db: Db, service: Executi
     if (isCall && !ticket) return; // the client hung up while waiting
     try {
       // A call needs only its own tool, and no query: the execution service checks the binding.
-      const called = isCall ? await toolByName(connectors, principal.workspaceId, String((body as { params?: { name?: unknown } }).params?.name ?? '')) : undefined;
-      const tools = isCall ? (called ? [called] : []) : await projectTools(db, connectors, principal.workspaceId, principal.projectId);
+      const called = isCall
+        ? await toolByName(
+            connectors,
+            principal.workspaceId,
+            String((body as { params?: { name?: unknown } }).params?.name ?? ''),
+          )
+        : undefined;
+      const tools = isCall
+        ? called
+          ? [called]
+          : []
+        : await projectTools(db, connectors, principal.workspaceId, principal.projectId);
       const scope: McpRequestScope = {
         principal,
         tools,
@@ -84,12 +108,23 @@ export function mcpRoutes(authenticator: Authenticator, db: Db, service: Executi
         // A task is an invocation this project made over MCP; any other id names nothing.
         findTask: async (id) =>
           isWellFormedId('invocation', id)
-            ? db.selectFrom('invocations').selectAll().where('id', '=', id).where('project_id', '=', principal.projectId).where('via', '=', 'mcp').executeTakeFirst()
+            ? db
+                .selectFrom('invocations')
+                .selectAll()
+                .where('id', '=', id)
+                .where('project_id', '=', principal.projectId)
+                .where('via', '=', 'mcp')
+                .executeTakeFirst()
             : undefined,
         taskTtlMs: config.INVOCATION_RETENTION_DAYS * 24 * 3600 * 1000,
       };
       // The key itself never travels further: the handler gets the scope it authorizes.
-      (req as Request & { auth?: unknown }).auth = { token: 'project-key', clientId: principal.keyId, scopes: [], extra: { engine: scope } };
+      (req as Request & { auth?: unknown }).auth = {
+        token: 'project-key',
+        clientId: principal.keyId,
+        scopes: [],
+        extra: { engine: scope },
+      };
       await node(req, res, req.body);
     } finally {
       ticket?.release();

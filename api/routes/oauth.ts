@@ -1,27 +1,36 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Router } from 'express';
-import { sql, type Selectable } from 'kysely';
+import { type Selectable, sql } from 'kysely';
 import { z } from 'zod';
-import type { ConnectorLookup } from '../../shared/custom-connectors/connector-lookup.ts';
 import { classifyUpstreamError } from '../../connectors/toolkit/classify.ts';
 import type { ConnectorDefinition } from '../../connectors/toolkit/connector-definition.ts';
-import { authorizationUrl, pkcePair, scopesFor, type OAuthProviderDefinition } from '../../connectors/toolkit/oauth-provider.ts';
+import {
+  authorizationUrl,
+  type OAuthProviderDefinition,
+  pkcePair,
+  scopesFor,
+} from '../../connectors/toolkit/oauth-provider.ts';
 import { authorizeUrlOf, oauthClientOf, providerSettings } from '../../connectors/toolkit/settings.ts';
-import { tokenEndpointFor } from '../../shared/connections/upstream-for.ts';
 import type { Config } from '../../shared/config.ts';
+import {
+  connectionPresenter,
+  loadConnection,
+  selectConnections,
+} from '../../shared/connections/connection-resource.ts';
+import { tokenEndpointFor } from '../../shared/connections/upstream-for.ts';
 import type { Vault } from '../../shared/crypto/vault.ts';
+import type { ConnectorLookup } from '../../shared/custom-connectors/connector-lookup.ts';
 import type { Db } from '../../shared/db/database.ts';
 import type { OAuthStateTable } from '../../shared/db/schema.ts';
-import { browserHashOf } from '../connect/browser-binding.ts';
-import { completeSession } from '../connect/connect-tokens.ts';
-import { connectResultPath, type ConnectFailure } from '../connect/connect-result.ts';
 import { ApiError } from '../../shared/errors.ts';
 import { newId } from '../../shared/ids.ts';
+import { publicBaseUrl } from '../../shared/public-url.ts';
+import { browserHashOf } from '../connect/browser-binding.ts';
+import { type ConnectFailure, connectResultPath } from '../connect/connect-result.ts';
+import { completeSession } from '../connect/connect-tokens.ts';
 import { assertProjectsInWorkspace, insertConnection } from '../connections/create-connection.ts';
 import { isRegisteredRedirect, oauthErrorCode } from '../connections/oauth-redirects.ts';
 import { workspacePrincipal } from '../middleware/authenticate.ts';
-import { connectionPresenter, loadConnection, selectConnections } from '../../shared/connections/connection-resource.ts';
-import { publicBaseUrl } from '../../shared/public-url.ts';
 import { parseBody, parseQuery } from '../validation.ts';
 
 const STATE_TTL_MS = 10 * 60_000;
@@ -32,7 +41,10 @@ export const authorizeBody = z
     displayName: z.string().trim().min(1).max(200),
     projectIds: z.array(z.string().max(100)).max(100).optional(),
     externalId: z.string().min(1).max(255).optional(),
-    redirectUri: z.url({ protocol: /^https?$/ }).max(2000).optional(),
+    redirectUri: z
+      .url({ protocol: /^https?$/ })
+      .max(2000)
+      .optional(),
   })
   .strict();
 export const callbackQuery = z.object({
@@ -49,15 +61,22 @@ export async function oauthConnector(
   config: Config,
 ): Promise<{ connector: ConnectorDefinition; provider: OAuthProviderDefinition; clientId: string }> {
   const connector = await connectors.orThrow(workspaceId, connectorId);
-  if (connector.auth.type !== 'oauth2') throw new ApiError('unknown_connector', `The ${connector.displayName} connector does not use OAuth.`);
+  if (connector.auth.type !== 'oauth2')
+    throw new ApiError('unknown_connector', `The ${connector.displayName} connector does not use OAuth.`);
   const provider = connector.auth.provider;
   if (provider.grant === 'client_credentials') {
-    throw new ApiError('unknown_connector', `The ${connector.displayName} connector has no sign-in page: create its connections with their client id and secret (POST /v1/connections).`);
+    throw new ApiError(
+      'unknown_connector',
+      `The ${connector.displayName} connector has no sign-in page: create its connections with their client id and secret (POST /v1/connections).`,
+    );
   }
   const client = oauthClientOf(provider, config.connectorSettings);
   if (!client) {
     const names = providerSettings(provider);
-    throw new ApiError('conflict', `OAuth for ${connector.displayName} is not configured on this server (${names.clientId}, ${names.clientSecret}).`);
+    throw new ApiError(
+      'conflict',
+      `OAuth for ${connector.displayName} is not configured on this server (${names.clientId}, ${names.clientSecret}).`,
+    );
   }
   return { connector, provider, clientId: client.clientId };
 }
@@ -127,14 +146,22 @@ type OAuthStateRow = Selectable<OAuthStateTable>;
  * the browser that started it (its cookie's hash): another browser gets 'other_browser' and leaves
  * it for the right one, so a forwarded link can neither finish nor spoil the flow.
  */
-async function consumeState(db: Db, stateHash: Buffer, browser: Buffer | null): Promise<OAuthStateRow | 'other_browser' | null> {
+async function consumeState(
+  db: Db,
+  stateHash: Buffer,
+  browser: Buffer | null,
+): Promise<OAuthStateRow | 'other_browser' | null> {
   const consumed = await db
     .updateTable('oauth_states')
     .set({ used_at: sql`now()` })
     .where('state_hash', '=', stateHash)
     .where('used_at', 'is', null)
     .where('expires_at', '>', sql<Date>`now()`)
-    .where((eb) => (browser ? eb.or([eb('browser_hash', 'is', null), eb('browser_hash', '=', browser)]) : eb('browser_hash', 'is', null)))
+    .where((eb) =>
+      browser
+        ? eb.or([eb('browser_hash', 'is', null), eb('browser_hash', '=', browser)])
+        : eb('browser_hash', 'is', null),
+    )
     .returningAll()
     .executeTakeFirst();
   if (consumed) return consumed;
@@ -186,14 +213,28 @@ async function finishAuthorization(
   } catch (err) {
     const failure = classifyUpstreamError(provider, err);
     if (failure.kind === 'transient' || failure.kind === 'rate_limited') {
-      throw new ApiError('upstream_unavailable', `${connector.displayName} could not be reached to finish the authorization.`);
+      throw new ApiError(
+        'upstream_unavailable',
+        `${connector.displayName} could not be reached to finish the authorization.`,
+      );
     }
-    throw new ApiError('invalid_input', `${connector.displayName} refused the authorization code: ${failure.message}.`, [{ path: 'code', message: failure.upstreamCode ?? 'rejected' }]);
+    throw new ApiError(
+      'invalid_input',
+      `${connector.displayName} refused the authorization code: ${failure.message}.`,
+      [{ path: 'code', message: failure.upstreamCode ?? 'rejected' }],
+    );
   }
 
   // Projects deleted since the authorization started are simply not bound.
   const projectIds = pending.project_ids.length
-    ? (await db.selectFrom('projects').select('id').where('workspace_id', '=', pending.workspace_id).where('id', 'in', pending.project_ids).execute()).map((p) => p.id)
+    ? (
+        await db
+          .selectFrom('projects')
+          .select('id')
+          .where('workspace_id', '=', pending.workspace_id)
+          .where('id', 'in', pending.project_ids)
+          .execute()
+      ).map((p) => p.id)
     : [];
   const store = () =>
     insertConnection(db, vault, {
@@ -209,7 +250,11 @@ async function finishAuthorization(
     });
   if (!pending.connect_session_id) return { id: await store(), redirectUri: pending.redirect_uri };
   const id = await completeSession(db, pending.connect_session_id, store);
-  if (!id) throw new ConnectFlowFailure('session_closed', 'The connect link expired or was used while the sign-in was under way; ask for a new one.');
+  if (!id)
+    throw new ConnectFlowFailure(
+      'session_closed',
+      'The connect link expired or was used while the sign-in was under way; ask for a new one.',
+    );
   return { id, redirectUri: pending.redirect_uri };
 }
 
@@ -227,20 +272,34 @@ export function oauthCallbackRoutes(db: Db, vault: Vault, config: Config, connec
     // Whether a person at a connect page is waiting: known once the state is found; before that, a guess from the cookie.
     let connectFlow: boolean | undefined;
     try {
-      if (!q.state) throw new ApiError('invalid_input', 'The OAuth callback has no state.', [{ path: 'state', message: 'required' }]);
+      if (!q.state)
+        throw new ApiError('invalid_input', 'The OAuth callback has no state.', [
+          { path: 'state', message: 'required' },
+        ]);
       const pending = await consumeState(db, hashState(q.state), browser);
       if (pending === 'other_browser') {
         connectFlow = true;
-        throw new ConnectFlowFailure('other_browser', 'This sign-in was started in another browser; open the connect link there, or ask for a new one.');
+        throw new ConnectFlowFailure(
+          'other_browser',
+          'This sign-in was started in another browser; open the connect link there, or ask for a new one.',
+        );
       }
-      if (!pending) throw new ApiError('invalid_input', 'The OAuth state is unknown, expired or already used; start the authorization again.', [{ path: 'state', message: 'invalid' }]);
+      if (!pending)
+        throw new ApiError(
+          'invalid_input',
+          'The OAuth state is unknown, expired or already used; start the authorization again.',
+          [{ path: 'state', message: 'invalid' }],
+        );
       connectFlow = pending.connect_session_id !== null;
       if (q.error) {
         // The provider's text is the query string's, i.e. anyone's: only a well-formed OAuth error code is repeated.
         const code = oauthErrorCode(q.error);
-        throw new ApiError('invalid_input', `The provider did not authorize the connection (${code}).`, [{ path: 'error', message: code }]);
+        throw new ApiError('invalid_input', `The provider did not authorize the connection (${code}).`, [
+          { path: 'error', message: code },
+        ]);
       }
-      if (!q.code) throw new ApiError('invalid_input', 'The OAuth callback has no code.', [{ path: 'code', message: 'required' }]);
+      if (!q.code)
+        throw new ApiError('invalid_input', 'The OAuth callback has no code.', [{ path: 'code', message: 'required' }]);
       const { id, redirectUri } = await finishAuthorization(db, vault, config, connectors, pending, q.code);
       // Checked again here: the list may have changed since the authorization started.
       if (redirectUri && isRegisteredRedirect(redirectUri, config)) {

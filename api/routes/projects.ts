@@ -5,8 +5,8 @@ import { findConnector } from '../../connectors/registry.ts';
 import { displayPrefix, generateApiKey, hashApiKey } from '../../shared/auth/api-keys.ts';
 import type { Db } from '../../shared/db/database.ts';
 import { ApiError, notFound } from '../../shared/errors.ts';
-import type { RateLimitPolicy } from '../../shared/limiter/rate-limit-policy.ts';
 import { newId } from '../../shared/ids.ts';
+import type { RateLimitPolicy } from '../../shared/limiter/rate-limit-policy.ts';
 import { workspacePrincipal } from '../middleware/authenticate.ts';
 import { decodeCursor, pageQuery, toPage } from '../pagination.ts';
 import { presentApiKey, presentProject } from '../resources/presenters.ts';
@@ -14,7 +14,9 @@ import { parseBody, parseQuery, pathId } from '../validation.ts';
 
 const displayName = z.string().trim().min(1).max(200);
 const externalId = z.string().min(1).max(255);
-const metadata = z.record(z.string().max(100), z.unknown()).refine((m) => JSON.stringify(m).length <= 16_384, 'metadata is over 16 KiB');
+const metadata = z
+  .record(z.string().max(100), z.unknown())
+  .refine((m) => JSON.stringify(m).length <= 16_384, 'metadata is over 16 KiB');
 /** `{connectorId: callsPerMinute | null}`, each within what the operator lets a project set for that connector. */
 const rateLimitsWithin = (limits: Pick<RateLimitPolicy, 'maxOverride'>) =>
   z
@@ -27,11 +29,18 @@ const rateLimitsWithin = (limits: Pick<RateLimitPolicy, 'maxOverride'>) =>
         const connector = findConnector(connectorId);
         if (value === null || !connector) continue;
         const max = limits.maxOverride(connector);
-        if (value > max) ctx.addIssue({ code: 'custom', path: [connectorId], message: `must be between 1 and ${max} calls per minute` });
+        if (value > max)
+          ctx.addIssue({
+            code: 'custom',
+            path: [connectorId],
+            message: `must be between 1 and ${max} calls per minute`,
+          });
       }
     });
 
-export const createProject = z.object({ displayName, externalId: externalId.optional(), metadata: metadata.optional() }).strict();
+export const createProject = z
+  .object({ displayName, externalId: externalId.optional(), metadata: metadata.optional() })
+  .strict();
 export const listProjects = z.object({ ...pageQuery, externalId: externalId.optional() });
 export const createKey = z.object({ name: z.string().trim().min(1).max(200).optional() }).strict();
 export const listKeys = z.object(pageQuery);
@@ -58,7 +67,12 @@ export function projectRoutes(db: Db, limits: RateLimitPolicy, maxRunningCalls: 
   const updateProject = updateProjectBody(limits, maxRunningCalls);
 
   const loadProject = async (workspaceId: string, id: string) => {
-    const project = await db.selectFrom('projects').selectAll().where('id', '=', id).where('workspace_id', '=', workspaceId).executeTakeFirst();
+    const project = await db
+      .selectFrom('projects')
+      .selectAll()
+      .where('id', '=', id)
+      .where('workspace_id', '=', workspaceId)
+      .executeTakeFirst();
     if (!project) throw notFound('project');
     return project;
   };
@@ -80,7 +94,8 @@ export function projectRoutes(db: Db, limits: RateLimitPolicy, maxRunningCalls: 
         .executeTakeFirstOrThrow();
       res.status(201).json(presentProject(project));
     } catch (err) {
-      if (isUniqueViolation(err)) throw new ApiError('conflict', 'A project with this externalId already exists in the workspace.');
+      if (isUniqueViolation(err))
+        throw new ApiError('conflict', 'A project with this externalId already exists in the workspace.');
       throw err;
     }
   });
@@ -92,7 +107,10 @@ export function projectRoutes(db: Db, limits: RateLimitPolicy, maxRunningCalls: 
     let query = db.selectFrom('projects').selectAll().where('workspace_id', '=', workspaceId);
     if (q.externalId !== undefined) query = query.where('external_id', '=', q.externalId);
     if (after) query = query.where('id', '<', after);
-    const rows = await query.orderBy('id', 'desc').limit(q.limit + 1).execute();
+    const rows = await query
+      .orderBy('id', 'desc')
+      .limit(q.limit + 1)
+      .execute();
     res.json(toPage(rows, q.limit, presentProject));
   });
 
@@ -168,7 +186,10 @@ export function projectRoutes(db: Db, limits: RateLimitPolicy, maxRunningCalls: 
       .where('project_id', '=', project.id)
       .where('revoked_at', 'is', null);
     if (after) query = query.where('id', '<', after);
-    const rows = await query.orderBy('id', 'desc').limit(q.limit + 1).execute();
+    const rows = await query
+      .orderBy('id', 'desc')
+      .limit(q.limit + 1)
+      .execute();
     res.json(toPage(rows, q.limit, presentApiKey));
   });
 

@@ -23,15 +23,35 @@ export function rateLimitUsageRoutes(db: Db, limits: RateLimitPolicy): Router {
     const rows = await db
       .selectFrom('invocations as i')
       .innerJoin('projects as p', 'p.id', 'i.project_id')
-      .select(['i.project_id', 'i.connector_id', 'p.display_name', 'p.rate_limits', minute.as('minute'), (eb) => eb.fn.countAll<string>().as('calls')])
+      .select([
+        'i.project_id',
+        'i.connector_id',
+        'p.display_name',
+        'p.rate_limits',
+        minute.as('minute'),
+        (eb) => eb.fn.countAll<string>().as('calls'),
+      ])
       .where('i.workspace_id', '=', workspaceId)
-      .where('i.created_at', '>=', sql<Date>`date_trunc('minute', now()) - make_interval(mins => ${WINDOW_MINUTES - 1})`)
+      .where(
+        'i.created_at',
+        '>=',
+        sql<Date>`date_trunc('minute', now()) - make_interval(mins => ${WINDOW_MINUTES - 1})`,
+      )
       .groupBy(['i.project_id', 'i.connector_id', 'p.display_name', 'p.rate_limits', minute])
       .orderBy('i.project_id')
       .orderBy('i.connector_id')
       .orderBy(minute)
       .execute();
-    const series = new Map<string, { projectId: string; projectName: string; connectorId: string; limitPerMinute: number | null; minutes: { minute: string; calls: number }[] }>();
+    const series = new Map<
+      string,
+      {
+        projectId: string;
+        projectName: string;
+        connectorId: string;
+        limitPerMinute: number | null;
+        minutes: { minute: string; calls: number }[];
+      }
+    >();
     for (const r of rows) {
       const key = `${r.project_id} ${r.connector_id}`;
       let s = series.get(key);

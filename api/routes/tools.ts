@@ -1,7 +1,7 @@
 import { Router } from 'express';
-import { ApiError } from '../../shared/errors.ts';
-import type { Db } from '../../shared/db/database.ts';
 import type { ConnectorLookup } from '../../shared/custom-connectors/connector-lookup.ts';
+import type { Db } from '../../shared/db/database.ts';
+import { ApiError } from '../../shared/errors.ts';
 import { principalOf } from '../middleware/authenticate.ts';
 import { presentTool } from '../resources/presenters.ts';
 import { projectTools } from '../tools/project-tools.ts';
@@ -12,7 +12,9 @@ export function toolRoutes(db: Db, connectors: ConnectorLookup): Router {
   router.get('/v1/tools', async (req, res) => {
     const principal = principalOf(req);
     if (principal.kind !== 'project') throw new ApiError('forbidden', 'Tools belong to a project: use a project key.');
-    res.json({ data: (await projectTools(db, connectors, principal.workspaceId, principal.projectId)).map(presentTool) });
+    res.json({
+      data: (await projectTools(db, connectors, principal.workspaceId, principal.projectId)).map(presentTool),
+    });
   });
   return router;
 }

@@ -1,24 +1,27 @@
 import { Router } from 'express';
 import { z } from 'zod';
+import type { Config } from '../../shared/config.ts';
+import { newStandardSecret } from '../../shared/crypto/standard-webhooks.ts';
 import type { Vault } from '../../shared/crypto/vault.ts';
 import type { Db } from '../../shared/db/database.ts';
-import { ApiError, notFound } from '../../shared/errors.ts';
-import type { Config } from '../../shared/config.ts';
 import { egressGuardFromConfig } from '../../shared/egress/egress-guard.ts';
+import { ApiError, notFound } from '../../shared/errors.ts';
 import { newId } from '../../shared/ids.ts';
-import { newStandardSecret } from '../../shared/crypto/standard-webhooks.ts';
 import { acceptsEvents } from '../../shared/inbound/inbound-url.ts';
 import { isSubscribableType } from '../../shared/webhooks-out/event-types.ts';
 import { freshSecrets, rotatedSecrets, secretsOf } from '../../shared/webhooks-out/signing-secrets.ts';
 import { workspacePrincipal } from '../middleware/authenticate.ts';
 import { decodeCursor, pageQuery, toPage } from '../pagination.ts';
-import { parseBody, parseQuery, pathId } from '../validation.ts';
 import { presentDelivery, presentWebhook } from '../resources/presenters.ts';
+import { parseBody, parseQuery, pathId } from '../validation.ts';
 
 const eventType = z
   .string()
   .max(200)
-  .refine((t) => isSubscribableType(t, acceptsEvents), 'must be connection.broken, connection.restored, an inbound event type of a connector that accepts events (slack.message, resend.email.delivered, twilio.message.status, …) or *');
+  .refine(
+    (t) => isSubscribableType(t, acceptsEvents),
+    'must be connection.broken, connection.restored, an inbound event type of a connector that accepts events (slack.message, resend.email.delivered, twilio.message.status, …) or *',
+  );
 export const createWebhook = z
   .object({
     url: z.url({ protocol: /^https?$/ }).max(2000),
@@ -32,13 +35,22 @@ export const createWebhook = z
  * A workspace has at most WEBHOOKS_PER_WORKSPACE_MAX of them: each event is delivered to each
  * webhook, so the count is how much delivery work one event of a workspace can cause.
  */
-export function webhooksOutRoutes(db: Db, vault: Vault, config: Pick<Config, 'EGRESS_ALLOW_HOSTS' | 'WEBHOOK_ALLOW_PRIVATE_TARGETS' | 'WEBHOOKS_PER_WORKSPACE_MAX'>): Router {
+export function webhooksOutRoutes(
+  db: Db,
+  vault: Vault,
+  config: Pick<Config, 'EGRESS_ALLOW_HOSTS' | 'WEBHOOK_ALLOW_PRIVATE_TARGETS' | 'WEBHOOKS_PER_WORKSPACE_MAX'>,
+): Router {
   const router = Router();
   const egress = egressGuardFromConfig(config);
   const max = config.WEBHOOKS_PER_WORKSPACE_MAX;
 
   const loadWebhook = async (workspaceId: string, id: string) => {
-    const hook = await db.selectFrom('webhooks').select(['id', 'url', 'events', 'created_at']).where('id', '=', id).where('workspace_id', '=', workspaceId).executeTakeFirst();
+    const hook = await db
+      .selectFrom('webhooks')
+      .select(['id', 'url', 'events', 'created_at'])
+      .where('id', '=', id)
+      .where('workspace_id', '=', workspaceId)
+      .executeTakeFirst();
     if (!hook) throw notFound('webhook');
     return hook;
   };
@@ -48,17 +60,31 @@ export function webhooksOutRoutes(db: Db, vault: Vault, config: Pick<Config, 'EG
     const body = parseBody(createWebhook, req);
     // Checked again on the resolved address at every delivery; here the URL's own form is refused early.
     if (egress.checkUrl(body.url) !== null) {
-      throw new ApiError('invalid_input', 'Webhook URLs must point to a public address.', [{ path: 'url', message: 'loopback, private, link-local, metadata and reserved addresses are not allowed' }]);
+      throw new ApiError('invalid_input', 'Webhook URLs must point to a public address.', [
+        { path: 'url', message: 'loopback, private, link-local, metadata and reserved addresses are not allowed' },
+      ]);
     }
     const id = newId('webhook');
     const secret = newStandardSecret();
     const sealed = vault.seal(freshSecrets(secret), id);
     const row = await db.transaction().execute(async (trx) => {
       // The workspace row is the lock: concurrent creations of one workspace count one after another.
-      await trx.selectFrom('workspaces').select('id').where('id', '=', workspaceId).forUpdate().executeTakeFirstOrThrow();
-      const { count } = await trx.selectFrom('webhooks').select((eb) => eb.fn.countAll<string>().as('count')).where('workspace_id', '=', workspaceId).executeTakeFirstOrThrow();
+      await trx
+        .selectFrom('workspaces')
+        .select('id')
+        .where('id', '=', workspaceId)
+        .forUpdate()
+        .executeTakeFirstOrThrow();
+      const { count } = await trx
+        .selectFrom('webhooks')
+        .select((eb) => eb.fn.countAll<string>().as('count'))
+        .where('workspace_id', '=', workspaceId)
+        .executeTakeFirstOrThrow();
       if (Number(count) >= max) {
-        throw new ApiError('conflict', `This workspace already has ${max} webhooks, the most allowed; delete one before creating another.`);
+        throw new ApiError(
+          'conflict',
+          `This workspace already has ${max} webhooks, the most allowed; delete one before creating another.`,
+        );
       }
       return trx
         .insertInto('webhooks')
@@ -82,9 +108,21 @@ export function webhooksOutRoutes(db: Db, vault: Vault, config: Pick<Config, 'EG
     const { workspaceId } = workspacePrincipal(req);
     const q = parseQuery(z.object(pageQuery), req);
     const after = decodeCursor(q.cursor);
-    let query = db.selectFrom('webhooks').select(['id', 'url', 'events', 'created_at']).where('workspace_id', '=', workspaceId);
+    let query = db
+      .selectFrom('webhooks')
+      .select(['id', 'url', 'events', 'created_at'])
+      .where('workspace_id', '=', workspaceId);
     if (after) query = query.where('id', '<', after);
-    res.json(toPage(await query.orderBy('id', 'desc').limit(q.limit + 1).execute(), q.limit, presentWebhook));
+    res.json(
+      toPage(
+        await query
+          .orderBy('id', 'desc')
+          .limit(q.limit + 1)
+          .execute(),
+        q.limit,
+        presentWebhook,
+      ),
+    );
   });
 
   router.delete('/v1/webhooks/:webhookId', async (req, res) => {
@@ -110,11 +148,21 @@ export function webhooksOutRoutes(db: Db, vault: Vault, config: Pick<Config, 'EG
         .forUpdate()
         .executeTakeFirst();
       if (!hook) throw notFound('webhook');
-      const current = secretsOf(vault.open({ keyId: hook.secret_key_id, iv: hook.secret_iv, tag: hook.secret_tag, ciphertext: hook.secret_ciphertext }, hook.id));
+      const current = secretsOf(
+        vault.open(
+          { keyId: hook.secret_key_id, iv: hook.secret_iv, tag: hook.secret_tag, ciphertext: hook.secret_ciphertext },
+          hook.id,
+        ),
+      );
       const sealed = vault.seal(rotatedSecrets(current, secret), hook.id);
       await trx
         .updateTable('webhooks')
-        .set({ secret_key_id: sealed.keyId, secret_iv: sealed.iv, secret_tag: sealed.tag, secret_ciphertext: sealed.ciphertext })
+        .set({
+          secret_key_id: sealed.keyId,
+          secret_iv: sealed.iv,
+          secret_tag: sealed.tag,
+          secret_ciphertext: sealed.ciphertext,
+        })
         .where('id', '=', hook.id)
         .execute();
     });
@@ -128,7 +176,10 @@ export function webhooksOutRoutes(db: Db, vault: Vault, config: Pick<Config, 'EG
     const after = decodeCursor(q.cursor);
     let query = db.selectFrom('webhook_deliveries').selectAll().where('webhook_id', '=', hook.id);
     if (after) query = query.where('id', '<', after);
-    const rows = await query.orderBy('id', 'desc').limit(q.limit + 1).execute();
+    const rows = await query
+      .orderBy('id', 'desc')
+      .limit(q.limit + 1)
+      .execute();
     res.json(toPage(rows, q.limit, presentDelivery));
   });
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { connectors } from '../../connectors/registry.ts';
-import type { ConnectorLookup } from '../../shared/custom-connectors/connector-lookup.ts';
 import type { ActionDefinition, ConnectorDefinition } from '../../connectors/toolkit/connector-definition.ts';
+import type { ConnectorLookup } from '../../shared/custom-connectors/connector-lookup.ts';
 import type { Db } from '../../shared/db/database.ts';
 
 /** One bound, active connection a tool can run on. */
@@ -36,7 +36,12 @@ export function toolName(connectorId: string, actionId: string): string {
 }
 
 /** The project's tools, in a deterministic order (connector, then action, as in the catalog). */
-export async function projectTools(db: Db, lookup: ConnectorLookup, workspaceId: string, projectId: string): Promise<ProjectTool[]> {
+export async function projectTools(
+  db: Db,
+  lookup: ConnectorLookup,
+  workspaceId: string,
+  projectId: string,
+): Promise<ProjectTool[]> {
   const rows = await db
     .selectFrom('project_connections as b')
     .innerJoin('connections as c', 'c.id', 'b.connection_id')
@@ -56,13 +61,17 @@ export async function projectTools(db: Db, lookup: ConnectorLookup, workspaceId:
   for (const [connectorId, connections] of [...byConnector].sort(([a], [b]) => a.localeCompare(b))) {
     const connector = await lookup.find(workspaceId, connectorId);
     if (!connector) continue;
-    for (const action of connector.actions) tools.push({ name: toolName(connector.id, action.id), connector, action, connections });
+    for (const action of connector.actions)
+      tools.push({ name: toolName(connector.id, action.id), connector, action, connections });
   }
   return tools;
 }
 
 // Converting a zod schema costs far more than the rest of a tools/list: once per action and direction.
-const jsonSchemas = new WeakMap<ActionDefinition, { input: Record<string, unknown>; output: Record<string, unknown> }>();
+const jsonSchemas = new WeakMap<
+  ActionDefinition,
+  { input: Record<string, unknown>; output: Record<string, unknown> }
+>();
 function schemasOf(action: ActionDefinition) {
   let schemas = jsonSchemas.get(action);
   if (!schemas) {
@@ -81,9 +90,15 @@ function schemasOf(action: ActionDefinition) {
  * call costs no extra query. `connections` is unknown (empty): a `connectionId` argument, when the
  * action has no such input field, is the caller's choice. Undefined for a name that is no action.
  */
-export async function toolByName(lookup: ConnectorLookup, workspaceId: string, name: string): Promise<ProjectTool | undefined> {
+export async function toolByName(
+  lookup: ConnectorLookup,
+  workspaceId: string,
+  name: string,
+): Promise<ProjectTool | undefined> {
   // A custom connector's id has no `_`: the name up to the first one is the id.
-  const custom = name.startsWith('custom-') ? await lookup.find(workspaceId, name.slice(0, name.indexOf('_') >>> 0)) : undefined;
+  const custom = name.startsWith('custom-')
+    ? await lookup.find(workspaceId, name.slice(0, name.indexOf('_') >>> 0))
+    : undefined;
   for (const connector of custom ? [custom] : connectors) {
     if (!name.startsWith(`${connector.id}_`)) continue;
     const action = connector.actions.find((a) => toolName(connector.id, a.id) === name);
@@ -94,7 +109,10 @@ export async function toolByName(lookup: ConnectorLookup, workspaceId: string, n
 
 /** Whether `connectionId` is one of the action's own input fields (then it is never the tool's choice). */
 export function actionTakesConnectionId(action: ActionDefinition): boolean {
-  return Object.hasOwn((schemasOf(action).input.properties as Record<string, unknown> | undefined) ?? {}, 'connectionId');
+  return Object.hasOwn(
+    (schemasOf(action).input.properties as Record<string, unknown> | undefined) ?? {},
+    'connectionId',
+  );
 }
 
 /** The tool's input as JSON Schema (the action's input); over MCP a choice of connection is added. */

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import express, { Router, type Response } from 'express';
+import express, { type Response, Router } from 'express';
 import { ApiError } from '../../shared/errors.ts';
 
 /**
@@ -34,7 +34,8 @@ export function webPageRoutes(distDir = webDistDir()): Router {
 
   const page = (app: 'console' | 'connect') => (_req: unknown, res: Response) => {
     const file = path.join(distDir, app, 'index.html');
-    if (!fs.existsSync(file)) throw new ApiError('unavailable', 'The web pages are not built on this server; run `npm run build`.');
+    if (!fs.existsSync(file))
+      throw new ApiError('unavailable', 'The web pages are not built on this server; run `npm run build`.');
     secure(res).set('Cache-Control', 'no-store').type('html').sendFile(file);
   };
   const assets = (app: 'console' | 'connect') =>

@@ -4,7 +4,7 @@
  * settings and Redis connection options), `READY` on stdout once connected, and a clean close on
  * SIGTERM/SIGINT.
  */
-import { Worker, type Processor } from 'bullmq';
+import { type Processor, Worker } from 'bullmq';
 import { createRedis } from '../../shared/queue/redis.ts';
 import { stalledJobRecovery } from '../../shared/queue/stalled-job-recovery.ts';
 

@@ -11,7 +11,7 @@
  * cli wrapper instead. BENCH_NODE_FLAGS="<flags>" replaces the npm script's node flags of the
  * compiled api and workers (to try V8 flags; an empty value runs them without any).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -135,7 +135,10 @@ export function spawnTsx(name: string, entry: string, env: NodeJS.ProcessEnv, no
           const m = re.exec(l);
           if (m) return resolve(m);
         }
-        const timer = setTimeout(() => reject(new Error(`${name}: no line matching ${re} within ${timeoutMs} ms:\n${proc.tail()}`)), timeoutMs);
+        const timer = setTimeout(
+          () => reject(new Error(`${name}: no line matching ${re} within ${timeoutMs} ms:\n${proc.tail()}`)),
+          timeoutMs,
+        );
         listeners.push((l) => {
           const m = re.exec(l);
           if (m) {
@@ -189,7 +192,12 @@ function readStat(pid: number): { ppid: number; comm: string; ticks: number; chi
     const comm = s.slice(s.indexOf('(') + 1, close);
     const f = s.slice(close + 2).split(' ');
     // fields after comm: state(0) ppid(1) ... utime(11) stime(12) cutime(13) cstime(14)
-    return { ppid: Number(f[1]), comm, ticks: Number(f[11]) + Number(f[12]), childTicks: Number(f[13]) + Number(f[14]) };
+    return {
+      ppid: Number(f[1]),
+      comm,
+      ticks: Number(f[11]) + Number(f[12]),
+      childTicks: Number(f[13]) + Number(f[14]),
+    };
   } catch {
     return undefined;
   }
@@ -259,7 +267,10 @@ export class RssSampler {
   private readonly peak = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly targets: () => Array<{ name: string; pid: number | undefined }>, private readonly everyMs = 200) {}
+  constructor(
+    private readonly targets: () => Array<{ name: string; pid: number | undefined }>,
+    private readonly everyMs = 200,
+  ) {}
 
   start(): this {
     this.sample();
@@ -294,7 +305,9 @@ export function machineCpuMs(): { busy: number; steal: number } {
  * How much CPU processes other than ours (this process and everything under it) used while `fn`
  * ran, in cores: the bench shares the machine, and its numbers mean little when this is high.
  */
-export async function measureForeignLoad<T>(fn: () => Promise<T>): Promise<{ result: T; foreignCores: number; stealCores: number; wallMs: number }> {
+export async function measureForeignLoad<T>(
+  fn: () => Promise<T>,
+): Promise<{ result: T; foreignCores: number; stealCores: number; wallMs: number }> {
   // Ours: every live process under this one, plus what exited children used (cpuMs counts
   // cutime/cstime), so a worker stopped mid-section still counts as ours.
   const ours = () => cpuMs(processTree(process.pid));
@@ -305,7 +318,12 @@ export async function measureForeignLoad<T>(fn: () => Promise<T>): Promise<{ res
   const wallMs = Math.max(1, Date.now() - t0);
   const m1 = machineCpuMs();
   const o1 = ours();
-  return { result, foreignCores: Math.max(0, m1.busy - m0.busy - (o1 - o0)) / wallMs, stealCores: (m1.steal - m0.steal) / wallMs, wallMs };
+  return {
+    result,
+    foreignCores: Math.max(0, m1.busy - m0.busy - (o1 - o0)) / wallMs,
+    stealCores: (m1.steal - m0.steal) / wallMs,
+    wallMs,
+  };
 }
 
 /** read- and write-class system calls made so far by these processes (/proc/<pid>/io syscr + syscw). */

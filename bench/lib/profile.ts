@@ -41,7 +41,11 @@ function category(frame: ProfileNode['callFrame'], repoRoot: string): string {
  * `window`: only samples taken in it count, in CLOCK_MONOTONIC microseconds (V8's profile clock, and
  * `process.hrtime` of any process on the machine), e.g. the measured phase without start-up.
  */
-export function summarizeProfiles(files: string[], repoRoot: string, window?: { fromUs: number; toUs: number }): ProfileSummary {
+export function summarizeProfiles(
+  files: string[],
+  repoRoot: string,
+  window?: { fromUs: number; toUs: number },
+): ProfileSummary {
   const self = new Map<string, number>();
   const incl = new Map<string, number>();
   const fns = new Map<string, number>();
@@ -79,7 +83,10 @@ export function summarizeProfiles(files: string[], repoRoot: string, window?: { 
     }
   }
   const top = (m: Map<string, number>, n: number, filter: (k: string) => boolean = () => true) =>
-    [...m.entries()].filter(([k]) => filter(k)).sort((a, b) => b[1] - a[1]).slice(0, n);
+    [...m.entries()]
+      .filter(([k]) => filter(k))
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, n);
   return {
     busyMs: busy,
     self: top(self, 14),

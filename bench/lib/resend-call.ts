@@ -9,7 +9,12 @@ import got, { type Got } from 'got';
 import { engineUserAgent } from '../../connectors/toolkit/upstream-client.ts';
 
 /** The input of every benchmark call of resend.sendEmail. */
-export const email = { from: 'Bench <bench@example.com>', to: 'ada@example.com', subject: 'Benchmark', text: 'Hello from the benchmark.' };
+export const email = {
+  from: 'Bench <bench@example.com>',
+  to: 'ada@example.com',
+  subject: 'Benchmark',
+  text: 'Hello from the benchmark.',
+};
 /** What the worker sends for `email` (connectors/resend/resend-actions.ts toWire; undefined fields vanish in JSON). */
 export const wireEmail = { from: email.from, to: email.to, subject: email.subject, text: email.text };
 
@@ -28,7 +33,12 @@ export function resendClient(fakeUrl: string, resendKey: string): Got {
 
 /** POST /emails as the engine's sendEmail sends it (the engine's Idempotency-Key is the invocation id); returns Resend's id. */
 export async function sendEmail(client: Got, idempotencyKey: string): Promise<string> {
-  const res = await client('emails', { method: 'POST', json: wireEmail, headers: { 'idempotency-key': idempotencyKey }, responseType: 'buffer' });
+  const res = await client('emails', {
+    method: 'POST',
+    json: wireEmail,
+    headers: { 'idempotency-key': idempotencyKey },
+    responseType: 'buffer',
+  });
   const body = JSON.parse(res.body.toString('utf8')) as { id?: string };
   if (res.statusCode !== 200 || !body.id) throw new Error(`POST /emails: ${res.statusCode} ${res.body.toString()}`);
   return body.id;

@@ -6,8 +6,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { ensureInstalled, type LocalService, startPostgres, startRedis } from '../../scripts/lib/local-services.ts';
 import { migrateToLatest } from '../../shared/db/migrate.ts';
-import { ensureInstalled, startPostgres, startRedis, type LocalService } from '../../scripts/lib/local-services.ts';
 
 export interface BenchServices {
   tmpDir: string;
@@ -29,7 +29,12 @@ export async function startServices(opts: { pgFast: boolean; redisPersistence: b
       fast: opts.pgFast,
       // api (20) + up to 4 workers (24 each) + the bench's own pools. pg_stat_statements and WAL
       // timing feed the diagnostics (statements per call, their server time, WAL flushes).
-      settings: { max_connections: 200, shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.track_planning': 'on', track_wal_io_timing: 'on' },
+      settings: {
+        max_connections: 200,
+        shared_preload_libraries: 'pg_stat_statements',
+        'pg_stat_statements.track_planning': 'on',
+        track_wal_io_timing: 'on',
+      },
     }),
   ]);
   const stopBoth = async () => {

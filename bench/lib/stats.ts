@@ -27,7 +27,11 @@ export function summarize(samples: number[]): Summary {
   };
 }
 
-export const median = (xs: number[]) => percentile([...xs].sort((a, b) => a - b), 50);
+export const median = (xs: number[]) =>
+  percentile(
+    [...xs].sort((a, b) => a - b),
+    50,
+  );
 
 /** The largest number of timestamps (ms) inside any half-open window [t, t + widthMs). */
 export function maxInWindow(timestamps: number[], widthMs: number): { count: number; startAt: number } {

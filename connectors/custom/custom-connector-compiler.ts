@@ -1,12 +1,29 @@
 import { z } from 'zod';
 import { basicAuthorization } from '../toolkit/auth.ts';
-import type { ActionDefinition, AuthField, AuthScheme, ConnectorDefinition, CustomOrigin } from '../toolkit/connector-definition.ts';
+import type {
+  ActionDefinition,
+  AuthField,
+  AuthScheme,
+  ConnectorDefinition,
+  CustomOrigin,
+} from '../toolkit/connector-definition.ts';
 import type { ErrorTable, ErrorTableEntry } from '../toolkit/error-table.ts';
-import { oauthStandardErrors, standardCredentials, type OAuthProviderDefinition, type TokenResponse } from '../toolkit/oauth-provider.ts';
+import {
+  type OAuthProviderDefinition,
+  oauthStandardErrors,
+  standardCredentials,
+  type TokenResponse,
+} from '../toolkit/oauth-provider.ts';
 import type { UpstreamRequest } from '../toolkit/upstream-client.ts';
 import type { FailureKind } from '../toolkit/upstream-errors.ts';
 import { retryAfterMs } from '../toolkit/upstream-errors.ts';
-import type { CustomAction, CustomAuth, CustomConnectorDefinition, FailureMeaning, OAuth2Auth } from './definition-schema.ts';
+import type {
+  CustomAction,
+  CustomAuth,
+  CustomConnectorDefinition,
+  FailureMeaning,
+  OAuth2Auth,
+} from './definition-schema.ts';
 import { newSchemaCompiler } from './json-schema-input.ts';
 import { placeholdersOf, renderJson, renderString, valueAtPointer } from './templates.ts';
 
@@ -16,7 +33,11 @@ import { placeholdersOf, renderJson, renderString, valueAtPointer } from './temp
  * Broken, audit, catalog, tools and MCP. Compiling is pure and deterministic: a stored version
  * always compiles to the same connector (the lookup caches it by workspace, id and version).
  */
-export function compileCustomConnector(def: CustomConnectorDefinition, origin: CustomOrigin, secrets: { clientSecret?: string } = {}): ConnectorDefinition {
+export function compileCustomConnector(
+  def: CustomConnectorDefinition,
+  origin: CustomOrigin,
+  secrets: { clientSecret?: string } = {},
+): ConnectorDefinition {
   const schemas = newSchemaCompiler();
   const auth = compileAuth(def, secrets);
   return {
@@ -26,11 +47,22 @@ export function compileCustomConnector(def: CustomConnectorDefinition, origin: C
     description: def.description,
     baseUrl: def.baseUrl,
     auth,
-    credentials: z.object(Object.fromEntries(auth.fields.map((f) => [f.key, f.required ? z.string().min(1).max(4096) : z.string().min(1).max(4096).optional()]))).strict() as unknown as z.ZodType<
-      Record<string, string>
-    >,
+    credentials: z
+      .object(
+        Object.fromEntries(
+          auth.fields.map((f) => [
+            f.key,
+            f.required ? z.string().min(1).max(4096) : z.string().min(1).max(4096).optional(),
+          ]),
+        ),
+      )
+      .strict() as unknown as z.ZodType<Record<string, string>>,
     rateLimit: def.rateLimit,
-    credentialTest: { method: def.credentialTest.method, path: def.credentialTest.path, ...(def.credentialTest.query ? { query: def.credentialTest.query } : {}) },
+    credentialTest: {
+      method: def.credentialTest.method,
+      path: def.credentialTest.path,
+      ...(def.credentialTest.query ? { query: def.credentialTest.query } : {}),
+    },
     errors: compileErrors(def),
     actions: def.actions.map((a) => compileAction(a, schemas)),
     origin,
@@ -51,11 +83,20 @@ function compileAuth(def: CustomConnectorDefinition, secrets: { clientSecret?: s
   switch (a.type) {
     case 'api_key': {
       const field: AuthField = { key: 'apiKey', label: 'API key', secret: true, required: true };
-      if (a.in === 'query') return { type: 'api_key', fields: [field], headers: () => ({}), query: (c) => ({ [a.name]: c.apiKey ?? '' }) };
-      return { type: 'api_key', fields: [field], headers: (c) => ({ [a.name.toLowerCase()]: `${a.prefix ?? ''}${c.apiKey ?? ''}` }) };
+      if (a.in === 'query')
+        return { type: 'api_key', fields: [field], headers: () => ({}), query: (c) => ({ [a.name]: c.apiKey ?? '' }) };
+      return {
+        type: 'api_key',
+        fields: [field],
+        headers: (c) => ({ [a.name.toLowerCase()]: `${a.prefix ?? ''}${c.apiKey ?? ''}` }),
+      };
     }
     case 'bearer':
-      return { type: 'api_key', fields: [{ key: 'token', label: 'Token', secret: true, required: true }], headers: (c) => ({ authorization: `Bearer ${c.token ?? ''}` }) };
+      return {
+        type: 'api_key',
+        fields: [{ key: 'token', label: 'Token', secret: true, required: true }],
+        headers: (c) => ({ authorization: `Bearer ${c.token ?? ''}` }),
+      };
     case 'basic':
       return {
         type: 'basic',
@@ -95,12 +136,14 @@ function compileProvider(def: CustomConnectorDefinition, a: OAuth2Auth, clientSe
     clientAuthentication: a.clientAuthentication ?? 'body',
     baseScopes: a.scopes ?? [],
     ...(a.scopeSeparator !== undefined ? { scopeSeparator: a.scopeSeparator } : {}),
-    credentialsFrom: (token: TokenResponse, previous: Readonly<Record<string, string>>) => standardCredentials(token, previous, 'accessToken'),
+    credentialsFrom: (token: TokenResponse, previous: Readonly<Record<string, string>>) =>
+      standardCredentials(token, previous, 'accessToken'),
   };
   const errors = (byCode: ErrorTable['byCode'], byStatus: ErrorTable['byStatus']): ErrorTable => ({
     codeOf: (body) => stringAt(body, '/error'),
     // RFC 6749 §5.2: the code (`invalid_grant`) and what the provider adds to it.
-    messageOf: (body) => [stringAt(body, '/error'), stringAt(body, '/error_description')].filter(Boolean).join(': ') || undefined,
+    messageOf: (body) =>
+      [stringAt(body, '/error'), stringAt(body, '/error_description')].filter(Boolean).join(': ') || undefined,
     byCode,
     byStatus,
   });
@@ -111,7 +154,10 @@ function compileProvider(def: CustomConnectorDefinition, a: OAuth2Auth, clientSe
       authorizeUrl: '',
       pkce: false,
       // The client is the connection's: a token endpoint that does not know it means its credentials are dead.
-      errors: errors({ ...oauthStandardErrors, invalid_client: 'auth_invalid', unauthorized_client: 'auth_invalid' }, { 401: 'auth_invalid', 403: 'permission' }),
+      errors: errors(
+        { ...oauthStandardErrors, invalid_client: 'auth_invalid', unauthorized_client: 'auth_invalid' },
+        { 401: 'auth_invalid', 403: 'permission' },
+      ),
     };
   }
   return {
@@ -155,7 +201,11 @@ function compileErrors(def: CustomConnectorDefinition): ErrorTable {
   };
 }
 
-function retryAfterOf(headers: Record<string, string | string[] | undefined>, header: string, unit: 'seconds' | 'milliseconds' | 'epoch_seconds'): number | undefined {
+function retryAfterOf(
+  headers: Record<string, string | string[] | undefined>,
+  header: string,
+  unit: 'seconds' | 'milliseconds' | 'epoch_seconds',
+): number | undefined {
   const raw = headers[header.toLowerCase()];
   const value = Array.isArray(raw) ? raw[0] : raw;
   if (value === undefined) return undefined;
@@ -165,11 +215,24 @@ function retryAfterOf(headers: Record<string, string | string[] | undefined>, he
   return unit === 'milliseconds' ? Math.round(n) : Math.max(0, n * 1000 - Date.now());
 }
 
-function compileAction(a: CustomAction, schemas: ReturnType<typeof newSchemaCompiler>): ActionDefinition<Record<string, unknown>, unknown> {
+function compileAction(
+  a: CustomAction,
+  schemas: ReturnType<typeof newSchemaCompiler>,
+): ActionDefinition<Record<string, unknown>, unknown> {
   // The input fields the path, query and headers use; without a body template, the rest is the body.
-  const mapped = new Set([a.path, ...Object.values(a.query ?? {}), ...Object.values(a.headers ?? {})].flatMap((t) => placeholdersOf(t).map((p) => p[0]!)));
+  const mapped = new Set(
+    [a.path, ...Object.values(a.query ?? {}), ...Object.values(a.headers ?? {})].flatMap((t) =>
+      placeholdersOf(t).map((p) => p[0]!),
+    ),
+  );
   const output = a.pagination
-    ? z.unknown().meta({ type: 'object', properties: { data: a.outputSchema ?? {}, nextCursor: { type: ['string', 'null'] } }, required: ['data', 'nextCursor'] })
+    ? z
+        .unknown()
+        .meta({
+          type: 'object',
+          properties: { data: a.outputSchema ?? {}, nextCursor: { type: ['string', 'null'] } },
+          required: ['data', 'nextCursor'],
+        })
     : z.unknown().meta(a.outputSchema ?? {});
   return {
     id: a.id,
@@ -188,7 +251,12 @@ function compileAction(a: CustomAction, schemas: ReturnType<typeof newSchemaComp
 }
 
 /** The upstream request an action describes, for one input. */
-export function buildRequest(a: CustomAction, input: Record<string, unknown>, mapped: ReadonlySet<string>, idempotencyKey: string): UpstreamRequest {
+export function buildRequest(
+  a: CustomAction,
+  input: Record<string, unknown>,
+  mapped: ReadonlySet<string>,
+  idempotencyKey: string,
+): UpstreamRequest {
   const req: UpstreamRequest = { method: a.method, path: String(renderString(a.path, input, 'path')) };
   const query = renderRecord(a.query, input);
   if (query) req.query = query;
@@ -196,16 +264,28 @@ export function buildRequest(a: CustomAction, input: Record<string, unknown>, ma
   if (a.idempotencyHeader) headers[a.idempotencyHeader.toLowerCase()] = idempotencyKey;
   if (Object.keys(headers).length) req.headers = headers;
   if (a.body) {
-    const value = a.body.value !== undefined ? renderJson(a.body.value, input) : Object.fromEntries(Object.entries(input).filter(([k]) => !mapped.has(k)));
+    const value =
+      a.body.value !== undefined
+        ? renderJson(a.body.value, input)
+        : Object.fromEntries(Object.entries(input).filter(([k]) => !mapped.has(k)));
     if (a.body.encoding === 'json') req.json = value;
-    else req.form = Object.fromEntries(Object.entries((value ?? {}) as Record<string, unknown>).map(([k, v]) => [k, Array.isArray(v) ? v.map(formText) : formText(v)]));
+    else
+      req.form = Object.fromEntries(
+        Object.entries((value ?? {}) as Record<string, unknown>).map(([k, v]) => [
+          k,
+          Array.isArray(v) ? v.map(formText) : formText(v),
+        ]),
+      );
   }
   return req;
 }
 
 const formText = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v));
 
-function renderRecord(templates: Record<string, string> | undefined, input: unknown): Record<string, string> | undefined {
+function renderRecord(
+  templates: Record<string, string> | undefined,
+  input: unknown,
+): Record<string, string> | undefined {
   if (!templates) return undefined;
   const out: Record<string, string> = {};
   for (const [k, t] of Object.entries(templates)) {

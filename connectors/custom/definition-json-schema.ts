@@ -12,6 +12,7 @@ export function customConnectorJsonSchema(): Record<string, unknown> {
     ...z.toJSONSchema(customConnectorDefinition, { io: 'input', unrepresentable: 'any' }),
     $id: 'https://github.com/connector-engine/connector-engine/docs/custom-connector.schema.json',
     title: 'Custom connector definition',
-    description: 'The body field `definition` of POST /v1/connectors and PUT /v1/connectors/{id}. docs/custom-connectors.md explains every field.',
+    description:
+      'The body field `definition` of POST /v1/connectors and PUT /v1/connectors/{id}. docs/custom-connectors.md explains every field.',
   };
 }

@@ -13,7 +13,15 @@ export const CUSTOM_ID = /^custom-[a-z0-9]+(?:-[a-z0-9]+)*$/;
 const ACTION_ID = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
 const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$/;
 /** Headers the engine sets itself: a definition may not send them. */
-const RESERVED_HEADERS = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'authorization', 'user-agent', 'cookie']);
+const RESERVED_HEADERS = new Set([
+  'host',
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'authorization',
+  'user-agent',
+  'cookie',
+]);
 
 const text = (max: number) => z.string().trim().min(1).max(max);
 const httpUrl = z
@@ -33,9 +41,18 @@ const headerName = z
   .regex(HEADER_NAME, 'must be an HTTP header name')
   .refine((h) => !RESERVED_HEADERS.has(h.toLowerCase()), 'is set by the engine and cannot be set by a definition');
 /** A JSON Schema, as an object; ajv checks it compiles (custom-connector-compiler.ts). */
-const jsonSchema = z.record(z.string(), z.unknown()).refine((s) => JSON.stringify(s).length <= 100_000, 'is over 100 KB');
+const jsonSchema = z
+  .record(z.string(), z.unknown())
+  .refine((s) => JSON.stringify(s).length <= 100_000, 'is over 100 KB');
 
-export const failureKinds = ['invalid_credentials', 'permission', 'quota', 'rate_limited', 'transient', 'invalid_request'] as const;
+export const failureKinds = [
+  'invalid_credentials',
+  'permission',
+  'quota',
+  'rate_limited',
+  'transient',
+  'invalid_request',
+] as const;
 
 const apiKeyAuth = z
   .object({
@@ -140,14 +157,24 @@ const action = z
 
 export const customConnectorDefinition = z
   .object({
-    id: z.string().max(64).regex(CUSTOM_ID, 'must be "custom-" then lowercase letters, digits and single hyphens (at most 64), e.g. custom-acme'),
+    id: z
+      .string()
+      .max(64)
+      .regex(
+        CUSTOM_ID,
+        'must be "custom-" then lowercase letters, digits and single hyphens (at most 64), e.g. custom-acme',
+      ),
     displayName: text(200),
     description: text(2000),
     category: text(50).optional(),
     baseUrl: httpUrl,
     auth: z.discriminatedUnion('type', [apiKeyAuth, bearerAuth, basicAuth, oauth2Auth]),
     credentialTest: z
-      .object({ method: z.enum(['GET', 'POST']), path: z.string().min(1).max(2000).startsWith('/', 'must start with /'), query: z.record(z.string().min(1).max(200), z.string().max(2000)).optional() })
+      .object({
+        method: z.enum(['GET', 'POST']),
+        path: z.string().min(1).max(2000).startsWith('/', 'must start with /'),
+        query: z.record(z.string().min(1).max(200), z.string().max(2000)).optional(),
+      })
       .strict(),
     rateLimit: z.object({ requestsPerMinute: z.number().int().min(1).max(100_000) }).strict(),
     errors: errors.optional(),
@@ -158,17 +185,30 @@ export const customConnectorDefinition = z
     const seen = new Set<string>();
     def.actions.forEach((a, i) => {
       const at = (...path: (string | number)[]) => ['actions', i, ...path];
-      if (seen.has(a.id)) ctx.addIssue({ code: 'custom', path: at('id'), message: `another action already has the id ${a.id}` });
+      if (seen.has(a.id))
+        ctx.addIssue({ code: 'custom', path: at('id'), message: `another action already has the id ${a.id}` });
       seen.add(a.id);
-      if (a.inputSchema.type !== 'object') ctx.addIssue({ code: 'custom', path: at('inputSchema', 'type'), message: 'must be "object": an action takes an object of named fields' });
+      if (a.inputSchema.type !== 'object')
+        ctx.addIssue({
+          code: 'custom',
+          path: at('inputSchema', 'type'),
+          message: 'must be "object": an action takes an object of named fields',
+        });
       const properties = (typeof a.inputSchema.properties === 'object' && a.inputSchema.properties) || {};
       const required = new Set(Array.isArray(a.inputSchema.required) ? a.inputSchema.required.map(String) : []);
       const checkTemplates = (strings: string[], path: (string | number)[], mustBeRequired: boolean) => {
         for (const s of strings) {
-          for (const stray of strayBraces(s)) ctx.addIssue({ code: 'custom', path, message: `${stray} is not a placeholder; write {input.<field>}` });
+          for (const stray of strayBraces(s))
+            ctx.addIssue({ code: 'custom', path, message: `${stray} is not a placeholder; write {input.<field>}` });
           for (const [field] of placeholdersOf(s)) {
-            if (!Object.hasOwn(properties, field!)) ctx.addIssue({ code: 'custom', path, message: `{input.${field}} names no property of inputSchema` });
-            else if (mustBeRequired && !required.has(field!)) ctx.addIssue({ code: 'custom', path, message: `{input.${field}} is in the path, so inputSchema must list "${field}" as required` });
+            if (!Object.hasOwn(properties, field!))
+              ctx.addIssue({ code: 'custom', path, message: `{input.${field}} names no property of inputSchema` });
+            else if (mustBeRequired && !required.has(field!))
+              ctx.addIssue({
+                code: 'custom',
+                path,
+                message: `{input.${field}} is in the path, so inputSchema must list "${field}" as required`,
+              });
           }
         }
       };
@@ -176,14 +216,26 @@ export const customConnectorDefinition = z
       for (const [k, v] of Object.entries(a.query ?? {})) checkTemplates([v], at('query', k), false);
       for (const [k, v] of Object.entries(a.headers ?? {})) checkTemplates([v], at('headers', k), false);
       if (a.body?.value !== undefined) checkTemplates(templateStrings(a.body.value), at('body', 'value'), false);
-      if (a.body && a.method === 'GET') ctx.addIssue({ code: 'custom', path: at('body'), message: 'a GET request has no body' });
-      if (a.body?.encoding === 'form' && a.body.value !== undefined && (typeof a.body.value !== 'object' || a.body.value === null || Array.isArray(a.body.value))) {
+      if (a.body && a.method === 'GET')
+        ctx.addIssue({ code: 'custom', path: at('body'), message: 'a GET request has no body' });
+      if (
+        a.body?.encoding === 'form' &&
+        a.body.value !== undefined &&
+        (typeof a.body.value !== 'object' || a.body.value === null || Array.isArray(a.body.value))
+      ) {
         ctx.addIssue({ code: 'custom', path: at('body', 'value'), message: 'a form body is an object of fields' });
       }
-      if (a.idempotencyHeader && a.sideEffects !== 'write') ctx.addIssue({ code: 'custom', path: at('idempotencyHeader'), message: 'only writes are deduped' });
+      if (a.idempotencyHeader && a.sideEffects !== 'write')
+        ctx.addIssue({ code: 'custom', path: at('idempotencyHeader'), message: 'only writes are deduped' });
     });
-    for (const stray of strayBraces(def.credentialTest.path).filter((b) => !(b === '{username}' && def.auth.type === 'basic'))) {
-      ctx.addIssue({ code: 'custom', path: ['credentialTest', 'path'], message: `${stray}: the credential test path takes no input (only {username} with basic auth)` });
+    for (const stray of strayBraces(def.credentialTest.path).filter(
+      (b) => !(b === '{username}' && def.auth.type === 'basic'),
+    )) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['credentialTest', 'path'],
+        message: `${stray}: the credential test path takes no input (only {username} with basic auth)`,
+      });
     }
   });
 
@@ -194,5 +246,6 @@ export type OAuth2Auth = Extract<CustomAuth, { type: 'oauth2' }>;
 export type WorkspaceClientAuth = Extract<OAuth2Auth, { grant: 'authorization_code' }>;
 
 /** Auth that brings the workspace's own OAuth app, whose client secret is stored sealed with the definition. */
-export const hasWorkspaceClient = (auth: CustomAuth): auth is WorkspaceClientAuth => auth.type === 'oauth2' && auth.grant === 'authorization_code';
+export const hasWorkspaceClient = (auth: CustomAuth): auth is WorkspaceClientAuth =>
+  auth.type === 'oauth2' && auth.grant === 'authorization_code';
 export type FailureMeaning = (typeof failureKinds)[number];

@@ -4,8 +4,9 @@ import { z } from 'zod';
 
 // ajv-formats is CommonJS: its default export arrives as the module object under some loaders.
 type AddFormats = (ajv: Ajv2020) => unknown;
-export const addFormats: AddFormats = ((addFormatsModule as unknown as { default: { default?: AddFormats } & AddFormats }).default.default ??
-  (addFormatsModule as unknown as { default: AddFormats }).default);
+export const addFormats: AddFormats =
+  (addFormatsModule as unknown as { default: { default?: AddFormats } & AddFormats }).default.default ??
+  (addFormatsModule as unknown as { default: AddFormats }).default;
 
 /** Keywords that name documents rather than describe values: dropped, so a schema stands alone. */
 const DOCUMENT_KEYWORDS = ['$schema', '$id', 'id'];
@@ -40,7 +41,8 @@ export function newSchemaCompiler() {
         .custom<Record<string, unknown>>(() => true)
         .superRefine((value, ctx) => {
           if (validate(value)) return;
-          for (const e of (validate.errors ?? []).slice(0, 50)) ctx.addIssue({ code: 'custom', path: issuePath(e), message: e.message ?? 'is invalid' });
+          for (const e of (validate.errors ?? []).slice(0, 50))
+            ctx.addIssue({ code: 'custom', path: issuePath(e), message: e.message ?? 'is invalid' });
         })
         .meta(standalone);
       made.set(schema, zod);

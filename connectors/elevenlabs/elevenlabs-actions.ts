@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineAction, type ActionContext } from '../toolkit/connector-definition.ts';
+import { type ActionContext, defineAction } from '../toolkit/connector-definition.ts';
 
 /**
  * ElevenLabs actions. Audio is never inlined: it is stored as an artifact of the invocation and the
@@ -8,9 +8,25 @@ import { defineAction, type ActionContext } from '../toolkit/connector-definitio
  */
 const outputFormat = z
   .enum([
-    'mp3_22050_32', 'mp3_44100_32', 'mp3_44100_64', 'mp3_44100_96', 'mp3_44100_128', 'mp3_44100_192',
-    'pcm_8000', 'pcm_16000', 'pcm_22050', 'pcm_24000', 'pcm_44100', 'pcm_48000',
-    'ulaw_8000', 'alaw_8000', 'opus_48000_32', 'opus_48000_64', 'opus_48000_96', 'opus_48000_128', 'opus_48000_192',
+    'mp3_22050_32',
+    'mp3_44100_32',
+    'mp3_44100_64',
+    'mp3_44100_96',
+    'mp3_44100_128',
+    'mp3_44100_192',
+    'pcm_8000',
+    'pcm_16000',
+    'pcm_22050',
+    'pcm_24000',
+    'pcm_44100',
+    'pcm_48000',
+    'ulaw_8000',
+    'alaw_8000',
+    'opus_48000_32',
+    'opus_48000_64',
+    'opus_48000_96',
+    'opus_48000_128',
+    'opus_48000_192',
   ])
   .optional()
   .describe('codec_samplerate_bitrate; default mp3_44100_128');
@@ -19,7 +35,11 @@ const unit = z.number().min(0).max(1);
 
 const generatedAudio = z.object({
   audio: z
-    .object({ contentType: z.string(), sizeBytes: z.number().int(), url: z.string().describe('Download with the same API key') })
+    .object({
+      contentType: z.string(),
+      sizeBytes: z.number().int(),
+      url: z.string().describe('Download with the same API key'),
+    })
     .describe('The audio, stored as an artifact of the invocation'),
   characterCost: z.number().nullable().describe("ElevenLabs' character-cost header"),
   requestId: z.string().nullable(),
@@ -31,8 +51,17 @@ async function generateAudio(
   query: Record<string, string | undefined>,
   json: Record<string, unknown>,
 ): Promise<z.infer<typeof generatedAudio>> {
-  const res = await ctx.http.request<Buffer>({ method: 'POST', path, query, json, binary: true, headers: { accept: 'audio/*' } });
-  const contentType = String(res.headers['content-type'] ?? 'audio/mpeg').split(';')[0]!.trim();
+  const res = await ctx.http.request<Buffer>({
+    method: 'POST',
+    path,
+    query,
+    json,
+    binary: true,
+    headers: { accept: 'audio/*' },
+  });
+  const contentType = String(res.headers['content-type'] ?? 'audio/mpeg')
+    .split(';')[0]!
+    .trim();
   const audio = await ctx.saveArtifact('audio', contentType, res.body);
   const cost = Number(res.headers['character-cost']);
   return {
@@ -48,7 +77,12 @@ export const textToSpeech = defineAction({
   description: 'Turn text into speech with a voice; the audio is returned as a downloadable artifact.',
   sideEffects: 'write',
   output: generatedAudio,
-  examples: [{ summary: 'A sentence in the voice Rachel', input: { voiceId: '21m00Tcm4TlvDq8ikWAM', text: 'Your order has shipped.' } }],
+  examples: [
+    {
+      summary: 'A sentence in the voice Rachel',
+      input: { voiceId: '21m00Tcm4TlvDq8ikWAM', text: 'Your order has shipped.' },
+    },
+  ],
   input: z
     .object({
       voiceId: z.string().regex(/^[A-Za-z0-9]{1,64}$/, 'an ElevenLabs voice id, e.g. "21m00Tcm4TlvDq8ikWAM"'),
@@ -57,7 +91,13 @@ export const textToSpeech = defineAction({
       outputFormat,
       languageCode: z.string().length(2).optional(),
       voiceSettings: z
-        .object({ stability: unit.optional(), similarityBoost: unit.optional(), style: unit.optional(), useSpeakerBoost: z.boolean().optional(), speed: z.number().min(0.5).max(2).optional() })
+        .object({
+          stability: unit.optional(),
+          similarityBoost: unit.optional(),
+          style: unit.optional(),
+          useSpeakerBoost: z.boolean().optional(),
+          speed: z.number().min(0.5).max(2).optional(),
+        })
         .strict()
         .optional(),
       seed: z.number().int().min(0).max(4_294_967_295).optional(),
@@ -68,16 +108,27 @@ export const textToSpeech = defineAction({
     .strict(),
   async run(ctx, input) {
     const vs = input.voiceSettings;
-    return generateAudio(ctx, `/v1/text-to-speech/${encodeURIComponent(input.voiceId)}`, { output_format: input.outputFormat }, {
-      text: input.text,
-      model_id: input.modelId,
-      language_code: input.languageCode,
-      voice_settings: vs && { stability: vs.stability, similarity_boost: vs.similarityBoost, style: vs.style, use_speaker_boost: vs.useSpeakerBoost, speed: vs.speed },
-      seed: input.seed,
-      previous_text: input.previousText,
-      next_text: input.nextText,
-      apply_text_normalization: input.applyTextNormalization,
-    });
+    return generateAudio(
+      ctx,
+      `/v1/text-to-speech/${encodeURIComponent(input.voiceId)}`,
+      { output_format: input.outputFormat },
+      {
+        text: input.text,
+        model_id: input.modelId,
+        language_code: input.languageCode,
+        voice_settings: vs && {
+          stability: vs.stability,
+          similarity_boost: vs.similarityBoost,
+          style: vs.style,
+          use_speaker_boost: vs.useSpeakerBoost,
+          speed: vs.speed,
+        },
+        seed: input.seed,
+        previous_text: input.previousText,
+        next_text: input.nextText,
+        apply_text_normalization: input.applyTextNormalization,
+      },
+    );
   },
 });
 
@@ -99,13 +150,18 @@ export const generateSoundEffect = defineAction({
     })
     .strict(),
   async run(ctx, input) {
-    return generateAudio(ctx, '/v1/sound-generation', { output_format: input.outputFormat }, {
-      text: input.text,
-      duration_seconds: input.durationSeconds,
-      prompt_influence: input.promptInfluence,
-      loop: input.loop,
-      model_id: input.modelId,
-    });
+    return generateAudio(
+      ctx,
+      '/v1/sound-generation',
+      { output_format: input.outputFormat },
+      {
+        text: input.text,
+        duration_seconds: input.durationSeconds,
+        prompt_influence: input.promptInfluence,
+        loop: input.loop,
+        model_id: input.modelId,
+      },
+    );
   },
 });
 
@@ -147,7 +203,12 @@ export const listVoices = defineAction({
     })
     .strict(),
   async run(ctx, input) {
-    const res = await ctx.http.request<{ voices: Voice[]; has_more: boolean; total_count?: number; next_page_token?: string | null }>({
+    const res = await ctx.http.request<{
+      voices: Voice[];
+      has_more: boolean;
+      total_count?: number;
+      next_page_token?: string | null;
+    }>({
       method: 'GET',
       path: '/v2/voices',
       query: { search: input.search, category: input.category, page_size: input.limit, next_page_token: input.cursor },

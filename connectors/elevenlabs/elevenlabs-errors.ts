@@ -1,4 +1,4 @@
-import { stringAt, type ErrorTable } from '../toolkit/error-table.ts';
+import { type ErrorTable, stringAt } from '../toolkit/error-table.ts';
 
 /**
  * ElevenLabs errors (docs/upstreams/elevenlabs.md) come in two envelopes: legacy `{detail:{status,message}}`

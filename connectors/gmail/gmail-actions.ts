@@ -1,6 +1,15 @@
 import { z } from 'zod';
 import { defineAction } from '../toolkit/connector-definition.ts';
-import { buildMessage, decodeHeaderValue, headerOf, joinedHeader, parseMailbox, textBodies, type Mailbox, type WirePart } from './gmail-mime.ts';
+import {
+  buildMessage,
+  decodeHeaderValue,
+  headerOf,
+  joinedHeader,
+  type Mailbox,
+  parseMailbox,
+  textBodies,
+  type WirePart,
+} from './gmail-mime.ts';
 
 /**
  * Gmail API v1 actions on the signed-in user's mailbox (`users/me`), docs/upstreams/google.md §3.
@@ -15,7 +24,9 @@ const mailbox = z
   .string()
   .min(3)
   .max(320)
-  .refine((v) => parseMailbox(v) !== undefined, { message: 'must be "name@example.com" or "Name <name@example.com>", with an ASCII address' })
+  .refine((v) => parseMailbox(v) !== undefined, {
+    message: 'must be "name@example.com" or "Name <name@example.com>", with an ASCII address',
+  })
   .describe('"name@example.com" or "Name <name@example.com>"; the name may be any text');
 const mailboxes = z.union([mailbox, z.array(mailbox).min(1).max(100)]);
 const messageIdHeader = z
@@ -26,7 +37,8 @@ const gmailId = z.string().regex(/^[A-Za-z0-9_-]{1,256}$/, 'a Gmail id such as "
 const labelId = z.string().regex(/^[A-Za-z0-9_-]{1,225}$/, 'a label id such as "INBOX" or "Label_12"');
 const nextCursor = z.string().nullable().describe('Pass as cursor for the next page; null on the last page');
 
-const list = (v: string | string[] | undefined): Mailbox[] => (v === undefined ? [] : (Array.isArray(v) ? v : [v]).map((a) => parseMailbox(a)!));
+const list = (v: string | string[] | undefined): Mailbox[] =>
+  v === undefined ? [] : (Array.isArray(v) ? v : [v]).map((a) => parseMailbox(a)!);
 
 /** Sends as the connected account; the whole RFC 5322 message is built here, since Gmail sends `raw` as given. */
 export const sendEmail = defineAction({
@@ -39,7 +51,11 @@ export const sendEmail = defineAction({
   scopes: [SEND_SCOPE],
   input: z
     .object({
-      from: mailbox.optional().describe("Default: the account's own address. Gmail only sends as the account or one of its verified send-as aliases"),
+      from: mailbox
+        .optional()
+        .describe(
+          "Default: the account's own address. Gmail only sends as the account or one of its verified send-as aliases",
+        ),
       to: mailboxes.optional().describe('Up to 100 recipients'),
       cc: mailboxes.optional(),
       bcc: mailboxes.optional(),
@@ -52,15 +68,21 @@ export const sendEmail = defineAction({
       html: z.string().max(1_000_000).optional().describe('The HTML body'),
       threadId: gmailId.optional().describe('Add the message to this thread (with inReplyTo and a matching subject)'),
       inReplyTo: messageIdHeader.optional().describe('Message-ID of the message answered'),
-      references: z.array(messageIdHeader).max(100).optional().describe('Message-IDs of the thread; default: inReplyTo'),
+      references: z
+        .array(messageIdHeader)
+        .max(100)
+        .optional()
+        .describe('Message-IDs of the thread; default: inReplyTo'),
     })
     .strict()
     .superRefine((m, ctx) => {
       if (m.to === undefined && m.cc === undefined && m.bcc === undefined) {
         ctx.addIssue({ code: 'custom', path: ['to'], message: 'at least one recipient is required (to, cc or bcc)' });
       }
-      if (m.text === undefined && m.html === undefined) ctx.addIssue({ code: 'custom', path: ['text'], message: 'one of text or html is required' });
-      if (m.references !== undefined && m.inReplyTo === undefined) ctx.addIssue({ code: 'custom', path: ['inReplyTo'], message: 'references needs inReplyTo' });
+      if (m.text === undefined && m.html === undefined)
+        ctx.addIssue({ code: 'custom', path: ['text'], message: 'one of text or html is required' });
+      if (m.references !== undefined && m.inReplyTo === undefined)
+        ctx.addIssue({ code: 'custom', path: ['inReplyTo'], message: 'references needs inReplyTo' });
     }),
   output: z.object({
     id: z.string().describe('Gmail id of the sent message'),
@@ -111,7 +133,12 @@ export const listMessages = defineAction({
   scopes: [READ_SCOPE],
   input: z
     .object({
-      query: z.string().min(1).max(2000).optional().describe('Gmail search syntax, e.g. "from:grace@example.com is:unread newer_than:7d"'),
+      query: z
+        .string()
+        .min(1)
+        .max(2000)
+        .optional()
+        .describe('Gmail search syntax, e.g. "from:grace@example.com is:unread newer_than:7d"'),
       labelIds: z.array(labelId).min(1).max(20).optional().describe('Only messages with all of these labels'),
       includeSpamTrash: z.boolean().optional(),
       limit: z.number().int().min(1).max(500).optional().describe('Default 100'),
@@ -123,7 +150,9 @@ export const listMessages = defineAction({
     nextCursor,
     resultSizeEstimate: z.number().int().describe("Gmail's estimate of the total number of matches"),
   }),
-  examples: [{ summary: 'Unread messages in the inbox', input: { query: 'is:unread', labelIds: ['INBOX'], limit: 20 } }],
+  examples: [
+    { summary: 'Unread messages in the inbox', input: { query: 'is:unread', labelIds: ['INBOX'], limit: 20 } },
+  ],
   async run(ctx, input) {
     // labelIds repeats its key, which the client's `query` cannot say: the query string goes on the path.
     const query = new URLSearchParams();
@@ -132,12 +161,20 @@ export const listMessages = defineAction({
     if (input.includeSpamTrash !== undefined) query.set('includeSpamTrash', String(input.includeSpamTrash));
     query.set('maxResults', String(input.limit ?? 100));
     if (input.cursor !== undefined) query.set('pageToken', input.cursor);
-    const res = await ctx.http.request<{ messages?: { id: string; threadId: string }[]; nextPageToken?: string; resultSizeEstimate?: number }>({
+    const res = await ctx.http.request<{
+      messages?: { id: string; threadId: string }[];
+      nextPageToken?: string;
+      resultSizeEstimate?: number;
+    }>({
       method: 'GET',
       path: `/gmail/v1/users/me/messages?${query.toString()}`,
     });
     const messages = (res.body.messages ?? []).map((m) => ({ id: m.id, threadId: m.threadId }));
-    return { messages, nextCursor: res.body.nextPageToken || null, resultSizeEstimate: res.body.resultSizeEstimate ?? messages.length };
+    return {
+      messages,
+      nextCursor: res.body.nextPageToken || null,
+      resultSizeEstimate: res.body.resultSizeEstimate ?? messages.length,
+    };
   },
 });
 
@@ -158,7 +195,8 @@ const header = z.string().nullable();
 export const getMessage = defineAction({
   id: 'getMessage',
   displayName: 'Get a message',
-  description: 'One message (users.messages.get, format=full): its headers decoded, its labels and snippet, and its text and HTML bodies.',
+  description:
+    'One message (users.messages.get, format=full): its headers decoded, its labels and snippet, and its text and HTML bodies.',
   sideEffects: 'read',
   scopes: [READ_SCOPE],
   input: z.object({ id: gmailId.describe('A message id from listMessages') }).strict(),

@@ -1,5 +1,5 @@
-import { googleApiErrors } from '../google/google-errors.ts';
 import { googleAuth, googleCredentials } from '../google/google-auth.ts';
+import { googleApiErrors } from '../google/google-errors.ts';
 import { defineConnector } from '../toolkit/connector-definition.ts';
 import { getMessage, listMessages, sendEmail } from './gmail-actions.ts';
 

@@ -45,7 +45,14 @@ export function parseMailbox(text: string): Mailbox | undefined {
   if (at <= 0) return undefined;
   const local = address.slice(0, at);
   const domain = address.slice(at + 1);
-  if (local.length > 64 || !LOCAL_PART.test(local) || local.startsWith('.') || local.endsWith('.') || local.includes('..')) return undefined;
+  if (
+    local.length > 64 ||
+    !LOCAL_PART.test(local) ||
+    local.startsWith('.') ||
+    local.endsWith('.') ||
+    local.includes('..')
+  )
+    return undefined;
   if (domain.length > 253 || !DOMAIN.test(domain)) return undefined;
   return { name, address };
 }
@@ -94,25 +101,28 @@ function encodedWords(value: string): string[] {
 export function decodeHeaderValue(value: string): string {
   // Whitespace between two adjacent encoded-words is not part of the text (RFC 2047 §6.2).
   const joined = value.replace(/(=\?[^?\s]+\?[BbQq]\?[^?\s]*\?=)\s+(?==\?[^?\s]+\?[BbQq]\?[^?\s]*\?=)/g, '$1');
-  return joined.replace(/=\?([^?\s]+)\?([BbQq])\?([^?\s]*)\?=/g, (whole, charset: string, encoding: string, text: string) => {
-    let bytes: Buffer;
-    if (encoding.toUpperCase() === 'B') {
-      bytes = Buffer.from(text, 'base64');
-    } else {
-      const parts: number[] = [];
-      for (let i = 0; i < text.length; i++) {
-        const ch = text[i]!;
-        if (ch === '_') parts.push(0x20);
-        else if (ch === '=' && /^[0-9A-Fa-f]{2}$/.test(text.slice(i + 1, i + 3))) {
-          parts.push(parseInt(text.slice(i + 1, i + 3), 16));
-          i += 2;
-        } else parts.push(ch.charCodeAt(0) & 0xff);
+  return joined.replace(
+    /=\?([^?\s]+)\?([BbQq])\?([^?\s]*)\?=/g,
+    (whole, charset: string, encoding: string, text: string) => {
+      let bytes: Buffer;
+      if (encoding.toUpperCase() === 'B') {
+        bytes = Buffer.from(text, 'base64');
+      } else {
+        const parts: number[] = [];
+        for (let i = 0; i < text.length; i++) {
+          const ch = text[i]!;
+          if (ch === '_') parts.push(0x20);
+          else if (ch === '=' && /^[0-9A-Fa-f]{2}$/.test(text.slice(i + 1, i + 3))) {
+            parts.push(parseInt(text.slice(i + 1, i + 3), 16));
+            i += 2;
+          } else parts.push(ch.charCodeAt(0) & 0xff);
+        }
+        bytes = Buffer.from(parts);
       }
-      bytes = Buffer.from(parts);
-    }
-    const decoded = decodeCharset(bytes, charset.split('*')[0]!);
-    return decoded ?? whole;
-  });
+      const decoded = decodeCharset(bytes, charset.split('*')[0]!);
+      return decoded ?? whole;
+    },
+  );
 }
 
 /** Bytes in a named charset as text; undefined for a charset the runtime does not know. */
@@ -167,11 +177,17 @@ function addressTokens(mailboxes: readonly Mailbox[]): string[] {
 /** A text body in canonical form (CRLF line ends, RFC 2046 §4.1.1), base64 in lines of 76. */
 function base64Lines(text: string): string {
   const canonical = text.replace(/\r?\n/g, CRLF);
-  return (Buffer.from(canonical, 'utf8').toString('base64').match(/.{1,76}/g) ?? ['']).join(CRLF);
+  return (
+    Buffer.from(canonical, 'utf8')
+      .toString('base64')
+      .match(/.{1,76}/g) ?? ['']
+  ).join(CRLF);
 }
 
 function textPart(mime: 'text/plain' | 'text/html', body: string): string {
-  return [`Content-Type: ${mime}; charset="UTF-8"`, 'Content-Transfer-Encoding: base64', '', base64Lines(body)].join(CRLF);
+  return [`Content-Type: ${mime}; charset="UTF-8"`, 'Content-Transfer-Encoding: base64', '', base64Lines(body)].join(
+    CRLF,
+  );
 }
 
 /** What sendEmail puts into the message, already validated and parsed. */
@@ -244,7 +260,9 @@ export function headerOf(part: WirePart | undefined, name: string): string | und
 /** Every value of a header joined by ", " (a message may repeat To or Cc), or null. */
 export function joinedHeader(part: WirePart | undefined, name: string): string | null {
   const lower = name.toLowerCase();
-  const values = (part?.headers ?? []).filter((h) => h.name.toLowerCase() === lower).map((h) => decodeHeaderValue(h.value).trim());
+  const values = (part?.headers ?? [])
+    .filter((h) => h.name.toLowerCase() === lower)
+    .map((h) => decodeHeaderValue(h.value).trim());
   return values.length ? values.join(', ') : null;
 }
 

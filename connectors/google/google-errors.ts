@@ -1,5 +1,5 @@
+import { type ErrorTable, type ErrorTableEntry, stringAt } from '../toolkit/error-table.ts';
 import { oauthStandardErrors } from '../toolkit/oauth-provider.ts';
-import { stringAt, type ErrorTable, type ErrorTableEntry } from '../toolkit/error-table.ts';
 
 /**
  * Google's errors as data (docs/upstreams/google.md §1.3, §2), shared by every connector on a
@@ -21,7 +21,8 @@ export function googleErrorCodes(body: unknown): string[] {
   if (Array.isArray(details)) {
     for (const d of details) {
       const reason = stringAt(d, 'reason');
-      if (reason && String((d as Record<string, unknown>)['@type'] ?? '').endsWith('google.rpc.ErrorInfo')) codes.push(reason);
+      if (reason && String((d as Record<string, unknown>)['@type'] ?? '').endsWith('google.rpc.ErrorInfo'))
+        codes.push(reason);
     }
   }
   if (Array.isArray(errors)) {
@@ -83,7 +84,8 @@ export const googleApiErrors: ErrorTable = {
     const codes = googleErrorCodes(body);
     return codes.find((c) => c in googleApiCodes) ?? codes.at(-1);
   },
-  messageOf: (body) => stringAt(body, 'error', 'message') ?? (typeof body === 'string' ? body.slice(0, 200) : undefined),
+  messageOf: (body) =>
+    stringAt(body, 'error', 'message') ?? (typeof body === 'string' ? body.slice(0, 200) : undefined),
   byCode: googleApiCodes,
   byStatus: {
     // A 401 without a body we can read (a proxy, an edge): refresh and try once more, as for UNAUTHENTICATED.
@@ -104,7 +106,9 @@ export const googleTokenErrors: ErrorTable = {
   messageOf: (body) => {
     const code = stringAt(body, 'error');
     const description = stringAt(body, 'error_description');
-    return code && description ? `${code}: ${description}` : (code ?? (typeof body === 'string' ? body.slice(0, 200) : undefined));
+    return code && description
+      ? `${code}: ${description}`
+      : (code ?? (typeof body === 'string' ? body.slice(0, 200) : undefined));
   },
   byCode: {
     ...oauthStandardErrors,

@@ -1,4 +1,4 @@
-import { standardCredentials, type OAuthProviderDefinition, type TokenResponse } from '../toolkit/oauth-provider.ts';
+import { type OAuthProviderDefinition, standardCredentials, type TokenResponse } from '../toolkit/oauth-provider.ts';
 import { googleTokenErrors } from './google-errors.ts';
 
 /**

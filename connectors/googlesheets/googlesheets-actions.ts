@@ -20,18 +20,25 @@ const a1Range = z
   .min(1)
   .max(1000)
   .refine((r) => !/[\x00-\x1f\x7f]/.test(r), { message: 'must not contain control characters' })
-  .describe("A1 notation, e.g. \"Sheet1!A1:D\", \"'My sheet'!A:C\" or \"Sheet1\"");
+  .describe('A1 notation, e.g. "Sheet1!A1:D", "\'My sheet\'!A:C" or "Sheet1"');
 const cell = z.union([z.string().max(50_000), z.number().finite(), z.boolean(), z.null()]);
 const readCell = z.union([z.string(), z.number(), z.boolean()]);
 const dimension = z.enum(['ROWS', 'COLUMNS']);
 
 /** `{spreadsheetId}/values/{range}` with both parts percent-encoded. */
-const valuesPath = (id: string, range: string) => `/v4/spreadsheets/${encodeURIComponent(id)}/values/${encodeURIComponent(range)}`;
+const valuesPath = (id: string, range: string) =>
+  `/v4/spreadsheets/${encodeURIComponent(id)}/values/${encodeURIComponent(range)}`;
 
 interface WireAppend {
   spreadsheetId?: string;
   tableRange?: string;
-  updates?: { spreadsheetId?: string; updatedRange?: string; updatedRows?: number; updatedColumns?: number; updatedCells?: number };
+  updates?: {
+    spreadsheetId?: string;
+    updatedRange?: string;
+    updatedRows?: number;
+    updatedColumns?: number;
+    updatedCells?: number;
+  };
 }
 
 /** Adds rows at the end of a table: the usual way to log records to a sheet without knowing where it ends. */
@@ -47,9 +54,16 @@ export const appendRows = defineAction({
     .object({
       spreadsheetId,
       range: a1Range.describe('Where to look for the table, e.g. "Sheet1!A:D"; the rows go after its last row'),
-      values: z.array(z.array(cell).max(18_278)).min(1).max(10_000).describe('Rows of cells; a null cell is left as it is'),
+      values: z
+        .array(z.array(cell).max(18_278))
+        .min(1)
+        .max(10_000)
+        .describe('Rows of cells; a null cell is left as it is'),
       valueInputOption: z.enum(['RAW', 'USER_ENTERED']).default('USER_ENTERED'),
-      insertDataOption: z.enum(['OVERWRITE', 'INSERT_ROWS']).optional().describe('OVERWRITE (Google\'s default) writes over the rows below the table; INSERT_ROWS inserts new rows'),
+      insertDataOption: z
+        .enum(['OVERWRITE', 'INSERT_ROWS'])
+        .optional()
+        .describe("OVERWRITE (Google's default) writes over the rows below the table; INSERT_ROWS inserts new rows"),
       majorDimension: dimension.optional().describe('Default ROWS: each inner array is a row'),
     })
     .strict(),
@@ -113,7 +127,10 @@ export const getValues = defineAction({
         .enum(['FORMATTED_VALUE', 'UNFORMATTED_VALUE', 'FORMULA'])
         .optional()
         .describe('Default FORMATTED_VALUE: values as shown in the sheet (strings)'),
-      dateTimeRenderOption: z.enum(['SERIAL_NUMBER', 'FORMATTED_STRING']).optional().describe('Only with UNFORMATTED_VALUE or FORMULA'),
+      dateTimeRenderOption: z
+        .enum(['SERIAL_NUMBER', 'FORMATTED_STRING'])
+        .optional()
+        .describe('Only with UNFORMATTED_VALUE or FORMULA'),
     })
     .strict(),
   output: z.object({
@@ -121,12 +138,25 @@ export const getValues = defineAction({
     majorDimension: dimension,
     values: z.array(z.array(readCell)),
   }),
-  examples: [{ summary: 'The orders table', input: { spreadsheetId: '1FakeSheetOrders000000000000000000000000000', range: 'Orders!A1:D10' } }],
+  examples: [
+    {
+      summary: 'The orders table',
+      input: { spreadsheetId: '1FakeSheetOrders000000000000000000000000000', range: 'Orders!A1:D10' },
+    },
+  ],
   async run(ctx, input) {
-    const res = await ctx.http.request<{ range?: string; majorDimension?: 'ROWS' | 'COLUMNS'; values?: (string | number | boolean)[][] }>({
+    const res = await ctx.http.request<{
+      range?: string;
+      majorDimension?: 'ROWS' | 'COLUMNS';
+      values?: (string | number | boolean)[][];
+    }>({
       method: 'GET',
       path: valuesPath(input.spreadsheetId, input.range),
-      query: { majorDimension: input.majorDimension, valueRenderOption: input.valueRenderOption, dateTimeRenderOption: input.dateTimeRenderOption },
+      query: {
+        majorDimension: input.majorDimension,
+        valueRenderOption: input.valueRenderOption,
+        dateTimeRenderOption: input.dateTimeRenderOption,
+      },
     });
     return {
       range: res.body.range ?? input.range,

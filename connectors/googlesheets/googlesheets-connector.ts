@@ -1,5 +1,5 @@
-import { googleApiErrors } from '../google/google-errors.ts';
 import { googleAuth, googleCredentials } from '../google/google-auth.ts';
+import { googleApiErrors } from '../google/google-errors.ts';
 import { defineConnector } from '../toolkit/connector-definition.ts';
 import { appendRows, getValues } from './googlesheets-actions.ts';
 
@@ -25,7 +25,10 @@ export const googleSheetsConnector = defineConnector({
   // Sheets' per-user limit is 60 reads and 60 writes a minute per Cloud project (not in our
   // sources as a guarantee); 429 RESOURCE_EXHAUSTED slows us down further.
   rateLimit: { requestsPerMinute: 60 },
-  credentialTest: { method: 'GET', path: `/v4/spreadsheets/${QUICKSTART_SPREADSHEET}/values/${encodeURIComponent('Class Data!A1:A1')}` },
+  credentialTest: {
+    method: 'GET',
+    path: `/v4/spreadsheets/${QUICKSTART_SPREADSHEET}/values/${encodeURIComponent('Class Data!A1:A1')}`,
+  },
   errors: googleApiErrors,
   actions: [appendRows, getValues],
 });

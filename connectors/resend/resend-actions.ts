@@ -19,7 +19,10 @@ const emailFields = {
   bcc: addresses(50).optional(),
   replyTo: addresses(50).optional(),
   headers: z.record(z.string(), z.string()).optional(),
-  tags: z.array(z.object({ name: tagPart, value: tagPart }).strict()).max(50).optional(),
+  tags: z
+    .array(z.object({ name: tagPart, value: tagPart }).strict())
+    .max(50)
+    .optional(),
   template: z
     .object({ id: z.string().min(1), variables: z.record(z.string(), z.union([z.string(), z.number()])).optional() })
     .strict()
@@ -69,7 +72,9 @@ const sendBatchInput = z
     validation: z
       .enum(['strict', 'permissive'])
       .default('strict')
-      .describe('strict: one invalid email rejects the batch; permissive: valid emails are sent, invalid ones reported'),
+      .describe(
+        'strict: one invalid email rejects the batch; permissive: valid emails are sent, invalid ones reported',
+      ),
   })
   .strict();
 
@@ -150,7 +155,12 @@ export const sendEmail = defineAction({
   upstreamDedupes: true,
   input: sendEmailInput,
   output: sentEmail,
-  examples: [{ summary: 'A plain-text email', input: { from: 'Acme <orders@mail.example.com>', to: 'ada@example.com', subject: 'Your order', text: 'Thanks!' } }],
+  examples: [
+    {
+      summary: 'A plain-text email',
+      input: { from: 'Acme <orders@mail.example.com>', to: 'ada@example.com', subject: 'Your order', text: 'Thanks!' },
+    },
+  ],
   async run(ctx, input) {
     const res = await ctx.http.request<{ id: string }>({
       method: 'POST',

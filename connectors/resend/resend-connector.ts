@@ -12,11 +12,23 @@ export const resendConnector = defineConnector({
   description: 'Transactional email delivery.',
   baseUrl: 'https://api.resend.com',
   // webhookSecret: the signing secret of a Resend webhook pointed at the connection's inboundUrl.
-  auth: apiKeyAuth({ extraFields: [{ key: 'webhookSecret', label: 'Webhook signing secret (whsec_…), to receive events', secret: true, required: false }] }),
+  auth: apiKeyAuth({
+    extraFields: [
+      {
+        key: 'webhookSecret',
+        label: 'Webhook signing secret (whsec_…), to receive events',
+        secret: true,
+        required: false,
+      },
+    ],
+  }),
   credentials: z
     .object({
       apiKey: z.string().regex(/^re_[A-Za-z0-9_]+$/, 'must be a Resend API key (re_…)'),
-      webhookSecret: z.string().regex(/^whsec_[A-Za-z0-9+/]+={0,2}$/, 'must be a Resend webhook signing secret (whsec_…)').optional(),
+      webhookSecret: z
+        .string()
+        .regex(/^whsec_[A-Za-z0-9+/]+={0,2}$/, 'must be a Resend webhook signing secret (whsec_…)')
+        .optional(),
     })
     .strict(),
   // Resend's default is 5 requests/second per team (docs/upstreams/resend.md).

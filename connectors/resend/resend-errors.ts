@@ -1,4 +1,4 @@
-import { stringAt, type ErrorTable } from '../toolkit/error-table.ts';
+import { type ErrorTable, stringAt } from '../toolkit/error-table.ts';
 
 /**
  * Resend's error names (docs/upstreams/resend.md). Note the surprises: an invalid or revoked key is

@@ -9,7 +9,18 @@ import { parseJsonObject } from '../toolkit/inbound-body.ts';
  * same on every retry: the dedupe key. Svix may send the same headers as `webhook-*`.
  */
 export const resendInbound: InboundHook = {
-  eventTypes: ['resend.email.sent', 'resend.email.delivered', 'resend.email.delivery_delayed', 'resend.email.bounced', 'resend.email.complained', 'resend.email.opened', 'resend.email.clicked', 'resend.email.failed', 'resend.contact.created', 'resend.domain.updated'],
+  eventTypes: [
+    'resend.email.sent',
+    'resend.email.delivered',
+    'resend.email.delivery_delayed',
+    'resend.email.bounced',
+    'resend.email.complained',
+    'resend.email.opened',
+    'resend.email.clicked',
+    'resend.email.failed',
+    'resend.contact.created',
+    'resend.domain.updated',
+  ],
   receive(request, { credentials, nowMs }): InboundVerdict {
     const secret = credentials.webhookSecret;
     if (!secret) return { kind: 'rejected', reason: 'the connection has no webhookSecret' };

@@ -11,10 +11,7 @@ import { defineAction } from '../toolkit/connector-definition.ts';
 
 const emailAddress = z.email().max(320);
 const address = z
-  .union([
-    emailAddress,
-    z.object({ email: emailAddress, name: z.string().min(1).max(256).optional() }).strict(),
-  ])
+  .union([emailAddress, z.object({ email: emailAddress, name: z.string().min(1).max(256).optional() }).strict()])
   .describe('"ada@example.com" or {"email":"ada@example.com","name":"Ada"}');
 type Address = z.infer<typeof address>;
 
@@ -35,7 +32,12 @@ const personalization = z
     to: z.array(address).min(1).max(MAX_RECIPIENTS),
     cc: z.array(address).max(MAX_RECIPIENTS).optional(),
     bcc: z.array(address).max(MAX_RECIPIENTS).optional(),
-    subject: z.string().min(1).max(998).optional().describe("Overrides the top-level subject for this envelope's recipients"),
+    subject: z
+      .string()
+      .min(1)
+      .max(998)
+      .optional()
+      .describe("Overrides the top-level subject for this envelope's recipients"),
     dynamicTemplateData: z
       .record(z.string(), z.unknown())
       .optional()
@@ -55,15 +57,26 @@ const sendEmailInput = z
       .describe(`At most ${MAX_RECIPIENTS} recipients (to, cc and bcc) in all, each address once`),
     from: address.describe('A verified sender identity of the SendGrid account'),
     replyTo: address.optional(),
-    subject: z.string().min(1).max(998).optional().describe('Required unless every personalization has one or templateId supplies it'),
+    subject: z
+      .string()
+      .min(1)
+      .max(998)
+      .optional()
+      .describe('Required unless every personalization has one or templateId supplies it'),
     text: z.string().min(1).optional().describe('The text/plain body'),
     html: z.string().min(1).optional().describe('The text/html body'),
     templateId: z
       .string()
       .regex(/^[A-Za-z0-9-]{1,100}$/, 'a SendGrid template id ("d-…" for a dynamic template)')
       .optional()
-      .describe('A SendGrid template ("d-…" is a dynamic template, filled from dynamicTemplateData); replaces text and html'),
-    categories: z.array(z.string().min(1).max(255)).max(10).optional().describe('Up to 10 distinct category names, for statistics'),
+      .describe(
+        'A SendGrid template ("d-…" is a dynamic template, filled from dynamicTemplateData); replaces text and html',
+      ),
+    categories: z
+      .array(z.string().min(1).max(255))
+      .max(10)
+      .optional()
+      .describe('Up to 10 distinct category names, for statistics'),
     customArgs: customArgs.optional(),
     sendAt: sendAt.optional(),
   })
@@ -71,10 +84,18 @@ const sendEmailInput = z
   .superRefine((input, ctx) => {
     if (input.templateId === undefined) {
       if (input.text === undefined && input.html === undefined) {
-        ctx.addIssue({ code: 'custom', path: ['text'], message: 'text or html is required unless templateId is given' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['text'],
+          message: 'text or html is required unless templateId is given',
+        });
       }
       if (input.subject === undefined && input.personalizations.some((p) => p.subject === undefined)) {
-        ctx.addIssue({ code: 'custom', path: ['subject'], message: 'subject is required unless every personalization has one or templateId is given' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['subject'],
+          message: 'subject is required unless every personalization has one or templateId is given',
+        });
       }
     }
     // SendGrid refuses the whole request (400) when an address repeats or the recipients exceed 1000 (§2.1).
@@ -85,12 +106,22 @@ const sendEmailInput = z
         (p[kind] ?? []).forEach((a, j) => {
           count++;
           const email = emailOf(a).toLowerCase();
-          if (seen.has(email)) ctx.addIssue({ code: 'custom', path: ['personalizations', i, kind, j], message: `${emailOf(a)} appears more than once; each address may receive one copy` });
+          if (seen.has(email))
+            ctx.addIssue({
+              code: 'custom',
+              path: ['personalizations', i, kind, j],
+              message: `${emailOf(a)} appears more than once; each address may receive one copy`,
+            });
           seen.add(email);
         });
       }
     });
-    if (count > MAX_RECIPIENTS) ctx.addIssue({ code: 'custom', path: ['personalizations'], message: `${count} recipients; at most ${MAX_RECIPIENTS} in all (to, cc and bcc)` });
+    if (count > MAX_RECIPIENTS)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['personalizations'],
+        message: `${count} recipients; at most ${MAX_RECIPIENTS} in all (to, cc and bcc)`,
+      });
     if (input.categories && new Set(input.categories).size !== input.categories.length) {
       ctx.addIssue({ code: 'custom', path: ['categories'], message: 'categories must be distinct' });
     }
@@ -101,7 +132,9 @@ const sendEmailOutput = z.object({
   messageId: z
     .string()
     .nullable()
-    .describe("SendGrid's X-Message-Id, which the Event Webhook's sg_message_id starts with; null if SendGrid sent none"),
+    .describe(
+      "SendGrid's X-Message-Id, which the Event Webhook's sg_message_id starts with; null if SendGrid sent none",
+    ),
 });
 
 function emailOf(a: Address): string {
@@ -170,7 +203,11 @@ export const sendEmail = defineAction({
       input: {
         personalizations: [
           { to: ['ada@example.com'], dynamicTemplateData: { firstName: 'Ada', orderId: '1001' } },
-          { to: ['grace@example.com'], cc: ['team@example.org'], dynamicTemplateData: { firstName: 'Grace', orderId: '1002' } },
+          {
+            to: ['grace@example.com'],
+            cc: ['team@example.org'],
+            dynamicTemplateData: { firstName: 'Grace', orderId: '1002' },
+          },
         ],
         from: 'orders@example.com',
         replyTo: { email: 'help@example.com', name: 'Support' },
@@ -198,7 +235,9 @@ const listTemplatesInput = z
       .min(1)
       .max(2)
       .default(['dynamic'])
-      .describe('Which templates to list: dynamic ("d-…", Handlebars), legacy, or both. Default: dynamic only (SendGrid itself defaults to legacy)'),
+      .describe(
+        'Which templates to list: dynamic ("d-…", Handlebars), legacy, or both. Default: dynamic only (SendGrid itself defaults to legacy)',
+      ),
     pageSize: z.number().int().min(1).max(200).default(50),
     cursor: z.string().min(1).max(2048).optional().describe('nextCursor of the previous page'),
   })

@@ -1,4 +1,4 @@
-import { type ErrorTable } from '../toolkit/error-table.ts';
+import type { ErrorTable } from '../toolkit/error-table.ts';
 import { retryAfterMs } from '../toolkit/upstream-errors.ts';
 
 /**
@@ -57,7 +57,10 @@ const MIN_WAIT_MS = 1_000;
  * the reset is a wait only when the window is spent (`X-RateLimit-Remaining: 0`, as on a 429):
  * otherwise a 5xx of a read would wait out a window that has nothing to do with it.
  */
-export function sendGridRetryAfterMs(headers: Record<string, string | string[] | undefined>, now = Date.now()): number | undefined {
+export function sendGridRetryAfterMs(
+  headers: Record<string, string | string[] | undefined>,
+  now = Date.now(),
+): number | undefined {
   const remaining = first(headers['x-ratelimit-remaining']);
   const reset = Number(first(headers['x-ratelimit-reset']));
   const spent = remaining === undefined || Number(remaining) <= 0;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineAction, type ActionContext } from '../toolkit/connector-definition.ts';
+import { type ActionContext, defineAction } from '../toolkit/connector-definition.ts';
 
 /**
  * Slack Web API actions. Writes go as JSON (token in the header); reads as GET query strings, since
@@ -15,12 +15,23 @@ interface SlackPage {
 }
 const nextCursorOf = (page: SlackPage): string | null => page.response_metadata?.next_cursor || null;
 
-async function slackGet<T>(ctx: ActionContext, method: string, query: Record<string, string | number | boolean | undefined>): Promise<T> {
+async function slackGet<T>(
+  ctx: ActionContext,
+  method: string,
+  query: Record<string, string | number | boolean | undefined>,
+): Promise<T> {
   return (await ctx.http.request<T>({ method: 'GET', path: `/${method}`, query })).body;
 }
 
 async function slackPostJson<T>(ctx: ActionContext, method: string, json: Record<string, unknown>): Promise<T> {
-  return (await ctx.http.request<T>({ method: 'POST', path: `/${method}`, json, headers: { 'content-type': 'application/json; charset=utf-8' } })).body;
+  return (
+    await ctx.http.request<T>({
+      method: 'POST',
+      path: `/${method}`,
+      json,
+      headers: { 'content-type': 'application/json; charset=utf-8' },
+    })
+  ).body;
 }
 
 interface SlackMessage {
@@ -91,10 +102,18 @@ export const postMessage = defineAction({
     .strict()
     .superRefine((m, ctx) => {
       if (!m.text && !m.markdownText && !m.blocks && !m.attachments) {
-        ctx.addIssue({ code: 'custom', path: ['text'], message: 'one of text, markdownText, blocks or attachments is required' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['text'],
+          message: 'one of text, markdownText, blocks or attachments is required',
+        });
       }
       if (m.markdownText && (m.text || m.blocks)) {
-        ctx.addIssue({ code: 'custom', path: ['markdownText'], message: 'markdownText cannot be combined with text or blocks' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['markdownText'],
+          message: 'markdownText cannot be combined with text or blocks',
+        });
       }
     }),
   async run(ctx, input) {
@@ -159,7 +178,11 @@ export const listChannels = defineAction({
   examples: [{ summary: 'Public channels, 50 at a time', input: { limit: 50, excludeArchived: true } }],
   input: z
     .object({
-      types: z.array(z.enum(['public_channel', 'private_channel', 'mpim', 'im'])).min(1).optional().describe('Default: public_channel'),
+      types: z
+        .array(z.enum(['public_channel', 'private_channel', 'mpim', 'im']))
+        .min(1)
+        .optional()
+        .describe('Default: public_channel'),
       excludeArchived: z.boolean().optional(),
       limit: z.number().int().min(1).max(999).optional().describe('Default 100'),
       cursor,
@@ -272,7 +295,12 @@ export const reactToMessage = defineAction({
   sideEffects: 'write',
   scopes: ['reactions:write'],
   output: z.object({ reacted: z.boolean(), alreadyReacted: z.boolean().describe('The reaction was there already') }),
-  examples: [{ summary: 'A thumbs-up on a message', input: { channel: 'C0FAKERND01', timestamp: '1700000200.000500', name: 'thumbsup' } }],
+  examples: [
+    {
+      summary: 'A thumbs-up on a message',
+      input: { channel: 'C0FAKERND01', timestamp: '1700000200.000500', name: 'thumbsup' },
+    },
+  ],
   // Adding the same reaction twice is harmless (already_reacted), so a retry cannot do damage.
   upstreamDedupes: true,
   input: z
@@ -284,10 +312,15 @@ export const reactToMessage = defineAction({
     .strict(),
   async run(ctx, input) {
     try {
-      await slackPostJson(ctx, 'reactions.add', { channel: input.channel, timestamp: input.timestamp, name: input.name });
+      await slackPostJson(ctx, 'reactions.add', {
+        channel: input.channel,
+        timestamp: input.timestamp,
+        name: input.name,
+      });
       return { reacted: true, alreadyReacted: false };
     } catch (err) {
-      if ((err as { body?: { error?: string } }).body?.error === 'already_reacted') return { reacted: true, alreadyReacted: true };
+      if ((err as { body?: { error?: string } }).body?.error === 'already_reacted')
+        return { reacted: true, alreadyReacted: true };
       throw err;
     }
   },
@@ -313,15 +346,23 @@ export const getThread = defineAction({
     })
     .strict(),
   async run(ctx, input) {
-    const page = await slackGet<{ messages: SlackMessage[]; has_more?: boolean } & SlackPage>(ctx, 'conversations.replies', {
-      channel: input.channel,
-      ts: input.ts,
-      limit: input.limit ?? 100,
-      cursor: input.cursor,
-      oldest: input.oldest,
-      latest: input.latest,
-      inclusive: input.inclusive,
-    });
-    return { messages: page.messages.map(presentMessage), hasMore: page.has_more ?? false, nextCursor: nextCursorOf(page) };
+    const page = await slackGet<{ messages: SlackMessage[]; has_more?: boolean } & SlackPage>(
+      ctx,
+      'conversations.replies',
+      {
+        channel: input.channel,
+        ts: input.ts,
+        limit: input.limit ?? 100,
+        cursor: input.cursor,
+        oldest: input.oldest,
+        latest: input.latest,
+        inclusive: input.inclusive,
+      },
+    );
+    return {
+      messages: page.messages.map(presentMessage),
+      hasMore: page.has_more ?? false,
+      nextCursor: nextCursorOf(page),
+    };
   },
 });

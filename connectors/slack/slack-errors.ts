@@ -1,6 +1,6 @@
-import { stringAt, type ErrorTable } from '../toolkit/error-table.ts';
-import { UpstreamHttpError } from '../toolkit/upstream-errors.ts';
+import { type ErrorTable, stringAt } from '../toolkit/error-table.ts';
 import type { UpstreamResponse } from '../toolkit/upstream-client.ts';
+import { UpstreamHttpError } from '../toolkit/upstream-errors.ts';
 
 /**
  * Slack answers every application error with HTTP 200 and `{"ok":false,"error":"<code>"}`

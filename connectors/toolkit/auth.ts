@@ -11,7 +11,9 @@ import type { OAuthProviderDefinition } from './oauth-provider.ts';
  * (`xi-api-key`). `extraFields` are further credentials the connection keeps but never sends (a
  * webhook signing secret its inbound hook checks events with).
  */
-export function apiKeyAuth(options: { field?: AuthField; header?: string; scheme?: string; extraFields?: AuthField[] } = {}): AuthScheme {
+export function apiKeyAuth(
+  options: { field?: AuthField; header?: string; scheme?: string; extraFields?: AuthField[] } = {},
+): AuthScheme {
   const field = options.field ?? { key: 'apiKey', label: 'API key', secret: true, required: true };
   const header = options.header ?? 'authorization';
   const scheme = options.scheme ?? (header === 'authorization' ? 'Bearer' : undefined);
@@ -27,7 +29,9 @@ export function basicAuth(options: { username: AuthField; password: AuthField })
   return {
     type: 'basic',
     fields: [options.username, options.password],
-    headers: (c) => ({ authorization: basicAuthorization(c[options.username.key] ?? '', c[options.password.key] ?? '') }),
+    headers: (c) => ({
+      authorization: basicAuthorization(c[options.username.key] ?? '', c[options.password.key] ?? ''),
+    }),
   };
 }
 
@@ -36,7 +40,11 @@ export function basicAuth(options: { username: AuthField; password: AuthField })
  * caller may give directly (a Slack bot token) instead of going through the authorization flow;
  * `extraFields` are further credentials a caller may give with it (a refresh token).
  */
-export function oauth2Auth(options: { provider: OAuthProviderDefinition; tokenField: AuthField; extraFields?: AuthField[] }): AuthScheme {
+export function oauth2Auth(options: {
+  provider: OAuthProviderDefinition;
+  tokenField: AuthField;
+  extraFields?: AuthField[];
+}): AuthScheme {
   const key = options.tokenField.key;
   return {
     type: 'oauth2',
@@ -75,7 +83,8 @@ export function secretValues(scheme: AuthScheme, credentials: Record<string, str
 export function expandPath(path: string, fields: Readonly<Record<string, string>>): string {
   return path.replace(/\{([A-Za-z0-9_]+)\}/g, (_, key: string) => {
     const value = fields[key];
-    if (value === undefined) throw new Error(`path ${path} names {${key}}, which is not a non-secret field of this connection`);
+    if (value === undefined)
+      throw new Error(`path ${path} names {${key}}, which is not a non-secret field of this connection`);
     return encodeURIComponent(value);
   });
 }

@@ -1,6 +1,12 @@
 import type { ErrorTable } from './error-table.ts';
 import { classifyByTable } from './error-table.ts';
-import { classifyNetworkError, UpstreamHttpError, UpstreamNetworkError, UpstreamResponseTooLarge, type ClassifiedFailure } from './upstream-errors.ts';
+import {
+  type ClassifiedFailure,
+  classifyNetworkError,
+  UpstreamHttpError,
+  UpstreamNetworkError,
+  UpstreamResponseTooLarge,
+} from './upstream-errors.ts';
 
 /**
  * Any error thrown while calling an upstream, as the engine's ClassifiedFailure, by the error table
@@ -10,7 +16,14 @@ export function classifyUpstreamError(source: { errors: ErrorTable }, err: unkno
   if (err instanceof UpstreamHttpError) return classifyByTable(source.errors, err);
   if (err instanceof UpstreamNetworkError) return classifyNetworkError(err);
   // The upstream acted and answered; reading more of it again would fail the same way.
-  if (err instanceof UpstreamResponseTooLarge) return { kind: 'invalid_request', upstreamStatus: err.status, upstreamCode: err.code, message: err.message, requestMayHaveRun: true };
+  if (err instanceof UpstreamResponseTooLarge)
+    return {
+      kind: 'invalid_request',
+      upstreamStatus: err.status,
+      upstreamCode: err.code,
+      message: err.message,
+      requestMayHaveRun: true,
+    };
   throw err; // a bug in a handler, not an upstream failure
 }
 

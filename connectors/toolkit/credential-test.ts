@@ -1,14 +1,18 @@
 import { expandPath, publicFields } from './auth.ts';
+import { classifyUpstreamError, UpstreamVerdictUnavailable } from './classify.ts';
 import type { ConnectorDefinition, CredentialVerdict } from './connector-definition.ts';
 import type { UpstreamClient } from './upstream-client.ts';
-import { classifyUpstreamError, UpstreamVerdictUnavailable } from './classify.ts';
 
 /**
  * Runs the connector's probe request and turns the answer into a verdict on the credentials.
  * Only a definitive credential rejection is "invalid"; a key that authenticates but lacks a permission
  * or quota is valid (it may still send). Anything else (network, 5xx, 429) gives no verdict.
  */
-export async function testCredentials(connector: ConnectorDefinition, http: UpstreamClient, credentials: Record<string, string>): Promise<CredentialVerdict> {
+export async function testCredentials(
+  connector: ConnectorDefinition,
+  http: UpstreamClient,
+  credentials: Record<string, string>,
+): Promise<CredentialVerdict> {
   const probe = connector.credentialTest;
   try {
     await http.request({ ...probe, path: expandPath(probe.path, publicFields(connector.auth, credentials)) });

@@ -1,4 +1,4 @@
-import { retryAfterMs, type ClassifiedFailure, type FailureKind, type UpstreamHttpError } from './upstream-errors.ts';
+import { type ClassifiedFailure, type FailureKind, retryAfterMs, type UpstreamHttpError } from './upstream-errors.ts';
 
 /**
  * Per-service error knowledge kept as data: the upstream's error code, or failing that its HTTP

@@ -66,7 +66,11 @@ export type TokenResponse = Record<string, unknown> & {
 };
 
 /** The standard fields of a token response as stored credentials, keeping what the answer leaves out. */
-export function standardCredentials(token: TokenResponse, previous: Readonly<Record<string, string>>, accessTokenField: string): Record<string, string> {
+export function standardCredentials(
+  token: TokenResponse,
+  previous: Readonly<Record<string, string>>,
+  accessTokenField: string,
+): Record<string, string> {
   const creds: Record<string, string> = { ...previous };
   if (typeof token.access_token === 'string') creds[accessTokenField] = token.access_token;
   if (typeof token.refresh_token === 'string') creds.refreshToken = token.refresh_token;
@@ -76,7 +80,10 @@ export function standardCredentials(token: TokenResponse, previous: Readonly<Rec
 }
 
 /** The scopes to ask for: the provider's own, then every action's, each once. */
-export function scopesFor(provider: OAuthProviderDefinition, actions: readonly { scopes?: readonly string[] }[]): string[] {
+export function scopesFor(
+  provider: OAuthProviderDefinition,
+  actions: readonly { scopes?: readonly string[] }[],
+): string[] {
   return [...new Set([...(provider.baseScopes ?? []), ...actions.flatMap((a) => a.scopes ?? [])])];
 }
 
@@ -100,7 +107,14 @@ export function connectionClientOf(credentials: Readonly<Record<string, string>>
 /** The authorization page URL for one attempt. */
 export function authorizationUrl(
   provider: OAuthProviderDefinition,
-  args: { authorizeUrl: string; clientId: string; redirectUri: string; state: string; scopes: readonly string[]; codeChallenge?: string },
+  args: {
+    authorizeUrl: string;
+    clientId: string;
+    redirectUri: string;
+    state: string;
+    scopes: readonly string[];
+    codeChallenge?: string;
+  },
 ): string {
   const url = new URL(args.authorizeUrl);
   url.searchParams.set('client_id', args.clientId);
@@ -135,8 +149,17 @@ export class OAuthTokenEndpoint {
   ) {}
 
   /** Exchanges an authorization code for credentials (as stored). */
-  async exchangeCode(args: { code: string; redirectUri: string; codeVerifier?: string }): Promise<Record<string, string>> {
-    const token = await this.post({ grant_type: 'authorization_code', code: args.code, redirect_uri: args.redirectUri, code_verifier: args.codeVerifier });
+  async exchangeCode(args: {
+    code: string;
+    redirectUri: string;
+    codeVerifier?: string;
+  }): Promise<Record<string, string>> {
+    const token = await this.post({
+      grant_type: 'authorization_code',
+      code: args.code,
+      redirect_uri: args.redirectUri,
+      code_verifier: args.codeVerifier,
+    });
     return this.provider.credentialsFrom(token, {});
   }
 
@@ -147,13 +170,17 @@ export class OAuthTokenEndpoint {
   async refresh(credentials: Readonly<Record<string, string>>): Promise<Record<string, string>> {
     if (this.provider.grant === 'client_credentials') {
       const scopes = this.provider.baseScopes ?? [];
-      const token = await this.post({ grant_type: 'client_credentials', scope: scopes.length ? scopes.join(this.provider.scopeSeparator ?? ' ') : undefined });
+      const token = await this.post({
+        grant_type: 'client_credentials',
+        scope: scopes.length ? scopes.join(this.provider.scopeSeparator ?? ' ') : undefined,
+      });
       return this.provider.credentialsFrom(token, credentials);
     }
     const token = await this.post({ grant_type: 'refresh_token', refresh_token: credentials.refreshToken ?? '' });
     const refreshed = this.provider.credentialsFrom(token, credentials);
     // A provider that does not rotate usually leaves the refresh token out of its answer: keep ours.
-    if (!this.provider.refreshTokenRotates && credentials.refreshToken && !refreshed.refreshToken) refreshed.refreshToken = credentials.refreshToken;
+    if (!this.provider.refreshTokenRotates && credentials.refreshToken && !refreshed.refreshToken)
+      refreshed.refreshToken = credentials.refreshToken;
     return refreshed;
   }
 
@@ -163,7 +190,10 @@ export class OAuthTokenEndpoint {
       method: 'POST',
       path: this.path,
       form: basic ? form : { ...form, client_id: this.client.clientId, client_secret: this.client.clientSecret },
-      headers: { accept: 'application/json', ...(basic ? { authorization: basicAuthorization(this.client.clientId, this.client.clientSecret) } : {}) },
+      headers: {
+        accept: 'application/json',
+        ...(basic ? { authorization: basicAuthorization(this.client.clientId, this.client.clientSecret) } : {}),
+      },
     });
     return res.body ?? {};
   }

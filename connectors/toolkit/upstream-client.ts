@@ -1,6 +1,6 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
-import got, { CancelError, RequestError, type Got } from 'got';
+import got, { CancelError, type Got, RequestError } from 'got';
 import type { EgressGuard } from '../../shared/egress/egress-guard.ts';
 import { redactSecrets } from '../../shared/json-safe.ts';
 import { UpstreamHttpError, UpstreamNetworkError, UpstreamResponseTooLarge } from './upstream-errors.ts';
@@ -65,7 +65,14 @@ const agents = {
 export const engineUserAgent = 'connector-engine/0.1 (+https://github.com/connector-engine)';
 
 // Error codes that prove the request never left this machine or never reached the upstream.
-const notSentCodes = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EGRESS_REFUSED']);
+const notSentCodes = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EGRESS_REFUSED',
+]);
 
 const MAX_ERROR_BODY = 64 * 1024;
 
@@ -103,12 +110,17 @@ export class UpstreamClient {
   }
 
   private guardedOptions(egress: Pick<EgressGuard, 'gotOptions'>) {
-    return guardedGotOptions(egress, Object.keys(this.options.authHeaders).map((h) => h.toLowerCase()));
+    return guardedGotOptions(
+      egress,
+      Object.keys(this.options.authHeaders).map((h) => h.toLowerCase()),
+    );
   }
 
   async request<T = unknown>(req: UpstreamRequest): Promise<UpstreamResponse<T>> {
     const searchParams = req.query
-      ? Object.fromEntries(Object.entries(req.query).filter((e): e is [string, string | number | boolean] => e[1] !== undefined))
+      ? Object.fromEntries(
+          Object.entries(req.query).filter((e): e is [string, string | number | boolean] => e[1] !== undefined),
+        )
       : undefined;
     let form: URLSearchParams | undefined;
     if (req.form) {
@@ -130,7 +142,9 @@ export class UpstreamClient {
         searchParams: this.options.authQuery ? { ...searchParams, ...this.options.authQuery } : searchParams,
         json: req.json,
         body: form?.toString(),
-        headers: form ? { 'content-type': 'application/x-www-form-urlencoded', ...this.headers, ...req.headers } : { ...this.headers, ...req.headers },
+        headers: form
+          ? { 'content-type': 'application/x-www-form-urlencoded', ...this.headers, ...req.headers }
+          : { ...this.headers, ...req.headers },
         timeout: { request: this.options.timeoutMs },
         responseType: 'buffer',
         ...(this.options.egress ? this.guardedOptions(this.options.egress) : {}),
@@ -164,7 +178,8 @@ export class UpstreamClient {
     try {
       this.options.checkResponse?.(result);
     } catch (err) {
-      if (err instanceof UpstreamHttpError) throw new UpstreamHttpError(err.status, err.headers, redactSecrets(err.body, this.secrets));
+      if (err instanceof UpstreamHttpError)
+        throw new UpstreamHttpError(err.status, err.headers, redactSecrets(err.body, this.secrets));
       throw err;
     }
     return result;
@@ -209,7 +224,8 @@ function toNetworkError(err: unknown): UpstreamNetworkError {
   if (err instanceof RequestError) {
     const code = err.code ?? 'ERR_UPSTREAM';
     // A timeout before the socket connected means nothing was sent.
-    const timedOutBeforeSending = code === 'ETIMEDOUT' && (err as { event?: string }).event !== 'request' && !err.request?.socket?.bytesWritten;
+    const timedOutBeforeSending =
+      code === 'ETIMEDOUT' && (err as { event?: string }).event !== 'request' && !err.request?.socket?.bytesWritten;
     return new UpstreamNetworkError(code, !(notSentCodes.has(code) || timedOutBeforeSending));
   }
   return new UpstreamNetworkError('ERR_UPSTREAM', true);

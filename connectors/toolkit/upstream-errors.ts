@@ -76,7 +76,13 @@ export function retryAfterMs(headers: Record<string, string | string[] | undefin
 
 export function classifyNetworkError(err: UpstreamNetworkError): ClassifiedFailure {
   // The egress guard refused the target: asking again cannot help, and nothing was sent.
-  if (err.code === 'EGRESS_REFUSED') return { kind: 'invalid_request', upstreamCode: err.code, message: 'the target address is not allowed or could not be reached', requestMayHaveRun: false };
+  if (err.code === 'EGRESS_REFUSED')
+    return {
+      kind: 'invalid_request',
+      upstreamCode: err.code,
+      message: 'the target address is not allowed or could not be reached',
+      requestMayHaveRun: false,
+    };
   return {
     kind: 'transient',
     upstreamCode: err.code,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineAction, type ActionContext } from '../toolkit/connector-definition.ts';
+import { type ActionContext, defineAction } from '../toolkit/connector-definition.ts';
 
 /**
  * Twilio Programmable Messaging actions (docs/upstreams/twilio.md). Every path sits under the
@@ -20,13 +20,23 @@ const ymd = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$/;
 
 const recipient = z
   .string()
-  .regex(recipientPattern, 'must be an E.164 phone number such as "+14155552671" or a channel address such as "whatsapp:+14155552671"')
+  .regex(
+    recipientPattern,
+    'must be an E.164 phone number such as "+14155552671" or a channel address such as "whatsapp:+14155552671"',
+  )
   .describe('The recipient: E.164 ("+14155552671") or a channel address ("whatsapp:+14155552671")');
 const sender = z
   .string()
-  .regex(senderPattern, 'must be a Twilio phone number in E.164 ("+14155552345"), a short code, an alphanumeric sender ID or a channel address');
-const messagingServiceSid = z.string().regex(/^MG[0-9a-fA-F]{32}$/, 'must be a Messaging Service SID (MG followed by 32 hex digits)');
-const messageSid = z.string().regex(/^(SM|MM)[0-9a-fA-F]{32}$/, 'must be a Message SID (SM or MM followed by 32 hex digits)');
+  .regex(
+    senderPattern,
+    'must be a Twilio phone number in E.164 ("+14155552345"), a short code, an alphanumeric sender ID or a channel address',
+  );
+const messagingServiceSid = z
+  .string()
+  .regex(/^MG[0-9a-fA-F]{32}$/, 'must be a Messaging Service SID (MG followed by 32 hex digits)');
+const messageSid = z
+  .string()
+  .regex(/^(SM|MM)[0-9a-fA-F]{32}$/, 'must be a Message SID (SM or MM followed by 32 hex digits)');
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(2048);
 const day = z
   .string()
@@ -73,11 +83,22 @@ const message = z.object({
   to: z.string().nullable(),
   from: z.string().nullable().describe('null while a Messaging Service has not picked the sender yet'),
   body: z.string().nullable(),
-  numSegments: z.number().int().nullable().describe('SMS segments billed; 0 until a Messaging Service has picked the sender'),
+  numSegments: z
+    .number()
+    .int()
+    .nullable()
+    .describe('SMS segments billed; 0 until a Messaging Service has picked the sender'),
   numMedia: z.number().int().nullable(),
-  price: z.string().nullable().describe('Decimal string in priceUnit, e.g. "-0.00790"; null until Twilio has priced the message'),
+  price: z
+    .string()
+    .nullable()
+    .describe('Decimal string in priceUnit, e.g. "-0.00790"; null until Twilio has priced the message'),
   priceUnit: z.string().nullable(),
-  errorCode: z.number().int().nullable().describe('Twilio error code of a failed or undelivered message (30xxx), else null'),
+  errorCode: z
+    .number()
+    .int()
+    .nullable()
+    .describe('Twilio error code of a failed or undelivered message (30xxx), else null'),
   errorMessage: z.string().nullable(),
   dateCreated: z.string().nullable().describe('ISO 8601'),
   dateSent: z.string().nullable().describe('ISO 8601'),
@@ -159,13 +180,21 @@ const listInputFields = {
   dateSent: day.optional().describe('Only messages sent on this day (GMT), YYYY-MM-DD'),
   dateSentOnOrBefore: day.optional().describe('Only messages sent on or before this day (GMT), YYYY-MM-DD'),
   dateSentOnOrAfter: day.optional().describe('Only messages sent on or after this day (GMT), YYYY-MM-DD'),
-  limit: z.number().int().min(1).max(1000).optional().describe('Messages per page, 1 to 1000 (Twilio PageSize; default 50)'),
+  limit: z
+    .number()
+    .int()
+    .min(1)
+    .max(1000)
+    .optional()
+    .describe('Messages per page, 1 to 1000 (Twilio PageSize; default 50)'),
   cursor: z
     .string()
     .min(1)
     .max(4000)
     .optional()
-    .describe('nextCursor of the previous page. It carries that listing\'s filters and page size: omit them, or give the same values'),
+    .describe(
+      "nextCursor of the previous page. It carries that listing's filters and page size: omit them, or give the same values",
+    ),
 };
 type ListInput = { [K in keyof typeof listInputFields]?: z.infer<(typeof listInputFields)[K]> };
 
@@ -180,7 +209,9 @@ const wireNames = {
 } as const satisfies Partial<Record<keyof ListInput, (typeof cursorParams)[number]>>;
 
 /** Our input's filters and page size as Twilio's query, by wire name. */
-function filterQuery(input: ListInput): Array<[field: keyof typeof wireNames, wire: string, value: string | undefined]> {
+function filterQuery(
+  input: ListInput,
+): Array<[field: keyof typeof wireNames, wire: string, value: string | undefined]> {
   return (Object.keys(wireNames) as Array<keyof typeof wireNames>).map((field) => {
     const value = input[field];
     return [field, wireNames[field], value === undefined ? undefined : String(value)];
@@ -191,21 +222,44 @@ const listMessagesInput = z
   .object(listInputFields)
   .strict()
   .superRefine((input, ctx) => {
-    if (input.dateSent !== undefined && (input.dateSentOnOrBefore !== undefined || input.dateSentOnOrAfter !== undefined)) {
-      ctx.addIssue({ code: 'custom', path: ['dateSent'], message: 'dateSent cannot be combined with dateSentOnOrBefore or dateSentOnOrAfter' });
+    if (
+      input.dateSent !== undefined &&
+      (input.dateSentOnOrBefore !== undefined || input.dateSentOnOrAfter !== undefined)
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['dateSent'],
+        message: 'dateSent cannot be combined with dateSentOnOrBefore or dateSentOnOrAfter',
+      });
     }
-    if (input.dateSentOnOrBefore !== undefined && input.dateSentOnOrAfter !== undefined && input.dateSentOnOrAfter > input.dateSentOnOrBefore) {
-      ctx.addIssue({ code: 'custom', path: ['dateSentOnOrAfter'], message: 'dateSentOnOrAfter is later than dateSentOnOrBefore' });
+    if (
+      input.dateSentOnOrBefore !== undefined &&
+      input.dateSentOnOrAfter !== undefined &&
+      input.dateSentOnOrAfter > input.dateSentOnOrBefore
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['dateSentOnOrAfter'],
+        message: 'dateSentOnOrAfter is later than dateSentOnOrBefore',
+      });
     }
     if (typeof input.cursor !== 'string') return;
     const params = decodeCursor(input.cursor);
     if (!params) {
-      ctx.addIssue({ code: 'custom', path: ['cursor'], message: 'is not a cursor this action returned (pass nextCursor unchanged)' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['cursor'],
+        message: 'is not a cursor this action returned (pass nextCursor unchanged)',
+      });
       return;
     }
     for (const [field, wire, value] of filterQuery(input)) {
       if (value !== undefined && params.get(wire) !== value) {
-        ctx.addIssue({ code: 'custom', path: [field], message: 'differs from the listing the cursor continues; give the same value or omit it' });
+        ctx.addIssue({
+          code: 'custom',
+          path: [field],
+          message: 'differs from the listing the cursor continues; give the same value or omit it',
+        });
       }
     }
   });
@@ -215,12 +269,27 @@ const listMessagesInput = z
 const sendSmsInput = z
   .object({
     to: recipient,
-    from: sender.optional().describe('A sender of the account: E.164 number, short code, alphanumeric sender ID or channel address. Give from or messagingServiceSid'),
-    messagingServiceSid: messagingServiceSid.optional().describe('Send through a Messaging Service (MG…), which picks the sender. Give from or messagingServiceSid'),
-    body: z.string().min(1).max(1600).describe('The text, up to 1600 characters; over 160 GSM-7 (or 70 UCS-2) characters it is sent and billed as several segments'),
+    from: sender
+      .optional()
+      .describe(
+        'A sender of the account: E.164 number, short code, alphanumeric sender ID or channel address. Give from or messagingServiceSid',
+      ),
+    messagingServiceSid: messagingServiceSid
+      .optional()
+      .describe('Send through a Messaging Service (MG…), which picks the sender. Give from or messagingServiceSid'),
+    body: z
+      .string()
+      .min(1)
+      .max(1600)
+      .describe(
+        'The text, up to 1600 characters; over 160 GSM-7 (or 70 UCS-2) characters it is sent and billed as several segments',
+      ),
     mediaUrl: z.array(httpUrl).min(1).max(10).optional().describe('Up to 10 public URLs of media to send as MMS'),
     statusCallback: httpUrl
-      .refine((u) => !URL.canParse(u) || !new URL(u).hostname.includes('_'), 'a hostname with underscores is not allowed')
+      .refine(
+        (u) => !URL.canParse(u) || !new URL(u).hostname.includes('_'),
+        'a hostname with underscores is not allowed',
+      )
       .optional()
       .describe("A URL Twilio POSTs the message's status changes to"),
   })
@@ -246,7 +315,10 @@ export const sendSms = defineAction({
   input: sendSmsInput,
   output: message,
   examples: [
-    { summary: 'A text from a number of the account', input: { to: '+14155552671', from: '+15005550006', body: 'Your order #1001 has shipped.' } },
+    {
+      summary: 'A text from a number of the account',
+      input: { to: '+14155552671', from: '+15005550006', body: 'Your order #1001 has shipped.' },
+    },
   ],
   async run(ctx, input) {
     const res = await ctx.http.request<WireMessage>({
@@ -269,7 +341,8 @@ export const sendSms = defineAction({
 export const listMessages = defineAction({
   id: 'listMessages',
   displayName: 'List messages',
-  description: "List the account's messages, sent and received, newest first, filtered by recipient, sender and the day sent (GMT).",
+  description:
+    "List the account's messages, sent and received, newest first, filtered by recipient, sender and the day sent (GMT).",
   sideEffects: 'read',
   input: listMessagesInput,
   output: z.object({
@@ -280,8 +353,15 @@ export const listMessages = defineAction({
   async run(ctx, input) {
     const query: Record<string, string | undefined> = input.cursor
       ? Object.fromEntries(decodeCursor(input.cursor) ?? [])
-      : { ...Object.fromEntries(filterQuery(input).map(([, wire, value]) => [wire, value])), PageSize: String(input.limit ?? 50) };
-    const res = await ctx.http.request<WireMessagePage>({ method: 'GET', path: `${accountPath(ctx)}/Messages.json`, query });
+      : {
+          ...Object.fromEntries(filterQuery(input).map(([, wire, value]) => [wire, value])),
+          PageSize: String(input.limit ?? 50),
+        };
+    const res = await ctx.http.request<WireMessagePage>({
+      method: 'GET',
+      path: `${accountPath(ctx)}/Messages.json`,
+      query,
+    });
     return { messages: (res.body.messages ?? []).map(presentMessage), nextCursor: cursorOf(res.body.next_page_uri) };
   },
 });
@@ -296,7 +376,10 @@ export const getMessage = defineAction({
   output: message,
   examples: [{ summary: 'A message the account sent', input: { sid: 'SM00010000000000000000000000000000' } }],
   async run(ctx, input) {
-    const res = await ctx.http.request<WireMessage>({ method: 'GET', path: `${accountPath(ctx)}/Messages/${encodeURIComponent(input.sid)}.json` });
+    const res = await ctx.http.request<WireMessage>({
+      method: 'GET',
+      path: `${accountPath(ctx)}/Messages/${encodeURIComponent(input.sid)}.json`,
+    });
     return presentMessage(res.body);
   },
 });

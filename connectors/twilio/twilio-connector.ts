@@ -22,9 +22,13 @@ export const twilioConnector = defineConnector({
   }),
   credentials: z
     .object({
-      accountSid: z.string().regex(/^AC[0-9a-fA-F]{32}$/, 'must be a Twilio Account SID (AC followed by 32 hex digits)'),
+      accountSid: z
+        .string()
+        .regex(/^AC[0-9a-fA-F]{32}$/, 'must be a Twilio Account SID (AC followed by 32 hex digits)'),
       // Twilio's tokens are 32 hex digits; stray whitespace is a documented cause of 20003, so refuse it here.
-      authToken: z.string().regex(/^[A-Za-z0-9]{16,128}$/, 'must be the Auth Token of the account (letters and digits, no spaces)'),
+      authToken: z
+        .string()
+        .regex(/^[A-Za-z0-9]{16,128}$/, 'must be the Auth Token of the account (letters and digits, no spaces)'),
     })
     .strict(),
   // Twilio limits concurrent requests per account (HTTP 429, error 20429), not requests per minute;

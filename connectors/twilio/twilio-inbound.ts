@@ -10,7 +10,8 @@ import { parseForm } from '../toolkit/inbound-body.ts';
  */
 export function twilioSignedString(url: string, params: Map<string, string[]>): string {
   let data = url;
-  for (const name of [...params.keys()].sort()) for (const value of [...new Set(params.get(name))].sort()) data += name + value;
+  for (const name of [...params.keys()].sort())
+    for (const value of [...new Set(params.get(name))].sort()) data += name + value;
   return data;
 }
 
@@ -43,7 +44,10 @@ export const twilioInbound: InboundHook = {
     if (!token || !signature) return { kind: 'rejected', reason: 'no X-Twilio-Signature, or no auth token' };
     const bodyHash = new URL(request.url).searchParams.get('bodySHA256');
     const params = bodyHash === null ? parseForm(request.rawBody) : new Map<string, string[]>();
-    if (bodyHash !== null && !constantTimeEqual(bodyHash.toLowerCase(), createHash('sha256').update(request.rawBody).digest('hex'))) {
+    if (
+      bodyHash !== null &&
+      !constantTimeEqual(bodyHash.toLowerCase(), createHash('sha256').update(request.rawBody).digest('hex'))
+    ) {
       return { kind: 'rejected', reason: 'bodySHA256 does not match the body' };
     }
     let verified = false;
@@ -53,13 +57,22 @@ export const twilioInbound: InboundHook = {
     }
     if (!verified) return { kind: 'rejected', reason: 'signature does not match' };
 
-    const payload = bodyHash === null ? Object.fromEntries([...params].map(([k, v]) => [k, v.length === 1 ? v[0] : v])) : safeJson(request.rawBody);
+    const payload =
+      bodyHash === null
+        ? Object.fromEntries([...params].map(([k, v]) => [k, v.length === 1 ? v[0] : v]))
+        : safeJson(request.rawBody);
     if (payload === undefined) return { kind: 'malformed', reason: 'the JSON body does not parse' };
-    const field = (name: string) => (typeof (payload as Record<string, unknown>)[name] === 'string' ? ((payload as Record<string, string>)[name] as string) : undefined);
+    const field = (name: string) =>
+      typeof (payload as Record<string, unknown>)[name] === 'string'
+        ? ((payload as Record<string, string>)[name] as string)
+        : undefined;
     const status = field('MessageStatus');
     const sid = field('MessageSid') ?? field('SmsSid');
     const eventId =
-      request.headers['i-twilio-idempotency-token'] ?? (sid ? `${sid}:${status ?? field('SmsStatus') ?? ''}` : `sha256:${createHash('sha256').update(request.rawBody).digest('hex')}`);
+      request.headers['i-twilio-idempotency-token'] ??
+      (sid
+        ? `${sid}:${status ?? field('SmsStatus') ?? ''}`
+        : `sha256:${createHash('sha256').update(request.rawBody).digest('hex')}`);
     const type = status && status !== 'received' ? 'twilio.message.status' : 'twilio.message.received';
     return { kind: 'event', eventId, type, payload };
   },

@@ -12,7 +12,7 @@
  * - Every child is registered with a tiny guardian process that signals it when this process dies,
  *   even by SIGKILL, so no redis-server or postgres outlives its parent (see guardChild()).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import fs from 'node:fs';
@@ -114,7 +114,14 @@ export function findPostgresBinDir(): string | null {
 
 /** The redis-server executable: $REDIS_SERVER_BIN, else PATH, else the usual places. null when none. */
 export function findRedisServer(): string | null {
-  const candidates = [process.env.REDIS_SERVER_BIN, whichSync('redis-server'), '/usr/bin/redis-server', '/usr/sbin/redis-server', '/usr/local/bin/redis-server', '/opt/homebrew/bin/redis-server'];
+  const candidates = [
+    process.env.REDIS_SERVER_BIN,
+    whichSync('redis-server'),
+    '/usr/bin/redis-server',
+    '/usr/sbin/redis-server',
+    '/usr/local/bin/redis-server',
+    '/opt/homebrew/bin/redis-server',
+  ];
   return candidates.find((c): c is string => !!c && isExecutable(c)) ?? null;
 }
 
@@ -143,7 +150,9 @@ function installCommand(packages: string[]): string {
  * machine with apt-get (and `install` is not false), runs `apt-get update` and `apt-get install -y`;
  * otherwise throws a MissingServicesError whose message is the command to run.
  */
-export async function ensureInstalled(opts: { redis?: boolean; postgres?: boolean; install?: boolean } = {}): Promise<void> {
+export async function ensureInstalled(
+  opts: { redis?: boolean; postgres?: boolean; install?: boolean } = {},
+): Promise<void> {
   const findMissing = () => [
     ...(opts.redis !== false && !findRedisServer() ? ['redis-server'] : []),
     ...(opts.postgres !== false && !findPostgresBinDir() ? ['postgresql-15'] : []),
@@ -196,7 +205,11 @@ export async function findFreePort(): Promise<number> {
 /** The kernel's range for the local ports of outgoing connections (and listen(0)). */
 export function ephemeralPortRange(): [number, number] {
   try {
-    const [low, high] = fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    const [low, high] = fs
+      .readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')
+      .trim()
+      .split(/\s+/)
+      .map(Number);
     if (low! > 0 && high! >= low!) return [low!, high!];
   } catch {
     // not Linux: use the IANA range
@@ -361,7 +374,15 @@ interface Spawned {
 function spawnServer(
   command: string,
   args: string[],
-  opts: { logFile: string; uid?: number; gid?: number; cwd?: string; env?: NodeJS.ProcessEnv; stopSignal: NodeJS.Signals; ownerOnlyFiles?: boolean },
+  opts: {
+    logFile: string;
+    uid?: number;
+    gid?: number;
+    cwd?: string;
+    env?: NodeJS.ProcessEnv;
+    stopSignal: NodeJS.Signals;
+    ownerOnlyFiles?: boolean;
+  },
 ): Spawned {
   fs.mkdirSync(path.dirname(opts.logFile), { recursive: true });
   const log = fs.createWriteStream(opts.logFile, { flags: 'a', mode: 0o600 });
@@ -369,7 +390,9 @@ function spawnServer(
   if (fs.existsSync(opts.logFile)) fs.chmodSync(opts.logFile, 0o600);
   const tail: string[] = [];
   // umask 077 through the shell, which then becomes the server (exec: same pid, same signals).
-  const [cmd, argv] = opts.ownerOnlyFiles ? ['/bin/sh', ['-c', 'umask 077 && exec "$0" "$@"', command, ...args]] : [command, args];
+  const [cmd, argv] = opts.ownerOnlyFiles
+    ? ['/bin/sh', ['-c', 'umask 077 && exec "$0" "$@"', command, ...args]]
+    : [command, args];
   const child = spawn(cmd, argv, {
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true, // own process group: the owner decides the shutdown order, not the terminal
@@ -420,7 +443,12 @@ async function stopProcess(s: Spawned, signals: Array<[NodeJS.Signals, number]>)
   await s.exited;
 }
 
-async function waitUntil<T>(what: string, s: Spawned, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+async function waitUntil<T>(
+  what: string,
+  s: Spawned,
+  timeoutMs: number,
+  probe: () => Promise<T | undefined>,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   for (;;) {
@@ -463,13 +491,20 @@ export async function startRedis(opts: RedisOptions): Promise<LocalService> {
       ? ['--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '3600 1 300 100 60 10000']
       : ['--appendonly', 'no', '--save', ''];
     const args = [
-      '--port', String(port),
-      '--bind', '127.0.0.1',
-      '--protected-mode', 'yes',
-      '--dir', dataDir,
-      '--daemonize', 'no',
-      '--supervised', 'no',
-      '--logfile', '',
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--protected-mode',
+      'yes',
+      '--dir',
+      dataDir,
+      '--daemonize',
+      'no',
+      '--supervised',
+      'no',
+      '--logfile',
+      '',
       ...persistence,
       ...memory,
     ];
@@ -477,7 +512,13 @@ export async function startRedis(opts: RedisOptions): Promise<LocalService> {
     const url = `redis://127.0.0.1:${port}`;
     try {
       await waitUntil(`redis-server (port ${port})`, s, opts.startTimeoutMs ?? 60_000, async () => {
-        const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false, connectTimeout: 1000 });
+        const client = new Redis(url, {
+          lazyConnect: true,
+          maxRetriesPerRequest: 0,
+          retryStrategy: () => null,
+          enableOfflineQueue: false,
+          connectTimeout: 1000,
+        });
         client.on('error', () => {});
         try {
           await client.connect();
@@ -503,7 +544,11 @@ export async function startRedis(opts: RedisOptions): Promise<LocalService> {
       dataDir,
       logFile,
       exited: s.exited,
-      stop: () => stopProcess(s, [['SIGTERM', 30_000], ['SIGKILL', 5000]]),
+      stop: () =>
+        stopProcess(s, [
+          ['SIGTERM', 30_000],
+          ['SIGKILL', 5000],
+        ]),
     };
   }
 }
@@ -523,7 +568,9 @@ function postgresUser(): RunAs | undefined {
   const entry = spawnSync('getent', ['passwd', 'postgres'], { encoding: 'utf8' });
   const [, , uid, gid, , home] = entry.status === 0 ? entry.stdout.trim().split(':') : [];
   if (!uid || !gid || !home || !Number.isInteger(Number(uid)) || !Number.isInteger(Number(gid))) {
-    throw new Error('Postgres refuses to run as root and there is no `postgres` OS user: run `useradd --system --user-group --create-home --home-dir /var/lib/postgresql postgres`');
+    throw new Error(
+      'Postgres refuses to run as root and there is no `postgres` OS user: run `useradd --system --user-group --create-home --home-dir /var/lib/postgresql postgres`',
+    );
   }
   return { uid: Number(uid), gid: Number(gid), home };
 }
@@ -555,7 +602,8 @@ function postgresDataDir(dataDir: string, runAs: RunAs): string {
     fs.mkdirSync(base, { recursive: true, mode: 0o700 });
     fs.chownSync(base, runAs.uid, runAs.gid);
   }
-  if (!canReach(path.join(base, 'x'), runAs)) throw new Error(`the postgres user cannot reach ${base}; give it a home directory it owns`);
+  if (!canReach(path.join(base, 'x'), runAs))
+    throw new Error(`the postgres user cannot reach ${base}; give it a home directory it owns`);
   const home = path.join(base, createHash('sha256').update(dataDir).digest('hex').slice(0, 16));
   if (fs.existsSync(dataDir)) {
     if (fs.readdirSync(dataDir).length === 0) fs.rmdirSync(dataDir);
@@ -583,7 +631,16 @@ function chownRecursive(dir: string, runAs: RunAs): void {
 }
 
 async function initdb(binDir: string, dataDir: string, runAs: RunAs | undefined, fast: boolean): Promise<void> {
-  const args = ['-D', dataDir, '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--locale=C', ...(fast ? ['--no-sync'] : [])];
+  const args = [
+    '-D',
+    dataDir,
+    '-U',
+    'postgres',
+    '--auth=trust',
+    '--encoding=UTF8',
+    '--locale=C',
+    ...(fast ? ['--no-sync'] : []),
+  ];
   const child = spawn(path.join(binDir, 'initdb'), args, {
     stdio: ['ignore', 'pipe', 'pipe'],
     cwd: '/',
@@ -616,7 +673,8 @@ export async function startPostgres(opts: PostgresOptions): Promise<LocalService
   const dataDir = runAs ? postgresDataDir(requested, runAs) : requested;
   fs.mkdirSync(dataDir, { recursive: true });
   if (!fs.existsSync(path.join(dataDir, 'PG_VERSION'))) {
-    if (fs.readdirSync(dataDir).length > 0) throw new Error(`${dataDir} is neither empty nor a Postgres data directory`);
+    if (fs.readdirSync(dataDir).length > 0)
+      throw new Error(`${dataDir} is neither empty nor a Postgres data directory`);
     if (runAs) fs.chownSync(dataDir, runAs.uid, runAs.gid);
     fs.chmodSync(dataDir, 0o700);
     await initdb(binDir, dataDir, runAs, fast);
@@ -636,10 +694,14 @@ export async function startPostgres(opts: PostgresOptions): Promise<LocalService
     const port = opts.port || (await findFreePort());
     if (!autoPort && (await isPortInUse(port))) throw new PortInUseError('postgres', port);
     const args = [
-      '-D', dataDir,
-      '-p', String(port),
-      '-h', '127.0.0.1',
-      '-k', socketDir(dataDir),
+      '-D',
+      dataDir,
+      '-p',
+      String(port),
+      '-h',
+      '127.0.0.1',
+      '-k',
+      socketDir(dataDir),
       ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`]),
     ];
     const s = spawnServer(path.join(binDir, 'postgres'), args, {
@@ -663,7 +725,10 @@ export async function startPostgres(opts: PostgresOptions): Promise<LocalService
         }
       });
     } catch (err) {
-      await stopProcess(s, [['SIGQUIT', 5000], ['SIGKILL', 5000]]);
+      await stopProcess(s, [
+        ['SIGQUIT', 5000],
+        ['SIGKILL', 5000],
+      ]);
       const inUse = err instanceof PortInUseError || /could not bind|Address already in use/i.test(String(err));
       if (autoPort && inUse && attempt < 3) continue;
       throw inUse ? new PortInUseError('postgres', port) : err;
@@ -676,7 +741,12 @@ export async function startPostgres(opts: PostgresOptions): Promise<LocalService
       logFile,
       exited: s.exited,
       // SIGINT: fast shutdown (rolls back open transactions, checkpoints); then immediate; then kill.
-      stop: () => stopProcess(s, [['SIGINT', 60_000], ['SIGQUIT', 10_000], ['SIGKILL', 5000]]),
+      stop: () =>
+        stopProcess(s, [
+          ['SIGINT', 60_000],
+          ['SIGQUIT', 10_000],
+          ['SIGKILL', 5000],
+        ]),
     };
   }
 }

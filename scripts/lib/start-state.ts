@@ -20,7 +20,8 @@ export function repoRootOf(fromUrl: string): string {
 }
 
 /** `START_DATA_DIR`, else `.data`, under the checkout. */
-export const dataDirOf = (root: string, env: NodeJS.ProcessEnv): string => path.resolve(root, env.START_DATA_DIR || '.data');
+export const dataDirOf = (root: string, env: NodeJS.ProcessEnv): string =>
+  path.resolve(root, env.START_DATA_DIR || '.data');
 export const secretsFileOf = (dataDir: string): string => path.join(dataDir, 'secrets.json');
 export const servicesFileOf = (dataDir: string): string => path.join(dataDir, 'services.json');
 
@@ -51,7 +52,10 @@ function readJson(file: string): Record<string, unknown> {
  * recorded in `dataDir` (services.json while it runs, secrets.json). `from` names the variables taken
  * from there, so the command can say so.
  */
-export function withStartState(env: NodeJS.ProcessEnv, dataDir: string): { env: NodeJS.ProcessEnv; from: StateVariable[] } {
+export function withStartState(
+  env: NodeJS.ProcessEnv,
+  dataDir: string,
+): { env: NodeJS.ProcessEnv; from: StateVariable[] } {
   const recorded = { ...readJson(secretsFileOf(dataDir)), ...readJson(servicesFileOf(dataDir)) };
   const out: NodeJS.ProcessEnv = { ...env };
   const from: StateVariable[] = [];

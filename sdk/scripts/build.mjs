@@ -26,7 +26,10 @@ const passes = [
   { dir: 'cjs', args: ['-p', join(sdk, 'tsconfig.cjs.json')], type: 'commonjs' },
 ];
 for (const pass of passes) {
-  const run = spawnSync(process.execPath, [tsc, ...pass.args, '--outDir', join(outDir, pass.dir)], { cwd: sdk, stdio: 'inherit' });
+  const run = spawnSync(process.execPath, [tsc, ...pass.args, '--outDir', join(outDir, pass.dir)], {
+    cwd: sdk,
+    stdio: 'inherit',
+  });
   if (run.status !== 0) process.exit(run.status ?? 1);
   // Node and TypeScript read each folder's format from its nearest package.json.
   mkdirSync(join(outDir, pass.dir), { recursive: true });

@@ -1,5 +1,5 @@
-import { TimeoutError, errorFromCode, type ConnectorEngineError } from './errors.ts';
-import { Transport, sleep, type RequestOptions } from './http.ts';
+import { type ConnectorEngineError, errorFromCode, TimeoutError } from './errors.ts';
+import { type RequestOptions, sleep, Transport } from './http.ts';
 import { Page, PagePromise } from './pagination.ts';
 import type {
   ActionId,
@@ -71,7 +71,8 @@ export class Client {
     const apiKey = options.apiKey ?? env.CONNECTORS_API_KEY;
     if (!apiKey) throw new Error('connector-engine: no API key; pass { apiKey } or set CONNECTORS_API_KEY.');
     const maxRetries = options.maxRetries ?? 2;
-    if (!Number.isInteger(maxRetries) || maxRetries < 0) throw new Error('connector-engine: maxRetries must be an integer ≥ 0.');
+    if (!Number.isInteger(maxRetries) || maxRetries < 0)
+      throw new Error('connector-engine: maxRetries must be an integer ≥ 0.');
     this.http = new Transport({
       apiKey,
       baseUrl: options.baseUrl ?? env.CONNECTORS_API_URL ?? 'http://127.0.0.1:8080',
@@ -94,9 +95,15 @@ export class Client {
   }
 }
 
-function list<T>(http: Transport, path: string, query: Record<string, string | number | Date | undefined> = {}): PagePromise<T> {
+function list<T>(
+  http: Transport,
+  path: string,
+  query: Record<string, string | number | Date | undefined> = {},
+): PagePromise<T> {
   const fetchPage = async (cursor: string | undefined): Promise<Page<T>> => {
-    const { body } = await http.request<{ data: T[]; nextCursor: string | null }>('GET', path, { query: { ...query, cursor } });
+    const { body } = await http.request<{ data: T[]; nextCursor: string | null }>('GET', path, {
+      query: { ...query, cursor },
+    });
     return new Page(body.data, body.nextCursor ?? null, fetchPage);
   };
   return new PagePromise(() => fetchPage(query.cursor as string | undefined));
@@ -128,7 +135,9 @@ export class ConnectorsResource {
   }
 
   /** Runs an action and waits for its result (up to `timeoutMs`, default 30 s, then a TimeoutError naming the invocation). */
-  async execute<C extends ConnectorId, A extends ActionId<C>>(params: ExecuteParams<C, A>): Promise<ExecuteResult<ActionOutput<C, A>>> {
+  async execute<C extends ConnectorId, A extends ActionId<C>>(
+    params: ExecuteParams<C, A>,
+  ): Promise<ExecuteResult<ActionOutput<C, A>>> {
     const waitMs = params.timeoutMs ?? DEFAULT_EXECUTE_TIMEOUT_MS;
     const { body } = await this.http.request<ExecuteResult<ActionOutput<C, A>>>('POST', '/v1/executions', {
       body: executionBody(params),
@@ -144,7 +153,9 @@ export class ConnectorsResource {
    * Queues an action and returns at once with its invocation id (`Prefer: respond-async`); an
    * asynchronous call over the rate limit is deferred, never refused. Follow it with `invocations.wait`.
    */
-  async executeAsync<C extends ConnectorId, A extends ActionId<C>>(params: ExecuteParams<C, A>): Promise<AsyncExecution> {
+  async executeAsync<C extends ConnectorId, A extends ActionId<C>>(
+    params: ExecuteParams<C, A>,
+  ): Promise<AsyncExecution> {
     const { status, body } = await this.http.request<AsyncExecution & { output?: unknown }>('POST', '/v1/executions', {
       body: executionBody(params),
       headers: { prefer: 'respond-async', ...idempotencyHeader(params) },
@@ -166,7 +177,9 @@ const executionBody = (p: ExecuteParams<any, any>) => ({
  * the call once however often it arrives, so the transport may retry it after a 503 or a lost
  * connection without sending the email twice. Made once per call, before the first attempt.
  */
-const idempotencyHeader = (p: ExecuteParams<any, any>): Record<string, string> => ({ 'idempotency-key': p.idempotencyKey ?? `sdk-${globalThis.crypto.randomUUID()}` });
+const idempotencyHeader = (p: ExecuteParams<any, any>): Record<string, string> => ({
+  'idempotency-key': p.idempotencyKey ?? `sdk-${globalThis.crypto.randomUUID()}`,
+});
 
 export class InvocationsResource {
   constructor(private readonly http: Transport) {}
@@ -196,7 +209,12 @@ export class InvocationsResource {
       }
       const left = deadline - Date.now();
       if (left <= 0) {
-        throw new TimeoutError({ code: 'wait_timeout', status: 0, message: `Invocation ${invocationId} is still ${invocation.status} after ${timeoutMs} ms.`, invocationId });
+        throw new TimeoutError({
+          code: 'wait_timeout',
+          status: 0,
+          message: `Invocation ${invocationId} is still ${invocation.status} after ${timeoutMs} ms.`,
+          invocationId,
+        });
       }
       await sleep(Math.min(options.pollIntervalMs ?? 500, left), options.signal);
     }
@@ -215,7 +233,8 @@ class ApiKeysResource {
 
   /** The response holds the secret `key`: it is shown this once. */
   async create(projectId: string, params: { name?: string } = {}): Promise<CreatedApiKey> {
-    return (await this.http.request<CreatedApiKey>('POST', `/v1/projects/${id(projectId)}/api-keys`, { body: params })).body;
+    return (await this.http.request<CreatedApiKey>('POST', `/v1/projects/${id(projectId)}/api-keys`, { body: params }))
+      .body;
   }
 
   list(projectId: string, params: PageParams = {}): PagePromise<ApiKey> {
@@ -313,6 +332,8 @@ export class OAuthResource {
 
   /** Starts an authorization: send the user to `authorizeUrl`; the engine's callback creates the connection. */
   async authorize(connectorId: ConnectorId, params: OAuthAuthorizeParams): Promise<OAuthAuthorization> {
-    return (await this.http.request<OAuthAuthorization>('POST', `/v1/oauth/${id(connectorId)}/authorize`, { body: params })).body;
+    return (
+      await this.http.request<OAuthAuthorization>('POST', `/v1/oauth/${id(connectorId)}/authorize`, { body: params })
+    ).body;
   }
 }

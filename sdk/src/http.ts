@@ -1,4 +1,4 @@
-import { ConnectorEngineError, NetworkError, TimeoutError, errorFromCode } from './errors.ts';
+import { ConnectorEngineError, errorFromCode, NetworkError, TimeoutError } from './errors.ts';
 import { SDK_VERSION } from './version.ts';
 
 export interface TransportOptions {
@@ -31,7 +31,10 @@ export interface RawResponse<T> {
  * may have done its work before the answer was lost.
  */
 function isReplaySafe(method: string, headers: Record<string, string>): boolean {
-  return ['GET', 'HEAD', 'PUT', 'DELETE', 'PATCH'].includes(method) || Object.keys(headers).some((h) => h.toLowerCase() === 'idempotency-key');
+  return (
+    ['GET', 'HEAD', 'PUT', 'DELETE', 'PATCH'].includes(method) ||
+    Object.keys(headers).some((h) => h.toLowerCase() === 'idempotency-key')
+  );
 }
 
 /** Retry-After is seconds or an HTTP date. */
@@ -99,7 +102,8 @@ export class Transport {
         }
         throw this.networkError(err, headers['x-request-id'], options);
       }
-      if (response.ok) return { status: response.status, headers: response.headers, body: await this.jsonBody<T>(response) };
+      if (response.ok)
+        return { status: response.status, headers: response.headers, body: await this.jsonBody<T>(response) };
       const error = await this.errorFrom(response);
       // 429 is refused before anything is recorded or run, so it is always safe to repeat; 503 may
       // come after the work started, so only replay-safe requests are repeated on it.
@@ -126,10 +130,18 @@ export class Transport {
       throw this.networkError(err, undefined, options);
     }
     if (!response.ok) throw await this.errorFrom(response);
-    return { contentType: response.headers.get('content-type') ?? 'application/octet-stream', data: new Uint8Array(await response.arrayBuffer()) };
+    return {
+      contentType: response.headers.get('content-type') ?? 'application/octet-stream',
+      data: new Uint8Array(await response.arrayBuffer()),
+    };
   }
 
-  private send(method: string, url: string, headers: Record<string, string>, options: RequestOptions): Promise<Response> {
+  private send(
+    method: string,
+    url: string,
+    headers: Record<string, string>,
+    options: RequestOptions,
+  ): Promise<Response> {
     const timeout = AbortSignal.timeout(options.timeoutMs ?? this.options.timeoutMs);
     return this.options.fetch(url, {
       method,
@@ -145,22 +157,39 @@ export class Transport {
       return (text ? JSON.parse(text) : undefined) as T;
     } catch {
       const requestId = response.headers.get('x-request-id') ?? undefined;
-      throw new ConnectorEngineError({ code: 'invalid_response', status: response.status, message: 'The response is not JSON; is baseUrl the connector engine?', requestId });
+      throw new ConnectorEngineError({
+        code: 'invalid_response',
+        status: response.status,
+        message: 'The response is not JSON; is baseUrl the connector engine?',
+        requestId,
+      });
     }
   }
 
   private networkError(err: unknown, requestId: string | undefined, options: RequestOptions): ConnectorEngineError {
     if (err instanceof Error && err.name === 'TimeoutError') {
       const timeoutMs = options.timeoutMs ?? this.options.timeoutMs;
-      return new TimeoutError({ code: 'request_timeout', status: 0, message: `No response within ${timeoutMs} ms.`, requestId });
+      return new TimeoutError({
+        code: 'request_timeout',
+        status: 0,
+        message: `No response within ${timeoutMs} ms.`,
+        requestId,
+      });
     }
     const cause = err instanceof Error ? ((err.cause as Error | undefined)?.message ?? err.message) : String(err);
-    return new NetworkError({ code: 'network_error', status: 0, message: `Could not reach the connector engine: ${cause}`, requestId });
+    return new NetworkError({
+      code: 'network_error',
+      status: 0,
+      message: `Could not reach the connector engine: ${cause}`,
+      requestId,
+    });
   }
 
   private async errorFrom(response: Response): Promise<ConnectorEngineError> {
     const text = await response.text().catch(() => '');
-    let envelope: { error?: { code?: unknown; message?: unknown; details?: unknown }; invocationId?: unknown } | undefined;
+    let envelope:
+      | { error?: { code?: unknown; message?: unknown; details?: unknown }; invocationId?: unknown }
+      | undefined;
     try {
       envelope = text ? JSON.parse(text) : undefined;
     } catch {

@@ -5,7 +5,9 @@ import type { ActionInputs, ActionOutputs, ConnectorCredentials } from './genera
 export type ConnectorId = keyof ActionInputs & string;
 export type ActionId<C extends ConnectorId> = keyof ActionInputs[C] & string;
 export type ActionInput<C extends ConnectorId, A extends ActionId<C>> = ActionInputs[C][A];
-export type ActionOutput<C extends ConnectorId, A extends ActionId<C>> = A extends keyof ActionOutputs[C] ? ActionOutputs[C][A] : unknown;
+export type ActionOutput<C extends ConnectorId, A extends ActionId<C>> = A extends keyof ActionOutputs[C]
+  ? ActionOutputs[C][A]
+  : unknown;
 export type Credentials<C extends ConnectorId> = ConnectorCredentials[C];
 
 /** `execute` / `executeAsync` arguments. `connectorId` + `actionId` select the type of `input`. */
@@ -136,7 +138,12 @@ export interface Tool {
   inputSchema: Record<string, unknown>;
   outputSchema: Record<string, unknown>;
   /** The exact `POST /v1/executions` to generate, with the action's first example as `body.input`. */
-  request: { method: 'POST'; path: string; headers: Record<string, string>; body: { connectorId: string; actionId: string; connectionId?: string; input: unknown } };
+  request: {
+    method: 'POST';
+    path: string;
+    headers: Record<string, string>;
+    body: { connectorId: string; actionId: string; connectionId?: string; input: unknown };
+  };
 }
 
 export interface Project {

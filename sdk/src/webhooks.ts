@@ -54,12 +54,15 @@ function header(headers: WebhookHeaders, name: string): string | undefined {
 }
 
 function signingKey(secret: string, format: 'standard' | 'raw'): Buffer {
-  if (typeof secret !== 'string' || secret === '') throw new TypeError('connector-engine: webhooks.verify needs the webhook secret.');
+  if (typeof secret !== 'string' || secret === '')
+    throw new TypeError('connector-engine: webhooks.verify needs the webhook secret.');
   if (format === 'raw') return Buffer.from(secret, 'utf8');
   const encoded = secret.startsWith(SECRET_PREFIX) ? secret.slice(SECRET_PREFIX.length) : secret;
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(encoded)) {
     // Never echo the secret: only say what shape was expected.
-    throw new TypeError("connector-engine: the webhook secret is not whsec_<base64>; a secret made before Standard Webhooks needs { secretFormat: 'raw' }.");
+    throw new TypeError(
+      "connector-engine: the webhook secret is not whsec_<base64>; a secret made before Standard Webhooks needs { secretFormat: 'raw' }.",
+    );
   }
   return Buffer.from(encoded, 'base64');
 }
@@ -75,7 +78,12 @@ function signingKey(secret: string, format: 'standard' | 'raw'): Buffer {
  * });
  * ```
  */
-function verify<T = Record<string, unknown>>(payload: string | Uint8Array, headers: WebhookHeaders, secret: string, options: WebhookVerifyOptions = {}): WebhookEvent<T> {
+function verify<T = Record<string, unknown>>(
+  payload: string | Uint8Array,
+  headers: WebhookHeaders,
+  secret: string,
+  options: WebhookVerifyOptions = {},
+): WebhookEvent<T> {
   if (typeof payload !== 'string' && !(payload instanceof Uint8Array)) {
     throw new TypeError('connector-engine: webhooks.verify needs the raw body (string or bytes), not parsed JSON.');
   }
@@ -83,14 +91,18 @@ function verify<T = Record<string, unknown>>(payload: string | Uint8Array, heade
   const id = header(headers, 'webhook-id');
   const timestamp = header(headers, 'webhook-timestamp');
   const signatures = header(headers, 'webhook-signature');
-  if (!id || !timestamp || !signatures) throw new WebhookVerificationError('Missing webhook-id, webhook-timestamp or webhook-signature header.');
+  if (!id || !timestamp || !signatures)
+    throw new WebhookVerificationError('Missing webhook-id, webhook-timestamp or webhook-signature header.');
   if (!/^\d{1,12}$/.test(timestamp)) throw new WebhookVerificationError('Invalid webhook-timestamp header.');
   const nowSeconds = Number(options.now ?? Date.now()) / 1000;
   const tolerance = options.toleranceSeconds ?? DEFAULT_TOLERANCE_SECONDS;
   if (nowSeconds - Number(timestamp) > tolerance) throw new WebhookVerificationError('Message timestamp too old.');
   if (Number(timestamp) - nowSeconds > tolerance) throw new WebhookVerificationError('Message timestamp too new.');
 
-  const body = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+  const body =
+    typeof payload === 'string'
+      ? Buffer.from(payload, 'utf8')
+      : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
   const expected = Buffer.from(createHmac('sha256', key).update(`${id}.${timestamp}.`).update(body).digest('base64'));
   // Every v1 entry is compared in constant time, so the time taken says neither which matched nor where they differ.
   let matched = false;

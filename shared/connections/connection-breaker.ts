@@ -20,7 +20,12 @@ export class ConnectionBreaker {
   ) {}
 
   /** True when this call turned the connection broken (false: already broken, or credentials replaced). */
-  async markBroken(connection: { id: string; connectorId: string }, credentialsVersion: number, reason: string, source: BreakSource): Promise<boolean> {
+  async markBroken(
+    connection: { id: string; connectorId: string },
+    credentialsVersion: number,
+    reason: string,
+    source: BreakSource,
+  ): Promise<boolean> {
     const changed = await markConnectionBroken(this.db, connection.id, credentialsVersion, reason);
     if (!changed) return false;
     this.logger.warn({ connectionId: connection.id, source }, 'connection marked broken');

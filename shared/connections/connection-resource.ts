@@ -1,10 +1,10 @@
 import { sql } from 'kysely';
+import type { Connection } from '../api-resources.ts';
 import type { Db } from '../db/database.ts';
 import type { ConnectionRow } from '../db/schema.ts';
 import { notFound } from '../errors.ts';
-import { toIso as iso } from '../iso-time.ts';
 import { inboundUrlOf } from '../inbound/inbound-url.ts';
-import type { Connection } from '../api-resources.ts';
+import { toIso as iso } from '../iso-time.ts';
 
 /**
  * The `Connection` resource of docs/api.md, used by API responses and webhook payloads alike: the row
@@ -42,18 +42,22 @@ export function selectConnections(db: Db) {
       'c.credentials_hint',
       'c.created_at',
       'c.updated_at',
-      sql<string[]>`coalesce((select array_agg(pc.project_id order by pc.project_id) from project_connections pc where pc.connection_id = c.id), '{}')`.as(
+      sql<
+        string[]
+      >`coalesce((select array_agg(pc.project_id order by pc.project_id) from project_connections pc where pc.connection_id = c.id), '{}')`.as(
         'project_ids',
       ),
     ]);
 }
 
 export async function loadConnection(db: Db, workspaceId: string, id: string): Promise<ConnectionWithBindings> {
-  const row = await selectConnections(db).where('c.id', '=', id).where('c.workspace_id', '=', workspaceId).executeTakeFirst();
+  const row = await selectConnections(db)
+    .where('c.id', '=', id)
+    .where('c.workspace_id', '=', workspaceId)
+    .executeTakeFirst();
   if (!row) throw notFound('connection');
   return row;
 }
-
 
 /**
  * The `Connection` resource. A connection of a connector that accepts events also has `inboundUrl`,

@@ -6,7 +6,12 @@ import type { Db } from '../db/database.ts';
  * an update that raced an in-flight call must never be undone by that call's failure (docs/design.md, decision 4).
  * Returns true when this call changed the status.
  */
-export async function markConnectionBroken(db: Db, connectionId: string, credentialsVersion: number, reason: string): Promise<boolean> {
+export async function markConnectionBroken(
+  db: Db,
+  connectionId: string,
+  credentialsVersion: number,
+  reason: string,
+): Promise<boolean> {
   const result = await db
     .updateTable('connections')
     .set({ status: 'broken', status_reason: reason, status_changed_at: sql`now()`, updated_at: sql`now()` })
@@ -18,7 +23,11 @@ export async function markConnectionBroken(db: Db, connectionId: string, credent
 }
 
 /** The reverse: a passing test of the current credentials restores a broken connection. True when this call changed it. */
-export async function markConnectionRestored(db: Db, connectionId: string, credentialsVersion: number): Promise<boolean> {
+export async function markConnectionRestored(
+  db: Db,
+  connectionId: string,
+  credentialsVersion: number,
+): Promise<boolean> {
   const result = await db
     .updateTable('connections')
     .set({ status: 'active', status_reason: null, status_changed_at: sql`now()`, updated_at: sql`now()` })
@@ -31,7 +40,11 @@ export async function markConnectionRestored(db: Db, connectionId: string, crede
 
 /** Whether the connection's credentials changed after `version` (and so are not the ones that failed). */
 export async function credentialsReplacedSince(db: Db, connectionId: string, version: number): Promise<boolean> {
-  const row = await db.selectFrom('connections').select(['credentials_version', 'status']).where('id', '=', connectionId).executeTakeFirst();
+  const row = await db
+    .selectFrom('connections')
+    .select(['credentials_version', 'status'])
+    .where('id', '=', connectionId)
+    .executeTakeFirst();
   return row !== undefined && row.credentials_version !== version && row.status === 'active';
 }
 

@@ -10,7 +10,7 @@ import type { Db } from '../db/database.ts';
 import type { ConnectionRow } from '../db/schema.ts';
 import type { Logger } from '../logger.ts';
 import type { ConnectionBreaker } from './connection-breaker.ts';
-import { credentialsHint, openCredentials, sealCredentials, type OpenableConnection } from './credentials.ts';
+import { credentialsHint, type OpenableConnection, openCredentials, sealCredentials } from './credentials.ts';
 import { OAuthNotConfigured, tokenEndpointFor } from './upstream-for.ts';
 
 /** Refresh this long before expiry, so a call never starts with a token about to lapse. */
@@ -58,12 +58,17 @@ export class CredentialRefresher {
     private readonly breaker: ConnectionBreaker,
   ) {}
 
-  async usable(connector: ConnectorDefinition, row: OpenableConnection, options: { force?: boolean } = {}): Promise<UsableCredentials> {
+  async usable(
+    connector: ConnectorDefinition,
+    row: OpenableConnection,
+    options: { force?: boolean } = {},
+  ): Promise<UsableCredentials> {
     const credentials = openCredentials(this.vault, row);
     const current = { credentials, version: row.credentials_version };
     if (!this.canRefresh(connector, credentials)) return current;
     const expiresAt = Number(credentials.expiresAt ?? Infinity);
-    if (!options.force && !awaitsToken(connector, credentials) && expiresAt - Date.now() > REFRESH_MARGIN_MS) return current;
+    if (!options.force && !awaitsToken(connector, credentials) && expiresAt - Date.now() > REFRESH_MARGIN_MS)
+      return current;
     return this.refreshOnce(connector, row);
   }
 
@@ -78,7 +83,11 @@ export class CredentialRefresher {
 
   canRefresh(connector: ConnectorDefinition, credentials: Record<string, string>): boolean {
     if (isClientCredentials(connector)) return true;
-    return connector.auth.type === 'oauth2' && typeof credentials.refreshToken === 'string' && credentials.refreshToken.length > 0;
+    return (
+      connector.auth.type === 'oauth2' &&
+      typeof credentials.refreshToken === 'string' &&
+      credentials.refreshToken.length > 0
+    );
   }
 
   private async refreshOnce(connector: ConnectorDefinition, stale: OpenableConnection): Promise<UsableCredentials> {
@@ -100,7 +109,11 @@ export class CredentialRefresher {
       const latest = await this.load(stale.id);
       if (latest.credentials_version !== stale.credentials_version) return this.opened(latest);
       if (Date.now() > deadline) {
-        throw new RefreshUnavailable({ kind: 'transient', message: 'another token refresh did not finish in time', requestMayHaveRun: false });
+        throw new RefreshUnavailable({
+          kind: 'transient',
+          message: 'another token refresh did not finish in time',
+          requestMayHaveRun: false,
+        });
       }
     }
   }
@@ -111,7 +124,12 @@ export class CredentialRefresher {
       refreshed = await renewCredentials(connector, this.config, openCredentials(this.vault, row));
     } catch (err) {
       if (err instanceof RefreshRejected) {
-        await this.breaker.markBroken({ id: row.id, connectorId: connector.id }, row.credentials_version, `Token refresh rejected: ${err.failure.message}`, 'refresh');
+        await this.breaker.markBroken(
+          { id: row.id, connectorId: connector.id },
+          row.credentials_version,
+          `Token refresh rejected: ${err.failure.message}`,
+          'refresh',
+        );
         this.logger.warn({ connectionId: row.id, upstreamCode: err.failure.upstreamCode }, 'token refresh rejected');
       }
       throw err;
@@ -143,24 +161,34 @@ export class CredentialRefresher {
 }
 
 /** Client credentials (RFC 6749 §4.4): the connection is its own client, and its tokens are fetched, not refreshed. */
-export const isClientCredentials = (connector: ConnectorDefinition): boolean => connector.auth.type === 'oauth2' && connector.auth.provider.grant === 'client_credentials';
+export const isClientCredentials = (connector: ConnectorDefinition): boolean =>
+  connector.auth.type === 'oauth2' && connector.auth.provider.grant === 'client_credentials';
 
 /** A client-credentials connection that holds no access token yet (as given by its owner): the first is fetched before use. */
-export const awaitsToken = (connector: ConnectorDefinition, credentials: Readonly<Record<string, string>>): boolean => isClientCredentials(connector) && !credentials.accessToken;
+export const awaitsToken = (connector: ConnectorDefinition, credentials: Readonly<Record<string, string>>): boolean =>
+  isClientCredentials(connector) && !credentials.accessToken;
 
 /**
  * New credentials from the connector's token endpoint (a refresh, or a client-credentials token).
  * RefreshRejected when the provider refuses (the credentials are dead; the caller decides what
  * breaks), RefreshUnavailable when it gives no answer now.
  */
-export async function renewCredentials(connector: ConnectorDefinition, config: Config, credentials: Record<string, string>): Promise<Record<string, string>> {
+export async function renewCredentials(
+  connector: ConnectorDefinition,
+  config: Config,
+  credentials: Record<string, string>,
+): Promise<Record<string, string>> {
   if (connector.auth.type !== 'oauth2') throw new Error(`${connector.id} has no OAuth provider`);
   const provider = connector.auth.provider;
   try {
     return await tokenEndpointFor(connector, provider, config, credentials).refresh(credentials);
   } catch (err) {
     if (err instanceof OAuthNotConfigured) {
-      throw new RefreshUnavailable({ kind: 'transient', message: `the token cannot be refreshed: ${err.message}`, requestMayHaveRun: false });
+      throw new RefreshUnavailable({
+        kind: 'transient',
+        message: `the token cannot be refreshed: ${err.message}`,
+        requestMayHaveRun: false,
+      });
     }
     const failure = classifyUpstreamError(provider, err);
     if (failure.kind === 'transient' || failure.kind === 'rate_limited') throw new RefreshUnavailable(failure);

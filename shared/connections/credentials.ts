@@ -11,7 +11,11 @@ export type SealedColumns = Pick<
 /** A connection row with what it takes to open and version its credentials. */
 export type OpenableConnection = SealedColumns & Pick<ConnectionRow, 'id' | 'credentials_version'>;
 
-export function sealCredentials(vault: Vault, connectionId: string, credentials: Record<string, string>): SealedColumns {
+export function sealCredentials(
+  vault: Vault,
+  connectionId: string,
+  credentials: Record<string, string>,
+): SealedColumns {
   const sealed = vault.seal(credentials, connectionId);
   return {
     credentials_key_id: sealed.keyId,
@@ -23,7 +27,12 @@ export function sealCredentials(vault: Vault, connectionId: string, credentials:
 
 export function openCredentials<C = Record<string, string>>(vault: Vault, row: SealedColumns & { id: string }): C {
   return vault.open<C>(
-    { keyId: row.credentials_key_id, iv: row.credentials_iv, tag: row.credentials_tag, ciphertext: row.credentials_ciphertext },
+    {
+      keyId: row.credentials_key_id,
+      iv: row.credentials_iv,
+      tag: row.credentials_tag,
+      ciphertext: row.credentials_ciphertext,
+    },
     row.id,
   );
 }
@@ -32,7 +41,10 @@ export function openCredentials<C = Record<string, string>>(vault: Vault, row: S
  * At most the last 4 characters of each secret field, and none at all of a short one, where 4
  * characters would be a large share of the secret. Non-secret fields are shown whole.
  */
-export function credentialsHint(connector: ConnectorDefinition, credentials: Record<string, string>): Record<string, string> {
+export function credentialsHint(
+  connector: ConnectorDefinition,
+  credentials: Record<string, string>,
+): Record<string, string> {
   const hint: Record<string, string> = {};
   for (const field of connector.auth.fields) {
     const value = credentials[field.key];

@@ -5,7 +5,7 @@ import { connectionClientOf, OAuthTokenEndpoint, tokenEndpointParts } from '../.
 import { baseUrlOf, oauthClientOf, providerSettings, tokenUrlOf } from '../../connectors/toolkit/settings.ts';
 import { UpstreamClient } from '../../connectors/toolkit/upstream-client.ts';
 import type { Config } from '../config.ts';
-import { egressGuardFromConfig, type EgressGuard } from '../egress/egress-guard.ts';
+import { type EgressGuard, egressGuardFromConfig } from '../egress/egress-guard.ts';
 import { upstreamRequests } from '../metrics.ts';
 
 const guards = new WeakMap<Config, EgressGuard>();
@@ -40,13 +40,16 @@ export function upstreamClientFor(
   return new UpstreamClient({
     baseUrl: baseUrlOf(connector, config.connectorSettings, credentials),
     authHeaders: connector.auth.headers(credentials),
-    ...(connector.auth.type === 'api_key' && connector.auth.query ? { authQuery: connector.auth.query(credentials) } : {}),
+    ...(connector.auth.type === 'api_key' && connector.auth.query
+      ? { authQuery: connector.auth.query(credentials) }
+      : {}),
     ...boundsFor(connector, config),
     timeoutMs,
     checkResponse: connector.checkResponse,
     // An account id and other non-secret fields stay readable in error messages.
     secrets: secretValues(connector.auth, credentials),
-    observe: (status, seconds) => upstreamRequests.observe({ connector: connector.id, status: String(status) }, seconds),
+    observe: (status, seconds) =>
+      upstreamRequests.observe({ connector: connector.id, status: String(status) }, seconds),
   });
 }
 
@@ -63,10 +66,21 @@ export class OAuthNotConfigured extends Error {
  * client credentials, or for a client-credentials provider the connection's own (`credentials`,
  * whose values are also kept out of error messages); OAuthNotConfigured when they are missing.
  */
-export function tokenEndpointFor(connector: ConnectorDefinition, provider: OAuthProviderDefinition, config: Config, credentials: Readonly<Record<string, string>> = {}): OAuthTokenEndpoint {
-  const client = provider.grant === 'client_credentials' ? connectionClientOf(credentials) : oauthClientOf(provider, config.connectorSettings);
+export function tokenEndpointFor(
+  connector: ConnectorDefinition,
+  provider: OAuthProviderDefinition,
+  config: Config,
+  credentials: Readonly<Record<string, string>> = {},
+): OAuthTokenEndpoint {
+  const client =
+    provider.grant === 'client_credentials'
+      ? connectionClientOf(credentials)
+      : oauthClientOf(provider, config.connectorSettings);
   if (!client) {
-    const names = provider.grant === 'client_credentials' ? { clientId: 'the connection\'s clientId', clientSecret: 'clientSecret' } : providerSettings(provider);
+    const names =
+      provider.grant === 'client_credentials'
+        ? { clientId: "the connection's clientId", clientSecret: 'clientSecret' }
+        : providerSettings(provider);
     throw new OAuthNotConfigured(`${names.clientId}, ${names.clientSecret}`);
   }
   const { baseUrl, path } = tokenEndpointParts(tokenUrlOf(provider, config.connectorSettings));
@@ -77,7 +91,8 @@ export function tokenEndpointFor(connector: ConnectorDefinition, provider: OAuth
     timeoutMs: config.UPSTREAM_TIMEOUT_MS,
     checkResponse: provider.checkTokenResponse,
     secrets: [...Object.values(credentials), client.clientSecret],
-    observe: (status, seconds) => upstreamRequests.observe({ connector: connector.id, status: String(status) }, seconds),
+    observe: (status, seconds) =>
+      upstreamRequests.observe({ connector: connector.id, status: String(status) }, seconds),
   });
   return new OAuthTokenEndpoint(provider, http, path, client);
 }

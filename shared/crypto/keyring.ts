@@ -21,18 +21,25 @@ const kidPattern = /^[A-Za-z0-9_-]{1,32}$/;
 
 export function parseKeyring(spec: string): Keyring {
   const keys = new Map<string, Buffer>();
-  const entries = spec.split(',').map((e) => e.trim()).filter(Boolean);
-  if (entries.length === 0) throw new KeyringError('CONNECTORS_ENCRYPTION_KEYS: no key given (format kid:base64key,...)');
+  const entries = spec
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean);
+  if (entries.length === 0)
+    throw new KeyringError('CONNECTORS_ENCRYPTION_KEYS: no key given (format kid:base64key,...)');
   for (const [index, entry] of entries.entries()) {
     const sep = entry.indexOf(':');
     if (sep <= 0) throw new KeyringError(`CONNECTORS_ENCRYPTION_KEYS: entry ${index + 1} is not kid:base64key`);
     const kid = entry.slice(0, sep);
     // Never include key material in a message.
-    if (!kidPattern.test(kid)) throw new KeyringError(`CONNECTORS_ENCRYPTION_KEYS: key id of entry ${index + 1} must match ${kidPattern}`);
+    if (!kidPattern.test(kid))
+      throw new KeyringError(`CONNECTORS_ENCRYPTION_KEYS: key id of entry ${index + 1} must match ${kidPattern}`);
     if (keys.has(kid)) throw new KeyringError(`CONNECTORS_ENCRYPTION_KEYS: key id "${kid}" is listed twice`);
     const material = Buffer.from(entry.slice(sep + 1), 'base64');
     if (material.length !== KEY_BYTES) {
-      throw new KeyringError(`CONNECTORS_ENCRYPTION_KEYS: key "${kid}" must be ${KEY_BYTES} bytes of base64 (got ${material.length})`);
+      throw new KeyringError(
+        `CONNECTORS_ENCRYPTION_KEYS: key "${kid}" must be ${KEY_BYTES} bytes of base64 (got ${material.length})`,
+      );
     }
     keys.set(kid, material);
   }

@@ -70,7 +70,13 @@ export interface ReencryptOptions {
   /** Rows per batch (one SELECT per batch, one UPDATE per row). */
   batchSize?: number;
   /** Called after every batch and once at the end of each table. */
-  onProgress?: (progress: { label: string; reencrypted: number; skipped: number; failed: number; lastId: string | null }) => void;
+  onProgress?: (progress: {
+    label: string;
+    reencrypted: number;
+    skipped: number;
+    failed: number;
+    lastId: string | null;
+  }) => void;
   /** Tests only: runs after a row was read and decrypted, before its compare-and-set write. */
   beforeWrite?: (table: string, id: string) => Promise<void>;
 }
@@ -97,7 +103,13 @@ async function hasSealedColumns(db: Db, t: SealedTable): Promise<boolean> {
 const selectColumns = (t: SealedTable) =>
   sql`id, ${sql.ref(t.keyId)} as key_id, ${sql.ref(t.iv)} as iv, ${sql.ref(t.tag)} as tag, ${sql.ref(t.ciphertext)} as ciphertext`;
 
-async function nextBatch(db: Db, t: SealedTable, activeKeyId: string, afterId: string | null, limit: number): Promise<SealedRow[]> {
+async function nextBatch(
+  db: Db,
+  t: SealedTable,
+  activeKeyId: string,
+  afterId: string | null,
+  limit: number,
+): Promise<SealedRow[]> {
   const { rows } = await sql<SealedRow>`
     select ${selectColumns(t)} from ${sql.table(t.table)}
      where ${sql.ref(t.keyId)} <> ${activeKeyId} ${afterId === null ? sql`` : sql`and id > ${afterId}`}
@@ -107,7 +119,9 @@ async function nextBatch(db: Db, t: SealedTable, activeKeyId: string, afterId: s
 }
 
 async function loadRow(db: Db, t: SealedTable, id: string): Promise<SealedRow | undefined> {
-  const { rows } = await sql<SealedRow>`select ${selectColumns(t)} from ${sql.table(t.table)} where id = ${id}`.execute(db);
+  const { rows } = await sql<SealedRow>`select ${selectColumns(t)} from ${sql.table(t.table)} where id = ${id}`.execute(
+    db,
+  );
   return rows[0];
 }
 
@@ -125,7 +139,14 @@ async function swapSealed(db: Db, t: SealedTable, before: SealedRow, after: Seal
 
 type RowOutcome = 'reencrypted' | 'skipped' | { failed: string };
 
-async function reencryptRow(db: Db, vault: Vault, t: SealedTable, first: SealedRow, options: ReencryptOptions, report: TableReport): Promise<RowOutcome> {
+async function reencryptRow(
+  db: Db,
+  vault: Vault,
+  t: SealedTable,
+  first: SealedRow,
+  options: ReencryptOptions,
+  report: TableReport,
+): Promise<RowOutcome> {
   let row: SealedRow | undefined = first;
   for (let attempt = 1; attempt <= MAX_ATTEMPTS_PER_ROW; attempt++) {
     if (!row) return 'skipped'; // deleted meanwhile
@@ -150,7 +171,13 @@ async function reencryptTable(db: Db, vault: Vault, t: SealedTable, options: Ree
   const batchSize = options.batchSize ?? 100;
   const report: TableReport = { label: t.label, reencrypted: 0, skipped: 0, conflicts: 0, failed: [], remaining: 0 };
   const progress = (lastId: string | null) =>
-    options.onProgress?.({ label: t.label, reencrypted: report.reencrypted, skipped: report.skipped, failed: report.failed.length, lastId });
+    options.onProgress?.({
+      label: t.label,
+      reencrypted: report.reencrypted,
+      skipped: report.skipped,
+      failed: report.failed.length,
+      lastId,
+    });
   let afterId: string | null = null;
   for (;;) {
     const rows = await nextBatch(db, t, vault.activeKeyId, afterId, batchSize);
@@ -165,7 +192,11 @@ async function reencryptTable(db: Db, vault: Vault, t: SealedTable, options: Ree
     progress(afterId);
     if (rows.length < batchSize) break;
   }
-  const { rows } = await sql<{ n: number }>`select count(*)::int as n from ${sql.table(t.table)} where ${sql.ref(t.keyId)} <> ${vault.activeKeyId}`.execute(db);
+  const { rows } = await sql<{
+    n: number;
+  }>`select count(*)::int as n from ${sql.table(t.table)} where ${sql.ref(t.keyId)} <> ${vault.activeKeyId}`.execute(
+    db,
+  );
   report.remaining = rows[0]?.n ?? 0;
   return report;
 }

@@ -35,7 +35,11 @@ export function constantTimeEqual(given: string, expected: string): boolean {
 }
 
 /** Whether `timestampSeconds` is within `toleranceSeconds` of now, either way (a header that is not a whole number is not). */
-export function withinTolerance(timestamp: string | undefined, toleranceSeconds: number, nowMs: number): timestamp is string {
+export function withinTolerance(
+  timestamp: string | undefined,
+  toleranceSeconds: number,
+  nowMs: number,
+): timestamp is string {
   if (timestamp === undefined || !/^\d{1,12}$/.test(timestamp)) return false;
   return Math.abs(nowMs / 1000 - Number(timestamp)) <= toleranceSeconds;
 }
@@ -55,10 +59,12 @@ export function verifyStandardSignature(input: {
   toleranceSeconds?: number;
 }): boolean {
   const { key, id, timestamp, signatures, rawBody, nowMs } = input;
-  if (key.length === 0 || !id || !signatures || !withinTolerance(timestamp, input.toleranceSeconds ?? 300, nowMs)) return false;
+  if (key.length === 0 || !id || !signatures || !withinTolerance(timestamp, input.toleranceSeconds ?? 300, nowMs))
+    return false;
   const expected = standardSignature(key, id, Number(timestamp), rawBody);
   // Every entry is compared, so the time taken does not say which one matched.
   let match = false;
-  for (const entry of signatures.split(' ')) if (entry.startsWith('v1,') && constantTimeEqual(entry, expected)) match = true;
+  for (const entry of signatures.split(' '))
+    if (entry.startsWith('v1,') && constantTimeEqual(entry, expected)) match = true;
   return match;
 }

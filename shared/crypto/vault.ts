@@ -13,8 +13,13 @@ export interface SealedSecret {
 }
 
 export class DecryptionError extends Error {
-  constructor(readonly reason: 'unknown_key' | 'tampered_or_wrong_key', keyId: string) {
-    super(reason === 'unknown_key' ? `encryption key "${keyId}" is not in the keyring` : 'ciphertext failed authentication');
+  constructor(
+    readonly reason: 'unknown_key' | 'tampered_or_wrong_key',
+    keyId: string,
+  ) {
+    super(
+      reason === 'unknown_key' ? `encryption key "${keyId}" is not in the keyring` : 'ciphertext failed authentication',
+    );
     this.name = 'DecryptionError';
   }
 }

@@ -6,7 +6,7 @@ import type { Config } from '../config.ts';
 import type { Vault } from '../crypto/vault.ts';
 import type { Db } from '../db/database.ts';
 import { ApiError } from '../errors.ts';
-import { CustomConnectorStore, type CustomConnectorRow } from './custom-connector-store.ts';
+import { type CustomConnectorRow, CustomConnectorStore } from './custom-connector-store.ts';
 
 /**
  * Finds the connector a call, a connection or a catalog request names: a built-in (from memory, no
@@ -23,7 +23,11 @@ export class ConnectorLookup {
   ) {}
 
   /** The connector, or undefined when the workspace has none by that id (or not that version). */
-  async find(workspaceId: string, connectorId: string, version: number | null = null): Promise<ConnectorDefinition | undefined> {
+  async find(
+    workspaceId: string,
+    connectorId: string,
+    version: number | null = null,
+  ): Promise<ConnectorDefinition | undefined> {
     const builtin = findBuiltin(connectorId);
     if (builtin) return builtin;
     if (!connectorId.startsWith('custom-')) return undefined;
@@ -73,6 +77,10 @@ export class ConnectorLookup {
 }
 
 /** The lookup of one process (api or worker), with its own cache. */
-export function createConnectorLookup(db: Db, vault: Vault, config: Pick<Config, 'CUSTOM_CONNECTORS_CACHE_SIZE'>): ConnectorLookup {
+export function createConnectorLookup(
+  db: Db,
+  vault: Vault,
+  config: Pick<Config, 'CUSTOM_CONNECTORS_CACHE_SIZE'>,
+): ConnectorLookup {
   return new ConnectorLookup(new CustomConnectorStore(db, vault), config.CUSTOM_CONNECTORS_CACHE_SIZE);
 }

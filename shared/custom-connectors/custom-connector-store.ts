@@ -1,14 +1,15 @@
+import type { Selectable } from 'kysely';
 import { sql } from 'kysely';
-import { hasWorkspaceClient, type CustomConnectorDefinition } from '../../connectors/custom/definition-schema.ts';
+import { type CustomConnectorDefinition, hasWorkspaceClient } from '../../connectors/custom/definition-schema.ts';
 import type { Vault } from '../crypto/vault.ts';
 import type { Db } from '../db/database.ts';
 import type { CustomConnectorTable } from '../db/schema.ts';
-import type { Selectable } from 'kysely';
 
 export type CustomConnectorRow = Selectable<CustomConnectorTable>;
 
 /** The AAD of a sealed client secret: a ciphertext copied onto another connector or version fails to open. */
-const aad = (workspaceId: string, connectorId: string, version: number) => `custom-connector:${workspaceId}:${connectorId}:${version}`;
+const aad = (workspaceId: string, connectorId: string, version: number) =>
+  `custom-connector:${workspaceId}:${connectorId}:${version}`;
 
 /**
  * The stored versions of workspaces' custom connector definitions (migration 0010). A version is
@@ -35,7 +36,11 @@ export class CustomConnectorStore {
 
   /** One version, or the newest when `version` is null. */
   async get(workspaceId: string, connectorId: string, version: number | null): Promise<CustomConnectorRow | undefined> {
-    let q = this.db.selectFrom('custom_connectors').selectAll().where('workspace_id', '=', workspaceId).where('connector_id', '=', connectorId);
+    let q = this.db
+      .selectFrom('custom_connectors')
+      .selectAll()
+      .where('workspace_id', '=', workspaceId)
+      .where('connector_id', '=', connectorId);
     q = version === null ? q.orderBy('version', 'desc').limit(1) : q.where('version', '=', version);
     return q.executeTakeFirst();
   }
@@ -64,8 +69,14 @@ export class CustomConnectorStore {
    * Writes `version` of a definition and returns the stored row; undefined when that version already
    * exists (a concurrent POST or PUT won). `clientSecret` is sealed; the stored definition never holds it.
    */
-  async insert(workspaceId: string, version: number, definition: CustomConnectorDefinition, clientSecret: string | undefined): Promise<CustomConnectorRow | undefined> {
-    const sealed = clientSecret !== undefined ? this.vault.seal(clientSecret, aad(workspaceId, definition.id, version)) : undefined;
+  async insert(
+    workspaceId: string,
+    version: number,
+    definition: CustomConnectorDefinition,
+    clientSecret: string | undefined,
+  ): Promise<CustomConnectorRow | undefined> {
+    const sealed =
+      clientSecret !== undefined ? this.vault.seal(clientSecret, aad(workspaceId, definition.id, version)) : undefined;
     const stored = withoutSecret(definition);
     const result = await this.db
       .insertInto('custom_connectors')
@@ -88,12 +99,19 @@ export class CustomConnectorStore {
   /** The sealed OAuth client secret of a stored version, opened; undefined when it has none. */
   clientSecretOf(row: CustomConnectorRow): string | undefined {
     if (!row.secret_key_id || !row.secret_iv || !row.secret_tag || !row.secret_ciphertext) return undefined;
-    return this.vault.open<string>({ keyId: row.secret_key_id, iv: row.secret_iv, tag: row.secret_tag, ciphertext: row.secret_ciphertext }, aad(row.workspace_id, row.connector_id, row.version));
+    return this.vault.open<string>(
+      { keyId: row.secret_key_id, iv: row.secret_iv, tag: row.secret_tag, ciphertext: row.secret_ciphertext },
+      aad(row.workspace_id, row.connector_id, row.version),
+    );
   }
 
   /** Deletes every version; false when there was none. */
   async delete(workspaceId: string, connectorId: string): Promise<boolean> {
-    const result = await this.db.deleteFrom('custom_connectors').where('workspace_id', '=', workspaceId).where('connector_id', '=', connectorId).executeTakeFirst();
+    const result = await this.db
+      .deleteFrom('custom_connectors')
+      .where('workspace_id', '=', workspaceId)
+      .where('connector_id', '=', connectorId)
+      .executeTakeFirst();
     return result.numDeletedRows > 0n;
   }
 }

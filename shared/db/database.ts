@@ -25,6 +25,8 @@ export function createDb(databaseUrl: string, options: DbOptions = {}): Db {
   // An idle client losing its server connection must not crash the process; the next query reports it.
   pool.on('error', () => {});
   return new Kysely<Database>({
-    dialect: new PostgresDialect({ pool: options.preparedStatements === false ? pool : new PreparedStatementPool(pool) }),
+    dialect: new PostgresDialect({
+      pool: options.preparedStatements === false ? pool : new PreparedStatementPool(pool),
+    }),
   });
 }

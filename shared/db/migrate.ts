@@ -1,4 +1,4 @@
-import { Migrator, type MigrationProvider } from 'kysely';
+import { type MigrationProvider, Migrator } from 'kysely';
 import { migrations } from '../../migrations/index.ts';
 import { createDb } from './database.ts';
 

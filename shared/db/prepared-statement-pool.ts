@@ -80,5 +80,8 @@ export class PreparedStatementPool implements PostgresPool {
 }
 
 function isStalePlan(err: unknown): boolean {
-  return (err as { code?: string }).code === '0A000' && /cached plan must not change result type/.test((err as Error).message);
+  return (
+    (err as { code?: string }).code === '0A000' &&
+    /cached plan must not change result type/.test((err as Error).message)
+  );
 }

@@ -77,7 +77,10 @@ export function parseIp(text: string): Uint8Array | null {
   if (family === 4) return Uint8Array.from(address.split('.').map(Number));
   if (family !== 6) return null;
   // A dotted IPv4 tail ("::ffff:1.2.3.4") is rewritten as its two hex groups first.
-  const hex = address.replace(/(\d+)\.(\d+)\.(\d+)\.(\d+)$/, (_m, a, b, c, d) => `${((+a << 8) | +b).toString(16)}:${((+c << 8) | +d).toString(16)}`);
+  const hex = address.replace(
+    /(\d+)\.(\d+)\.(\d+)\.(\d+)$/,
+    (_m, a, b, c, d) => `${((+a << 8) | +b).toString(16)}:${((+c << 8) | +d).toString(16)}`,
+  );
   const [head = '', rest] = hex.split('::');
   const words = (s: string | undefined) => (s ? s.split(':').map((w) => parseInt(w, 16)) : []);
   const left = words(head);

@@ -1,6 +1,6 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import type { LookupFunction } from 'node:net';
-import { classifyAddress, type AddressClass } from './address-class.ts';
+import { type AddressClass, classifyAddress } from './address-class.ts';
 import { normalizeHost, parseAllowList } from './allow-list.ts';
 
 /**
@@ -25,7 +25,10 @@ export interface EgressGuard {
   /** A `dns.lookup` replacement that fails with EgressRefusedError when any resolved address is not allowed. */
   lookup: LookupFunction;
   /** Options to spread into a got request (`dnsLookup` and a `beforeRequest` hook that also runs on redirects). */
-  gotOptions(): { dnsLookup: LookupFunction; hooks: { beforeRequest: Array<(options: { url?: URL | string }) => void> } };
+  gotOptions(): {
+    dnsLookup: LookupFunction;
+    hooks: { beforeRequest: Array<(options: { url?: URL | string }) => void> };
+  };
 }
 
 /** Why a target was refused: for the operator's logs only, never for the tenant. */
@@ -56,7 +59,11 @@ export interface EgressGuardOptions {
 }
 
 const systemResolve: Resolver = (hostname, family) =>
-  new Promise((resolve, reject) => dnsLookup(hostname, { all: true, family, verbatim: true }, (err, addresses) => (err ? reject(err) : resolve(addresses))));
+  new Promise((resolve, reject) =>
+    dnsLookup(hostname, { all: true, family, verbatim: true }, (err, addresses) =>
+      err ? reject(err) : resolve(addresses),
+    ),
+  );
 
 /** Host names local by their form: no DNS answer about them can be trusted to be public. */
 function isLocalName(host: string): 'loopback' | 'other' | null {
@@ -113,8 +120,15 @@ export function createEgressGuard(options: EgressGuardOptions = {}): EgressGuard
   };
 
   const lookup = ((hostname: string, opts: unknown, callback?: unknown) => {
-    const cb = (typeof opts === 'function' ? opts : callback) as (err: Error | null, address: string | LookupAddress[], family?: number) => void;
-    const o = (typeof opts === 'object' && opts !== null ? opts : typeof opts === 'number' ? { family: opts } : {}) as { family?: number | string; all?: boolean };
+    const cb = (typeof opts === 'function' ? opts : callback) as (
+      err: Error | null,
+      address: string | LookupAddress[],
+      family?: number,
+    ) => void;
+    const o = (typeof opts === 'object' && opts !== null ? opts : typeof opts === 'number' ? { family: opts } : {}) as {
+      family?: number | string;
+      all?: boolean;
+    };
     const family = o.family === 4 || o.family === 'IPv4' ? 4 : o.family === 6 || o.family === 'IPv6' ? 6 : 0;
     resolveChecked(normalizeHost(hostname), family).then(
       (addresses) => (o.all ? cb(null, addresses) : cb(null, addresses[0]!.address, addresses[0]!.family)),
@@ -141,6 +155,13 @@ export function createEgressGuard(options: EgressGuardOptions = {}): EgressGuard
 }
 
 /** The guard the settings describe (`EGRESS_ALLOW_HOSTS`, and the deprecated `WEBHOOK_ALLOW_PRIVATE_TARGETS`). */
-export function egressGuardFromConfig(config: { EGRESS_ALLOW_HOSTS: readonly string[]; WEBHOOK_ALLOW_PRIVATE_TARGETS: boolean }, resolve?: Resolver): EgressGuard {
-  return createEgressGuard({ allow: config.EGRESS_ALLOW_HOSTS, allowPrivate: config.WEBHOOK_ALLOW_PRIVATE_TARGETS, ...(resolve ? { resolve } : {}) });
+export function egressGuardFromConfig(
+  config: { EGRESS_ALLOW_HOSTS: readonly string[]; WEBHOOK_ALLOW_PRIVATE_TARGETS: boolean },
+  resolve?: Resolver,
+): EgressGuard {
+  return createEgressGuard({
+    allow: config.EGRESS_ALLOW_HOSTS,
+    allowPrivate: config.WEBHOOK_ALLOW_PRIVATE_TARGETS,
+    ...(resolve ? { resolve } : {}),
+  });
 }

@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
-import type { InboundEvent } from '../api-resources.ts';
 import type { Queue } from 'bullmq';
 import { sql } from 'kysely';
+import type { InboundEvent } from '../api-resources.ts';
 import type { Db } from '../db/database.ts';
 import type { InboundEventRow } from '../db/schema.ts';
 import { newId } from '../ids.ts';
 import { toIso as iso } from '../iso-time.ts';
-import { inboundEventJobOptions, type InboundEventJobData } from '../queue/inbound-event-job.ts';
+import { type InboundEventJobData, inboundEventJobOptions } from '../queue/inbound-event-job.ts';
 import type { WebhookJobData } from '../queue/webhook-delivery-job.ts';
 import { fanOut } from '../webhooks-out/fan-out.ts';
 
@@ -16,8 +16,17 @@ import { fanOut } from '../webhooks-out/fan-out.ts';
  */
 
 /** The `Event` resource: API responses and the `data.event` of webhook deliveries alike. */
-export function presentInboundEvent(e: Pick<InboundEventRow, 'id' | 'connection_id' | 'connector_id' | 'type' | 'received_at' | 'payload'>): InboundEvent {
-  return { id: e.id, connectionId: e.connection_id, connectorId: e.connector_id, type: e.type, receivedAt: iso(e.received_at), payload: e.payload ?? null };
+export function presentInboundEvent(
+  e: Pick<InboundEventRow, 'id' | 'connection_id' | 'connector_id' | 'type' | 'received_at' | 'payload'>,
+): InboundEvent {
+  return {
+    id: e.id,
+    connectionId: e.connection_id,
+    connectorId: e.connector_id,
+    type: e.type,
+    receivedAt: iso(e.received_at),
+    payload: e.payload ?? null,
+  };
 }
 
 /** Upstream ids are stored as they are up to this length; a longer one is stored as its SHA-256. */
@@ -38,8 +47,16 @@ export interface ReceivedEvent {
  * queue that cannot be reached does not lose the event: the maintenance tick queues the ones still
  * not fanned out (queueUnfannedEvents).
  */
-export async function recordInboundEvent(db: Db, queue: Queue<InboundEventJobData>, event: ReceivedEvent, onQueueError: (err: Error) => void): Promise<string | null> {
-  const upstreamId = event.upstreamEventId.length <= MAX_UPSTREAM_ID ? event.upstreamEventId : `sha256:${createHash('sha256').update(event.upstreamEventId).digest('hex')}`;
+export async function recordInboundEvent(
+  db: Db,
+  queue: Queue<InboundEventJobData>,
+  event: ReceivedEvent,
+  onQueueError: (err: Error) => void,
+): Promise<string | null> {
+  const upstreamId =
+    event.upstreamEventId.length <= MAX_UPSTREAM_ID
+      ? event.upstreamEventId
+      : `sha256:${createHash('sha256').update(event.upstreamEventId).digest('hex')}`;
   const inserted = await db
     .insertInto('inbound_events')
     .values({
@@ -55,7 +72,9 @@ export async function recordInboundEvent(db: Db, queue: Queue<InboundEventJobDat
     .returning('id')
     .executeTakeFirst();
   if (!inserted) return null;
-  await queue.add('fan-out', { eventId: inserted.id }, { ...inboundEventJobOptions, jobId: inserted.id }).catch(onQueueError);
+  await queue
+    .add('fan-out', { eventId: inserted.id }, { ...inboundEventJobOptions, jobId: inserted.id })
+    .catch(onQueueError);
   return inserted.id;
 }
 
@@ -64,10 +83,19 @@ export async function recordInboundEvent(db: Db, queue: Queue<InboundEventJobDat
  * event is marked fanned out. Repeating it records nothing twice (fanOut is idempotent per webhook
  * and event), so a job retried after a crash is harmless. Null when there was nothing to do.
  */
-export async function fanOutInboundEvent(db: Db, deliveries: Queue<WebhookJobData>, eventId: string): Promise<{ connectorId: string; deliveries: number } | null> {
+export async function fanOutInboundEvent(
+  db: Db,
+  deliveries: Queue<WebhookJobData>,
+  eventId: string,
+): Promise<{ connectorId: string; deliveries: number } | null> {
   const event = await db.selectFrom('inbound_events').selectAll().where('id', '=', eventId).executeTakeFirst();
   if (!event || event.fanned_out_at !== null) return null;
-  const count = await fanOut(db, deliveries, event.workspace_id, { id: event.id, type: event.type, createdAt: iso(event.received_at)!, data: { event: presentInboundEvent(event) } });
+  const count = await fanOut(db, deliveries, event.workspace_id, {
+    id: event.id,
+    type: event.type,
+    createdAt: iso(event.received_at)!,
+    data: { event: presentInboundEvent(event) },
+  });
   await db.updateTable('inbound_events').set({ fanned_out_at: sql`now()` }).where('id', '=', event.id).execute();
   return { connectorId: event.connector_id, deliveries: count };
 }
@@ -76,7 +104,12 @@ export async function fanOutInboundEvent(db: Db, deliveries: Queue<WebhookJobDat
  * Queues the fan-out of events stored more than `olderThanMs` ago and still not fanned out (their
  * enqueue failed, or their job was lost); the job id keeps one job per event. Returns how many.
  */
-export async function queueUnfannedEvents(db: Db, queue: Queue<InboundEventJobData>, olderThanMs = 60_000, limit = 1000): Promise<number> {
+export async function queueUnfannedEvents(
+  db: Db,
+  queue: Queue<InboundEventJobData>,
+  olderThanMs = 60_000,
+  limit = 1000,
+): Promise<number> {
   const rows = await db
     .selectFrom('inbound_events')
     .select('id')
@@ -85,7 +118,10 @@ export async function queueUnfannedEvents(db: Db, queue: Queue<InboundEventJobDa
     .orderBy('received_at')
     .limit(limit)
     .execute();
-  if (rows.length > 0) await queue.addBulk(rows.map((r) => ({ name: 'fan-out', data: { eventId: r.id }, opts: { ...inboundEventJobOptions, jobId: r.id } })));
+  if (rows.length > 0)
+    await queue.addBulk(
+      rows.map((r) => ({ name: 'fan-out', data: { eventId: r.id }, opts: { ...inboundEventJobOptions, jobId: r.id } })),
+    );
   return rows.length;
 }
 

@@ -1,7 +1,8 @@
 import { findConnector } from '../../connectors/registry.ts';
 
 /** The path a connected service posts a connection's events to (docs/api.md, "Inbound events"). */
-export const inboundPath = (connectorId: string, connectionId: string): string => `/v1/inbound/${connectorId}/${connectionId}`;
+export const inboundPath = (connectorId: string, connectionId: string): string =>
+  `/v1/inbound/${connectorId}/${connectionId}`;
 
 /** Whether the connector has an inbound hook (its connections receive events). */
 export const acceptsEvents = (connectorId: string): boolean => findConnector(connectorId)?.inbound !== undefined;

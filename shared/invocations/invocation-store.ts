@@ -1,6 +1,12 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/database.ts';
-import type { ConnectionRow, InvocationRow, InvocationStatus, InvocationTransport, NewInvocation } from '../db/schema.ts';
+import type {
+  ConnectionRow,
+  InvocationRow,
+  InvocationStatus,
+  InvocationTransport,
+  NewInvocation,
+} from '../db/schema.ts';
 import { withoutNul } from '../json-safe.ts';
 
 /**
@@ -56,7 +62,9 @@ export async function insertQueuedInvocations(db: Db, rows: ReadonlyArray<Queued
     select v.*, 'queued'
       from unnest(${column('id')}::text[], ${column('workspace_id')}::text[], ${column('project_id')}::text[], ${column('connection_id')}::text[],
                   ${column('connector_id')}::text[], ${column('action_id')}::text[], ${column('idempotency_key')}::text[], ${column('request_hash')}::text[],
-                  ${column('via')}::text[], ${column('client_name')}::text[], ${column('client_version')}::text[], ${rows.map((r) => r.connector_version ?? null)}::int[]) as v`.execute(db);
+                  ${column('via')}::text[], ${column('client_name')}::text[], ${column('client_version')}::text[], ${rows.map((r) => r.connector_version ?? null)}::int[]) as v`.execute(
+    db,
+  );
 }
 
 export async function findInvocation(db: Db, id: string): Promise<InvocationRow | undefined> {
@@ -125,7 +133,9 @@ export async function claimAttempt(db: Db, id: string, connectionId: string): Pr
            coalesce(floor(extract(epoch from now() - before.started_at) * 1000), 0)::int as elapsed_ms,
            c.id as c_id, c.workspace_id as c_workspace_id, c.status as c_status, c.status_reason as c_status_reason,
            c.credentials_key_id as c_credentials_key_id, c.credentials_iv as c_credentials_iv, c.credentials_tag as c_credentials_tag,
-           c.credentials_ciphertext as c_credentials_ciphertext, c.credentials_version as c_credentials_version`.execute(db);
+           c.credentials_ciphertext as c_credentials_ciphertext, c.credentials_version as c_credentials_version`.execute(
+    db,
+  );
   const row = result.rows[0];
   if (!row) return null;
   return {
@@ -178,7 +188,10 @@ export async function completeInvocation(db: Db, id: string, outcome: Invocation
  * as they are. The statement text does not depend on how many rows there are (arrays, not a VALUES
  * list), so it stays one prepared statement.
  */
-export async function completeInvocations(db: Db, items: ReadonlyArray<{ id: string; outcome: InvocationOutcome }>): Promise<void> {
+export async function completeInvocations(
+  db: Db,
+  items: ReadonlyArray<{ id: string; outcome: InvocationOutcome }>,
+): Promise<void> {
   const columns = {
     id: [] as string[],
     status: [] as string[],

@@ -42,7 +42,12 @@ export interface PurgeOptions {
  * any time, and never holds many locks). Rows locked by someone else are skipped, not waited for.
  * Returns what was removed.
  */
-export async function purgeExpired(db: Db, olderThan: Date, batchSize = 1000, options: PurgeOptions = {}): Promise<PurgeResult> {
+export async function purgeExpired(
+  db: Db,
+  olderThan: Date,
+  batchSize = 1000,
+  options: PurgeOptions = {},
+): Promise<PurgeResult> {
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError('batchSize must be a positive integer');
   const totals: PurgeResult = { outputsCleared: 0, artifactsDeleted: 0 };
 

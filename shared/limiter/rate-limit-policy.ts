@@ -11,11 +11,16 @@ type Connector = Pick<ConnectorDefinition, 'id' | 'rateLimit'>;
  * project's own limit stays within the connector's ceiling and RATE_LIMIT_MAX_PER_MINUTE.
  */
 export class RateLimitPolicy {
-  constructor(private readonly config: Pick<Config, 'RATE_LIMIT_PER_MINUTE' | 'RATE_LIMIT_MAX_PER_MINUTE' | 'connectorSettings'>) {}
+  constructor(
+    private readonly config: Pick<Config, 'RATE_LIMIT_PER_MINUTE' | 'RATE_LIMIT_MAX_PER_MINUTE' | 'connectorSettings'>,
+  ) {}
 
   /** The highest override a project may set for the connector. */
   maxOverride(connector: Connector): number {
-    return Math.min(rateLimitCeilingOf(connector, this.config.connectorSettings), this.config.RATE_LIMIT_MAX_PER_MINUTE);
+    return Math.min(
+      rateLimitCeilingOf(connector, this.config.connectorSettings),
+      this.config.RATE_LIMIT_MAX_PER_MINUTE,
+    );
   }
 
   /** Calls per minute in force for the project's calls to the connector (stored overrides above the caps are clamped). */

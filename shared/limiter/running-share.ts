@@ -158,7 +158,13 @@ export class RunningShare {
     this.#redis = redis as ShareRedis;
     // One hash tag: every key of a tier lives in one cluster slot, as a script needs.
     const base = `${options.prefix ?? 'connector-engine:share'}:{${options.name}}`;
-    this.#keys = { leases: `${base}:leases`, running: `${base}:running`, waiting: `${base}:waiting`, workers: `${base}:workers`, capacity: `${base}:capacity` };
+    this.#keys = {
+      leases: `${base}:leases`,
+      running: `${base}:running`,
+      waiting: `${base}:waiting`,
+      workers: `${base}:workers`,
+      capacity: `${base}:capacity`,
+    };
     this.#concurrency = options.concurrency;
     this.#reserve = options.reserve ?? 2;
     this.#waitingWindowMs = options.waitingWindowMs ?? 2_000;
@@ -185,7 +191,20 @@ export class RunningShare {
   async acquire(owner: string, ownerCap = 0, now = Date.now()): Promise<LeaseResult> {
     const lease = `${this.#worker}.${(this.#sequence++).toString(36)}`;
     const { leases, running, waiting, workers, capacity } = this.#keys;
-    const answer = await this.#redis.shareAcquire(leases, running, waiting, workers, capacity, now, owner, lease, now + this.#leaseTtlMs, this.#reserve, ownerCap, this.#waitingWindowMs);
+    const answer = await this.#redis.shareAcquire(
+      leases,
+      running,
+      waiting,
+      workers,
+      capacity,
+      now,
+      owner,
+      lease,
+      now + this.#leaseTtlMs,
+      this.#reserve,
+      ownerCap,
+      this.#waitingWindowMs,
+    );
     if (answer !== 'granted') return { granted: false, reason: answer as RefusalReason };
     const member = `${owner}|${lease}`;
     this.#held.add(member);
@@ -203,6 +222,14 @@ export class RunningShare {
   }
 
   #beat(): Promise<number> {
-    return this.#redis.shareHeartbeat(this.#keys.leases, this.#keys.workers, this.#keys.capacity, this.#worker, this.#concurrency, Date.now() + this.#leaseTtlMs, ...this.#held);
+    return this.#redis.shareHeartbeat(
+      this.#keys.leases,
+      this.#keys.workers,
+      this.#keys.capacity,
+      this.#worker,
+      this.#concurrency,
+      Date.now() + this.#leaseTtlMs,
+      ...this.#held,
+    );
   }
 }

@@ -86,7 +86,11 @@ const WINDOW_GUARD_MS = 500;
 const WINDOW_MS = 60_000 + WINDOW_GUARD_MS;
 
 type LimiterRedis = Redis & {
-  reserveSlot(slots: string, cooldown: string, ...args: (string | number)[]): Promise<[number, string | number, number]>;
+  reserveSlot(
+    slots: string,
+    cooldown: string,
+    ...args: (string | number)[]
+  ): Promise<[number, string | number, number]>;
   coolDown(cooldown: string, until: number): Promise<number>;
   admitStart(starts: string, cooldown: string, ...args: (string | number)[]): Promise<[number, string | number]>;
 };
@@ -94,7 +98,10 @@ type LimiterRedis = Redis & {
 export class SlidingWindowLimiter {
   private readonly redis: LimiterRedis;
 
-  constructor(redis: Redis, private readonly prefix = 'connector-engine:limits') {
+  constructor(
+    redis: Redis,
+    private readonly prefix = 'connector-engine:limits',
+  ) {
     if (!('reserveSlot' in redis)) {
       redis.defineCommand('reserveSlot', { numberOfKeys: 2, lua: RESERVE });
       redis.defineCommand('coolDown', { numberOfKeys: 1, lua: COOL_DOWN });
@@ -124,8 +131,20 @@ export class SlidingWindowLimiter {
    * Right before a call starts: admitted, or the time to try again (a cooldown, or the window of
    * actual starts is full). A refused start records nothing.
    */
-  async admit(key: string, limitPerMinute: number, member: string, now = Date.now()): Promise<{ admitted: true } | { admitted: false; retryAt: number }> {
-    const [ok, at] = await this.redis.admitStart(this.startsKey(key), this.cooldownKey(key), now, limitPerMinute, WINDOW_MS, member);
+  async admit(
+    key: string,
+    limitPerMinute: number,
+    member: string,
+    now = Date.now(),
+  ): Promise<{ admitted: true } | { admitted: false; retryAt: number }> {
+    const [ok, at] = await this.redis.admitStart(
+      this.startsKey(key),
+      this.cooldownKey(key),
+      now,
+      limitPerMinute,
+      WINDOW_MS,
+      member,
+    );
     return ok === 1 ? { admitted: true } : { admitted: false, retryAt: Number(at) };
   }
 
@@ -167,7 +186,9 @@ export function effectiveLimit(
   overrideMax = Number.POSITIVE_INFINITY,
 ): number {
   const override = projectOverrides[connectorId];
-  return override === undefined ? Math.min(engineDefault, connectorCeiling) : Math.min(override, connectorCeiling, overrideMax);
+  return override === undefined
+    ? Math.min(engineDefault, connectorCeiling)
+    : Math.min(override, connectorCeiling, overrideMax);
 }
 
 /** BullMQ priorities run from 1 (first) to 2^21 − 1; equal priorities are FIFO. */

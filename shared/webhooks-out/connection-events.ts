@@ -1,9 +1,9 @@
 import type { Queue } from 'bullmq';
+import { type ConnectionPresenter, selectConnections } from '../connections/connection-resource.ts';
 import type { Db } from '../db/database.ts';
 import type { WebhookEventType } from '../db/schema.ts';
 import { newId } from '../ids.ts';
 import type { Logger } from '../logger.ts';
-import { selectConnections, type ConnectionPresenter } from '../connections/connection-resource.ts';
 import type { WebhookJobData } from '../queue/webhook-delivery-job.ts';
 import { fanOut } from './fan-out.ts';
 
@@ -27,7 +27,12 @@ export class ConnectionEvents {
     try {
       const connection = await selectConnections(this.db).where('c.id', '=', connectionId).executeTakeFirst();
       if (!connection) return;
-      const event = { id: newId('event'), type, createdAt: new Date().toISOString(), data: { connection: this.presentConnection(connection) } };
+      const event = {
+        id: newId('event'),
+        type,
+        createdAt: new Date().toISOString(),
+        data: { connection: this.presentConnection(connection) },
+      };
       await fanOut(this.db, this.queue, connection.workspace_id, event);
     } catch (err) {
       this.logger.error({ connectionId, type, err: (err as Error).message }, 'could not record webhook event');

@@ -43,16 +43,27 @@ export function activeSecrets(secrets: SigningSecret[], now = Date.now()): Signi
 }
 
 /** After a rotation: the new secret first, the ones it replaces until 24 hours from now (or their own, earlier, end). */
-export function rotatedSecrets(current: SigningSecret[], secret: string, now = Date.now()): { secrets: SigningSecret[] } {
+export function rotatedSecrets(
+  current: SigningSecret[],
+  secret: string,
+  now = Date.now(),
+): { secrets: SigningSecret[] } {
   const until = new Date(now + ROTATION_OVERLAP_MS).toISOString();
   const retired = activeSecrets(current, now).map((s) => ({ ...s, expiresAt: s.expiresAt ?? until }));
   return { secrets: [{ secret, format: 'standard' as const }, ...retired].slice(0, MAX_SECRETS) };
 }
 
-const keyOf = (s: SigningSecret): Buffer => (s.format === 'raw' ? Buffer.from(s.secret, 'utf8') : standardSecretKey(s.secret));
+const keyOf = (s: SigningSecret): Buffer =>
+  s.format === 'raw' ? Buffer.from(s.secret, 'utf8') : standardSecretKey(s.secret);
 
 /** `webhook-signature`: one `v1,<base64>` per active secret, space-separated (the Standard Webhooks rotation form). */
-export function signatureHeader(secrets: SigningSecret[], id: string, timestampSeconds: number, rawBody: string, now = Date.now()): string {
+export function signatureHeader(
+  secrets: SigningSecret[],
+  id: string,
+  timestampSeconds: number,
+  rawBody: string,
+  now = Date.now(),
+): string {
   return activeSecrets(secrets, now)
     .map((s) => standardSignature(keyOf(s), id, timestampSeconds, rawBody))
     .join(' ');

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWorkspace } from '../../shared/auth/workspaces.ts';
 import { createDb } from '../../shared/db/database.ts';
-import { RESEND_FAKE_FULL_KEY, startResendFake, type ResendFake } from '../fakes/resend/resend-fake.ts';
-import { startEngine, type Engine } from '../support/engine.ts';
-import { apiClient, setUpProject, type ApiClient } from '../support/http.ts';
+import { RESEND_FAKE_FULL_KEY, type ResendFake, startResendFake } from '../fakes/resend/resend-fake.ts';
+import { type Engine, startEngine } from '../support/engine.ts';
+import { type ApiClient, apiClient, setUpProject } from '../support/http.ts';
 
 /** The HTTP contract of docs/api.md: envelope, auth, tenancy, resources, idempotency. */
 describe('HTTP contract', () => {
@@ -60,7 +60,9 @@ describe('HTTP contract', () => {
     });
 
     it('answers malformed JSON with 400 invalid_json and an oversized body with 413', async () => {
-      const bad = await admin.request('POST', '/v1/projects', '{"displayName": ', { 'content-type': 'application/json' });
+      const bad = await admin.request('POST', '/v1/projects', '{"displayName": ', {
+        'content-type': 'application/json',
+      });
       expect(bad.status).toBe(400);
       expect(bad.body.error.code).toBe('invalid_json');
       const big = await admin.post('/v1/projects', { displayName: 'x', metadata: { blob: 'x'.repeat(70_000) } });
@@ -72,23 +74,44 @@ describe('HTTP contract', () => {
       const res = await admin.post('/v1/projects', { displayName: 42, colour: 'red' });
       expect(res.status).toBe(400);
       expect(res.body.error.code).toBe('invalid_input');
-      expect(res.body.error.details.map((d: { path: string }) => d.path)).toEqual(expect.arrayContaining(['displayName']));
+      expect(res.body.error.details.map((d: { path: string }) => d.path)).toEqual(
+        expect.arrayContaining(['displayName']),
+      );
       expect(JSON.stringify(res.body.error.details)).toContain('colour');
     });
   });
 
   describe('projects and keys', () => {
     it('creates, finds by externalId, updates and deletes a project', async () => {
-      const created = await admin.post('/v1/projects', { displayName: 'Shop', externalId: 'shop-42', metadata: { plan: 'pro' } });
+      const created = await admin.post('/v1/projects', {
+        displayName: 'Shop',
+        externalId: 'shop-42',
+        metadata: { plan: 'pro' },
+      });
       expect(created.status).toBe(201);
-      expect(created.body).toMatchObject({ id: expect.stringMatching(/^prj_/), displayName: 'Shop', externalId: 'shop-42', metadata: { plan: 'pro' }, rateLimits: {} });
-      expect((await admin.post('/v1/projects', { displayName: 'Again', externalId: 'shop-42' })).body.error.code).toBe('conflict');
+      expect(created.body).toMatchObject({
+        id: expect.stringMatching(/^prj_/),
+        displayName: 'Shop',
+        externalId: 'shop-42',
+        metadata: { plan: 'pro' },
+        rateLimits: {},
+      });
+      expect((await admin.post('/v1/projects', { displayName: 'Again', externalId: 'shop-42' })).body.error.code).toBe(
+        'conflict',
+      );
 
       const found = await admin.get('/v1/projects?externalId=shop-42');
       expect(found.body.data.map((p: { id: string }) => p.id)).toEqual([created.body.id]);
 
-      const patched = await admin.patch(`/v1/projects/${created.body.id}`, { displayName: 'Shop 2', rateLimits: { resend: 60 } });
-      expect(patched.body).toMatchObject({ displayName: 'Shop 2', rateLimits: { resend: 60 }, metadata: { plan: 'pro' } });
+      const patched = await admin.patch(`/v1/projects/${created.body.id}`, {
+        displayName: 'Shop 2',
+        rateLimits: { resend: 60 },
+      });
+      expect(patched.body).toMatchObject({
+        displayName: 'Shop 2',
+        rateLimits: { resend: 60 },
+        metadata: { plan: 'pro' },
+      });
       expect((await admin.patch(`/v1/projects/${created.body.id}`, { rateLimits: { nope: 5 } })).status).toBe(400);
 
       expect((await admin.delete(`/v1/projects/${created.body.id}`)).status).toBe(204);
@@ -102,7 +125,9 @@ describe('HTTP contract', () => {
       expect(key.body.key).toMatch(/^ck_pr_[A-Za-z0-9_-]{43}$/);
       expect(key.body.prefix).toBe(key.body.key.slice(0, 10));
       const listed = await admin.get(`/v1/projects/${project.body.id}/api-keys`);
-      expect(listed.body.data).toEqual([{ id: key.body.id, name: 'ci', prefix: key.body.prefix, createdAt: expect.any(String) }]);
+      expect(listed.body.data).toEqual([
+        { id: key.body.id, name: 'ci', prefix: key.body.prefix, createdAt: expect.any(String) },
+      ]);
 
       const projectClient = apiClient(engine.baseUrl, key.body.key);
       expect((await projectClient.get('/v1/invocations')).status).toBe(200);
@@ -116,13 +141,29 @@ describe('HTTP contract', () => {
 
   describe('tenancy', () => {
     it('hides another workspace’s projects and connections behind 404', async () => {
-      const { projectId, connectionId } = await setUpProject(admin, { connectorId: 'resend', credentials: { apiKey: RESEND_FAKE_FULL_KEY } });
-      for (const path of [`/v1/projects/${projectId}`, `/v1/connections/${connectionId}`, `/v1/projects/${projectId}/connections`]) {
+      const { projectId, connectionId } = await setUpProject(admin, {
+        connectorId: 'resend',
+        credentials: { apiKey: RESEND_FAKE_FULL_KEY },
+      });
+      for (const path of [
+        `/v1/projects/${projectId}`,
+        `/v1/connections/${connectionId}`,
+        `/v1/projects/${projectId}/connections`,
+      ]) {
         const res = await otherAdmin.get(path);
         expect(res.status, path).toBe(404);
       }
       expect((await otherAdmin.delete(`/v1/connections/${connectionId}`)).status).toBe(404);
-      expect((await otherAdmin.post('/v1/executions', { projectId, connectorId: 'resend', actionId: 'sendEmail', input: email })).status).toBe(404);
+      expect(
+        (
+          await otherAdmin.post('/v1/executions', {
+            projectId,
+            connectorId: 'resend',
+            actionId: 'sendEmail',
+            input: email,
+          })
+        ).status,
+      ).toBe(404);
       expect((await otherAdmin.get('/v1/connections')).body.data).toEqual([]);
     });
 
@@ -136,17 +177,34 @@ describe('HTTP contract', () => {
   describe('connections and bindings', () => {
     it('tests credentials, restores active with new ones, and keeps bindings idempotent', async () => {
       const project = await admin.post('/v1/projects', { displayName: 'Bindings' });
-      const conn = await admin.post('/v1/connections', { connectorId: 'resend', displayName: 'R', credentials: { apiKey: 're_wrong_key_1234567' }, externalId: 'user-7' });
-      expect(conn.body).toMatchObject({ status: 'broken', projectIds: [], externalId: 'user-7', credentialsHint: { apiKey: '…4567' } });
+      const conn = await admin.post('/v1/connections', {
+        connectorId: 'resend',
+        displayName: 'R',
+        credentials: { apiKey: 're_wrong_key_1234567' },
+        externalId: 'user-7',
+      });
+      expect(conn.body).toMatchObject({
+        status: 'broken',
+        projectIds: [],
+        externalId: 'user-7',
+        credentialsHint: { apiKey: '…4567' },
+      });
 
-      const fixed = await admin.patch(`/v1/connections/${conn.body.id}`, { credentials: { apiKey: RESEND_FAKE_FULL_KEY } });
+      const fixed = await admin.patch(`/v1/connections/${conn.body.id}`, {
+        credentials: { apiKey: RESEND_FAKE_FULL_KEY },
+      });
       expect(fixed.body).toMatchObject({ status: 'active', statusReason: null });
       expect(new Date(fixed.body.statusChangedAt) >= new Date(conn.body.statusChangedAt)).toBe(true);
 
-      for (let i = 0; i < 2; i++) expect((await admin.put(`/v1/projects/${project.body.id}/connections/${conn.body.id}`)).status).toBe(204);
+      for (let i = 0; i < 2; i++)
+        expect((await admin.put(`/v1/projects/${project.body.id}/connections/${conn.body.id}`)).status).toBe(204);
       expect((await admin.get(`/v1/connections/${conn.body.id}`)).body.projectIds).toEqual([project.body.id]);
-      expect((await admin.get(`/v1/projects/${project.body.id}/connections`)).body.data.map((c: { id: string }) => c.id)).toEqual([conn.body.id]);
-      expect((await admin.get(`/v1/connections?externalId=user-7&projectId=${project.body.id}`)).body.data).toHaveLength(1);
+      expect(
+        (await admin.get(`/v1/projects/${project.body.id}/connections`)).body.data.map((c: { id: string }) => c.id),
+      ).toEqual([conn.body.id]);
+      expect(
+        (await admin.get(`/v1/connections?externalId=user-7&projectId=${project.body.id}`)).body.data,
+      ).toHaveLength(1);
       expect((await admin.get('/v1/connections?status=broken&externalId=user-7')).body.data).toHaveLength(0);
 
       fake.revokeKey(RESEND_FAKE_FULL_KEY);
@@ -165,24 +223,40 @@ describe('HTTP contract', () => {
     });
 
     it('treats a sending-only Resend key as valid', async () => {
-      const conn = await admin.post('/v1/connections', { connectorId: 'resend', displayName: 'Send only', credentials: { apiKey: 're_test_sending_0987654321fedcba' } });
+      const conn = await admin.post('/v1/connections', {
+        connectorId: 'resend',
+        displayName: 'Send only',
+        credentials: { apiKey: 're_test_sending_0987654321fedcba' },
+      });
       expect(conn.body.status).toBe('active');
     });
 
     it('stores nothing and answers 502 upstream_unavailable when the upstream cannot give a verdict', async () => {
       const before = (await admin.get('/v1/connections?limit=100')).body.data.length;
       fake.failNext(1, { status: 500, name: 'application_error', message: 'down' });
-      const res = await admin.post('/v1/connections', { connectorId: 'resend', displayName: 'X', credentials: { apiKey: RESEND_FAKE_FULL_KEY } });
+      const res = await admin.post('/v1/connections', {
+        connectorId: 'resend',
+        displayName: 'X',
+        credentials: { apiKey: RESEND_FAKE_FULL_KEY },
+      });
       expect(res.status).toBe(502);
       expect(res.body.error.code).toBe('upstream_unavailable');
       expect((await admin.get('/v1/connections?limit=100')).body.data.length).toBe(before);
     });
 
     it('rejects credentials of the wrong shape and unknown connectors', async () => {
-      const shape = await admin.post('/v1/connections', { connectorId: 'resend', displayName: 'X', credentials: { token: 'abc' } });
+      const shape = await admin.post('/v1/connections', {
+        connectorId: 'resend',
+        displayName: 'X',
+        credentials: { token: 'abc' },
+      });
       expect(shape.status).toBe(400);
       expect(shape.body.error.code).toBe('invalid_credentials_shape');
-      const unknown = await admin.post('/v1/connections', { connectorId: 'mailchimp', displayName: 'X', credentials: {} });
+      const unknown = await admin.post('/v1/connections', {
+        connectorId: 'mailchimp',
+        displayName: 'X',
+        credentials: {},
+      });
       expect(unknown.status).toBe(404);
       expect(unknown.body.error.code).toBe('unknown_connector');
     });
@@ -190,59 +264,125 @@ describe('HTTP contract', () => {
 
   describe('executions', () => {
     it('needs projectId with a workspace key, and runs with it', async () => {
-      const { projectId } = await setUpProject(admin, { connectorId: 'resend', credentials: { apiKey: RESEND_FAKE_FULL_KEY } });
-      const missing = await admin.post('/v1/executions', { connectorId: 'resend', actionId: 'sendEmail', input: email });
+      const { projectId } = await setUpProject(admin, {
+        connectorId: 'resend',
+        credentials: { apiKey: RESEND_FAKE_FULL_KEY },
+      });
+      const missing = await admin.post('/v1/executions', {
+        connectorId: 'resend',
+        actionId: 'sendEmail',
+        input: email,
+      });
       expect(missing.status).toBe(400);
       expect(missing.body.error.details).toEqual([{ path: 'projectId', message: expect.any(String) }]);
-      const ok = await admin.post('/v1/executions', { projectId, connectorId: 'resend', actionId: 'sendEmail', input: email });
+      const ok = await admin.post('/v1/executions', {
+        projectId,
+        connectorId: 'resend',
+        actionId: 'sendEmail',
+        input: email,
+      });
       expect(ok.status).toBe(200);
     });
 
     it('answers unknown connectors and actions with their own 404 codes', async () => {
-      const { projectKey } = await setUpProject(admin, { connectorId: 'resend', credentials: { apiKey: RESEND_FAKE_FULL_KEY } });
+      const { projectKey } = await setUpProject(admin, {
+        connectorId: 'resend',
+        credentials: { apiKey: RESEND_FAKE_FULL_KEY },
+      });
       const client = apiClient(engine.baseUrl, projectKey);
-      expect((await client.post('/v1/executions', { connectorId: 'nope', actionId: 'x', input: {} })).body.error.code).toBe('unknown_connector');
-      expect((await client.post('/v1/executions', { connectorId: 'resend', actionId: 'nope', input: {} })).body.error.code).toBe('unknown_action');
+      expect(
+        (await client.post('/v1/executions', { connectorId: 'nope', actionId: 'x', input: {} })).body.error.code,
+      ).toBe('unknown_connector');
+      expect(
+        (await client.post('/v1/executions', { connectorId: 'resend', actionId: 'nope', input: {} })).body.error.code,
+      ).toBe('unknown_action');
     });
 
     it('asks which connection when several are bound, and uses the one named', async () => {
-      const { projectId, projectKey, connectionId } = await setUpProject(admin, { connectorId: 'resend', credentials: { apiKey: RESEND_FAKE_FULL_KEY } });
-      await admin.post('/v1/connections', { connectorId: 'resend', displayName: 'Second', credentials: { apiKey: RESEND_FAKE_FULL_KEY }, projectIds: [projectId] });
+      const { projectId, projectKey, connectionId } = await setUpProject(admin, {
+        connectorId: 'resend',
+        credentials: { apiKey: RESEND_FAKE_FULL_KEY },
+      });
+      await admin.post('/v1/connections', {
+        connectorId: 'resend',
+        displayName: 'Second',
+        credentials: { apiKey: RESEND_FAKE_FULL_KEY },
+        projectIds: [projectId],
+      });
       const client = apiClient(engine.baseUrl, projectKey);
-      const ambiguous = await client.post('/v1/executions', { connectorId: 'resend', actionId: 'sendEmail', input: email });
+      const ambiguous = await client.post('/v1/executions', {
+        connectorId: 'resend',
+        actionId: 'sendEmail',
+        input: email,
+      });
       expect(ambiguous.status).toBe(409);
       expect(ambiguous.body.error.code).toBe('ambiguous_connection');
-      const named = await client.post('/v1/executions', { connectorId: 'resend', actionId: 'sendEmail', input: email, connectionId });
+      const named = await client.post('/v1/executions', {
+        connectorId: 'resend',
+        actionId: 'sendEmail',
+        input: email,
+        connectionId,
+      });
       expect(named.status).toBe(200);
       expect((await client.get(`/v1/invocations/${named.body.invocationId}`)).body.connectionId).toBe(connectionId);
     });
 
     it('replays an Idempotency-Key with one upstream call, and refuses it for a different body', async () => {
-      const { projectKey } = await setUpProject(admin, { connectorId: 'resend', credentials: { apiKey: RESEND_FAKE_FULL_KEY } });
+      const { projectKey } = await setUpProject(admin, {
+        connectorId: 'resend',
+        credentials: { apiKey: RESEND_FAKE_FULL_KEY },
+      });
       const client = apiClient(engine.baseUrl, projectKey);
       const sendsBefore = fake.sentEmails.length;
       const headers = { 'idempotency-key': 'order-1001-confirmation' };
-      const first = await client.post('/v1/executions', { connectorId: 'resend', actionId: 'sendEmail', input: email }, headers);
-      const again = await client.post('/v1/executions', { connectorId: 'resend', actionId: 'sendEmail', input: email }, headers);
+      const first = await client.post(
+        '/v1/executions',
+        { connectorId: 'resend', actionId: 'sendEmail', input: email },
+        headers,
+      );
+      const again = await client.post(
+        '/v1/executions',
+        { connectorId: 'resend', actionId: 'sendEmail', input: email },
+        headers,
+      );
       expect(first.status).toBe(200);
       expect(again.body).toEqual(first.body);
-      const asyncAgain = await client.post('/v1/executions', { connectorId: 'resend', actionId: 'sendEmail', input: email }, { ...headers, prefer: 'respond-async' });
+      const asyncAgain = await client.post(
+        '/v1/executions',
+        { connectorId: 'resend', actionId: 'sendEmail', input: email },
+        { ...headers, prefer: 'respond-async' },
+      );
       expect(asyncAgain.body.invocationId).toBe(first.body.invocationId);
       expect(fake.sentEmails.length - sendsBefore).toBe(1);
 
-      const different = await client.post('/v1/executions', { connectorId: 'resend', actionId: 'sendEmail', input: { ...email, subject: 'Other' } }, headers);
+      const different = await client.post(
+        '/v1/executions',
+        { connectorId: 'resend', actionId: 'sendEmail', input: { ...email, subject: 'Other' } },
+        headers,
+      );
       expect(different.status).toBe(422);
       expect(different.body.error.code).toBe('idempotency_key_reused');
-      const tooLong = await client.post('/v1/executions', { connectorId: 'resend', actionId: 'sendEmail', input: email }, { 'idempotency-key': 'k'.repeat(256) });
+      const tooLong = await client.post(
+        '/v1/executions',
+        { connectorId: 'resend', actionId: 'sendEmail', input: email },
+        { 'idempotency-key': 'k'.repeat(256) },
+      );
       expect(tooLong.status).toBe(400);
     });
 
     it('answers 504 timeout with the invocation id when the call outlives timeoutMs, and the call goes on', async () => {
-      const { projectKey } = await setUpProject(admin, { connectorId: 'resend', credentials: { apiKey: RESEND_FAKE_FULL_KEY } });
+      const { projectKey } = await setUpProject(admin, {
+        connectorId: 'resend',
+        credentials: { apiKey: RESEND_FAKE_FULL_KEY },
+      });
       const client = apiClient(engine.baseUrl, projectKey);
       fake.setLatency(1_500);
       try {
-        const res = await client.post('/v1/executions?timeoutMs=300', { connectorId: 'resend', actionId: 'sendEmail', input: email });
+        const res = await client.post('/v1/executions?timeoutMs=300', {
+          connectorId: 'resend',
+          actionId: 'sendEmail',
+          input: email,
+        });
         expect(res.status).toBe(504);
         expect(res.body.error.code).toBe('timeout');
         let status = '';
@@ -254,7 +394,15 @@ describe('HTTP contract', () => {
       } finally {
         fake.setLatency(0);
       }
-      expect((await client.post('/v1/executions?timeoutMs=999999', { connectorId: 'resend', actionId: 'sendEmail', input: email })).status).toBe(400);
+      expect(
+        (
+          await client.post('/v1/executions?timeoutMs=999999', {
+            connectorId: 'resend',
+            actionId: 'sendEmail',
+            input: email,
+          })
+        ).status,
+      ).toBe(400);
     });
   });
 
@@ -264,7 +412,10 @@ describe('HTTP contract', () => {
     expect(res.body.actions.map((a: { id: string }) => a.id)).toEqual(['sendEmail', 'sendBatch', 'listDomains']);
     const send = res.body.actions[0];
     expect(send.sideEffects).toBe('write');
-    expect(send.inputSchema).toMatchObject({ type: 'object', required: expect.arrayContaining(['from', 'to', 'subject']) });
+    expect(send.inputSchema).toMatchObject({
+      type: 'object',
+      required: expect.arrayContaining(['from', 'to', 'subject']),
+    });
     expect((await anon.get('/v1/connectors/nope')).body.error.code).toBe('unknown_connector');
   });
 });

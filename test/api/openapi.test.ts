@@ -1,10 +1,10 @@
+import { readFileSync } from 'node:fs';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
-import { statusByCode } from '../../shared/errors.ts';
 import { OPENAPI_DOC, openApiText } from '../../scripts/generate-docs.ts';
+import { statusByCode } from '../../shared/errors.ts';
 import { declaredRoutes, routeKey } from '../fuzz/route-table.ts';
-import { startEngine, type Engine } from '../support/engine.ts';
+import { type Engine, startEngine } from '../support/engine.ts';
 import { apiClient } from '../support/http.ts';
 import { responseProblem } from '../support/openapi-conformance.ts';
 
@@ -40,7 +40,9 @@ describe('OpenAPI document', () => {
 
   it('documents every route the api declares, and no route it does not serve', () => {
     const documented = new Set(
-      Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((method) => `${method.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ':$1')}`)),
+      Object.entries(doc.paths).flatMap(([path, ops]) =>
+        Object.keys(ops).map((method) => `${method.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ':$1')}`),
+      ),
     );
     const declared = declaredRoutes().map(routeKey);
     expect(declared.filter((r) => !documented.has(r))).toEqual([]);
@@ -52,9 +54,12 @@ describe('OpenAPI document', () => {
   it('names every error code, and the Idempotency-Key, Prefer, Retry-After and X-Request-Id headers', () => {
     const text = JSON.stringify(doc);
     for (const code of Object.keys(statusByCode)) expect(text, code).toContain(`"${code}"`);
-    for (const header of ['Idempotency-Key', 'Prefer', 'Retry-After', 'X-Request-Id']) expect(text, header).toContain(`"${header}"`);
+    for (const header of ['Idempotency-Key', 'Prefer', 'Retry-After', 'X-Request-Id'])
+      expect(text, header).toContain(`"${header}"`);
     const execute = doc.paths['/v1/executions']!.post!.responses;
-    expect(Object.keys(execute)).toEqual(expect.arrayContaining(['200', '202', '400', '401', '404', '409', '422', '429', '502', '503', '504']));
+    expect(Object.keys(execute)).toEqual(
+      expect.arrayContaining(['200', '202', '400', '401', '404', '409', '422', '429', '502', '503', '504']),
+    );
     expect(JSON.stringify(execute['429'])).toContain('Retry-After');
   });
 
@@ -64,12 +69,20 @@ describe('OpenAPI document', () => {
     expect(created.status).toBe(201);
     const headers = created.headers;
     expect(responseProblem('POST', '/v1/projects', 201, headers, created.body)).toBeUndefined();
-    expect(responseProblem('POST', '/v1/projects', 201, headers, { ...created.body, internalNote: 'x' })).toMatch(/internalNote/);
-    expect(responseProblem('POST', '/v1/projects', 201, headers, { ...created.body, createdAt: 'yesterday' })).toMatch(/date-time/);
+    expect(responseProblem('POST', '/v1/projects', 201, headers, { ...created.body, internalNote: 'x' })).toMatch(
+      /internalNote/,
+    );
+    expect(responseProblem('POST', '/v1/projects', 201, headers, { ...created.body, createdAt: 'yesterday' })).toMatch(
+      /date-time/,
+    );
     expect(responseProblem('POST', '/v1/projects', 418, headers, {})).toMatch(/not documented/);
-    expect(responseProblem('POST', '/v1/projects', 400, headers, { error: { code: 'timeout', message: 'x' } })).toMatch(/enum|allowed/);
+    expect(responseProblem('POST', '/v1/projects', 400, headers, { error: { code: 'timeout', message: 'x' } })).toMatch(
+      /enum|allowed/,
+    );
     // The catch-all 404 of an unknown route is fine; a 200 from one is not.
-    expect(responseProblem('GET', '/v1/nothing', 404, headers, { error: { code: 'not_found', message: 'No route.' } })).toBeUndefined();
+    expect(
+      responseProblem('GET', '/v1/nothing', 404, headers, { error: { code: 'not_found', message: 'No route.' } }),
+    ).toBeUndefined();
     expect(responseProblem('GET', '/v1/nothing', 200, headers, {})).toMatch(/not in the OpenAPI document/);
   });
 

@@ -1,6 +1,6 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEngine, type Engine } from '../support/engine.ts';
+import { type Engine, startEngine } from '../support/engine.ts';
 import { launchChromium, newContext, screenshot, watchProblems } from './browser.ts';
 
 /** /docs in a real browser: Swagger UI renders the served document under the page's CSP, with no error. */

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 
 /**
  * Debian's Chromium driven by playwright-core: no browser download, so it runs on a fresh CI machine
@@ -10,8 +10,12 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 export function launchChromium(): Promise<Browser> {
-  if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install chromium; .ci/run does)`);
-  return chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+  if (!fs.existsSync(CHROMIUM))
+    throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install chromium; .ci/run does)`);
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  });
 }
 
 /** A fresh browser profile (its own cookies) with a fixed viewport, so screenshots are comparable. */
@@ -26,7 +30,8 @@ export async function newContext(browser: Browser): Promise<BrowserContext> {
 export function watchProblems(page: Page): string[] {
   const problems: string[] = [];
   page.on('console', (m) => {
-    if (m.type() === 'error' && !/Failed to load resource: the server responded with a status of 40[14]/.test(m.text())) problems.push(m.text());
+    if (m.type() === 'error' && !/Failed to load resource: the server responded with a status of 40[14]/.test(m.text()))
+      problems.push(m.text());
   });
   page.on('pageerror', (e) => problems.push(String(e)));
   return problems;
@@ -37,7 +42,10 @@ export function watchScriptBytes(page: Page): () => number {
   let total = 0;
   page.on('response', (res) => {
     if (res.request().resourceType() !== 'script') return;
-    void res.body().then((b) => (total += gzipSync(b).length), () => {});
+    void res.body().then(
+      (b) => (total += gzipSync(b).length),
+      () => {},
+    );
   });
   return () => total;
 }

@@ -1,11 +1,11 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb, type Db } from '../../shared/db/database.ts';
-import { RESEND_FAKE_FULL_KEY, startResendFake, type ResendFake } from '../fakes/resend/resend-fake.ts';
-import { startSlackFake, type SlackFake } from '../fakes/slack/slack-fake.ts';
+import { RESEND_FAKE_FULL_KEY, type ResendFake, startResendFake } from '../fakes/resend/resend-fake.ts';
+import { type SlackFake, startSlackFake } from '../fakes/slack/slack-fake.ts';
+import { type Engine, startEngine } from '../support/engine.ts';
+import { type ApiClient, apiClient } from '../support/http.ts';
 import { slackFakeEnv } from '../support/oauth-env.ts';
-import { startEngine, type Engine } from '../support/engine.ts';
-import { apiClient, type ApiClient } from '../support/http.ts';
 import { launchChromium, newContext, screenshot, watchProblems, watchScriptBytes } from './browser.ts';
 
 /**
@@ -42,11 +42,17 @@ describe('connect page in Chromium', () => {
   });
 
   async function newSession(endUserId: string, extra: Record<string, unknown> = {}) {
-    const res = await admin.post('/v1/connect-sessions', { projectId, allowedConnectors: ['resend', 'slack'], endUser: { id: endUserId, displayName: 'Ada Lovelace' }, ...extra });
+    const res = await admin.post('/v1/connect-sessions', {
+      projectId,
+      allowedConnectors: ['resend', 'slack'],
+      endUser: { id: endUserId, displayName: 'Ada Lovelace' },
+      ...extra,
+    });
     expect(res.status).toBe(201);
     return res.body as { id: string; token: string; connectUrl: string };
   }
-  const connectionsOf = async (endUserId: string) => (await admin.get(`/v1/connections?externalId=${endUserId}`)).body.data as Array<Record<string, unknown>>;
+  const connectionsOf = async (endUserId: string) =>
+    (await admin.get(`/v1/connections?externalId=${endUserId}`)).body.data as Array<Record<string, unknown>>;
 
   it('an end user connects Resend with a key: tested, Active, bound to the project; under 200 KB of JS', async () => {
     const session = await newSession('user-resend');
@@ -66,8 +72,16 @@ describe('connect page in Chromium', () => {
     await screenshot(page, 'connect-active');
 
     const [conn] = await connectionsOf('user-resend');
-    expect(conn).toMatchObject({ connectorId: 'resend', displayName: 'Ada’s Resend', status: 'active', projectIds: [projectId] });
-    expect((await admin.get(`/v1/connect-sessions/${session.id}`)).body).toMatchObject({ status: 'completed', connectionId: conn!.id });
+    expect(conn).toMatchObject({
+      connectorId: 'resend',
+      displayName: 'Ada’s Resend',
+      status: 'active',
+      projectIds: [projectId],
+    });
+    expect((await admin.get(`/v1/connect-sessions/${session.id}`)).body).toMatchObject({
+      status: 'completed',
+      connectionId: conn!.id,
+    });
     expect(problems).toEqual([]);
     expect(scriptBytes()).toBeGreaterThan(1000);
     expect(scriptBytes()).toBeLessThan(200 * 1024);
@@ -112,14 +126,23 @@ describe('connect page in Chromium', () => {
     await page.getByRole('heading', { name: 'Slack is connected' }).waitFor();
     await screenshot(page, 'connect-slack-done');
     const [conn] = await connectionsOf('user-slack');
-    expect(conn).toMatchObject({ connectorId: 'slack', status: 'active', projectIds: [projectId], displayName: 'Slack (Ada Lovelace)' });
+    expect(conn).toMatchObject({
+      connectorId: 'slack',
+      status: 'active',
+      projectIds: [projectId],
+      displayName: 'Slack (Ada Lovelace)',
+    });
     expect(problems).toEqual([]);
     await context.close();
   });
 
   it('expired and made-up links get a clear page, never a stack trace', async () => {
     const expired = await newSession('user-expired');
-    await db.updateTable('connect_sessions').set({ expires_at: new Date(Date.now() - 60_000) }).where('id', '=', expired.id).execute();
+    await db
+      .updateTable('connect_sessions')
+      .set({ expires_at: new Date(Date.now() - 60_000) })
+      .where('id', '=', expired.id)
+      .execute();
     const context = await newContext(browser);
     const page = await context.newPage();
     await page.goto(expired.connectUrl);

@@ -1,7 +1,7 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RESEND_FAKE_FULL_KEY, startResendFake, type ResendFake } from '../fakes/resend/resend-fake.ts';
-import { startEngine, type Engine } from '../support/engine.ts';
+import { RESEND_FAKE_FULL_KEY, type ResendFake, startResendFake } from '../fakes/resend/resend-fake.ts';
+import { type Engine, startEngine } from '../support/engine.ts';
 import { apiClient } from '../support/http.ts';
 import { launchChromium, newContext, screenshot, watchProblems, watchScriptBytes } from './browser.ts';
 
@@ -51,7 +51,9 @@ describe('operator console in Chromium', () => {
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('navigation', { name: 'Sections' }).waitFor();
     // A string, so it runs in the page (this file is type-checked without the DOM's types).
-    const stored = await page.evaluate<string>('JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }) + document.cookie');
+    const stored = await page.evaluate<string>(
+      'JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }) + document.cookie',
+    );
     expect(stored).not.toContain(engine.workspaceKey);
     expect((await context.cookies()).map((c) => c.value).join()).not.toContain(engine.workspaceKey);
     const kb = scriptBytes() / 1024;
@@ -102,7 +104,12 @@ describe('operator console in Chromium', () => {
     await page.getByRole('region', { name: 'Project: Storefront' }).waitFor();
     await page.getByLabel('Bind a connection').selectOption({ label: 'Shop mail (Resend)' });
     await page.getByRole('button', { name: 'Bind', exact: true }).click();
-    await page.getByRole('region', { name: 'Project: Storefront' }).getByRole('listitem').filter({ hasText: 'Shop mail (Resend)' }).getByRole('button', { name: 'Unbind' }).waitFor();
+    await page
+      .getByRole('region', { name: 'Project: Storefront' })
+      .getByRole('listitem')
+      .filter({ hasText: 'Shop mail (Resend)' })
+      .getByRole('button', { name: 'Unbind' })
+      .waitFor();
     await page.getByRole('button', { name: 'Create project key' }).click();
     projectKey = (await page.getByTestId('shown-once').innerText()).trim();
     expect(projectKey).toMatch(/^ck_/);
@@ -113,9 +120,17 @@ describe('operator console in Chromium', () => {
 
   it('finds an action run through the API in the audit log, with its status and duration', async () => {
     const app = apiClient(engine.baseUrl, projectKey);
-    const ok = await app.post('/v1/executions', { connectorId: 'resend', actionId: 'sendEmail', input: { from: 'shop@example.com', to: ['ada@example.com'], subject: 'Hi', text: 'Hello' } });
+    const ok = await app.post('/v1/executions', {
+      connectorId: 'resend',
+      actionId: 'sendEmail',
+      input: { from: 'shop@example.com', to: ['ada@example.com'], subject: 'Hi', text: 'Hello' },
+    });
     expect(ok.status).toBe(200);
-    const bad = await app.post('/v1/executions', { connectorId: 'resend', actionId: 'sendEmail', input: { from: 'shop@example.com', to: [], subject: 'x', text: 'x' } });
+    const bad = await app.post('/v1/executions', {
+      connectorId: 'resend',
+      actionId: 'sendEmail',
+      input: { from: 'shop@example.com', to: [], subject: 'x', text: 'x' },
+    });
     expect(bad.status).toBeGreaterThanOrEqual(400);
     const inv = (await app.get(`/v1/invocations/${ok.body.invocationId}`)).body;
 

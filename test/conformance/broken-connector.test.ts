@@ -42,7 +42,13 @@ describe('a deliberately broken connector fails the conformance checks', () => {
   it('a documented field the credentials do not have, and a required flag that lies', () => {
     const broken = {
       ...resendConnector,
-      auth: { ...resendConnector.auth, fields: [{ key: 'apiKey', label: 'API key', secret: true, required: false }, { key: 'team', label: 'Team', secret: false, required: true }] },
+      auth: {
+        ...resendConnector.auth,
+        fields: [
+          { key: 'apiKey', label: 'API key', secret: true, required: false },
+          { key: 'team', label: 'Team', secret: false, required: true },
+        ],
+      },
     } as ConnectorDefinition;
     const problems = definitionProblems(broken);
     expect(problems).toContain('auth field team is not in the credentials schema');
@@ -57,7 +63,9 @@ describe('a deliberately broken connector fails the conformance checks', () => {
     expect(definitionProblems(broken)).toContain('errors.byStatus does not say what a bare 401 means');
     // Resend rejects a dead key with 403 invalid_api_key: without its code that is a caller's error, not a dead key.
     const problems = await fakeProblems(broken, resend);
-    expect(problems.some((p) => p.startsWith("the service's answer to dead credentials is classified invalid_request"))).toBe(true);
+    expect(
+      problems.some((p) => p.startsWith("the service's answer to dead credentials is classified invalid_request")),
+    ).toBe(true);
     expect(problems.some((p) => p.startsWith('the credential test does not reject dead credentials'))).toBe(true);
   });
 
@@ -65,40 +73,75 @@ describe('a deliberately broken connector fails the conformance checks', () => {
     const broken = { ...slackConnector, checkResponse: undefined };
     const problems = await fakeProblems(broken, slack);
     // The handler reads a page that is not there: an error inside the engine, not the service's answer.
-    expect(problems).toContain("the service's answer to dead credentials is classified a handler error, not auth_invalid");
-    expect(problems).toContain("the service's answer to a missing permission is classified a handler error, not permission");
+    expect(problems).toContain(
+      "the service's answer to dead credentials is classified a handler error, not auth_invalid",
+    );
+    expect(problems).toContain(
+      "the service's answer to a missing permission is classified a handler error, not permission",
+    );
     expect(problems).toContain('the credential test does not reject dead credentials ({"valid":true})');
   });
 
   it('an output that does not match its schema', async () => {
-    const broken = withAction(resendConnector, 'listDomains', { output: z.object({ domains: z.array(z.object({ id: z.number() })), nextCursor: z.string().nullable() }) });
+    const broken = withAction(resendConnector, 'listDomains', {
+      output: z.object({ domains: z.array(z.object({ id: z.number() })), nextCursor: z.string().nullable() }),
+    });
     const problems = await fakeProblems(broken, resend);
-    expect(problems.some((p) => p.startsWith("listDomains: example 0's output does not fit the output schema: domains.0.id"))).toBe(true);
+    expect(
+      problems.some((p) =>
+        p.startsWith("listDomains: example 0's output does not fit the output schema: domains.0.id"),
+      ),
+    ).toBe(true);
   });
 
   it('an output with a field its schema does not declare', async () => {
     const broken = withAction(resendConnector, 'sendEmail', { output: z.object({}) });
-    expect(await fakeProblems(broken, resend)).toContain("sendEmail: example 0's output has fields the output schema does not declare");
+    expect(await fakeProblems(broken, resend)).toContain(
+      "sendEmail: example 0's output has fields the output schema does not declare",
+    );
   });
 
   it('an action without examples, description or output schema', () => {
-    const broken = withAction(resendConnector, 'listDomains', { examples: [], description: '', output: undefined as unknown as z.ZodType });
+    const broken = withAction(resendConnector, 'listDomains', {
+      examples: [],
+      description: '',
+      output: undefined as unknown as z.ZodType,
+    });
     const problems = definitionProblems(broken);
-    expect(problems).toEqual(expect.arrayContaining(['listDomains: description is empty', 'listDomains: no examples', 'listDomains: no output schema']));
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        'listDomains: description is empty',
+        'listDomains: no examples',
+        'listDomains: no output schema',
+      ]),
+    );
   });
 
   it('an example that does not fit its own input schema', () => {
-    const broken = withAction(resendConnector, 'listDomains', { examples: [{ summary: 'too many', input: { limit: 1000 } }] });
-    expect(definitionProblems(broken).some((p) => p.startsWith('listDomains: example 0 does not fit the input schema: limit'))).toBe(true);
+    const broken = withAction(resendConnector, 'listDomains', {
+      examples: [{ summary: 'too many', input: { limit: 1000 } }],
+    });
+    expect(
+      definitionProblems(broken).some((p) =>
+        p.startsWith('listDomains: example 0 does not fit the input schema: limit'),
+      ),
+    ).toBe(true);
   });
 
   it('a credential test that writes', () => {
-    const broken = { ...resendConnector, credentialTest: { method: 'POST' as const, path: '/emails', json: { to: 'x' } } };
-    expect(definitionProblems(broken)).toContain('credentialTest must be a read without a body (GET, or a body-less POST method call)');
+    const broken = {
+      ...resendConnector,
+      credentialTest: { method: 'POST' as const, path: '/emails', json: { to: 'x' } },
+    };
+    expect(definitionProblems(broken)).toContain(
+      'credentialTest must be a read without a body (GET, or a body-less POST method call)',
+    );
   });
 
   it('an OAuth action that does not say which scopes it needs', () => {
     const broken = withAction(slackConnector, 'listUsers', { scopes: undefined });
-    expect(definitionProblems(broken)).toContain('listUsers: an action of an OAuth connector must list the scopes it needs');
+    expect(definitionProblems(broken)).toContain(
+      'listUsers: an action of an OAuth connector must list the scopes it needs',
+    );
   });
 });

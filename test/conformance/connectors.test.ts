@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectors } from '../../connectors/registry.ts';
 import { definitionProblems, fakeProblems } from './conformance-checks.ts';
-import { loadConformanceFake, type ConformanceFake } from './fake-contract.ts';
+import { type ConformanceFake, loadConformanceFake } from './fake-contract.ts';
 
 /**
  * The connector conformance suite: every registered connector, checked the same way (as kysely's

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectors } from '../../connectors/registry.ts';
 import { apiUrlSetting } from '../../connectors/toolkit/settings.ts';
-import { startEngine, type Engine } from '../support/engine.ts';
-import { apiClient, setUpProject, type ApiClient } from '../support/http.ts';
-import { loadConformanceFake, type ConformanceFake } from './fake-contract.ts';
+import { type Engine, startEngine } from '../support/engine.ts';
+import { type ApiClient, apiClient, setUpProject } from '../support/http.ts';
+import { type ConformanceFake, loadConformanceFake } from './fake-contract.ts';
 
 /**
  * Every registered connector, through the whole engine: the api reaches each fake by the
@@ -44,12 +44,19 @@ describe('every connector through the engine', () => {
     it('runs every example through POST /v1/executions, with outputs that fit the output schema', async () => {
       const fake = fakes.get(id);
       expect(fake, `test/fakes/${id}/${id}-fake.ts`).toBeDefined();
-      const { projectKey, connectionStatus } = await setUpProject(admin, { connectorId: id, credentials: fake!.credentials });
+      const { projectKey, connectionStatus } = await setUpProject(admin, {
+        connectorId: id,
+        credentials: fake!.credentials,
+      });
       expect(connectionStatus).toBe('active');
       const project = apiClient(engine.baseUrl, projectKey);
       for (const action of connector.actions) {
         for (const example of action.examples) {
-          const res = await project.post('/v1/executions', { connectorId: id, actionId: action.id, input: example.input });
+          const res = await project.post('/v1/executions', {
+            connectorId: id,
+            actionId: action.id,
+            input: example.input,
+          });
           expect(res.status, `${action.id} (${example.summary}): ${JSON.stringify(res.body)}`).toBe(200);
           const parsed = action.output.safeParse(res.body.output);
           expect(parsed.success, `${action.id}: ${JSON.stringify(res.body.output)}`).toBe(true);
@@ -59,7 +66,11 @@ describe('every connector through the engine', () => {
     });
 
     it('marks a connection with dead credentials broken when it is created', async () => {
-      const res = await admin.post('/v1/connections', { connectorId: id, displayName: 'dead', credentials: fakes.get(id)!.rejectedCredentials });
+      const res = await admin.post('/v1/connections', {
+        connectorId: id,
+        displayName: 'dead',
+        credentials: fakes.get(id)!.rejectedCredentials,
+      });
       expect(res.status).toBe(201);
       expect(res.body).toMatchObject({ status: 'broken' });
     });

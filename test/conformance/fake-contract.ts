@@ -21,12 +21,21 @@ export interface ConformanceFake {
 export type StartConformanceFake = () => Promise<ConformanceFake>;
 
 /** Loads a connector's fake by the naming convention; undefined when there is none. */
-export async function loadConformanceFake(connectorId: string, root = new URL('../fakes/', import.meta.url)): Promise<StartConformanceFake | undefined> {
+export async function loadConformanceFake(
+  connectorId: string,
+  root = new URL('../fakes/', import.meta.url),
+): Promise<StartConformanceFake | undefined> {
   try {
-    const mod = (await import(new URL(`${connectorId}/${connectorId}-fake.ts`, root).href)) as { startConformanceFake?: StartConformanceFake };
+    const mod = (await import(new URL(`${connectorId}/${connectorId}-fake.ts`, root).href)) as {
+      startConformanceFake?: StartConformanceFake;
+    };
     return mod.startConformanceFake;
   } catch (err) {
-    if ((err as { code?: string }).code === 'ERR_MODULE_NOT_FOUND' || /Cannot find module|Failed to load url/.test(String(err))) return undefined;
+    if (
+      (err as { code?: string }).code === 'ERR_MODULE_NOT_FOUND' ||
+      /Cannot find module|Failed to load url/.test(String(err))
+    )
+      return undefined;
     throw err;
   }
 }

@@ -18,7 +18,13 @@ const EXAMPLE = path.join(ROOT, 'test/conformance/new-connector');
 const REGISTRY_LINE = "  (await import('./weather/weather-connector.ts')).weatherConnector,\n";
 
 function run(cwd: string, command: string, args: string[], timeout = 240_000) {
-  const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? os.tmpdir(), CI: 'true', TEST_SERVICES: 'local', NO_COLOR: '1' };
+  const env = {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? os.tmpdir(),
+    CI: 'true',
+    TEST_SERVICES: 'local',
+    NO_COLOR: '1',
+  };
   return spawnSync(command, args, { cwd, env, encoding: 'utf8', timeout, maxBuffer: 64 * 1024 * 1024 });
 }
 
@@ -36,14 +42,21 @@ describe('adding a connector', () => {
       fs.copyFileSync(path.join(ROOT, file), path.join(scratch, file));
     }
     fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(scratch, 'node_modules'), 'dir');
-    for (const args of [['init', '-q'], ['add', '-A'], ['-c', 'user.name=t', '-c', 'user.email=t@example.com', 'commit', '-qm', 'base']]) {
+    for (const args of [
+      ['init', '-q'],
+      ['add', '-A'],
+      ['-c', 'user.name=t', '-c', 'user.email=t@example.com', 'commit', '-qm', 'base'],
+    ]) {
       const git = run(scratch, 'git', args);
       expect(git.status, git.stderr).toBe(0);
     }
 
     // The three edits.
     fs.mkdirSync(path.join(scratch, 'connectors/weather'));
-    fs.copyFileSync(path.join(EXAMPLE, 'weather-connector.ts'), path.join(scratch, 'connectors/weather/weather-connector.ts'));
+    fs.copyFileSync(
+      path.join(EXAMPLE, 'weather-connector.ts'),
+      path.join(scratch, 'connectors/weather/weather-connector.ts'),
+    );
     fs.mkdirSync(path.join(scratch, 'test/fakes/weather'));
     fs.copyFileSync(path.join(EXAMPLE, 'weather-fake.ts'), path.join(scratch, 'test/fakes/weather/weather-fake.ts'));
     const builtins = path.join(scratch, 'connectors/builtins.ts');
@@ -53,8 +66,15 @@ describe('adding a connector', () => {
 
     run(scratch, 'git', ['add', '-A']);
     const stat = run(scratch, 'git', ['diff', '--cached', '--numstat']);
-    const changed = stat.stdout.trim().split('\n').map((l) => l.split('\t'));
-    expect(changed.map((c) => c[2]).sort()).toEqual(['connectors/builtins.ts', 'connectors/weather/weather-connector.ts', 'test/fakes/weather/weather-fake.ts']);
+    const changed = stat.stdout
+      .trim()
+      .split('\n')
+      .map((l) => l.split('\t'));
+    expect(changed.map((c) => c[2]).sort()).toEqual([
+      'connectors/builtins.ts',
+      'connectors/weather/weather-connector.ts',
+      'test/fakes/weather/weather-fake.ts',
+    ]);
     expect(changed.find((c) => c[2] === 'connectors/builtins.ts')!.slice(0, 2)).toEqual(['1', '0']);
 
     const tsc = run(scratch, process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '--noEmit']);

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb, type Db } from '../../shared/db/database.ts';
-import { RESEND_FAKE_FULL_KEY, startResendFake, type ResendFake } from '../fakes/resend/resend-fake.ts';
-import { startSlackFake, type SlackFake } from '../fakes/slack/slack-fake.ts';
+import { RESEND_FAKE_FULL_KEY, type ResendFake, startResendFake } from '../fakes/resend/resend-fake.ts';
+import { type SlackFake, startSlackFake } from '../fakes/slack/slack-fake.ts';
+import { type Engine, startEngine } from '../support/engine.ts';
+import { type ApiClient, apiClient } from '../support/http.ts';
 import { slackFakeEnv } from '../support/oauth-env.ts';
-import { startEngine, type Engine } from '../support/engine.ts';
-import { apiClient, type ApiClient } from '../support/http.ts';
 
 /**
  * Connect sessions over HTTP (docs/connect-pages.md): what the hosted page's API does, without a
@@ -38,7 +38,12 @@ describe('connect sessions', () => {
   });
 
   const newSession = async (body: Record<string, unknown> = {}) => {
-    const res = await admin.post('/v1/connect-sessions', { projectId, allowedConnectors: ['resend', 'slack'], endUser: { id: 'user-42', displayName: 'Ada' }, ...body });
+    const res = await admin.post('/v1/connect-sessions', {
+      projectId,
+      allowedConnectors: ['resend', 'slack'],
+      endUser: { id: 'user-42', displayName: 'Ada' },
+      ...body,
+    });
     expect(res.status).toBe(201);
     return res.body as { id: string; token: string; connectUrl: string; expiresAt: string };
   };
@@ -52,35 +57,63 @@ describe('connect sessions', () => {
     expect(page.status).toBe(200);
     expect(page.body.connectors.map((c: { id: string }) => c.id)).toEqual(['resend', 'slack']);
     expect(page.body.connectors[1]).toMatchObject({ authType: 'oauth2', signIn: true });
-    expect((await admin.get(`/v1/connect-sessions/${s.id}`)).body).toMatchObject({ id: s.id, status: 'pending', connectionId: null });
+    expect((await admin.get(`/v1/connect-sessions/${s.id}`)).body).toMatchObject({
+      id: s.id,
+      status: 'pending',
+      connectionId: null,
+    });
     // The token is no API key, and an API key is no token.
     expect((await apiClient(engine.baseUrl, s.token).get('/v1/projects')).status).toBe(401);
     expect((await admin.get('/v1/connect/session')).status).toBe(401);
   });
 
   it('refuses unregistered redirect URIs, unknown connectors and projects of nobody', async () => {
-    expect((await admin.post('/v1/connect-sessions', { projectId, redirectUri: 'https://evil.example.org/x' })).status).toBe(400);
-    expect((await admin.post('/v1/connect-sessions', { projectId, allowedConnectors: ['nope'] })).body.error.details).toEqual([{ path: 'allowedConnectors[0]', message: 'unknown connector' }]);
-    expect((await admin.post('/v1/connect-sessions', { projectId: 'prj_01aaaaaaaaaaaaaaaaaaaaaaaa' })).status).toBe(404);
+    expect(
+      (await admin.post('/v1/connect-sessions', { projectId, redirectUri: 'https://evil.example.org/x' })).status,
+    ).toBe(400);
+    expect(
+      (await admin.post('/v1/connect-sessions', { projectId, allowedConnectors: ['nope'] })).body.error.details,
+    ).toEqual([{ path: 'allowedConnectors[0]', message: 'unknown connector' }]);
+    expect((await admin.post('/v1/connect-sessions', { projectId: 'prj_01aaaaaaaaaaaaaaaaaaaaaaaa' })).status).toBe(
+      404,
+    );
   });
 
   it('a rejected key is reported with the reason, stores nothing and leaves the link usable; a good key completes it once', async () => {
     const s = await newSession({ redirectUri: 'https://app.example.com/done' });
     const page = apiClient(engine.baseUrl, s.token);
-    const bad = await page.post('/v1/connect/connections', { connectorId: 'resend', credentials: { apiKey: 're_wrong_key_000000' } });
+    const bad = await page.post('/v1/connect/connections', {
+      connectorId: 'resend',
+      credentials: { apiKey: 're_wrong_key_000000' },
+    });
     expect(bad.status).toBe(200);
-    expect(bad.body).toMatchObject({ status: 'broken', statusReason: expect.stringMatching(/^Credentials rejected: .+/), connection: null });
+    expect(bad.body).toMatchObject({
+      status: 'broken',
+      statusReason: expect.stringMatching(/^Credentials rejected: .+/),
+      connection: null,
+    });
     expect((await admin.get('/v1/connections?externalId=user-42')).body.data).toEqual([]);
 
-    expect((await page.post('/v1/connect/connections', { connectorId: 'twilio', credentials: {} })).body.error.code).toBe('unknown_connector');
-    const good = await page.post('/v1/connect/connections', { connectorId: 'resend', credentials: { apiKey: RESEND_FAKE_FULL_KEY } });
+    expect(
+      (await page.post('/v1/connect/connections', { connectorId: 'twilio', credentials: {} })).body.error.code,
+    ).toBe('unknown_connector');
+    const good = await page.post('/v1/connect/connections', {
+      connectorId: 'resend',
+      credentials: { apiKey: RESEND_FAKE_FULL_KEY },
+    });
     expect(good.status).toBe(201);
-    expect(good.body).toMatchObject({ status: 'active', connection: { id: expect.stringMatching(/^conn_/), displayName: 'Resend (Ada)' } });
+    expect(good.body).toMatchObject({
+      status: 'active',
+      connection: { id: expect.stringMatching(/^conn_/), displayName: 'Resend (Ada)' },
+    });
     expect(good.body.redirectTo).toBe(`https://app.example.com/done?connectionId=${good.body.connection.id}`);
     expect(JSON.stringify(good.body)).not.toContain(RESEND_FAKE_FULL_KEY);
     const conn = (await admin.get(`/v1/connections/${good.body.connection.id}`)).body;
     expect(conn).toMatchObject({ status: 'active', externalId: 'user-42', projectIds: [projectId] });
-    expect((await admin.get(`/v1/connect-sessions/${s.id}`)).body).toMatchObject({ status: 'completed', connectionId: conn.id });
+    expect((await admin.get(`/v1/connect-sessions/${s.id}`)).body).toMatchObject({
+      status: 'completed',
+      connectionId: conn.id,
+    });
 
     const again = await page.get('/v1/connect/session');
     expect(again.status).toBe(401);
@@ -90,7 +123,11 @@ describe('connect sessions', () => {
 
   it('expired and forged tokens are refused with their reason', async () => {
     const s = await newSession();
-    await db.updateTable('connect_sessions').set({ expires_at: new Date(Date.now() - 1000) }).where('id', '=', s.id).execute();
+    await db
+      .updateTable('connect_sessions')
+      .set({ expires_at: new Date(Date.now() - 1000) })
+      .where('id', '=', s.id)
+      .execute();
     const expired = await apiClient(engine.baseUrl, s.token).get('/v1/connect/session');
     expect(expired.status).toBe(401);
     expect(expired.body.error.details).toEqual({ reason: 'expired' });
@@ -123,8 +160,16 @@ describe('connect sessions', () => {
     const done = new URL(own.headers.get('location')!, engine.baseUrl);
     expect(done.pathname).toBe('/connect/done');
     const conn = (await admin.get(`/v1/connections/${done.searchParams.get('connectionId')}`)).body;
-    expect(conn).toMatchObject({ connectorId: 'slack', status: 'active', externalId: 'user-42', projectIds: [projectId] });
-    expect((await admin.get(`/v1/connect-sessions/${s.id}`)).body).toMatchObject({ status: 'completed', connectionId: conn.id });
+    expect(conn).toMatchObject({
+      connectorId: 'slack',
+      status: 'active',
+      externalId: 'user-42',
+      projectIds: [projectId],
+    });
+    expect((await admin.get(`/v1/connect-sessions/${s.id}`)).body).toMatchObject({
+      status: 'completed',
+      connectionId: conn.id,
+    });
   });
 
   it('serves the pages with a strict CSP and without framing', async () => {

@@ -5,12 +5,12 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedis, type LocalService } from '../../scripts/lib/local-services.ts';
+import { type LocalService, startRedis } from '../../scripts/lib/local-services.ts';
 import { EXECUTE_QUEUE } from '../../shared/queue/execute-job.ts';
-import { RESEND_FAKE_FULL_KEY, startResendFake, type ResendFake } from '../fakes/resend/resend-fake.ts';
-import { SLACK_FAKE_BOT_TOKEN, startSlackFake, type SlackFake } from '../fakes/slack/slack-fake.ts';
-import { startEngine, waitForLog, type Engine } from '../support/engine.ts';
-import { apiClient, setUpProject, type ApiClient, type ApiResponse } from '../support/http.ts';
+import { RESEND_FAKE_FULL_KEY, type ResendFake, startResendFake } from '../fakes/resend/resend-fake.ts';
+import { SLACK_FAKE_BOT_TOKEN, type SlackFake, startSlackFake } from '../fakes/slack/slack-fake.ts';
+import { type Engine, startEngine, waitForLog } from '../support/engine.ts';
+import { type ApiClient, type ApiResponse, apiClient, setUpProject } from '../support/http.ts';
 
 /**
  * Operating under failure: the api and three workers as OS processes under a mixed load; one
@@ -34,12 +34,24 @@ describe('crash recovery', () => {
     engine = await startEngine({
       mode: 'processes',
       workers: 3,
-      env: { REDIS_URL: redis.url, RESEND_API_URL: resend.url, SLACK_API_URL: `${slack.url}/api`, WORKER_CONCURRENCY: '4', LOG_LEVEL: 'info' },
+      env: {
+        REDIS_URL: redis.url,
+        RESEND_API_URL: resend.url,
+        SLACK_API_URL: `${slack.url}/api`,
+        WORKER_CONCURRENCY: '4',
+        LOG_LEVEL: 'info',
+      },
     });
     await waitForLog(engine, /worker ready/, 3);
     const admin = apiClient(engine.baseUrl, engine.workspaceKey);
-    resendClient = apiClient(engine.baseUrl, (await setUpProject(admin, { connectorId: 'resend', credentials: { apiKey: RESEND_FAKE_FULL_KEY } })).projectKey);
-    slackClient = apiClient(engine.baseUrl, (await setUpProject(admin, { connectorId: 'slack', credentials: { botToken: SLACK_FAKE_BOT_TOKEN } })).projectKey);
+    resendClient = apiClient(
+      engine.baseUrl,
+      (await setUpProject(admin, { connectorId: 'resend', credentials: { apiKey: RESEND_FAKE_FULL_KEY } })).projectKey,
+    );
+    slackClient = apiClient(
+      engine.baseUrl,
+      (await setUpProject(admin, { connectorId: 'slack', credentials: { botToken: SLACK_FAKE_BOT_TOKEN } })).projectKey,
+    );
   }, 120_000);
 
   afterAll(async () => {
@@ -57,16 +69,41 @@ describe('crash recovery', () => {
     const responses: Array<Promise<ApiResponse>> = [];
     const call = (i: number): Promise<ApiResponse> => {
       const async = { prefer: 'respond-async' };
-      const safe = (p: Promise<ApiResponse>) => p.catch((err: Error) => ({ status: 0, headers: new Headers(), body: { error: err.message } }));
+      const safe = (p: Promise<ApiResponse>) =>
+        p.catch((err: Error) => ({ status: 0, headers: new Headers(), body: { error: err.message } }));
       switch (i % 4) {
         case 0:
-          return safe(resendClient.post('/v1/executions', { connectorId: 'resend', actionId: 'sendEmail', input: { from: 'a@example.com', to: 'b@example.com', subject: `mail ${i}`, text: 'x' } }, async));
+          return safe(
+            resendClient.post(
+              '/v1/executions',
+              {
+                connectorId: 'resend',
+                actionId: 'sendEmail',
+                input: { from: 'a@example.com', to: 'b@example.com', subject: `mail ${i}`, text: 'x' },
+              },
+              async,
+            ),
+          );
         case 1:
-          return safe(resendClient.post('/v1/executions', { connectorId: 'resend', actionId: 'listDomains', input: {} }, async));
+          return safe(
+            resendClient.post('/v1/executions', { connectorId: 'resend', actionId: 'listDomains', input: {} }, async),
+          );
         case 2:
-          return safe(slackClient.post('/v1/executions', { connectorId: 'slack', actionId: 'postMessage', input: { channel: 'C0FAKEGEN01', text: `post ${i}` } }, async));
+          return safe(
+            slackClient.post(
+              '/v1/executions',
+              { connectorId: 'slack', actionId: 'postMessage', input: { channel: 'C0FAKEGEN01', text: `post ${i}` } },
+              async,
+            ),
+          );
         default:
-          return safe(resendClient.post('/v1/executions', { connectorId: 'resend', actionId: 'sendEmail', input: { from: 'a@example.com', to: 'b@example.com', subject: `sync ${i}`, text: 'x' } }));
+          return safe(
+            resendClient.post('/v1/executions', {
+              connectorId: 'resend',
+              actionId: 'sendEmail',
+              input: { from: 'a@example.com', to: 'b@example.com', subject: `sync ${i}`, text: 'x' },
+            }),
+          );
       }
     };
 
@@ -92,7 +129,9 @@ describe('crash recovery', () => {
     resend.setLatency(0);
     slack.setLatency(0);
 
-    const accepted = new Set(results.map((r) => r.body?.invocationId as string | undefined).filter((id): id is string => Boolean(id)));
+    const accepted = new Set(
+      results.map((r) => r.body?.invocationId as string | undefined).filter((id): id is string => Boolean(id)),
+    );
     const refused = results.filter((r) => !r.body?.invocationId);
     // Refusals are only the outage's 503s (or connection errors to a restarting dependency), never 5xx with a stack.
     for (const r of refused) expect([0, 503]).toContain(r.status);
@@ -118,7 +157,8 @@ describe('crash recovery', () => {
 
       // No write repeated: one email per Idempotency-Key, one Slack post per call.
       const perKey = new Map<string, number>();
-      for (const e of resend.sentEmails) perKey.set(e.idempotencyKey ?? '', (perKey.get(e.idempotencyKey ?? '') ?? 0) + 1);
+      for (const e of resend.sentEmails)
+        perKey.set(e.idempotencyKey ?? '', (perKey.get(e.idempotencyKey ?? '') ?? 0) + 1);
       expect([...perKey.values()].every((n) => n === 1)).toBe(true);
       const posts = slack.postedMessages.map((p) => String(p.args.text));
       expect(new Set(posts).size).toBe(posts.length);

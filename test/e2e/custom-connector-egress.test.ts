@@ -6,10 +6,10 @@ import { customConnectorDefinition } from '../../connectors/custom/definition-sc
 import type { ActionContext } from '../../connectors/toolkit/connector-definition.ts';
 import { UpstreamClient } from '../../connectors/toolkit/upstream-client.ts';
 import { createEgressGuard, type Resolver } from '../../shared/egress/egress-guard.ts';
-import { ITEMS_FAKE_KEY, startItemsFake, type ItemsFake } from '../fakes/items/items-fake.ts';
-import { startEngine, type Engine } from '../support/engine.ts';
-import { apiClient, type ApiClient } from '../support/http.ts';
 import { itemsDefinition } from '../fakes/items/items-definition.ts';
+import { ITEMS_FAKE_KEY, type ItemsFake, startItemsFake } from '../fakes/items/items-fake.ts';
+import { type Engine, startEngine } from '../support/engine.ts';
+import { type ApiClient, apiClient } from '../support/http.ts';
 
 /** One address of each class the guard refuses (docs/security.md, "Egress"). */
 const REFUSED = [
@@ -49,9 +49,13 @@ describe('custom connectors pass the egress guard', () => {
     fake = await startItemsFake();
     // 127.0.0.2 (also loopback) plays a public service: the operator lists it, and nothing else.
     redirector = createServer((req, res) => {
-      if (req.url === '/v1/me') return res.writeHead(200, { 'content-type': 'application/json' }).end('{"account":"acct_r"}');
+      if (req.url === '/v1/me')
+        return res.writeHead(200, { 'content-type': 'application/json' }).end('{"account":"acct_r"}');
       if (req.url === '/v1/items/here') return res.writeHead(302, { location: '/v1/items/final' }).end();
-      if (req.url === '/v1/items/final') return res.writeHead(200, { 'content-type': 'application/json' }).end('{"item":{"id":"final","name":"Allowed hop"}}');
+      if (req.url === '/v1/items/final')
+        return res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end('{"item":{"id":"final","name":"Allowed hop"}}');
       const target = decodeURIComponent(req.url!.replace('/v1/items/', ''));
       res.writeHead(302, { location: `http://${target}:${fake.port}/v1/items/it_1` }).end();
     });
@@ -68,37 +72,78 @@ describe('custom connectors pass the egress guard', () => {
 
   it('refuses a definition whose base URL or token URL is in any refused address class', async () => {
     for (const [name, host] of REFUSED) {
-      const res = await admin.post('/v1/connectors', { definition: itemsDefinition(`https://${host}:8443`, { id: 'custom-egress' }) });
+      const res = await admin.post('/v1/connectors', {
+        definition: itemsDefinition(`https://${host}:8443`, { id: 'custom-egress' }),
+      });
       expect(res.status, name).toBe(400);
-      expect(res.body.error.details, name).toEqual([{ path: 'definition.baseUrl', message: 'must be an https URL of a public host' }]);
+      expect(res.body.error.details, name).toEqual([
+        { path: 'definition.baseUrl', message: 'must be an https URL of a public host' },
+      ]);
     }
     const oauth = itemsDefinition('https://api.example.com', {
       id: 'custom-egress',
-      auth: { type: 'oauth2', grant: 'authorization_code', authorizeUrl: 'https://example.com/authorize', tokenUrl: 'https://169.254.169.254/token', clientId: 'id', clientSecret: 'secret' },
+      auth: {
+        type: 'oauth2',
+        grant: 'authorization_code',
+        authorizeUrl: 'https://example.com/authorize',
+        tokenUrl: 'https://169.254.169.254/token',
+        clientId: 'id',
+        clientSecret: 'secret',
+      },
     });
     const res = await admin.post('/v1/connectors', { definition: oauth });
     expect(res.status).toBe(400);
     expect(res.body.error.details.map((d: { path: string }) => d.path)).toEqual(['definition.auth.tokenUrl']);
     // Plain http only to a host the operator listed; the listed host itself is accepted.
-    expect((await admin.post('/v1/connectors', { definition: itemsDefinition('http://api.example.com', { id: 'custom-egress' }) })).status).toBe(400);
-    expect((await admin.post('/v1/connectors', { definition: itemsDefinition(redirectorUrl, { id: 'custom-redirects' }) })).status).toBe(201);
+    expect(
+      (
+        await admin.post('/v1/connectors', {
+          definition: itemsDefinition('http://api.example.com', { id: 'custom-egress' }),
+        })
+      ).status,
+    ).toBe(400);
+    expect(
+      (await admin.post('/v1/connectors', { definition: itemsDefinition(redirectorUrl, { id: 'custom-redirects' }) }))
+        .status,
+    ).toBe(201);
   });
 
   it('refuses every redirect to a refused address at call time (literal or local name); an allowed hop is followed', async () => {
     const p = await admin.post('/v1/projects', { displayName: 'egress' });
     const key = await admin.post(`/v1/projects/${p.body.id}/api-keys`, {});
-    const conn = await admin.post('/v1/connections', { connectorId: 'custom-redirects', displayName: 'r', credentials: { apiKey: ITEMS_FAKE_KEY }, projectIds: [p.body.id] });
+    const conn = await admin.post('/v1/connections', {
+      connectorId: 'custom-redirects',
+      displayName: 'r',
+      credentials: { apiKey: ITEMS_FAKE_KEY },
+      projectIds: [p.body.id],
+    });
     expect(conn.body.status).toBe('active');
     const client = apiClient(engine.baseUrl, key.body.key);
     fake.reset();
-    for (const target of ['127.0.0.1', '[::1]', '[::ffff:127.0.0.1]', '[64:ff9b::7f00:1]', 'localhost', '169.254.169.254', '10.0.0.1']) {
-      const res = await client.post('/v1/executions', { connectorId: 'custom-redirects', actionId: 'getItem', input: { id: target } });
+    for (const target of [
+      '127.0.0.1',
+      '[::1]',
+      '[::ffff:127.0.0.1]',
+      '[64:ff9b::7f00:1]',
+      'localhost',
+      '169.254.169.254',
+      '10.0.0.1',
+    ]) {
+      const res = await client.post('/v1/executions', {
+        connectorId: 'custom-redirects',
+        actionId: 'getItem',
+        input: { id: target },
+      });
       expect(res.status, target).toBe(502);
       expect(res.body.error.code, target).toBe('upstream_unavailable');
       expect(res.body.error.message, target).toContain('EGRESS_REFUSED');
     }
     expect(fake.requests).toHaveLength(0);
-    const allowed = await client.post('/v1/executions', { connectorId: 'custom-redirects', actionId: 'getItem', input: { id: 'here' } });
+    const allowed = await client.post('/v1/executions', {
+      connectorId: 'custom-redirects',
+      actionId: 'getItem',
+      input: { id: 'here' },
+    });
     expect(allowed.status, JSON.stringify(allowed.body)).toBe(200);
     expect(allowed.body.output).toEqual({ id: 'final', name: 'Allowed hop' });
   });
@@ -126,7 +171,13 @@ describe('custom connectors: a DNS name that resolves to loopback', () => {
       timeoutMs: 5_000,
       egress: createEgressGuard({ resolve: testDns, allow }),
     });
-    const ctx = { http, fields: {}, invocationId: 'inv_test', idempotencyKey: 'inv_test', saveArtifact: async () => ({ contentType: '', sizeBytes: 0, url: '' }) } as ActionContext;
+    const ctx = {
+      http,
+      fields: {},
+      invocationId: 'inv_test',
+      idempotencyKey: 'inv_test',
+      saveArtifact: async () => ({ contentType: '', sizeBytes: 0, url: '' }),
+    } as ActionContext;
     return connector.actions[0]!.run(ctx, { id: 'it_1' });
   }
 

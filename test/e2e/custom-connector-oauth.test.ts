@@ -3,9 +3,15 @@ import { openCredentials, sealCredentials } from '../../shared/connections/crede
 import { parseKeyring } from '../../shared/crypto/keyring.ts';
 import { Vault } from '../../shared/crypto/vault.ts';
 import { createDb, type Db } from '../../shared/db/database.ts';
-import { NOTES_APP, NOTES_MACHINE, notesDefinition, startNotesFake, type NotesFake } from '../fakes/notes/notes-fake.ts';
-import { startEngine, type Engine } from '../support/engine.ts';
-import { apiClient, type ApiClient } from '../support/http.ts';
+import {
+  NOTES_APP,
+  NOTES_MACHINE,
+  type NotesFake,
+  notesDefinition,
+  startNotesFake,
+} from '../fakes/notes/notes-fake.ts';
+import { type Engine, startEngine } from '../support/engine.ts';
+import { type ApiClient, apiClient } from '../support/http.ts';
 
 /**
  * Custom connectors with OAuth 2, end to end against a provider written for the test: the
@@ -34,12 +40,20 @@ describe('custom connectors with OAuth 2', () => {
     await fake?.close();
   });
 
-  const stored = async (connectionId: string) => openCredentials(vault, await db.selectFrom('connections').selectAll().where('id', '=', connectionId).executeTakeFirstOrThrow());
+  const stored = async (connectionId: string) =>
+    openCredentials(
+      vault,
+      await db.selectFrom('connections').selectAll().where('id', '=', connectionId).executeTakeFirstOrThrow(),
+    );
 
   /** Moves the stored expiry of a connection's token, as if its lifetime were nearly over. */
   async function expireSoon(connectionId: string): Promise<void> {
     const creds = await stored(connectionId);
-    await db.updateTable('connections').set(sealCredentials(vault, connectionId, { ...creds, expiresAt: String(Date.now() + 30_000) })).where('id', '=', connectionId).execute();
+    await db
+      .updateTable('connections')
+      .set(sealCredentials(vault, connectionId, { ...creds, expiresAt: String(Date.now() + 30_000) }))
+      .where('id', '=', connectionId)
+      .execute();
   }
 
   async function projectClient(): Promise<{ projectId: string; client: ApiClient }> {
@@ -74,13 +88,20 @@ describe('custom connectors with OAuth 2', () => {
       const created = await admin.post('/v1/connectors', { definition: notesDefinition(fake.url, auth) });
       seen.push(JSON.stringify(created.body));
       expect(created.status, JSON.stringify(created.body)).toBe(201);
-      expect(created.body).toMatchObject({ id, authType: 'oauth2', definition: { auth: { grant: 'authorization_code', clientId: NOTES_APP.clientId } } });
+      expect(created.body).toMatchObject({
+        id,
+        authType: 'oauth2',
+        definition: { auth: { grant: 'authorization_code', clientId: NOTES_APP.clientId } },
+      });
       expect(created.body.definition.auth.clientSecret).toBeUndefined();
       ({ client, projectId } = await projectClient());
     });
 
     it('connects through the provider: authorize → its redirect → our callback → an active connection', async () => {
-      const started = await admin.post(`/v1/oauth/${id}/authorize`, { displayName: 'My notes', projectIds: [projectId] });
+      const started = await admin.post(`/v1/oauth/${id}/authorize`, {
+        displayName: 'My notes',
+        projectIds: [projectId],
+      });
       expect(started.status, JSON.stringify(started.body)).toBe(200);
       const url = new URL(started.body.authorizeUrl);
       expect(url.origin + url.pathname).toBe(`${fake.url}/oauth/authorize`);
@@ -99,13 +120,28 @@ describe('custom connectors with OAuth 2', () => {
       const connection = (await callback.json()) as { id: string; status: string };
       seen.push(JSON.stringify(connection));
       expect(callback.status, JSON.stringify(connection)).toBe(200);
-      expect(connection).toMatchObject({ connectorId: id, status: 'active', displayName: 'My notes', projectIds: [projectId] });
+      expect(connection).toMatchObject({
+        connectorId: id,
+        status: 'active',
+        displayName: 'My notes',
+        projectIds: [projectId],
+      });
       connectionId = connection.id;
       // The code was exchanged with the workspace's client secret and the PKCE verifier.
-      const exchange = fake.requests.find((r) => r.path === '/oauth/token' && r.form?.grant_type === 'authorization_code')!;
-      expect(exchange.form).toMatchObject({ client_id: NOTES_APP.clientId, client_secret: NOTES_APP.clientSecret, code_verifier: expect.any(String) });
+      const exchange = fake.requests.find(
+        (r) => r.path === '/oauth/token' && r.form?.grant_type === 'authorization_code',
+      )!;
+      expect(exchange.form).toMatchObject({
+        client_id: NOTES_APP.clientId,
+        client_secret: NOTES_APP.clientSecret,
+        code_verifier: expect.any(String),
+      });
       const creds = await stored(connectionId);
-      expect(creds).toMatchObject({ accessToken: expect.stringMatching(/^at_/), refreshToken: expect.stringMatching(/^rt_/), expiresAt: expect.any(String) });
+      expect(creds).toMatchObject({
+        accessToken: expect.stringMatching(/^at_/),
+        refreshToken: expect.stringMatching(/^rt_/),
+        expiresAt: expect.any(String),
+      });
     });
 
     it('executes with the access token as a bearer token', async () => {
@@ -151,7 +187,10 @@ describe('custom connectors with OAuth 2', () => {
       expect(res.status, JSON.stringify(res.body)).toBe(409);
       expect(res.body.error.code).toBe('connection_broken');
       const connection = await admin.get(`/v1/connections/${connectionId}`);
-      expect(connection.body).toMatchObject({ status: 'broken', statusReason: expect.stringContaining('invalid_grant') });
+      expect(connection.body).toMatchObject({
+        status: 'broken',
+        statusReason: expect.stringContaining('invalid_grant'),
+      });
     });
   });
 
@@ -162,10 +201,21 @@ describe('custom connectors with OAuth 2', () => {
     let connectionId: string;
     const tokenRequests = () => fake.tokenRequests.client_credentials ?? 0;
     const connect = (clientSecret: string) =>
-      admin.post('/v1/connections', { connectorId: id, displayName: 'Machine', credentials: { clientId: NOTES_MACHINE.clientId, clientSecret }, projectIds: [projectId] });
+      admin.post('/v1/connections', {
+        connectorId: id,
+        displayName: 'Machine',
+        credentials: { clientId: NOTES_MACHINE.clientId, clientSecret },
+        projectIds: [projectId],
+      });
 
     beforeAll(async () => {
-      const auth = { type: 'oauth2', grant: 'client_credentials', tokenUrl: `${fake.url}/oauth/token`, scopes: ['notes.read', 'notes.write'], clientAuthentication: 'basic' };
+      const auth = {
+        type: 'oauth2',
+        grant: 'client_credentials',
+        tokenUrl: `${fake.url}/oauth/token`,
+        scopes: ['notes.read', 'notes.write'],
+        clientAuthentication: 'basic',
+      };
       const created = await admin.post('/v1/connectors', { definition: notesDefinition(fake.url, auth, { id }) });
       expect(created.status, JSON.stringify(created.body)).toBe(201);
       expect(created.body).toMatchObject({
@@ -181,7 +231,10 @@ describe('custom connectors with OAuth 2', () => {
     it('has no sign-in page', async () => {
       const res = await admin.post(`/v1/oauth/${id}/authorize`, { displayName: 'x' });
       expect(res.status).toBe(404);
-      expect(res.body.error).toMatchObject({ code: 'unknown_connector', message: expect.stringContaining('client id and secret') });
+      expect(res.body.error).toMatchObject({
+        code: 'unknown_connector',
+        message: expect.stringContaining('client id and secret'),
+      });
     });
 
     it('tests the client at creation: a client the token endpoint rejects is broken, a good one active', async () => {
@@ -189,7 +242,10 @@ describe('custom connectors with OAuth 2', () => {
       const rejected = await connect('not-the-secret-0000000000');
       seen.push(JSON.stringify(rejected.body));
       expect(rejected.status, JSON.stringify(rejected.body)).toBe(201);
-      expect(rejected.body).toMatchObject({ status: 'broken', statusReason: expect.stringContaining('invalid_client') });
+      expect(rejected.body).toMatchObject({
+        status: 'broken',
+        statusReason: expect.stringContaining('invalid_client'),
+      });
       expect(fake.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['POST /oauth/token']);
       await admin.delete(`/v1/connections/${rejected.body.id}`);
 
@@ -197,16 +253,28 @@ describe('custom connectors with OAuth 2', () => {
       const created = await connect(NOTES_MACHINE.clientSecret);
       seen.push(JSON.stringify(created.body));
       expect(created.status, JSON.stringify(created.body)).toBe(201);
-      expect(created.body).toMatchObject({ status: 'active', credentialsHint: { clientId: NOTES_MACHINE.clientId, clientSecret: '…6789' } });
+      expect(created.body).toMatchObject({
+        status: 'active',
+        credentialsHint: { clientId: NOTES_MACHINE.clientId, clientSecret: '…6789' },
+      });
       connectionId = created.body.id;
       // The token request: the client as HTTP Basic, the definition's scopes; then the credential test with the token.
       const [tokenRequest, probe] = fake.requests;
-      expect(tokenRequest).toMatchObject({ path: '/oauth/token', form: { grant_type: 'client_credentials', scope: 'notes.read notes.write' } });
-      expect(tokenRequest!.headers.authorization).toBe(`Basic ${Buffer.from(`${NOTES_MACHINE.clientId}:${NOTES_MACHINE.clientSecret}`).toString('base64')}`);
+      expect(tokenRequest).toMatchObject({
+        path: '/oauth/token',
+        form: { grant_type: 'client_credentials', scope: 'notes.read notes.write' },
+      });
+      expect(tokenRequest!.headers.authorization).toBe(
+        `Basic ${Buffer.from(`${NOTES_MACHINE.clientId}:${NOTES_MACHINE.clientSecret}`).toString('base64')}`,
+      );
       expect(tokenRequest!.form?.client_secret).toBeUndefined();
       const creds = await stored(connectionId);
       expect(probe).toMatchObject({ path: '/api/me', headers: { authorization: `Bearer ${creds.accessToken}` } });
-      expect(creds).toMatchObject({ clientId: NOTES_MACHINE.clientId, clientSecret: NOTES_MACHINE.clientSecret, accessToken: expect.stringMatching(/^at_/) });
+      expect(creds).toMatchObject({
+        clientId: NOTES_MACHINE.clientId,
+        clientSecret: NOTES_MACHINE.clientSecret,
+        accessToken: expect.stringMatching(/^at_/),
+      });
     });
 
     it('answers 502 and stores nothing when the token endpoint cannot give a verdict', async () => {
@@ -267,7 +335,9 @@ describe('custom connectors with OAuth 2', () => {
       const broken = await admin.get(`/v1/connections/${connectionId}`);
       expect(broken.body).toMatchObject({ status: 'broken', statusReason: expect.stringContaining('invalid_client') });
 
-      const updated = await admin.patch(`/v1/connections/${connectionId}`, { credentials: { clientId: NOTES_MACHINE.clientId, clientSecret: 'rotated-secret-0123456789' } });
+      const updated = await admin.patch(`/v1/connections/${connectionId}`, {
+        credentials: { clientId: NOTES_MACHINE.clientId, clientSecret: 'rotated-secret-0123456789' },
+      });
       expect(updated.body).toMatchObject({ status: 'active' });
       expect((await run(client, id, 'listNotes')).status).toBe(200);
     });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RESEND_FAKE_FULL_KEY, startResendFake, type ResendFake } from '../fakes/resend/resend-fake.ts';
-import { startEngine, type Engine } from '../support/engine.ts';
-import { apiClient, setUpProject, type ApiClient } from '../support/http.ts';
+import { RESEND_FAKE_FULL_KEY, type ResendFake, startResendFake } from '../fakes/resend/resend-fake.ts';
+import { type Engine, startEngine } from '../support/engine.ts';
+import { type ApiClient, apiClient, setUpProject } from '../support/http.ts';
 
 /** A busy project never delays another project's calls. */
 describe('fairness between projects', () => {
@@ -12,7 +12,9 @@ describe('fairness between projects', () => {
   beforeAll(async () => {
     fake = await startResendFake({ rateLimitPerSecond: 100_000 });
     // A's limit of 600 a minute is above Resend's default ceiling (300).
-    engine = await startEngine({ env: { RESEND_API_URL: fake.url, WORKER_CONCURRENCY: '8', RESEND_RATE_LIMIT_PER_MINUTE: '600' } });
+    engine = await startEngine({
+      env: { RESEND_API_URL: fake.url, WORKER_CONCURRENCY: '8', RESEND_RATE_LIMIT_PER_MINUTE: '600' },
+    });
     admin = apiClient(engine.baseUrl, engine.workspaceKey);
   });
   afterAll(async () => {
@@ -26,7 +28,13 @@ describe('fairness between projects', () => {
     const ids: string[] = [];
     for (let i = 0; i < count; i += 100) {
       const batch = await Promise.all(
-        Array.from({ length: Math.min(100, count - i) }, () => client.post('/v1/executions', { connectorId: 'resend', actionId: 'listDomains', input: {} }, { prefer: 'respond-async' })),
+        Array.from({ length: Math.min(100, count - i) }, () =>
+          client.post(
+            '/v1/executions',
+            { connectorId: 'resend', actionId: 'listDomains', input: {} },
+            { prefer: 'respond-async' },
+          ),
+        ),
       );
       for (const r of batch) {
         expect(r.status).toBe(202);
@@ -48,11 +56,16 @@ describe('fairness between projects', () => {
     fake.setLatency(40);
     try {
       await flood(clientA, 2_000);
-      const pendingA = async () => (await admin.get(`/v1/invocations?projectId=${a.projectId}&status=queued&limit=100`)).body.data.length;
+      const pendingA = async () =>
+        (await admin.get(`/v1/invocations?projectId=${a.projectId}&status=queued&limit=100`)).body.data.length;
 
       for (let i = 0; i < 5; i++) {
         const started = Date.now();
-        const res = await clientB.post('/v1/executions', { connectorId: 'resend', actionId: 'sendEmail', input: email });
+        const res = await clientB.post('/v1/executions', {
+          connectorId: 'resend',
+          actionId: 'sendEmail',
+          input: email,
+        });
         expect(res.status).toBe(200);
         // Not behind A's queue: that would take seconds.
         expect(Date.now() - started).toBeLessThan(1_500);

@@ -1,18 +1,18 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import type { z } from 'zod';
 import {
   GMAIL_FAKE_MESSAGES,
   GMAIL_SCOPES,
   GOOGLE_FAKE_ACCESS_TOKEN,
   GOOGLE_FAKE_SEND_ONLY_TOKEN,
   GOOGLE_FAKE_USER,
-  startGoogleFake,
   type GoogleFake,
+  startGoogleFake,
 } from '../fakes/google/google-fake.ts';
 import { decodeWords, header, leaves, parseMime } from '../fakes/google/mime.ts';
-import { expectPublishedShape, publishedOutputSchemas, runAction, type Mode } from '../support/actions.ts';
-import { startEngine, type Engine } from '../support/engine.ts';
-import { apiClient, setUpProject, type ApiClient } from '../support/http.ts';
+import { expectPublishedShape, type Mode, publishedOutputSchemas, runAction } from '../support/actions.ts';
+import { type Engine, startEngine } from '../support/engine.ts';
+import { type ApiClient, apiClient, setUpProject } from '../support/http.ts';
 
 /**
  * Every Gmail action through HTTP → queue → worker → the Google fake, sync and async, with the
@@ -31,7 +31,10 @@ describe('Gmail connector end to end (access token)', () => {
     fake = await startGoogleFake();
     engine = await startEngine({ env: { GMAIL_API_URL: fake.url } });
     admin = apiClient(engine.baseUrl, engine.workspaceKey);
-    const setup = await setUpProject(admin, { connectorId: 'gmail', credentials: { accessToken: GOOGLE_FAKE_ACCESS_TOKEN } });
+    const setup = await setUpProject(admin, {
+      connectorId: 'gmail',
+      credentials: { accessToken: GOOGLE_FAKE_ACCESS_TOKEN },
+    });
     expect(setup.connectionStatus).toBe('active');
     client = apiClient(engine.baseUrl, setup.projectKey);
     const catalog = await apiClient(engine.baseUrl).get('/v1/connectors/gmail');
@@ -98,9 +101,15 @@ describe('Gmail connector end to end (access token)', () => {
       expect(header(mime, 'Subject')).toMatch(/^=\?UTF-8\?B\?/);
       expect(header(mime, 'MIME-Version')).toBe('1.0');
       expect(mime.mimeType).toBe('multipart/alternative');
-      expect(mime.parts.map((p) => `${p.mimeType}; ${p.params.charset}`)).toEqual(['text/plain; UTF-8', 'text/html; UTF-8']);
+      expect(mime.parts.map((p) => `${p.mimeType}; ${p.params.charset}`)).toEqual([
+        'text/plain; UTF-8',
+        'text/html; UTF-8',
+      ]);
       // Text in canonical form: CRLF line ends.
-      expect(mime.parts.map((p) => p.body.toString('utf8'))).toEqual(['Plain: 3 résultats\r\nSecond line', '<p>HTML: 3 <b>résultats</b></p>']);
+      expect(mime.parts.map((p) => p.body.toString('utf8'))).toEqual([
+        'Plain: 3 résultats\r\nSecond line',
+        '<p>HTML: 3 <b>résultats</b></p>',
+      ]);
       expect(header(mime, 'In-Reply-To')).toBeUndefined();
 
       const sent = fake.gmail.sent[0]!;
@@ -129,23 +138,49 @@ describe('Gmail connector end to end (access token)', () => {
     });
 
     it('listMessages sends q, repeated labelIds and maxResults, and pages with nextCursor (null on the last page)', async () => {
-      const first = await run(mode, 'listMessages', { query: 'from:grace@example.com', labelIds: ['INBOX', 'CATEGORY_PERSONAL'], limit: 1 });
+      const first = await run(mode, 'listMessages', {
+        query: 'from:grace@example.com',
+        labelIds: ['INBOX', 'CATEGORY_PERSONAL'],
+        limit: 1,
+      });
       const request = requestsTo('/gmail/v1/users/me/messages')[0]!;
       expect(request.method).toBe('GET');
       expect(request.headers.authorization).toBe(`Bearer ${GOOGLE_FAKE_ACCESS_TOKEN}`);
-      expect(request.rawQuery).toBe('q=from%3Agrace%40example.com&labelIds=INBOX&labelIds=CATEGORY_PERSONAL&maxResults=1');
-      expect(first).toEqual({ messages: [{ id: GMAIL_FAKE_MESSAGES.welcome, threadId: GMAIL_FAKE_MESSAGES.welcome }], nextCursor: null, resultSizeEstimate: 1 });
+      expect(request.rawQuery).toBe(
+        'q=from%3Agrace%40example.com&labelIds=INBOX&labelIds=CATEGORY_PERSONAL&maxResults=1',
+      );
+      expect(first).toEqual({
+        messages: [{ id: GMAIL_FAKE_MESSAGES.welcome, threadId: GMAIL_FAKE_MESSAGES.welcome }],
+        nextCursor: null,
+        resultSizeEstimate: 1,
+      });
 
       const page1 = await run(mode, 'listMessages', { labelIds: ['INBOX'], limit: 3 });
-      expect(page1.messages.map((m: { id: string }) => m.id)).toEqual([GMAIL_FAKE_MESSAGES.thread, GMAIL_FAKE_MESSAGES.unicode, GMAIL_FAKE_MESSAGES.invoice]);
+      expect(page1.messages.map((m: { id: string }) => m.id)).toEqual([
+        GMAIL_FAKE_MESSAGES.thread,
+        GMAIL_FAKE_MESSAGES.unicode,
+        GMAIL_FAKE_MESSAGES.invoice,
+      ]);
       expect(page1.nextCursor).toEqual(expect.any(String));
       const page2 = await run(mode, 'listMessages', { labelIds: ['INBOX'], limit: 3, cursor: page1.nextCursor });
-      expect(new URLSearchParams(requestsTo('/gmail/v1/users/me/messages').at(-1)!.rawQuery).get('pageToken')).toBe(page1.nextCursor);
-      expect(page2).toEqual({ messages: [{ id: GMAIL_FAKE_MESSAGES.welcome, threadId: GMAIL_FAKE_MESSAGES.welcome }], nextCursor: null, resultSizeEstimate: 4 });
+      expect(new URLSearchParams(requestsTo('/gmail/v1/users/me/messages').at(-1)!.rawQuery).get('pageToken')).toBe(
+        page1.nextCursor,
+      );
+      expect(page2).toEqual({
+        messages: [{ id: GMAIL_FAKE_MESSAGES.welcome, threadId: GMAIL_FAKE_MESSAGES.welcome }],
+        nextCursor: null,
+        resultSizeEstimate: 4,
+      });
 
       // An empty result has no `messages` on the wire: the output still has the list.
-      expect(await run(mode, 'listMessages', { query: 'no-message-says-this' })).toEqual({ messages: [], nextCursor: null, resultSizeEstimate: 0 });
-      expect(new URLSearchParams(requestsTo('/gmail/v1/users/me/messages').at(-1)!.rawQuery).get('maxResults')).toBe('100');
+      expect(await run(mode, 'listMessages', { query: 'no-message-says-this' })).toEqual({
+        messages: [],
+        nextCursor: null,
+        resultSizeEstimate: 0,
+      });
+      expect(new URLSearchParams(requestsTo('/gmail/v1/users/me/messages').at(-1)!.rawQuery).get('maxResults')).toBe(
+        '100',
+      );
     });
 
     it('getMessage reads format=full and decodes headers (RFC 2047) and bodies (base64url, quoted-printable, ISO-8859-1)', async () => {
@@ -176,19 +211,42 @@ describe('Gmail connector end to end (access token)', () => {
       });
 
       const welcome = await run(mode, 'getMessage', { id: GMAIL_FAKE_MESSAGES.welcome });
-      expect(welcome).toMatchObject({ text: "Hi Ada, it's great to have you on the team!", html: "<p>Hi Ada, it's great to have you on the <b>team</b>!</p>", snippet: 'Hi Ada, it&#39;s great to have you on the team!' });
-      expect(welcome.headers).toMatchObject({ from: 'Grace Hopper <grace@example.com>', to: `Ada Lovelace <${GOOGLE_FAKE_USER}>`, subject: 'Welcome aboard' });
+      expect(welcome).toMatchObject({
+        text: "Hi Ada, it's great to have you on the team!",
+        html: "<p>Hi Ada, it's great to have you on the <b>team</b>!</p>",
+        snippet: 'Hi Ada, it&#39;s great to have you on the team!',
+      });
+      expect(welcome.headers).toMatchObject({
+        from: 'Grace Hopper <grace@example.com>',
+        to: `Ada Lovelace <${GOOGLE_FAKE_USER}>`,
+        subject: 'Welcome aboard',
+      });
 
       // A PDF attachment next to the text is left out of the bodies.
       const invoice = await run(mode, 'getMessage', { id: GMAIL_FAKE_MESSAGES.invoice });
-      expect(invoice).toMatchObject({ text: 'Your invoice for May is attached. Total: $42.00 EUR.', html: null, headers: { cc: 'accounts@example.com' } });
+      expect(invoice).toMatchObject({
+        text: 'Your invoice for May is attached. Total: $42.00 EUR.',
+        html: null,
+        headers: { cc: 'accounts@example.com' },
+      });
     });
   });
 
   it('the message it sends reads back through getMessage with the same headers and bodies', async () => {
-    const sent = await run('sync', 'sendEmail', { to: 'Ærøskøbing Ferry <ferry@example.dk>', subject: 'Sejltider – sommer', text: 'Afgang 09:05', html: '<b>Afgang</b> 09:05' });
+    const sent = await run('sync', 'sendEmail', {
+      to: 'Ærøskøbing Ferry <ferry@example.dk>',
+      subject: 'Sejltider – sommer',
+      text: 'Afgang 09:05',
+      html: '<b>Afgang</b> 09:05',
+    });
     const read = await run('sync', 'getMessage', { id: sent.id });
-    expect(read).toMatchObject({ id: sent.id, labelIds: ['SENT'], text: 'Afgang 09:05', html: '<b>Afgang</b> 09:05', headers: { from: GOOGLE_FAKE_USER, to: 'Ærøskøbing Ferry <ferry@example.dk>', subject: 'Sejltider – sommer' } });
+    expect(read).toMatchObject({
+      id: sent.id,
+      labelIds: ['SENT'],
+      text: 'Afgang 09:05',
+      html: '<b>Afgang</b> 09:05',
+      headers: { from: GOOGLE_FAKE_USER, to: 'Ærøskøbing Ferry <ferry@example.dk>', subject: 'Sejltider – sommer' },
+    });
   });
 
   it('never repeats a send after a 5xx or a dropped connection (Gmail does not dedupe), and retries one Google refused with 429', async () => {
@@ -198,7 +256,10 @@ describe('Gmail connector end to end (access token)', () => {
     expect(failed.status).toBe(502);
     expect(failed.body.error).toMatchObject({ code: 'upstream_error', details: { status: 503, code: 'UNAVAILABLE' } });
     expect(requestsTo(SEND)).toHaveLength(1);
-    expect((await client.get(`/v1/invocations/${failed.body.invocationId}`)).body).toMatchObject({ status: 'failed', attempts: 1 });
+    expect((await client.get(`/v1/invocations/${failed.body.invocationId}`)).body).toMatchObject({
+      status: 'failed',
+      attempts: 1,
+    });
 
     fake.dropNextConnections(1, { afterProcessing: true });
     const dropped = await client.post('/v1/executions', { connectorId: 'gmail', actionId: 'sendEmail', input });
@@ -216,23 +277,49 @@ describe('Gmail connector end to end (access token)', () => {
 
   it("retries a read after a 503 and after Gmail's 403 rateLimitExceeded", async () => {
     fake.failNext(1, 503);
-    const afterOutage = await client.post('/v1/executions', { connectorId: 'gmail', actionId: 'listMessages', input: {} });
+    const afterOutage = await client.post('/v1/executions', {
+      connectorId: 'gmail',
+      actionId: 'listMessages',
+      input: {},
+    });
     expect(afterOutage.status).toBe(200);
     fake.rateLimitNext(1, { api: 'gmail', shape: 403 });
-    const afterLimit = await client.post('/v1/executions', { connectorId: 'gmail', actionId: 'getMessage', input: { id: GMAIL_FAKE_MESSAGES.welcome } });
+    const afterLimit = await client.post('/v1/executions', {
+      connectorId: 'gmail',
+      actionId: 'getMessage',
+      input: { id: GMAIL_FAKE_MESSAGES.welcome },
+    });
     expect(afterLimit.status).toBe(200);
     expect((await client.get(`/v1/invocations/${afterLimit.body.invocationId}`)).body.attempts).toBe(2);
     expect(requestsTo('/gmail/v1/users/me/messages')).toHaveLength(2);
   });
 
   it('keeps a send-only connection active: it sends, and a read is a 403 for the caller, not a broken connection', async () => {
-    const setup = await setUpProject(admin, { connectorId: 'gmail', credentials: { accessToken: GOOGLE_FAKE_SEND_ONLY_TOKEN } });
+    const setup = await setUpProject(admin, {
+      connectorId: 'gmail',
+      credentials: { accessToken: GOOGLE_FAKE_SEND_ONLY_TOKEN },
+    });
     expect(setup.connectionStatus).toBe('active'); // the profile probe's 403 proves the token authenticates
     const sendOnly = apiClient(engine.baseUrl, setup.projectKey);
-    expect((await sendOnly.post('/v1/executions', { connectorId: 'gmail', actionId: 'sendEmail', input: { to: 'a@example.com', subject: 's', text: 't' } })).status).toBe(200);
+    expect(
+      (
+        await sendOnly.post('/v1/executions', {
+          connectorId: 'gmail',
+          actionId: 'sendEmail',
+          input: { to: 'a@example.com', subject: 's', text: 't' },
+        })
+      ).status,
+    ).toBe(200);
     const read = await sendOnly.post('/v1/executions', { connectorId: 'gmail', actionId: 'listMessages', input: {} });
     expect(read.status).toBe(502);
-    expect(read.body.error).toMatchObject({ code: 'upstream_error', details: { status: 403, code: 'ACCESS_TOKEN_SCOPE_INSUFFICIENT', message: 'Request had insufficient authentication scopes.' } });
+    expect(read.body.error).toMatchObject({
+      code: 'upstream_error',
+      details: {
+        status: 403,
+        code: 'ACCESS_TOKEN_SCOPE_INSUFFICIENT',
+        message: 'Request had insufficient authentication scopes.',
+      },
+    });
     expect((await admin.get(`/v1/connections/${setup.connectionId}`)).body.status).toBe('active');
   });
 
@@ -242,10 +329,20 @@ describe('Gmail connector end to end (access token)', () => {
     const setup = await setUpProject(admin, { connectorId: 'gmail', credentials: { accessToken: token } });
     expect(setup.connectionStatus).toBe('active');
     fake.invalidateAccessToken(token);
-    const res = await apiClient(engine.baseUrl, setup.projectKey).post('/v1/executions', { connectorId: 'gmail', actionId: 'listMessages', input: {} });
+    const res = await apiClient(engine.baseUrl, setup.projectKey).post('/v1/executions', {
+      connectorId: 'gmail',
+      actionId: 'listMessages',
+      input: {},
+    });
     expect(res.status).toBe(409);
-    expect(res.body.error).toMatchObject({ code: 'connection_broken', details: { status: 401, code: 'UNAUTHENTICATED' } });
-    expect((await admin.get(`/v1/connections/${setup.connectionId}`)).body).toMatchObject({ status: 'broken', statusReason: expect.stringContaining('invalid authentication credentials') });
+    expect(res.body.error).toMatchObject({
+      code: 'connection_broken',
+      details: { status: 401, code: 'UNAUTHENTICATED' },
+    });
+    expect((await admin.get(`/v1/connections/${setup.connectionId}`)).body).toMatchObject({
+      status: 'broken',
+      statusReason: expect.stringContaining('invalid authentication credentials'),
+    });
   });
 
   it('answers 400 invalid_input, before calling Gmail, for a bad address, a header injection, no body or no recipient', async () => {
@@ -265,7 +362,11 @@ describe('Gmail connector end to end (access token)', () => {
     await bad({ to: 'grace@example.com', subject: 's' }, 'text');
     await bad({ subject: 's', text: 't' }, 'to');
     await bad({ ...base, inReplyTo: 'no-angle-brackets@example.com' }, 'inReplyTo');
-    const list = await client.post('/v1/executions', { connectorId: 'gmail', actionId: 'listMessages', input: { limit: 501 } });
+    const list = await client.post('/v1/executions', {
+      connectorId: 'gmail',
+      actionId: 'listMessages',
+      input: { limit: 501 },
+    });
     expect(list.status).toBe(400);
     expect(fake.requests).toHaveLength(0);
   });

@@ -8,13 +8,13 @@ import {
   GMAIL_SCOPES,
   GOOGLE_FAKE_CLIENT_ID,
   GOOGLE_FAKE_CLIENT_SECRET,
+  type GoogleFake,
   SHEETS_FAKE_ORDERS_ID,
   SHEETS_SCOPES,
   startGoogleFake,
-  type GoogleFake,
 } from '../fakes/google/google-fake.ts';
-import { startEngine, type Engine } from '../support/engine.ts';
-import { apiClient, type ApiClient } from '../support/http.ts';
+import { type Engine, startEngine } from '../support/engine.ts';
+import { type ApiClient, apiClient } from '../support/http.ts';
 
 /**
  * Google sign-in end to end, for Gmail and Sheets on the one shared Google OAuth client:
@@ -61,7 +61,11 @@ describe('Google OAuth for Gmail and Sheets', () => {
   const callbackUrl = () => `${engine.baseUrl}/v1/oauth/callback`;
 
   /** Starts an authorization and checks the URL the user is sent to. */
-  async function start(connectorId: 'gmail' | 'googlesheets', body: Record<string, unknown>, scopes: string[]): Promise<{ url: URL; state: string }> {
+  async function start(
+    connectorId: 'gmail' | 'googlesheets',
+    body: Record<string, unknown>,
+    scopes: string[],
+  ): Promise<{ url: URL; state: string }> {
     const started = await admin.post(`/v1/oauth/${connectorId}/authorize`, body);
     expect(started.status, JSON.stringify(started.body)).toBe(200);
     const url = new URL(started.body.authorizeUrl);
@@ -90,32 +94,59 @@ describe('Google OAuth for Gmail and Sheets', () => {
     return fetch(back, { redirect: 'manual' });
   }
 
-  const stored = async (connectionId: string) => openCredentials(vault, await db.selectFrom('connections').selectAll().where('id', '=', connectionId).executeTakeFirstOrThrow());
+  const stored = async (connectionId: string) =>
+    openCredentials(
+      vault,
+      await db.selectFrom('connections').selectAll().where('id', '=', connectionId).executeTakeFirstOrThrow(),
+    );
 
   /** Moves the stored expiry of a connection's access token, as if its hour were nearly over. */
   async function expireSoon(connectionId: string): Promise<void> {
     const creds = await stored(connectionId);
-    await db.updateTable('connections').set(sealCredentials(vault, connectionId, { ...creds, expiresAt: String(Date.now() + 30_000) })).where('id', '=', connectionId).execute();
+    await db
+      .updateTable('connections')
+      .set(sealCredentials(vault, connectionId, { ...creds, expiresAt: String(Date.now() + 30_000) }))
+      .where('id', '=', connectionId)
+      .execute();
   }
 
-  const send = (text: string) => project.post('/v1/executions', { connectorId: 'gmail', actionId: 'sendEmail', input: { to: 'grace@example.com', subject: 'OAuth', text } });
-  const list = () => project.post('/v1/executions', { connectorId: 'gmail', actionId: 'listMessages', input: { limit: 5 } });
+  const send = (text: string) =>
+    project.post('/v1/executions', {
+      connectorId: 'gmail',
+      actionId: 'sendEmail',
+      input: { to: 'grace@example.com', subject: 'OAuth', text },
+    });
+  const list = () =>
+    project.post('/v1/executions', { connectorId: 'gmail', actionId: 'listMessages', input: { limit: 5 } });
 
   let gmailConnectionId: string;
 
   it('signs in to Gmail: consent page, callback, PKCE-checked code exchange, an active connection with an hour-long token', async () => {
-    const { url } = await start('gmail', { displayName: 'Ada Gmail', projectIds: [projectId] }, [GMAIL_SCOPES.send, GMAIL_SCOPES.readonly]);
+    const { url } = await start('gmail', { displayName: 'Ada Gmail', projectIds: [projectId] }, [
+      GMAIL_SCOPES.send,
+      GMAIL_SCOPES.readonly,
+    ]);
     const before = Date.now();
     const callback = await consent(url);
     expect(callback.status).toBe(200);
     const connection = (await callback.json()) as { id: string };
-    expect(connection).toMatchObject({ connectorId: 'gmail', status: 'active', displayName: 'Ada Gmail', projectIds: [projectId] });
+    expect(connection).toMatchObject({
+      connectorId: 'gmail',
+      status: 'active',
+      displayName: 'Ada Gmail',
+      projectIds: [projectId],
+    });
     gmailConnectionId = connection.id;
 
     // The exchange: client credentials in the form body, the code verifier the fake checked.
     const exchange = fake.tokenRequests.find((r) => r.grantType === 'authorization_code')!;
     expect(exchange).toMatchObject({ clientAuth: 'body', status: 200 });
-    expect(exchange.form).toMatchObject({ client_id: GOOGLE_FAKE_CLIENT_ID, client_secret: GOOGLE_FAKE_CLIENT_SECRET, redirect_uri: callbackUrl(), code_verifier: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/) });
+    expect(exchange.form).toMatchObject({
+      client_id: GOOGLE_FAKE_CLIENT_ID,
+      client_secret: GOOGLE_FAKE_CLIENT_SECRET,
+      redirect_uri: callbackUrl(),
+      code_verifier: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/),
+    });
     expect(fake.codeExchanges).toBe(1);
 
     const creds = await stored(gmailConnectionId);
@@ -131,19 +162,32 @@ describe('Google OAuth for Gmail and Sheets', () => {
   });
 
   it('signs in to Sheets with the same Google client, asking only for the Sheets scopes', async () => {
-    const { url } = await start('googlesheets', { displayName: 'Ada Sheets', projectIds: [projectId] }, [SHEETS_SCOPES.spreadsheets, SHEETS_SCOPES.readonly]);
+    const { url } = await start('googlesheets', { displayName: 'Ada Sheets', projectIds: [projectId] }, [
+      SHEETS_SCOPES.spreadsheets,
+      SHEETS_SCOPES.readonly,
+    ]);
     const callback = await consent(url);
     expect(callback.status).toBe(200);
     const connection = (await callback.json()) as { id: string; status: string };
     expect(connection.status).toBe('active');
-    const res = await project.post('/v1/executions', { connectorId: 'googlesheets', actionId: 'getValues', input: { spreadsheetId: SHEETS_FAKE_ORDERS_ID, range: 'Orders!A1:B1' } });
+    const res = await project.post('/v1/executions', {
+      connectorId: 'googlesheets',
+      actionId: 'getValues',
+      input: { spreadsheetId: SHEETS_FAKE_ORDERS_ID, range: 'Orders!A1:B1' },
+    });
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     expect(res.body.output.values).toEqual([['Date', 'Order']]);
-    expect(fake.accessTokenInfo((await stored(connection.id)).accessToken!)!.scopes).toEqual([SHEETS_SCOPES.spreadsheets, SHEETS_SCOPES.readonly]);
+    expect(fake.accessTokenInfo((await stored(connection.id)).accessToken!)!.scopes).toEqual([
+      SHEETS_SCOPES.spreadsheets,
+      SHEETS_SCOPES.readonly,
+    ]);
   });
 
   it('refuses the callback when the verifier does not match the challenge (the fake checks PKCE)', async () => {
-    const { url, state } = await start('gmail', { displayName: 'Tampered' }, [GMAIL_SCOPES.send, GMAIL_SCOPES.readonly]);
+    const { url, state } = await start('gmail', { displayName: 'Tampered' }, [
+      GMAIL_SCOPES.send,
+      GMAIL_SCOPES.readonly,
+    ]);
     // Another verifier than the one the challenge was made from, stored with the state.
     await db
       .updateTable('oauth_states')
@@ -156,7 +200,11 @@ describe('Google OAuth for Gmail and Sheets', () => {
     const body = (await callback.json()) as { error: { code: string; message: string } };
     expect(body.error.code).toBe('invalid_input');
     expect(body.error.message).toContain('invalid_grant');
-    expect(fake.tokenRequests.at(-1)).toMatchObject({ grantType: 'authorization_code', status: 400, error: 'invalid_grant' });
+    expect(fake.tokenRequests.at(-1)).toMatchObject({
+      grantType: 'authorization_code',
+      status: 400,
+      error: 'invalid_grant',
+    });
     expect((await admin.get('/v1/connections?connectorId=gmail&limit=100')).body.data.length).toBe(before);
   });
 
@@ -171,7 +219,11 @@ describe('Google OAuth for Gmail and Sheets', () => {
 
     const refresh = fake.tokenRequests.filter((r) => r.grantType === 'refresh_token').at(-1)!;
     expect(refresh).toMatchObject({ clientAuth: 'body', status: 200 });
-    expect(refresh.form).toMatchObject({ refresh_token: refreshToken, client_id: GOOGLE_FAKE_CLIENT_ID, client_secret: GOOGLE_FAKE_CLIENT_SECRET });
+    expect(refresh.form).toMatchObject({
+      refresh_token: refreshToken,
+      client_id: GOOGLE_FAKE_CLIENT_ID,
+      client_secret: GOOGLE_FAKE_CLIENT_SECRET,
+    });
     // Google answered no refresh token: the stored one is kept, the access token and expiry move.
     const after = await stored(gmailConnectionId);
     expect(after.refreshToken).toBe(refreshToken);
@@ -191,7 +243,10 @@ describe('Google OAuth for Gmail and Sheets', () => {
     // The send Google refused did nothing, so running it again sends exactly once.
     expect(fake.gmail.sent.length - sentBefore).toBe(1);
     const sends = fake.requests.filter((r) => r.path === '/gmail/v1/users/me/messages/send').slice(-2);
-    expect(sends.map((r) => r.headers.authorization)).toEqual([`Bearer ${accessToken}`, `Bearer ${(await stored(gmailConnectionId)).accessToken}`]);
+    expect(sends.map((r) => r.headers.authorization)).toEqual([
+      `Bearer ${accessToken}`,
+      `Bearer ${(await stored(gmailConnectionId)).accessToken}`,
+    ]);
     expect((await admin.get(`/v1/connections/${gmailConnectionId}`)).body.status).toBe('active');
   });
 
@@ -210,7 +265,11 @@ describe('Google OAuth for Gmail and Sheets', () => {
     const res = await send('after revocation');
     expect(res.status).toBe(409);
     expect(res.body.error.code).toBe('connection_broken');
-    expect(fake.tokenRequests.at(-1)).toMatchObject({ grantType: 'refresh_token', status: 400, error: 'invalid_grant' });
+    expect(fake.tokenRequests.at(-1)).toMatchObject({
+      grantType: 'refresh_token',
+      status: 400,
+      error: 'invalid_grant',
+    });
     const connection = await admin.get(`/v1/connections/${gmailConnectionId}`);
     expect(connection.body).toMatchObject({ status: 'broken', statusReason: expect.stringContaining('invalid_grant') });
   });
@@ -222,7 +281,10 @@ describe('Google OAuth for Gmail and Sheets', () => {
     const { url } = await start('gmail', { displayName: 'Denied' }, [GMAIL_SCOPES.send, GMAIL_SCOPES.readonly]);
     const denied = await consent(url);
     expect(denied.status).toBe(400);
-    expect(((await denied.json()) as { error: { code: string; message: string } }).error).toMatchObject({ code: 'invalid_input', message: expect.stringContaining('access_denied') });
+    expect(((await denied.json()) as { error: { code: string; message: string } }).error).toMatchObject({
+      code: 'invalid_input',
+      message: expect.stringContaining('access_denied'),
+    });
     expect(await count()).toBe(before);
   });
 });

@@ -3,8 +3,8 @@ import http from 'node:http';
 import net from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RESEND_FAKE_FULL_KEY, startResendFake, type ResendFake } from '../fakes/resend/resend-fake.ts';
-import { startEngine, waitForLog, type Engine } from '../support/engine.ts';
+import { RESEND_FAKE_FULL_KEY, type ResendFake, startResendFake } from '../fakes/resend/resend-fake.ts';
+import { type Engine, startEngine, waitForLog } from '../support/engine.ts';
 import { apiClient, setUpProject } from '../support/http.ts';
 
 /**
@@ -86,7 +86,9 @@ function requestFrom(
         timeout: options.timeoutMs ?? 30_000,
         headers: {
           ...(options.key ? { authorization: `Bearer ${options.key}` } : {}),
-          ...(options.body !== undefined ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(options.body) } : {}),
+          ...(options.body !== undefined
+            ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(options.body) }
+            : {}),
         },
       },
       (res) => {
@@ -111,7 +113,8 @@ function requestFrom(
 
 const email = { from: 'orders@example.com', to: 'ada@example.com', subject: 'Big' };
 /** An execution body of about `bytes` bytes, real content (not whitespace), so parsing it costs what it weighs. */
-const bigExecution = (bytes: number) => JSON.stringify({ connectorId: 'resend', actionId: 'sendEmail', input: { ...email, text: 'x'.repeat(bytes - 200) } });
+const bigExecution = (bytes: number) =>
+  JSON.stringify({ connectorId: 'resend', actionId: 'sendEmail', input: { ...email, text: 'x'.repeat(bytes - 200) } });
 
 /** An engine with these settings, the Resend fake, and a project key bound to a Resend connection. */
 async function startAbusedEngine(mode: 'processes' | 'in-process', env: Record<string, string>) {
@@ -119,7 +122,10 @@ async function startAbusedEngine(mode: 'processes' | 'in-process', env: Record<s
   const engine = await startEngine({ mode, env: { RESEND_API_URL: fake.url, ...env } });
   await waitForLog(engine, /worker ready/);
   const admin = apiClient(engine.baseUrl, engine.workspaceKey);
-  const { projectKey } = await setUpProject(admin, { connectorId: 'resend', credentials: { apiKey: RESEND_FAKE_FULL_KEY } });
+  const { projectKey } = await setUpProject(admin, {
+    connectorId: 'resend',
+    credentials: { apiKey: RESEND_FAKE_FULL_KEY },
+  });
   return { fake, engine, port: Number(new URL(engine.baseUrl).port), projectKey };
 }
 
@@ -144,21 +150,28 @@ describe('the api under abuse: processes, short timeouts', () => {
     await fake?.close();
   });
 
-  it.each(['/v1/executions', '/v1/mcp', '/v1/projects'])('answers a bad key on %s with 401 before the client has sent its 1 MiB body', async (path) => {
-    const raw = await rawSocket(port);
-    raw.socket.write(postHeaders(madeUpKey('early'), MiB, path) + '{"connectorId":"resend","input":{"text":"');
-    // The rest of the body is never sent: the answer must not wait for it.
-    expect(await until(() => raw.received().includes('\r\n\r\n{'), 5_000), `answered before the body was sent; got ${JSON.stringify(raw.received())}`).toBe(true);
-    expect(raw.received()).toMatch(/^HTTP\/1\.1 401 /);
-    expect(raw.received()).toMatch(/\r\nconnection: close\r\n/i);
-    expect(raw.received()).toContain('"code":"unauthenticated"');
-    // And the connection is closed rather than left to read the rest.
-    expect(await Promise.race([raw.closed, new Promise((r) => setTimeout(() => r('open'), 5_000))])).not.toBe('open');
-  });
+  it.each(['/v1/executions', '/v1/mcp', '/v1/projects'])(
+    'answers a bad key on %s with 401 before the client has sent its 1 MiB body',
+    async (path) => {
+      const raw = await rawSocket(port);
+      raw.socket.write(postHeaders(madeUpKey('early'), MiB, path) + '{"connectorId":"resend","input":{"text":"');
+      // The rest of the body is never sent: the answer must not wait for it.
+      expect(
+        await until(() => raw.received().includes('\r\n\r\n{'), 5_000),
+        `answered before the body was sent; got ${JSON.stringify(raw.received())}`,
+      ).toBe(true);
+      expect(raw.received()).toMatch(/^HTTP\/1\.1 401 /);
+      expect(raw.received()).toMatch(/\r\nconnection: close\r\n/i);
+      expect(raw.received()).toContain('"code":"unauthenticated"');
+      // And the connection is closed rather than left to read the rest.
+      expect(await Promise.race([raw.closed, new Promise((r) => setTimeout(() => r('open'), 5_000))])).not.toBe('open');
+    },
+  );
 
   it('holds 100 stalled sockets with made-up keys without buffering their bodies, and closes every stalled socket in time', async () => {
     // Warm up, then measure.
-    for (let i = 0; i < 5; i++) await fetch(`${engine.baseUrl}/v1/invocations`, { headers: { authorization: `Bearer ${madeUpKey(i)}` } });
+    for (let i = 0; i < 5; i++)
+      await fetch(`${engine.baseUrl}/v1/invocations`, { headers: { authorization: `Bearer ${madeUpKey(i)}` } });
     const before = rssMiB(pid);
     const peak = sampleRss(pid);
     const body = Buffer.alloc(MiB - 1, 'x'); // all of a 1 MiB body but its last byte
@@ -174,13 +187,21 @@ describe('the api under abuse: processes, short timeouts', () => {
     const headerStalls = await Promise.all(
       Array.from({ length: 5 }, async () => {
         const raw = await rawSocket(port);
-        raw.socket.write(`POST /v1/executions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${madeUpKey('h')}\r\n`);
+        raw.socket.write(
+          `POST /v1/executions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${madeUpKey('h')}\r\n`,
+        );
         return raw;
       }),
     );
-    const closedIn = await Promise.all([...sockets, ...headerStalls].map((s) => Promise.race([s.closed, new Promise<number>((r) => setTimeout(() => r(Infinity), 15_000))])));
+    const closedIn = await Promise.all(
+      [...sockets, ...headerStalls].map((s) =>
+        Promise.race([s.closed, new Promise<number>((r) => setTimeout(() => r(Infinity), 15_000))]),
+      ),
+    );
     const grownMiB = peak.stop() - before;
-    console.log(`[abuse] 100 stalled 1 MiB bodies with made-up keys: api RSS ${before.toFixed(0)} MiB before, +${grownMiB.toFixed(1)} MiB at peak, ${rssMiB(pid).toFixed(0)} MiB after`);
+    console.log(
+      `[abuse] 100 stalled 1 MiB bodies with made-up keys: api RSS ${before.toFixed(0)} MiB before, +${grownMiB.toFixed(1)} MiB at peak, ${rssMiB(pid).toFixed(0)} MiB after`,
+    );
 
     // Every body socket was answered 401 and closed; none waited for the request timeout (8 s).
     for (const raw of sockets) expect(raw.received()).toMatch(/^HTTP\/1\.1 401 /);
@@ -194,16 +215,27 @@ describe('the api under abuse: processes, short timeouts', () => {
   it('closes a connection whose body stops arriving, even with a valid key', async () => {
     const raw = await rawSocket(port);
     raw.socket.write(postHeaders(projectKey, 1000) + '{"connectorId":');
-    const closedIn = await Promise.race([raw.closed, new Promise<number>((r) => setTimeout(() => r(Infinity), 15_000))]);
+    const closedIn = await Promise.race([
+      raw.closed,
+      new Promise<number>((r) => setTimeout(() => r(Infinity), 15_000)),
+    ]);
     // HTTP_BODY_IDLE_TIMEOUT_MS is 1.5 s; the whole-request timeout (8 s) would come later.
     expect(closedIn).toBeLessThan(6_000);
   }, 20_000);
 
   it('logs an upstream_error 502 without a stack, on a request line with one request id', async () => {
-    fake.failNext(1, { status: 403, name: 'validation_error', message: 'You can only send testing emails to your own email address' });
+    fake.failNext(1, {
+      status: 403,
+      name: 'validation_error',
+      message: 'You can only send testing emails to your own email address',
+    });
     const res = await fetch(`${engine.baseUrl}/v1/executions`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${projectKey}`, 'content-type': 'application/json', 'x-request-id': 'req-abuse-502' },
+      headers: {
+        authorization: `Bearer ${projectKey}`,
+        'content-type': 'application/json',
+        'x-request-id': 'req-abuse-502',
+      },
       body: JSON.stringify({ connectorId: 'resend', actionId: 'sendEmail', input: { ...email, text: 'hi' } }),
     });
     expect(res.status).toBe(502);
@@ -216,13 +248,21 @@ describe('the api under abuse: processes, short timeouts', () => {
     expect(lines).toHaveLength(1);
     const line = JSON.parse(lines[0]!);
     expect(lines[0]!.match(/req-abuse-502/g)).toHaveLength(1);
-    expect(line).toMatchObject({ reqId: 'req-abuse-502', res: { statusCode: 502 }, errorCode: 'upstream_error', level: 40 });
+    expect(line).toMatchObject({
+      reqId: 'req-abuse-502',
+      res: { statusCode: 502 },
+      errorCode: 'upstream_error',
+      level: 40,
+    });
     expect(line.req).toEqual({ method: 'POST', path: '/v1/executions' });
     expect(lines[0]).not.toMatch(/stack|"err"/);
     // An ordinary request line has its id once too.
     await fetch(`${engine.baseUrl}/v1/connectors`, { headers: { 'x-request-id': 'req-abuse-200' } });
     await waitForLog(engine, /"service":"api"[^\n]*req-abuse-200/);
-    const ok = engine.logs().split('\n').find((l) => l.includes('req-abuse-200'))!;
+    const ok = engine
+      .logs()
+      .split('\n')
+      .find((l) => l.includes('req-abuse-200'))!;
     expect(ok.match(/req-abuse-200/g)).toHaveLength(1);
   });
 
@@ -319,15 +359,23 @@ describe('per-address limits: connections, failed keys, body budget (in-process)
       await locker.query('BEGIN');
       await locker.query('LOCK TABLE api_keys IN ACCESS EXCLUSIVE MODE');
       const control = requestFrom('127.0.0.5', port, { path: '/v1/invocations', key: madeUpKey('control') });
-      const throttled = await requestFrom(from, port, { path: '/v1/invocations', key: madeUpKey('t5'), timeoutMs: 2_500 });
+      const throttled = await requestFrom(from, port, {
+        path: '/v1/invocations',
+        key: madeUpKey('t5'),
+        timeoutMs: 2_500,
+      });
       expect(throttled.status).toBe(429);
       expect(throttled.body.error.code).toBe('rate_limited');
       expect(Number(throttled.headers['retry-after'])).toBeGreaterThanOrEqual(1);
       expect(Number(throttled.headers['retry-after'])).toBeLessThanOrEqual(3);
       // A valid key from the throttled address waits out the window too (telling it apart needs the lookup).
-      expect((await requestFrom(from, port, { path: '/v1/invocations', key: projectKey, timeoutMs: 2_500 })).status).toBe(429);
+      expect(
+        (await requestFrom(from, port, { path: '/v1/invocations', key: projectKey, timeoutMs: 2_500 })).status,
+      ).toBe(429);
       // The control, from an address that is not throttled, is stuck behind the lock: lookups do wait.
-      expect(await Promise.race([control.then(() => 'answered'), new Promise((r) => setTimeout(() => r('waiting'), 300))])).toBe('waiting');
+      expect(
+        await Promise.race([control.then(() => 'answered'), new Promise((r) => setTimeout(() => r('waiting'), 300))]),
+      ).toBe('waiting');
       await locker.query('ROLLBACK');
       expect((await control).status).toBe(401);
     } finally {
@@ -348,7 +396,12 @@ describe('per-address limits: connections, failed keys, body budget (in-process)
     fake.setLatency(2_000);
     try {
       const body = bigExecution(MiB - 64);
-      const calls = Array.from({ length: 5 }, (_, i) => requestFrom('127.0.0.7', port, { method: 'POST', path: '/v1/executions', key: projectKey, body }).then((r) => ({ i, ...r })));
+      const calls = Array.from({ length: 5 }, (_, i) =>
+        requestFrom('127.0.0.7', port, { method: 'POST', path: '/v1/executions', key: projectKey, body }).then((r) => ({
+          i,
+          ...r,
+        })),
+      );
       await new Promise((r) => setTimeout(r, 500));
       // While they are in flight, a declared 1 MiB body is refused before any of it is sent.
       const raw = await rawSocket(port, '127.0.0.8');
@@ -371,7 +424,12 @@ describe('per-address limits: connections, failed keys, body budget (in-process)
       fake.setLatency(0);
     }
     // Released when the responses are done: a new call fits again.
-    const again = await requestFrom('127.0.0.7', port, { method: 'POST', path: '/v1/executions', key: projectKey, body: bigExecution(MiB - 64) });
+    const again = await requestFrom('127.0.0.7', port, {
+      method: 'POST',
+      path: '/v1/executions',
+      key: projectKey,
+      body: bigExecution(MiB - 64),
+    });
     expect(again.status).toBe(200);
   }, 60_000);
 });

@@ -1,9 +1,14 @@
 import type { KyselyPlugin } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb, type Db } from '../../shared/db/database.ts';
-import { newId } from '../../shared/ids.ts';
 import { GroupCommit } from '../../shared/db/group-commit.ts';
-import { completeInvocations, insertQueuedInvocations, type InvocationOutcome, type QueuedInvocation } from '../../shared/invocations/invocation-store.ts';
+import { newId } from '../../shared/ids.ts';
+import {
+  completeInvocations,
+  type InvocationOutcome,
+  insertQueuedInvocations,
+  type QueuedInvocation,
+} from '../../shared/invocations/invocation-store.ts';
 import { createTestDatabase, type TestDatabase } from '../support/services.ts';
 
 /** Counts the statements sent through a Kysely instance. */
@@ -20,7 +25,8 @@ function counted(db: Db): { db: Db; statements: () => number } {
 }
 
 /** The worker's group commit of completions. */
-const completionsOf = (db: Db) => new GroupCommit<{ id: string; outcome: InvocationOutcome }>((items) => completeInvocations(db, items));
+const completionsOf = (db: Db) =>
+  new GroupCommit<{ id: string; outcome: InvocationOutcome }>((items) => completeInvocations(db, items));
 
 describe('recording invocation outcomes', () => {
   let database: TestDatabase;
@@ -28,7 +34,9 @@ describe('recording invocation outcomes', () => {
   const workspaceId = 'ws_completions';
   const projectId = 'prj_completions';
 
-  async function insertRunning(overrides: { status?: 'running' | 'queued' | 'succeeded'; duration_ms?: number | null } = {}): Promise<string> {
+  async function insertRunning(
+    overrides: { status?: 'running' | 'queued' | 'succeeded'; duration_ms?: number | null } = {},
+  ): Promise<string> {
     const id = newId('invocation');
     await db
       .insertInto('invocations')
@@ -48,7 +56,11 @@ describe('recording invocation outcomes', () => {
   }
 
   const row = (id: string) =>
-    db.selectFrom('invocations').select(['status', 'output', 'error_code', 'error_message', 'error_details', 'duration_ms', 'finished_at']).where('id', '=', id).executeTakeFirstOrThrow();
+    db
+      .selectFrom('invocations')
+      .select(['status', 'output', 'error_code', 'error_message', 'error_details', 'duration_ms', 'finished_at'])
+      .where('id', '=', id)
+      .executeTakeFirstOrThrow();
 
   beforeAll(async () => {
     database = await createTestDatabase();
@@ -68,12 +80,23 @@ describe('recording invocation outcomes', () => {
     const alreadyDone = await insertRunning({ status: 'succeeded' });
     await completeInvocations(db, [
       { id: ok, outcome: { output: { id: 'email-1', text: 'nul \u0000 here' }, durationMs: 21 } },
-      { id: failed, outcome: { failure: { code: 'upstream_error', message: 'bad \u0000 gateway', details: { status: 502 } }, durationMs: 5 } },
+      {
+        id: failed,
+        outcome: {
+          failure: { code: 'upstream_error', message: 'bad \u0000 gateway', details: { status: 502 } },
+          durationMs: 5,
+        },
+      },
       { id: withoutDuration, outcome: { failure: { code: 'internal_error', message: 'refused' }, durationMs: null } },
       { id: alreadyDone, outcome: { output: { overwritten: true }, durationMs: 1 } },
     ]);
 
-    expect(await row(ok)).toMatchObject({ status: 'succeeded', output: { id: 'email-1', text: 'nul \uFFFD here' }, error_code: null, duration_ms: 21 });
+    expect(await row(ok)).toMatchObject({
+      status: 'succeeded',
+      output: { id: 'email-1', text: 'nul \uFFFD here' },
+      error_code: null,
+      duration_ms: 21,
+    });
     expect((await row(ok)).finished_at).toBeInstanceOf(Date);
     expect(await row(failed)).toMatchObject({
       status: 'failed',
@@ -83,7 +106,12 @@ describe('recording invocation outcomes', () => {
       error_details: { status: 502 },
       duration_ms: 45,
     });
-    expect(await row(withoutDuration)).toMatchObject({ status: 'failed', error_code: 'internal_error', error_details: null, duration_ms: 7 });
+    expect(await row(withoutDuration)).toMatchObject({
+      status: 'failed',
+      error_code: 'internal_error',
+      error_details: null,
+      duration_ms: 7,
+    });
     // A terminal row is never rewritten.
     expect(await row(alreadyDone)).toMatchObject({ status: 'succeeded', output: null, finished_at: null });
   });
@@ -109,7 +137,9 @@ describe('recording invocation outcomes', () => {
     );
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
     const rows = await db.selectFrom('invocations').select(['id', 'status']).where('id', 'in', ids).execute();
-    expect(new Map(rows.map((r) => [r.id, r.status]))).toEqual(new Map(ids.map((id, i) => [id, i === 3 ? 'running' : 'succeeded'])));
+    expect(new Map(rows.map((r) => [r.id, r.status]))).toEqual(
+      new Map(ids.map((id, i) => [id, i === 3 ? 'running' : 'succeeded'])),
+    );
   });
 
   it('records accepted calls together, and refuses only the one whose Idempotency-Key is taken', async () => {
@@ -150,7 +180,11 @@ describe('recording invocation outcomes', () => {
     const results = await Promise.allSettled(rows.map((r) => inserts.add(r)));
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
     expect(((results[1] as PromiseRejectedResult).reason as { code?: string }).code).toBe('23505');
-    const stored = await db.selectFrom('invocations').select(['id', 'status', 'idempotency_key', 'attempts', 'created_at']).where('connection_id', '=', connectionId).execute();
+    const stored = await db
+      .selectFrom('invocations')
+      .select(['id', 'status', 'idempotency_key', 'attempts', 'created_at'])
+      .where('connection_id', '=', connectionId)
+      .execute();
     expect(new Set(stored.map((r) => r.id))).toEqual(new Set([taken.id, rows[0]!.id, rows[2]!.id, rows[3]!.id]));
     for (const r of stored) expect(r).toMatchObject({ status: 'queued', attempts: 0, created_at: expect.any(Date) });
   });

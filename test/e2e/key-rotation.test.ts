@@ -6,9 +6,9 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApi } from '../../api/server.ts';
 import { findFreePort } from '../../scripts/lib/local-services.ts';
+import { loadConfig } from '../../shared/config.ts';
 import { findMissingKeyIds } from '../../shared/connections/connection-status.ts';
 import { openCredentials, sealCredentials } from '../../shared/connections/credentials.ts';
-import { loadConfig } from '../../shared/config.ts';
 import { parseKeyring } from '../../shared/crypto/keyring.ts';
 import { reencryptAll } from '../../shared/crypto/reencrypt.ts';
 import { Vault } from '../../shared/crypto/vault.ts';
@@ -16,9 +16,9 @@ import { createDb, type Db } from '../../shared/db/database.ts';
 import { newId } from '../../shared/ids.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { startWorker } from '../../worker/worker-runner.ts';
-import { RESEND_FAKE_FULL_KEY, startResendFake, type ResendFake } from '../fakes/resend/resend-fake.ts';
-import { createTestDatabase, testRedisUrl, type TestDatabase } from '../support/services.ts';
-import { apiClient, type ApiClient } from '../support/http.ts';
+import { RESEND_FAKE_FULL_KEY, type ResendFake, startResendFake } from '../fakes/resend/resend-fake.ts';
+import { type ApiClient, apiClient } from '../support/http.ts';
+import { createTestDatabase, type TestDatabase, testRedisUrl } from '../support/services.ts';
 
 const run = promisify(execFile);
 
@@ -74,7 +74,9 @@ describe('encryption key rotation', () => {
 
   const keyIds = async (table: 'connections' | 'webhooks' = 'connections') => {
     const column = table === 'connections' ? 'credentials_key_id' : 'secret_key_id';
-    const { rows } = await sql<{ kid: string }>`select ${sql.ref(column)} as kid from ${sql.table(table)} order by id`.execute(db);
+    const { rows } = await sql<{
+      kid: string;
+    }>`select ${sql.ref(column)} as kid from ${sql.table(table)} order by id`.execute(db);
     return rows.map((r) => r.kid);
   };
 
@@ -87,23 +89,34 @@ describe('encryption key rotation', () => {
 
   /** A webhook row sealed like the webhooks code seals it (AAD = webhook id), when that table exists. */
   async function insertWebhook(vault: Vault, secret: string): Promise<string> {
-    const ws = await db.selectFrom('api_keys').select('workspace_id').where('kind', '=', 'workspace').executeTakeFirstOrThrow();
+    const ws = await db
+      .selectFrom('api_keys')
+      .select('workspace_id')
+      .where('kind', '=', 'workspace')
+      .executeTakeFirstOrThrow();
     const id = newId('webhook');
     const s = vault.seal(secret, id);
     await sql`insert into webhooks (id, workspace_id, url, events, secret_key_id, secret_iv, secret_tag, secret_ciphertext)
-              values (${id}, ${ws.workspace_id}, 'https://hooks.example.com/in', '["connection.broken"]'::jsonb, ${s.keyId}, ${s.iv}, ${s.tag}, ${s.ciphertext})`.execute(db);
+              values (${id}, ${ws.workspace_id}, 'https://hooks.example.com/in', '["connection.broken"]'::jsonb, ${s.keyId}, ${s.iv}, ${s.tag}, ${s.ciphertext})`.execute(
+      db,
+    );
     return id;
   }
 
   async function openWebhookSecret(vault: Vault, id: string): Promise<unknown> {
     const { rows } = await sql<{ k: string; iv: Buffer; tag: Buffer; c: Buffer }>`
-      select secret_key_id as k, secret_iv as iv, secret_tag as tag, secret_ciphertext as c from webhooks where id = ${id}`.execute(db);
+      select secret_key_id as k, secret_iv as iv, secret_tag as tag, secret_ciphertext as c from webhooks where id = ${id}`.execute(
+      db,
+    );
     const r = rows[0]!;
     return vault.open({ keyId: r.k, iv: r.iv, tag: r.tag, ciphertext: r.c }, id);
   }
 
   const credentialsOf = async (vault: Vault, id: string) =>
-    openCredentials(vault, await db.selectFrom('connections').selectAll().where('id', '=', id).executeTakeFirstOrThrow());
+    openCredentials(
+      vault,
+      await db.selectFrom('connections').selectAll().where('id', '=', id).executeTakeFirstOrThrow(),
+    );
 
   beforeAll(async () => {
     fake = await startResendFake({ rateLimitPerSecond: 1000 });
@@ -146,15 +159,24 @@ describe('encryption key rotation', () => {
           if (i === 5) boundConnectionId = conn.body.id;
         }
         // One connection updated once, so versions differ between rows.
-        await engine.admin.patch(`/v1/connections/${connectionIds[3]}`, { credentials: { apiKey: RESEND_FAKE_FULL_KEY } });
-        const res = await apiClient(engine.baseUrl, projectKey).post('/v1/executions', { connectorId: 'resend', actionId: 'sendEmail', input: email });
+        await engine.admin.patch(`/v1/connections/${connectionIds[3]}`, {
+          credentials: { apiKey: RESEND_FAKE_FULL_KEY },
+        });
+        const res = await apiClient(engine.baseUrl, projectKey).post('/v1/executions', {
+          connectorId: 'resend',
+          actionId: 'sendEmail',
+          input: email,
+        });
         expect(res.status).toBe(200);
         if (await webhooksTableExists()) webhookId = await insertWebhook(vaultK1, webhookSecret);
       } finally {
         await engine.stop();
       }
       expect(new Set(await keyIds())).toEqual(new Set(['k1']));
-      for (const row of await db.selectFrom('connections').select(['id', 'credentials_version', 'updated_at']).execute()) {
+      for (const row of await db
+        .selectFrom('connections')
+        .select(['id', 'credentials_version', 'updated_at'])
+        .execute()) {
         versionsBefore.set(row.id, { version: row.credentials_version, updatedAt: row.updated_at.toISOString() });
       }
     }, 60_000);
@@ -162,11 +184,23 @@ describe('encryption key rotation', () => {
     it('keeps working on ring k2,k1 before the re-encryption (old rows decrypt with k1, new ones seal with k2)', async () => {
       const engine = await startEngine(`${k2},${k1}`);
       try {
-        const res = await apiClient(engine.baseUrl, projectKey).post('/v1/executions', { connectorId: 'resend', actionId: 'sendEmail', input: email });
+        const res = await apiClient(engine.baseUrl, projectKey).post('/v1/executions', {
+          connectorId: 'resend',
+          actionId: 'sendEmail',
+          input: email,
+        });
         expect(res.status).toBe(200);
-        const created = await engine.admin.post('/v1/connections', { connectorId: 'resend', displayName: 'new', credentials: { apiKey: RESEND_FAKE_FULL_KEY } });
+        const created = await engine.admin.post('/v1/connections', {
+          connectorId: 'resend',
+          displayName: 'new',
+          credentials: { apiKey: RESEND_FAKE_FULL_KEY },
+        });
         expect(created.status).toBe(201);
-        const row = await db.selectFrom('connections').select('credentials_key_id').where('id', '=', created.body.id).executeTakeFirstOrThrow();
+        const row = await db
+          .selectFrom('connections')
+          .select('credentials_key_id')
+          .where('id', '=', created.body.id)
+          .executeTakeFirstOrThrow();
         expect(row.credentials_key_id).toBe('k2');
         // Start-up on k2 alone would be refused now: rows still need k1.
         expect(await findMissingKeyIds(db, (kid) => kid === 'k2')).toEqual(['k1']);
@@ -176,26 +210,46 @@ describe('encryption key rotation', () => {
     });
 
     it('re-encrypts every row with k2 as a process, in batches, printing progress and a final count', async () => {
-      const { stdout, stderr } = await run('npm', ['run', '--silent', 'cli', '--', 'keys:reencrypt', '--batch-size', '5'], {
-        cwd: process.cwd(),
-        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', DATABASE_URL: database.url, CONNECTORS_ENCRYPTION_KEYS: `${k2},${k1}` },
-        timeout: 30_000,
-      });
+      const { stdout, stderr } = await run(
+        'npm',
+        ['run', '--silent', 'cli', '--', 'keys:reencrypt', '--batch-size', '5'],
+        {
+          cwd: process.cwd(),
+          env: {
+            PATH: process.env.PATH ?? '',
+            HOME: process.env.HOME ?? '',
+            DATABASE_URL: database.url,
+            CONNECTORS_ENCRYPTION_KEYS: `${k2},${k1}`,
+          },
+          timeout: 30_000,
+        },
+      );
       const webhooks = webhookId ? 1 : 0;
       expect(stdout).toContain('re-encrypting stored secrets with the active key "k2" (batches of 5)');
       // 12 rows on k1, batches of 5: progress after 5, 10 and 12.
       expect(stdout).toMatch(/connections: 5 re-encrypted, 0 skipped, 0 failed \(up to conn_/);
       expect(stdout).toMatch(/connections: 10 re-encrypted/);
-      expect(stdout).toContain('connections: 12 re-encrypted, 0 skipped, 0 concurrent update(s) retried, 0 failed, 0 still on other keys');
-      expect(stdout).toContain(`done: ${12 + webhooks} secret(s) re-encrypted with key "k2"; 0 failed; 0 still on other keys`);
+      expect(stdout).toContain(
+        'connections: 12 re-encrypted, 0 skipped, 0 concurrent update(s) retried, 0 failed, 0 still on other keys',
+      );
+      expect(stdout).toContain(
+        `done: ${12 + webhooks} secret(s) re-encrypted with key "k2"; 0 failed; 0 still on other keys`,
+      );
       // Nothing secret in what the operator sees.
-      for (const s of [k1.slice(3), k2.slice(3), RESEND_FAKE_FULL_KEY, webhookSecret]) expect(stdout + stderr).not.toContain(s);
+      for (const s of [k1.slice(3), k2.slice(3), RESEND_FAKE_FULL_KEY, webhookSecret])
+        expect(stdout + stderr).not.toContain(s);
 
       expect(new Set(await keyIds())).toEqual(new Set(['k2']));
       expect(await findMissingKeyIds(db, (kid) => kid === 'k2')).toEqual([]);
       // Same credentials: neither the version (in-flight calls keep their claim) nor updated_at moved.
-      for (const row of await db.selectFrom('connections').select(['id', 'credentials_version', 'updated_at']).where('id', 'in', connectionIds).execute()) {
-        expect({ version: row.credentials_version, updatedAt: row.updated_at.toISOString() }).toEqual(versionsBefore.get(row.id));
+      for (const row of await db
+        .selectFrom('connections')
+        .select(['id', 'credentials_version', 'updated_at'])
+        .where('id', 'in', connectionIds)
+        .execute()) {
+        expect({ version: row.credentials_version, updatedAt: row.updated_at.toISOString() }).toEqual(
+          versionsBefore.get(row.id),
+        );
       }
       for (const id of connectionIds) expect((await credentialsOf(vaultK2Only, id)).apiKey).toMatch(/^re_/);
       if (webhookId) {
@@ -206,7 +260,12 @@ describe('encryption key rotation', () => {
 
     it('does nothing on a second run', async () => {
       const { stdout } = await run('npm', ['run', '--silent', 'cli', '--', 'keys:reencrypt'], {
-        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', DATABASE_URL: database.url, CONNECTORS_ENCRYPTION_KEYS: `${k2},${k1}` },
+        env: {
+          PATH: process.env.PATH ?? '',
+          HOME: process.env.HOME ?? '',
+          DATABASE_URL: database.url,
+          CONNECTORS_ENCRYPTION_KEYS: `${k2},${k1}`,
+        },
         timeout: 30_000,
       });
       expect(stdout).toContain('done: 0 secret(s) re-encrypted with key "k2"; 0 failed; 0 still on other keys');
@@ -218,7 +277,9 @@ describe('encryption key rotation', () => {
         const client = apiClient(engine.baseUrl, projectKey);
         const res = await client.post('/v1/executions', { connectorId: 'resend', actionId: 'sendEmail', input: email });
         expect(res.status).toBe(200);
-        expect((await client.get(`/v1/invocations/${res.body.invocationId}`)).body.connectionId).toBe(boundConnectionId);
+        expect((await client.get(`/v1/invocations/${res.body.invocationId}`)).body.connectionId).toBe(
+          boundConnectionId,
+        );
         const tested = await engine.admin.post(`/v1/connections/${connectionIds[7]}/test`);
         expect(tested.body.status).toBe('active');
       } finally {
@@ -228,11 +289,18 @@ describe('encryption key rotation', () => {
 
     it('refuses a bad keyring without echoing it', async () => {
       const err = await run('npm', ['run', '--silent', 'cli', '--', 'keys:reencrypt'], {
-        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', DATABASE_URL: database.url, CONNECTORS_ENCRYPTION_KEYS: 'k3:c2hvcnQ=' },
+        env: {
+          PATH: process.env.PATH ?? '',
+          HOME: process.env.HOME ?? '',
+          DATABASE_URL: database.url,
+          CONNECTORS_ENCRYPTION_KEYS: 'k3:c2hvcnQ=',
+        },
         timeout: 30_000,
       }).catch((e: { code: number; stderr: string }) => e);
       expect((err as { code: number }).code).toBe(78);
-      expect((err as { stderr: string }).stderr).toMatch(/config error: CONNECTORS_ENCRYPTION_KEYS: key "k3" must be 32 bytes/);
+      expect((err as { stderr: string }).stderr).toMatch(
+        /config error: CONNECTORS_ENCRYPTION_KEYS: key "k3" must be 32 bytes/,
+      );
       expect((err as { stderr: string }).stderr).not.toContain('c2hvcnQ=');
     });
   });
@@ -265,7 +333,8 @@ describe('encryption key rotation', () => {
     }
 
     const version = async (id: string) =>
-      (await db.selectFrom('connections').select('credentials_version').where('id', '=', id).executeTakeFirstOrThrow()).credentials_version;
+      (await db.selectFrom('connections').select('credentials_version').where('id', '=', id).executeTakeFirstOrThrow())
+        .credentials_version;
 
     it('never overwrites a credentials update that lands between its read and its write', async () => {
       const ids = await seedK1(6);
@@ -281,7 +350,10 @@ describe('encryption key rotation', () => {
           if (id === viaApiStyle) {
             await db
               .updateTable('connections')
-              .set({ ...sealCredentials(vault, id, { apiKey: 're_new_from_patch_k2' }), credentials_version: sql<number>`credentials_version + 1` })
+              .set({
+                ...sealCredentials(vault, id, { apiKey: 're_new_from_patch_k2' }),
+                credentials_version: sql<number>`credentials_version + 1`,
+              })
               .where('id', '=', id)
               .execute();
           }
@@ -289,7 +361,10 @@ describe('encryption key rotation', () => {
           if (id === viaOldRing) {
             await db
               .updateTable('connections')
-              .set({ ...sealCredentials(vaultK1, id, { apiKey: 're_new_from_old_ring_k1' }), credentials_version: sql<number>`credentials_version + 1` })
+              .set({
+                ...sealCredentials(vaultK1, id, { apiKey: 're_new_from_old_ring_k1' }),
+                credentials_version: sql<number>`credentials_version + 1`,
+              })
               .where('id', '=', id)
               .execute();
           }
@@ -320,7 +395,9 @@ describe('encryption key rotation', () => {
       });
       await expect(crash).rejects.toThrow('killed');
       const kidsOfSeed = async () =>
-        (await db.selectFrom('connections').select('credentials_key_id').where('id', 'in', ids).orderBy('id').execute()).map((r) => r.credentials_key_id);
+        (
+          await db.selectFrom('connections').select('credentials_key_id').where('id', 'in', ids).orderBy('id').execute()
+        ).map((r) => r.credentials_key_id);
       expect(await kidsOfSeed()).toEqual(['k2', 'k2', 'k2', 'k2', 'k2', 'k1', 'k1', 'k1', 'k1']);
       const resumed = await reencryptAll(db, ring(), { batchSize: 2 });
       expect(resumed.tables[0]!.reencrypted).toBe(4);
@@ -329,7 +406,11 @@ describe('encryption key rotation', () => {
 
     it('reports a row it cannot open by id, leaves it alone, and finishes the others', async () => {
       const ids = await seedK1(3);
-      await db.updateTable('connections').set({ credentials_tag: randomBytes(16) }).where('id', '=', ids[1]!).execute();
+      await db
+        .updateTable('connections')
+        .set({ credentials_tag: randomBytes(16) })
+        .where('id', '=', ids[1]!)
+        .execute();
       const report = await reencryptAll(db, ring());
       const connections = report.tables[0]!;
       expect(connections.failed).toEqual([{ id: ids[1], reason: 'ciphertext failed authentication' }]);

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RESEND_FAKE_FULL_KEY, startResendFake, type ResendFake } from '../fakes/resend/resend-fake.ts';
-import { startEngine, waitForLog, type Engine } from '../support/engine.ts';
-import { apiClient, setUpProject, type ApiClient } from '../support/http.ts';
+import { RESEND_FAKE_FULL_KEY, type ResendFake, startResendFake } from '../fakes/resend/resend-fake.ts';
+import { type Engine, startEngine, waitForLog } from '../support/engine.ts';
+import { type ApiClient, apiClient, setUpProject } from '../support/http.ts';
 
 /**
  * The vertical slice as production runs it: the api and two workers as separate OS processes,
@@ -37,7 +37,10 @@ describe('Resend through api, queue, two worker processes and the audit log', ()
     fake.reset();
     const res = await client.post('/v1/executions', { connectorId: 'resend', actionId: 'sendEmail', input: email });
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ invocationId: expect.stringMatching(/^inv_/), output: { id: expect.any(String) } });
+    expect(res.body).toMatchObject({
+      invocationId: expect.stringMatching(/^inv_/),
+      output: { id: expect.any(String) },
+    });
     expect(res.body.durationMs).toBeGreaterThanOrEqual(0);
 
     // The fake received exactly the request Resend documents, with the key injected server-side.
@@ -67,7 +70,11 @@ describe('Resend through api, queue, two worker processes and the audit log', ()
   });
 
   it('accepts an async execution at once and completes it in the background', async () => {
-    const res = await client.post('/v1/executions', { connectorId: 'resend', actionId: 'sendEmail', input: email }, { prefer: 'respond-async' });
+    const res = await client.post(
+      '/v1/executions',
+      { connectorId: 'resend', actionId: 'sendEmail', input: email },
+      { prefer: 'respond-async' },
+    );
     expect(res.status).toBe(202);
     expect(res.body).toEqual({ invocationId: expect.stringMatching(/^inv_/), status: 'queued' });
     expect(res.headers.get('location')).toBe(`/v1/invocations/${res.body.invocationId}`);
@@ -95,34 +102,63 @@ describe('Resend through api, queue, two worker processes and the audit log', ()
     expect(results.filter((r) => r.status === 202)).toHaveLength(15);
     const asyncIds = results.filter((r) => r.status === 202).map((r) => r.body.invocationId as string);
     for (let i = 0; i < 100; i++) {
-      const statuses = await Promise.all(asyncIds.map(async (id) => (await client.get(`/v1/invocations/${id}`)).body.status));
+      const statuses = await Promise.all(
+        asyncIds.map(async (id) => (await client.get(`/v1/invocations/${id}`)).body.status),
+      );
       if (statuses.every((s) => s === 'succeeded')) break;
       await new Promise((r) => setTimeout(r, 100));
     }
     const subjects = fake.sentEmails.map((e) => (e.body as { subject: string }).subject);
     for (let i = 0; i < 30; i++) expect(subjects.filter((s) => s === `burst ${i}`)).toHaveLength(1);
     // Both worker processes took jobs.
-    const pids = new Set([...engine.logs().matchAll(/"pid":(\d+),"service":"worker"[^\n]*invocation succeeded/g)].map((m) => m[1]));
+    const pids = new Set(
+      [...engine.logs().matchAll(/"pid":(\d+),"service":"worker"[^\n]*invocation succeeded/g)].map((m) => m[1]),
+    );
     expect(pids.size).toBe(2);
   });
 
   it('logs JSON lines that name the request and the invocation, in the api and the worker', async () => {
-    const res = await client.post('/v1/executions', { connectorId: 'resend', actionId: 'sendEmail', input: email }, { 'x-request-id': 'req-log-check-1' });
+    const res = await client.post(
+      '/v1/executions',
+      { connectorId: 'resend', actionId: 'sendEmail', input: email },
+      { 'x-request-id': 'req-log-check-1' },
+    );
     await waitForLog(engine, new RegExp(`"invocationId":"${res.body.invocationId}"[^\n]*invocation succeeded`));
     await waitForLog(engine, new RegExp(`"service":"api"[^\n]*"invocationId":"${res.body.invocationId}"`));
-    const lines = engine.logs().split('\n').filter((l) => l.includes(res.body.invocationId)).map((l) => JSON.parse(l));
+    const lines = engine
+      .logs()
+      .split('\n')
+      .filter((l) => l.includes(res.body.invocationId))
+      .map((l) => JSON.parse(l));
     const apiLine = lines.find((l) => l.service === 'api');
-    expect(apiLine).toMatchObject({ reqId: 'req-log-check-1', invocationId: res.body.invocationId, res: { statusCode: 200 } });
-    expect(lines.find((l) => l.service === 'worker')).toMatchObject({ invocationId: res.body.invocationId, msg: 'invocation succeeded' });
+    expect(apiLine).toMatchObject({
+      reqId: 'req-log-check-1',
+      invocationId: res.body.invocationId,
+      res: { statusCode: 200 },
+    });
+    expect(lines.find((l) => l.service === 'worker')).toMatchObject({
+      invocationId: res.body.invocationId,
+      msg: 'invocation succeeded',
+    });
   });
 
   it('sends a batch as one JSON array with the validation mode and an Idempotency-Key', async () => {
     fake.reset();
     const emails = [
       { from: 'a@example.com', to: 'b@example.com', subject: 'one', text: '1', replyTo: 'help@example.com' },
-      { from: 'a@example.com', to: ['c@example.com', 'd@example.com'], subject: 'two', html: '<p>2</p>', tags: [{ name: 'kind', value: 'receipt' }] },
+      {
+        from: 'a@example.com',
+        to: ['c@example.com', 'd@example.com'],
+        subject: 'two',
+        html: '<p>2</p>',
+        tags: [{ name: 'kind', value: 'receipt' }],
+      },
     ];
-    const res = await client.post('/v1/executions', { connectorId: 'resend', actionId: 'sendBatch', input: { emails, validation: 'permissive' } });
+    const res = await client.post('/v1/executions', {
+      connectorId: 'resend',
+      actionId: 'sendBatch',
+      input: { emails, validation: 'permissive' },
+    });
     expect(res.status).toBe(200);
     const req = fake.requests.find((r) => r.path === '/emails/batch')!;
     expect(req.method).toBe('POST');
@@ -132,7 +168,13 @@ describe('Resend through api, queue, two worker processes and the audit log', ()
     expect(req.headers['idempotency-key']).toBe(res.body.invocationId);
     expect(req.json).toEqual([
       { from: 'a@example.com', to: 'b@example.com', subject: 'one', text: '1', reply_to: 'help@example.com' },
-      { from: 'a@example.com', to: ['c@example.com', 'd@example.com'], subject: 'two', html: '<p>2</p>', tags: [{ name: 'kind', value: 'receipt' }] },
+      {
+        from: 'a@example.com',
+        to: ['c@example.com', 'd@example.com'],
+        subject: 'two',
+        html: '<p>2</p>',
+        tags: [{ name: 'kind', value: 'receipt' }],
+      },
     ]);
     expect(res.body.output).toEqual({ emails: [{ id: expect.any(String) }, { id: expect.any(String) }], errors: [] });
     expect(fake.sentEmails.map((e) => e.id)).toEqual(res.body.output.emails.map((e: { id: string }) => e.id));
@@ -140,7 +182,11 @@ describe('Resend through api, queue, two worker processes and the audit log', ()
 
   it('lists domains with GET, limit and cursor, and ISO timestamps', async () => {
     fake.reset();
-    const first = await client.post('/v1/executions', { connectorId: 'resend', actionId: 'listDomains', input: { limit: 1 } });
+    const first = await client.post('/v1/executions', {
+      connectorId: 'resend',
+      actionId: 'listDomains',
+      input: { limit: 1 },
+    });
     expect(first.status).toBe(200);
     const req = fake.requests.find((r) => r.path === '/domains')!;
     expect(req.method).toBe('GET');
@@ -156,8 +202,15 @@ describe('Resend through api, queue, two worker processes and the audit log', ()
       capabilities: fake.domains[0]!.capabilities,
     });
     expect(first.body.output.nextCursor).toBe(fake.domains[0]!.id);
-    const second = await client.post('/v1/executions', { connectorId: 'resend', actionId: 'listDomains', input: { limit: 1, cursor: first.body.output.nextCursor } });
-    expect(fake.requests.filter((r) => r.path === '/domains').at(-1)!.query).toEqual({ limit: '1', after: first.body.output.nextCursor });
+    const second = await client.post('/v1/executions', {
+      connectorId: 'resend',
+      actionId: 'listDomains',
+      input: { limit: 1, cursor: first.body.output.nextCursor },
+    });
+    expect(fake.requests.filter((r) => r.path === '/domains').at(-1)!.query).toEqual({
+      limit: '1',
+      after: first.body.output.nextCursor,
+    });
     expect(second.body.output.domains[0].id).toBe(fake.domains[1]!.id);
   });
 
@@ -171,7 +224,11 @@ describe('Resend through api, queue, two worker processes and the audit log', ()
     const second = await client.get(`/v1/invocations?limit=5&cursor=${first.body.nextCursor}`);
     expect(second.body.data[0].id < ids[4]).toBe(true);
     const filtered = await client.get('/v1/invocations?actionId=sendEmail&status=succeeded&limit=100');
-    expect(filtered.body.data.every((i: { actionId: string; status: string }) => i.actionId === 'sendEmail' && i.status === 'succeeded')).toBe(true);
+    expect(
+      filtered.body.data.every(
+        (i: { actionId: string; status: string }) => i.actionId === 'sendEmail' && i.status === 'succeeded',
+      ),
+    ).toBe(true);
   });
 
   it('gives a broken connection for an invalid key, and fails calls on it fast with 409 and no upstream call', async () => {
@@ -187,7 +244,11 @@ describe('Resend through api, queue, two worker processes and the audit log', ()
     expect(conn.body).toMatchObject({ status: 'broken', statusReason: expect.stringContaining('API key is invalid') });
 
     fake.reset();
-    const res = await apiClient(engine.baseUrl, key.body.key).post('/v1/executions', { connectorId: 'resend', actionId: 'sendEmail', input: email });
+    const res = await apiClient(engine.baseUrl, key.body.key).post('/v1/executions', {
+      connectorId: 'resend',
+      actionId: 'sendEmail',
+      input: email,
+    });
     expect(res.status).toBe(409);
     expect(res.body.error.code).toBe('connection_broken');
     expect(res.body.invocationId).toMatch(/^inv_/);
@@ -199,7 +260,11 @@ describe('Resend through api, queue, two worker processes and the audit log', ()
   it('answers 404 no_connection to a project with no Resend connection bound', async () => {
     const project = await admin.post('/v1/projects', { displayName: 'Unbound' });
     const key = await admin.post(`/v1/projects/${project.body.id}/api-keys`, {});
-    const res = await apiClient(engine.baseUrl, key.body.key).post('/v1/executions', { connectorId: 'resend', actionId: 'sendEmail', input: email });
+    const res = await apiClient(engine.baseUrl, key.body.key).post('/v1/executions', {
+      connectorId: 'resend',
+      actionId: 'sendEmail',
+      input: email,
+    });
     expect(res.status).toBe(404);
     expect(res.body.error.code).toBe('no_connection');
   });
@@ -222,7 +287,10 @@ describe('Resend through api, queue, two worker processes and the audit log', ()
     fake.failNext(1, { status: 422, name: 'invalid_parameter', message: 'Invalid `from` field.' });
     const res = await client.post('/v1/executions', { connectorId: 'resend', actionId: 'sendEmail', input: email });
     expect(res.status).toBe(502);
-    expect(res.body.error).toMatchObject({ code: 'upstream_error', details: { status: 422, code: 'invalid_parameter' } });
+    expect(res.body.error).toMatchObject({
+      code: 'upstream_error',
+      details: { status: 422, code: 'invalid_parameter' },
+    });
     expect(res.body.invocationId).toMatch(/^inv_/);
   });
 });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RESEND_FAKE_FULL_KEY, startResendFake, type ResendFake } from '../fakes/resend/resend-fake.ts';
-import { startEngine, type Engine } from '../support/engine.ts';
-import { apiClient, setUpProject, type ApiClient } from '../support/http.ts';
+import { RESEND_FAKE_FULL_KEY, type ResendFake, startResendFake } from '../fakes/resend/resend-fake.ts';
+import { type Engine, startEngine } from '../support/engine.ts';
+import { type ApiClient, apiClient, setUpProject } from '../support/http.ts';
 
 const SLOW_KEY = 're_slow_0123456789abcdefghijklmnopqrstuv';
 const HANGING_KEY = 're_hang_0123456789abcdefghijklmnopqrstuv';
@@ -24,7 +24,14 @@ describe('fair shares of running work', () => {
     fake.addKey(SLOW_KEY, 'full', 'team_slow');
     fake.addKey(HANGING_KEY, 'full', 'team_hang');
     engine = await startEngine({
-      env: { RESEND_API_URL: fake.url, WORKER_CONCURRENCY: '8', EXECUTION_RESERVE_SLOTS: '2', UPSTREAM_TIMEOUT_MS: '2000', EXECUTION_TIME_BUDGET_MS: '4500', PROJECT_MAX_RUNNING_CALLS: '50' },
+      env: {
+        RESEND_API_URL: fake.url,
+        WORKER_CONCURRENCY: '8',
+        EXECUTION_RESERVE_SLOTS: '2',
+        UPSTREAM_TIMEOUT_MS: '2000',
+        EXECUTION_TIME_BUDGET_MS: '4500',
+        PROJECT_MAX_RUNNING_CALLS: '50',
+      },
     });
     admin = apiClient(engine.baseUrl, engine.workspaceKey);
   });
@@ -35,7 +42,12 @@ describe('fair shares of running work', () => {
 
   it('keeps project B’s sync calls fast while project A’s slow and hanging calls hold its share', async () => {
     const a = await setUpProject(admin, { connectorId: 'resend', credentials: { apiKey: SLOW_KEY } });
-    const hanging = await admin.post('/v1/connections', { connectorId: 'resend', displayName: 'hangs', credentials: { apiKey: HANGING_KEY }, projectIds: [a.projectId] });
+    const hanging = await admin.post('/v1/connections', {
+      connectorId: 'resend',
+      displayName: 'hangs',
+      credentials: { apiKey: HANGING_KEY },
+      projectIds: [a.projectId],
+    });
     expect(hanging.status).toBe(201);
     const b = await setUpProject(admin, { connectorId: 'resend', credentials: { apiKey: RESEND_FAKE_FULL_KEY } });
     const clientA = apiClient(engine.baseUrl, a.projectKey);
@@ -57,7 +69,11 @@ describe('fair shares of running work', () => {
     const ids: string[] = [];
     for (const connectionId of [a.connectionId, hanging.body.id]) {
       for (let i = 0; i < 16; i++) {
-        const res = await clientA.post('/v1/executions', { connectorId: 'resend', actionId: 'listDomains', input: {}, connectionId }, { prefer: 'respond-async' });
+        const res = await clientA.post(
+          '/v1/executions',
+          { connectorId: 'resend', actionId: 'listDomains', input: {}, connectionId },
+          { prefer: 'respond-async' },
+        );
         expect(res.status).toBe(202);
         ids.push(res.body.invocationId);
       }
@@ -69,7 +85,9 @@ describe('fair shares of running work', () => {
     for (let i = 0; i < 10; i++) during.push(await callB());
 
     // Within noise of B alone: without shares each call waited over a second for a slot.
-    expect(median(during), `B alone ${alone.map(Math.round)}, during ${during.map(Math.round)}`).toBeLessThan(median(alone) * 3 + 100);
+    expect(median(during), `B alone ${alone.map(Math.round)}, during ${during.map(Math.round)}`).toBeLessThan(
+      median(alone) * 3 + 100,
+    );
     expect(Math.max(...during)).toBeLessThan(1_000);
 
     // A's calls all finish: the slow ones succeed, the hanging ones fail once their budget is spent.
@@ -96,7 +114,9 @@ describe('fair shares of running work', () => {
 
     // In-process, the api's /metrics shows the worker's counters too.
     const metrics = await fetch(`${engine.baseUrl}/metrics`).then((r) => r.text());
-    expect(Number(/connector_engine_jobs_held_back_total\{reason="share"\} (\d+)/.exec(metrics)?.[1] ?? 0)).toBeGreaterThan(0);
+    expect(
+      Number(/connector_engine_jobs_held_back_total\{reason="share"\} (\d+)/.exec(metrics)?.[1] ?? 0),
+    ).toBeGreaterThan(0);
   }, 180_000);
 
   it('holds a project to its own cap on running calls, within the operator’s maximum', async () => {
@@ -115,7 +135,17 @@ describe('fair shares of running work', () => {
     fake.setKeyLatency(key, 600);
     const client = apiClient(engine.baseUrl, p.projectKey);
     const ids = await Promise.all(
-      Array.from({ length: 8 }, async () => (await client.post('/v1/executions', { connectorId: 'resend', actionId: 'listDomains', input: {} }, { prefer: 'respond-async' })).body.invocationId as string),
+      Array.from(
+        { length: 8 },
+        async () =>
+          (
+            await client.post(
+              '/v1/executions',
+              { connectorId: 'resend', actionId: 'listDomains', input: {} },
+              { prefer: 'respond-async' },
+            )
+          ).body.invocationId as string,
+      ),
     );
     for (const id of ids) {
       for (;;) {
@@ -126,12 +156,17 @@ describe('fair shares of running work', () => {
       }
     }
     // Never a third call while two are running: any three arrivals span at least one call's latency.
-    const arrivals = fake.requests.filter((r) => r.headers['authorization'] === `Bearer ${key}` && r.path === '/domains').map((r) => r.receivedAt.getTime()).sort((a, b) => a - b);
+    const arrivals = fake.requests
+      .filter((r) => r.headers['authorization'] === `Bearer ${key}` && r.path === '/domains')
+      .map((r) => r.receivedAt.getTime())
+      .sort((a, b) => a - b);
     expect(arrivals.length).toBe(9); // the credential test, then the 8 calls
     const calls = arrivals.slice(1);
     for (let i = 0; i + 2 < calls.length; i++) expect(calls[i + 2]! - calls[i]!).toBeGreaterThanOrEqual(550);
 
     // null gives the project the operator's cap again.
-    expect((await admin.patch(`/v1/projects/${p.projectId}`, { maxRunningCalls: null })).body.maxRunningCalls).toBeNull();
+    expect(
+      (await admin.patch(`/v1/projects/${p.projectId}`, { maxRunningCalls: null })).body.maxRunningCalls,
+    ).toBeNull();
   }, 60_000);
 });

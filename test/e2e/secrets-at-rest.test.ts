@@ -6,9 +6,9 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findPostgresBinDir } from '../../scripts/lib/local-services.ts';
-import { startResendFake, type ResendFake } from '../fakes/resend/resend-fake.ts';
-import { startEngine, waitForLog, type Engine } from '../support/engine.ts';
-import { apiClient, type ApiClient } from '../support/http.ts';
+import { type ResendFake, startResendFake } from '../fakes/resend/resend-fake.ts';
+import { type Engine, startEngine, waitForLog } from '../support/engine.ts';
+import { type ApiClient, apiClient } from '../support/http.ts';
 
 /**
  * No plaintext secret may be found in Redis, in a dump of Postgres, or in any log line: a whole
@@ -29,7 +29,11 @@ describe('secrets never leave the vault', () => {
     fake = await startResendFake({ rateLimitPerSecond: 1000 });
     fake.addKey(resendKey, 'full');
     fake.addKey(rotatedKey, 'full');
-    engine = await startEngine({ mode: 'processes', workers: 1, env: { RESEND_API_URL: fake.url, LOG_LEVEL: 'trace' } });
+    engine = await startEngine({
+      mode: 'processes',
+      workers: 1,
+      env: { RESEND_API_URL: fake.url, LOG_LEVEL: 'trace' },
+    });
     await waitForLog(engine, /worker ready/);
     admin = apiClient(engine.baseUrl, engine.workspaceKey);
     secrets.push(engine.workspaceKey, engine.env.CONNECTORS_ENCRYPTION_KEYS!.split(':')[1]!);
@@ -47,13 +51,23 @@ describe('secrets never leave the vault', () => {
     expect(conn.body.status).toBe('active');
     await admin.post('/v1/connections', { connectorId: 'resend', displayName: 'Bad', credentials: { apiKey: badKey } });
     // A malformed credential is rejected without echoing it.
-    const malformed = await admin.post('/v1/connections', { connectorId: 'resend', displayName: 'X', credentials: { apiKey: `not-${badKey}` } });
+    const malformed = await admin.post('/v1/connections', {
+      connectorId: 'resend',
+      displayName: 'X',
+      credentials: { apiKey: `not-${badKey}` },
+    });
     expect(malformed.status).toBe(400);
     expect(JSON.stringify(malformed.body)).not.toContain(badKey);
 
     const email = { from: 'a@example.com', to: 'b@example.com', subject: 's', text: 't' };
-    expect((await client.post('/v1/executions', { connectorId: 'resend', actionId: 'sendEmail', input: email })).status).toBe(200);
-    await client.post('/v1/executions', { connectorId: 'resend', actionId: 'listDomains', input: {} }, { prefer: 'respond-async' });
+    expect(
+      (await client.post('/v1/executions', { connectorId: 'resend', actionId: 'sendEmail', input: email })).status,
+    ).toBe(200);
+    await client.post(
+      '/v1/executions',
+      { connectorId: 'resend', actionId: 'listDomains', input: {} },
+      { prefer: 'respond-async' },
+    );
     fake.failNext(1, { status: 500, name: 'application_error', message: 'boom' });
     await client.post('/v1/executions', { connectorId: 'resend', actionId: 'listDomains', input: {} });
     await admin.patch(`/v1/connections/${conn.body.id}`, { credentials: { apiKey: rotatedKey } });
@@ -81,13 +95,19 @@ describe('secrets never leave the vault', () => {
       for (const key of keys) {
         const type = await redis.type(key);
         const value =
-          type === 'string' ? await redis.get(key)
-          : type === 'hash' ? JSON.stringify(await redis.hgetall(key))
-          : type === 'list' ? (await redis.lrange(key, 0, -1)).join('\n')
-          : type === 'set' ? (await redis.smembers(key)).join('\n')
-          : type === 'zset' ? (await redis.zrange(key, 0, -1)).join('\n')
-          : type === 'stream' ? JSON.stringify(await redis.xrange(key, '-', '+'))
-          : '';
+          type === 'string'
+            ? await redis.get(key)
+            : type === 'hash'
+              ? JSON.stringify(await redis.hgetall(key))
+              : type === 'list'
+                ? (await redis.lrange(key, 0, -1)).join('\n')
+                : type === 'set'
+                  ? (await redis.smembers(key)).join('\n')
+                  : type === 'zset'
+                    ? (await redis.zrange(key, 0, -1)).join('\n')
+                    : type === 'stream'
+                      ? JSON.stringify(await redis.xrange(key, '-', '+'))
+                      : '';
         dump += `\n${value}`;
       }
       expect(dump).toContain('sendEmail'); // job data is in there
@@ -101,14 +121,19 @@ describe('secrets never leave the vault', () => {
     const binDir = findPostgresBinDir();
     let dump: string;
     if (binDir && existsSync(join(binDir, 'pg_dump'))) {
-      dump = (await run(join(binDir, 'pg_dump'), ['--dbname', engine.database.url, '--data-only'], { maxBuffer: 64 << 20 })).stdout;
+      dump = (
+        await run(join(binDir, 'pg_dump'), ['--dbname', engine.database.url, '--data-only'], { maxBuffer: 64 << 20 })
+      ).stdout;
     } else {
       // Without the client binaries (a container-only set-up), every row of every table as text.
       const client = new pg.Client({ connectionString: engine.database.url });
       await client.connect();
-      const tables = await client.query<{ tablename: string }>("select tablename from pg_tables where schemaname = 'public'");
+      const tables = await client.query<{ tablename: string }>(
+        "select tablename from pg_tables where schemaname = 'public'",
+      );
       dump = '';
-      for (const { tablename } of tables.rows) dump += JSON.stringify((await client.query(`select t::text from "${tablename}" t`)).rows);
+      for (const { tablename } of tables.rows)
+        dump += JSON.stringify((await client.query(`select t::text from "${tablename}" t`)).rows);
       await client.end();
     }
     expect(dump).toContain('conn_'); // connections are in there
@@ -126,6 +151,8 @@ describe('secrets never leave the vault', () => {
     const list = await admin.get('/v1/connections');
     const text = JSON.stringify(list.body);
     expect(findSecrets(text)).toEqual([]);
-    expect(list.body.data.map((c: { credentialsHint: { apiKey: string } }) => c.credentialsHint.apiKey)).toContain(`…${rotatedKey.slice(-4)}`);
+    expect(list.body.data.map((c: { credentialsHint: { apiKey: string } }) => c.credentialsHint.apiKey)).toContain(
+      `…${rotatedKey.slice(-4)}`,
+    );
   });
 });

@@ -1,15 +1,15 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import type { z } from 'zod';
 import {
   ORDER_CONFIRMATION_TEMPLATE_ID,
   SENDGRID_FAKE_KEY,
   SENDGRID_FAKE_READ_ONLY_KEY,
-  startSendGridFake,
   type SendGridFake,
+  startSendGridFake,
 } from '../fakes/sendgrid/sendgrid-fake.ts';
 import { expectPublishedShape, publishedOutputSchemas, waitForTerminal } from '../support/actions.ts';
-import { startEngine, type Engine } from '../support/engine.ts';
-import { apiClient, setUpProject, type ApiClient } from '../support/http.ts';
+import { type Engine, startEngine } from '../support/engine.ts';
+import { type ApiClient, apiClient, setUpProject } from '../support/http.ts';
 
 /**
  * Both SendGrid actions through HTTP → queue → worker → fake, sync and async, with what the fake
@@ -42,12 +42,14 @@ describe('SendGrid connector end to end', () => {
   });
   beforeEach(() => fake.reset());
 
-  const execute = (actionId: string, input: unknown, c = client) => c.post('/v1/executions', { connectorId: 'sendgrid', actionId, input });
-  const executeAsync = (actionId: string, input: unknown) => client.post('/v1/executions', { connectorId: 'sendgrid', actionId, input }, { prefer: 'respond-async' });
+  const execute = (actionId: string, input: unknown, c = client) =>
+    c.post('/v1/executions', { connectorId: 'sendgrid', actionId, input });
+  const executeAsync = (actionId: string, input: unknown) =>
+    client.post('/v1/executions', { connectorId: 'sendgrid', actionId, input }, { prefer: 'respond-async' });
   const sends = () => fake.requests.filter((r) => r.path === '/v3/mail/send');
   const templateReads = () => fake.requests.filter((r) => r.path === '/v3/templates');
-  const fitsPublishedSchema = (actionId: string, output: unknown) => expectPublishedShape(outputSchemas, actionId, output);
-
+  const fitsPublishedSchema = (actionId: string, output: unknown) =>
+    expectPublishedShape(outputSchemas, actionId, output);
 
   const plainEmail = {
     personalizations: [{ to: ['ada@example.com'] }],
@@ -111,7 +113,11 @@ describe('SendGrid connector end to end', () => {
     });
     expect(res.body.output).toEqual({ messageId: fake.sentMessages[0]!.messageId });
     fitsPublishedSchema('sendEmail', res.body.output);
-    expect((await client.get(`/v1/invocations/${res.body.invocationId}`)).body).toMatchObject({ status: 'succeeded', attempts: 1, output: res.body.output });
+    expect((await client.get(`/v1/invocations/${res.body.invocationId}`)).body).toMatchObject({
+      status: 'succeeded',
+      attempts: 1,
+      output: res.body.output,
+    });
   });
 
   it('sendEmail (async) sends a dynamic template with per-envelope data and no content', async () => {
@@ -131,7 +137,10 @@ describe('SendGrid connector end to end', () => {
     expect(sends()[0]!.headers.authorization).toBe(`Bearer ${SENDGRID_FAKE_KEY}`);
     expect(sends()[0]!.json).toEqual({
       personalizations: [
-        { to: [{ email: 'ada@example.com' }], dynamic_template_data: { firstName: 'Ada', items: [{ name: 'Book', qty: 1 }] } },
+        {
+          to: [{ email: 'ada@example.com' }],
+          dynamic_template_data: { firstName: 'Ada', items: [{ name: 'Book', qty: 1 }] },
+        },
         { to: [{ email: 'grace@example.com' }], dynamic_template_data: { firstName: 'Grace', items: [] } },
       ],
       from: { email: 'orders@example.com' },
@@ -156,8 +165,24 @@ describe('SendGrid connector end to end', () => {
       generation: 'dynamic',
       updatedAt: wire.updated_at,
       versions: [
-        { id: wire.versions[0]!.id, name: 'First draft', subject: wire.versions[0]!.subject, active: false, updatedAt: wire.versions[0]!.updated_at, editor: 'design', thumbnailUrl: 'https://thumbnails.example.com/order-v1.png' },
-        { id: wire.versions[1]!.id, name: 'Version 2', subject: wire.versions[1]!.subject, active: true, updatedAt: wire.versions[1]!.updated_at, editor: 'code', thumbnailUrl: null },
+        {
+          id: wire.versions[0]!.id,
+          name: 'First draft',
+          subject: wire.versions[0]!.subject,
+          active: false,
+          updatedAt: wire.versions[0]!.updated_at,
+          editor: 'design',
+          thumbnailUrl: 'https://thumbnails.example.com/order-v1.png',
+        },
+        {
+          id: wire.versions[1]!.id,
+          name: 'Version 2',
+          subject: wire.versions[1]!.subject,
+          active: true,
+          updatedAt: wire.versions[1]!.updated_at,
+          editor: 'code',
+          thumbnailUrl: null,
+        },
       ],
     });
     expect(first.body.output.nextCursor).toEqual(expect.any(String));
@@ -185,16 +210,29 @@ describe('SendGrid connector end to end', () => {
     expect(inv.status).toBe('succeeded');
     expect(templateReads()[0]!.query).toEqual({ generations: 'legacy,dynamic', page_size: '50' });
     expect(inv.output.templates.map((t: { id: string }) => t.id)).toEqual(fake.templates.map((t) => t.id));
-    expect(inv.output.templates.at(-1)).toEqual({ id: fake.templates.at(-1)!.id, name: 'Legacy receipt', generation: 'legacy', updatedAt: '2021-04-28 13:12:46', versions: [] });
+    expect(inv.output.templates.at(-1)).toEqual({
+      id: fake.templates.at(-1)!.id,
+      name: 'Legacy receipt',
+      generation: 'legacy',
+      updatedAt: '2021-04-28 13:12:46',
+      versions: [],
+    });
     expect(inv.output.nextCursor).toBeNull();
     fitsPublishedSchema('listTemplates', inv.output);
   });
 
   it('rejects invalid input with the failing paths, before anything reaches SendGrid', async () => {
-    const res = await execute('sendEmail', { personalizations: [{ to: ['ada@example.com'] }, { to: ['ADA@example.com'] }], from: 'orders@example.com', subject: 'Hi' });
+    const res = await execute('sendEmail', {
+      personalizations: [{ to: ['ada@example.com'] }, { to: ['ADA@example.com'] }],
+      from: 'orders@example.com',
+      subject: 'Hi',
+    });
     expect(res.status).toBe(400);
     expect(res.body.error.code).toBe('invalid_input');
-    expect(res.body.error.details.map((d: { path: string }) => d.path).sort()).toEqual(['input.personalizations[1].to[0]', 'input.text']);
+    expect(res.body.error.details.map((d: { path: string }) => d.path).sort()).toEqual([
+      'input.personalizations[1].to[0]',
+      'input.text',
+    ]);
     const from = await execute('sendEmail', { ...plainEmail, from: 'not an address' });
     expect(from.status).toBe(400);
     expect(from.body.error.details.map((d: { path: string }) => d.path)).toEqual(['input.from']);
@@ -227,13 +265,22 @@ describe('SendGrid connector end to end', () => {
   });
 
   it('a 403 (a key without mail.send) is 502 upstream_error and leaves the connection active', async () => {
-    const setup = await setUpProject(admin, { connectorId: 'sendgrid', credentials: { apiKey: SENDGRID_FAKE_READ_ONLY_KEY } });
+    const setup = await setUpProject(admin, {
+      connectorId: 'sendgrid',
+      credentials: { apiKey: SENDGRID_FAKE_READ_ONLY_KEY },
+    });
     expect(setup.connectionStatus).toBe('active');
     const project = apiClient(engine.baseUrl, setup.projectKey);
     const res = await execute('sendEmail', plainEmail, project);
     expect(res.status).toBe(502);
-    expect(res.body.error).toMatchObject({ code: 'upstream_error', details: { status: 403, message: 'access forbidden' } });
-    expect((await project.get(`/v1/invocations/${res.body.invocationId}`)).body).toMatchObject({ status: 'failed', attempts: 1 });
+    expect(res.body.error).toMatchObject({
+      code: 'upstream_error',
+      details: { status: 403, message: 'access forbidden' },
+    });
+    expect((await project.get(`/v1/invocations/${res.body.invocationId}`)).body).toMatchObject({
+      status: 'failed',
+      attempts: 1,
+    });
     expect((await admin.get(`/v1/connections/${setup.connectionId}`)).body.status).toBe('active');
     // The same key may still read templates.
     expect((await execute('listTemplates', {}, project)).status).toBe(200);
@@ -242,17 +289,26 @@ describe('SendGrid connector end to end', () => {
   it('an unverified sender (403, field "from") is reported with the field and does not break anything', async () => {
     const res = await execute('sendEmail', { ...plainEmail, from: 'someone@unverified.example.net' });
     expect(res.status).toBe(502);
-    expect(res.body.error.details).toMatchObject({ status: 403, message: expect.stringMatching(/^from: The from address does not match a verified Sender Identity/) });
+    expect(res.body.error.details).toMatchObject({
+      status: 403,
+      message: expect.stringMatching(/^from: The from address does not match a verified Sender Identity/),
+    });
     expect((await admin.get(`/v1/connections/${connectionId}`)).body.status).toBe('active');
   });
 
-  it("a 400 names the field in the error, and is not retried", async () => {
+  it('a 400 names the field in the error, and is not retried', async () => {
     const res = await execute('sendEmail', { ...plainEmail, sendAt: Math.floor(Date.now() / 1000) + 73 * 3600 });
     expect(res.status).toBe(502);
-    expect(res.body.error).toMatchObject({ code: 'upstream_error', details: { status: 400, message: expect.stringMatching(/^send_at: /) } });
+    expect(res.body.error).toMatchObject({
+      code: 'upstream_error',
+      details: { status: 400, message: expect.stringMatching(/^send_at: /) },
+    });
     expect(res.body.error.message).toContain('send_at');
     expect(sends()).toHaveLength(1);
-    expect((await client.get(`/v1/invocations/${res.body.invocationId}`)).body).toMatchObject({ status: 'failed', attempts: 1 });
+    expect((await client.get(`/v1/invocations/${res.body.invocationId}`)).body).toMatchObject({
+      status: 'failed',
+      attempts: 1,
+    });
   });
 
   it('a 429 on listTemplates is retried after X-RateLimit-Reset', async () => {
@@ -264,7 +320,10 @@ describe('SendGrid connector end to end', () => {
     const reads = templateReads();
     expect(reads).toHaveLength(2);
     expect(reads[1]!.receivedAt.getTime()).toBeGreaterThanOrEqual(resetAt * 1000);
-    expect((await project.get(`/v1/invocations/${res.body.invocationId}`)).body).toMatchObject({ status: 'succeeded', attempts: 2 });
+    expect((await project.get(`/v1/invocations/${res.body.invocationId}`)).body).toMatchObject({
+      status: 'succeeded',
+      attempts: 2,
+    });
   });
 
   it('a 429 on sendEmail is retried too (SendGrid refused it), and the email is sent once', async () => {
@@ -277,7 +336,10 @@ describe('SendGrid connector end to end', () => {
     expect(sends()[1]!.receivedAt.getTime()).toBeGreaterThanOrEqual(resetAt * 1000);
     expect(fake.sentMessages).toHaveLength(1);
     expect(res.body.output).toEqual({ messageId: fake.sentMessages[0]!.messageId });
-    expect((await project.get(`/v1/invocations/${res.body.invocationId}`)).body).toMatchObject({ status: 'succeeded', attempts: 2 });
+    expect((await project.get(`/v1/invocations/${res.body.invocationId}`)).body).toMatchObject({
+      status: 'succeeded',
+      attempts: 2,
+    });
   });
 
   it("a 5xx on listTemplates is retried with backoff, not after the rate-limit window's reset", async () => {
@@ -288,17 +350,27 @@ describe('SendGrid connector end to end', () => {
     expect(res.status).toBe(200);
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(templateReads()).toHaveLength(2);
-    expect((await client.get(`/v1/invocations/${res.body.invocationId}`)).body).toMatchObject({ status: 'succeeded', attempts: 2 });
+    expect((await client.get(`/v1/invocations/${res.body.invocationId}`)).body).toMatchObject({
+      status: 'succeeded',
+      attempts: 2,
+    });
   });
 
   it('a 5xx on sendEmail is not retried: SendGrid does not dedupe, so the send may have run', async () => {
     fake.failNext(1, { status: 500 });
     const res = await execute('sendEmail', plainEmail);
     expect(res.status).toBe(502);
-    expect(res.body.error).toMatchObject({ code: 'upstream_error', details: { status: 500, message: 'internal server error' } });
+    expect(res.body.error).toMatchObject({
+      code: 'upstream_error',
+      details: { status: 500, message: 'internal server error' },
+    });
     await new Promise((r) => setTimeout(r, 1_500));
     expect(sends()).toHaveLength(1);
-    expect((await client.get(`/v1/invocations/${res.body.invocationId}`)).body).toMatchObject({ status: 'failed', errorCode: 'upstream_error', attempts: 1 });
+    expect((await client.get(`/v1/invocations/${res.body.invocationId}`)).body).toMatchObject({
+      status: 'failed',
+      errorCode: 'upstream_error',
+      attempts: 1,
+    });
   });
 
   it('a send whose answer is lost is recorded as failed, never repeated', async () => {
@@ -309,6 +381,9 @@ describe('SendGrid connector end to end', () => {
     await new Promise((r) => setTimeout(r, 1_500));
     expect(sends()).toHaveLength(1);
     expect(fake.sentMessages).toHaveLength(1); // it did go out
-    expect((await client.get(`/v1/invocations/${res.body.invocationId}`)).body).toMatchObject({ status: 'failed', attempts: 1 });
+    expect((await client.get(`/v1/invocations/${res.body.invocationId}`)).body).toMatchObject({
+      status: 'failed',
+      attempts: 1,
+    });
   });
 });

@@ -1,7 +1,12 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { SLACK_FAKE_BOT_TOKEN, SLACK_FAKE_READONLY_TOKEN, startSlackFake, type SlackFake } from '../fakes/slack/slack-fake.ts';
-import { startEngine, type Engine } from '../support/engine.ts';
-import { apiClient, setUpProject, type ApiClient } from '../support/http.ts';
+import {
+  SLACK_FAKE_BOT_TOKEN,
+  SLACK_FAKE_READONLY_TOKEN,
+  type SlackFake,
+  startSlackFake,
+} from '../fakes/slack/slack-fake.ts';
+import { type Engine, startEngine } from '../support/engine.ts';
+import { type ApiClient, apiClient, setUpProject } from '../support/http.ts';
 
 /** Every Slack action through HTTP → queue → worker → fake, the wire rules, and the error table. */
 describe('Slack connector end to end (bot token)', () => {
@@ -29,7 +34,8 @@ describe('Slack connector end to end (bot token)', () => {
     fake.calls.length = 0;
   });
 
-  const execute = (actionId: string, input: unknown) => client.post('/v1/executions', { connectorId: 'slack', actionId, input });
+  const execute = (actionId: string, input: unknown) =>
+    client.post('/v1/executions', { connectorId: 'slack', actionId, input });
   const only = (method: string) => {
     const calls = fake.calls.filter((c) => c.method === method);
     expect(calls).toHaveLength(1);
@@ -46,8 +52,17 @@ describe('Slack connector end to end (bot token)', () => {
     expect(request.headers['content-type']).toMatch(/^application\/json/);
     expect(call.bodyKind).toBe('json');
     expect(request.json).toEqual({ channel: 'C0FAKEGEN01', text: 'New order #1001', unfurl_links: false });
-    expect(res.body.output).toMatchObject({ channel: 'C0FAKEGEN01', ts: expect.stringMatching(/^\d+\.\d{6}$/), message: { text: 'New order #1001' } });
-    expect(fake.postedMessages.at(-1)).toMatchObject({ channel: 'C0FAKEGEN01', ts: res.body.output.ts, token: SLACK_FAKE_BOT_TOKEN, args: { text: 'New order #1001' } });
+    expect(res.body.output).toMatchObject({
+      channel: 'C0FAKEGEN01',
+      ts: expect.stringMatching(/^\d+\.\d{6}$/),
+      message: { text: 'New order #1001' },
+    });
+    expect(fake.postedMessages.at(-1)).toMatchObject({
+      channel: 'C0FAKEGEN01',
+      ts: res.body.output.ts,
+      token: SLACK_FAKE_BOT_TOKEN,
+      args: { text: 'New order #1001' },
+    });
   });
 
   it('listChannels reads with GET and pages with cursor/limit', async () => {
@@ -59,7 +74,12 @@ describe('Slack connector end to end (bot token)', () => {
     expect(call.bodyKind).toBe('none');
     expect(request.query).toMatchObject({ limit: '2', types: 'public_channel,private_channel' });
     expect(first.body.output.channels).toHaveLength(2);
-    expect(first.body.output.channels[0]).toMatchObject({ id: expect.any(String), name: expect.any(String), isPrivate: expect.any(Boolean), isMember: expect.any(Boolean) });
+    expect(first.body.output.channels[0]).toMatchObject({
+      id: expect.any(String),
+      name: expect.any(String),
+      isPrivate: expect.any(Boolean),
+      isMember: expect.any(Boolean),
+    });
     expect(first.body.output.nextCursor).toEqual(expect.any(String));
 
     const seen = new Set(first.body.output.channels.map((c: { id: string }) => c.id));
@@ -103,7 +123,12 @@ describe('Slack connector end to end (bot token)', () => {
     const { request } = only('conversations.replies');
     expect(request.method).toBe('GET');
     expect(request.query).toMatchObject({ channel: 'C0FAKEGEN01', ts: '1700000000.000100' });
-    expect(res.body.output.messages.map((m: { text: string }) => m.text)).toEqual(['Is the deploy done?', 'Almost, running migrations', 'Looks good from here', 'Done :tada:']);
+    expect(res.body.output.messages.map((m: { text: string }) => m.text)).toEqual([
+      'Is the deploy done?',
+      'Almost, running migrations',
+      'Looks good from here',
+      'Done :tada:',
+    ]);
     expect(res.body.output.messages[1]).toMatchObject({ threadTs: '1700000000.000100', user: 'U0FAKEGRC01' });
   });
 
@@ -115,8 +140,15 @@ describe('Slack connector end to end (bot token)', () => {
   });
 
   it('does not break a connection on missing_scope', async () => {
-    const ro = await setUpProject(admin, { connectorId: 'slack', credentials: { botToken: SLACK_FAKE_READONLY_TOKEN } });
-    const res = await apiClient(engine.baseUrl, ro.projectKey).post('/v1/executions', { connectorId: 'slack', actionId: 'postMessage', input: { channel: 'C0FAKEGEN01', text: 'x' } });
+    const ro = await setUpProject(admin, {
+      connectorId: 'slack',
+      credentials: { botToken: SLACK_FAKE_READONLY_TOKEN },
+    });
+    const res = await apiClient(engine.baseUrl, ro.projectKey).post('/v1/executions', {
+      connectorId: 'slack',
+      actionId: 'postMessage',
+      input: { channel: 'C0FAKEGEN01', text: 'x' },
+    });
     expect(res.body.error.details).toMatchObject({ code: 'missing_scope' });
     expect((await admin.get(`/v1/connections/${ro.connectionId}`)).body.status).toBe('active');
   });
@@ -132,7 +164,10 @@ describe('Slack connector end to end (bot token)', () => {
     const write = await execute('postMessage', { channel: 'C0FAKEGEN01', text: 'only once' });
     expect(write.status).toBe(502);
     expect(fake.requests.filter((r) => r.path === '/api/chat.postMessage')).toHaveLength(1);
-    expect((await client.get(`/v1/invocations/${write.body.invocationId}`)).body).toMatchObject({ status: 'failed', attempts: 1 });
+    expect((await client.get(`/v1/invocations/${write.body.invocationId}`)).body).toMatchObject({
+      status: 'failed',
+      attempts: 1,
+    });
   });
 
   it('breaks the connection on invalid_auth delivered as HTTP 200', async () => {
@@ -140,22 +175,50 @@ describe('Slack connector end to end (bot token)', () => {
     fake.addToken(token, { scopes: ['chat:write'] });
     const setup = await setUpProject(admin, { connectorId: 'slack', credentials: { botToken: token } });
     fake.revokeToken(token, 'invalid_auth');
-    const res = await apiClient(engine.baseUrl, setup.projectKey).post('/v1/executions', { connectorId: 'slack', actionId: 'postMessage', input: { channel: 'C0FAKEGEN01', text: 'x' } });
+    const res = await apiClient(engine.baseUrl, setup.projectKey).post('/v1/executions', {
+      connectorId: 'slack',
+      actionId: 'postMessage',
+      input: { channel: 'C0FAKEGEN01', text: 'x' },
+    });
     expect(res.status).toBe(409);
     expect(res.body.error.code).toBe('connection_broken');
-    expect((await admin.get(`/v1/connections/${setup.connectionId}`)).body).toMatchObject({ status: 'broken', statusReason: expect.stringContaining('invalid_auth') });
+    expect((await admin.get(`/v1/connections/${setup.connectionId}`)).body).toMatchObject({
+      status: 'broken',
+      statusReason: expect.stringContaining('invalid_auth'),
+    });
   });
 
   it('lists the seven built-in connectors and their 21 actions with input and output JSON Schemas in the catalog', async () => {
     const res = await apiClient(engine.baseUrl).get('/v1/connectors');
-    expect(res.body.data.map((c: { id: string }) => c.id)).toEqual(['resend', 'slack', 'elevenlabs', 'twilio', 'sendgrid', 'gmail', 'googlesheets']);
-    expect(res.body.data.map((c: { authType: string }) => c.authType)).toEqual(['api_key', 'oauth2', 'api_key', 'basic', 'api_key', 'oauth2', 'oauth2']);
-    const actions = res.body.data.flatMap((c: { actions: { id: string; inputSchema: { type: string }; outputSchema: { type: string } }[] }) => c.actions);
+    expect(res.body.data.map((c: { id: string }) => c.id)).toEqual([
+      'resend',
+      'slack',
+      'elevenlabs',
+      'twilio',
+      'sendgrid',
+      'gmail',
+      'googlesheets',
+    ]);
+    expect(res.body.data.map((c: { authType: string }) => c.authType)).toEqual([
+      'api_key',
+      'oauth2',
+      'api_key',
+      'basic',
+      'api_key',
+      'oauth2',
+      'oauth2',
+    ]);
+    const actions = res.body.data.flatMap(
+      (c: { actions: { id: string; inputSchema: { type: string }; outputSchema: { type: string } }[] }) => c.actions,
+    );
     expect(actions).toHaveLength(21);
     for (const a of actions) {
       expect(a.inputSchema.type).toBe('object');
       expect(a.outputSchema.type).toBe('object');
     }
-    expect(res.body.data[1]).toMatchObject({ authType: 'oauth2', authFields: [{ key: 'botToken', secret: true, required: true }] });
+    expect(res.body.data[1]).toMatchObject({
+      authType: 'oauth2',
+      authFields: [{ key: 'botToken', secret: true, required: true }],
+    });
   });
 });

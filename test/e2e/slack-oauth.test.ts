@@ -3,9 +3,14 @@ import { openCredentials, sealCredentials } from '../../shared/connections/crede
 import { parseKeyring } from '../../shared/crypto/keyring.ts';
 import { Vault } from '../../shared/crypto/vault.ts';
 import { createDb, type Db } from '../../shared/db/database.ts';
-import { SLACK_FAKE_CLIENT_ID, SLACK_FAKE_CLIENT_SECRET, startSlackFake, type SlackFake } from '../fakes/slack/slack-fake.ts';
-import { startEngine, waitForLog, type Engine } from '../support/engine.ts';
-import { apiClient, type ApiClient } from '../support/http.ts';
+import {
+  SLACK_FAKE_CLIENT_ID,
+  SLACK_FAKE_CLIENT_SECRET,
+  type SlackFake,
+  startSlackFake,
+} from '../fakes/slack/slack-fake.ts';
+import { type Engine, startEngine, waitForLog } from '../support/engine.ts';
+import { type ApiClient, apiClient } from '../support/http.ts';
 
 /**
  * Slack OAuth v2 with token rotation, end to end: authorize → the provider's redirect → our
@@ -57,19 +62,30 @@ describe('Slack OAuth and token rotation', () => {
     expect(url.origin + url.pathname).toBe(`${fake.url}/oauth/v2/authorize`);
     expect(url.searchParams.get('client_id')).toBe(SLACK_FAKE_CLIENT_ID);
     expect(url.searchParams.get('state')).toBe(started.body.state);
-    expect(url.searchParams.get('scope')!.split(',')).toEqual(expect.arrayContaining(['chat:write', 'channels:read', 'users:read', 'reactions:write', 'channels:history']));
+    expect(url.searchParams.get('scope')!.split(',')).toEqual(
+      expect.arrayContaining(['chat:write', 'channels:read', 'users:read', 'reactions:write', 'channels:history']),
+    );
     const slack = await fetch(url, { redirect: 'manual' });
     expect(slack.status).toBe(302);
     return fetch(slack.headers.get('location')!, { redirect: 'manual' });
   }
 
-  const postMessage = (text: string) => projectClient.post('/v1/executions', { connectorId: 'slack', actionId: 'postMessage', input: { channel: 'C0FAKEGEN01', text } });
+  const postMessage = (text: string) =>
+    projectClient.post('/v1/executions', {
+      connectorId: 'slack',
+      actionId: 'postMessage',
+      input: { channel: 'C0FAKEGEN01', text },
+    });
 
   /** Moves the stored expiry of a connection's token, as if its 12 hours were nearly over. */
   async function expireSoon(connectionId: string): Promise<void> {
     const row = await db.selectFrom('connections').selectAll().where('id', '=', connectionId).executeTakeFirstOrThrow();
     const creds = openCredentials(vault, row);
-    await db.updateTable('connections').set(sealCredentials(vault, connectionId, { ...creds, expiresAt: String(Date.now() + 30_000) })).where('id', '=', connectionId).execute();
+    await db
+      .updateTable('connections')
+      .set(sealCredentials(vault, connectionId, { ...creds, expiresAt: String(Date.now() + 30_000) }))
+      .where('id', '=', connectionId)
+      .execute();
   }
 
   let connectionId: string;
@@ -78,7 +94,12 @@ describe('Slack OAuth and token rotation', () => {
     const callback = await authorize({ displayName: 'Acme Slack', projectIds: [projectId] });
     expect(callback.status).toBe(200);
     const connection = (await callback.json()) as { id: string };
-    expect(connection).toMatchObject({ connectorId: 'slack', status: 'active', displayName: 'Acme Slack', projectIds: [projectId] });
+    expect(connection).toMatchObject({
+      connectorId: 'slack',
+      status: 'active',
+      displayName: 'Acme Slack',
+      projectIds: [projectId],
+    });
     connectionId = connection.id;
 
     const row = await db.selectFrom('connections').selectAll().where('id', '=', connectionId).executeTakeFirstOrThrow();
@@ -122,15 +143,23 @@ describe('Slack OAuth and token rotation', () => {
   it("repeats only a well-formed OAuth error code from the provider, never the provider's text", async () => {
     const callback = async (error: string) => {
       const { state } = (await admin.post('/v1/oauth/slack/authorize', { displayName: 'Denied' })).body;
-      const res = await fetch(`${engine.baseUrl}/v1/oauth/callback?${new URLSearchParams({ state, error })}`, { redirect: 'manual' });
+      const res = await fetch(`${engine.baseUrl}/v1/oauth/callback?${new URLSearchParams({ state, error })}`, {
+        redirect: 'manual',
+      });
       return { status: res.status, text: await res.text() };
     };
     const denied = await callback('access_denied');
     expect(denied.status).toBe(400);
-    expect(JSON.parse(denied.text).error).toMatchObject({ code: 'invalid_input', details: [{ path: 'error', message: 'access_denied' }] });
+    expect(JSON.parse(denied.text).error).toMatchObject({
+      code: 'invalid_input',
+      details: [{ path: 'error', message: 'access_denied' }],
+    });
     const hostile = await callback('<script>alert(1)</script> Call +1-555-0100 to verify your account');
     expect(hostile.status).toBe(400);
-    expect(JSON.parse(hostile.text).error).toMatchObject({ code: 'invalid_input', details: [{ path: 'error', message: 'unknown_error' }] });
+    expect(JSON.parse(hostile.text).error).toMatchObject({
+      code: 'invalid_input',
+      details: [{ path: 'error', message: 'unknown_error' }],
+    });
     expect(hostile.text).not.toMatch(/script|555|verify/);
   });
 
@@ -140,7 +169,10 @@ describe('Slack OAuth and token rotation', () => {
     const results = await Promise.all(Array.from({ length: 30 }, (_, i) => postMessage(`burst ${i}`)));
     expect(results.map((r) => r.status)).toEqual(Array(30).fill(200));
     expect(fake.refreshCount - before).toBe(1);
-    const creds = openCredentials(vault, await db.selectFrom('connections').selectAll().where('id', '=', connectionId).executeTakeFirstOrThrow());
+    const creds = openCredentials(
+      vault,
+      await db.selectFrom('connections').selectAll().where('id', '=', connectionId).executeTakeFirstOrThrow(),
+    );
     expect(Number(creds.expiresAt)).toBeGreaterThan(Date.now() + 3_600_000);
   });
 
@@ -161,7 +193,10 @@ describe('Slack OAuth and token rotation', () => {
       expect(res.status).toBe(409);
       expect(res.body.error.code).toBe('connection_broken');
       const connection = await admin.get(`/v1/connections/${connectionId}`);
-      expect(connection.body).toMatchObject({ status: 'broken', statusReason: expect.stringContaining('invalid_refresh_token') });
+      expect(connection.body).toMatchObject({
+        status: 'broken',
+        statusReason: expect.stringContaining('invalid_refresh_token'),
+      });
     } finally {
       fake.failRefreshes(null);
     }

@@ -5,10 +5,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseKeyring } from '../../shared/crypto/keyring.ts';
 import { Vault } from '../../shared/crypto/vault.ts';
 import { newId } from '../../shared/ids.ts';
-import { startResendFake, type ResendFake } from '../fakes/resend/resend-fake.ts';
-import { startEngine, type Engine } from '../support/engine.ts';
-import { apiClient, type ApiClient } from '../support/http.ts';
-import { breakAConnection, eventually, standardHeaders, startRecordingReceiver, type RecordedDelivery } from '../support/webhooks.ts';
+import { type ResendFake, startResendFake } from '../fakes/resend/resend-fake.ts';
+import { type Engine, startEngine } from '../support/engine.ts';
+import { type ApiClient, apiClient } from '../support/http.ts';
+import {
+  breakAConnection,
+  eventually,
+  type RecordedDelivery,
+  standardHeaders,
+  startRecordingReceiver,
+} from '../support/webhooks.ts';
 
 /**
  * Webhooks out by the Standard Webhooks specification, checked with its reference library
@@ -37,7 +43,9 @@ describe('Standard Webhooks signatures on webhooks out', () => {
   /** The connection.broken delivery of a freshly broken connection (each test has one webhook at a time). */
   const nextBrokenDelivery = async (): Promise<RecordedDelivery> => {
     const connectionId = await breakAConnection(admin, fake);
-    return eventually(() => receiver.received.find((d) => d.body.type === 'connection.broken' && d.body.data.connection.id === connectionId));
+    return eventually(() =>
+      receiver.received.find((d) => d.body.type === 'connection.broken' && d.body.data.connection.id === connectionId),
+    );
   };
 
   it('keeps delivering to a webhook created before the change, verifiable with its existing secret', async () => {
@@ -50,16 +58,19 @@ describe('Standard Webhooks signatures on webhooks out', () => {
     const id = newId('webhook');
     const sealed = vault.seal(legacySecret, id);
     const { rows } = await client.query<{ workspace_id: string }>('select workspace_id from api_keys limit 1');
-    await client.query('insert into webhooks (id, workspace_id, url, events, secret_key_id, secret_iv, secret_tag, secret_ciphertext) values ($1, $2, $3, $4, $5, $6, $7, $8)', [
-      id,
-      rows[0]!.workspace_id,
-      receiver.url,
-      JSON.stringify(['connection.broken']),
-      sealed.keyId,
-      sealed.iv,
-      sealed.tag,
-      sealed.ciphertext,
-    ]);
+    await client.query(
+      'insert into webhooks (id, workspace_id, url, events, secret_key_id, secret_iv, secret_tag, secret_ciphertext) values ($1, $2, $3, $4, $5, $6, $7, $8)',
+      [
+        id,
+        rows[0]!.workspace_id,
+        receiver.url,
+        JSON.stringify(['connection.broken']),
+        sealed.keyId,
+        sealed.iv,
+        sealed.tag,
+        sealed.ciphertext,
+      ],
+    );
     await client.end();
 
     const delivery = await nextBrokenDelivery();
@@ -67,7 +78,9 @@ describe('Standard Webhooks signatures on webhooks out', () => {
     expect(headers['webhook-signature']).toMatch(/^v1,[A-Za-z0-9+/]{43}=$/);
     // The receiver keeps its secret: given as the raw key, or re-encoded as whsec_<base64 of the secret>.
     expect(new Webhook(legacySecret, { format: 'raw' }).verify(delivery.raw, headers)).toEqual(delivery.body);
-    expect(new Webhook(`whsec_${Buffer.from(legacySecret).toString('base64')}`).verify(delivery.raw, headers)).toEqual(delivery.body);
+    expect(new Webhook(`whsec_${Buffer.from(legacySecret).toString('base64')}`).verify(delivery.raw, headers)).toEqual(
+      delivery.body,
+    );
 
     // The documented way to a standard secret: rotate. For 24 hours both verify.
     const rotated = await admin.post(`/v1/webhooks/${id}/rotate-secret`);

@@ -1,4 +1,4 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -34,7 +34,14 @@ describe('npm start: local data and services', () => {
     dataDir = path.join(parent, 'data');
     const [redisPort, pgPort] = [await findFreePort(), await findFreePort()];
     start = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', START_SERVICES_ONLY: '1', START_DATA_DIR: dataDir, REDIS_PORT: String(redisPort), PG_PORT: String(pgPort) },
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? '',
+        START_SERVICES_ONLY: '1',
+        START_DATA_DIR: dataDir,
+        REDIS_PORT: String(redisPort),
+        PG_PORT: String(pgPort),
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     start.stdout!.on('data', (d) => (output += String(d)));
@@ -55,7 +62,8 @@ describe('npm start: local data and services', () => {
     }
     const pgData = path.join(dataDir, 'postgres');
     // As root, Postgres's data lives under the postgres user's home; the link names it.
-    if (fs.lstatSync(pgData, { throwIfNoEntry: false })?.isSymbolicLink()) fs.rmSync(fs.realpathSync(pgData), { recursive: true, force: true });
+    if (fs.lstatSync(pgData, { throwIfNoEntry: false })?.isSymbolicLink())
+      fs.rmSync(fs.realpathSync(pgData), { recursive: true, force: true });
     fs.rmSync(parent, { recursive: true, force: true });
   }, 90_000);
 
@@ -65,7 +73,8 @@ describe('npm start: local data and services', () => {
     expect(mode(path.join(dataDir, 'redis'))).toBe(0o700);
     const redisFiles = walk(path.join(dataDir, 'redis'));
     expect(redisFiles.some((f) => f.includes('appendonly'))).toBe(true);
-    for (const f of [...redisFiles, path.join(dataDir, 'redis.log'), path.join(dataDir, 'services.json')]) expect(mode(f) & 0o077, f).toBe(0);
+    for (const f of [...redisFiles, path.join(dataDir, 'redis.log'), path.join(dataDir, 'services.json')])
+      expect(mode(f) & 0o077, f).toBe(0);
     expect(mode(fs.realpathSync(path.join(dataDir, 'postgres')))).toBe(0o700);
     expect(output).not.toContain('chmod');
   });
@@ -76,10 +85,14 @@ describe('npm start: local data and services', () => {
   });
 
   it('lets the CLI create a workspace with nothing exported', async () => {
-    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'scripts/cli.ts', 'workspace:create', 'Next door'], {
-      env: { PATH: process.env.PATH ?? '', START_DATA_DIR: dataDir },
-      timeout: 60_000,
-    });
+    const { stdout, stderr } = await run(
+      process.execPath,
+      ['--import', 'tsx', 'scripts/cli.ts', 'workspace:create', 'Next door'],
+      {
+        env: { PATH: process.env.PATH ?? '', START_DATA_DIR: dataDir },
+        timeout: 60_000,
+      },
+    );
     expect(stdout.trim().split('\n').at(-1)).toMatch(/^ck_ws_/);
     expect(stderr).toContain('DATABASE_URL');
   }, 70_000);

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb } from '../../shared/db/database.ts';
-import { createTestDatabase, testRedisUrl, type TestDatabase } from '../support/services.ts';
+import { createTestDatabase, type TestDatabase, testRedisUrl } from '../support/services.ts';
 
 const run = promisify(execFile);
 /** Each entry runs as one OS process (no tsx wrapper), so a signal reaches the service itself. */
@@ -11,7 +11,10 @@ const tsxLoader = ['--import', 'tsx'];
 
 async function startProcess(entry: string, env: Record<string, string>): Promise<{ code: number; stderr: string }> {
   try {
-    await run(process.execPath, [...tsxLoader, entry], { env: { PATH: process.env.PATH ?? '', ...env }, timeout: 20_000 });
+    await run(process.execPath, [...tsxLoader, entry], {
+      env: { PATH: process.env.PATH ?? '', ...env },
+      timeout: 20_000,
+    });
     return { code: 0, stderr: '' };
   } catch (err) {
     const e = err as { code: number; stderr: string };
@@ -29,14 +32,25 @@ describe('start-up checks', () => {
   });
   afterAll(async () => database?.drop());
 
-  it.each(['api/main.ts', 'worker/main.ts'])('%s stops on bad configuration with one line per variable, echoing no value', async (entry) => {
-    const { code, stderr } = await startProcess(entry, { DATABASE_URL: 'mysql://user:hunter2@db', PORT: 'abc' });
-    expect(code).toBe(78);
-    const lines = stderr.trim().split('\n').filter((l) => l.startsWith('config error:'));
-    expect(lines.map((l) => l.split(':')[1]!.trim()).sort()).toEqual(['CONNECTORS_ENCRYPTION_KEYS', 'DATABASE_URL', 'PORT', 'REDIS_URL']);
-    expect(stderr).not.toContain('hunter2');
-    expect(stderr).not.toMatch(/\n\s+at /); // no stack trace
-  });
+  it.each(['api/main.ts', 'worker/main.ts'])(
+    '%s stops on bad configuration with one line per variable, echoing no value',
+    async (entry) => {
+      const { code, stderr } = await startProcess(entry, { DATABASE_URL: 'mysql://user:hunter2@db', PORT: 'abc' });
+      expect(code).toBe(78);
+      const lines = stderr
+        .trim()
+        .split('\n')
+        .filter((l) => l.startsWith('config error:'));
+      expect(lines.map((l) => l.split(':')[1]!.trim()).sort()).toEqual([
+        'CONNECTORS_ENCRYPTION_KEYS',
+        'DATABASE_URL',
+        'PORT',
+        'REDIS_URL',
+      ]);
+      expect(stderr).not.toContain('hunter2');
+      expect(stderr).not.toMatch(/\n\s+at /); // no stack trace
+    },
+  );
 
   it('refuses to start when stored credentials use a key id missing from the keyring', async () => {
     const db = createDb(database.url, { max: 1 });

@@ -6,12 +6,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWorkspace } from '../../shared/auth/workspaces.ts';
 import { createDb, type Db } from '../../shared/db/database.ts';
 import { newId } from '../../shared/ids.ts';
-import { ELEVENLABS_FAKE_KEY, RACHEL_VOICE_ID, startElevenLabsFake, type ElevenLabsFake } from '../fakes/elevenlabs/elevenlabs-fake.ts';
-import { RESEND_FAKE_FULL_KEY, startResendFake, type ResendFake } from '../fakes/resend/resend-fake.ts';
-import { declaredRoutes, routeKey } from '../fuzz/route-table.ts';
+import {
+  ELEVENLABS_FAKE_KEY,
+  type ElevenLabsFake,
+  RACHEL_VOICE_ID,
+  startElevenLabsFake,
+} from '../fakes/elevenlabs/elevenlabs-fake.ts';
 import { itemsDefinition } from '../fakes/items/items-definition.ts';
-import { startEngine, type Engine } from '../support/engine.ts';
-import { apiClient, type ApiClient, type ApiResponse } from '../support/http.ts';
+import { RESEND_FAKE_FULL_KEY, type ResendFake, startResendFake } from '../fakes/resend/resend-fake.ts';
+import { declaredRoutes, routeKey } from '../fuzz/route-table.ts';
+import { type Engine, startEngine } from '../support/engine.ts';
+import { type ApiClient, type ApiResponse, apiClient } from '../support/http.ts';
 
 const run = promisify(execFile);
 
@@ -30,7 +35,25 @@ describe('tenant isolation', () => {
   const email = { from: 'a@example.com', to: 'b@example.com', subject: 'Hi', text: 'Hello' };
 
   // Workspace A (bootstrap): projects A1, A2. Workspace B: project B1. Workspace C: from the CLI.
-  const A = { ws: '', id: '', p1: '', p2: '', pk1: '', pk1Id: '', pk2: '', c1: '', c1e: '', c2: '', inv1: '', invSpeech: '', inv2: '', webhook: '', ev1: '', ev2: '', session: '' };
+  const A = {
+    ws: '',
+    id: '',
+    p1: '',
+    p2: '',
+    pk1: '',
+    pk1Id: '',
+    pk2: '',
+    c1: '',
+    c1e: '',
+    c2: '',
+    inv1: '',
+    invSpeech: '',
+    inv2: '',
+    webhook: '',
+    ev1: '',
+    ev2: '',
+    session: '',
+  };
   const B = { ws: '', id: '', p1: '', pk1: '', c1: '', inv1: '', webhook: '', ev1: '' };
   const C = { ws: '', id: '' };
   let wsA: ApiClient, wsB: ApiClient, wsC: ApiClient, pkA1: ApiClient, pkA2: ApiClient, pkB1: ApiClient;
@@ -48,7 +71,11 @@ describe('tenant isolation', () => {
   };
 
   /** The answer about a foreign resource is the answer about a resource that does not exist. */
-  async function expectSameAsMissing(foreign: Promise<ApiResponse>, missing: Promise<ApiResponse>, code = 'not_found'): Promise<void> {
+  async function expectSameAsMissing(
+    foreign: Promise<ApiResponse>,
+    missing: Promise<ApiResponse>,
+    code = 'not_found',
+  ): Promise<void> {
     const [f, m] = await Promise.all([foreign, missing]);
     expect(f.status, JSON.stringify(f.body)).toBe(404);
     expect(f.body.error.code).toBe(code);
@@ -70,9 +97,23 @@ describe('tenant isolation', () => {
 
   /** Snapshot of everything a wrong-tenant call could change. */
   async function snapshot(): Promise<string> {
-    const tables = ['projects', 'api_keys', 'connections', 'project_connections', 'invocations', 'artifacts', 'oauth_states', 'webhooks', 'inbound_events', 'connect_sessions'];
+    const tables = [
+      'projects',
+      'api_keys',
+      'connections',
+      'project_connections',
+      'invocations',
+      'artifacts',
+      'oauth_states',
+      'webhooks',
+      'inbound_events',
+      'connect_sessions',
+    ];
     const out: Record<string, unknown> = {};
-    for (const t of tables) out[t] = (await sql<{ r: string }>`select t::text as r from ${sql.table(t)} t order by 1`.execute(db)).rows.map((r) => r.r);
+    for (const t of tables)
+      out[t] = (await sql<{ r: string }>`select t::text as r from ${sql.table(t)} t order by 1`.execute(db)).rows.map(
+        (r) => r.r,
+      );
     return JSON.stringify(out);
   }
 
@@ -111,8 +152,20 @@ describe('tenant isolation', () => {
       const k = await c.post(`/v1/projects/${p.body.id}/api-keys`, { name: 'k' });
       return { id: p.body.id as string, key: k.body.key as string, keyId: k.body.id as string };
     };
-    const connection = async (c: ApiClient, connectorId: string, apiKey: string, projectIds: string[], externalId?: string) => {
-      const r = await c.post('/v1/connections', { connectorId, displayName: connectorId, credentials: { apiKey }, projectIds, ...(externalId ? { externalId } : {}) });
+    const connection = async (
+      c: ApiClient,
+      connectorId: string,
+      apiKey: string,
+      projectIds: string[],
+      externalId?: string,
+    ) => {
+      const r = await c.post('/v1/connections', {
+        connectorId,
+        displayName: connectorId,
+        credentials: { apiKey },
+        projectIds,
+        ...(externalId ? { externalId } : {}),
+      });
       expect(r.status, JSON.stringify(r.body)).toBe(201);
       return r.body.id as string;
     };
@@ -120,7 +173,9 @@ describe('tenant isolation', () => {
     const a1 = await project(wsA, { displayName: 'A1', externalId: 'shop-1' });
     const a2 = await project(wsA, { displayName: 'A2' });
     Object.assign(A, { p1: a1.id, pk1: a1.key, pk1Id: a1.keyId, p2: a2.id, pk2: a2.key });
-    A.id = (await db.selectFrom('projects').select('workspace_id').where('id', '=', A.p1).executeTakeFirstOrThrow()).workspace_id;
+    A.id = (
+      await db.selectFrom('projects').select('workspace_id').where('id', '=', A.p1).executeTakeFirstOrThrow()
+    ).workspace_id;
     A.c1 = await connection(wsA, 'resend', RESEND_FAKE_FULL_KEY, [A.p1], 'user-1');
     A.c1e = await connection(wsA, 'elevenlabs', ELEVENLABS_FAKE_KEY, [A.p1]);
     A.c2 = await connection(wsA, 'resend', RESEND_FAKE_FULL_KEY, [A.p2]);
@@ -143,17 +198,36 @@ describe('tenant isolation', () => {
       return r.body.invocationId as string;
     };
     A.inv1 = await exec(pkA1, { connectorId: 'resend', actionId: 'sendEmail', input: email });
-    A.invSpeech = await exec(pkA1, { connectorId: 'elevenlabs', actionId: 'textToSpeech', input: { voiceId: RACHEL_VOICE_ID, text: 'Hi.' } });
+    A.invSpeech = await exec(pkA1, {
+      connectorId: 'elevenlabs',
+      actionId: 'textToSpeech',
+      input: { voiceId: RACHEL_VOICE_ID, text: 'Hi.' },
+    });
     A.inv2 = await exec(pkA2, { connectorId: 'resend', actionId: 'sendEmail', input: email });
     B.inv1 = await exec(pkB1, { connectorId: 'resend', actionId: 'sendEmail', input: email });
-    A.webhook = (await wsA.post('/v1/webhooks', { url: 'https://hooks.example.com/a', events: ['connection.broken'] })).body.id;
-    B.webhook = (await wsB.post('/v1/webhooks', { url: 'https://hooks.example.com/b', events: ['connection.broken'] })).body.id;
+    A.webhook = (
+      await wsA.post('/v1/webhooks', { url: 'https://hooks.example.com/a', events: ['connection.broken'] })
+    ).body.id;
+    B.webhook = (
+      await wsB.post('/v1/webhooks', { url: 'https://hooks.example.com/b', events: ['connection.broken'] })
+    ).body.id;
     A.session = (await wsA.post('/v1/connect-sessions', { projectId: A.p1 })).body.id;
     expect(A.webhook).toMatch(/^whk_/);
     // Inbound events as POST /v1/inbound stores them (signing is inbound-events.test.ts's subject).
     const event = async (workspaceId: string, connectionId: string) => {
       const id = newId('event');
-      await db.insertInto('inbound_events').values({ id, workspace_id: workspaceId, connection_id: connectionId, connector_id: 'resend', upstream_event_id: id, type: 'resend.email.delivered', payload: '{"type":"email.delivered"}' }).execute();
+      await db
+        .insertInto('inbound_events')
+        .values({
+          id,
+          workspace_id: workspaceId,
+          connection_id: connectionId,
+          connector_id: 'resend',
+          upstream_event_id: id,
+          type: 'resend.email.delivered',
+          payload: '{"type":"email.delivered"}',
+        })
+        .execute();
       return id;
     };
     A.ev1 = await event(A.id, A.c1);
@@ -188,7 +262,13 @@ describe('tenant isolation', () => {
         jsonrpc: '2.0',
         id: 1,
         method,
-        params: { ...params, _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} } },
+        params: {
+          ...params,
+          _meta: {
+            'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+            'io.modelcontextprotocol/clientCapabilities': {},
+          },
+        },
       }),
     });
     const text = await res.text();
@@ -202,7 +282,10 @@ describe('tenant isolation', () => {
       const r = await wsB.post('/v1/projects', { displayName: 'B2', externalId: 'shop-1' });
       expect(r.status).toBe(201);
       await wsB.delete(`/v1/projects/${r.body.id}`);
-      await expectForbidden(pkA1.post('/v1/projects', { displayName: 'x' }), pkB1.post('/v1/projects', { displayName: 'x' }));
+      await expectForbidden(
+        pkA1.post('/v1/projects', { displayName: 'x' }),
+        pkB1.post('/v1/projects', { displayName: 'x' }),
+      );
     },
     'GET /v1/projects': async () => {
       const listed = (await wsB.get('/v1/projects?limit=100')).body.data.map((p: { id: string }) => p.id);
@@ -212,12 +295,20 @@ describe('tenant isolation', () => {
       await expectForbidden(...projectKeys.map((k) => k().get('/v1/projects')));
     },
     'GET /v1/projects/:projectId': async () => {
-      for (const c of [wsB, wsC]) await expectSameAsMissing(c.get(`/v1/projects/${A.p1}`), c.get(`/v1/projects/${unknown.project()}`));
-      await expectForbidden(pkA2.get(`/v1/projects/${A.p1}`), pkA2.get(`/v1/projects/${unknown.project()}`), pkB1.get(`/v1/projects/${A.p1}`));
+      for (const c of [wsB, wsC])
+        await expectSameAsMissing(c.get(`/v1/projects/${A.p1}`), c.get(`/v1/projects/${unknown.project()}`));
+      await expectForbidden(
+        pkA2.get(`/v1/projects/${A.p1}`),
+        pkA2.get(`/v1/projects/${unknown.project()}`),
+        pkB1.get(`/v1/projects/${A.p1}`),
+      );
     },
     'PATCH /v1/projects/:projectId': async () => {
       const body = { displayName: 'pwned', rateLimits: { resend: 1 }, metadata: { owner: 'B' } };
-      await expectSameAsMissing(wsB.patch(`/v1/projects/${A.p1}`, body), wsB.patch(`/v1/projects/${unknown.project()}`, body));
+      await expectSameAsMissing(
+        wsB.patch(`/v1/projects/${A.p1}`, body),
+        wsB.patch(`/v1/projects/${unknown.project()}`, body),
+      );
       await expectForbidden(pkA1.patch(`/v1/projects/${A.p1}`, body), pkB1.patch(`/v1/projects/${A.p1}`, body));
     },
     'DELETE /v1/projects/:projectId': async () => {
@@ -225,86 +316,174 @@ describe('tenant isolation', () => {
       await expectForbidden(pkA1.delete(`/v1/projects/${A.p1}`), pkB1.delete(`/v1/projects/${A.p1}`));
     },
     'POST /v1/projects/:projectId/api-keys': async () => {
-      await expectSameAsMissing(wsB.post(`/v1/projects/${A.p1}/api-keys`, {}), wsB.post(`/v1/projects/${unknown.project()}/api-keys`, {}));
+      await expectSameAsMissing(
+        wsB.post(`/v1/projects/${A.p1}/api-keys`, {}),
+        wsB.post(`/v1/projects/${unknown.project()}/api-keys`, {}),
+      );
       // A project key cannot mint keys, not even for its own project.
-      await expectForbidden(pkA1.post(`/v1/projects/${A.p1}/api-keys`, {}), pkB1.post(`/v1/projects/${A.p1}/api-keys`, {}));
+      await expectForbidden(
+        pkA1.post(`/v1/projects/${A.p1}/api-keys`, {}),
+        pkB1.post(`/v1/projects/${A.p1}/api-keys`, {}),
+      );
     },
     'GET /v1/projects/:projectId/api-keys': async () => {
-      await expectSameAsMissing(wsB.get(`/v1/projects/${A.p1}/api-keys`), wsB.get(`/v1/projects/${unknown.project()}/api-keys`));
+      await expectSameAsMissing(
+        wsB.get(`/v1/projects/${A.p1}/api-keys`),
+        wsB.get(`/v1/projects/${unknown.project()}/api-keys`),
+      );
       await expectForbidden(pkA1.get(`/v1/projects/${A.p1}/api-keys`), pkB1.get(`/v1/projects/${A.p1}/api-keys`));
     },
     'DELETE /v1/projects/:projectId/api-keys/:keyId': async () => {
       // A's key through A's project, through B's own project, and through A's sibling project.
-      await expectSameAsMissing(wsB.delete(`/v1/projects/${A.p1}/api-keys/${A.pk1Id}`), wsB.delete(`/v1/projects/${unknown.project()}/api-keys/${A.pk1Id}`));
-      await expectSameAsMissing(wsB.delete(`/v1/projects/${B.p1}/api-keys/${A.pk1Id}`), wsB.delete(`/v1/projects/${B.p1}/api-keys/${unknown.apiKey()}`));
-      await expectSameAsMissing(wsA.delete(`/v1/projects/${A.p2}/api-keys/${A.pk1Id}`), wsA.delete(`/v1/projects/${A.p2}/api-keys/${unknown.apiKey()}`));
-      await expectForbidden(pkA1.delete(`/v1/projects/${A.p1}/api-keys/${A.pk1Id}`), pkB1.delete(`/v1/projects/${A.p1}/api-keys/${A.pk1Id}`));
+      await expectSameAsMissing(
+        wsB.delete(`/v1/projects/${A.p1}/api-keys/${A.pk1Id}`),
+        wsB.delete(`/v1/projects/${unknown.project()}/api-keys/${A.pk1Id}`),
+      );
+      await expectSameAsMissing(
+        wsB.delete(`/v1/projects/${B.p1}/api-keys/${A.pk1Id}`),
+        wsB.delete(`/v1/projects/${B.p1}/api-keys/${unknown.apiKey()}`),
+      );
+      await expectSameAsMissing(
+        wsA.delete(`/v1/projects/${A.p2}/api-keys/${A.pk1Id}`),
+        wsA.delete(`/v1/projects/${A.p2}/api-keys/${unknown.apiKey()}`),
+      );
+      await expectForbidden(
+        pkA1.delete(`/v1/projects/${A.p1}/api-keys/${A.pk1Id}`),
+        pkB1.delete(`/v1/projects/${A.p1}/api-keys/${A.pk1Id}`),
+      );
       expect((await pkA1.get('/v1/invocations')).status).toBe(200);
     },
 
     // ---- connections and bindings ------------------------------------------------------------
     'POST /v1/connections': async () => {
-      const body = (projectIds: string[]) => ({ connectorId: 'resend', displayName: 'x', credentials: { apiKey: RESEND_FAKE_FULL_KEY }, projectIds });
-      await expectSameAsMissing(wsB.post('/v1/connections', body([A.p1])), wsB.post('/v1/connections', body([unknown.project()])));
-      await expectSameAsMissing(wsB.post('/v1/connections', body([B.p1, A.p1])), wsB.post('/v1/connections', body([B.p1, unknown.project()])));
+      const body = (projectIds: string[]) => ({
+        connectorId: 'resend',
+        displayName: 'x',
+        credentials: { apiKey: RESEND_FAKE_FULL_KEY },
+        projectIds,
+      });
+      await expectSameAsMissing(
+        wsB.post('/v1/connections', body([A.p1])),
+        wsB.post('/v1/connections', body([unknown.project()])),
+      );
+      await expectSameAsMissing(
+        wsB.post('/v1/connections', body([B.p1, A.p1])),
+        wsB.post('/v1/connections', body([B.p1, unknown.project()])),
+      );
       await expectForbidden(pkA1.post('/v1/connections', body([A.p1])), pkB1.post('/v1/connections', body([])));
     },
     'GET /v1/connections': async () => {
       expect((await wsB.get('/v1/connections?limit=100')).body.data.map((c: { id: string }) => c.id)).toEqual([B.c1]);
-      for (const q of [`projectId=${A.p1}`, 'externalId=user-1', 'connectorId=elevenlabs']) expect((await wsB.get(`/v1/connections?${q}`)).body.data, q).toEqual([]);
+      for (const q of [`projectId=${A.p1}`, 'externalId=user-1', 'connectorId=elevenlabs'])
+        expect((await wsB.get(`/v1/connections?${q}`)).body.data, q).toEqual([]);
       expect((await wsC.get('/v1/connections')).body.data).toEqual([]);
       await expectForbidden(...projectKeys.map((k) => k().get('/v1/connections')));
     },
     'GET /v1/connections/:connectionId': async () => {
-      for (const c of [wsB, wsC]) await expectSameAsMissing(c.get(`/v1/connections/${A.c1}`), c.get(`/v1/connections/${unknown.connection()}`));
+      for (const c of [wsB, wsC])
+        await expectSameAsMissing(c.get(`/v1/connections/${A.c1}`), c.get(`/v1/connections/${unknown.connection()}`));
       await expectForbidden(pkA1.get(`/v1/connections/${A.c1}`), pkB1.get(`/v1/connections/${A.c1}`));
     },
     'PATCH /v1/connections/:connectionId': async () => {
       const body = { displayName: 'pwned', credentials: { apiKey: 're_attacker_controlled_key_0001' } };
-      await expectSameAsMissing(wsB.patch(`/v1/connections/${A.c1}`, body), wsB.patch(`/v1/connections/${unknown.connection()}`, body));
+      await expectSameAsMissing(
+        wsB.patch(`/v1/connections/${A.c1}`, body),
+        wsB.patch(`/v1/connections/${unknown.connection()}`, body),
+      );
       await expectForbidden(pkA1.patch(`/v1/connections/${A.c1}`, body), pkB1.patch(`/v1/connections/${A.c1}`, body));
     },
     'POST /v1/connections/:connectionId/test': async () => {
-      await expectSameAsMissing(wsB.post(`/v1/connections/${A.c1}/test`), wsB.post(`/v1/connections/${unknown.connection()}/test`));
+      await expectSameAsMissing(
+        wsB.post(`/v1/connections/${A.c1}/test`),
+        wsB.post(`/v1/connections/${unknown.connection()}/test`),
+      );
       await expectForbidden(pkA1.post(`/v1/connections/${A.c1}/test`), pkB1.post(`/v1/connections/${A.c1}/test`));
     },
     'DELETE /v1/connections/:connectionId': async () => {
-      await expectSameAsMissing(wsB.delete(`/v1/connections/${A.c1}`), wsB.delete(`/v1/connections/${unknown.connection()}`));
+      await expectSameAsMissing(
+        wsB.delete(`/v1/connections/${A.c1}`),
+        wsB.delete(`/v1/connections/${unknown.connection()}`),
+      );
       await expectForbidden(pkA1.delete(`/v1/connections/${A.c1}`), pkB1.delete(`/v1/connections/${A.c1}`));
     },
     'PUT /v1/projects/:projectId/connections/:connectionId': async () => {
       // Binding A's connection to B's own project would hand B A's credentials: the worst case.
-      await expectSameAsMissing(wsB.put(`/v1/projects/${B.p1}/connections/${A.c1}`), wsB.put(`/v1/projects/${B.p1}/connections/${unknown.connection()}`));
-      await expectSameAsMissing(wsB.put(`/v1/projects/${A.p1}/connections/${B.c1}`), wsB.put(`/v1/projects/${unknown.project()}/connections/${B.c1}`));
-      await expectSameAsMissing(wsA.put(`/v1/projects/${A.p1}/connections/${B.c1}`), wsA.put(`/v1/projects/${A.p1}/connections/${unknown.connection()}`));
-      await expectForbidden(pkA2.put(`/v1/projects/${A.p2}/connections/${A.c1}`), pkB1.put(`/v1/projects/${B.p1}/connections/${A.c1}`));
+      await expectSameAsMissing(
+        wsB.put(`/v1/projects/${B.p1}/connections/${A.c1}`),
+        wsB.put(`/v1/projects/${B.p1}/connections/${unknown.connection()}`),
+      );
+      await expectSameAsMissing(
+        wsB.put(`/v1/projects/${A.p1}/connections/${B.c1}`),
+        wsB.put(`/v1/projects/${unknown.project()}/connections/${B.c1}`),
+      );
+      await expectSameAsMissing(
+        wsA.put(`/v1/projects/${A.p1}/connections/${B.c1}`),
+        wsA.put(`/v1/projects/${A.p1}/connections/${unknown.connection()}`),
+      );
+      await expectForbidden(
+        pkA2.put(`/v1/projects/${A.p2}/connections/${A.c1}`),
+        pkB1.put(`/v1/projects/${B.p1}/connections/${A.c1}`),
+      );
     },
     'DELETE /v1/projects/:projectId/connections/:connectionId': async () => {
-      await expectSameAsMissing(wsB.delete(`/v1/projects/${A.p1}/connections/${A.c1}`), wsB.delete(`/v1/projects/${unknown.project()}/connections/${A.c1}`));
-      await expectSameAsMissing(wsB.delete(`/v1/projects/${B.p1}/connections/${A.c1}`), wsB.delete(`/v1/projects/${B.p1}/connections/${unknown.connection()}`));
-      await expectForbidden(pkA1.delete(`/v1/projects/${A.p1}/connections/${A.c1}`), pkB1.delete(`/v1/projects/${A.p1}/connections/${A.c1}`));
+      await expectSameAsMissing(
+        wsB.delete(`/v1/projects/${A.p1}/connections/${A.c1}`),
+        wsB.delete(`/v1/projects/${unknown.project()}/connections/${A.c1}`),
+      );
+      await expectSameAsMissing(
+        wsB.delete(`/v1/projects/${B.p1}/connections/${A.c1}`),
+        wsB.delete(`/v1/projects/${B.p1}/connections/${unknown.connection()}`),
+      );
+      await expectForbidden(
+        pkA1.delete(`/v1/projects/${A.p1}/connections/${A.c1}`),
+        pkB1.delete(`/v1/projects/${A.p1}/connections/${A.c1}`),
+      );
     },
     'GET /v1/projects/:projectId/connections': async () => {
-      await expectSameAsMissing(wsB.get(`/v1/projects/${A.p1}/connections`), wsB.get(`/v1/projects/${unknown.project()}/connections`));
+      await expectSameAsMissing(
+        wsB.get(`/v1/projects/${A.p1}/connections`),
+        wsB.get(`/v1/projects/${unknown.project()}/connections`),
+      );
       await expectForbidden(pkA1.get(`/v1/projects/${A.p1}/connections`), pkB1.get(`/v1/projects/${A.p1}/connections`));
     },
 
     // ---- executions --------------------------------------------------------------------------
     'POST /v1/executions': async () => {
-      const call = (c: ApiClient, extra: Record<string, unknown>) => c.post('/v1/executions', { connectorId: 'resend', actionId: 'sendEmail', input: email, ...extra });
+      const call = (c: ApiClient, extra: Record<string, unknown>) =>
+        c.post('/v1/executions', { connectorId: 'resend', actionId: 'sendEmail', input: email, ...extra });
       // Another tenant's project, by workspace key and by project key.
       await expectSameAsMissing(call(wsB, { projectId: A.p1 }), call(wsB, { projectId: unknown.project() }));
       await expectSameAsMissing(call(wsA, { projectId: B.p1 }), call(wsA, { projectId: unknown.project() }));
       await expectSameAsMissing(call(pkB1, { projectId: A.p1 }), call(pkB1, { projectId: unknown.project() }));
       await expectSameAsMissing(call(pkA2, { projectId: A.p1 }), call(pkA2, { projectId: unknown.project() }));
       // Another tenant's connection, in one's own project: no_connection, as for an unknown one.
-      await expectSameAsMissing(call(wsB, { projectId: B.p1, connectionId: A.c1 }), call(wsB, { projectId: B.p1, connectionId: unknown.connection() }), 'no_connection');
-      await expectSameAsMissing(call(pkB1, { connectionId: A.c1 }), call(pkB1, { connectionId: unknown.connection() }), 'no_connection');
+      await expectSameAsMissing(
+        call(wsB, { projectId: B.p1, connectionId: A.c1 }),
+        call(wsB, { projectId: B.p1, connectionId: unknown.connection() }),
+        'no_connection',
+      );
+      await expectSameAsMissing(
+        call(pkB1, { connectionId: A.c1 }),
+        call(pkB1, { connectionId: unknown.connection() }),
+        'no_connection',
+      );
       // A connection of the same workspace not bound to the caller's project.
-      await expectSameAsMissing(call(pkA2, { connectionId: A.c1 }), call(pkA2, { connectionId: unknown.connection() }), 'no_connection');
-      await expectSameAsMissing(call(wsA, { projectId: A.p2, connectionId: A.c1 }), call(wsA, { projectId: A.p2, connectionId: unknown.connection() }), 'no_connection');
+      await expectSameAsMissing(
+        call(pkA2, { connectionId: A.c1 }),
+        call(pkA2, { connectionId: unknown.connection() }),
+        'no_connection',
+      );
+      await expectSameAsMissing(
+        call(wsA, { projectId: A.p2, connectionId: A.c1 }),
+        call(wsA, { projectId: A.p2, connectionId: unknown.connection() }),
+        'no_connection',
+      );
       // Connector without a binding in the caller's project (A1 has ElevenLabs, B1 does not).
-      const speech = { connectorId: 'elevenlabs', actionId: 'textToSpeech', input: { voiceId: RACHEL_VOICE_ID, text: 'x' } };
+      const speech = {
+        connectorId: 'elevenlabs',
+        actionId: 'textToSpeech',
+        input: { voiceId: RACHEL_VOICE_ID, text: 'x' },
+      };
       const r = await pkB1.post('/v1/executions', { ...speech, connectionId: A.c1e });
       expect(r.status).toBe(404);
       expect(r.body.error.code).toBe('no_connection');
@@ -326,32 +505,53 @@ describe('tenant isolation', () => {
       expect(names.some((n: string) => n.startsWith('elevenlabs_'))).toBe(false);
       expect(JSON.stringify(listB.body)).not.toContain(A.c1);
       // A's tool is not B's: B has no ElevenLabs connection, nothing runs.
-      const speech = await mcp(B.pk1, 'tools/call', { name: 'elevenlabs_textToSpeech', arguments: { voiceId: RACHEL_VOICE_ID, text: 'x' } });
+      const speech = await mcp(B.pk1, 'tools/call', {
+        name: 'elevenlabs_textToSpeech',
+        arguments: { voiceId: RACHEL_VOICE_ID, text: 'x' },
+      });
       expect(speech.body.result.isError).toBe(true);
       expect(JSON.parse(speech.body.result.content[0].text).error.code).toBe('no_connection');
       // A's connection named in B's call: answered as for a connection that does not exist.
       const code = async (connectionId: string) =>
-        JSON.parse((await mcp(B.pk1, 'tools/call', { name: 'resend_sendEmail', arguments: { ...email, connectionId } })).body.result.content[0].text).error;
+        JSON.parse(
+          (await mcp(B.pk1, 'tools/call', { name: 'resend_sendEmail', arguments: { ...email, connectionId } })).body
+            .result.content[0].text,
+        ).error;
       expect(await code(A.c1)).toEqual(await code(unknown.connection()));
       expect((await code(A.c1)).code).toBe('no_connection');
       // Workspace keys serve no project's tools.
       for (const key of [A.ws, B.ws, C.ws]) expect((await mcp(key, 'tools/list', {})).status).toBe(401);
     },
     'GET /v1/mcp': async () => {
-      for (const key of [B.pk1, A.pk2]) expect((await fetch(`${engine.baseUrl}/v1/mcp`, { headers: { authorization: `Bearer ${key}` } })).status).toBe(405);
-      expect((await fetch(`${engine.baseUrl}/v1/mcp`, { headers: { authorization: `Bearer ${A.ws}` } })).status).toBe(401);
+      for (const key of [B.pk1, A.pk2])
+        expect((await fetch(`${engine.baseUrl}/v1/mcp`, { headers: { authorization: `Bearer ${key}` } })).status).toBe(
+          405,
+        );
+      expect((await fetch(`${engine.baseUrl}/v1/mcp`, { headers: { authorization: `Bearer ${A.ws}` } })).status).toBe(
+        401,
+      );
     },
     'DELETE /v1/mcp': async () => {
-      for (const key of [B.pk1, A.pk2]) expect((await fetch(`${engine.baseUrl}/v1/mcp`, { method: 'DELETE', headers: { authorization: `Bearer ${key}` } })).status).toBe(405);
+      for (const key of [B.pk1, A.pk2])
+        expect(
+          (await fetch(`${engine.baseUrl}/v1/mcp`, { method: 'DELETE', headers: { authorization: `Bearer ${key}` } }))
+            .status,
+        ).toBe(405);
     },
 
     // ---- invocations (the audit log) ---------------------------------------------------------
     'GET /v1/invocations': async () => {
-      const ids = async (c: ApiClient, q = '') => (await c.get(`/v1/invocations?limit=100${q}`)).body.data.map((i: { id: string }) => i.id);
+      const ids = async (c: ApiClient, q = '') =>
+        (await c.get(`/v1/invocations?limit=100${q}`)).body.data.map((i: { id: string }) => i.id);
       // A project key sees its own project only, and no filter widens that.
       expect(new Set(await ids(pkA1))).toEqual(new Set([A.inv1, A.invSpeech]));
       expect(await ids(pkA2)).toEqual([A.inv2]);
-      for (const q of [`&projectId=${A.p1}`, `&connectionId=${A.c1}`, '&connectorId=elevenlabs', `&projectId=${A.p1}&connectionId=${A.c1}`]) {
+      for (const q of [
+        `&projectId=${A.p1}`,
+        `&connectionId=${A.c1}`,
+        '&connectorId=elevenlabs',
+        `&projectId=${A.p1}&connectionId=${A.c1}`,
+      ]) {
         expect(await ids(pkA2, q), q).toEqual([]);
         expect(await ids(pkB1, q), q).toEqual([]);
         expect(await ids(wsB, q), q).toEqual([]);
@@ -364,7 +564,10 @@ describe('tenant isolation', () => {
     },
     'GET /v1/invocations/:invocationId': async () => {
       for (const [who, c] of strangers) {
-        await expectSameAsMissing(c.get(`/v1/invocations/${A.inv1}`), c.get(`/v1/invocations/${unknown.invocation()}`)).catch((e) => {
+        await expectSameAsMissing(
+          c.get(`/v1/invocations/${A.inv1}`),
+          c.get(`/v1/invocations/${unknown.invocation()}`),
+        ).catch((e) => {
           throw new Error(`${who}: ${(e as Error).message}`);
         });
       }
@@ -385,33 +588,56 @@ describe('tenant isolation', () => {
     // ---- OAuth -------------------------------------------------------------------------------
     'POST /v1/oauth/:connectorId/authorize': async () => {
       const body = (projectIds: string[]) => ({ displayName: 'Slack', projectIds });
-      await expectSameAsMissing(wsB.post('/v1/oauth/slack/authorize', body([A.p1])), wsB.post('/v1/oauth/slack/authorize', body([unknown.project()])));
-      await expectForbidden(pkA1.post('/v1/oauth/slack/authorize', body([A.p1])), pkB1.post('/v1/oauth/slack/authorize', body([])));
+      await expectSameAsMissing(
+        wsB.post('/v1/oauth/slack/authorize', body([A.p1])),
+        wsB.post('/v1/oauth/slack/authorize', body([unknown.project()])),
+      );
+      await expectForbidden(
+        pkA1.post('/v1/oauth/slack/authorize', body([A.p1])),
+        pkB1.post('/v1/oauth/slack/authorize', body([])),
+      );
     },
 
     // ---- custom connectors -------------------------------------------------------------------
     'POST /v1/connectors': async () => {
-      await expectForbidden(...projectKeys.map((k) => k().post('/v1/connectors', { definition: itemsDefinition(resend.url, { id: 'custom-tenancy' }) })));
+      await expectForbidden(
+        ...projectKeys.map((k) =>
+          k().post('/v1/connectors', { definition: itemsDefinition(resend.url, { id: 'custom-tenancy' }) }),
+        ),
+      );
     },
     'POST /v1/connectors/import': async () => {
-      await expectForbidden(...projectKeys.map((k) => k().post('/v1/connectors/import', { openapi: { openapi: '3.1.0', info: { title: 'x' }, paths: {} } })));
+      await expectForbidden(
+        ...projectKeys.map((k) =>
+          k().post('/v1/connectors/import', { openapi: { openapi: '3.1.0', info: { title: 'x' }, paths: {} } }),
+        ),
+      );
     },
     'PUT /v1/connectors/:connectorId': async () => {
       await wsA.post('/v1/connectors', { definition: itemsDefinition(resend.url, { id: 'custom-tenancy' }) });
-      const put = (c: ApiClient, id: string) => c.put(`/v1/connectors/${id}`, { definition: itemsDefinition(resend.url, { id }) });
+      const put = (c: ApiClient, id: string) =>
+        c.put(`/v1/connectors/${id}`, { definition: itemsDefinition(resend.url, { id }) });
       await expectSameAsMissing(put(wsB, 'custom-tenancy'), put(wsB, 'custom-missing'), 'unknown_connector');
       await expectForbidden(put(pkA1, 'custom-tenancy'), put(pkB1, 'custom-tenancy'));
     },
     'DELETE /v1/connectors/:connectorId': async () => {
       await wsA.post('/v1/connectors', { definition: itemsDefinition(resend.url, { id: 'custom-tenancy' }) });
-      await expectSameAsMissing(wsB.delete('/v1/connectors/custom-tenancy'), wsB.delete('/v1/connectors/custom-missing'), 'unknown_connector');
+      await expectSameAsMissing(
+        wsB.delete('/v1/connectors/custom-tenancy'),
+        wsB.delete('/v1/connectors/custom-missing'),
+        'unknown_connector',
+      );
       await expectForbidden(pkA1.delete('/v1/connectors/custom-tenancy'), pkB1.delete('/v1/connectors/custom-tenancy'));
       expect((await wsA.get('/v1/connectors/custom-tenancy')).status).toBe(200);
     },
 
     // ---- webhooks ----------------------------------------------------------------------------
     'POST /v1/webhooks': async () => {
-      await expectForbidden(...projectKeys.map((k) => k().post('/v1/webhooks', { url: 'https://hooks.example.com/x', events: ['connection.broken'] })));
+      await expectForbidden(
+        ...projectKeys.map((k) =>
+          k().post('/v1/webhooks', { url: 'https://hooks.example.com/x', events: ['connection.broken'] }),
+        ),
+      );
     },
     'GET /v1/webhooks': async () => {
       expect((await wsB.get('/v1/webhooks')).body.data.map((w: { id: string }) => w.id)).toEqual([B.webhook]);
@@ -419,15 +645,25 @@ describe('tenant isolation', () => {
       await expectForbidden(...projectKeys.map((k) => k().get('/v1/webhooks')));
     },
     'DELETE /v1/webhooks/:webhookId': async () => {
-      await expectSameAsMissing(wsB.delete(`/v1/webhooks/${A.webhook}`), wsB.delete(`/v1/webhooks/${unknown.webhook()}`));
+      await expectSameAsMissing(
+        wsB.delete(`/v1/webhooks/${A.webhook}`),
+        wsB.delete(`/v1/webhooks/${unknown.webhook()}`),
+      );
       await expectForbidden(pkA1.delete(`/v1/webhooks/${A.webhook}`), pkB1.delete(`/v1/webhooks/${A.webhook}`));
     },
     'POST /v1/webhooks/:webhookId/rotate-secret': async () => {
-      await expectSameAsMissing(wsB.post(`/v1/webhooks/${A.webhook}/rotate-secret`), wsB.post(`/v1/webhooks/${unknown.webhook()}/rotate-secret`));
-      await expectForbidden(pkA1.post(`/v1/webhooks/${A.webhook}/rotate-secret`), pkB1.post(`/v1/webhooks/${A.webhook}/rotate-secret`));
+      await expectSameAsMissing(
+        wsB.post(`/v1/webhooks/${A.webhook}/rotate-secret`),
+        wsB.post(`/v1/webhooks/${unknown.webhook()}/rotate-secret`),
+      );
+      await expectForbidden(
+        pkA1.post(`/v1/webhooks/${A.webhook}/rotate-secret`),
+        pkB1.post(`/v1/webhooks/${A.webhook}/rotate-secret`),
+      );
     },
     'GET /v1/events': async () => {
-      const ids = async (c: ApiClient, q = '') => (await c.get(`/v1/events?limit=100${q}`)).body.data.map((e: { id: string }) => e.id);
+      const ids = async (c: ApiClient, q = '') =>
+        (await c.get(`/v1/events?limit=100${q}`)).body.data.map((e: { id: string }) => e.id);
       // A project key sees the events of its project's connections only, and no filter widens that.
       expect(await ids(pkA1)).toEqual([A.ev1]);
       expect(await ids(pkA2)).toEqual([A.ev2]);
@@ -450,21 +686,41 @@ describe('tenant isolation', () => {
       expect((await wsA.get(`/v1/events/${A.ev1}`)).status).toBe(200);
     },
     'GET /v1/webhooks/:webhookId/deliveries': async () => {
-      await expectSameAsMissing(wsB.get(`/v1/webhooks/${A.webhook}/deliveries`), wsB.get(`/v1/webhooks/${unknown.webhook()}/deliveries`));
-      await expectForbidden(pkA1.get(`/v1/webhooks/${A.webhook}/deliveries`), pkB1.get(`/v1/webhooks/${A.webhook}/deliveries`));
+      await expectSameAsMissing(
+        wsB.get(`/v1/webhooks/${A.webhook}/deliveries`),
+        wsB.get(`/v1/webhooks/${unknown.webhook()}/deliveries`),
+      );
+      await expectForbidden(
+        pkA1.get(`/v1/webhooks/${A.webhook}/deliveries`),
+        pkB1.get(`/v1/webhooks/${A.webhook}/deliveries`),
+      );
     },
 
     // ---- connect sessions (docs/connect-pages.md) --------------------------------------------
     'POST /v1/connect-sessions': async () => {
-      await expectSameAsMissing(wsB.post('/v1/connect-sessions', { projectId: A.p1 }), wsB.post('/v1/connect-sessions', { projectId: unknown.project() }));
-      await expectForbidden(pkA1.post('/v1/connect-sessions', { projectId: A.p1 }), pkB1.post('/v1/connect-sessions', { projectId: A.p1 }));
+      await expectSameAsMissing(
+        wsB.post('/v1/connect-sessions', { projectId: A.p1 }),
+        wsB.post('/v1/connect-sessions', { projectId: unknown.project() }),
+      );
+      await expectForbidden(
+        pkA1.post('/v1/connect-sessions', { projectId: A.p1 }),
+        pkB1.post('/v1/connect-sessions', { projectId: A.p1 }),
+      );
     },
     'GET /v1/connect-sessions/:sessionId': async () => {
-      await expectSameAsMissing(wsB.get(`/v1/connect-sessions/${A.session}`), wsB.get(`/v1/connect-sessions/${newId('connectSession')}`));
-      await expectForbidden(pkA1.get(`/v1/connect-sessions/${A.session}`), pkB1.get(`/v1/connect-sessions/${A.session}`));
+      await expectSameAsMissing(
+        wsB.get(`/v1/connect-sessions/${A.session}`),
+        wsB.get(`/v1/connect-sessions/${newId('connectSession')}`),
+      );
+      await expectForbidden(
+        pkA1.get(`/v1/connect-sessions/${A.session}`),
+        pkB1.get(`/v1/connect-sessions/${A.session}`),
+      );
     },
     'GET /v1/rate-limit-usage': async () => {
-      expect((await wsB.get('/v1/rate-limit-usage')).body.data.map((u: { projectId: string }) => u.projectId)).not.toContain(A.p1);
+      expect(
+        (await wsB.get('/v1/rate-limit-usage')).body.data.map((u: { projectId: string }) => u.projectId),
+      ).not.toContain(A.p1);
       expect((await wsC.get('/v1/rate-limit-usage')).body.data).toEqual([]);
       await expectForbidden(...projectKeys.map((k) => k().get('/v1/rate-limit-usage')));
     },
@@ -479,10 +735,12 @@ describe('tenant isolation', () => {
       ).map(([route, method, path]) => [
         route,
         async () => {
-          const body = method === 'POST' ? { connectorId: 'resend', credentials: { apiKey: RESEND_FAKE_FULL_KEY } } : undefined;
+          const body =
+            method === 'POST' ? { connectorId: 'resend', credentials: { apiKey: RESEND_FAKE_FULL_KEY } } : undefined;
           const made = await client(`cst_${'A'.repeat(43)}`).request(method, path, body);
           expect(made.status).toBe(401);
-          for (const c of [wsA, wsB, pkA1, pkB1]) expect(await c.request(method, path, body)).toMatchObject({ status: 401, body: made.body });
+          for (const c of [wsA, wsB, pkA1, pkB1])
+            expect(await c.request(method, path, body)).toMatchObject({ status: 401, body: made.body });
         },
       ]),
     ),
@@ -493,10 +751,13 @@ describe('tenant isolation', () => {
     'GET /healthz': 'no tenant data',
     'GET /readyz': 'no tenant data',
     'GET /metrics': 'aggregate figures, no tenant labels',
-    'GET /v1/connectors': 'the built-ins for everyone; a key adds its own workspace\'s custom connectors only (custom-connectors.test.ts)',
-    'GET /v1/connectors/:connectorId': 'the built-ins for everyone; a key adds its own workspace\'s custom connectors only (custom-connectors.test.ts)',
+    'GET /v1/connectors':
+      "the built-ins for everyone; a key adds its own workspace's custom connectors only (custom-connectors.test.ts)",
+    'GET /v1/connectors/:connectorId':
+      "the built-ins for everyone; a key adds its own workspace's custom connectors only (custom-connectors.test.ts)",
     'GET /v1/oauth/callback': 'authenticated by its single-use state, which names its workspace (slack-oauth.test.ts)',
-    'POST /v1/inbound/:connectorId/:connectionId': "authenticated by the service's signature with the connection's own secret; reads and returns nothing of the tenant (inbound-events.test.ts)",
+    'POST /v1/inbound/:connectorId/:connectionId':
+      "authenticated by the service's signature with the connection's own secret; reads and returns nothing of the tenant (inbound-events.test.ts)",
   };
 
   it('has a wrong-tenant case for every route the api declares', () => {
@@ -528,7 +789,8 @@ describe('tenant isolation', () => {
       for (let i = 0; i < 10; i++) extra.push((await wsA.post(`/v1/projects/${A.p2}/api-keys`, {})).body.key);
       for (const key of [B.ws, C.ws]) expect(key).toMatch(/^ck_ws_[A-Za-z0-9_-]{43,}$/);
       for (const key of [A.pk1, A.pk2, B.pk1, ...extra]) expect(key).toMatch(/^ck_pr_[A-Za-z0-9_-]{43,}$/);
-      for (const key of [B.ws, C.ws, A.pk1, ...extra]) expect(Buffer.from(key.slice(6), 'base64url').length).toBeGreaterThanOrEqual(32);
+      for (const key of [B.ws, C.ws, A.pk1, ...extra])
+        expect(Buffer.from(key.slice(6), 'base64url').length).toBeGreaterThanOrEqual(32);
       const all = [A.ws, B.ws, C.ws, A.pk1, A.pk2, B.pk1, ...extra];
       expect(new Set(all).size).toBe(all.length);
       // Not merely distinct: no shared 8-character run between any two random parts.
@@ -570,7 +832,10 @@ describe('tenant isolation', () => {
       expect(p.status).toBe(201);
       expect((await wsA.get(`/v1/projects/${p.body.id}`)).status).toBe(404);
       expect((await wsC.get('/v1/projects')).body.data.map((x: { id: string }) => x.id)).toEqual([p.body.id]);
-      expect((await db.selectFrom('projects').select('workspace_id').where('id', '=', p.body.id).executeTakeFirstOrThrow()).workspace_id).toBe(C.id);
+      expect(
+        (await db.selectFrom('projects').select('workspace_id').where('id', '=', p.body.id).executeTakeFirstOrThrow())
+          .workspace_id,
+      ).toBe(C.id);
       await wsC.delete(`/v1/projects/${p.body.id}`);
     });
 
@@ -582,9 +847,13 @@ describe('tenant isolation', () => {
       const after = await k.get('/v1/invocations');
       expect(after.status).toBe(401);
       expect(after.body.error.code).toBe('unauthenticated');
-      expect((await k.post('/v1/executions', { connectorId: 'resend', actionId: 'sendEmail', input: email })).status).toBe(401);
+      expect(
+        (await k.post('/v1/executions', { connectorId: 'resend', actionId: 'sendEmail', input: email })).status,
+      ).toBe(401);
       expect((await wsA.delete(`/v1/projects/${A.p2}/api-keys/${created.body.id}`)).status).toBe(404);
-      expect((await wsA.get(`/v1/projects/${A.p2}/api-keys`)).body.data.map((x: { id: string }) => x.id)).not.toContain(created.body.id);
+      expect((await wsA.get(`/v1/projects/${A.p2}/api-keys`)).body.data.map((x: { id: string }) => x.id)).not.toContain(
+        created.body.id,
+      );
     });
 
     it('a revoked workspace key and the keys of a deleted project stop at once', async () => {
@@ -595,7 +864,11 @@ describe('tenant isolation', () => {
       expect((await pk.get('/v1/invocations')).status).toBe(200);
       expect((await ws.delete(`/v1/projects/${project.body.id}`)).status).toBe(204);
       expect((await pk.get('/v1/invocations')).status).toBe(401);
-      await db.updateTable('api_keys').set({ revoked_at: new Date() }).where('key_hash', '=', hash(extra.key)).execute();
+      await db
+        .updateTable('api_keys')
+        .set({ revoked_at: new Date() })
+        .where('key_hash', '=', hash(extra.key))
+        .execute();
       expect((await ws.get('/v1/projects')).status).toBe(401);
     });
   });

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb, type Db } from '../../shared/db/database.ts';
-import { RESEND_FAKE_FULL_KEY, startResendFake, type ResendFake } from '../fakes/resend/resend-fake.ts';
-import { startEngine, type Engine } from '../support/engine.ts';
-import { apiClient, setUpProject, type ApiClient } from '../support/http.ts';
+import { RESEND_FAKE_FULL_KEY, type ResendFake, startResendFake } from '../fakes/resend/resend-fake.ts';
+import { type Engine, startEngine } from '../support/engine.ts';
+import { type ApiClient, apiClient, setUpProject } from '../support/http.ts';
 
 /** Canonical JSON (sorted keys), as anyone who read the code would hash a guessed request. */
 const canonical = (v: unknown): string =>
@@ -17,7 +17,12 @@ const canonical = (v: unknown): string =>
       : JSON.stringify(v);
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 /** An email whose only secret is a 6-digit code: the report recovered one from its row's hash in 491 ms. */
-const code = (n: number) => ({ from: 'a@example.com', to: 'b@example.com', subject: 'Your code', text: `Your sign-in code is ${String(n).padStart(6, '0')}` });
+const code = (n: number) => ({
+  from: 'a@example.com',
+  to: 'b@example.com',
+  subject: 'Your code',
+  text: `Your sign-in code is ${String(n).padStart(6, '0')}`,
+});
 
 /** What a tenant (or a reader of the database) can get out of the engine beyond its due: red-team findings 5 and 6. */
 describe('tenant abuse', () => {
@@ -47,16 +52,22 @@ describe('tenant abuse', () => {
   });
 
   describe('request hashes', () => {
-
     it('stores a keyed hash that no guess of the request can be checked against, and still replays and refuses by it', async () => {
-      const { projectKey } = await setUpProject(admin, { connectorId: 'resend', credentials: { apiKey: RESEND_FAKE_FULL_KEY } });
+      const { projectKey } = await setUpProject(admin, {
+        connectorId: 'resend',
+        credentials: { apiKey: RESEND_FAKE_FULL_KEY },
+      });
       const client = apiClient(engine.baseUrl, projectKey);
       const headers = { 'idempotency-key': 'signin-42' };
       const body = { connectorId: 'resend', actionId: 'sendEmail', input: code(424242) };
       const first = await client.post('/v1/executions', body, headers);
       expect(first.status).toBe(200);
 
-      const row = await db.selectFrom('invocations').select('request_hash').where('id', '=', first.body.invocationId).executeTakeFirstOrThrow();
+      const row = await db
+        .selectFrom('invocations')
+        .select('request_hash')
+        .where('id', '=', first.body.invocationId)
+        .executeTakeFirstOrThrow();
       // The brute force of the report: hash each candidate request the unkeyed way and compare.
       const guess = sha256(canonical({ actionId: 'sendEmail', connectorId: 'resend', input: code(424242) }));
       expect(row.request_hash).not.toBe(guess);
@@ -75,10 +86,17 @@ describe('tenant abuse', () => {
     });
 
     async function legacyRowReplays() {
-      const { projectKey, projectId, connectionId } = await setUpProject(admin, { connectorId: 'resend', credentials: { apiKey: RESEND_FAKE_FULL_KEY } });
+      const { projectKey, projectId, connectionId } = await setUpProject(admin, {
+        connectorId: 'resend',
+        credentials: { apiKey: RESEND_FAKE_FULL_KEY },
+      });
       const client = apiClient(engine.baseUrl, projectKey);
       const input = code(7);
-      const workspace = await db.selectFrom('projects').select('workspace_id').where('id', '=', projectId).executeTakeFirstOrThrow();
+      const workspace = await db
+        .selectFrom('projects')
+        .select('workspace_id')
+        .where('id', '=', projectId)
+        .executeTakeFirstOrThrow();
       const id = 'inv_01jlegacylegacylegacylega';
       await db
         .insertInto('invocations')
@@ -97,10 +115,18 @@ describe('tenant abuse', () => {
           finished_at: new Date(),
         })
         .execute();
-      const replay = await client.post('/v1/executions', { connectorId: 'resend', actionId: 'sendEmail', input }, { 'idempotency-key': 'legacy-1' });
+      const replay = await client.post(
+        '/v1/executions',
+        { connectorId: 'resend', actionId: 'sendEmail', input },
+        { 'idempotency-key': 'legacy-1' },
+      );
       expect(replay.status).toBe(200);
       expect(replay.body).toMatchObject({ invocationId: id, output: { id: 'legacy-email' } });
-      const other = await client.post('/v1/executions', { connectorId: 'resend', actionId: 'sendEmail', input: code(8) }, { 'idempotency-key': 'legacy-1' });
+      const other = await client.post(
+        '/v1/executions',
+        { connectorId: 'resend', actionId: 'sendEmail', input: code(8) },
+        { 'idempotency-key': 'legacy-1' },
+      );
       expect(other.body.error.code).toBe('idempotency_key_reused');
     }
   });
@@ -116,7 +142,9 @@ describe('tenant abuse', () => {
         const res = await admin.patch(`/v1/projects/${id}`, { rateLimits: { [connectorId]: value } });
         expect(res.status, `${connectorId}: ${value}`).toBe(400);
         expect(res.body.error.code).toBe('invalid_input');
-        expect(res.body.error.details).toEqual([{ path: `rateLimits.${connectorId}`, message: expect.stringContaining(`between 1 and ${max}`) }]);
+        expect(res.body.error.details).toEqual([
+          { path: `rateLimits.${connectorId}`, message: expect.stringContaining(`between 1 and ${max}`) },
+        ]);
       }
       const within = await admin.patch(`/v1/projects/${id}`, { rateLimits: { resend: 3, slack: 500 } });
       expect(within.status).toBe(200);
@@ -124,10 +152,18 @@ describe('tenant abuse', () => {
     });
 
     it('stored above the caps before they existed are clamped when used', async () => {
-      const { projectKey, projectId } = await setUpProject(admin, { connectorId: 'resend', credentials: { apiKey: RESEND_FAKE_FULL_KEY } });
-      await db.updateTable('projects').set({ rate_limits: JSON.stringify({ resend: 1_000_000 }) }).where('id', '=', projectId).execute();
+      const { projectKey, projectId } = await setUpProject(admin, {
+        connectorId: 'resend',
+        credentials: { apiKey: RESEND_FAKE_FULL_KEY },
+      });
+      await db
+        .updateTable('projects')
+        .set({ rate_limits: JSON.stringify({ resend: 1_000_000 }) })
+        .where('id', '=', projectId)
+        .execute();
       const client = apiClient(engine.baseUrl, projectKey);
-      const send = () => client.post('/v1/executions?timeoutMs=1000', { connectorId: 'resend', actionId: 'sendEmail', input: code(1) });
+      const send = () =>
+        client.post('/v1/executions?timeoutMs=1000', { connectorId: 'resend', actionId: 'sendEmail', input: code(1) });
       for (let i = 0; i < 3; i++) expect((await send()).status).toBe(200);
       const fourth = await send();
       expect(fourth.status).toBe(429);

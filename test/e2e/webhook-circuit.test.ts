@@ -1,9 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb, type Db } from '../../shared/db/database.ts';
-import { startResendFake, type ResendFake } from '../fakes/resend/resend-fake.ts';
-import { startEngine, waitForLog, type Engine } from '../support/engine.ts';
-import { apiClient, type ApiClient } from '../support/http.ts';
-import { breakAConnection, eventually, metricValue, startTestReceiver, type TestReceiver } from '../support/webhooks.ts';
+import { type ResendFake, startResendFake } from '../fakes/resend/resend-fake.ts';
+import { type Engine, startEngine, waitForLog } from '../support/engine.ts';
+import { type ApiClient, apiClient } from '../support/http.ts';
+import {
+  breakAConnection,
+  eventually,
+  metricValue,
+  startTestReceiver,
+  type TestReceiver,
+} from '../support/webhooks.ts';
 
 /**
  * A target that keeps timing out: after WEBHOOK_CIRCUIT_FAILURES timeouts its circuit opens and the
@@ -46,12 +52,25 @@ describe('webhook target circuit', () => {
   });
 
   it('defers deliveries to a target that keeps timing out, then lets one probe through and closes on its answer', async () => {
-    for (let i = 0; i < webhooks; i++) expect((await admin.post('/v1/webhooks', { url: target.url(`/h/${i}`), events: ['connection.broken'] })).status).toBe(201);
+    for (let i = 0; i < webhooks; i++)
+      expect(
+        (await admin.post('/v1/webhooks', { url: target.url(`/h/${i}`), events: ['connection.broken'] })).status,
+      ).toBe(201);
     await breakAConnection(admin, fake);
 
     // The first wave times out and opens the circuit; every other delivery is then deferred, not attempted.
-    await eventually(async () => ((await metricValue(metricsUrl, 'connector_engine_webhook_circuits_open')) === 1 ? true : undefined), 20_000);
-    await eventually(async () => ((await metricValue(metricsUrl, 'connector_engine_webhook_deliveries_deferred_total{reason="circuit_open"}')) >= webhooks - share - failures + 1 ? true : undefined), 20_000);
+    await eventually(
+      async () => ((await metricValue(metricsUrl, 'connector_engine_webhook_circuits_open')) === 1 ? true : undefined),
+      20_000,
+    );
+    await eventually(
+      async () =>
+        (await metricValue(metricsUrl, 'connector_engine_webhook_deliveries_deferred_total{reason="circuit_open"}')) >=
+        webhooks - share - failures + 1
+          ? true
+          : undefined,
+      20_000,
+    );
     expect(await metricValue(metricsUrl, 'connector_engine_webhook_circuits_opened_total')).toBe(1);
     // At most: the share in flight when the first timeouts came, plus one started after each of the
     // failures before the threshold; the rest were never attempted.

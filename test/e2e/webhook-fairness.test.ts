@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWorkspace } from '../../shared/auth/workspaces.ts';
 import { createDb, type Db } from '../../shared/db/database.ts';
-import { startResendFake, type ResendFake } from '../fakes/resend/resend-fake.ts';
-import { startEngine, type Engine } from '../support/engine.ts';
-import { apiClient, type ApiClient } from '../support/http.ts';
+import { type ResendFake, startResendFake } from '../fakes/resend/resend-fake.ts';
+import { type Engine, startEngine } from '../support/engine.ts';
+import { type ApiClient, apiClient } from '../support/http.ts';
 import { breakAConnection, eventually, startTestReceiver, type TestReceiver } from '../support/webhooks.ts';
 
 /**
@@ -28,7 +28,12 @@ describe('webhook delivery fairness between workspaces', () => {
     hanging = await startTestReceiver({ hang: true });
     answering = await startTestReceiver();
     engine = await startEngine({
-      env: { RESEND_API_URL: fake.url, WEBHOOK_TIMEOUT_MS: '60000', WEBHOOKS_PER_WORKSPACE_MAX: String(cap), WEBHOOK_WORKSPACE_CONCURRENCY: String(share) },
+      env: {
+        RESEND_API_URL: fake.url,
+        WEBHOOK_TIMEOUT_MS: '60000',
+        WEBHOOKS_PER_WORKSPACE_MAX: String(cap),
+        WEBHOOK_WORKSPACE_CONCURRENCY: String(share),
+      },
     });
     db = createDb(engine.database.url, { max: 2 });
     adminA = apiClient(engine.baseUrl, engine.workspaceKey);
@@ -52,7 +57,9 @@ describe('webhook delivery fairness between workspaces', () => {
     expect(over.status).toBe(409);
     expect(over.body.error).toMatchObject({ code: 'conflict', message: expect.stringContaining(`${cap} webhooks`) });
     expect((await adminA.get('/v1/webhooks?limit=100')).body.data).toHaveLength(cap);
-    expect((await adminB.post('/v1/webhooks', { url: answering.url('/b'), events: ['connection.broken'] })).status).toBe(201);
+    expect(
+      (await adminB.post('/v1/webhooks', { url: answering.url('/b'), events: ['connection.broken'] })).status,
+    ).toBe(201);
   });
 
   it("delivers workspace B's event while workspace A's deliveries hang, A holding only its share", async () => {

@@ -18,19 +18,56 @@ interface FakeEntry {
 }
 
 const fakes: FakeEntry[] = [
-  { name: 'resend', portEnv: 'RESEND_FAKE_PORT', defaultPort: 4010, start: (port) => startResendFake({ port }), info: `keys: ${RESEND_FAKE_FULL_KEY}, ${RESEND_FAKE_SENDING_KEY}` },
-  { name: 'slack', portEnv: 'SLACK_FAKE_PORT', defaultPort: 4011, start: async (port) => (await import('./slack/slack-fake.ts')).startSlackFake({ port }), info: 'API at <url>/api/; bot token xoxb-fake-1111-2222-abcdefghijklmnop, read-only token xoxb-fake-3333-4444-readonlyreadonly; OAuth client 1111111111.2222222222 / fakeclientsecret0123456789abcdef (rotation on)' },
-  { name: 'elevenlabs', portEnv: 'ELEVENLABS_FAKE_PORT', defaultPort: 4012, start: async (port) => (await import('./elevenlabs/elevenlabs-fake.ts')).startElevenLabsFake({ port }), info: 'keys: sk_fa4e00000000000000000000000000000000000000000a11 (all permissions), sk_fa4e00000000000000000000000000000000000000007750 (text_to_speech only)' },
-  { name: 'sendgrid', portEnv: 'SENDGRID_FAKE_PORT', defaultPort: 4013, start: async (port) => (await import('./sendgrid/sendgrid-fake.ts')).startSendGridFake({ port }), info: 'keys: SG.fakeFullAccess0000001.fakeSecretFullAccessKey00000000000000000000 (all scopes), SG.fakeMailSendOnly00002.fakeSecretMailSendOnlyKey000000000000000000 (mail.send only), SG.fakeTemplatesRead0003.fakeSecretTemplatesReadKey00000000000000000 (templates.read only); senders @example.com verified' },
-  { name: 'twilio', portEnv: 'TWILIO_FAKE_PORT', defaultPort: 4014, start: async (port) => (await import('./twilio/twilio-fake.ts')).startTwilioFake({ port }), info: 'account AC0fa4e000000000000000000000000001 / token 0fa4e0000000000000000000a0717c0d (sender +15005550006, Messaging Service MG0fa4e000000000000000000000000001); test credentials AC0fa4e0000000000000000000000007e5 / 0fa4e0000000000000000000000007e5; magic To numbers +1500555000[1-4,9] fail as on Twilio' },
-  { name: 'google', portEnv: 'GOOGLE_FAKE_PORT', defaultPort: 4015, start: async (port) => (await import('./google/google-fake.ts')).startGoogleFake({ port }), info: 'Gmail and Sheets APIs at <url>, OAuth at <url>/o/oauth2/v2/auth and <url>/token; client 123456789012-fakeclient0connector0engine.apps.googleusercontent.com / GOCSPX-fakeClientSecret0123456789ab; access token ya29.fake-all-scopes-a0a0a0a0a0a0a0a0a0a0a0a0 (all Gmail and Sheets scopes); signs in ada.lovelace@example.com' },
+  {
+    name: 'resend',
+    portEnv: 'RESEND_FAKE_PORT',
+    defaultPort: 4010,
+    start: (port) => startResendFake({ port }),
+    info: `keys: ${RESEND_FAKE_FULL_KEY}, ${RESEND_FAKE_SENDING_KEY}`,
+  },
+  {
+    name: 'slack',
+    portEnv: 'SLACK_FAKE_PORT',
+    defaultPort: 4011,
+    start: async (port) => (await import('./slack/slack-fake.ts')).startSlackFake({ port }),
+    info: 'API at <url>/api/; bot token xoxb-fake-1111-2222-abcdefghijklmnop, read-only token xoxb-fake-3333-4444-readonlyreadonly; OAuth client 1111111111.2222222222 / fakeclientsecret0123456789abcdef (rotation on)',
+  },
+  {
+    name: 'elevenlabs',
+    portEnv: 'ELEVENLABS_FAKE_PORT',
+    defaultPort: 4012,
+    start: async (port) => (await import('./elevenlabs/elevenlabs-fake.ts')).startElevenLabsFake({ port }),
+    info: 'keys: sk_fa4e00000000000000000000000000000000000000000a11 (all permissions), sk_fa4e00000000000000000000000000000000000000007750 (text_to_speech only)',
+  },
+  {
+    name: 'sendgrid',
+    portEnv: 'SENDGRID_FAKE_PORT',
+    defaultPort: 4013,
+    start: async (port) => (await import('./sendgrid/sendgrid-fake.ts')).startSendGridFake({ port }),
+    info: 'keys: SG.fakeFullAccess0000001.fakeSecretFullAccessKey00000000000000000000 (all scopes), SG.fakeMailSendOnly00002.fakeSecretMailSendOnlyKey000000000000000000 (mail.send only), SG.fakeTemplatesRead0003.fakeSecretTemplatesReadKey00000000000000000 (templates.read only); senders @example.com verified',
+  },
+  {
+    name: 'twilio',
+    portEnv: 'TWILIO_FAKE_PORT',
+    defaultPort: 4014,
+    start: async (port) => (await import('./twilio/twilio-fake.ts')).startTwilioFake({ port }),
+    info: 'account AC0fa4e000000000000000000000000001 / token 0fa4e0000000000000000000a0717c0d (sender +15005550006, Messaging Service MG0fa4e000000000000000000000000001); test credentials AC0fa4e0000000000000000000000007e5 / 0fa4e0000000000000000000000007e5; magic To numbers +1500555000[1-4,9] fail as on Twilio',
+  },
+  {
+    name: 'google',
+    portEnv: 'GOOGLE_FAKE_PORT',
+    defaultPort: 4015,
+    start: async (port) => (await import('./google/google-fake.ts')).startGoogleFake({ port }),
+    info: 'Gmail and Sheets APIs at <url>, OAuth at <url>/o/oauth2/v2/auth and <url>/token; client 123456789012-fakeclient0connector0engine.apps.googleusercontent.com / GOCSPX-fakeClientSecret0123456789ab; access token ya29.fake-all-scopes-a0a0a0a0a0a0a0a0a0a0a0a0 (all Gmail and Sheets scopes); signs in ada.lovelace@example.com',
+  },
 ];
 
 function portFrom(envName: string, fallback: number): number {
   const raw = process.env[envName];
   if (raw === undefined || raw === '') return fallback;
   const port = Number(raw);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`${envName} must be a port number, got "${raw}"`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new Error(`${envName} must be a port number, got "${raw}"`);
   return port;
 }
 

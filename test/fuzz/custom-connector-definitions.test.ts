@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEngine, type Engine } from '../support/engine.ts';
-import { apiClient, type ApiClient } from '../support/http.ts';
+import { type Engine, startEngine } from '../support/engine.ts';
+import { type ApiClient, apiClient } from '../support/http.ts';
 
 /**
  * Property-based: random custom connector definitions (valid ones, valid ones with one part
@@ -60,21 +60,43 @@ const auth = fc.constantFrom<Record<string, unknown>>(
   { type: 'basic' },
   { type: 'api_key', in: 'header', name: 'X-Api-Key' },
   { type: 'api_key', in: 'query', name: 'key' },
-  { type: 'oauth2', grant: 'authorization_code', authorizeUrl: 'https://auth.example.com/authorize', tokenUrl: 'https://auth.example.com/token', clientId: 'client', clientSecret: 'secret-0123456789' },
-  { type: 'oauth2', grant: 'client_credentials', tokenUrl: 'https://auth.example.com/token', scopes: ['read'], clientAuthentication: 'basic' },
+  {
+    type: 'oauth2',
+    grant: 'authorization_code',
+    authorizeUrl: 'https://auth.example.com/authorize',
+    tokenUrl: 'https://auth.example.com/token',
+    clientId: 'client',
+    clientSecret: 'secret-0123456789',
+  },
+  {
+    type: 'oauth2',
+    grant: 'client_credentials',
+    tokenUrl: 'https://auth.example.com/token',
+    scopes: ['read'],
+    clientAuthentication: 'basic',
+  },
 );
 
-const validDefinition = fc.record({
-  id: fc.stringMatching(/^custom-[a-z0-9]{1,12}$/),
-  displayName: fc.constant('Generated'),
-  description: fc.constant('A generated connector.'),
-  baseUrl: fc.constantFrom('https://api.example.com', 'https://api.example.com/v1/', 'http://127.0.0.1:9'),
-  auth,
-  credentialTest: fc.constantFrom({ method: 'GET', path: '/me' }, { method: 'POST', path: '/auth/check', query: { a: '1' } }),
-  rateLimit: fc.record({ requestsPerMinute: fc.integer({ min: 1, max: 1000 }) }),
-  errors: fc.constantFrom(undefined, { codePointer: '/error/code', rules: [{ status: 401, means: 'invalid_credentials' }], retryAfter: { header: 'Retry-After' } }),
-  actions: fc.array(action, { minLength: 1, maxLength: 3 }),
-}).map((d) => JSON.parse(JSON.stringify(d)) as Record<string, unknown>);
+const validDefinition = fc
+  .record({
+    id: fc.stringMatching(/^custom-[a-z0-9]{1,12}$/),
+    displayName: fc.constant('Generated'),
+    description: fc.constant('A generated connector.'),
+    baseUrl: fc.constantFrom('https://api.example.com', 'https://api.example.com/v1/', 'http://127.0.0.1:9'),
+    auth,
+    credentialTest: fc.constantFrom(
+      { method: 'GET', path: '/me' },
+      { method: 'POST', path: '/auth/check', query: { a: '1' } },
+    ),
+    rateLimit: fc.record({ requestsPerMinute: fc.integer({ min: 1, max: 1000 }) }),
+    errors: fc.constantFrom(undefined, {
+      codePointer: '/error/code',
+      rules: [{ status: 401, means: 'invalid_credentials' }],
+      retryAfter: { header: 'Retry-After' },
+    }),
+    actions: fc.array(action, { minLength: 1, maxLength: 3 }),
+  })
+  .map((d) => JSON.parse(JSON.stringify(d)) as Record<string, unknown>);
 
 /** Every path of a JSON value, as keys. */
 function pathsOf(value: unknown, prefix: (string | number)[] = []): (string | number)[][] {
@@ -85,7 +107,11 @@ function pathsOf(value: unknown, prefix: (string | number)[] = []): (string | nu
 
 /** A valid definition with the value at one path replaced (or removed). */
 const mutated = fc
-  .tuple(validDefinition, fc.nat(), fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.constant(undefined), fc.string({ maxLength: 30 }), fc.integer()))
+  .tuple(
+    validDefinition,
+    fc.nat(),
+    fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.constant(undefined), fc.string({ maxLength: 30 }), fc.integer()),
+  )
   .map(([def, pick, replacement]) => {
     const paths = pathsOf(def).filter((p) => p.length > 0);
     const path = paths[pick % paths.length]!;
@@ -97,7 +123,11 @@ const mutated = fc
     return def;
   });
 
-const anyDefinition = fc.oneof({ weight: 3, arbitrary: validDefinition }, { weight: 5, arbitrary: mutated }, { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 3 }) });
+const anyDefinition = fc.oneof(
+  { weight: 3, arbitrary: validDefinition },
+  { weight: 5, arbitrary: mutated },
+  { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 3 }) },
+);
 
 describe('random custom connector definitions', () => {
   let engine: Engine;
@@ -120,7 +150,9 @@ describe('random custom connector definitions', () => {
           const id = res.body.id as string;
           const catalog = await admin.get(`/v1/connectors/${id}`);
           expect(catalog.status, JSON.stringify(catalog.body)).toBe(200);
-          expect(catalog.body.actions.every((a: { inputSchema: unknown }) => typeof a.inputSchema === 'object')).toBe(true);
+          expect(catalog.body.actions.every((a: { inputSchema: unknown }) => typeof a.inputSchema === 'object')).toBe(
+            true,
+          );
           expect((await admin.delete(`/v1/connectors/${id}`)).status).toBe(204);
           return;
         }

@@ -14,11 +14,20 @@ export interface DeclaredRoute {
 const declaration = /\b(?:router|app)\.(get|post|put|patch|delete)\(\s*['"`]([^'"`]+)['"`]/g;
 
 export function declaredRoutes(root = process.cwd()): DeclaredRoute[] {
-  const files = [join(root, 'api/app.ts'), ...readdirSync(join(root, 'api/routes')).filter((f) => f.endsWith('.ts')).map((f) => join(root, 'api/routes', f))];
+  const files = [
+    join(root, 'api/app.ts'),
+    ...readdirSync(join(root, 'api/routes'))
+      .filter((f) => f.endsWith('.ts'))
+      .map((f) => join(root, 'api/routes', f)),
+  ];
   const routes: DeclaredRoute[] = [];
   for (const file of files) {
     for (const m of readFileSync(file, 'utf8').matchAll(declaration)) {
-      routes.push({ method: m[1]!.toUpperCase() as DeclaredRoute['method'], path: m[2]!, file: file.slice(root.length + 1) });
+      routes.push({
+        method: m[1]!.toUpperCase() as DeclaredRoute['method'],
+        path: m[2]!,
+        file: file.slice(root.length + 1),
+      });
     }
   }
   return routes;

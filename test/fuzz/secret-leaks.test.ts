@@ -3,9 +3,9 @@ import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RESEND_FAKE_FULL_KEY, startResendFake, type ResendFake } from '../fakes/resend/resend-fake.ts';
-import { startEngine, type Engine } from '../support/engine.ts';
-import { apiClient, type ApiClient } from '../support/http.ts';
+import { RESEND_FAKE_FULL_KEY, type ResendFake, startResendFake } from '../fakes/resend/resend-fake.ts';
+import { type Engine, startEngine } from '../support/engine.ts';
+import { type ApiClient, apiClient } from '../support/http.ts';
 
 /**
  * Secrets under hostile input, beyond test/e2e/secrets-at-rest.test.ts: credentials refused by our
@@ -34,7 +34,11 @@ describe('secrets under hostile input', () => {
       });
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    receiver = { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`, bodies, close: () => new Promise((r) => server.close(() => r())) };
+    receiver = {
+      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`,
+      bodies,
+      close: () => new Promise((r) => server.close(() => r())),
+    };
     engine = await startEngine({ env: { RESEND_API_URL: fake.url, LOG_LEVEL: 'trace' } });
     admin = apiClient(engine.baseUrl, engine.workspaceKey);
   }, 60_000);
@@ -56,12 +60,20 @@ describe('secrets under hostile input', () => {
       ['broken unicode', { apiKey: `${secret}\ud800` }],
       ['nested deep', { apiKey: JSON.parse(`${'['.repeat(40)}"${secret}"${']'.repeat(40)}`) }],
     ];
-    const existing = await admin.post('/v1/connections', { connectorId: 'resend', displayName: 'x', credentials: { apiKey: RESEND_FAKE_FULL_KEY } });
+    const existing = await admin.post('/v1/connections', {
+      connectorId: 'resend',
+      displayName: 'x',
+      credentials: { apiKey: RESEND_FAKE_FULL_KEY },
+    });
     for (const [label, credentials] of bodies) {
       for (const res of [
         await admin.post('/v1/connections', { connectorId: 'resend', displayName: 'x', credentials }),
         await admin.patch(`/v1/connections/${existing.body.id}`, { credentials }),
-        await admin.post('/v1/connections', { connectorId: 'slack', displayName: 'x', credentials: { botToken: credentials } }),
+        await admin.post('/v1/connections', {
+          connectorId: 'slack',
+          displayName: 'x',
+          credentials: { botToken: credentials },
+        }),
       ]) {
         expect(res.status, label).toBeGreaterThanOrEqual(400);
         expect(JSON.stringify(res.body), label).not.toContain(secret);
@@ -71,12 +83,19 @@ describe('secrets under hostile input', () => {
   });
 
   it('keeps webhook signing secrets out of Redis, Postgres, the logs and every later response', async () => {
-    const created = await admin.post('/v1/webhooks', { url: receiver.url, events: ['connection.broken', 'connection.restored'] });
+    const created = await admin.post('/v1/webhooks', {
+      url: receiver.url,
+      events: ['connection.broken', 'connection.restored'],
+    });
     expect(created.status).toBe(201);
     const secret: string = created.body.secret;
     expect(secret.length).toBeGreaterThanOrEqual(32);
     // An event, so a delivery is queued, signed and sent.
-    const conn = await admin.post('/v1/connections', { connectorId: 'resend', displayName: 'hooked', credentials: { apiKey: RESEND_FAKE_FULL_KEY } });
+    const conn = await admin.post('/v1/connections', {
+      connectorId: 'resend',
+      displayName: 'hooked',
+      credentials: { apiKey: RESEND_FAKE_FULL_KEY },
+    });
     fake.revokeKey(RESEND_FAKE_FULL_KEY);
     try {
       expect((await admin.post(`/v1/connections/${conn.body.id}/test`)).body.status).toBe('broken');
@@ -107,14 +126,25 @@ describe('secrets under hostile input', () => {
     await client.connect();
     let pgDump = '';
     try {
-      const tables = await client.query<{ tablename: string }>("select tablename from pg_tables where schemaname = 'public'");
-      for (const { tablename } of tables.rows) pgDump += JSON.stringify((await client.query(`select t::text from "${tablename}" t`)).rows);
+      const tables = await client.query<{ tablename: string }>(
+        "select tablename from pg_tables where schemaname = 'public'",
+      );
+      for (const { tablename } of tables.rows)
+        pgDump += JSON.stringify((await client.query(`select t::text from "${tablename}" t`)).rows);
     } finally {
       await client.end();
     }
     expect(pgDump).toContain('whk_');
-    const later = [await admin.get('/v1/webhooks'), await admin.get(`/v1/webhooks/${created.body.id}/deliveries`)].map((r) => JSON.stringify(r.body)).join('\n');
-    for (const [where, text] of [['redis', redisDump], ['postgres', pgDump], ['logs', engine.logs()], ['responses', later], ['deliveries', receiver.bodies.join('\n')]] as const) {
+    const later = [await admin.get('/v1/webhooks'), await admin.get(`/v1/webhooks/${created.body.id}/deliveries`)]
+      .map((r) => JSON.stringify(r.body))
+      .join('\n');
+    for (const [where, text] of [
+      ['redis', redisDump],
+      ['postgres', pgDump],
+      ['logs', engine.logs()],
+      ['responses', later],
+      ['deliveries', receiver.bodies.join('\n')],
+    ] as const) {
       expect(text.includes(secret), `webhook secret found in ${where}`).toBe(false);
     }
   });
@@ -127,12 +157,21 @@ describe('secrets under hostile input', () => {
     fake.addKey(key, 'full');
     const project = await admin.post('/v1/projects', { displayName: 'quoted' });
     const projectKey = (await admin.post(`/v1/projects/${project.body.id}/api-keys`, {})).body.key;
-    await admin.post('/v1/connections', { connectorId: 'resend', displayName: 'q', credentials: { apiKey: key }, projectIds: [project.body.id] });
+    await admin.post('/v1/connections', {
+      connectorId: 'resend',
+      displayName: 'q',
+      credentials: { apiKey: key },
+      projectIds: [project.body.id],
+    });
     fake.failNext(1, { status: 403, name: 'invalid_api_key', message: `API key ${key} is invalid` });
     const client = apiClient(engine.baseUrl, projectKey);
     const res = await client.post('/v1/executions', { connectorId: 'resend', actionId: 'sendEmail', input: email });
     expect(res.status).toBe(409);
-    const seen = [JSON.stringify(res.body), JSON.stringify((await client.get(`/v1/invocations/${res.body.invocationId}`)).body), JSON.stringify((await admin.get('/v1/connections?limit=100')).body)];
+    const seen = [
+      JSON.stringify(res.body),
+      JSON.stringify((await client.get(`/v1/invocations/${res.body.invocationId}`)).body),
+      JSON.stringify((await admin.get('/v1/connections?limit=100')).body),
+    ];
     for (const text of seen) expect(text).not.toContain(key);
   });
 
@@ -141,10 +180,29 @@ describe('secrets under hostile input', () => {
   it('stores an upstream answer holding a NUL character instead of failing the call', async () => {
     const project = await admin.post('/v1/projects', { displayName: 'nul' });
     const projectKey = (await admin.post(`/v1/projects/${project.body.id}/api-keys`, {})).body.key;
-    await admin.post('/v1/connections', { connectorId: 'resend', displayName: 'n', credentials: { apiKey: RESEND_FAKE_FULL_KEY }, projectIds: [project.body.id] });
-    const domain = { id: 'd1', name: 'evil\u0000.example.com', status: 'verified', region: 'us-east-1', created_at: '2023-04-07 23:13:52.669661+00', capabilities: { sending: 'enabled', receiving: 'disabled' } };
-    (fake as unknown as { server: { failNext(n: number, r: unknown): void } }).server.failNext(1, { status: 200, body: { object: 'list', has_more: false, data: [domain] } });
-    const res = await apiClient(engine.baseUrl, projectKey).post('/v1/executions', { connectorId: 'resend', actionId: 'listDomains', input: {} });
+    await admin.post('/v1/connections', {
+      connectorId: 'resend',
+      displayName: 'n',
+      credentials: { apiKey: RESEND_FAKE_FULL_KEY },
+      projectIds: [project.body.id],
+    });
+    const domain = {
+      id: 'd1',
+      name: 'evil\u0000.example.com',
+      status: 'verified',
+      region: 'us-east-1',
+      created_at: '2023-04-07 23:13:52.669661+00',
+      capabilities: { sending: 'enabled', receiving: 'disabled' },
+    };
+    (fake as unknown as { server: { failNext(n: number, r: unknown): void } }).server.failNext(1, {
+      status: 200,
+      body: { object: 'list', has_more: false, data: [domain] },
+    });
+    const res = await apiClient(engine.baseUrl, projectKey).post('/v1/executions', {
+      connectorId: 'resend',
+      actionId: 'listDomains',
+      input: {},
+    });
     expect(res.status).toBe(200);
   });
 });

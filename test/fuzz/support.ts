@@ -2,10 +2,15 @@ import http from 'node:http';
 import net from 'node:net';
 import { expect } from 'vitest';
 import { statusByCode } from '../../shared/errors.ts';
-import { startElevenLabsFake, type ElevenLabsFake } from '../fakes/elevenlabs/elevenlabs-fake.ts';
-import { startResendFake, type ResendFake } from '../fakes/resend/resend-fake.ts';
-import { SLACK_FAKE_CLIENT_ID, SLACK_FAKE_CLIENT_SECRET, startSlackFake, type SlackFake } from '../fakes/slack/slack-fake.ts';
-import { startEngine, type Engine } from '../support/engine.ts';
+import { type ElevenLabsFake, startElevenLabsFake } from '../fakes/elevenlabs/elevenlabs-fake.ts';
+import { type ResendFake, startResendFake } from '../fakes/resend/resend-fake.ts';
+import {
+  SLACK_FAKE_CLIENT_ID,
+  SLACK_FAKE_CLIENT_SECRET,
+  type SlackFake,
+  startSlackFake,
+} from '../fakes/slack/slack-fake.ts';
+import { type Engine, startEngine } from '../support/engine.ts';
 
 /**
  * Raw HTTP for hostile-input tests: exact paths (no URL normalisation), any header, any bytes.
@@ -37,7 +42,9 @@ export function raw(baseUrl: string, req: RawRequest): Promise<RawResponse> {
         path: req.path,
         // Chunked when asked for (no Content-Length), else the body's exact length.
         headers: {
-          ...(req.body !== undefined && !req.headers?.['transfer-encoding'] ? { 'content-length': String(Buffer.byteLength(req.body)) } : {}),
+          ...(req.body !== undefined && !req.headers?.['transfer-encoding']
+            ? { 'content-length': String(Buffer.byteLength(req.body)) }
+            : {}),
           ...req.headers,
         },
         agent: false,
@@ -65,7 +72,11 @@ export function raw(baseUrl: string, req: RawRequest): Promise<RawResponse> {
 }
 
 /** Bytes straight onto a socket, for requests Node's HTTP client refuses to send (NUL in a header...). */
-export function rawSocket(baseUrl: string, bytes: string | Buffer, timeoutMs = 5_000): Promise<{ statusLine: string; text: string }> {
+export function rawSocket(
+  baseUrl: string,
+  bytes: string | Buffer,
+  timeoutMs = 5_000,
+): Promise<{ statusLine: string; text: string }> {
   const url = new URL(baseUrl);
   return new Promise((resolve, reject) => {
     const socket = net.connect({ host: url.hostname, port: Number(url.port) }, () => socket.end(bytes));
@@ -107,7 +118,10 @@ export function assertInvariants(res: RawResponse, label: string, options: Invar
     expect(res.headers['x-request-id'], where).toBe(options.sentRequestId);
   }
   if (res.status >= 500) {
-    expect(options.upstream && res.json?.error && upstreamCodes.has(res.json.error.code), `no 5xx of ours: ${where}`).toBe(true);
+    expect(
+      options.upstream && res.json?.error && upstreamCodes.has(res.json.error.code),
+      `no 5xx of ours: ${where}`,
+    ).toBe(true);
   }
   if (res.status >= 400) {
     expect(res.headers['content-type'], where).toMatch(/^application\/json/);
@@ -117,21 +131,37 @@ export function assertInvariants(res: RawResponse, label: string, options: Invar
     if (label.includes('/v1/mcp') && body.jsonrpc === '2.0') {
       // The MCP endpoint speaks JSON-RPC: its protocol errors are JSON-RPC error objects (MCP spec),
       // with an integer code and a message; its authentication errors are the API envelope.
-      expect(keys.every((k) => ['jsonrpc', 'id', 'error'].includes(k)), where).toBe(true);
-      expect(Number.isInteger(body.error?.code) && typeof body.error?.message === 'string' && body.error.message.length > 0, where).toBe(true);
-      expect(Object.keys(body.error).every((k) => ['code', 'message', 'data'].includes(k)), where).toBe(true);
+      expect(
+        keys.every((k) => ['jsonrpc', 'id', 'error'].includes(k)),
+        where,
+      ).toBe(true);
+      expect(
+        Number.isInteger(body.error?.code) && typeof body.error?.message === 'string' && body.error.message.length > 0,
+        where,
+      ).toBe(true);
+      expect(
+        Object.keys(body.error).every((k) => ['code', 'message', 'data'].includes(k)),
+        where,
+      ).toBe(true);
       return;
     }
-    expect(keys.filter((k) => k !== 'invocationId'), where).toEqual(['error']);
+    expect(
+      keys.filter((k) => k !== 'invocationId'),
+      where,
+    ).toEqual(['error']);
     const error = body.error;
-    expect(Object.keys(error).every((k) => ['code', 'message', 'details'].includes(k)), where).toBe(true);
+    expect(
+      Object.keys(error).every((k) => ['code', 'message', 'details'].includes(k)),
+      where,
+    ).toBe(true);
     expect(typeof error.code, where).toBe('string');
     expect(publicCodes.has(error.code), `known code: ${where}`).toBe(true);
     expect(statusByCode[error.code as keyof typeof statusByCode], `status matches code: ${where}`).toBe(res.status);
     expect(typeof error.message === 'string' && error.message.length > 0, where).toBe(true);
     if (error.code === 'invalid_input' && error.details !== undefined) {
       expect(Array.isArray(error.details), where).toBe(true);
-      for (const d of error.details) expect(typeof d.path === 'string' && typeof d.message === 'string', where).toBe(true);
+      for (const d of error.details)
+        expect(typeof d.path === 'string' && typeof d.message === 'string', where).toBe(true);
     }
   }
 }

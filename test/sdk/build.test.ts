@@ -1,11 +1,21 @@
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startScriptedServer, type ScriptedServer } from './support/scripted-server.ts';
+import { type ScriptedServer, startScriptedServer } from './support/scripted-server.ts';
 
 /**
  * The package as an app would install it: built with sdk/tsconfig.json (to a temp dir, so the
@@ -25,7 +35,10 @@ describe('SDK package build', () => {
     dir = mkdtempSync(join(tmpdir(), 'sdk-build-'));
     pkg = join(dir, 'node_modules/@connector-engine/sdk');
     mkdirSync(pkg, { recursive: true });
-    const build = spawnSync(process.execPath, [buildScript, '--outDir', join(pkg, 'dist')], { cwd: root, encoding: 'utf8' });
+    const build = spawnSync(process.execPath, [buildScript, '--outDir', join(pkg, 'dist')], {
+      cwd: root,
+      encoding: 'utf8',
+    });
     expect(build.stdout + build.stderr).toBe('');
     expect(build.status).toBe(0);
     cpSync(join(root, 'sdk/package.json'), join(pkg, 'package.json'));
@@ -41,7 +54,8 @@ describe('SDK package build', () => {
     expect(manifest).toMatchObject({ name: '@connector-engine/sdk', type: 'module' });
     expect(manifest.dependencies).toBeUndefined();
     const { import: esm, require: cjs } = manifest.exports['.'];
-    for (const file of [esm.types, esm.default, cjs.types, cjs.default]) expect(existsSync(join(pkg, file)), file).toBe(true);
+    for (const file of [esm.types, esm.default, cjs.types, cjs.default])
+      expect(existsSync(join(pkg, file)), file).toBe(true);
     // Emitted JavaScript imports .js files (Node cannot load .ts), each folder in its own format.
     expect(readFileSync(join(pkg, 'dist/esm/client.js'), 'utf8')).toContain('from "./http.js"');
     expect(readFileSync(join(pkg, 'dist/cjs/client.js'), 'utf8')).toContain('require("./http.js")');
@@ -50,11 +64,17 @@ describe('SDK package build', () => {
 
   it('runs under plain Node', async () => {
     const sdk = await import(pathToFileURL(join(pkg, 'dist/esm/index.js')).href);
-    server.script({ status: 429, headers: { 'retry-after': '0' }, body: { error: { code: 'rate_limited', message: 'slow down' } } }, { status: 200, body: { data: [], nextCursor: null } });
+    server.script(
+      { status: 429, headers: { 'retry-after': '0' }, body: { error: { code: 'rate_limited', message: 'slow down' } } },
+      { status: 200, body: { data: [], nextCursor: null } },
+    );
     const client = new sdk.Client({ apiKey: 'ck_pr_x', baseUrl: server.url });
     expect((await client.invocations.list()).data).toEqual([]);
     expect(server.requests).toHaveLength(2);
-    server.script({ status: 409, body: { error: { code: 'connection_broken', message: 'broken' }, invocationId: 'inv_1' } });
+    server.script({
+      status: 409,
+      body: { error: { code: 'connection_broken', message: 'broken' }, invocationId: 'inv_1' },
+    });
     await expect(client.invocations.get('inv_1')).rejects.toBeInstanceOf(sdk.ConnectionBrokenError);
   });
 
@@ -65,10 +85,15 @@ describe('SDK package build', () => {
     expect([esm.SDK_VERSION, cjs.SDK_VERSION]).toEqual([version, version]);
     server.script({ status: 200, body: { id: 'inv_1' } });
     await new cjs.Client({ apiKey: 'ck_pr_x', baseUrl: server.url }).invocations.get('inv_1');
-    expect(server.requests[0]!.headers['user-agent']).toMatch(new RegExp(`^connector-engine-sdk/${version.replace(/\./g, '\\.')} `));
+    expect(server.requests[0]!.headers['user-agent']).toMatch(
+      new RegExp(`^connector-engine-sdk/${version.replace(/\./g, '\\.')} `),
+    );
     // No source file states it by hand: only the file the build writes from package.json.
-    const sources = readdirSync(join(root, 'sdk/src'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts') && f !== 'version.ts');
-    for (const file of sources) expect(readFileSync(join(root, 'sdk/src', file), 'utf8'), file).not.toContain(`'${version}'`);
+    const sources = readdirSync(join(root, 'sdk/src'), { recursive: true, encoding: 'utf8' }).filter(
+      (f) => f.endsWith('.ts') && f !== 'version.ts',
+    );
+    for (const file of sources)
+      expect(readFileSync(join(root, 'sdk/src', file), 'utf8'), file).not.toContain(`'${version}'`);
   });
 
   it('type-checks an app that imports the built package (strict, no skipLibCheck)', () => {
@@ -79,7 +104,15 @@ describe('SDK package build', () => {
     writeFileSync(
       join(app, 'tsconfig.json'),
       JSON.stringify({
-        compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true, types: ['node'], typeRoots: [join(root, 'node_modules/@types')] },
+        compilerOptions: {
+          target: 'ES2022',
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
+          strict: true,
+          noEmit: true,
+          types: ['node'],
+          typeRoots: [join(root, 'node_modules/@types')],
+        },
         files: ['app.ts'],
       }),
     );

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   AuthenticationError,
   Client,
+  type ClientOptions,
   ConflictError,
   ConnectionBrokenError,
   ConnectorEngineError,
@@ -13,9 +14,8 @@ import {
   UnavailableError,
   UpstreamError,
   ValidationError,
-  type ClientOptions,
 } from '../../sdk/src/index.ts';
-import { startScriptedServer, type ScriptedServer } from './support/scripted-server.ts';
+import { type ScriptedServer, startScriptedServer } from './support/scripted-server.ts';
 
 /**
  * The SDK's transport against a scripted server: which answers are retried, how long it waits,
@@ -25,9 +25,18 @@ describe('SDK retries and errors (scripted server)', () => {
   let server: ScriptedServer;
   const client = (options: ClientOptions = {}) => new Client({ apiKey: 'ck_pr_test', baseUrl: server.url, ...options });
   const post = { connectorId: 'slack', actionId: 'postMessage', input: { channel: 'C1', text: 'hi' } } as const;
-  const ok = { status: 200, body: { invocationId: 'inv_1', output: { channel: 'C1', ts: '1.2', message: null }, durationMs: 5 } };
-  const envelope = (code: string, extra: Record<string, unknown> = {}) => ({ error: { code, message: `${code} happened`, ...extra } });
-  const caught = async (promise: Promise<unknown>) => promise.then(() => expect.fail('expected a rejection'), (err: unknown) => err as ConnectorEngineError);
+  const ok = {
+    status: 200,
+    body: { invocationId: 'inv_1', output: { channel: 'C1', ts: '1.2', message: null }, durationMs: 5 },
+  };
+  const envelope = (code: string, extra: Record<string, unknown> = {}) => ({
+    error: { code, message: `${code} happened`, ...extra },
+  });
+  const caught = async (promise: Promise<unknown>) =>
+    promise.then(
+      () => expect.fail('expected a rejection'),
+      (err: unknown) => err as ConnectorEngineError,
+    );
 
   beforeAll(async () => {
     server = await startScriptedServer();
@@ -51,7 +60,11 @@ describe('SDK retries and errors (scripted server)', () => {
   });
 
   it('gives up after maxRetries and throws the last error', async () => {
-    const unavailable = { status: 503, headers: { 'retry-after': '0', 'x-request-id': 'req-503' }, body: envelope('unavailable') };
+    const unavailable = {
+      status: 503,
+      headers: { 'retry-after': '0', 'x-request-id': 'req-503' },
+      body: envelope('unavailable'),
+    };
     server.script(unavailable, unavailable, unavailable, ok);
     const err = await caught(client({ maxRetries: 2 }).invocations.get('inv_1'));
     expect(err).toBeInstanceOf(UnavailableError);
@@ -67,10 +80,21 @@ describe('SDK retries and errors (scripted server)', () => {
   });
 
   it('does not retry with maxRetries: 0, and exposes retryAfter, details and the request id', async () => {
-    server.script({ status: 429, headers: { 'retry-after': '7', 'x-request-id': 'req-429' }, body: envelope('rate_limited', { details: { limitPerMinute: 1 } }) });
+    server.script({
+      status: 429,
+      headers: { 'retry-after': '7', 'x-request-id': 'req-429' },
+      body: envelope('rate_limited', { details: { limitPerMinute: 1 } }),
+    });
     const err = await caught(client({ maxRetries: 0 }).connectors.execute(post));
     expect(err).toBeInstanceOf(RateLimitedError);
-    expect(err).toMatchObject({ code: 'rate_limited', status: 429, retryAfter: 7, requestId: 'req-429', details: { limitPerMinute: 1 }, message: 'rate_limited happened' });
+    expect(err).toMatchObject({
+      code: 'rate_limited',
+      status: 429,
+      retryAfter: 7,
+      requestId: 'req-429',
+      details: { limitPerMinute: 1 },
+      message: 'rate_limited happened',
+    });
     expect(server.requests).toHaveLength(1);
   });
 
@@ -115,8 +139,14 @@ describe('SDK retries and errors (scripted server)', () => {
     server.script('drop', { status: 503, headers: { 'retry-after': '0' }, body: envelope('unavailable') }, ok);
     const result = await client().connectors.execute({ ...post, idempotencyKey: 'order-1001' });
     expect(result.invocationId).toBe('inv_1');
-    expect(server.requests.map((r) => r.headers['idempotency-key'])).toEqual(['order-1001', 'order-1001', 'order-1001']);
-    expect(server.requests.map((r) => r.body)).toEqual(Array(3).fill({ connectorId: 'slack', actionId: 'postMessage', input: { channel: 'C1', text: 'hi' } }));
+    expect(server.requests.map((r) => r.headers['idempotency-key'])).toEqual([
+      'order-1001',
+      'order-1001',
+      'order-1001',
+    ]);
+    expect(server.requests.map((r) => r.body)).toEqual(
+      Array(3).fill({ connectorId: 'slack', actionId: 'postMessage', input: { channel: 'C1', text: 'hi' } }),
+    );
   });
 
   it('retries a GET after a lost connection', async () => {
@@ -155,13 +185,21 @@ describe('SDK retries and errors (scripted server)', () => {
       [500, 'internal_error', ConnectorEngineError],
     ];
     for (const [status, code, Class] of cases) {
-      server.script({ status, body: { ...envelope(code, { details: [{ path: 'input.text', message: 'required' }] }), invocationId: 'inv_9' } });
+      server.script({
+        status,
+        body: { ...envelope(code, { details: [{ path: 'input.text', message: 'required' }] }), invocationId: 'inv_9' },
+      });
       const err = await caught(client().connectors.execute(post));
       expect(err, code).toBeInstanceOf(Class);
       expect(err, code).toMatchObject({ code, status, invocationId: 'inv_9', name: Class.name });
     }
-    server.script({ status: 400, body: envelope('invalid_input', { details: [{ path: 'input.text', message: 'required' }] }) });
-    expect(((await caught(client().connectors.execute(post))) as ValidationError).issues).toEqual([{ path: 'input.text', message: 'required' }]);
+    server.script({
+      status: 400,
+      body: envelope('invalid_input', { details: [{ path: 'input.text', message: 'required' }] }),
+    });
+    expect(((await caught(client().connectors.execute(post))) as ValidationError).issues).toEqual([
+      { path: 'input.text', message: 'required' },
+    ]);
 
     server.script({ status: 502, body: '<html>Bad gateway</html>' });
     const proxy = await caught(client().invocations.get('inv_1'));
@@ -173,10 +211,20 @@ describe('SDK retries and errors (scripted server)', () => {
   });
 
   it('sends executeAsync with Prefer: respond-async, and reads an idempotent replay of a finished call', async () => {
-    server.script({ status: 202, headers: { location: '/v1/invocations/inv_2' }, body: { invocationId: 'inv_2', status: 'queued' } }, ok);
+    server.script(
+      {
+        status: 202,
+        headers: { location: '/v1/invocations/inv_2' },
+        body: { invocationId: 'inv_2', status: 'queued' },
+      },
+      ok,
+    );
     expect(await client().connectors.executeAsync(post)).toEqual({ invocationId: 'inv_2', status: 'queued' });
     expect(server.requests[0]!.headers.prefer).toBe('respond-async');
-    expect(await client().connectors.executeAsync({ ...post, idempotencyKey: 'k' })).toEqual({ invocationId: 'inv_1', status: 'succeeded' });
+    expect(await client().connectors.executeAsync({ ...post, idempotencyKey: 'k' })).toEqual({
+      invocationId: 'inv_1',
+      status: 'succeeded',
+    });
   });
 
   it('passes timeoutMs, connectionId and projectId where the API wants them', async () => {
@@ -189,19 +237,32 @@ describe('SDK retries and errors (scripted server)', () => {
   });
 
   it('waits by polling, and throws a failed invocation as its typed error', async () => {
-    const inv = (status: string, extra: Record<string, unknown> = {}) => ({ status: 200, body: { id: 'inv_3', connectorId: 'slack', actionId: 'postMessage', status, ...extra } });
+    const inv = (status: string, extra: Record<string, unknown> = {}) => ({
+      status: 200,
+      body: { id: 'inv_3', connectorId: 'slack', actionId: 'postMessage', status, ...extra },
+    });
     server.script(inv('queued'), inv('running'), inv('succeeded', { output: { ts: '1.2' } }));
-    expect(await client().invocations.wait('inv_3', { pollIntervalMs: 10 })).toMatchObject({ status: 'succeeded', output: { ts: '1.2' } });
+    expect(await client().invocations.wait('inv_3', { pollIntervalMs: 10 })).toMatchObject({
+      status: 'succeeded',
+      output: { ts: '1.2' },
+    });
     expect(server.requests.map((r) => r.url)).toEqual(Array(3).fill('/v1/invocations/inv_3'));
 
-    const failed = inv('failed', { errorCode: 'upstream_error', errorMessage: 'Slack said no', errorDetails: { status: 200, code: 'not_in_channel', message: 'not_in_channel' } });
+    const failed = inv('failed', {
+      errorCode: 'upstream_error',
+      errorMessage: 'Slack said no',
+      errorDetails: { status: 200, code: 'not_in_channel', message: 'not_in_channel' },
+    });
     server.script(failed);
     const err = await caught(client().invocations.wait('inv_3'));
     expect(err).toBeInstanceOf(UpstreamError);
     expect(err).toMatchObject({ code: 'upstream_error', status: 502, invocationId: 'inv_3', message: 'Slack said no' });
     expect((err as UpstreamError).upstream).toEqual({ status: 200, code: 'not_in_channel', message: 'not_in_channel' });
     server.script(failed);
-    expect(await client().invocations.wait('inv_3', { throwOnFailure: false })).toMatchObject({ status: 'failed', errorCode: 'upstream_error' });
+    expect(await client().invocations.wait('inv_3', { throwOnFailure: false })).toMatchObject({
+      status: 'failed',
+      errorCode: 'upstream_error',
+    });
 
     server.script(inv('running'), inv('running'), inv('running'), inv('running'));
     const late = await caught(client().invocations.wait('inv_3', { timeoutMs: 50, pollIntervalMs: 20 }));

@@ -14,7 +14,10 @@ const typesFile = fileURLToPath(new URL('./types/sdk-types.ts', import.meta.url)
 
 describe('SDK types', () => {
   it('compile: correct usages pass and every @ts-expect-error meets an error', () => {
-    const tsc = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '--noEmit', '-p', tsconfig], { cwd: root, encoding: 'utf8' });
+    const tsc = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '--noEmit', '-p', tsconfig], {
+      cwd: root,
+      encoding: 'utf8',
+    });
     expect(tsc.stdout + tsc.stderr).toBe('');
     expect(tsc.status).toBe(0);
   }, 180_000);
@@ -35,16 +38,28 @@ describe('SDK types', () => {
       .join('\n');
     expect(expected.size).toBeGreaterThanOrEqual(10);
 
-    const config = ts.getParsedCommandLineOfConfigFile(tsconfig, {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: (d) => { throw new Error(String(d.messageText)); } })!;
+    const config = ts.getParsedCommandLineOfConfigFile(
+      tsconfig,
+      {},
+      {
+        ...ts.sys,
+        onUnRecoverableConfigFileDiagnostic: (d) => {
+          throw new Error(String(d.messageText));
+        },
+      },
+    )!;
     const host = ts.createCompilerHost(config.options);
     const getSourceFile = host.getSourceFile;
     host.getSourceFile = (name, language, ...rest) =>
-      ts.sys.resolvePath(name) === ts.sys.resolvePath(typesFile) ? ts.createSourceFile(name, edited, language) : getSourceFile.call(host, name, language, ...rest);
+      ts.sys.resolvePath(name) === ts.sys.resolvePath(typesFile)
+        ? ts.createSourceFile(name, edited, language)
+        : getSourceFile.call(host, name, language, ...rest);
     const program = ts.createProgram(config.fileNames, config.options, host);
     const errors = new Map<number, string[]>();
     for (const d of ts.getPreEmitDiagnostics(program)) {
       const file = d.file ? ts.sys.resolvePath(d.file.fileName) : '';
-      if (file !== ts.sys.resolvePath(typesFile)) throw new Error(`unexpected error in ${file}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`);
+      if (file !== ts.sys.resolvePath(typesFile))
+        throw new Error(`unexpected error in ${file}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`);
       const line = d.file!.getLineAndCharacterOfPosition(d.start!).line; // 0-based: the line after the directive
       errors.set(line, [...(errors.get(line) ?? []), ts.flattenDiagnosticMessageText(d.messageText, '\n')]);
     }

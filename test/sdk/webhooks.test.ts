@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
-import { WebhookVerificationError, webhooks, type WebhookHeaders } from '../../sdk/src/index.ts';
+import { type WebhookHeaders, WebhookVerificationError, webhooks } from '../../sdk/src/index.ts';
 
 /**
  * `webhooks.verify` against deliveries signed by the Standard Webhooks reference library
@@ -10,7 +10,12 @@ import { WebhookVerificationError, webhooks, type WebhookHeaders } from '../../s
  */
 describe('SDK webhooks.verify (Standard Webhooks)', () => {
   const secret = `whsec_${randomBytes(32).toString('base64')}`;
-  const event = { id: 'evt_01', type: 'connection.broken', createdAt: '2026-11-29T10:00:00.000Z', data: { connection: { id: 'con_1', status: 'broken' } } };
+  const event = {
+    id: 'evt_01',
+    type: 'connection.broken',
+    createdAt: '2026-11-29T10:00:00.000Z',
+    data: { connection: { id: 'con_1', status: 'broken' } },
+  };
   const payload = JSON.stringify(event);
   const at = new Date('2026-11-29T10:00:00Z');
 
@@ -18,7 +23,9 @@ describe('SDK webhooks.verify (Standard Webhooks)', () => {
   const signed = (secrets: { secret: string; raw?: boolean }[], body = payload, id = 'evt_01', when = at) => ({
     'webhook-id': id,
     'webhook-timestamp': String(Math.floor(when.getTime() / 1000)),
-    'webhook-signature': secrets.map((s) => new Webhook(s.secret, s.raw ? { format: 'raw' } : undefined).sign(id, when, body)).join(' '),
+    'webhook-signature': secrets
+      .map((s) => new Webhook(s.secret, s.raw ? { format: 'raw' } : undefined).sign(id, when, body))
+      .join(' '),
   });
   const rejection = (fn: () => unknown) => {
     try {
@@ -35,7 +42,18 @@ describe('SDK webhooks.verify (Standard Webhooks)', () => {
     expect(webhooks.verify(new TextEncoder().encode(payload), headers, secret, { now: at })).toEqual(event);
     expect(webhooks.verify(Buffer.from(payload), new Headers(headers), secret, { now: at })).toEqual(event);
     // Node's req.headers are lower case; a framework may hand them capitalised.
-    expect(webhooks.verify(payload, { 'Webhook-Id': headers['webhook-id'], 'Webhook-Timestamp': headers['webhook-timestamp'], 'Webhook-Signature': headers['webhook-signature'] }, secret, { now: at })).toEqual(event);
+    expect(
+      webhooks.verify(
+        payload,
+        {
+          'Webhook-Id': headers['webhook-id'],
+          'Webhook-Timestamp': headers['webhook-timestamp'],
+          'Webhook-Signature': headers['webhook-signature'],
+        },
+        secret,
+        { now: at },
+      ),
+    ).toEqual(event);
   });
 
   it('accepts any matching v1 entry of several (a rotation signs with the old and the new secret), and skips other versions', () => {
@@ -44,7 +62,10 @@ describe('SDK webhooks.verify (Standard Webhooks)', () => {
     expect(headers['webhook-signature']!.split(' ')).toHaveLength(2);
     expect(webhooks.verify(payload, headers, secret, { now: at })).toEqual(event);
     expect(webhooks.verify(payload, headers, old, { now: at })).toEqual(event);
-    const mixed = { ...headers, 'webhook-signature': `v1a,${'A'.repeat(43)}= ${signed([{ secret }])['webhook-signature']}` };
+    const mixed = {
+      ...headers,
+      'webhook-signature': `v1a,${'A'.repeat(43)}= ${signed([{ secret }])['webhook-signature']}`,
+    };
     expect(webhooks.verify(payload, mixed, secret, { now: at })).toEqual(event);
   });
 
@@ -80,16 +101,26 @@ describe('SDK webhooks.verify (Standard Webhooks)', () => {
     const fiveMinutes = 5 * 60_000;
     expect(webhooks.verify(payload, headers, secret, { now: at.getTime() + fiveMinutes })).toEqual(event);
     expect(webhooks.verify(payload, headers, secret, { now: at.getTime() - fiveMinutes })).toEqual(event);
-    expect(rejection(() => webhooks.verify(payload, headers, secret, { now: at.getTime() + fiveMinutes + 1_000 })).message).toBe('Message timestamp too old.');
-    expect(rejection(() => webhooks.verify(payload, headers, secret, { now: at.getTime() - fiveMinutes - 1_000 })).message).toBe('Message timestamp too new.');
-    expect(webhooks.verify(payload, headers, secret, { now: at.getTime() + 3_600_000, toleranceSeconds: 3_601 })).toEqual(event);
+    expect(
+      rejection(() => webhooks.verify(payload, headers, secret, { now: at.getTime() + fiveMinutes + 1_000 })).message,
+    ).toBe('Message timestamp too old.');
+    expect(
+      rejection(() => webhooks.verify(payload, headers, secret, { now: at.getTime() - fiveMinutes - 1_000 })).message,
+    ).toBe('Message timestamp too new.');
+    expect(
+      webhooks.verify(payload, headers, secret, { now: at.getTime() + 3_600_000, toleranceSeconds: 3_601 }),
+    ).toEqual(event);
     // The reference library agrees on the same delivery, now.
     const fresh = signed([{ secret }], payload, 'evt_01', new Date());
     expect(new Webhook(secret).verify(payload, fresh)).toEqual(webhooks.verify(payload, fresh, secret));
-    expect(rejection(() => webhooks.verify(payload, { ...fresh, 'webhook-timestamp': 'soon' }, secret))).toBeInstanceOf(WebhookVerificationError);
+    expect(rejection(() => webhooks.verify(payload, { ...fresh, 'webhook-timestamp': 'soon' }, secret))).toBeInstanceOf(
+      WebhookVerificationError,
+    );
   });
 
   it('refuses parsed JSON in place of the raw body', () => {
-    expect(rejection(() => webhooks.verify(event as never, signed([{ secret }]), secret, { now: at }))).toBeInstanceOf(TypeError);
+    expect(rejection(() => webhooks.verify(event as never, signed([{ secret }]), secret, { now: at }))).toBeInstanceOf(
+      TypeError,
+    );
   });
 });

@@ -1,6 +1,6 @@
 import { expect } from 'vitest';
 import { z } from 'zod';
-import { apiClient, type ApiClient } from './http.ts';
+import { type ApiClient, apiClient } from './http.ts';
 
 /**
  * Running actions the way a client of the API does, shared by the connectors' end-to-end tests:
@@ -13,7 +13,12 @@ export type Mode = 'sync' | 'async';
 export async function publishedOutputSchemas(baseUrl: string, connectorId: string): Promise<Map<string, z.ZodType>> {
   const catalog = await apiClient(baseUrl).get(`/v1/connectors/${connectorId}`);
   expect(catalog.status).toBe(200);
-  return new Map(catalog.body.actions.map((a: { id: string; outputSchema: Parameters<typeof z.fromJSONSchema>[0] }) => [a.id, z.fromJSONSchema(a.outputSchema)]));
+  return new Map(
+    catalog.body.actions.map((a: { id: string; outputSchema: Parameters<typeof z.fromJSONSchema>[0] }) => [
+      a.id,
+      z.fromJSONSchema(a.outputSchema),
+    ]),
+  );
 }
 
 /** Asserts that an output fits the action's published schema. */
@@ -33,7 +38,11 @@ export async function waitForTerminal(client: ApiClient, invocationId: string): 
 }
 
 /** Runs an action sync (200 with the output) or async (202, then the invocation); its output, or it throws. */
-export async function runAction(client: ApiClient, mode: Mode, body: { connectorId: string; actionId: string; input: unknown }): Promise<{ output: any; invocationId: string }> {
+export async function runAction(
+  client: ApiClient,
+  mode: Mode,
+  body: { connectorId: string; actionId: string; input: unknown },
+): Promise<{ output: any; invocationId: string }> {
   if (mode === 'sync') {
     const res = await client.post('/v1/executions', body);
     expect(res.status, JSON.stringify(res.body)).toBe(200);

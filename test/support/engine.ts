@@ -1,16 +1,16 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { Writable } from 'node:stream';
-import { startApi, type RunningApi } from '../../api/server.ts';
+import { type RunningApi, startApi } from '../../api/server.ts';
+import { nodeCommand } from '../../scripts/build.mjs';
+import { findFreePort } from '../../scripts/lib/local-services.ts';
 import { loadConfig } from '../../shared/config.ts';
 import { parseKeyring } from '../../shared/crypto/keyring.ts';
 import { Vault } from '../../shared/crypto/vault.ts';
 import { createLogger } from '../../shared/logger.ts';
-import { startWorker, type RunningWorker } from '../../worker/worker-runner.ts';
-import { nodeCommand } from '../../scripts/build.mjs';
-import { findFreePort } from '../../scripts/lib/local-services.ts';
-import { createTestDatabase, testRedisUrl, type TestDatabase } from './services.ts';
+import { type RunningWorker, startWorker } from '../../worker/worker-runner.ts';
+import { createTestDatabase, type TestDatabase, testRedisUrl } from './services.ts';
 
 /**
  * The engine under test, on a fresh database and this file's own Redis db: either as real OS
@@ -91,7 +91,11 @@ export async function startEngine(options: EngineOptions = {}): Promise<Engine> 
   };
 }
 
-async function startInProcess(env: Record<string, string>, workers: number, captured: string[]): Promise<() => Promise<void>> {
+async function startInProcess(
+  env: Record<string, string>,
+  workers: number,
+  captured: string[],
+): Promise<() => Promise<void>> {
   const config = loadConfig({ ...env });
   const vault = new Vault(parseKeyring(config.CONNECTORS_ENCRYPTION_KEYS));
   const sink = new Writable({
@@ -101,19 +105,26 @@ async function startInProcess(env: Record<string, string>, workers: number, capt
     },
   });
   const running: Array<RunningApi | RunningWorker> = [];
-  for (let i = 0; i < workers; i++) running.push(await startWorker(config, vault, createLogger('worker', config.LOG_LEVEL, sink)));
+  for (let i = 0; i < workers; i++)
+    running.push(await startWorker(config, vault, createLogger('worker', config.LOG_LEVEL, sink)));
   running.push(await startApi(config, vault, createLogger('api', config.LOG_LEVEL, sink)));
   return async () => {
     for (const r of running.reverse()) await r.stop();
   };
 }
 
-async function startProcesses(env: Record<string, string>, workers: number, captured: string[], processes: Engine['processes']): Promise<() => Promise<void>> {
+async function startProcesses(
+  env: Record<string, string>,
+  workers: number,
+  captured: string[],
+  processes: Engine['processes'],
+): Promise<() => Promise<void>> {
   const children: ChildProcess[] = [];
   // Each entry runs as one OS process (plain node, no wrapper), so a signal reaches the service itself.
   const spawnEntry = (entry: string) => {
     const { nodeArgs, file } = nodeCommand(entry);
-    if (!fs.existsSync(file)) throw new Error(`${file} is missing: test/support/global-setup.ts builds it (or run \`npm run build\`)`);
+    if (!fs.existsSync(file))
+      throw new Error(`${file} is missing: test/support/global-setup.ts builds it (or run \`npm run build\`)`);
     const child = spawn(process.execPath, [...nodeArgs, file], {
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

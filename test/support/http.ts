@@ -11,7 +11,12 @@ export interface ApiResponse<T = any> {
 }
 
 export interface ApiClient {
-  request<T = any>(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<ApiResponse<T>>;
+  request<T = any>(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<ApiResponse<T>>;
   get<T = any>(path: string, headers?: Record<string, string>): Promise<ApiResponse<T>>;
   post<T = any>(path: string, body?: unknown, headers?: Record<string, string>): Promise<ApiResponse<T>>;
   patch<T = any>(path: string, body?: unknown, headers?: Record<string, string>): Promise<ApiResponse<T>>;
@@ -66,5 +71,10 @@ export async function setUpProject(
     projectIds: [project.body.id],
   });
   if (conn.status !== 201) throw new Error(`connection: ${JSON.stringify(conn.body)}`);
-  return { projectId: project.body.id, projectKey: key.body.key, connectionId: conn.body.id, connectionStatus: conn.body.status };
+  return {
+    projectId: project.body.id,
+    projectKey: key.body.key,
+    connectionId: conn.body.id,
+    connectionStatus: conn.body.status,
+  };
 }

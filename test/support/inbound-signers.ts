@@ -7,9 +7,17 @@ import { createHmac } from 'node:crypto';
  */
 
 /** Slack: `v0=` + hex HMAC-SHA256 of `v0:<timestamp>:<body>` with the app's signing secret. */
-export function slackHeaders(signingSecret: string, body: string, timestampSeconds = Math.floor(Date.now() / 1000)): Record<string, string> {
+export function slackHeaders(
+  signingSecret: string,
+  body: string,
+  timestampSeconds = Math.floor(Date.now() / 1000),
+): Record<string, string> {
   const signature = `v0=${createHmac('sha256', signingSecret).update(`v0:${timestampSeconds}:${body}`).digest('hex')}`;
-  return { 'content-type': 'application/json', 'x-slack-request-timestamp': String(timestampSeconds), 'x-slack-signature': signature };
+  return {
+    'content-type': 'application/json',
+    'x-slack-request-timestamp': String(timestampSeconds),
+    'x-slack-signature': signature,
+  };
 }
 
 /** Twilio: base64 HMAC-SHA1 of the URL followed by each POST parameter's name and value, names sorted. */

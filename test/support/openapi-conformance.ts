@@ -1,6 +1,6 @@
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
-import { addFormats } from '../../connectors/custom/json-schema-input.ts';
 import { openApiDocument } from '../../api/openapi/document.ts';
+import { addFormats } from '../../connectors/custom/json-schema-input.ts';
 
 /**
  * Checks a response against the OpenAPI document (GET /openapi.json) with Ajv, a validator
@@ -25,7 +25,8 @@ let compiled: Compiled | undefined;
 function compile(doc: Doc): Compiled {
   const ajv = new Ajv2020({ strict: false, allErrors: true });
   addFormats(ajv);
-  const rewrite = (schema: unknown) => JSON.parse(JSON.stringify(schema).replaceAll('"#/components/schemas/', '"openapi-components#/$defs/'));
+  const rewrite = (schema: unknown) =>
+    JSON.parse(JSON.stringify(schema).replaceAll('"#/components/schemas/', '"openapi-components#/$defs/'));
   ajv.addSchema({ $id: 'openapi-components', $defs: rewrite(doc.components.schemas) });
   const cache = new Map<string, ValidateFunction | undefined>();
   const matchers = Object.keys(doc.paths)
@@ -50,7 +51,13 @@ function compile(doc: Doc): Compiled {
 }
 
 /** Why the response does not conform to the document, or undefined when it does. */
-export function responseProblem(method: string, url: string, status: number, headers: Headers, body: unknown): string | undefined {
+export function responseProblem(
+  method: string,
+  url: string,
+  status: number,
+  headers: Headers,
+  body: unknown,
+): string | undefined {
   compiled ??= compile(openApiDocument() as unknown as Doc);
   const path = new URL(url, 'http://x').pathname;
   const m = method.toLowerCase();

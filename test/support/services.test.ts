@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createTestDatabase, TEMPLATE_DATABASE, testRedisDb, testRedisUrl, type TestDatabase } from './services.ts';
+import { createTestDatabase, TEMPLATE_DATABASE, type TestDatabase, testRedisDb, testRedisUrl } from './services.ts';
 
 describe('test services', () => {
   let db: TestDatabase;
@@ -47,7 +47,7 @@ describe('test services', () => {
     }
   });
 
-  it("gives this file its own, flushed Redis db", async () => {
+  it('gives this file its own, flushed Redis db', async () => {
     const url = await testRedisUrl();
     expect(await testRedisUrl()).toBe(url); // same for the whole file
     expect(new URL(url).pathname).toBe(`/${testRedisDb()}`);

@@ -102,7 +102,9 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   const { inject } = await import('vitest');
   const adminUrl = inject('cePostgresAdminUrl');
   const name = `test_${randomBytes(6).toString('hex')}`;
-  await withClient(adminUrl, (c) => c.query(`CREATE DATABASE ${quoteIdent(name)} TEMPLATE ${quoteIdent(TEMPLATE_DATABASE)}`));
+  await withClient(adminUrl, (c) =>
+    c.query(`CREATE DATABASE ${quoteIdent(name)} TEMPLATE ${quoteIdent(TEMPLATE_DATABASE)}`),
+  );
   let dropped: Promise<void> | undefined;
   return {
     name,
@@ -185,7 +187,17 @@ async function startPostgresContainer(): Promise<Started> {
   const { GenericContainer, Wait } = await import('testcontainers');
   const container = await new GenericContainer('postgres:15-alpine')
     .withEnvironment({ POSTGRES_HOST_AUTH_METHOD: 'trust' })
-    .withCommand(['postgres', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=200'])
+    .withCommand([
+      'postgres',
+      '-c',
+      'fsync=off',
+      '-c',
+      'synchronous_commit=off',
+      '-c',
+      'full_page_writes=off',
+      '-c',
+      'max_connections=200',
+    ])
     .withTmpFs({ '/var/lib/postgresql/data': 'rw' })
     .withExposedPorts(5432)
     // The image's entrypoint starts a temporary server for initialisation first, then the real one.
@@ -208,7 +220,6 @@ function removeStaleTempDirs(): void {
       const pid = Number(fs.readFileSync(path.join(dir, 'owner.pid'), 'utf8'));
       try {
         process.kill(pid, 0);
-        continue; // still running
       } catch {
         fs.rmSync(dir, { recursive: true, force: true });
       }
@@ -218,7 +229,10 @@ function removeStaleTempDirs(): void {
   }
 }
 
-async function startLocal(which: { redis: boolean; postgres: boolean }): Promise<{ redis?: Started; postgres?: Started }> {
+async function startLocal(which: {
+  redis: boolean;
+  postgres: boolean;
+}): Promise<{ redis?: Started; postgres?: Started }> {
   const local = await import('../../scripts/lib/local-services.ts');
   await local.ensureInstalled({ ...which, install: false });
   removeStaleTempDirs();
@@ -231,7 +245,9 @@ async function startLocal(which: { redis: boolean; postgres: boolean }): Promise
   try {
     const [redis, postgres] = await Promise.all([
       which.redis ? local.startRedis({ dataDir: path.join(dir, 'redis'), persistence: false }) : undefined,
-      which.postgres ? local.startPostgres({ dataDir: path.join(dir, 'postgres'), fast: true, settings: { max_connections: 200 } }) : undefined,
+      which.postgres
+        ? local.startPostgres({ dataDir: path.join(dir, 'postgres'), fast: true, settings: { max_connections: 200 } })
+        : undefined,
     ]);
     let remaining = (redis ? 1 : 0) + (postgres ? 1 : 0);
     const stopped = () => {
@@ -276,7 +292,10 @@ export async function startTestServices(env: NodeJS.ProcessEnv = process.env): P
       postgresAdminUrl ??= p?.url;
     }
     if (redisSource === 'local' || postgresSource === 'local') {
-      const { redis, postgres } = await startLocal({ redis: redisSource === 'local', postgres: postgresSource === 'local' });
+      const { redis, postgres } = await startLocal({
+        redis: redisSource === 'local',
+        postgres: postgresSource === 'local',
+      });
       for (const s of [redis, postgres]) if (s) stops.push(s.stop);
       redisUrl ??= redis?.url;
       postgresAdminUrl ??= postgres?.url;
@@ -293,10 +312,15 @@ export async function startTestServices(env: NodeJS.ProcessEnv = process.env): P
  * (Re)creates TEMPLATE_DATABASE on the server of `adminUrl` with `migrate` applied, then marks it
  * as a template that accepts no connections, so CREATE DATABASE … TEMPLATE never finds it busy.
  */
-export async function prepareTemplateDatabase(adminUrl: string, migrate: (databaseUrl: string) => Promise<unknown>): Promise<void> {
+export async function prepareTemplateDatabase(
+  adminUrl: string,
+  migrate: (databaseUrl: string) => Promise<unknown>,
+): Promise<void> {
   const t = quoteIdent(TEMPLATE_DATABASE);
   const terminate = (c: pg.Client) =>
-    c.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [TEMPLATE_DATABASE]);
+    c.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [
+      TEMPLATE_DATABASE,
+    ]);
   await withClient(adminUrl, async (c) => {
     const { rowCount } = await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [TEMPLATE_DATABASE]);
     if (rowCount) {

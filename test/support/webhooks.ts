@@ -2,10 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ResendFake } from '../fakes/resend/resend-fake.ts';
-import { setUpProject, type ApiClient } from './http.ts';
+import { type ApiClient, setUpProject } from './http.ts';
 
 /** Polls `probe` until it returns something other than undefined. */
-export async function eventually<T>(probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 15_000): Promise<T> {
+export async function eventually<T>(
+  probe: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 15_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
@@ -54,7 +57,8 @@ export async function breakAConnection(admin: ApiClient, fake: ResendFake): Prom
   const { connectionId } = await setUpProject(admin, { connectorId: 'resend', credentials: { apiKey: key } });
   fake.revokeKey(key);
   const tested = await admin.post(`/v1/connections/${connectionId}/test`);
-  if (tested.status !== 200 || tested.body.status !== 'broken') throw new Error(`connection did not break: ${JSON.stringify(tested.body)}`);
+  if (tested.status !== 200 || tested.body.status !== 'broken')
+    throw new Error(`connection did not break: ${JSON.stringify(tested.body)}`);
   return connectionId;
 }
 
@@ -97,4 +101,8 @@ export async function startRecordingReceiver() {
 }
 
 /** The Standard Webhooks headers of a delivery, as a receiver hands them to a verifying library. */
-export const standardHeaders = (d: RecordedDelivery) => ({ 'webhook-id': d.headers['webhook-id']!, 'webhook-timestamp': d.headers['webhook-timestamp']!, 'webhook-signature': d.headers['webhook-signature']! });
+export const standardHeaders = (d: RecordedDelivery) => ({
+  'webhook-id': d.headers['webhook-id']!,
+  'webhook-timestamp': d.headers['webhook-timestamp']!,
+  'webhook-signature': d.headers['webhook-signature']!,
+});

@@ -43,7 +43,9 @@ describe('the published definition format', () => {
     const third = structuredClone(example);
     third.actions[2].inputSchema = { type: 'object', properties: { name: { type: 'nonsense' } } };
     const r3 = validateDefinition(third) as { ok: false; issues: { path: (string | number)[]; message: string }[] };
-    expect(r3.issues).toEqual([{ path: ['actions', 2, 'inputSchema'], message: expect.stringContaining('is not a valid JSON Schema') }]);
+    expect(r3.issues).toEqual([
+      { path: ['actions', 2, 'inputSchema'], message: expect.stringContaining('is not a valid JSON Schema') },
+    ]);
   });
 });
 
@@ -53,8 +55,15 @@ describe('compiled actions', () => {
 
   it('build the request the definition describes: encoded path, optional query left out, body from the rest of the input', () => {
     const get = def.actions[0]!;
-    expect(buildRequest(get, { id: 'a/b c' }, new Set(['id']), 'inv_1')).toEqual({ method: 'GET', path: '/items/a%2Fb%20c' });
-    expect(buildRequest(def.actions[1]!, { limit: 5 }, new Set(['limit', 'cursor']), 'inv_1')).toEqual({ method: 'GET', path: '/items', query: { limit: '5' } });
+    expect(buildRequest(get, { id: 'a/b c' }, new Set(['id']), 'inv_1')).toEqual({
+      method: 'GET',
+      path: '/items/a%2Fb%20c',
+    });
+    expect(buildRequest(def.actions[1]!, { limit: 5 }, new Set(['limit', 'cursor']), 'inv_1')).toEqual({
+      method: 'GET',
+      path: '/items',
+      query: { limit: '5' },
+    });
     expect(buildRequest(def.actions[2]!, { name: 'N' }, new Set(), 'inv_1')).toEqual({
       method: 'POST',
       path: '/items',
@@ -79,10 +88,25 @@ describe('compiled actions', () => {
 
   it('with OAuth, read rejected credentials as an expired token (renewed once before the connection breaks), and the token endpoint by RFC 6749', () => {
     const withAuth = (auth: Record<string, unknown>) =>
-      compileCustomConnector(customConnectorDefinition.parse({ ...example, auth }), { source: 'custom', workspaceId: 'ws', version: 1 }, { clientSecret: 'app-secret' });
-    const code = withAuth({ type: 'oauth2', grant: 'authorization_code', authorizeUrl: 'https://a.example/authorize', tokenUrl: 'https://a.example/token', clientId: 'app' });
+      compileCustomConnector(
+        customConnectorDefinition.parse({ ...example, auth }),
+        { source: 'custom', workspaceId: 'ws', version: 1 },
+        { clientSecret: 'app-secret' },
+      );
+    const code = withAuth({
+      type: 'oauth2',
+      grant: 'authorization_code',
+      authorizeUrl: 'https://a.example/authorize',
+      tokenUrl: 'https://a.example/token',
+      clientId: 'app',
+    });
     expect(code.errors.byStatus[401]).toBe('auth_expired');
-    const machine = withAuth({ type: 'oauth2', grant: 'client_credentials', tokenUrl: 'https://a.example/token', scopes: ['read'] });
+    const machine = withAuth({
+      type: 'oauth2',
+      grant: 'client_credentials',
+      tokenUrl: 'https://a.example/token',
+      scopes: ['read'],
+    });
     expect(machine.errors.byStatus[401]).toBe('auth_expired');
     expect(machine.errors.byCode.plan_exhausted).toBe('quota');
     if (machine.auth.type !== 'oauth2' || code.auth.type !== 'oauth2') throw new Error('oauth2 expected');
@@ -95,9 +119,14 @@ describe('compiled actions', () => {
     const tokenError = (provider: typeof machine.auth.provider, body: unknown, status: number) =>
       classifyUpstreamError(provider, new UpstreamHttpError(status, {}, body));
     // The connection's client refused: its credentials are dead. The workspace's app refused: not a connection's fault.
-    expect(tokenError(machine.auth.provider, { error: 'invalid_client', error_description: 'Unknown client.' }, 401)).toMatchObject({ kind: 'auth_invalid', message: 'invalid_client: Unknown client.' });
+    expect(
+      tokenError(machine.auth.provider, { error: 'invalid_client', error_description: 'Unknown client.' }, 401),
+    ).toMatchObject({ kind: 'auth_invalid', message: 'invalid_client: Unknown client.' });
     expect(tokenError(code.auth.provider, { error: 'invalid_client' }, 401)).toMatchObject({ kind: 'permission' });
-    expect(tokenError(code.auth.provider, { error: 'invalid_grant' }, 400)).toMatchObject({ kind: 'auth_invalid', message: 'invalid_grant' });
+    expect(tokenError(code.auth.provider, { error: 'invalid_grant' }, 400)).toMatchObject({
+      kind: 'auth_invalid',
+      message: 'invalid_grant',
+    });
   });
 
   it('validate input with the JSON Schema and publish it as the catalog schema', () => {
@@ -129,11 +158,29 @@ describe('bounded upstream answers (every connector)', () => {
   });
 
   it('cancels an answer past the cap with a clear error; a smaller one, and a binary one under its own cap, pass', async () => {
-    const client = new UpstreamClient({ baseUrl: base, authHeaders: {}, timeoutMs: 10_000, maxBytes: 1024 * 1024, maxBinaryBytes: 4 * 1024 * 1024 });
+    const client = new UpstreamClient({
+      baseUrl: base,
+      authHeaders: {},
+      timeoutMs: 10_000,
+      maxBytes: 1024 * 1024,
+      maxBinaryBytes: 4 * 1024 * 1024,
+    });
     const err = await client.request({ method: 'GET', path: `/${8 * 1024 * 1024}` }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UpstreamResponseTooLarge);
     expect((err as Error).message).toContain('larger than 1048576 bytes');
-    expect(classifyUpstreamError({ errors: { codeOf: () => undefined, messageOf: () => undefined, byCode: {}, byStatus: { 401: 'auth_invalid', 403: 'permission' } } }, err)).toMatchObject({
+    expect(
+      classifyUpstreamError(
+        {
+          errors: {
+            codeOf: () => undefined,
+            messageOf: () => undefined,
+            byCode: {},
+            byStatus: { 401: 'auth_invalid', 403: 'permission' },
+          },
+        },
+        err,
+      ),
+    ).toMatchObject({
       kind: 'invalid_request',
       upstreamStatus: 200,
       upstreamCode: 'response_too_large',

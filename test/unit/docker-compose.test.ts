@@ -14,10 +14,10 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { z } from 'zod';
-import { ENTRIES, distFile } from '../../scripts/build.mjs';
-import { loadConfig } from '../../shared/config.ts';
 import { connectors } from '../../connectors/registry.ts';
 import { settingsOf } from '../../connectors/toolkit/settings.ts';
+import { distFile, ENTRIES } from '../../scripts/build.mjs';
+import { loadConfig } from '../../shared/config.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const read = (file: string) => fs.readFileSync(path.join(ROOT, file), 'utf8');
@@ -62,7 +62,12 @@ const scalar = z.union([z.string(), z.number(), z.boolean()]);
 const service = z
   .strictObject({
     image: z.string().optional(),
-    build: z.union([z.string(), z.strictObject({ context: z.string(), dockerfile: z.string().optional(), target: z.string().optional() })]).optional(),
+    build: z
+      .union([
+        z.string(),
+        z.strictObject({ context: z.string(), dockerfile: z.string().optional(), target: z.string().optional() }),
+      ])
+      .optional(),
     command: z.union([z.string(), z.array(z.string()).min(1)]).optional(),
     entrypoint: z.union([z.string(), z.array(z.string())]).optional(),
     environment: z.record(z.string(), scalar.nullable()).optional(),
@@ -103,7 +108,11 @@ const composeFile = z
   .superRefine((file, ctx) => {
     for (const key of Object.keys(file)) {
       if (!['name', 'services', 'volumes', 'networks'].includes(key) && !key.startsWith('x-')) {
-        ctx.addIssue({ code: 'custom', message: `unknown top-level key ${key} (the obsolete "version" included)`, path: [key] });
+        ctx.addIssue({
+          code: 'custom',
+          message: `unknown top-level key ${key} (the obsolete "version" included)`,
+          path: [key],
+        });
       }
     }
   });
@@ -130,25 +139,28 @@ const SAMPLE_HOST_ENV: Record<string, string> = {
 };
 
 function interpolate(value: string, env: Record<string, string | undefined>): string {
-  return value.replace(/\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)/g, (m, name?: string, op?: string, arg?: string, bare?: string) => {
-    if (m === '$$') return '$';
-    if (bare) return env[bare] ?? '';
-    const v = env[name!];
-    const set = op?.startsWith(':') ? v !== undefined && v !== '' : v !== undefined;
-    switch (op) {
-      case undefined:
-        return v ?? '';
-      case ':-':
-      case '-':
-        return set ? v! : (arg ?? '');
-      case ':+':
-      case '+':
-        return set ? (arg ?? '') : '';
-      default: // ':?' or '?'
-        if (!set) throw new Error(`required variable ${name} is missing: ${arg}`);
-        return v!;
-    }
-  });
+  return value.replace(
+    /\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)/g,
+    (m, name?: string, op?: string, arg?: string, bare?: string) => {
+      if (m === '$$') return '$';
+      if (bare) return env[bare] ?? '';
+      const v = env[name!];
+      const set = op?.startsWith(':') ? v !== undefined && v !== '' : v !== undefined;
+      switch (op) {
+        case undefined:
+          return v ?? '';
+        case ':-':
+        case '-':
+          return set ? v! : (arg ?? '');
+        case ':+':
+        case '+':
+          return set ? (arg ?? '') : '';
+        default: // ':?' or '?'
+          if (!set) throw new Error(`required variable ${name} is missing: ${arg}`);
+          return v!;
+      }
+    },
+  );
 }
 
 const envOf = (s: Service, host: Record<string, string | undefined> = SAMPLE_HOST_ENV): Record<string, string> =>
@@ -157,7 +169,10 @@ const envOf = (s: Service, host: Record<string, string | undefined> = SAMPLE_HOS
 // ---------------------------------------------------------------------------------------------
 // What the compose file has to agree with
 
-const pkg = JSON.parse(read('package.json')) as { scripts: Record<string, string>; dependencies: Record<string, string> };
+const pkg = JSON.parse(read('package.json')) as {
+  scripts: Record<string, string>;
+  dependencies: Record<string, string>;
+};
 
 /**
  * `npm run <script>` → the script. It must build first and then `exec` node on the compiled entry:
@@ -174,11 +189,16 @@ function scriptOf(command: Service['command']): { script: string; file: string; 
   const steps = body!.split('&&').map((step) => step.trim().split(/\s+/));
   // The build runs first (it does nothing in the image, which has no sources), so no stale dist runs.
   expect(steps.length, `script "${script}" (${body}) must build, then run node`).toBe(2);
-  expect(steps[0]!.slice(0, 2), `script "${script}" must start with node scripts/build.mjs`).toEqual(['node', 'scripts/build.mjs']);
+  expect(steps[0]!.slice(0, 2), `script "${script}" must start with node scripts/build.mjs`).toEqual([
+    'node',
+    'scripts/build.mjs',
+  ]);
   // `exec` hands the shell's process over to node, so signals from npm reach the service.
   const [exec, node, ...args] = steps[1]!;
   expect([exec, node], `script "${script}" (${body}) must end in "exec node …"`).toEqual(['exec', 'node']);
-  expect(args, `script "${script}" runs with source maps (stack traces name the .ts files)`).toContain('--enable-source-maps');
+  expect(args, `script "${script}" runs with source maps (stack traces name the .ts files)`).toContain(
+    '--enable-source-maps',
+  );
   const dist = args.find((t) => !t.startsWith('-'));
   const file = ENTRIES.find((e) => dist !== undefined && path.resolve(ROOT, dist) === distFile(e));
   expect(file, `script "${script}" (${body}) must run one of the built entries (${ENTRIES.join(', ')})`).toBeDefined();
@@ -195,8 +215,14 @@ function configKeys(): Set<string> {
   const body = source.slice(start, end);
   const keys = new Set([...body.matchAll(/^\s{2}([A-Z][A-Z0-9_]*)\s*:/gm)].map((m) => m[1]!));
   // The parser agrees with the schema: every key loadConfig returns for a complete env is found.
-  const loaded = loadConfig({ ...SAMPLE_HOST_ENV, PUBLIC_URL: 'https://engine.example.com', SLACK_CLIENT_ID: 'id', SLACK_CLIENT_SECRET: 'secret' });
-  for (const key of Object.keys(loaded)) if (key !== 'connectorSettings') expect(keys, `config key ${key}`).toContain(key);
+  const loaded = loadConfig({
+    ...SAMPLE_HOST_ENV,
+    PUBLIC_URL: 'https://engine.example.com',
+    SLACK_CLIENT_ID: 'id',
+    SLACK_CLIENT_SECRET: 'secret',
+  });
+  for (const key of Object.keys(loaded))
+    if (key !== 'connectorSettings') expect(keys, `config key ${key}`).toContain(key);
   return keys;
 }
 const CONFIG_KEYS = configKeys();
@@ -257,7 +283,11 @@ describe('docker-compose.yml', () => {
     const apiPort = envOf(svc('api')).PORT ?? String(loadConfig(SAMPLE_HOST_ENV).PORT);
     expect(testOf('api')).toContain(`node -e`);
     expect(testOf('api')).toContain(`http://127.0.0.1:${apiPort}/readyz`);
-    expect(svc('api').ports?.map(String).some((p) => p.endsWith(`:${apiPort}`))).toBe(true);
+    expect(
+      svc('api')
+        .ports?.map(String)
+        .some((p) => p.endsWith(`:${apiPort}`)),
+    ).toBe(true);
     expect(testOf('worker')).toMatch(/WORKER_METRICS_PORT.*\/healthz/);
   });
 
@@ -272,7 +302,9 @@ describe('docker-compose.yml', () => {
     const volume = redis.volumes?.map(String).find((v) => v.endsWith(':/data'));
     expect(volume, 'redis /data is a volume').toBeDefined();
     expect(Object.keys(compose.volumes ?? {})).toContain(volume!.split(':')[0]);
-    const pgVolume = svc('postgres').volumes?.map(String).find((v) => v.endsWith(':/var/lib/postgresql/data'));
+    const pgVolume = svc('postgres')
+      .volumes?.map(String)
+      .find((v) => v.endsWith(':/var/lib/postgresql/data'));
     expect(Object.keys(compose.volumes ?? {})).toContain(pgVolume?.split(':')[0]);
   });
 
@@ -292,7 +324,9 @@ describe('docker-compose.yml', () => {
   it('sets only variables shared/config.ts reads, and the values it requires', () => {
     for (const name of APP_SERVICES) {
       for (const key of Object.keys(svc(name).environment ?? {})) {
-        expect(CONFIG_KEYS.has(key) || EXTRA_ALLOWED.has(key), `${name}: ${key} is not a key of shared/config.ts`).toBe(true);
+        expect(CONFIG_KEYS.has(key) || EXTRA_ALLOWED.has(key), `${name}: ${key} is not a key of shared/config.ts`).toBe(
+          true,
+        );
       }
     }
     for (const name of ['api', 'worker']) {
@@ -309,12 +343,22 @@ describe('docker-compose.yml', () => {
   });
 
   it('commits no secret: they come from the host, and compose refuses to start without them', () => {
-    const secrets = ['DATABASE_URL', 'REDIS_URL', 'CONNECTORS_ENCRYPTION_KEYS', 'BOOTSTRAP_WORKSPACE_KEY', 'POSTGRES_PASSWORD'];
+    const secrets = [
+      'DATABASE_URL',
+      'REDIS_URL',
+      'CONNECTORS_ENCRYPTION_KEYS',
+      'BOOTSTRAP_WORKSPACE_KEY',
+      'POSTGRES_PASSWORD',
+    ];
     for (const [name, s] of Object.entries(services)) {
       for (const [key, value] of Object.entries(s.environment ?? {})) {
         if (!secrets.includes(key)) continue;
-        expect(String(value), `${name}: ${key}`).toMatch(new RegExp(`^\\$\\{${key}:\\?set ${key}, see docs/operations\\.md\\}$`));
-        expect(() => envOf(s, { ...SAMPLE_HOST_ENV, [key]: undefined }), `${name}: ${key}`).toThrow(/required variable/);
+        expect(String(value), `${name}: ${key}`).toMatch(
+          new RegExp(`^\\$\\{${key}:\\?set ${key}, see docs/operations\\.md\\}$`),
+        );
+        expect(() => envOf(s, { ...SAMPLE_HOST_ENV, [key]: undefined }), `${name}: ${key}`).toThrow(
+          /required variable/,
+        );
       }
     }
   });
@@ -384,7 +428,9 @@ function importClosure(entries: string[]): { files: Set<string>; packages: Set<s
 }
 
 /** The Dockerfile's stages: `FROM <image> [AS <name>]` and the instructions after it. */
-function stagesOf(instructions: DockerInstruction[]): Array<{ name?: string; from: string; steps: DockerInstruction[] }> {
+function stagesOf(
+  instructions: DockerInstruction[],
+): Array<{ name?: string; from: string; steps: DockerInstruction[] }> {
   const stages: Array<{ name?: string; from: string; steps: DockerInstruction[] }> = [];
   for (const i of instructions) {
     if (i.op === 'FROM') {
@@ -433,7 +479,7 @@ describe('Dockerfile', () => {
   it('builds dist/ in a build stage from every source file api, worker, migrate and the cli load', () => {
     const scripts = ['api', 'worker', 'migrate', 'cli'].map((script) => scriptOf(['npm', 'run', script]));
     const { files } = importClosure(scripts.map((s) => s.file));
-    expect(files.size, 'the import walk found the processes\' modules').toBeGreaterThan(20);
+    expect(files.size, "the import walk found the processes' modules").toBeGreaterThan(20);
     const distCopy = finalCopies.find((c) => c.from && c.sources.includes('/app/dist'));
     expect(distCopy, 'the final image copies /app/dist from a build stage').toBeDefined();
     expect(distCopy!.dest).toBe('dist');
@@ -441,8 +487,14 @@ describe('Dockerfile', () => {
     expect(build, `stage ${distCopy!.from}`).toBeDefined();
     const runs = build.steps.filter((i) => i.op === 'RUN').map((r) => r.args);
     // A full install: esbuild is a devDependency.
-    expect(runs.some((r) => /\bnpm ci\b/.test(r) && !/--omit=dev/.test(r)), 'the build stage installs dev dependencies').toBe(true);
-    expect(runs.some((r) => /^node scripts\/build\.mjs\b|\bnpm run build\b/.test(r)), 'the build stage runs the build').toBe(true);
+    expect(
+      runs.some((r) => /\bnpm ci\b/.test(r) && !/--omit=dev/.test(r)),
+      'the build stage installs dev dependencies',
+    ).toBe(true);
+    expect(
+      runs.some((r) => /^node scripts\/build\.mjs\b|\bnpm run build\b/.test(r)),
+      'the build stage runs the build',
+    ).toBe(true);
     const copied = build.steps.filter((i) => i.op === 'COPY').flatMap((c) => copyOf(c).sources);
     for (const file of [...files, 'scripts/build.mjs']) {
       const top = file.split(path.sep)[0]!;
@@ -460,14 +512,20 @@ describe('Dockerfile', () => {
     // No source of an entry in the image: scripts/build.mjs runs dist/ as is only where there are
     // no sources (it would refuse to run next to sources it cannot build without esbuild).
     for (const entry of ENTRIES) {
-      for (const src of fromContext) expect(entry === src || entry.startsWith(`${src}/`), `the image holds ${entry} (COPY ${src})`).toBe(false);
+      for (const src of fromContext)
+        expect(entry === src || entry.startsWith(`${src}/`), `the image holds ${entry} (COPY ${src})`).toBe(false);
     }
     // node_modules comes from `npm ci --omit=dev`: a package imported at run time must be a
     // dependency, not a devDependency (esbuild and tsx are devDependencies).
     const modules = finalCopies.find((c) => c.from && c.sources.some((s) => s.endsWith('node_modules')));
     expect(modules, 'the final image copies node_modules from an install stage').toBeDefined();
-    const installs = stage(modules!.from)!.steps.filter((i) => i.op === 'RUN').map((r) => r.args);
-    expect(installs.some((r) => /\bnpm ci\b.*--omit=dev/.test(r)), `stage ${modules!.from} runs npm ci --omit=dev`).toBe(true);
+    const installs = stage(modules!.from)!
+      .steps.filter((i) => i.op === 'RUN')
+      .map((r) => r.args);
+    expect(
+      installs.some((r) => /\bnpm ci\b.*--omit=dev/.test(r)),
+      `stage ${modules!.from} runs npm ci --omit=dev`,
+    ).toBe(true);
     for (const p of packages) expect(Object.keys(pkg.dependencies), `${p} is imported at run time`).toContain(p);
     expect(Object.keys(pkg.dependencies)).not.toContain('esbuild');
   });
@@ -478,7 +536,8 @@ describe('Dockerfile', () => {
     try {
       fs.mkdirSync(path.join(dir, 'scripts'));
       fs.copyFileSync(path.join(ROOT, 'scripts/build.mjs'), path.join(dir, 'scripts/build.mjs'));
-      const run = () => spawnSync(process.execPath, ['scripts/build.mjs'], { cwd: dir, encoding: 'utf8', timeout: 20_000 });
+      const run = () =>
+        spawnSync(process.execPath, ['scripts/build.mjs'], { cwd: dir, encoding: 'utf8', timeout: 20_000 });
       expect(run().status, 'no sources and no dist').toBe(1);
       for (const entry of ENTRIES) {
         const built = path.join(dir, path.relative(ROOT, distFile(entry)));
@@ -518,7 +577,11 @@ describe('docs/operations.md', () => {
   it("lists connector settings only as the registry derives them, with the definitions' defaults", () => {
     // One way: a row must be right; a connector added since need not be listed (scripts/generate-docs.ts adds it).
     const settings = new Map(settingsOf(connectors).map((s) => [s.name, s]));
-    const rows = [...doc.matchAll(/^\| `([A-Z][A-Z0-9_]*_(?:API_URL|OAUTH_AUTHORIZE_URL|OAUTH_TOKEN_URL|CLIENT_ID|CLIENT_SECRET))` \| ([^|]*) \|/gm)];
+    const rows = [
+      ...doc.matchAll(
+        /^\| `([A-Z][A-Z0-9_]*_(?:API_URL|OAUTH_AUTHORIZE_URL|OAUTH_TOKEN_URL|CLIENT_ID|CLIENT_SECRET))` \| ([^|]*) \|/gm,
+      ),
+    ];
     expect(rows.length).toBeGreaterThan(0);
     for (const [, name, defaultValue] of rows) {
       const setting = settings.get(name!);

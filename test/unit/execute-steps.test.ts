@@ -65,7 +65,12 @@ describe('execute step: refusals before any upstream call', () => {
   it('records an unknown action, a deleted connection and a broken one without calling', () => {
     expect(refusalBeforeCall(claim, undefined)?.code).toBe('internal_error');
     expect(refusalBeforeCall({ ...claim, connection: null }, action('sendEmail'))?.code).toBe('no_connection');
-    expect(refusalBeforeCall({ ...claim, connection: { ...connection, status: 'broken', status_reason: 'revoked' } }, action('sendEmail'))).toEqual({
+    expect(
+      refusalBeforeCall(
+        { ...claim, connection: { ...connection, status: 'broken', status_reason: 'revoked' } },
+        action('sendEmail'),
+      ),
+    ).toEqual({
       code: 'connection_broken',
       message: 'The connection is broken: revoked',
     });
@@ -81,11 +86,15 @@ describe('execute step: refusals before any upstream call', () => {
 
 describe('execute step: what an attempt error means', () => {
   it('classifies upstream answers by the connector table, an expired token as dead when it could not be refreshed', () => {
-    expect(attemptFailure(resendConnector, new UpstreamHttpError(403, {}, { name: 'invalid_api_key', message: 'bad' }))).toMatchObject({
+    expect(
+      attemptFailure(resendConnector, new UpstreamHttpError(403, {}, { name: 'invalid_api_key', message: 'bad' })),
+    ).toMatchObject({
       kind: 'classified',
       failure: { kind: 'auth_invalid', upstreamCode: 'invalid_api_key' },
     });
-    expect(attemptFailure(slackConnector, new UpstreamHttpError(200, {}, { ok: false, error: 'token_expired' }))).toMatchObject({
+    expect(
+      attemptFailure(slackConnector, new UpstreamHttpError(200, {}, { ok: false, error: 'token_expired' })),
+    ).toMatchObject({
       kind: 'classified',
       failure: { kind: 'auth_invalid' },
     });
@@ -96,14 +105,25 @@ describe('execute step: what an attempt error means', () => {
   });
 
   it('reports a refused refresh as the broken connection, and an unavailable refresh for a retry', () => {
-    const rejected = attemptFailure(slackConnector, new RefreshRejected({ kind: 'invalid_request', message: 'invalid_refresh_token', requestMayHaveRun: false }));
+    const rejected = attemptFailure(
+      slackConnector,
+      new RefreshRejected({ kind: 'invalid_request', message: 'invalid_refresh_token', requestMayHaveRun: false }),
+    );
     expect(rejected).toMatchObject({ kind: 'final', failure: { code: 'connection_broken' } });
-    const unavailable = attemptFailure(slackConnector, new RefreshUnavailable({ kind: 'transient', message: 'down', requestMayHaveRun: false }));
-    expect(unavailable).toEqual({ kind: 'classified', failure: { kind: 'transient', message: 'down', requestMayHaveRun: false } });
+    const unavailable = attemptFailure(
+      slackConnector,
+      new RefreshUnavailable({ kind: 'transient', message: 'down', requestMayHaveRun: false }),
+    );
+    expect(unavailable).toEqual({
+      kind: 'classified',
+      failure: { kind: 'transient', message: 'down', requestMayHaveRun: false },
+    });
   });
 
   it("reports a handler's own bug as an internal error, never as the upstream's", () => {
-    expect(attemptFailure(resendConnector, new TypeError("Cannot read properties of undefined (reading 'id')"))).toEqual({
+    expect(
+      attemptFailure(resendConnector, new TypeError("Cannot read properties of undefined (reading 'id')")),
+    ).toEqual({
       kind: 'final',
       failure: { code: 'internal_error', message: 'The action failed inside the engine.' },
       bug: true,

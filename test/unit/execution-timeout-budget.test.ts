@@ -4,8 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdmissionGate } from '../../api/execution/admission-gate.ts';
 import type { ExecuteCommand } from '../../api/execution/execution-service.ts';
 import { FairAdmission } from '../../api/execution/fair-admission.ts';
-import { executionRoutes } from '../../api/routes/executions.ts';
 import { errorHandler } from '../../api/middleware/errors.ts';
+import { executionRoutes } from '../../api/routes/executions.ts';
 import { createLogger } from '../../shared/logger.ts';
 
 /**

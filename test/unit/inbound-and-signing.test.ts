@@ -34,7 +34,11 @@ describe('webhook out signing secrets', () => {
 describe('Slack inbound verification', () => {
   const secret = 'slack-signing-secret-for-tests-01';
   const body = JSON.stringify({ type: 'event_callback', event_id: 'Ev1', event: { type: 'message' } });
-  const receive = (headers: Record<string, string>, raw = body) => slackInbound.receive({ rawBody: Buffer.from(raw), headers, url: 'https://e.example/x' }, { credentials: {}, signingSecret: secret, nowMs: NOW });
+  const receive = (headers: Record<string, string>, raw = body) =>
+    slackInbound.receive(
+      { rawBody: Buffer.from(raw), headers, url: 'https://e.example/x' },
+      { credentials: {}, signingSecret: secret, nowMs: NOW },
+    );
 
   it('accepts within 5 minutes either way, and refuses beyond', () => {
     const at = (offsetS: number) => receive(slackHeaders(secret, body, Math.floor(NOW / 1000) + offsetS)).kind;
@@ -43,7 +47,14 @@ describe('Slack inbound verification', () => {
   });
 
   it('refuses everything when SLACK_SIGNING_SECRET is not set', () => {
-    const verdict = slackInbound.receive({ rawBody: Buffer.from(body), headers: slackHeaders(secret, body, Math.floor(NOW / 1000)), url: 'https://e.example/x' }, { credentials: {}, signingSecret: undefined, nowMs: NOW });
+    const verdict = slackInbound.receive(
+      {
+        rawBody: Buffer.from(body),
+        headers: slackHeaders(secret, body, Math.floor(NOW / 1000)),
+        url: 'https://e.example/x',
+      },
+      { credentials: {}, signingSecret: undefined, nowMs: NOW },
+    );
     expect(verdict).toEqual({ kind: 'rejected', reason: 'SLACK_SIGNING_SECRET is not set' });
   });
 });
@@ -51,13 +62,24 @@ describe('Slack inbound verification', () => {
 describe('Twilio inbound verification', () => {
   const token = '0fa4e0000000000000000000a0717c0d';
   const receive = (url: string, raw: string, headers: Record<string, string>) =>
-    twilioInbound.receive({ rawBody: Buffer.from(raw), headers, url }, { credentials: { authToken: token }, signingSecret: undefined, nowMs: NOW });
+    twilioInbound.receive(
+      { rawBody: Buffer.from(raw), headers, url },
+      { credentials: { authToken: token }, signingSecret: undefined, nowMs: NOW },
+    );
 
-  it('accepts a signature over the URL with or without the default port, as Twilio\'s validator does', () => {
+  it("accepts a signature over the URL with or without the default port, as Twilio's validator does", () => {
     const params = { MessageSid: 'SM1', MessageStatus: 'sent' };
     const raw = new URLSearchParams(params).toString();
-    expect(receive('https://e.example/v1/inbound/twilio/c', raw, { 'x-twilio-signature': twilioSignature(token, 'https://e.example:443/v1/inbound/twilio/c', params) }).kind).toBe('event');
-    expect(receive('https://e.example:443/v1/inbound/twilio/c', raw, { 'x-twilio-signature': twilioSignature(token, 'https://e.example/v1/inbound/twilio/c', params) }).kind).toBe('event');
+    expect(
+      receive('https://e.example/v1/inbound/twilio/c', raw, {
+        'x-twilio-signature': twilioSignature(token, 'https://e.example:443/v1/inbound/twilio/c', params),
+      }).kind,
+    ).toBe('event');
+    expect(
+      receive('https://e.example:443/v1/inbound/twilio/c', raw, {
+        'x-twilio-signature': twilioSignature(token, 'https://e.example/v1/inbound/twilio/c', params),
+      }).kind,
+    ).toBe('event');
   });
 
   it('signs a repeated parameter once per distinct value, sorted', () => {
@@ -72,7 +94,10 @@ describe('Twilio inbound verification', () => {
     const raw = '{"MessageSid":"SM3","MessageStatus":"delivered"}';
     const url = `https://e.example/h?bodySHA256=${createHash('sha256').update(raw).digest('hex')}`;
     const signature = twilioSignature(token, url, {});
-    expect(receive(url, raw, { 'x-twilio-signature': signature })).toMatchObject({ kind: 'event', type: 'twilio.message.status' });
+    expect(receive(url, raw, { 'x-twilio-signature': signature })).toMatchObject({
+      kind: 'event',
+      type: 'twilio.message.status',
+    });
     expect(receive(url, raw.replace('delivered', 'failed'), { 'x-twilio-signature': signature }).kind).toBe('rejected');
   });
 });

@@ -6,7 +6,11 @@ import { Vault } from '../../shared/crypto/vault.ts';
 
 const key = () => randomBytes(32).toString('base64');
 const hasher = (spec: string) => new RequestHasher(new Vault(parseKeyring(spec)));
-const request = (text: string) => ({ connectorId: 'resend', actionId: 'sendEmail', input: { to: 'b@example.com', text } });
+const request = (text: string) => ({
+  connectorId: 'resend',
+  actionId: 'sendEmail',
+  input: { to: 'b@example.com', text },
+});
 
 describe('request hashes across key rotation', () => {
   const k1 = key();

@@ -3,8 +3,13 @@ import type { ActionDefinition } from '../../connectors/toolkit/connector-defini
 import type { ClassifiedFailure } from '../../connectors/toolkit/upstream-errors.ts';
 import { isRetryable, retryDelayMs } from '../../worker/execute/retry-policy.ts';
 
-const action = (sideEffects: 'read' | 'write', upstreamDedupes = false) => ({ sideEffects, upstreamDedupes }) as ActionDefinition;
-const failure = (kind: ClassifiedFailure['kind'], requestMayHaveRun: boolean, retryAfterMs?: number): ClassifiedFailure => ({ kind, requestMayHaveRun, message: 'x', retryAfterMs });
+const action = (sideEffects: 'read' | 'write', upstreamDedupes = false) =>
+  ({ sideEffects, upstreamDedupes }) as ActionDefinition;
+const failure = (
+  kind: ClassifiedFailure['kind'],
+  requestMayHaveRun: boolean,
+  retryAfterMs?: number,
+): ClassifiedFailure => ({ kind, requestMayHaveRun, message: 'x', retryAfterMs });
 
 describe('retry policy (docs/design.md, decision 5)', () => {
   it.each([

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RunningShare, runningCapOf, type LeaseResult } from '../../shared/limiter/running-share.ts';
+import { type LeaseResult, RunningShare, runningCapOf } from '../../shared/limiter/running-share.ts';
 import { testRedisUrl } from '../support/services.ts';
 
 /** The rules of shared/limiter/running-share.ts, against a real Redis, one tier per test. */
@@ -18,10 +18,19 @@ describe('running share (real Redis)', () => {
     for (const c of clients) c.disconnect();
   });
 
-  async function worker(name: string, concurrency: number, options: { reserve?: number; leaseTtlMs?: number } = {}): Promise<{ share: RunningShare; redis: Redis }> {
+  async function worker(
+    name: string,
+    concurrency: number,
+    options: { reserve?: number; leaseTtlMs?: number } = {},
+  ): Promise<{ share: RunningShare; redis: Redis }> {
     const redis = new Redis(url);
     clients.push(redis);
-    const share = new RunningShare(redis, { name, concurrency, reserve: options.reserve ?? 2, leaseTtlMs: options.leaseTtlMs });
+    const share = new RunningShare(redis, {
+      name,
+      concurrency,
+      reserve: options.reserve ?? 2,
+      leaseTtlMs: options.leaseTtlMs,
+    });
     shares.push(share);
     await share.start();
     return { share, redis };

@@ -21,9 +21,17 @@ describe('sliding-window limiter (real Redis)', () => {
     const k = key();
     const t0 = 1_000_000;
     for (let i = 0; i < 5; i++) {
-      expect(await limiter.reserve({ key: k, limitPerMinute: 5, member: `m${i}` }, t0)).toEqual({ granted: true, startAt: t0, delayMs: 0, rank: i });
+      expect(await limiter.reserve({ key: k, limitPerMinute: 5, member: `m${i}` }, t0)).toEqual({
+        granted: true,
+        startAt: t0,
+        delayMs: 0,
+        rank: i,
+      });
     }
-    expect(await limiter.reserve({ key: k, limitPerMinute: 5, member: 'm5' }, t0 + 10)).toMatchObject({ granted: true, startAt: t0 + WINDOW });
+    expect(await limiter.reserve({ key: k, limitPerMinute: 5, member: 'm5' }, t0 + 10)).toMatchObject({
+      granted: true,
+      startAt: t0 + WINDOW,
+    });
   });
 
   it('never puts more than N slots in any window, whatever the arrival pattern', async () => {
@@ -49,23 +57,33 @@ describe('sliding-window limiter (real Redis)', () => {
     const refused = await limiter.reserve({ key: k, limitPerMinute: 1, member: 'b', deadline: t0 + 30_000 }, t0);
     expect(refused).toEqual({ granted: false, startAt: t0 + WINDOW, retryAfterMs: WINDOW, rank: 1 });
     // Nothing was taken: an async call now gets the same slot the refused one was offered.
-    expect(await limiter.reserve({ key: k, limitPerMinute: 1, member: 'c' }, t0)).toMatchObject({ granted: true, startAt: t0 + WINDOW });
+    expect(await limiter.reserve({ key: k, limitPerMinute: 1, member: 'c' }, t0)).toMatchObject({
+      granted: true,
+      startAt: t0 + WINDOW,
+    });
   });
 
   it('keeps tenants apart', async () => {
     const [a, b] = [key(), key()];
     const t0 = 12_000_000;
     for (let i = 0; i < 3; i++) await limiter.reserve({ key: a, limitPerMinute: 1, member: `a${i}` }, t0);
-    expect(await limiter.reserve({ key: b, limitPerMinute: 1, member: 'b0' }, t0)).toMatchObject({ granted: true, delayMs: 0 });
+    expect(await limiter.reserve({ key: b, limitPerMinute: 1, member: 'b0' }, t0)).toMatchObject({
+      granted: true,
+      delayMs: 0,
+    });
   });
 
   it('honours notBefore and an upstream cooldown', async () => {
     const k = key();
     const t0 = Date.now();
-    expect(await limiter.reserve({ key: k, limitPerMinute: 100, member: 'x', notBefore: t0 + 500 }, t0)).toMatchObject({ startAt: t0 + 500 });
+    expect(await limiter.reserve({ key: k, limitPerMinute: 100, member: 'x', notBefore: t0 + 500 }, t0)).toMatchObject({
+      startAt: t0 + 500,
+    });
     await limiter.coolDown(k, t0 + 5_000);
     expect(await limiter.cooldownUntil(k)).toBe(t0 + 5_000);
-    expect(await limiter.reserve({ key: k, limitPerMinute: 100, member: 'y' }, t0)).toMatchObject({ startAt: t0 + 5_000 });
+    expect(await limiter.reserve({ key: k, limitPerMinute: 100, member: 'y' }, t0)).toMatchObject({
+      startAt: t0 + 5_000,
+    });
     await limiter.coolDown(k, t0 + 1_000); // a shorter cooldown never shortens a longer one
     expect(await limiter.cooldownUntil(k)).toBe(t0 + 5_000);
   });
@@ -95,7 +113,10 @@ describe('admission at the moment of the call (real Redis)', () => {
     expect(await limiter.admit('k', 3, 'm3', t0 + 500)).toEqual({ admitted: false, retryAt: t0 + WINDOW });
     // A refusal records nothing; once the first start leaves the window, one more is admitted.
     expect(await limiter.admit('k', 3, 'm3', t0 + WINDOW)).toEqual({ admitted: true });
-    expect(await limiter.admit('k', 3, 'm4', t0 + WINDOW + 50)).toEqual({ admitted: false, retryAt: t0 + 100 + WINDOW });
+    expect(await limiter.admit('k', 3, 'm4', t0 + WINDOW + 50)).toEqual({
+      admitted: false,
+      retryAt: t0 + 100 + WINDOW,
+    });
   });
 
   it('holds every start back during an upstream cooldown', async () => {

@@ -1,10 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { twilioErrors } from '../../connectors/twilio/twilio-errors.ts';
 import { classifyByTable } from '../../connectors/toolkit/error-table.ts';
-import { UpstreamHttpError, type FailureKind } from '../../connectors/toolkit/upstream-errors.ts';
+import { type FailureKind, UpstreamHttpError } from '../../connectors/toolkit/upstream-errors.ts';
+import { twilioErrors } from '../../connectors/twilio/twilio-errors.ts';
 
 /** Twilio's error table, row by row from docs/upstreams/twilio.md §1.5. Only `auth_invalid` breaks a connection. */
-const envelope = (status: number, code: number, message: string) => ({ code, message, more_info: `https://www.twilio.com/docs/errors/${code}`, status });
+const envelope = (status: number, code: number, message: string) => ({
+  code,
+  message,
+  more_info: `https://www.twilio.com/docs/errors/${code}`,
+  status,
+});
 
 const rows: Array<[status: number, body: unknown, kind: FailureKind, mayHaveRun: boolean]> = [
   [401, envelope(401, 20003, 'Authenticate'), 'auth_invalid', false],
@@ -34,7 +39,14 @@ describe('Twilio error table', () => {
   });
 
   it('reads the numeric code as a string and the message as is', () => {
-    const failure = classifyByTable(twilioErrors, new UpstreamHttpError(400, {}, envelope(400, 21211, "The 'To' number 123 is not a valid phone number.")));
-    expect(failure).toMatchObject({ upstreamCode: '21211', message: "The 'To' number 123 is not a valid phone number.", upstreamStatus: 400 });
+    const failure = classifyByTable(
+      twilioErrors,
+      new UpstreamHttpError(400, {}, envelope(400, 21211, "The 'To' number 123 is not a valid phone number.")),
+    );
+    expect(failure).toMatchObject({
+      upstreamCode: '21211',
+      message: "The 'To' number 123 is not a valid phone number.",
+      upstreamStatus: 400,
+    });
   });
 });

@@ -8,7 +8,7 @@ import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import '../shared/base.css';
 import { ApiFailure, apiCaller } from '../shared/api.ts';
-import { Badge, CredentialFields, ErrorNote, credentialsFrom, useAction, type AuthField } from '../shared/ui.tsx';
+import { type AuthField, Badge, CredentialFields, credentialsFrom, ErrorNote, useAction } from '../shared/ui.tsx';
 
 interface OfferedConnector {
   id: string;
@@ -25,17 +25,29 @@ interface Session {
   endUser: { id: string; displayName: string | null } | null;
   connectors: OfferedConnector[];
 }
-type Outcome = { status: 'active'; displayName: string; redirectTo: string | null } | { status: 'broken'; reason: string };
+type Outcome =
+  | { status: 'active'; displayName: string; redirectTo: string | null }
+  | { status: 'broken'; reason: string };
 
 const closedText: Record<string, { title: string; body: string }> = {
-  expired: { title: 'This link has expired', body: 'Connect links work for a short time only. Go back to the app and start again to get a new one.' },
-  completed: { title: 'This link has already been used', body: 'An account was already connected with it. Go back to the app if you need to connect another.' },
-  unknown: { title: 'This link is not valid', body: 'Check that you copied the whole link, or go back to the app and start again.' },
+  expired: {
+    title: 'This link has expired',
+    body: 'Connect links work for a short time only. Go back to the app and start again to get a new one.',
+  },
+  completed: {
+    title: 'This link has already been used',
+    body: 'An account was already connected with it. Go back to the app if you need to connect another.',
+  },
+  unknown: {
+    title: 'This link is not valid',
+    body: 'Check that you copied the whole link, or go back to the app and start again.',
+  },
 };
 
 /** Fixed sentences for /connect/done?error=…: the URL carries a code, never text. */
 const failureText: Record<string, string> = {
-  other_browser: 'This sign-in was started in another browser. Open the connect link in the browser where you started, or ask the app for a new link.',
+  other_browser:
+    'This sign-in was started in another browser. Open the connect link in the browser where you started, or ask the app for a new link.',
   session_closed: 'The connect link expired or was used while you were signing in. Ask the app for a new link.',
   denied: 'The sign-in was cancelled, so nothing was connected.',
   refused: 'The service refused the sign-in. Try again from the app.',
@@ -68,7 +80,10 @@ function DonePage() {
   useEffect(() => {
     const connector = params.get('connector');
     if (connector && /^[a-z0-9-]{1,100}$/.test(connector)) {
-      apiCaller(null)<{ displayName: string }>('GET', `/v1/connectors/${connector}`).then((c) => setName(c.displayName), () => {});
+      apiCaller(null)<{ displayName: string }>('GET', `/v1/connectors/${connector}`).then(
+        (c) => setName(c.displayName),
+        () => {},
+      );
     }
   }, []);
   if (error !== null) {
@@ -94,7 +109,17 @@ function DonePage() {
   );
 }
 
-function ConnectorForm({ session, connector, call, onBack }: { session: Session; connector: OfferedConnector; call: ReturnType<typeof apiCaller>; onBack: () => void }) {
+function ConnectorForm({
+  session,
+  connector,
+  call,
+  onBack,
+}: {
+  session: Session;
+  connector: OfferedConnector;
+  call: ReturnType<typeof apiCaller>;
+  onBack: () => void;
+}) {
   const [busy, error, run] = useAction();
   const [outcome, setOutcome] = useState<Outcome | null>(null);
   const [showKeyForm, setShowKeyForm] = useState(!connector.signIn);
@@ -105,11 +130,16 @@ function ConnectorForm({ session, connector, call, onBack }: { session: Session;
     const displayName = String(new FormData(form).get('displayName') ?? '').trim() || undefined;
     void run(async () => {
       setOutcome(null);
-      const res = await call<{ status: 'active' | 'broken'; statusReason: string | null; connection: { displayName: string } | null; redirectTo: string | null }>(
-        'POST',
-        '/v1/connect/connections',
-        { connectorId: connector.id, displayName, credentials: credentialsFrom(form, connector.authFields) },
-      );
+      const res = await call<{
+        status: 'active' | 'broken';
+        statusReason: string | null;
+        connection: { displayName: string } | null;
+        redirectTo: string | null;
+      }>('POST', '/v1/connect/connections', {
+        connectorId: connector.id,
+        displayName,
+        credentials: credentialsFrom(form, connector.authFields),
+      });
       if (res.status === 'active') {
         // Secrets leave the page's memory with the form.
         form.reset();
@@ -123,9 +153,13 @@ function ConnectorForm({ session, connector, call, onBack }: { session: Session;
   const signIn = () =>
     run(async () => {
       const input = document.getElementById('displayName') as HTMLInputElement | null;
-      const { authorizeUrl } = await call<{ authorizeUrl: string }>('POST', `/v1/connect/oauth/${connector.id}/authorize`, {
-        displayName: input?.value.trim() || undefined,
-      });
+      const { authorizeUrl } = await call<{ authorizeUrl: string }>(
+        'POST',
+        `/v1/connect/oauth/${connector.id}/authorize`,
+        {
+          displayName: input?.value.trim() || undefined,
+        },
+      );
       location.assign(authorizeUrl);
     });
 
@@ -153,7 +187,13 @@ function ConnectorForm({ session, connector, call, onBack }: { session: Session;
       <p class="muted">{connector.description}</p>
       <div class="field">
         <label for="displayName">Name this connection</label>
-        <input id="displayName" name="displayName" form="key-form" defaultValue={connector.defaultDisplayName} maxLength={200} />
+        <input
+          id="displayName"
+          name="displayName"
+          form="key-form"
+          defaultValue={connector.defaultDisplayName}
+          maxLength={200}
+        />
       </div>
       {connector.signIn && (
         <p>
@@ -208,7 +248,10 @@ function ConnectPage({ token }: { token: string }) {
         setSession(s);
         if (s.connectors.length === 1) setChosen(s.connectors[0]!);
       },
-      (e) => (e instanceof ApiFailure && e.status === 401 ? setClosed((e.details as { reason?: string } | undefined)?.reason ?? 'unknown') : setFailure(e)),
+      (e) =>
+        e instanceof ApiFailure && e.status === 401
+          ? setClosed((e.details as { reason?: string } | undefined)?.reason ?? 'unknown')
+          : setFailure(e),
     );
   }, [token]);
 
@@ -229,14 +272,23 @@ function ConnectPage({ token }: { token: string }) {
   if (chosen) {
     return (
       <Shell>
-        <ConnectorForm key={chosen.id} session={session} connector={chosen} call={call} onBack={() => setChosen(null)} />
+        <ConnectorForm
+          key={chosen.id}
+          session={session}
+          connector={chosen}
+          call={call}
+          onBack={() => setChosen(null)}
+        />
       </Shell>
     );
   }
   return (
     <Shell>
       <h1>Connect an account</h1>
-      <p class="muted">Choose the service to connect. Your credentials go to the service to be checked and are stored encrypted; the app never sees them.</p>
+      <p class="muted">
+        Choose the service to connect. Your credentials go to the service to be checked and are stored encrypted; the
+        app never sees them.
+      </p>
       <ul class="grid" role="list">
         {session.connectors.map((c) => (
           <li key={c.id}>

@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { query } from '../shared/api.ts';
 import { Badge, ErrorNote, Json, Section, Select, useAction } from '../shared/ui.tsx';
-import { connectorName, when, type Page, type ViewProps } from './types.ts';
+import { connectorName, type Page, type ViewProps, when } from './types.ts';
 
 interface Invocation {
   id: string;
@@ -46,7 +46,8 @@ export function AuditView({ call, connectors }: ViewProps) {
       setNext(page.nextCursor);
     });
   useEffect(() => void load(), []);
-  const set = (k: keyof typeof filters) => (value: string) => setFilters({ ...filters, [k]: value, ...(k === 'connectorId' ? { actionId: '' } : {}) });
+  const set = (k: keyof typeof filters) => (value: string) =>
+    setFilters({ ...filters, [k]: value, ...(k === 'connectorId' ? { actionId: '' } : {}) });
   const fromInput = (k: keyof typeof filters) => (e: Event) => set(k)((e.target as HTMLInputElement).value);
   const actionIds = [...new Set((connector ? [connector] : connectors).flatMap((c) => c.actions.map((a) => a.id)))];
 
@@ -61,9 +62,30 @@ export function AuditView({ call, connectors }: ViewProps) {
           }}
         >
           <div class="row">
-            <Select id="f-connector" label="Connector" empty="Any" value={filters.connectorId} onChange={set('connectorId')} options={connectors.map((c) => ({ value: c.id, label: c.displayName }))} />
-            <Select id="f-action" label="Action" empty="Any" value={filters.actionId} onChange={set('actionId')} options={actionIds.map((a) => ({ value: a, label: a }))} />
-            <Select id="f-status" label="Status" empty="Any" value={filters.status} onChange={set('status')} options={STATUSES.map((s) => ({ value: s, label: s }))} />
+            <Select
+              id="f-connector"
+              label="Connector"
+              empty="Any"
+              value={filters.connectorId}
+              onChange={set('connectorId')}
+              options={connectors.map((c) => ({ value: c.id, label: c.displayName }))}
+            />
+            <Select
+              id="f-action"
+              label="Action"
+              empty="Any"
+              value={filters.actionId}
+              onChange={set('actionId')}
+              options={actionIds.map((a) => ({ value: a, label: a }))}
+            />
+            <Select
+              id="f-status"
+              label="Status"
+              empty="Any"
+              value={filters.status}
+              onChange={set('status')}
+              options={STATUSES.map((s) => ({ value: s, label: s }))}
+            />
             <div class="field">
               <label for="f-since">From</label>
               <input id="f-since" type="datetime-local" value={filters.since} onChange={fromInput('since')} />
@@ -106,7 +128,12 @@ export function AuditView({ call, connectors }: ViewProps) {
                   <td data-testid="duration">{i.durationMs === null ? '—' : `${i.durationMs} ms`}</td>
                   <td>{i.attempts}</td>
                   <td>
-                    <button type="button" class="secondary" onClick={() => setDetail(i)} aria-label={`Details of ${i.id}`}>
+                    <button
+                      type="button"
+                      class="secondary"
+                      onClick={() => setDetail(i)}
+                      aria-label={`Details of ${i.id}`}
+                    >
                       Details
                     </button>
                   </td>
@@ -155,9 +182,15 @@ export function AuditView({ call, connectors }: ViewProps) {
           </dl>
           {detail.errorDetails != null && <Json value={detail.errorDetails} label="Error details" />}
           <h3>Input</h3>
-          <p class="muted">Not recorded: the engine keeps no call inputs (they may hold personal data); see docs/audit-log.md.</p>
+          <p class="muted">
+            Not recorded: the engine keeps no call inputs (they may hold personal data); see docs/audit-log.md.
+          </p>
           <h3>Output</h3>
-          {detail.output === null ? <p class="muted">None (or past retention).</p> : <Json value={detail.output} label="Output" />}
+          {detail.output === null ? (
+            <p class="muted">None (or past retention).</p>
+          ) : (
+            <Json value={detail.output} label="Output" />
+          )}
         </Section>
       )}
     </>

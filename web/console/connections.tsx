@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
-import { Badge, CredentialFields, ErrorNote, Section, Select, credentialsFrom, useAction } from '../shared/ui.tsx';
-import { connectorName, when, type Connection, type Page, type ViewProps } from './types.ts';
+import { Badge, CredentialFields, credentialsFrom, ErrorNote, Section, Select, useAction } from '../shared/ui.tsx';
+import { type Connection, connectorName, type Page, type ViewProps, when } from './types.ts';
 
 /** Connections: create (tested on the spot), re-test, fix credentials, delete; Active/Broken with the reason. */
 export function ConnectionsView({ call, connectors }: ViewProps) {
@@ -19,9 +19,15 @@ export function ConnectionsView({ call, connectors }: ViewProps) {
     const form = e.currentTarget as HTMLFormElement;
     const displayName = String(new FormData(form).get('displayName') ?? '').trim();
     void run(async () => {
-      const c = await call<Connection>('POST', '/v1/connections', { connectorId, displayName, credentials: credentialsFrom(form, connector!.authFields) });
+      const c = await call<Connection>('POST', '/v1/connections', {
+        connectorId,
+        displayName,
+        credentials: credentialsFrom(form, connector!.authFields),
+      });
       form.reset();
-      setNotice(c.status === 'active' ? `“${c.displayName}” is Active.` : `“${c.displayName}” is Broken: ${c.statusReason}`);
+      setNotice(
+        c.status === 'active' ? `“${c.displayName}” is Active.` : `“${c.displayName}” is Broken: ${c.statusReason}`,
+      );
       await load();
     });
   };
@@ -30,9 +36,15 @@ export function ConnectionsView({ call, connectors }: ViewProps) {
     const form = e.currentTarget as HTMLFormElement;
     const fields = connectors.find((k) => k.id === c.connectorId)?.authFields ?? [];
     void run(async () => {
-      const updated = await call<Connection>('PATCH', `/v1/connections/${c.id}`, { credentials: credentialsFrom(form, fields) });
+      const updated = await call<Connection>('PATCH', `/v1/connections/${c.id}`, {
+        credentials: credentialsFrom(form, fields),
+      });
       setFixing(null);
-      setNotice(updated.status === 'active' ? `“${updated.displayName}” is Active again.` : `Still Broken: ${updated.statusReason}`);
+      setNotice(
+        updated.status === 'active'
+          ? `“${updated.displayName}” is Active again.`
+          : `Still Broken: ${updated.statusReason}`,
+      );
       await load();
     });
   };
@@ -54,7 +66,13 @@ export function ConnectionsView({ call, connectors }: ViewProps) {
       <Section title="New connection">
         <form onSubmit={create} autocomplete="off">
           <div class="row">
-            <Select id="new-connector" label="Connector" value={connectorId} onChange={setConnectorId} options={connectors.map((c) => ({ value: c.id, label: c.displayName }))} />
+            <Select
+              id="new-connector"
+              label="Connector"
+              value={connectorId}
+              onChange={setConnectorId}
+              options={connectors.map((c) => ({ value: c.id, label: c.displayName }))}
+            />
             <div class="field">
               <label for="new-name">Name</label>
               <input id="new-name" name="displayName" required maxLength={200} />
@@ -124,7 +142,10 @@ export function ConnectionsView({ call, connectors }: ViewProps) {
                     </div>
                     {fixing === c.id && (
                       <form onSubmit={fix(c)} autocomplete="off" aria-label={`New credentials for ${c.displayName}`}>
-                        <CredentialFields fields={connectors.find((k) => k.id === c.connectorId)?.authFields ?? []} idPrefix={`fix-${c.id}`} />
+                        <CredentialFields
+                          fields={connectors.find((k) => k.id === c.connectorId)?.authFields ?? []}
+                          idPrefix={`fix-${c.id}`}
+                        />
                         <button type="submit" disabled={busy}>
                           Save and test
                         </button>

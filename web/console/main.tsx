@@ -43,7 +43,8 @@ function SignIn({ onSignedIn }: { onSignedIn: (call: Call, connectors: Connector
             try {
               await call('GET', '/v1/projects?limit=1');
             } catch (err) {
-              if (err instanceof ApiFailure && err.status === 403) throw new Error('That is a project key; the console needs a workspace key.');
+              if (err instanceof ApiFailure && err.status === 403)
+                throw new Error('That is a project key; the console needs a workspace key.');
               throw err;
             }
             input.value = '';

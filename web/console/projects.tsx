@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { Badge, ErrorNote, Section, Select, ShownOnce, useAction } from '../shared/ui.tsx';
-import { connectorName, when, type Connection, type Page, type Project, type ViewProps } from './types.ts';
+import { type Connection, connectorName, type Page, type Project, type ViewProps, when } from './types.ts';
 
 interface ApiKey {
   id: string;
@@ -76,7 +76,12 @@ export function ProjectsView({ call, connectors }: ViewProps) {
                   </td>
                   <td>{when(p.createdAt)}</td>
                   <td>
-                    <button type="button" class="secondary" aria-pressed={p.id === selected} onClick={() => setSelected(p.id)}>
+                    <button
+                      type="button"
+                      class="secondary"
+                      aria-pressed={p.id === selected}
+                      onClick={() => setSelected(p.id)}
+                    >
                       Manage {p.displayName}
                     </button>
                   </td>
@@ -124,7 +129,12 @@ function ProjectDetail({ project, call, connectors }: ViewProps & { project: Pro
         {bound.map((c) => (
           <li key={c.id}>
             {c.displayName} ({connectorName(connectors, c.connectorId)}) <Badge status={c.status} />{' '}
-            <button type="button" class="danger" disabled={busy} onClick={() => act('DELETE', `${base}/connections/${c.id}`)}>
+            <button
+              type="button"
+              class="danger"
+              disabled={busy}
+              onClick={() => act('DELETE', `${base}/connections/${c.id}`)}
+            >
               Unbind
             </button>
           </li>
@@ -143,7 +153,10 @@ function ProjectDetail({ project, call, connectors }: ViewProps & { project: Pro
             empty="Choose…"
             value={toBind}
             onChange={setToBind}
-            options={unbound.map((c) => ({ value: c.id, label: `${c.displayName} (${connectorName(connectors, c.connectorId)})` }))}
+            options={unbound.map((c) => ({
+              value: c.id,
+              label: `${c.displayName} (${connectorName(connectors, c.connectorId)})`,
+            }))}
           />
           <button type="submit" disabled={busy || !toBind}>
             Bind
@@ -156,7 +169,12 @@ function ProjectDetail({ project, call, connectors }: ViewProps & { project: Pro
         {keys.map((k) => (
           <li key={k.id}>
             <code>{k.prefix}…</code> {k.name ?? ''} <span class="muted">created {when(k.createdAt)}</span>{' '}
-            <button type="button" class="danger" disabled={busy} onClick={() => act('DELETE', `${base}/api-keys/${k.id}`)}>
+            <button
+              type="button"
+              class="danger"
+              disabled={busy}
+              onClick={() => act('DELETE', `${base}/api-keys/${k.id}`)}
+            >
               Revoke
             </button>
           </li>

@@ -48,5 +48,6 @@ export interface ViewProps {
   connectors: Connector[];
 }
 
-export const connectorName = (connectors: Connector[], id: string) => connectors.find((c) => c.id === id)?.displayName ?? id;
+export const connectorName = (connectors: Connector[], id: string) =>
+  connectors.find((c) => c.id === id)?.displayName ?? id;
 export const when = (iso: string | null) => (iso ? new Date(iso).toLocaleString() : '—');

@@ -32,9 +32,18 @@ function Chart({ series, start }: { series: Series; start: number }) {
   const total = counts.reduce((a, b) => a + b, 0);
   return (
     <figure>
-      <svg class="chart" viewBox={`0 0 ${W} ${H}`} role="img" aria-label={`${total} calls in the last hour, peak ${peak} per minute, limit ${series.limitPerMinute ?? 'unknown'} per minute`}>
-        {counts.map((c, i) => (c > 0 ? <rect key={i} class="bar" x={i * bar + 1} y={y(c)} width={bar - 2} height={H - 14 - y(c)} /> : null))}
-        {series.limitPerMinute !== null && <line class="limit" x1={0} x2={W} y1={y(series.limitPerMinute)} y2={y(series.limitPerMinute)} />}
+      <svg
+        class="chart"
+        viewBox={`0 0 ${W} ${H}`}
+        role="img"
+        aria-label={`${total} calls in the last hour, peak ${peak} per minute, limit ${series.limitPerMinute ?? 'unknown'} per minute`}
+      >
+        {counts.map((c, i) =>
+          c > 0 ? <rect key={i} class="bar" x={i * bar + 1} y={y(c)} width={bar - 2} height={H - 14 - y(c)} /> : null,
+        )}
+        {series.limitPerMinute !== null && (
+          <line class="limit" x1={0} x2={W} y1={y(series.limitPerMinute)} y2={y(series.limitPerMinute)} />
+        )}
         <text x={0} y={H - 2}>
           −60 min
         </text>
@@ -43,7 +52,8 @@ function Chart({ series, start }: { series: Series; start: number }) {
         </text>
       </svg>
       <figcaption class="muted">
-        {total} calls; peak {peak}/min of a limit of {series.limitPerMinute ?? '?'}/min ({series.limitPerMinute ? Math.round((peak / series.limitPerMinute) * 100) : 0}% at the peak).
+        {total} calls; peak {peak}/min of a limit of {series.limitPerMinute ?? '?'}/min (
+        {series.limitPerMinute ? Math.round((peak / series.limitPerMinute) * 100) : 0}% at the peak).
       </figcaption>
     </figure>
   );
@@ -65,11 +75,16 @@ export function UsageView({ call, connectors }: ViewProps) {
           </button>
         }
       >
-        <p class="muted">Calls per minute recorded in the audit log, per project and connector; the dashed line is the limit in force.</p>
+        <p class="muted">
+          Calls per minute recorded in the audit log, per project and connector; the dashed line is the limit in force.
+        </p>
         {usage && usage.data.length === 0 && <p class="muted">No calls in the last hour.</p>}
       </Section>
       {usage?.data.map((s) => (
-        <Section key={`${s.projectId}-${s.connectorId}`} title={`${s.projectName} · ${connectorName(connectors, s.connectorId)}`}>
+        <Section
+          key={`${s.projectId}-${s.connectorId}`}
+          title={`${s.projectName} · ${connectorName(connectors, s.connectorId)}`}
+        >
           <Chart series={s} start={new Date(usage.windowStart).getTime()} />
         </Section>
       ))}

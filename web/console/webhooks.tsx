@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { Badge, ErrorNote, Section, ShownOnce, useAction } from '../shared/ui.tsx';
-import { when, type Page, type ViewProps } from './types.ts';
+import { type Page, type ViewProps, when } from './types.ts';
 
 interface Webhook {
   id: string;
@@ -30,7 +30,12 @@ export function WebhooksView({ call }: ViewProps) {
   const [busy, error, run] = useAction();
   const load = () => run(async () => setHooks((await call<Page<Webhook>>('GET', '/v1/webhooks?limit=100')).data));
   useEffect(() => void load(), []);
-  const show = (id: string) => run(async () => (setOpen(id), setDeliveries((await call<Page<Delivery>>('GET', `/v1/webhooks/${id}/deliveries?limit=50`)).data)));
+  const show = (id: string) =>
+    run(
+      async () => (
+        setOpen(id), setDeliveries((await call<Page<Delivery>>('GET', `/v1/webhooks/${id}/deliveries?limit=50`)).data)
+      ),
+    );
 
   return (
     <>
@@ -41,7 +46,10 @@ export function WebhooksView({ call }: ViewProps) {
             const form = e.currentTarget as HTMLFormElement;
             const data = new FormData(form);
             void run(async () => {
-              const h = await call<{ secret: string }>('POST', '/v1/webhooks', { url: String(data.get('url')).trim(), events: data.getAll('events').map(String) });
+              const h = await call<{ secret: string }>('POST', '/v1/webhooks', {
+                url: String(data.get('url')).trim(),
+                events: data.getAll('events').map(String),
+              });
               form.reset();
               setSecret(h.secret);
               await load();
@@ -76,7 +84,12 @@ export function WebhooksView({ call }: ViewProps) {
               <button type="button" class="secondary" onClick={() => show(h.id)}>
                 Deliveries
               </button>{' '}
-              <button type="button" class="danger" disabled={busy} onClick={() => run(async () => (await call('DELETE', `/v1/webhooks/${h.id}`), await load()))}>
+              <button
+                type="button"
+                class="danger"
+                disabled={busy}
+                onClick={() => run(async () => (await call('DELETE', `/v1/webhooks/${h.id}`), await load()))}
+              >
                 Delete
               </button>
             </li>

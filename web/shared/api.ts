@@ -45,7 +45,12 @@ export function apiCaller(token: string | null): Call {
     }
     if (!res.ok) {
       const e = parsed?.error;
-      throw new ApiFailure(res.status, e?.code ?? 'http_error', e?.message ?? `The server answered ${res.status}.`, e?.details);
+      throw new ApiFailure(
+        res.status,
+        e?.code ?? 'http_error',
+        e?.message ?? `The server answered ${res.status}.`,
+        e?.details,
+      );
     }
     return parsed;
   };

@@ -4,7 +4,11 @@ import { ApiFailure } from './api.ts';
 
 /** Active / Broken (or any status) as a badge whose text says it: colour is never the only cue. */
 export function Badge({ status }: { status: string }) {
-  return <span class={`badge badge-${status}`}>{status === 'active' ? 'Active' : status === 'broken' ? 'Broken' : status}</span>;
+  return (
+    <span class={`badge badge-${status}`}>
+      {status === 'active' ? 'Active' : status === 'broken' ? 'Broken' : status}
+    </span>
+  );
 }
 
 /** An error the person can read: the API's message, never a stack. */
@@ -89,7 +93,15 @@ export function Json({ value, label }: { value: unknown; label: string }) {
   );
 }
 
-export function Section({ title, children, actions }: { title: string; children: ComponentChildren; actions?: ComponentChildren }) {
+export function Section({
+  title,
+  children,
+  actions,
+}: {
+  title: string;
+  children: ComponentChildren;
+  actions?: ComponentChildren;
+}) {
   return (
     <section class="card" aria-label={title}>
       <div class="card-head">
@@ -119,7 +131,21 @@ export function ShownOnce({ label, value, onDone }: { label: string; value: stri
 }
 
 /** A labelled select; `empty` adds a first option with the value '' (e.g. "Any"). */
-export function Select({ id, label, value, onChange, options, empty }: { id: string; label: string; value: string; onChange: (value: string) => void; options: { value: string; label: string }[]; empty?: string }) {
+export function Select({
+  id,
+  label,
+  value,
+  onChange,
+  options,
+  empty,
+}: {
+  id: string;
+  label: string;
+  value: string;
+  onChange: (value: string) => void;
+  options: { value: string; label: string }[];
+  empty?: string;
+}) {
   return (
     <div class="field">
       <label for={id}>{label}</label>

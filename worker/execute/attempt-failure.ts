@@ -1,6 +1,10 @@
 import { classifyUpstreamError } from '../../connectors/toolkit/classify.ts';
 import type { ConnectorDefinition } from '../../connectors/toolkit/connector-definition.ts';
-import { UpstreamHttpError, UpstreamNetworkError, type ClassifiedFailure } from '../../connectors/toolkit/upstream-errors.ts';
+import {
+  type ClassifiedFailure,
+  UpstreamHttpError,
+  UpstreamNetworkError,
+} from '../../connectors/toolkit/upstream-errors.ts';
 import { RefreshRejected, RefreshUnavailable } from '../../shared/connections/credential-refresher.ts';
 import type { InvocationFailure } from '../../shared/invocations/invocation-store.ts';
 import { failureToInvocationError } from './failure-to-error.ts';
@@ -20,9 +24,16 @@ export function attemptFailure(connector: ConnectorDefinition, err: unknown): At
   }
   if (err instanceof RefreshUnavailable) return { kind: 'classified', failure: err.failure };
   if (!(err instanceof UpstreamHttpError || err instanceof UpstreamNetworkError)) {
-    return { kind: 'final', failure: { code: 'internal_error', message: 'The action failed inside the engine.' }, bug: true };
+    return {
+      kind: 'final',
+      failure: { code: 'internal_error', message: 'The action failed inside the engine.' },
+      bug: true,
+    };
   }
   const classified = classifyUpstreamError(connector, err);
   // An expired token we cannot refresh is as dead as a revoked one.
-  return { kind: 'classified', failure: classified.kind === 'auth_expired' ? { ...classified, kind: 'auth_invalid' } : classified };
+  return {
+    kind: 'classified',
+    failure: classified.kind === 'auth_expired' ? { ...classified, kind: 'auth_invalid' } : classified,
+  };
 }

@@ -1,26 +1,32 @@
 import { DelayedError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { findAction } from '../../connectors/registry.ts';
-import type { ConnectorLookup } from '../../shared/custom-connectors/connector-lookup.ts';
 import type { ClassifiedFailure } from '../../connectors/toolkit/upstream-errors.ts';
 import type { Config } from '../../shared/config.ts';
 import type { ConnectionBreaker } from '../../shared/connections/connection-breaker.ts';
 import { credentialsReplacedSince } from '../../shared/connections/connection-status.ts';
 import type { CredentialRefresher } from '../../shared/connections/credential-refresher.ts';
+import type { ConnectorLookup } from '../../shared/custom-connectors/connector-lookup.ts';
 import type { Db } from '../../shared/db/database.ts';
 import { GroupCommit } from '../../shared/db/group-commit.ts';
 import { isInfrastructureError } from '../../shared/infrastructure-errors.ts';
-import { claimAttempt, completeInvocations, requeueInvocation, type InvocationFailure, type InvocationOutcome } from '../../shared/invocations/invocation-store.ts';
+import {
+  claimAttempt,
+  completeInvocations,
+  type InvocationFailure,
+  type InvocationOutcome,
+  requeueInvocation,
+} from '../../shared/invocations/invocation-store.ts';
+import { type RunningShare, runningCapOf } from '../../shared/limiter/running-share.ts';
 import { limitKey, type SlidingWindowLimiter } from '../../shared/limiter/sliding-window-limiter.ts';
 import type { Logger } from '../../shared/logger.ts';
-import { runningCapOf, type RunningShare } from '../../shared/limiter/running-share.ts';
 import { jobDuration, jobs, jobsHeldBack, upstreamRateLimited } from '../../shared/metrics.ts';
 import type { ExecuteJobData } from '../../shared/queue/execute-job.ts';
 import type { ExecutionReply } from '../../shared/queue/execution-reply.ts';
 import { attemptFailure } from './attempt-failure.ts';
 import { failureToInvocationError } from './failure-to-error.ts';
 import { jobMatchesRow, refusalBeforeCall } from './job-checks.ts';
-import { isRetryable, retryDelayMs, RetryScheduled } from './retry-policy.ts';
+import { isRetryable, RetryScheduled, retryDelayMs } from './retry-policy.ts';
 import { runAttempt } from './run-attempt.ts';
 
 export interface ProcessorDeps {
@@ -77,7 +83,9 @@ function budgetSpent(config: Config): InvocationFailure {
 export function createExecuteProcessor(deps: ProcessorDeps) {
   const { db, logger } = deps;
   // Completions of concurrent jobs share statements and commits (docs/design.md, decision 6).
-  const completions = new GroupCommit<{ id: string; outcome: InvocationOutcome }>((items) => completeInvocations(db, items));
+  const completions = new GroupCommit<{ id: string; outcome: InvocationOutcome }>((items) =>
+    completeInvocations(db, items),
+  );
 
   /** Step 6: the row, then (sync calls) the reply. */
   async function finish(job: Job<ExecuteJobData>, outcome: InvocationOutcome): Promise<void> {
@@ -102,7 +110,11 @@ export function createExecuteProcessor(deps: ProcessorDeps) {
 
   return async function processExecuteJob(job: Job<ExecuteJobData>, token?: string): Promise<void> {
     const data = job.data;
-    const log = logger.child({ invocationId: data.invocationId, connectorId: data.connectorId, actionId: data.actionId });
+    const log = logger.child({
+      invocationId: data.invocationId,
+      connectorId: data.connectorId,
+      actionId: data.actionId,
+    });
     const bucket = limitKey(data.projectId, data.connectorId);
 
     const delayed = async (until: number): Promise<never> => {
@@ -124,7 +136,10 @@ export function createExecuteProcessor(deps: ProcessorDeps) {
 
     // 0. A place to run within the project's fair share of every worker's slots; held back, the job
     // waits in the delayed set, nothing claimed and no attempt spent (docs/decisions/0007).
-    const lease = await deps.share.acquire(data.projectId, runningCapOf(data.maxRunningCalls ?? null, deps.config.PROJECT_MAX_RUNNING_CALLS));
+    const lease = await deps.share.acquire(
+      data.projectId,
+      runningCapOf(data.maxRunningCalls ?? null, deps.config.PROJECT_MAX_RUNNING_CALLS),
+    );
     if (!lease.granted) {
       jobsHeldBack.inc({ reason: lease.reason });
       // Starts that were not attempts (held back, or deferred by the limit) so far.
@@ -140,7 +155,11 @@ export function createExecuteProcessor(deps: ProcessorDeps) {
       // 1. The limit holds at the moment of the call, checked as late as possible before the request: an
       // upstream cooldown, or a window of actual starts already full (a lowered limit, calls started
       // late under load), sends the job back to the delayed set until it may start (no attempt spent).
-      const admission = await deps.limiter.admit(bucket, data.limitPerMinute, `${data.invocationId}:${job.attemptsStarted}`);
+      const admission = await deps.limiter.admit(
+        bucket,
+        data.limitPerMinute,
+        `${data.invocationId}:${job.attemptsStarted}`,
+      );
       if (!admission.admitted) return delayed(admission.retryAt);
 
       // 2. Claim the row; a terminal one means a duplicate delivery.
@@ -154,17 +173,24 @@ export function createExecuteProcessor(deps: ProcessorDeps) {
       // 3. Checks before any upstream call.
       if (!jobMatchesRow(claim, data)) {
         log.error('job data does not match its invocation; refused');
-        return finish(job, { failure: { code: 'internal_error', message: 'The queued job did not match its invocation and was refused.' }, durationMs: null });
+        return finish(job, {
+          failure: { code: 'internal_error', message: 'The queued job did not match its invocation and was refused.' },
+          durationMs: null,
+        });
       }
-      const connector = await orWaitForDatabase(deps.connectors.find(claim.workspaceId, claim.connectorId, claim.connectorVersion ?? null));
+      const connector = await orWaitForDatabase(
+        deps.connectors.find(claim.workspaceId, claim.connectorId, claim.connectorVersion ?? null),
+      );
       const action = connector && findAction(connector, data.actionId);
       const refusal = refusalBeforeCall(claim, action);
       // (A missing action or connection is one of the refusals: the other tests only narrow the types.)
-      if (refusal || !connector || !action || !claim.connection) return finish(job, { failure: refusal!, durationMs: null });
+      if (refusal || !connector || !action || !claim.connection)
+        return finish(job, { failure: refusal!, durationMs: null });
       const connection = claim.connection;
       // The invocation's time budget runs from its first attempt: what is left bounds this one.
       const budgetEndsAt = claimedAt - claim.elapsedMs + deps.config.EXECUTION_TIME_BUDGET_MS;
-      if (claim.attempts > 1 && budgetEndsAt - claimedAt < MIN_ATTEMPT_MS) return finish(job, { failure: budgetSpent(deps.config), durationMs: null });
+      if (claim.attempts > 1 && budgetEndsAt - claimedAt < MIN_ATTEMPT_MS)
+        return finish(job, { failure: budgetSpent(deps.config), durationMs: null });
 
       // 4. Run.
       const started = performance.now();
@@ -182,7 +208,11 @@ export function createExecuteProcessor(deps: ProcessorDeps) {
       // 5. What the failure means.
       const meaning = attemptFailure(connector, result.error);
       if (meaning.kind === 'final') {
-        if (meaning.bug) log.error({ err: result.error instanceof Error ? result.error.message : String(result.error) }, 'action handler failed');
+        if (meaning.bug)
+          log.error(
+            { err: result.error instanceof Error ? result.error.message : String(result.error) },
+            'action handler failed',
+          );
         return finish(job, { failure: meaning.failure, durationMs });
       }
       const failure = meaning.failure;
@@ -192,21 +222,41 @@ export function createExecuteProcessor(deps: ProcessorDeps) {
       }
       if (failure.kind === 'auth_invalid') {
         const version = result.credentialsVersion;
-        const broke = await deps.breaker.markBroken({ id: connection.id, connectorId: connector.id }, version, failure.message, 'call');
+        const broke = await deps.breaker.markBroken(
+          { id: connection.id, connectorId: connector.id },
+          version,
+          failure.message,
+          'call',
+        );
         if (!broke && (await credentialsReplacedSince(db, connection.id, version))) {
           // The rejected credentials were replaced while this call ran: the connection is fine, this call is not.
-          log.info({ connectionId: connection.id }, 'credentials rejected, but already replaced; connection left active');
-          return finish(job, { failure: failureToInvocationError(connector, { ...failure, kind: 'permission' }), durationMs });
+          log.info(
+            { connectionId: connection.id },
+            'credentials rejected, but already replaced; connection left active',
+          );
+          return finish(job, {
+            failure: failureToInvocationError(connector, { ...failure, kind: 'permission' }),
+            durationMs,
+          });
         }
       }
       const attemptsLeft = job.attemptsMade + 1 < (job.opts.attempts ?? 1);
-      const delayMs = attemptsLeft && isRetryable(failure, action) ? await scheduleRetry(data, claim.attempts, failure, durationMs, budgetEndsAt - MIN_ATTEMPT_MS) : null;
+      const delayMs =
+        attemptsLeft && isRetryable(failure, action)
+          ? await scheduleRetry(data, claim.attempts, failure, durationMs, budgetEndsAt - MIN_ATTEMPT_MS)
+          : null;
       if (delayMs !== null) {
-        log.info({ kind: failure.kind, upstreamStatus: failure.upstreamStatus, attempt: claim.attempts }, 'attempt failed; retrying');
+        log.info(
+          { kind: failure.kind, upstreamStatus: failure.upstreamStatus, attempt: claim.attempts },
+          'attempt failed; retrying',
+        );
         record(data, 'retried', durationMs / 1000);
         throw new RetryScheduled(delayMs, failure);
       }
-      log.info({ kind: failure.kind, upstreamStatus: failure.upstreamStatus, upstreamCode: failure.upstreamCode }, 'invocation failed');
+      log.info(
+        { kind: failure.kind, upstreamStatus: failure.upstreamStatus, upstreamCode: failure.upstreamCode },
+        'invocation failed',
+      );
       record(data, 'failed', durationMs / 1000);
       return finish(job, { failure: failureToInvocationError(connector, failure), durationMs });
     }
@@ -216,12 +266,24 @@ export function createExecuteProcessor(deps: ProcessorDeps) {
    * Retries count against the limit too: the next attempt starts on a slot of its own, or not at
    * all (null) when no slot is free before `deadline`, the end of the invocation's time budget.
    */
-  async function scheduleRetry(data: ExecuteJobData, attempts: number, failure: ClassifiedFailure, durationMs: number, deadline: number): Promise<number | null> {
+  async function scheduleRetry(
+    data: ExecuteJobData,
+    attempts: number,
+    failure: ClassifiedFailure,
+    durationMs: number,
+    deadline: number,
+  ): Promise<number | null> {
     const now = Date.now();
     const notBefore = now + retryDelayMs(attempts, failure);
     if (notBefore > deadline) return null;
     const slot = await deps.limiter.reserve(
-      { key: limitKey(data.projectId, data.connectorId), limitPerMinute: data.limitPerMinute, member: `${data.invocationId}:${attempts + 1}`, notBefore, deadline },
+      {
+        key: limitKey(data.projectId, data.connectorId),
+        limitPerMinute: data.limitPerMinute,
+        member: `${data.invocationId}:${attempts + 1}`,
+        notBefore,
+        deadline,
+      },
       now,
     );
     if (!slot.granted) return null;

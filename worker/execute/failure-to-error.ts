@@ -3,7 +3,10 @@ import type { ClassifiedFailure } from '../../connectors/toolkit/upstream-errors
 import type { InvocationFailure } from '../../shared/invocations/invocation-store.ts';
 
 /** How a classified upstream failure is reported on the invocation and to the caller (docs/api.md). */
-export function failureToInvocationError(connector: ConnectorDefinition, failure: ClassifiedFailure): InvocationFailure {
+export function failureToInvocationError(
+  connector: ConnectorDefinition,
+  failure: ClassifiedFailure,
+): InvocationFailure {
   if (failure.kind === 'auth_invalid') {
     return {
       code: 'connection_broken',

@@ -24,15 +24,24 @@ export function jobMatchesRow(claim: ClaimedAttempt, data: ExecuteJobData): bool
 }
 
 /** Why this attempt must not call the upstream, as the invocation's failure; undefined when it may. */
-export function refusalBeforeCall(claim: ClaimedAttempt, action: ActionDefinition | undefined): InvocationFailure | undefined {
+export function refusalBeforeCall(
+  claim: ClaimedAttempt,
+  action: ActionDefinition | undefined,
+): InvocationFailure | undefined {
   if (!action) return { code: 'internal_error', message: 'This worker does not know the action.' };
   if (claim.previousStatus === 'running' && action.sideEffects === 'write' && !action.upstreamDedupes) {
     // An earlier worker died during this write; it may have reached the upstream. Record, don't repeat.
-    return { code: 'outcome_unknown', message: 'The worker running this write stopped mid-call; it may or may not have taken effect.' };
+    return {
+      code: 'outcome_unknown',
+      message: 'The worker running this write stopped mid-call; it may or may not have taken effect.',
+    };
   }
   if (!claim.connection) return { code: 'no_connection', message: 'The connection was deleted before the call ran.' };
   if (claim.connection.status === 'broken') {
-    return { code: 'connection_broken', message: `The connection is broken: ${claim.connection.status_reason ?? 'credentials rejected'}` };
+    return {
+      code: 'connection_broken',
+      message: `The connection is broken: ${claim.connection.status_reason ?? 'credentials rejected'}`,
+    };
   }
   return undefined;
 }

@@ -26,7 +26,10 @@ export function retryDelayMs(attempt: number, failure: ClassifiedFailure, random
 
 /** Thrown to BullMQ to schedule the next attempt; the backoff strategy reads the delay from it. */
 export class RetryScheduled extends Error {
-  constructor(readonly delayMs: number, failure: ClassifiedFailure) {
+  constructor(
+    readonly delayMs: number,
+    failure: ClassifiedFailure,
+  ) {
     super(`retrying after ${failure.kind} failure: ${failure.message}`);
     this.name = 'RetryScheduled';
   }

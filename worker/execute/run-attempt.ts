@@ -1,13 +1,18 @@
 import { publicFields } from '../../connectors/toolkit/auth.ts';
 import { classifyUpstreamError } from '../../connectors/toolkit/classify.ts';
-import type { ActionContext, ActionDefinition, ArtifactRef, ConnectorDefinition } from '../../connectors/toolkit/connector-definition.ts';
+import type {
+  ActionContext,
+  ActionDefinition,
+  ArtifactRef,
+  ConnectorDefinition,
+} from '../../connectors/toolkit/connector-definition.ts';
 import { UpstreamHttpError } from '../../connectors/toolkit/upstream-errors.ts';
 import type { Config } from '../../shared/config.ts';
-import type { CallableConnection } from '../../shared/invocations/invocation-store.ts';
 import type { CredentialRefresher, UsableCredentials } from '../../shared/connections/credential-refresher.ts';
 import { upstreamClientFor } from '../../shared/connections/upstream-for.ts';
 import type { Db } from '../../shared/db/database.ts';
 import { newId } from '../../shared/ids.ts';
+import type { CallableConnection } from '../../shared/invocations/invocation-store.ts';
 
 export interface AttemptDeps {
   db: Db;
@@ -16,9 +21,7 @@ export interface AttemptDeps {
 }
 
 /** How one attempt ended: its output, or the error it threw and the credentials version it ran with. */
-export type AttemptResult =
-  | { ok: true; output: unknown }
-  | { ok: false; error: unknown; credentialsVersion: number };
+export type AttemptResult = { ok: true; output: unknown } | { ok: false; error: unknown; credentialsVersion: number };
 
 /**
  * Runs the action once with the connection's usable credentials (OAuth tokens refreshed first when
@@ -60,12 +63,31 @@ export async function runAttempt(
   }
 }
 
-async function saveArtifact(db: Db, invocationId: string, name: string, contentType: string, data: Buffer): Promise<ArtifactRef> {
+async function saveArtifact(
+  db: Db,
+  invocationId: string,
+  name: string,
+  contentType: string,
+  data: Buffer,
+): Promise<ArtifactRef> {
   await db
     .insertInto('artifacts')
-    .values({ id: newId('artifact'), invocation_id: invocationId, name, content_type: contentType, size_bytes: data.length, data })
+    .values({
+      id: newId('artifact'),
+      invocation_id: invocationId,
+      name,
+      content_type: contentType,
+      size_bytes: data.length,
+      data,
+    })
     // A retried attempt replaces what an earlier one stored under the same name.
-    .onConflict((oc) => oc.columns(['invocation_id', 'name']).doUpdateSet({ content_type: contentType, size_bytes: data.length, data }))
+    .onConflict((oc) =>
+      oc.columns(['invocation_id', 'name']).doUpdateSet({ content_type: contentType, size_bytes: data.length, data }),
+    )
     .execute();
-  return { contentType, sizeBytes: data.length, url: `/v1/invocations/${invocationId}/artifacts/${encodeURIComponent(name)}` };
+  return {
+    contentType,
+    sizeBytes: data.length,
+    url: `/v1/invocations/${invocationId}/artifacts/${encodeURIComponent(name)}`,
+  };
 }

@@ -59,14 +59,32 @@ export class WebhookCircuits {
 
   /** Whether a delivery to `url` may go now (maybe as the probe), or when to look again. */
   async before(workspaceId: string, url: string, now = Date.now()): Promise<CircuitVerdict> {
-    const [state, retryAt] = (await this.redis.eval(BEFORE, 1, this.key(workspaceId, url), now, this.settings.probeHoldMs)) as [number, number];
+    const [state, retryAt] = (await this.redis.eval(
+      BEFORE,
+      1,
+      this.key(workspaceId, url),
+      now,
+      this.settings.probeHoldMs,
+    )) as [number, number];
     return state === 0 ? { go: false, retryAt: Number(retryAt) } : { go: true, probe: state === 2 };
   }
 
   /** Records an attempt that got no HTTP answer; true when it opened (or reopened) the circuit. */
   async failed(workspaceId: string, url: string, now = Date.now()): Promise<boolean> {
     const { failures, cooloffMs } = this.settings;
-    return (await this.redis.eval(FAILED, 2, this.key(workspaceId, url), OPEN_SET, now, failures, cooloffMs, MAX_COOLOFF_MS, TTL_MS)) === 1;
+    return (
+      (await this.redis.eval(
+        FAILED,
+        2,
+        this.key(workspaceId, url),
+        OPEN_SET,
+        now,
+        failures,
+        cooloffMs,
+        MAX_COOLOFF_MS,
+        TTL_MS,
+      )) === 1
+    );
   }
 
   /** Records an HTTP answer: the target is reachable, so its circuit closes. */

@@ -4,9 +4,9 @@ import { sql } from 'kysely';
 import type { Config } from '../../shared/config.ts';
 import type { Vault } from '../../shared/crypto/vault.ts';
 import type { Db } from '../../shared/db/database.ts';
+import { EGRESS_REFUSED_MESSAGE, type EgressGuard } from '../../shared/egress/egress-guard.ts';
 import type { RunningShare } from '../../shared/limiter/running-share.ts';
 import type { Logger } from '../../shared/logger.ts';
-import { EGRESS_REFUSED_MESSAGE, type EgressGuard } from '../../shared/egress/egress-guard.ts';
 import { webhookCircuitsOpened, webhookDeliveries, webhookDeliveriesDeferred } from '../../shared/metrics.ts';
 import type { WebhookJobData } from '../../shared/queue/webhook-delivery-job.ts';
 import { secretsOf, signatureHeader } from '../../shared/webhooks-out/signing-secrets.ts';
@@ -60,7 +60,20 @@ export function createWebhookDeliveryProcessor(deps: WebhookDeliveryDeps) {
     const delivery = await db
       .selectFrom('webhook_deliveries as d')
       .innerJoin('webhooks as w', 'w.id', 'd.webhook_id')
-      .select(['d.id', 'd.payload', 'd.status', 'd.attempts', 'd.created_at', 'w.id as webhook_id', 'w.workspace_id', 'w.url', 'w.secret_key_id', 'w.secret_iv', 'w.secret_tag', 'w.secret_ciphertext'])
+      .select([
+        'd.id',
+        'd.payload',
+        'd.status',
+        'd.attempts',
+        'd.created_at',
+        'w.id as webhook_id',
+        'w.workspace_id',
+        'w.url',
+        'w.secret_key_id',
+        'w.secret_iv',
+        'w.secret_tag',
+        'w.secret_ciphertext',
+      ])
       .where('d.id', '=', job.data.deliveryId)
       .executeTakeFirst();
     if (!delivery || delivery.status !== 'pending') return; // webhook deleted, or already done
@@ -86,7 +99,10 @@ export function createWebhookDeliveryProcessor(deps: WebhookDeliveryDeps) {
       if (outcome.statusCode !== null) await circuits.answered(delivery.workspace_id, delivery.url);
       else if (await circuits.failed(delivery.workspace_id, delivery.url)) {
         webhookCircuitsOpened.inc();
-        logger.warn({ webhookId: delivery.webhook_id, error: outcome.error, probe: verdict.probe }, 'webhook target keeps failing; circuit opened');
+        logger.warn(
+          { webhookId: delivery.webhook_id, error: outcome.error, probe: verdict.probe },
+          'webhook target keeps failing; circuit opened',
+        );
       }
       await record(delivery, outcome);
     } finally {
@@ -94,12 +110,31 @@ export function createWebhookDeliveryProcessor(deps: WebhookDeliveryDeps) {
     }
   };
 
-  type Delivery = { id: string; payload: unknown; attempts: number; created_at: Date; webhook_id: string; url: string; secret_key_id: string; secret_iv: Buffer; secret_tag: Buffer; secret_ciphertext: Buffer };
+  type Delivery = {
+    id: string;
+    payload: unknown;
+    attempts: number;
+    created_at: Date;
+    webhook_id: string;
+    url: string;
+    secret_key_id: string;
+    secret_iv: Buffer;
+    secret_tag: Buffer;
+    secret_ciphertext: Buffer;
+  };
   type Outcome = { statusCode: number | null; error: string | null };
 
   async function attempt(delivery: Delivery): Promise<Outcome> {
     const secrets = secretsOf(
-      vault.open({ keyId: delivery.secret_key_id, iv: delivery.secret_iv, tag: delivery.secret_tag, ciphertext: delivery.secret_ciphertext }, delivery.webhook_id),
+      vault.open(
+        {
+          keyId: delivery.secret_key_id,
+          iv: delivery.secret_iv,
+          tag: delivery.secret_tag,
+          ciphertext: delivery.secret_ciphertext,
+        },
+        delivery.webhook_id,
+      ),
     );
     const body = JSON.stringify(delivery.payload);
     // Standard Webhooks: the id is the event's (the same on every retry), the timestamp this attempt's.
@@ -122,7 +157,10 @@ export function createWebhookDeliveryProcessor(deps: WebhookDeliveryDeps) {
         // The URL before the request (IP literals never reach a lookup), every resolved address at connect time.
         ...egress.gotOptions(),
       });
-      return { statusCode: res.statusCode, error: res.statusCode >= 200 && res.statusCode < 300 ? null : `HTTP ${res.statusCode}` };
+      return {
+        statusCode: res.statusCode,
+        error: res.statusCode >= 200 && res.statusCode < 300 ? null : `HTTP ${res.statusCode}`,
+      };
     } catch (err) {
       return { statusCode: null, error: attemptError(err) };
     }
@@ -133,7 +171,14 @@ export function createWebhookDeliveryProcessor(deps: WebhookDeliveryDeps) {
     if (error === null) {
       await db
         .updateTable('webhook_deliveries')
-        .set({ status: 'succeeded', attempts, last_status_code: statusCode, last_error: null, next_attempt_at: null, delivered_at: sql`now()` })
+        .set({
+          status: 'succeeded',
+          attempts,
+          last_status_code: statusCode,
+          last_error: null,
+          next_attempt_at: null,
+          delivered_at: sql`now()`,
+        })
         .where('id', '=', delivery.id)
         .execute();
       webhookDeliveries.inc({ outcome: 'succeeded' });

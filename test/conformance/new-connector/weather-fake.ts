@@ -1,7 +1,7 @@
 // The fake of the worked example (see weather-connector.ts beside it): copied to
 // test/fakes/weather/weather-fake.ts by test/conformance/new-connector.test.ts.
 import type { StartConformanceFake } from '../../conformance/fake-contract.ts';
-import { startFakeServer, type FakeResponse } from '../support/fake-server.ts';
+import { type FakeResponse, startFakeServer } from '../support/fake-server.ts';
 
 export const WEATHER_FAKE_KEY = 'wk_fake0123456789abcdef';
 
@@ -23,7 +23,12 @@ export const startConformanceFake: StartConformanceFake = async () => {
         status: 200,
         body: {
           city: req.query.city,
-          days: Array.from({ length: days }, (_, i) => ({ date: `2026-12-0${i + 1}`, high_c: 16 + i, low_c: 9 + i, summary: 'Sunny' })),
+          days: Array.from({ length: days }, (_, i) => ({
+            date: `2026-12-0${i + 1}`,
+            high_c: 16 + i,
+            low_c: 9 + i,
+            summary: 'Sunny',
+          })),
         },
       };
     }

@@ -12,11 +12,11 @@ import {
   DEFAULT_SOUND_EFFECT_COST,
   ELEVENLABS_FAKE_KEY,
   ELEVENLABS_FAKE_TTS_ONLY_KEY,
-  RACHEL_VOICE_ID,
+  type ElevenLabsFake,
   fakeAudio,
+  RACHEL_VOICE_ID,
   startElevenLabsFake,
   ttsDurationSeconds,
-  type ElevenLabsFake,
 } from './elevenlabs-fake.ts';
 
 let fake: ElevenLabsFake;
@@ -54,7 +54,10 @@ async function sdkError(fn: () => Promise<unknown>): Promise<ElevenLabsError> {
 
 const detail = (err: ElevenLabsError) => (err.body as { detail: Record<string, unknown> }).detail;
 
-function raw(path: string, init: { method?: string; key?: string | null; body?: unknown; headers?: Record<string, string> } = {}): Promise<Response> {
+function raw(
+  path: string,
+  init: { method?: string; key?: string | null; body?: unknown; headers?: Record<string, string> } = {},
+): Promise<Response> {
   const headers: Record<string, string> = { ...init.headers };
   if (init.key !== null) headers['xi-api-key'] = init.key ?? ELEVENLABS_FAKE_KEY;
   if (init.body !== undefined) headers['content-type'] = 'application/json';
@@ -79,39 +82,78 @@ describe('text to speech (SDK)', () => {
     expect(rawResponse.headers.get('request-id')).toMatch(/^[A-Za-z0-9]{20}$/);
 
     expect(fake.generated).toHaveLength(1);
-    expect(fake.generated[0]).toMatchObject({ kind: 'tts', voiceId: RACHEL_VOICE_ID, sfx: false, text, modelId: 'eleven_multilingual_v2', outputFormat: 'mp3_44100_128', bytes: audio.length, cost: text.length });
+    expect(fake.generated[0]).toMatchObject({
+      kind: 'tts',
+      voiceId: RACHEL_VOICE_ID,
+      sfx: false,
+      text,
+      modelId: 'eleven_multilingual_v2',
+      outputFormat: 'mp3_44100_128',
+      bytes: audio.length,
+      cost: text.length,
+    });
     expect(fake.generated[0]?.audio.equals(audio)).toBe(true);
-    expect(audio.equals(fakeAudio('mp3_44100_128', ttsDurationSeconds(text), `tts\n${RACHEL_VOICE_ID}\neleven_multilingual_v2\nmp3_44100_128\n\n${text}`))).toBe(true);
+    expect(
+      audio.equals(
+        fakeAudio(
+          'mp3_44100_128',
+          ttsDurationSeconds(text),
+          `tts\n${RACHEL_VOICE_ID}\neleven_multilingual_v2\nmp3_44100_128\n\n${text}`,
+        ),
+      ),
+    ).toBe(true);
     expect(fake.keyUsage(ELEVENLABS_FAKE_KEY)).toMatchObject({ creditsUsed: text.length });
-    expect(fake.requests[0]).toMatchObject({ method: 'POST', path: `/v1/text-to-speech/${RACHEL_VOICE_ID}`, query: { output_format: 'mp3_44100_128' }, json: { text, model_id: 'eleven_multilingual_v2' } });
+    expect(fake.requests[0]).toMatchObject({
+      method: 'POST',
+      path: `/v1/text-to-speech/${RACHEL_VOICE_ID}`,
+      query: { output_format: 'mp3_44100_128' },
+      json: { text, model_id: 'eleven_multilingual_v2' },
+    });
     expect(fake.requests[0]?.headers['xi-api-key']).toBe(ELEVENLABS_FAKE_KEY);
   });
 
   it('audio is deterministic and grows with the text; default model is eleven_multilingual_v2', async () => {
     const a = await readAll(await client().textToSpeech.convert(RACHEL_VOICE_ID, { text: 'short' }));
     const b = await readAll(await client().textToSpeech.convert(RACHEL_VOICE_ID, { text: 'short' }));
-    const c = await readAll(await client().textToSpeech.convert(RACHEL_VOICE_ID, { text: 'a considerably longer sentence than before' }));
+    const c = await readAll(
+      await client().textToSpeech.convert(RACHEL_VOICE_ID, { text: 'a considerably longer sentence than before' }),
+    );
     expect(a.equals(b)).toBe(true);
     expect(c.length).toBeGreaterThan(a.length);
     expect(fake.generated.map((g) => g.modelId)).toEqual(Array(3).fill('eleven_multilingual_v2'));
   });
 
   it('passes voice_settings and seed through', async () => {
-    await client().textToSpeech.convert(RACHEL_VOICE_ID, { text: 'x', seed: 42, voiceSettings: { stability: 0.3, similarityBoost: 0.8, style: 0, useSpeakerBoost: true, speed: 1.1 } });
-    expect(fake.generated[0]?.body).toMatchObject({ seed: 42, voice_settings: { stability: 0.3, similarity_boost: 0.8, use_speaker_boost: true, speed: 1.1 } });
+    await client().textToSpeech.convert(RACHEL_VOICE_ID, {
+      text: 'x',
+      seed: 42,
+      voiceSettings: { stability: 0.3, similarityBoost: 0.8, style: 0, useSpeakerBoost: true, speed: 1.1 },
+    });
+    expect(fake.generated[0]?.body).toMatchObject({
+      seed: 42,
+      voice_settings: { stability: 0.3, similarity_boost: 0.8, use_speaker_boost: true, speed: 1.1 },
+    });
   });
 
   it('unknown voice: 404 voice_not_found', async () => {
     const err = await sdkError(() => client().textToSpeech.convert('nope', { text: 'hi' }));
     expect(err.statusCode).toBe(404);
-    expect(detail(err)).toEqual({ status: 'voice_not_found', message: 'A voice with the voice_id nope was not found.' });
+    expect(detail(err)).toEqual({
+      status: 'voice_not_found',
+      message: 'A voice with the voice_id nope was not found.',
+    });
     expect(fake.generated).toHaveLength(0);
   });
 
   it('text over the model limit: 400 max_character_limit_exceeded, nothing charged', async () => {
-    const err = await sdkError(() => client().textToSpeech.convert(RACHEL_VOICE_ID, { text: 'a'.repeat(3001), modelId: 'eleven_v3' }));
+    const err = await sdkError(() =>
+      client().textToSpeech.convert(RACHEL_VOICE_ID, { text: 'a'.repeat(3001), modelId: 'eleven_v3' }),
+    );
     expect(err.statusCode).toBe(400);
-    expect(detail(err)).toEqual({ status: 'max_character_limit_exceeded', message: "This request's text has 3001 characters and exceeds the character limit of 3000 characters." });
+    expect(detail(err)).toEqual({
+      status: 'max_character_limit_exceeded',
+      message: "This request's text has 3001 characters and exceeds the character limit of 3000 characters.",
+    });
     expect(fake.keyUsage(ELEVENLABS_FAKE_KEY).creditsUsed).toBe(0);
   });
 });
@@ -120,7 +162,12 @@ describe('voices (SDK)', () => {
   it('voices.getAll parses; legacy voices only with showLegacy', async () => {
     const { voices } = await client().voices.getAll();
     const rachel = voices.find((v) => v.voiceId === RACHEL_VOICE_ID);
-    expect(rachel).toMatchObject({ name: 'Rachel', category: 'premade', availableForTiers: [], labels: expect.objectContaining({ gender: 'female' }) });
+    expect(rachel).toMatchObject({
+      name: 'Rachel',
+      category: 'premade',
+      availableForTiers: [],
+      labels: expect.objectContaining({ gender: 'female' }),
+    });
     expect(rachel?.highQualityBaseModelIds).toContain('eleven_multilingual_v2');
     expect(voices.some((v) => v.isLegacy)).toBe(false);
     const all = await client().voices.getAll({ showLegacy: true });
@@ -151,7 +198,16 @@ describe('voices (SDK)', () => {
     const err = await sdkError(() => client().voices.search({ pageSize: 101 }));
     expect(err).toBeInstanceOf(ElevenLabs.UnprocessableEntityError);
     expect(err.statusCode).toBe(422);
-    expect(err.body).toEqual({ detail: [{ loc: ['query', 'page_size'], msg: 'ensure this value is less than or equal to 100', type: 'value_error.number.not_le', ctx: { limit_value: 100 } }] });
+    expect(err.body).toEqual({
+      detail: [
+        {
+          loc: ['query', 'page_size'],
+          msg: 'ensure this value is less than or equal to 100',
+          type: 'value_error.number.not_le',
+          ctx: { limit_value: 100 },
+        },
+      ],
+    });
   });
 
   it('the voice list is settable and TTS follows it', async () => {
@@ -168,8 +224,18 @@ describe('user (SDK)', () => {
   it('user.get parses and the subscription reflects credits used', async () => {
     await client().textToSpeech.convert(RACHEL_VOICE_ID, { text: '12345678' });
     const user = await client().user.get();
-    expect(user).toMatchObject({ userId: fake.user.user_id, isNewUser: false, isOnboardingCompleted: true, createdAt: fake.user.created_at });
-    expect(user.subscription).toMatchObject({ tier: 'creator', status: 'active', characterCount: 8, characterLimit: 1_000_000 });
+    expect(user).toMatchObject({
+      userId: fake.user.user_id,
+      isNewUser: false,
+      isOnboardingCompleted: true,
+      createdAt: fake.user.created_at,
+    });
+    expect(user.subscription).toMatchObject({
+      tier: 'creator',
+      status: 'active',
+      characterCount: 8,
+      characterLimit: 1_000_000,
+    });
   });
 
   it('a key with a small quota shows it', async () => {
@@ -182,21 +248,51 @@ describe('user (SDK)', () => {
 describe('sound effects (SDK)', () => {
   it('textToSoundEffects.convert returns MP3 bytes and charges the fixed cost', async () => {
     const { data, rawResponse } = await client()
-      .textToSoundEffects.convert({ text: 'A door creaks open', durationSeconds: 2, promptInfluence: 0.5, loop: true, modelId: 'eleven_text_to_sound_v2' })
+      .textToSoundEffects.convert({
+        text: 'A door creaks open',
+        durationSeconds: 2,
+        promptInfluence: 0.5,
+        loop: true,
+        modelId: 'eleven_text_to_sound_v2',
+      })
       .withRawResponse();
     const audio = await readAll(data);
     expect(audio.subarray(0, 3).toString('latin1')).toBe('ID3');
     expect(rawResponse.headers.get('character-cost')).toBe(String(DEFAULT_SOUND_EFFECT_COST));
-    expect(fake.generated[0]).toMatchObject({ kind: 'sfx', sfx: true, text: 'A door creaks open', durationSeconds: 2, bytes: audio.length, cost: DEFAULT_SOUND_EFFECT_COST });
+    expect(fake.generated[0]).toMatchObject({
+      kind: 'sfx',
+      sfx: true,
+      text: 'A door creaks open',
+      durationSeconds: 2,
+      bytes: audio.length,
+      cost: DEFAULT_SOUND_EFFECT_COST,
+    });
     expect(fake.generated[0]?.voiceId).toBeUndefined();
-    expect(fake.requests[0]?.json).toEqual({ text: 'A door creaks open', duration_seconds: 2, prompt_influence: 0.5, loop: true, model_id: 'eleven_text_to_sound_v2' });
+    expect(fake.requests[0]?.json).toEqual({
+      text: 'A door creaks open',
+      duration_seconds: 2,
+      prompt_influence: 0.5,
+      loop: true,
+      model_id: 'eleven_text_to_sound_v2',
+    });
   });
 
   it('duration outside 0.5–30 s is a 422 UnprocessableEntityError', async () => {
     const err = await sdkError(() => client().textToSoundEffects.convert({ text: 'boom', durationSeconds: 31 }));
     expect(err).toBeInstanceOf(ElevenLabs.UnprocessableEntityError);
-    expect(err.body).toEqual({ detail: [{ loc: ['body', 'duration_seconds'], msg: 'ensure this value is less than or equal to 30', type: 'value_error.number.not_le', ctx: { limit_value: 30 } }] });
-    const low = await sdkError(() => client().textToSoundEffects.convert({ text: 'boom', durationSeconds: 0.4, promptInfluence: 2 }));
+    expect(err.body).toEqual({
+      detail: [
+        {
+          loc: ['body', 'duration_seconds'],
+          msg: 'ensure this value is less than or equal to 30',
+          type: 'value_error.number.not_le',
+          ctx: { limit_value: 30 },
+        },
+      ],
+    });
+    const low = await sdkError(() =>
+      client().textToSoundEffects.convert({ text: 'boom', durationSeconds: 0.4, promptInfluence: 2 }),
+    );
     expect((low.body as { detail: unknown[] }).detail).toHaveLength(2);
     expect(fake.generated).toHaveLength(0);
   });
@@ -218,14 +314,23 @@ describe('auth, permissions, quota (SDK)', () => {
   it('the current envelope adds type, code and request_id', async () => {
     fake.setErrorEnvelope('current');
     const err = await sdkError(() => client('sk_unknown').voices.getAll());
-    expect(detail(err)).toEqual({ type: 'authentication_error', code: 'invalid_api_key', status: 'invalid_api_key', message: 'Invalid API key', request_id: expect.stringMatching(/^[0-9a-f]{32}$/) });
+    expect(detail(err)).toEqual({
+      type: 'authentication_error',
+      code: 'invalid_api_key',
+      status: 'invalid_api_key',
+      message: 'Invalid API key',
+      request_id: expect.stringMatching(/^[0-9a-f]{32}$/),
+    });
   });
 
   it('the TTS-only key can speak but gets 401 missing_permissions on user and voices', async () => {
     await readAll(await client(ELEVENLABS_FAKE_TTS_ONLY_KEY).textToSpeech.convert(RACHEL_VOICE_ID, { text: 'ok' }));
     const user = await sdkError(() => client(ELEVENLABS_FAKE_TTS_ONLY_KEY).user.get());
     expect(user.statusCode).toBe(401);
-    expect(detail(user)).toEqual({ status: 'missing_permissions', message: 'The API key you used is missing the permission user_read to execute this operation.' });
+    expect(detail(user)).toEqual({
+      status: 'missing_permissions',
+      message: 'The API key you used is missing the permission user_read to execute this operation.',
+    });
     const voices = await sdkError(() => client(ELEVENLABS_FAKE_TTS_ONLY_KEY).voices.search());
     expect(detail(voices).message).toContain('missing the permission voices_read');
     const sfx = await sdkError(() => client(ELEVENLABS_FAKE_TTS_ONLY_KEY).textToSoundEffects.convert({ text: 'boom' }));
@@ -235,7 +340,11 @@ describe('auth, permissions, quota (SDK)', () => {
   it('missing_permissions in the current envelope: authentication_error / unauthorized', async () => {
     fake.setErrorEnvelope('current');
     const err = await sdkError(() => client(ELEVENLABS_FAKE_TTS_ONLY_KEY).user.get());
-    expect(detail(err)).toMatchObject({ type: 'authentication_error', code: 'unauthorized', status: 'missing_permissions' });
+    expect(detail(err)).toMatchObject({
+      type: 'authentication_error',
+      code: 'unauthorized',
+      status: 'missing_permissions',
+    });
   });
 
   it('not enough credits: 401 quota_exceeded with the observed message; nothing charged', async () => {
@@ -243,7 +352,11 @@ describe('auth, permissions, quota (SDK)', () => {
     await readAll(await client('sk_quota').textToSpeech.convert(RACHEL_VOICE_ID, { text: '1234567' })); // 7 of 10
     const err = await sdkError(() => client('sk_quota').textToSpeech.convert(RACHEL_VOICE_ID, { text: 'four' }));
     expect(err.statusCode).toBe(401);
-    expect(detail(err)).toEqual({ status: 'quota_exceeded', message: 'This request exceeds your quota of 10. You have 3 credits remaining, while 4 credits are required for this request.' });
+    expect(detail(err)).toEqual({
+      status: 'quota_exceeded',
+      message:
+        'This request exceeds your quota of 10. You have 3 credits remaining, while 4 credits are required for this request.',
+    });
     expect(fake.keyUsage('sk_quota')).toMatchObject({ creditsUsed: 7, creditsRemaining: 3 });
     await client('sk_quota').textToSpeech.convert(RACHEL_VOICE_ID, { text: 'abc' }); // exactly the rest
     expect(fake.keyUsage('sk_quota').creditsRemaining).toBe(0);
@@ -269,7 +382,12 @@ describe('concurrency and injected failures (SDK)', () => {
     expect(fake.inFlight).toBe(1);
     const err = await sdkError(() => client().textToSpeech.convert(RACHEL_VOICE_ID, { text: 'second' }));
     expect(err.statusCode).toBe(429);
-    expect(detail(err)).toMatchObject({ type: 'rate_limit_error', code: 'concurrent_limit_exceeded', status: 'too_many_concurrent_requests', message: expect.any(String) });
+    expect(detail(err)).toMatchObject({
+      type: 'rate_limit_error',
+      code: 'concurrent_limit_exceeded',
+      status: 'too_many_concurrent_requests',
+      message: expect.any(String),
+    });
     expect(err.rawResponse?.headers.get('retry-after')).toBeNull();
     await readAll(await first);
     expect(fake.generated.map((g) => g.text)).toEqual(['first']);
@@ -311,7 +429,9 @@ describe('concurrency and injected failures (SDK)', () => {
 
 describe('raw wire checks', () => {
   it('TTS success headers: audio/mpeg, request-id, character-cost, concurrency, no retry-after', async () => {
-    const res = await raw(`/v1/text-to-speech/${RACHEL_VOICE_ID}?output_format=mp3_44100_128`, { body: { text: 'Hello' } });
+    const res = await raw(`/v1/text-to-speech/${RACHEL_VOICE_ID}?output_format=mp3_44100_128`, {
+      body: { text: 'Hello' },
+    });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('audio/mpeg');
     expect(res.headers.get('character-cost')).toBe('5');
@@ -328,13 +448,17 @@ describe('raw wire checks', () => {
   it('concurrency headers count in-flight requests', async () => {
     fake.setConcurrencyLimit(3);
     fake.setLatency(100);
-    const results = await Promise.all([1, 2].map(() => raw(`/v1/text-to-speech/${RACHEL_VOICE_ID}`, { body: { text: 'x' } })));
+    const results = await Promise.all(
+      [1, 2].map(() => raw(`/v1/text-to-speech/${RACHEL_VOICE_ID}`, { body: { text: 'x' } })),
+    );
     expect(results.map((r) => r.headers.get('current-concurrent-requests')).sort()).toEqual(['1', '2']);
     expect(results.map((r) => r.headers.get('maximum-concurrent-requests'))).toEqual(['3', '3']);
   });
 
   it('pcm output: audio/pcm (UNCONFIRMED), 16-bit mono at the sample rate', async () => {
-    const res = await raw(`/v1/text-to-speech/${RACHEL_VOICE_ID}?output_format=pcm_16000`, { body: { text: 'ten chars!' } });
+    const res = await raw(`/v1/text-to-speech/${RACHEL_VOICE_ID}?output_format=pcm_16000`, {
+      body: { text: 'ten chars!' },
+    });
     expect(res.headers.get('content-type')).toBe('audio/pcm');
     const audio = Buffer.from(await res.arrayBuffer());
     expect(audio.length).toBe(Math.round(ttsDurationSeconds('ten chars!') * 16000) * 2);
@@ -359,16 +483,23 @@ describe('raw wire checks', () => {
   it('missing text: 422 with the FastAPI detail array', async () => {
     const res = await raw(`/v1/text-to-speech/${RACHEL_VOICE_ID}`, { body: { model_id: 'eleven_multilingual_v2' } });
     expect(res.status).toBe(422);
-    expect(await res.json()).toEqual({ detail: [{ loc: ['body', 'text'], msg: 'field required', type: 'value_error.missing' }] });
+    expect(await res.json()).toEqual({
+      detail: [{ loc: ['body', 'text'], msg: 'field required', type: 'value_error.missing' }],
+    });
     expect(fake.generated).toHaveLength(0);
   });
 
   it('bad output_format, missing body and malformed JSON are 422s', async () => {
     const bad = await raw(`/v1/text-to-speech/${RACHEL_VOICE_ID}?output_format=flac_1`, { body: { text: 'x' } });
     expect(bad.status).toBe(422);
-    expect(((await bad.json()) as { detail: unknown[] }).detail[0]).toMatchObject({ loc: ['query', 'output_format'], type: 'type_error.enum' });
+    expect(((await bad.json()) as { detail: unknown[] }).detail[0]).toMatchObject({
+      loc: ['query', 'output_format'],
+      type: 'type_error.enum',
+    });
     const empty = await raw('/v1/sound-generation', { method: 'POST' });
-    expect(await empty.json()).toEqual({ detail: [{ loc: ['body'], msg: 'field required', type: 'value_error.missing' }] });
+    expect(await empty.json()).toEqual({
+      detail: [{ loc: ['body'], msg: 'field required', type: 'value_error.missing' }],
+    });
     const malformed = await raw('/v1/sound-generation', { body: '{"text":' });
     expect(malformed.status).toBe(422);
     expect(((await malformed.json()) as { detail: { type: string }[] }).detail[0]?.type).toBe('value_error.jsondecode');
@@ -390,7 +521,11 @@ describe('raw wire checks', () => {
   it('voiceNotFoundStatus: 400 is selectable', async () => {
     const other = await startElevenLabsFake({ voiceNotFoundStatus: 400 });
     try {
-      const res = await fetch(`${other.url}/v1/text-to-speech/nope`, { method: 'POST', headers: { 'xi-api-key': ELEVENLABS_FAKE_KEY, 'content-type': 'application/json' }, body: '{"text":"x"}' });
+      const res = await fetch(`${other.url}/v1/text-to-speech/nope`, {
+        method: 'POST',
+        headers: { 'xi-api-key': ELEVENLABS_FAKE_KEY, 'content-type': 'application/json' },
+        body: '{"text":"x"}',
+      });
       expect(res.status).toBe(400);
     } finally {
       await other.close();

@@ -19,15 +19,15 @@
 // - Only TTS and sound generation count toward the concurrency limit and carry the
 //   concurrency headers; the other endpoints are never 429'd by the cap.
 import { createHash, randomBytes } from 'node:crypto';
+import type { StartConformanceFake } from '../../conformance/fake-contract.ts';
 import {
-  startFakeServer,
   type DropOptions,
   type FakeResponse,
   type FakeServer,
   type HandlerContext,
   type RecordedRequest,
+  startFakeServer,
 } from '../support/fake-server.ts';
-import type { StartConformanceFake } from '../../conformance/fake-contract.ts';
 
 // ---- public constants ---------------------------------------------------------------
 
@@ -70,11 +70,34 @@ export const SFX_MODELS = ['eleven_text_to_sound_v2', 'eleven_text_to_sound_v1']
 
 /** E-OAS enum plus the formats the newer E-JS adds. */
 export const OUTPUT_FORMATS = [
-  'mp3_22050_32', 'mp3_24000_48', 'mp3_44100_32', 'mp3_44100_64', 'mp3_44100_96', 'mp3_44100_128', 'mp3_44100_192',
-  'pcm_8000', 'pcm_16000', 'pcm_22050', 'pcm_24000', 'pcm_32000', 'pcm_44100', 'pcm_48000',
-  'ulaw_8000', 'alaw_8000',
-  'opus_48000_32', 'opus_48000_64', 'opus_48000_96', 'opus_48000_128', 'opus_48000_192',
-  'wav_8000', 'wav_16000', 'wav_22050', 'wav_24000', 'wav_32000', 'wav_44100', 'wav_48000',
+  'mp3_22050_32',
+  'mp3_24000_48',
+  'mp3_44100_32',
+  'mp3_44100_64',
+  'mp3_44100_96',
+  'mp3_44100_128',
+  'mp3_44100_192',
+  'pcm_8000',
+  'pcm_16000',
+  'pcm_22050',
+  'pcm_24000',
+  'pcm_32000',
+  'pcm_44100',
+  'pcm_48000',
+  'ulaw_8000',
+  'alaw_8000',
+  'opus_48000_32',
+  'opus_48000_64',
+  'opus_48000_96',
+  'opus_48000_128',
+  'opus_48000_192',
+  'wav_8000',
+  'wav_16000',
+  'wav_22050',
+  'wav_24000',
+  'wav_32000',
+  'wav_44100',
+  'wav_48000',
 ] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
@@ -292,8 +315,38 @@ export function ttsDurationSeconds(text: string): number {
 }
 
 function mp3FrameHeader(mpeg1: boolean, kbps: number, rate: number): Buffer {
-  const mpeg1Index: Record<number, number> = { 32: 1, 40: 2, 48: 3, 56: 4, 64: 5, 80: 6, 96: 7, 112: 8, 128: 9, 160: 10, 192: 11, 224: 12, 256: 13, 320: 14 };
-  const mpeg2Index: Record<number, number> = { 8: 1, 16: 2, 24: 3, 32: 4, 40: 5, 48: 6, 56: 7, 64: 8, 80: 9, 96: 10, 112: 11, 128: 12, 144: 13, 160: 14 };
+  const mpeg1Index: Record<number, number> = {
+    32: 1,
+    40: 2,
+    48: 3,
+    56: 4,
+    64: 5,
+    80: 6,
+    96: 7,
+    112: 8,
+    128: 9,
+    160: 10,
+    192: 11,
+    224: 12,
+    256: 13,
+    320: 14,
+  };
+  const mpeg2Index: Record<number, number> = {
+    8: 1,
+    16: 2,
+    24: 3,
+    32: 4,
+    40: 5,
+    48: 6,
+    56: 7,
+    64: 8,
+    80: 9,
+    96: 10,
+    112: 11,
+    128: 12,
+    144: 13,
+    160: 14,
+  };
   const bitrateIndex = (mpeg1 ? mpeg1Index : mpeg2Index)[kbps] ?? 9;
   const rateIndex = mpeg1 ? 0 : rate === 24000 ? 1 : 0; // 44100 / 22050: index 0; 24000: index 1
   // 0xFFFB: sync + MPEG-1 Layer III, no CRC; 0xFFF3: same for MPEG-2. 0x64: joint stereo, original.
@@ -317,7 +370,13 @@ function charCount(text: string): number {
 
 // ---- seed data --------------------------------------------------------------------
 
-function premade(voice_id: string, name: string, labels: Record<string, string>, description: string, created: number): ElevenLabsVoice {
+function premade(
+  voice_id: string,
+  name: string,
+  labels: Record<string, string>,
+  description: string,
+  created: number,
+): ElevenLabsVoice {
   return {
     voice_id,
     name,
@@ -330,7 +389,15 @@ function premade(voice_id: string, name: string, labels: Record<string, string>,
     available_for_tiers: [],
     settings: null,
     sharing: null,
-    high_quality_base_model_ids: ['eleven_v2_flash', 'eleven_flash_v2', 'eleven_turbo_v2_5', 'eleven_multilingual_v2', 'eleven_v2_5_flash', 'eleven_flash_v2_5', 'eleven_turbo_v2'],
+    high_quality_base_model_ids: [
+      'eleven_v2_flash',
+      'eleven_flash_v2',
+      'eleven_turbo_v2_5',
+      'eleven_multilingual_v2',
+      'eleven_v2_5_flash',
+      'eleven_flash_v2_5',
+      'eleven_turbo_v2',
+    ],
     verified_languages: [],
     safety_control: null,
     voice_verification: null,
@@ -345,11 +412,72 @@ function premade(voice_id: string, name: string, labels: Record<string, string>,
 /** A few premade voices (real ids), one legacy premade voice and one cloned voice owned by the user. */
 export function seedVoices(): ElevenLabsVoice[] {
   return [
-    premade(RACHEL_VOICE_ID, 'Rachel', { accent: 'american', descriptive: 'calm', age: 'young', gender: 'female', language: 'en', use_case: 'narrative_story' }, 'Matter-of-fact, personable woman. Great for narration.', 1_690_000_000),
-    premade('EXAVITQu4vr4xnSDxMaL', 'Sarah', { accent: 'american', descriptive: 'professional', age: 'young', gender: 'female', language: 'en', use_case: 'entertainment_tv' }, 'Young adult woman with a confident and warm, mature quality.', 1_690_000_100),
-    premade('CwhRBWXzGAHq8TQ4Fs17', 'Roger', { accent: 'american', descriptive: 'classy', age: 'middle_aged', gender: 'male', language: 'en', use_case: 'conversational' }, 'Easy going and perfect for casual conversations.', 1_690_000_200),
-    premade('FGY2WhTYpPnrIDTdsKH5', 'Laura', { accent: 'american', descriptive: 'sassy', age: 'young', gender: 'female', language: 'en', use_case: 'social_media' }, 'This young adult female voice delivers sunny enthusiasm with a quirky attitude.', 1_690_000_300),
-    { ...premade('pNInz6obpgDQGcFmaJgB', 'Adam', { accent: 'american', age: 'middle_aged', gender: 'male', use_case: 'narration' }, 'A legacy premade voice.', 1_680_000_000), is_legacy: true },
+    premade(
+      RACHEL_VOICE_ID,
+      'Rachel',
+      {
+        accent: 'american',
+        descriptive: 'calm',
+        age: 'young',
+        gender: 'female',
+        language: 'en',
+        use_case: 'narrative_story',
+      },
+      'Matter-of-fact, personable woman. Great for narration.',
+      1_690_000_000,
+    ),
+    premade(
+      'EXAVITQu4vr4xnSDxMaL',
+      'Sarah',
+      {
+        accent: 'american',
+        descriptive: 'professional',
+        age: 'young',
+        gender: 'female',
+        language: 'en',
+        use_case: 'entertainment_tv',
+      },
+      'Young adult woman with a confident and warm, mature quality.',
+      1_690_000_100,
+    ),
+    premade(
+      'CwhRBWXzGAHq8TQ4Fs17',
+      'Roger',
+      {
+        accent: 'american',
+        descriptive: 'classy',
+        age: 'middle_aged',
+        gender: 'male',
+        language: 'en',
+        use_case: 'conversational',
+      },
+      'Easy going and perfect for casual conversations.',
+      1_690_000_200,
+    ),
+    premade(
+      'FGY2WhTYpPnrIDTdsKH5',
+      'Laura',
+      {
+        accent: 'american',
+        descriptive: 'sassy',
+        age: 'young',
+        gender: 'female',
+        language: 'en',
+        use_case: 'social_media',
+      },
+      'This young adult female voice delivers sunny enthusiasm with a quirky attitude.',
+      1_690_000_300,
+    ),
+    {
+      ...premade(
+        'pNInz6obpgDQGcFmaJgB',
+        'Adam',
+        { accent: 'american', age: 'middle_aged', gender: 'male', use_case: 'narration' },
+        'A legacy premade voice.',
+        1_680_000_000,
+      ),
+      is_legacy: true,
+    },
     {
       voice_id: 'cL0nEdV0icE00000fake',
       name: 'My Narrator',
@@ -550,7 +678,13 @@ export class ElevenLabsFake {
     const key = apiKey ? this.keys.get(apiKey) : undefined;
     if (!apiKey || !key || key.revoked) {
       // OBSERVED body (reference §3.0). Also used for a missing header (real wording for that case UNCONFIRMED).
-      return this.error({ httpStatus: 401, status: 'invalid_api_key', type: 'authentication_error', code: 'invalid_api_key', message: 'Invalid API key' });
+      return this.error({
+        httpStatus: 401,
+        status: 'invalid_api_key',
+        type: 'authentication_error',
+        code: 'invalid_api_key',
+        message: 'Invalid API key',
+      });
     }
 
     const injected = ctx.takeInjectedResponse();
@@ -585,7 +719,13 @@ export class ElevenLabsFake {
 
   // ---- endpoints ----------------------------------------------------------------
 
-  private async textToSpeech(req: RecordedRequest, ctx: HandlerContext, voiceId: string, apiKey: string, key: KeyInfo): Promise<FakeResponse> {
+  private async textToSpeech(
+    req: RecordedRequest,
+    ctx: HandlerContext,
+    voiceId: string,
+    apiKey: string,
+    key: KeyInfo,
+  ): Promise<FakeResponse> {
     const parsed = parseBody(req);
     if ('errors' in parsed) return validationError(parsed.errors);
     const body = parsed.value;
@@ -599,10 +739,14 @@ export class ElevenLabsFake {
     optionalType(body, 'apply_language_text_normalization', 'boolean', errors);
     optionalType(body, 'use_pvc_as_ivc', 'boolean', errors);
     if (body.seed !== undefined && body.seed !== null) {
-      if (!Number.isInteger(body.seed)) errors.push({ loc: ['body', 'seed'], msg: 'value is not a valid integer', type: 'type_error.integer' });
+      if (!Number.isInteger(body.seed))
+        errors.push({ loc: ['body', 'seed'], msg: 'value is not a valid integer', type: 'type_error.integer' });
       else numberRange(body, 'seed', 0, 4_294_967_295, errors);
     }
-    if (body.apply_text_normalization !== undefined && !['auto', 'on', 'off'].includes(body.apply_text_normalization as string)) {
+    if (
+      body.apply_text_normalization !== undefined &&
+      !['auto', 'on', 'off'].includes(body.apply_text_normalization as string)
+    ) {
       errors.push(enumError(['body', 'apply_text_normalization'], ['auto', 'on', 'off']));
     }
     if (body.voice_settings !== undefined && body.voice_settings !== null) {
@@ -611,17 +755,34 @@ export class ElevenLabsFake {
       } else {
         for (const f of ['stability', 'similarity_boost', 'style', 'speed']) {
           const v = body.voice_settings[f];
-          if (v !== undefined && v !== null && typeof v !== 'number') errors.push({ loc: ['body', 'voice_settings', f], msg: 'value is not a valid float', type: 'type_error.float' });
+          if (v !== undefined && v !== null && typeof v !== 'number')
+            errors.push({
+              loc: ['body', 'voice_settings', f],
+              msg: 'value is not a valid float',
+              type: 'type_error.float',
+            });
         }
         const boost = body.voice_settings.use_speaker_boost;
-        if (boost !== undefined && boost !== null && typeof boost !== 'boolean') errors.push({ loc: ['body', 'voice_settings', 'use_speaker_boost'], msg: 'value could not be parsed to a boolean', type: 'type_error.bool' });
+        if (boost !== undefined && boost !== null && typeof boost !== 'boolean')
+          errors.push({
+            loc: ['body', 'voice_settings', 'use_speaker_boost'],
+            msg: 'value could not be parsed to a boolean',
+            type: 'type_error.bool',
+          });
       }
     }
     for (const f of ['previous_request_ids', 'next_request_ids', 'pronunciation_dictionary_locators']) {
       const v = body[f];
       if (v === undefined || v === null) continue;
-      if (!Array.isArray(v)) errors.push({ loc: ['body', f], msg: 'value is not a valid list', type: 'type_error.list' });
-      else if (v.length > 3) errors.push({ loc: ['body', f], msg: 'ensure this value has at most 3 items', type: 'value_error.list.max_items', ctx: { limit_value: 3 } });
+      if (!Array.isArray(v))
+        errors.push({ loc: ['body', f], msg: 'value is not a valid list', type: 'type_error.list' });
+      else if (v.length > 3)
+        errors.push({
+          loc: ['body', f],
+          msg: 'ensure this value has at most 3 items',
+          type: 'value_error.list.max_items',
+          ctx: { limit_value: 3 },
+        });
     }
     if (errors.length > 0 || !format) return validationError(errors);
 
@@ -629,36 +790,78 @@ export class ElevenLabsFake {
     const modelId = (body.model_id as string | undefined) ?? DEFAULT_TTS_MODEL;
     if (!this.voices.some((v) => v.voice_id === voiceId)) {
       // Message as in elevenlabs-docs PR #1317 (2025-07); 2024 reports say "A voice for the voice_id … was not found."
-      return this.error({ httpStatus: this.voiceNotFoundStatus, status: 'voice_not_found', type: 'not_found_error', code: 'voice_not_found', param: 'voice_id', message: `A voice with the voice_id ${voiceId} was not found.` });
+      return this.error({
+        httpStatus: this.voiceNotFoundStatus,
+        status: 'voice_not_found',
+        type: 'not_found_error',
+        code: 'voice_not_found',
+        param: 'voice_id',
+        message: `A voice with the voice_id ${voiceId} was not found.`,
+      });
     }
     const limit = MODEL_CHARACTER_LIMITS[modelId];
     if (limit === undefined) {
       // 400 with this wording seen in 2023 reports; the status value is UNCONFIRMED.
-      return this.error({ httpStatus: 400, status: 'model_not_found', type: 'invalid_request_error', code: 'model_not_found', param: 'model_id', message: `A model with model ID ${modelId} does not exist.` });
+      return this.error({
+        httpStatus: 400,
+        status: 'model_not_found',
+        type: 'invalid_request_error',
+        code: 'model_not_found',
+        param: 'model_id',
+        message: `A model with model ID ${modelId} does not exist.`,
+      });
     }
     const chars = charCount(text);
     if (chars > limit) {
       // 400 and wording from the ElevenLabs help center example.
-      return this.error({ httpStatus: 400, status: 'max_character_limit_exceeded', type: 'validation_error', code: 'max_character_limit_exceeded', param: 'text', message: `This request's text has ${chars} characters and exceeds the character limit of ${limit} characters.` });
+      return this.error({
+        httpStatus: 400,
+        status: 'max_character_limit_exceeded',
+        type: 'validation_error',
+        code: 'max_character_limit_exceeded',
+        param: 'text',
+        message: `This request's text has ${chars} characters and exceeds the character limit of ${limit} characters.`,
+      });
     }
 
     const seed = `tts\n${voiceId}\n${modelId}\n${format}\n${body.seed ?? ''}\n${text}`;
     return this.generate(ctx, apiKey, key, chars, format, (requestId) => {
       const durationSeconds = ttsDurationSeconds(text);
       const audio = fakeAudio(format, durationSeconds, seed);
-      const entry: GeneratedAudio = { kind: 'tts', voiceId, sfx: false, text, modelId, outputFormat: format, bytes: audio.length, audio, durationSeconds, cost: chars, requestId, apiKey, body, at: new Date() };
+      const entry: GeneratedAudio = {
+        kind: 'tts',
+        voiceId,
+        sfx: false,
+        text,
+        modelId,
+        outputFormat: format,
+        bytes: audio.length,
+        audio,
+        durationSeconds,
+        cost: chars,
+        requestId,
+        apiKey,
+        body,
+        at: new Date(),
+      };
       return { entry, headers: { 'history-item-id': randomId(20) } };
     });
   }
 
-  private async soundGeneration(req: RecordedRequest, ctx: HandlerContext, apiKey: string, key: KeyInfo): Promise<FakeResponse> {
+  private async soundGeneration(
+    req: RecordedRequest,
+    ctx: HandlerContext,
+    apiKey: string,
+    key: KeyInfo,
+  ): Promise<FakeResponse> {
     const parsed = parseBody(req);
     if ('errors' in parsed) return validationError(parsed.errors);
     const body = parsed.value;
     const errors: ValidationItem[] = [];
     const format = outputFormat(req, errors);
     requireString(body, 'text', errors);
-    if (optionalType(body, 'duration_seconds', 'number', errors)) numberRange(body, 'duration_seconds', 0.5, 30, errors);
+    if (optionalType(body, 'duration_seconds', 'number', errors))
+      numberRange(body, 'duration_seconds', 0.5, 30, errors);
     if (optionalType(body, 'prompt_influence', 'number', errors)) numberRange(body, 'prompt_influence', 0, 1, errors);
     optionalType(body, 'loop', 'boolean', errors);
     if (optionalType(body, 'model_id', 'string', errors) && !SFX_MODELS.includes(body.model_id as string)) {
@@ -673,7 +876,24 @@ export class ElevenLabsFake {
     const seed = `sfx\n${modelId}\n${format}\n${durationSeconds}\n${body.prompt_influence ?? ''}\n${body.loop ?? ''}\n${text}`;
     return this.generate(ctx, apiKey, key, cost, format, (requestId) => {
       const audio = fakeAudio(format, durationSeconds, seed);
-      return { entry: { kind: 'sfx', sfx: true, text, modelId, outputFormat: format, bytes: audio.length, audio, durationSeconds, cost, requestId, apiKey, body, at: new Date() }, headers: {} };
+      return {
+        entry: {
+          kind: 'sfx',
+          sfx: true,
+          text,
+          modelId,
+          outputFormat: format,
+          bytes: audio.length,
+          audio,
+          durationSeconds,
+          cost,
+          requestId,
+          apiKey,
+          body,
+          at: new Date(),
+        },
+        headers: {},
+      };
     });
   }
 
@@ -749,34 +969,58 @@ export class ElevenLabsFake {
     let pageSize = 10;
     if (q.page_size !== undefined) {
       pageSize = Number(q.page_size);
-      if (!/^-?\d+$/.test(q.page_size)) errors.push({ loc: ['query', 'page_size'], msg: 'value is not a valid integer', type: 'type_error.integer' });
-      else if (pageSize > 100) errors.push({ loc: ['query', 'page_size'], msg: 'ensure this value is less than or equal to 100', type: 'value_error.number.not_le', ctx: { limit_value: 100 } });
-      else if (pageSize < 1) errors.push({ loc: ['query', 'page_size'], msg: 'ensure this value is greater than or equal to 1', type: 'value_error.number.not_ge', ctx: { limit_value: 1 } }); // UNCONFIRMED
+      if (!/^-?\d+$/.test(q.page_size))
+        errors.push({ loc: ['query', 'page_size'], msg: 'value is not a valid integer', type: 'type_error.integer' });
+      else if (pageSize > 100)
+        errors.push({
+          loc: ['query', 'page_size'],
+          msg: 'ensure this value is less than or equal to 100',
+          type: 'value_error.number.not_le',
+          ctx: { limit_value: 100 },
+        });
+      else if (pageSize < 1)
+        errors.push({
+          loc: ['query', 'page_size'],
+          msg: 'ensure this value is greater than or equal to 1',
+          type: 'value_error.number.not_ge',
+          ctx: { limit_value: 1 },
+        }); // UNCONFIRMED
     }
     let offset = 0;
     if (q.next_page_token) {
       const decoded = decodePageToken(q.next_page_token);
-      if (decoded === undefined) errors.push({ loc: ['query', 'next_page_token'], msg: 'invalid page token', type: 'value_error' }); // UNCONFIRMED
+      if (decoded === undefined)
+        errors.push({ loc: ['query', 'next_page_token'], msg: 'invalid page token', type: 'value_error' }); // UNCONFIRMED
       else offset = decoded;
     }
-    if (q.sort !== undefined && !['created_at_unix', 'name'].includes(q.sort)) errors.push(enumError(['query', 'sort'], ['created_at_unix', 'name']));
-    if (q.sort_direction !== undefined && !['asc', 'desc'].includes(q.sort_direction)) errors.push(enumError(['query', 'sort_direction'], ['asc', 'desc']));
+    if (q.sort !== undefined && !['created_at_unix', 'name'].includes(q.sort))
+      errors.push(enumError(['query', 'sort'], ['created_at_unix', 'name']));
+    if (q.sort_direction !== undefined && !['asc', 'desc'].includes(q.sort_direction))
+      errors.push(enumError(['query', 'sort_direction'], ['asc', 'desc']));
     boolQuery(req, 'include_total_count', true, errors);
     if (errors.length > 0) return validationError(errors);
 
     let list = [...this.voices];
     const search = q.search?.trim().toLowerCase();
     if (search) {
-      list = list.filter((v) => [v.name, v.description ?? '', v.category, ...Object.values(v.labels)].some((s) => s.toLowerCase().includes(search)));
+      list = list.filter((v) =>
+        [v.name, v.description ?? '', v.category, ...Object.values(v.labels)].some((s) =>
+          s.toLowerCase().includes(search),
+        ),
+      );
     }
     if (q.category) list = list.filter((v) => v.category === q.category);
     if (q.voice_type) {
       const t = q.voice_type;
-      list = list.filter((v) =>
-        t === 'default' ? v.category === 'premade'
-        : t === 'non-default' || t === 'non-community' ? v.category !== 'premade'
-        : t === 'personal' || t === 'workspace' || t === 'saved' ? v.is_owner === true
-        : false, // community etc.: the fake has no shared library
+      list = list.filter(
+        (v) =>
+          t === 'default'
+            ? v.category === 'premade'
+            : t === 'non-default' || t === 'non-community'
+              ? v.category !== 'premade'
+              : t === 'personal' || t === 'workspace' || t === 'saved'
+                ? v.is_owner === true
+                : false, // community etc.: the fake has no shared library
       );
     }
     // The toolkit keeps only the first value of a repeated query parameter; comma lists also work.
@@ -787,7 +1031,11 @@ export class ElevenLabsFake {
     }
     if (q.sort) {
       const dir = q.sort_direction === 'asc' ? 1 : -1; // default direction UNCONFIRMED
-      list.sort((a, b) => (q.sort === 'name' ? a.name.localeCompare(b.name) : (a.created_at_unix ?? 0) - (b.created_at_unix ?? 0)) * dir);
+      list.sort(
+        (a, b) =>
+          (q.sort === 'name' ? a.name.localeCompare(b.name) : (a.created_at_unix ?? 0) - (b.created_at_unix ?? 0)) *
+          dir,
+      );
     }
 
     const page = list.slice(offset, offset + pageSize);
@@ -862,7 +1110,11 @@ export class ElevenLabsFake {
             request_id: randomBytes(16).toString('hex'),
             ...(spec.param !== undefined ? { param: spec.param } : {}),
           };
-    return { status: spec.httpStatus, headers: { 'content-type': 'application/json', ...spec.headers }, body: { detail } };
+    return {
+      status: spec.httpStatus,
+      headers: { 'content-type': 'application/json', ...spec.headers },
+      body: { detail },
+    };
   }
 }
 
@@ -915,37 +1167,77 @@ function matchRoute(req: RecordedRequest): Route | FakeResponse {
 function parseBody(req: RecordedRequest): { value: Record<string, unknown> } | { errors: ValidationItem[] } {
   let value: unknown = req.json;
   if (value === undefined) {
-    if (req.rawBody.length === 0) return { errors: [{ loc: ['body'], msg: 'field required', type: 'value_error.missing' }] };
+    if (req.rawBody.length === 0)
+      return { errors: [{ loc: ['body'], msg: 'field required', type: 'value_error.missing' }] };
     try {
       value = JSON.parse(req.rawBody.toString('utf8'));
     } catch (err) {
-      return { errors: [{ loc: ['body', 0], msg: err instanceof Error ? err.message : 'Expecting value', type: 'value_error.jsondecode' }] };
+      return {
+        errors: [
+          {
+            loc: ['body', 0],
+            msg: err instanceof Error ? err.message : 'Expecting value',
+            type: 'value_error.jsondecode',
+          },
+        ],
+      };
     }
   }
-  if (!isObject(value)) return { errors: [{ loc: ['body'], msg: 'value is not a valid dict', type: 'type_error.dict' }] };
+  if (!isObject(value))
+    return { errors: [{ loc: ['body'], msg: 'value is not a valid dict', type: 'type_error.dict' }] };
   return { value };
 }
 
 function requireString(body: Record<string, unknown>, field: string, errors: ValidationItem[]): void {
   const v = body[field];
-  if (v === undefined || v === null) errors.push({ loc: ['body', field], msg: 'field required', type: 'value_error.missing' });
-  else if (typeof v !== 'string') errors.push({ loc: ['body', field], msg: 'str type expected', type: 'type_error.str' });
+  if (v === undefined || v === null)
+    errors.push({ loc: ['body', field], msg: 'field required', type: 'value_error.missing' });
+  else if (typeof v !== 'string')
+    errors.push({ loc: ['body', field], msg: 'str type expected', type: 'type_error.str' });
 }
 
 /** true when the field is present with the right type. */
-function optionalType(body: Record<string, unknown>, field: string, type: 'string' | 'number' | 'boolean', errors: ValidationItem[]): boolean {
+function optionalType(
+  body: Record<string, unknown>,
+  field: string,
+  type: 'string' | 'number' | 'boolean',
+  errors: ValidationItem[],
+): boolean {
   const v = body[field];
   if (v === undefined || v === null) return false;
   if (typeof v === type && !(type === 'number' && !Number.isFinite(v))) return true;
-  const [msg, t] = type === 'string' ? ['str type expected', 'type_error.str'] : type === 'number' ? ['value is not a valid float', 'type_error.float'] : ['value could not be parsed to a boolean', 'type_error.bool'];
+  const [msg, t] =
+    type === 'string'
+      ? ['str type expected', 'type_error.str']
+      : type === 'number'
+        ? ['value is not a valid float', 'type_error.float']
+        : ['value could not be parsed to a boolean', 'type_error.bool'];
   errors.push({ loc: ['body', field], msg, type: t });
   return false;
 }
 
-function numberRange(body: Record<string, unknown>, field: string, min: number, max: number, errors: ValidationItem[]): void {
+function numberRange(
+  body: Record<string, unknown>,
+  field: string,
+  min: number,
+  max: number,
+  errors: ValidationItem[],
+): void {
   const v = body[field] as number;
-  if (v < min) errors.push({ loc: ['body', field], msg: `ensure this value is greater than or equal to ${min}`, type: 'value_error.number.not_ge', ctx: { limit_value: min } });
-  else if (v > max) errors.push({ loc: ['body', field], msg: `ensure this value is less than or equal to ${max}`, type: 'value_error.number.not_le', ctx: { limit_value: max } });
+  if (v < min)
+    errors.push({
+      loc: ['body', field],
+      msg: `ensure this value is greater than or equal to ${min}`,
+      type: 'value_error.number.not_ge',
+      ctx: { limit_value: min },
+    });
+  else if (v > max)
+    errors.push({
+      loc: ['body', field],
+      msg: `ensure this value is less than or equal to ${max}`,
+      type: 'value_error.number.not_le',
+      ctx: { limit_value: max },
+    });
 }
 
 function enumError(loc: (string | number)[], values: readonly string[]): ValidationItem {
@@ -1002,7 +1294,12 @@ export const startConformanceFake: StartConformanceFake = async () => {
     failNext(kind) {
       if (kind === 'rate_limited') fake.failNext(1, 'too_many_concurrent_requests');
       else if (kind === 'server_error') fake.failNext(1, 'internal_server_error');
-      else fake.failNext(1, { httpStatus: 401, status: 'missing_permissions', message: 'The API key you used is missing the permission voices_read to execute this operation.' });
+      else
+        fake.failNext(1, {
+          httpStatus: 401,
+          status: 'missing_permissions',
+          message: 'The API key you used is missing the permission voices_read to execute this operation.',
+        });
     },
     close: () => fake.close(),
   };

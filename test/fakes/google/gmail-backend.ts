@@ -3,14 +3,8 @@
 // UNCONFIRMED, or where the fake picks a behaviour the sources don't state, the comment says so.
 import { randomBytes } from 'node:crypto';
 import type { FakeResponse, RecordedRequest } from '../support/fake-server.ts';
-import {
-  insufficientScope,
-  invalidArgument,
-  notFound,
-  permissionDenied,
-  unknownPath,
-} from './google-errors-wire.ts';
-import { bodyText, decodeWords, header, leaves, parseMime, type MimeHeader, type MimePart } from './mime.ts';
+import { insufficientScope, invalidArgument, notFound, permissionDenied, unknownPath } from './google-errors-wire.ts';
+import { bodyText, decodeWords, header, leaves, type MimeHeader, type MimePart, parseMime } from './mime.ts';
 
 export const GMAIL_SCOPES = {
   mail: 'https://mail.google.com/',
@@ -85,7 +79,12 @@ export const GMAIL_FAKE_MESSAGES = {
 } as const;
 
 const CRLF = '\r\n';
-const b64 = (s: string) => (Buffer.from(s, 'utf8').toString('base64').match(/.{1,76}/g) ?? []).join('\n');
+const b64 = (s: string) =>
+  (
+    Buffer.from(s, 'utf8')
+      .toString('base64')
+      .match(/.{1,76}/g) ?? []
+  ).join('\n');
 
 function seedMessages(owner: string): GmailMessage[] {
   const day = (d: number) => Date.UTC(2024, 4, d, 9, 30);
@@ -146,7 +145,8 @@ function seedMessages(owner: string): GmailMessage[] {
 const newId = () => `18${randomBytes(7).toString('hex')}`;
 
 /** HTML-escapes a snippet the way Gmail does (`'` → `&#39;`, OBSERVED). */
-const escapeSnippet = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+const escapeSnippet = (s: string) =>
+  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
 
 function snippetOf(mime: MimePart): string {
   const texts = leaves(mime).filter((p) => !p.filename && (p.mimeType === 'text/plain' || p.mimeType === 'text/html'));
@@ -168,7 +168,10 @@ function toWirePart(part: MimePart, partId: string, messageId: string): Record<s
     wire.body = { size: 0 };
     wire.parts = part.parts.map((p, i) => toWirePart(p, partId === '' ? String(i) : `${partId}.${i}`, messageId));
   } else if (part.filename) {
-    wire.body = { attachmentId: `ANGjdJ${Buffer.from(`${messageId}:${partId}`).toString('base64url')}`, size: part.body.length };
+    wire.body = {
+      attachmentId: `ANGjdJ${Buffer.from(`${messageId}:${partId}`).toString('base64url')}`,
+      size: part.body.length,
+    };
   } else {
     wire.body = { size: part.body.length, ...(part.body.length ? { data: part.body.toString('base64url') } : {}) };
   }
@@ -233,7 +236,10 @@ export class GmailBackend {
   /** Handles `/gmail/v1/users/{userId}/…`; undefined for a path that is not Gmail's. */
   handle(req: RecordedRequest, auth: GmailAuth): FakeResponse | undefined {
     const m = /^\/gmail\/v1\/users\/([^/]+)\/(profile|messages|messages\/send|messages\/([^/]+))$/.exec(req.path);
-    if (!m) return req.path.startsWith('/gmail/') || req.path.startsWith('/upload/gmail/') ? unknownPath(req.path) : undefined;
+    if (!m)
+      return req.path.startsWith('/gmail/') || req.path.startsWith('/upload/gmail/')
+        ? unknownPath(req.path)
+        : undefined;
     const userId = decodeURIComponent(m[1]!);
     const what = m[2]!;
     const method =
@@ -250,9 +256,11 @@ export class GmailBackend {
     if (!method) return unknownPath(req.path);
 
     const accepted = METHOD_SCOPES[method];
-    if (!auth.scopes.some((s) => (accepted as readonly string[]).includes(s))) return insufficientScope('gmail', accepted);
+    if (!auth.scopes.some((s) => (accepted as readonly string[]).includes(s)))
+      return insufficientScope('gmail', accepted);
     // `me` or the account's own address; anyone else's mailbox needs domain-wide delegation (OBSERVED message).
-    if (userId !== 'me' && userId.toLowerCase() !== auth.email.toLowerCase()) return permissionDenied('gmail', `Delegation denied for ${auth.email}`);
+    if (userId !== 'me' && userId.toLowerCase() !== auth.email.toLowerCase())
+      return permissionDenied('gmail', `Delegation denied for ${auth.email}`);
     const metadataOnly = auth.scopes.every((s) => s === G.metadata || !(accepted as readonly string[]).includes(s));
 
     switch (method) {
@@ -271,22 +279,36 @@ export class GmailBackend {
     const box = this.mailbox(auth.email);
     return {
       status: 200,
-      body: { emailAddress: auth.email, messagesTotal: box.length, threadsTotal: new Set(box.map((m) => m.threadId)).size, historyId: String(this.historyId) },
+      body: {
+        emailAddress: auth.email,
+        messagesTotal: box.length,
+        threadsTotal: new Set(box.map((m) => m.threadId)).size,
+        historyId: String(this.historyId),
+      },
     };
   }
 
   private send(req: RecordedRequest, auth: GmailAuth): FakeResponse {
     if (!(req.headers['content-type'] ?? '').includes('json') || req.json === undefined) {
       // The metadata endpoint takes a JSON Message; anything else is rejected (message UNCONFIRMED).
-      return invalidArgument('gmail', "'raw' RFC822 payload message string or uploading message via /upload/* URL required", 'invalidArgument');
+      return invalidArgument(
+        'gmail',
+        "'raw' RFC822 payload message string or uploading message via /upload/* URL required",
+        'invalidArgument',
+      );
     }
     const body = req.json as { raw?: unknown; threadId?: unknown };
     if (typeof body.raw !== 'string' || body.raw === '') {
       // OBSERVED message for a send without `raw`.
-      return invalidArgument('gmail', "'raw' RFC822 payload message string or uploading message via /upload/* URL required", 'invalidArgument');
+      return invalidArgument(
+        'gmail',
+        "'raw' RFC822 payload message string or uploading message via /upload/* URL required",
+        'invalidArgument',
+      );
     }
     // `format: byte` is base64url; the standard alphabet's + and / are rejected (UNCONFIRMED: Gmail may be lenient).
-    if (!/^[A-Za-z0-9_-]*={0,2}$/.test(body.raw)) return invalidArgument('gmail', 'Invalid value for ByteString: raw', 'invalid');
+    if (!/^[A-Za-z0-9_-]*={0,2}$/.test(body.raw))
+      return invalidArgument('gmail', 'Invalid value for ByteString: raw', 'invalid');
     const raw = Buffer.from(body.raw, 'base64url');
     const mime = parseMime(raw);
     const to = addressesOf(header(mime, 'To'));
@@ -307,9 +329,17 @@ export class GmailBackend {
     }
     const id = newId();
     // Without a From header Gmail writes the account's address (OBSERVED); the fake stores it that way too.
-    const stored = header(mime, 'From') === undefined ? Buffer.concat([Buffer.from(`From: ${auth.email}\r\n`), raw]) : raw;
+    const stored =
+      header(mime, 'From') === undefined ? Buffer.concat([Buffer.from(`From: ${auth.email}\r\n`), raw]) : raw;
     this.historyId += 1;
-    box.push({ id, threadId: threadId ?? id, labelIds: ['SENT'], raw: stored, internalDate: Date.now(), historyId: this.historyId });
+    box.push({
+      id,
+      threadId: threadId ?? id,
+      labelIds: ['SENT'],
+      raw: stored,
+      internalDate: Date.now(),
+      historyId: this.historyId,
+    });
     const textLeaves = leaves(mime).filter((p) => !p.filename);
     const textOf = (type: string) => {
       const part = textLeaves.find((p) => p.mimeType === type);
@@ -334,18 +364,26 @@ export class GmailBackend {
   private list(req: RecordedRequest, auth: GmailAuth, metadataOnly: boolean): FakeResponse {
     const params = new URLSearchParams(req.rawQuery);
     const q = params.get('q') ?? undefined;
-    if (q !== undefined && metadataOnly) return permissionDenied('gmail', "Metadata scope does not support 'q' parameter"); // OBSERVED
+    if (q !== undefined && metadataOnly)
+      return permissionDenied('gmail', "Metadata scope does not support 'q' parameter"); // OBSERVED
     const labelIds = params.getAll('labelIds');
     const includeSpamTrash = params.get('includeSpamTrash') === 'true';
     const maxRaw = params.get('maxResults');
     let max = 100;
     if (maxRaw !== null) {
       max = Number(maxRaw);
-      if (!Number.isInteger(max) || max < 0) return invalidArgument('gmail', `Invalid value '${maxRaw}'. Values must match the following regular expression: '[0-9]+'`, 'invalidParameter');
+      if (!Number.isInteger(max) || max < 0)
+        return invalidArgument(
+          'gmail',
+          `Invalid value '${maxRaw}'. Values must match the following regular expression: '[0-9]+'`,
+          'invalidParameter',
+        );
       // Above the documented maximum Gmail answers at most 500 (UNCONFIRMED: it may reject instead).
       max = Math.min(max === 0 ? 100 : max, 500);
     }
-    const offset = params.get('pageToken') ? Number.parseInt(Buffer.from(params.get('pageToken')!, 'base64url').toString('utf8'), 10) : 0;
+    const offset = params.get('pageToken')
+      ? Number.parseInt(Buffer.from(params.get('pageToken')!, 'base64url').toString('utf8'), 10)
+      : 0;
     if (!Number.isInteger(offset) || offset < 0) return invalidArgument('gmail', 'Invalid pageToken', 'invalid');
 
     const matches = this.mailbox(auth.email)
@@ -366,9 +404,14 @@ export class GmailBackend {
   private get(req: RecordedRequest, auth: GmailAuth, id: string, metadataOnly: boolean): FakeResponse {
     const format = (req.query.format ?? 'full').toLowerCase();
     if (!['full', 'minimal', 'raw', 'metadata'].includes(format)) {
-      return invalidArgument('gmail', `Invalid value at 'format' (type.googleapis.com/caribou.api.proto.MessageFormat), "${req.query.format}"`, 'invalid');
+      return invalidArgument(
+        'gmail',
+        `Invalid value at 'format' (type.googleapis.com/caribou.api.proto.MessageFormat), "${req.query.format}"`,
+        'invalid',
+      );
     }
-    if (metadataOnly && (format === 'full' || format === 'raw')) return permissionDenied('gmail', `Metadata scope doesn't allow format ${format.toUpperCase()}`); // OBSERVED
+    if (metadataOnly && (format === 'full' || format === 'raw'))
+      return permissionDenied('gmail', `Metadata scope doesn't allow format ${format.toUpperCase()}`); // OBSERVED
     if (!/^[0-9a-fA-F]{1,32}$/.test(id)) return invalidArgument('gmail', 'Invalid id value', 'invalidArgument'); // OBSERVED message
     const message = this.mailbox(auth.email).find((m) => m.id === id);
     if (!message) return notFound('gmail');
@@ -382,7 +425,19 @@ export class GmailBackend {
       historyId: String(message.historyId),
       internalDate: String(message.internalDate),
     };
-    if (format === 'minimal') return { status: 200, body: { id: message.id, threadId: message.threadId, labelIds: message.labelIds, snippet: base.snippet, sizeEstimate: base.sizeEstimate, historyId: base.historyId, internalDate: base.internalDate } };
+    if (format === 'minimal')
+      return {
+        status: 200,
+        body: {
+          id: message.id,
+          threadId: message.threadId,
+          labelIds: message.labelIds,
+          snippet: base.snippet,
+          sizeEstimate: base.sizeEstimate,
+          historyId: base.historyId,
+          internalDate: base.internalDate,
+        },
+      };
     if (format === 'raw') return { status: 200, body: { ...base, raw: message.raw.toString('base64url') } };
     if (format === 'metadata') {
       const wanted = new URLSearchParams(req.rawQuery).getAll('metadataHeaders').map((h) => h.toLowerCase());
@@ -431,7 +486,12 @@ function matchesQuery(m: GmailMessage, q: string): boolean {
         ok = v === 'anywhere' || m.labelIds.some((l) => l.toLowerCase() === v);
         break;
       case 'is':
-        ok = v === 'unread' ? m.labelIds.includes('UNREAD') : v === 'read' ? !m.labelIds.includes('UNREAD') : m.labelIds.includes(v.toUpperCase());
+        ok =
+          v === 'unread'
+            ? m.labelIds.includes('UNREAD')
+            : v === 'read'
+              ? !m.labelIds.includes('UNREAD')
+              : m.labelIds.includes(v.toUpperCase());
         break;
       case 'has':
         ok = v === 'attachment' ? leaves(mime).some((p) => Boolean(p.filename)) : false;
@@ -444,4 +504,3 @@ function matchesQuery(m: GmailMessage, q: string): boolean {
     return negate ? !ok : ok;
   });
 }
-

@@ -30,7 +30,9 @@ export function googleError(api: GoogleApi, spec: GoogleErrorSpec): FakeResponse
         message: spec.legacy.message ?? spec.message,
         domain: spec.legacy.domain ?? 'global',
         reason: spec.legacy.reason,
-        ...(spec.legacy.location ? { location: spec.legacy.location, locationType: spec.legacy.locationType ?? 'header' } : {}),
+        ...(spec.legacy.location
+          ? { location: spec.legacy.location, locationType: spec.legacy.locationType ?? 'header' }
+          : {}),
       },
     ];
   }
@@ -45,7 +47,11 @@ export function googleError(api: GoogleApi, spec: GoogleErrorSpec): FakeResponse
       },
     ];
   }
-  return { status: spec.status, headers: { 'content-type': 'application/json; charset=UTF-8', vary: 'Origin, X-Origin, Referer', ...spec.headers }, body: { error } };
+  return {
+    status: spec.status,
+    headers: { 'content-type': 'application/json; charset=UTF-8', vary: 'Origin, X-Origin, Referer', ...spec.headers },
+    body: { error },
+  };
 }
 
 const INVALID_CREDENTIALS =
@@ -103,7 +109,9 @@ export const insufficientScope = (api: GoogleApi, accepted: readonly string[]) =
     message: 'Request had insufficient authentication scopes.',
     legacy: { reason: 'insufficientPermissions', message: 'Insufficient Permission' },
     errorInfo: { reason: 'ACCESS_TOKEN_SCOPE_INSUFFICIENT' },
-    headers: { 'www-authenticate': `Bearer realm="https://accounts.google.com/", error="insufficient_scope", scope="${accepted.join(' ')}"` },
+    headers: {
+      'www-authenticate': `Bearer realm="https://accounts.google.com/", error="insufficient_scope", scope="${accepted.join(' ')}"`,
+    },
   });
 
 /** A per-user rate limit as Gmail sends it: 429 RESOURCE_EXHAUSTED / rateLimitExceeded (OBSERVED body). */
@@ -111,9 +119,21 @@ export const rateLimited429 = (api: GoogleApi, retryAfterSeconds?: number) =>
   googleError(api, {
     status: 429,
     googleStatus: 'RESOURCE_EXHAUSTED',
-    message: api === 'gmail' ? 'Resource has been exhausted (e.g. check quota).' : "Quota exceeded for quota metric 'Read requests' and limit 'Read requests per minute per user' of service 'sheets.googleapis.com'.",
+    message:
+      api === 'gmail'
+        ? 'Resource has been exhausted (e.g. check quota).'
+        : "Quota exceeded for quota metric 'Read requests' and limit 'Read requests per minute per user' of service 'sheets.googleapis.com'.",
     legacy: { reason: 'rateLimitExceeded' },
-    errorInfo: api === 'sheets' ? { reason: 'RATE_LIMIT_EXCEEDED', metadata: { quota_metric: 'sheets.googleapis.com/read_requests', quota_limit: 'ReadRequestsPerMinutePerUser' } } : undefined,
+    errorInfo:
+      api === 'sheets'
+        ? {
+            reason: 'RATE_LIMIT_EXCEEDED',
+            metadata: {
+              quota_metric: 'sheets.googleapis.com/read_requests',
+              quota_limit: 'ReadRequestsPerMinutePerUser',
+            },
+          }
+        : undefined,
     headers: retryAfterSeconds === undefined ? {} : { 'retry-after': String(retryAfterSeconds) },
   });
 
@@ -122,24 +142,45 @@ export const rateLimited403 = (api: GoogleApi) =>
   googleError(api, {
     status: 403,
     googleStatus: 'PERMISSION_DENIED',
-    message: "Quota exceeded for quota metric 'Queries' and limit 'Queries per minute per user' of service 'gmail.googleapis.com' for consumer 'project_number:000000000000'.",
+    message:
+      "Quota exceeded for quota metric 'Queries' and limit 'Queries per minute per user' of service 'gmail.googleapis.com' for consumer 'project_number:000000000000'.",
     legacy: { reason: 'rateLimitExceeded', domain: 'usageLimits' },
   });
 
 export const internalError = (api: GoogleApi) =>
-  googleError(api, { status: 500, googleStatus: 'INTERNAL', message: 'Internal error encountered.', legacy: { reason: 'backendError' } });
+  googleError(api, {
+    status: 500,
+    googleStatus: 'INTERNAL',
+    message: 'Internal error encountered.',
+    legacy: { reason: 'backendError' },
+  });
 
 export const unavailable = (api: GoogleApi) =>
-  googleError(api, { status: 503, googleStatus: 'UNAVAILABLE', message: 'The service is currently unavailable.', legacy: { reason: 'backendError' } });
+  googleError(api, {
+    status: 503,
+    googleStatus: 'UNAVAILABLE',
+    message: 'The service is currently unavailable.',
+    legacy: { reason: 'backendError' },
+  });
 
 export const invalidArgument = (api: GoogleApi, message: string, reason = 'invalidArgument') =>
   googleError(api, { status: 400, googleStatus: 'INVALID_ARGUMENT', message, legacy: { reason } });
 
 export const failedPrecondition = (api: GoogleApi, message: string) =>
-  googleError(api, { status: 400, googleStatus: 'FAILED_PRECONDITION', message, legacy: { reason: 'failedPrecondition' } });
+  googleError(api, {
+    status: 400,
+    googleStatus: 'FAILED_PRECONDITION',
+    message,
+    legacy: { reason: 'failedPrecondition' },
+  });
 
 export const notFound = (api: GoogleApi) =>
-  googleError(api, { status: 404, googleStatus: 'NOT_FOUND', message: 'Requested entity was not found.', legacy: { reason: 'notFound' } });
+  googleError(api, {
+    status: 404,
+    googleStatus: 'NOT_FOUND',
+    message: 'Requested entity was not found.',
+    legacy: { reason: 'notFound' },
+  });
 
 export const permissionDenied = (api: GoogleApi, message: string) =>
   googleError(api, { status: 403, googleStatus: 'PERMISSION_DENIED', message, legacy: { reason: 'forbidden' } });

@@ -2,7 +2,7 @@
 // (authorization URL, code exchange with PKCE, refresh, tokeninfo, and the refresh-on-401 it does
 // by itself), @googleapis/gmail and @googleapis/sheets with their rootUrl on the fake. If a client
 // cannot read what the fake says, or reports a different error, the fake is wrong.
-import { auth as gmailAuth, gmail as gmailApi } from '@googleapis/gmail';
+import { gmail as gmailApi, auth as gmailAuth } from '@googleapis/gmail';
 import { sheets as sheetsApi } from '@googleapis/sheets';
 import { CodeChallengeMethod, OAuth2Client } from 'google-auth-library';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -16,11 +16,11 @@ import {
   GOOGLE_FAKE_READONLY_TOKEN,
   GOOGLE_FAKE_SEND_ONLY_TOKEN,
   GOOGLE_FAKE_USER,
+  type GoogleFake,
   SHEETS_FAKE_ORDERS_ID,
   SHEETS_QUICKSTART_ID,
   SHEETS_SCOPES,
   startGoogleFake,
-  type GoogleFake,
 } from './google-fake.ts';
 
 const REDIRECT = 'https://app.example.com/oauth/callback';
@@ -39,7 +39,12 @@ function oauthClient(options: { basic?: boolean; secret?: string } = {}): OAuth2
     clientId: GOOGLE_FAKE_CLIENT_ID,
     clientSecret: options.secret ?? GOOGLE_FAKE_CLIENT_SECRET,
     redirectUri: REDIRECT,
-    endpoints: { oauth2AuthBaseUrl: fake.endpoints.authorize, oauth2TokenUrl: fake.endpoints.token, tokenInfoUrl: fake.endpoints.tokeninfo, oauth2RevokeUrl: fake.endpoints.revoke },
+    endpoints: {
+      oauth2AuthBaseUrl: fake.endpoints.authorize,
+      oauth2TokenUrl: fake.endpoints.token,
+      tokenInfoUrl: fake.endpoints.tokeninfo,
+      oauth2RevokeUrl: fake.endpoints.revoke,
+    },
     ...(options.basic ? { clientAuthentication: 'ClientSecretBasic' as never } : {}),
   });
 }
@@ -68,8 +73,10 @@ const authFor = (accessToken: string): ApiAuth => {
   return client;
 };
 // No automatic retries by the clients, unless a test wants to see them.
-const gmail = (token = GOOGLE_FAKE_ACCESS_TOKEN, auth: ApiAuth = authFor(token)) => gmailApi({ version: 'v1', auth, rootUrl: `${fake.url}/`, retry: false });
-const sheets = (token = GOOGLE_FAKE_ACCESS_TOKEN) => sheetsApi({ version: 'v4', auth: authFor(token), rootUrl: `${fake.url}/`, retry: false });
+const gmail = (token = GOOGLE_FAKE_ACCESS_TOKEN, auth: ApiAuth = authFor(token)) =>
+  gmailApi({ version: 'v1', auth, rootUrl: `${fake.url}/`, retry: false });
+const sheets = (token = GOOGLE_FAKE_ACCESS_TOKEN) =>
+  sheetsApi({ version: 'v4', auth: authFor(token), rootUrl: `${fake.url}/`, retry: false });
 
 describe('OAuth 2.0 with google-auth-library', () => {
   it('authorizes with PKCE, exchanges the code (client secret in the body) and issues an hour-long token and a refresh token', async () => {
@@ -91,11 +98,21 @@ describe('OAuth 2.0 with google-auth-library', () => {
 
     const before = Date.now();
     const { tokens } = await client.getToken({ code, codeVerifier });
-    expect(tokens).toMatchObject({ access_token: expect.stringMatching(/^ya29\./), refresh_token: expect.stringMatching(/^1\/\/0/), token_type: 'Bearer', scope: `${GMAIL_SCOPES.send} ${GMAIL_SCOPES.readonly}` });
+    expect(tokens).toMatchObject({
+      access_token: expect.stringMatching(/^ya29\./),
+      refresh_token: expect.stringMatching(/^1\/\/0/),
+      token_type: 'Bearer',
+      scope: `${GMAIL_SCOPES.send} ${GMAIL_SCOPES.readonly}`,
+    });
     expect(tokens.expiry_date! - before).toBeGreaterThan(3590_000);
     expect(tokens.expiry_date! - before).toBeLessThanOrEqual(3600_000);
     expect(fake.tokenRequests[0]).toMatchObject({ grantType: 'authorization_code', clientAuth: 'body', status: 200 });
-    expect(fake.tokenRequests[0]!.form).toMatchObject({ client_id: GOOGLE_FAKE_CLIENT_ID, client_secret: GOOGLE_FAKE_CLIENT_SECRET, redirect_uri: REDIRECT, code_verifier: codeVerifier });
+    expect(fake.tokenRequests[0]!.form).toMatchObject({
+      client_id: GOOGLE_FAKE_CLIENT_ID,
+      client_secret: GOOGLE_FAKE_CLIENT_SECRET,
+      redirect_uri: REDIRECT,
+      code_verifier: codeVerifier,
+    });
 
     // The code works once.
     const reused = await rejection(client.getToken({ code, codeVerifier }));
@@ -107,8 +124,16 @@ describe('OAuth 2.0 with google-auth-library', () => {
     const client = oauthClient();
     const { codeChallenge } = await client.generateCodeVerifierAsync();
     const other = await client.generateCodeVerifierAsync();
-    const authUrl = () => client.generateAuthUrl({ access_type: 'offline', scope: [GMAIL_SCOPES.readonly], code_challenge: codeChallenge, code_challenge_method: CodeChallengeMethod.S256 });
-    const wrong = await rejection(client.getToken({ code: (await consent(authUrl())).searchParams.get('code')!, codeVerifier: other.codeVerifier }));
+    const authUrl = () =>
+      client.generateAuthUrl({
+        access_type: 'offline',
+        scope: [GMAIL_SCOPES.readonly],
+        code_challenge: codeChallenge,
+        code_challenge_method: CodeChallengeMethod.S256,
+      });
+    const wrong = await rejection(
+      client.getToken({ code: (await consent(authUrl())).searchParams.get('code')!, codeVerifier: other.codeVerifier }),
+    );
     expect(wrong.response.data).toEqual({ error: 'invalid_grant', error_description: 'Invalid code verifier.' });
     expect(wrong.message).toBe('invalid_grant');
     const missing = await rejection(client.getToken({ code: (await consent(authUrl())).searchParams.get('code')! }));
@@ -117,7 +142,14 @@ describe('OAuth 2.0 with google-auth-library', () => {
 
   it('issues a refresh token again only with prompt=consent, and only for access_type=offline', async () => {
     const client = oauthClient();
-    const exchange = async (opts: Record<string, string>) => (await client.getToken((await consent(client.generateAuthUrl({ scope: [GMAIL_SCOPES.readonly], ...opts }))).searchParams.get('code')!)).tokens;
+    const exchange = async (opts: Record<string, string>) =>
+      (
+        await client.getToken(
+          (
+            await consent(client.generateAuthUrl({ scope: [GMAIL_SCOPES.readonly], ...opts }))
+          ).searchParams.get('code')!,
+        )
+      ).tokens;
     expect((await exchange({ access_type: 'online' })).refresh_token).toBeUndefined();
     expect((await exchange({ access_type: 'offline' })).refresh_token).toBeUndefined(); // the user consented before
     expect((await exchange({ access_type: 'offline', prompt: 'consent' })).refresh_token).toEqual(expect.any(String));
@@ -125,12 +157,18 @@ describe('OAuth 2.0 with google-auth-library', () => {
 
   it('accepts HTTP Basic client authentication too, and rejects a wrong secret', async () => {
     const basic = oauthClient({ basic: true });
-    const { tokens } = await basic.getToken((await consent(basic.generateAuthUrl({ scope: [GMAIL_SCOPES.readonly] }))).searchParams.get('code')!);
+    const { tokens } = await basic.getToken(
+      (await consent(basic.generateAuthUrl({ scope: [GMAIL_SCOPES.readonly] }))).searchParams.get('code')!,
+    );
     expect(tokens.access_token).toEqual(expect.any(String));
     expect(fake.tokenRequests.at(-1)).toMatchObject({ clientAuth: 'basic', status: 200 });
 
     const wrong = oauthClient({ secret: 'GOCSPX-wrong' });
-    const err = await rejection(wrong.getToken((await consent(wrong.generateAuthUrl({ scope: [GMAIL_SCOPES.readonly] }))).searchParams.get('code')!));
+    const err = await rejection(
+      wrong.getToken(
+        (await consent(wrong.generateAuthUrl({ scope: [GMAIL_SCOPES.readonly] }))).searchParams.get('code')!,
+      ),
+    );
     expect(err.response.status).toBe(401);
     expect(err.response.data.error).toBe('invalid_client');
   });
@@ -144,28 +182,50 @@ describe('OAuth 2.0 with google-auth-library', () => {
     expect(credentials.refresh_token).toBe(refreshToken); // the library keeps the old one
     expect(res!.data).toMatchObject({ token_type: 'Bearer', scope: GMAIL_SCOPES.readonly });
     expect(fake.refreshCount).toBe(1);
-    expect(fake.tokenRequests.at(-1)!.form).toMatchObject({ grant_type: 'refresh_token', refresh_token: refreshToken, client_secret: GOOGLE_FAKE_CLIENT_SECRET });
+    expect(fake.tokenRequests.at(-1)!.form).toMatchObject({
+      grant_type: 'refresh_token',
+      refresh_token: refreshToken,
+      client_secret: GOOGLE_FAKE_CLIENT_SECRET,
+    });
 
     // The answer itself has no refresh_token (the library copied the old one in), and the same
     // refresh token keeps working.
     const raw = await fetch(fake.endpoints.token, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken, client_id: GOOGLE_FAKE_CLIENT_ID, client_secret: GOOGLE_FAKE_CLIENT_SECRET }),
+      body: new URLSearchParams({
+        grant_type: 'refresh_token',
+        refresh_token: refreshToken,
+        client_id: GOOGLE_FAKE_CLIENT_ID,
+        client_secret: GOOGLE_FAKE_CLIENT_SECRET,
+      }),
     });
-    expect(await raw.json()).toEqual({ access_token: expect.stringMatching(/^ya29\./), expires_in: 3599, scope: GMAIL_SCOPES.readonly, token_type: 'Bearer' });
+    expect(await raw.json()).toEqual({
+      access_token: expect.stringMatching(/^ya29\./),
+      expires_in: 3599,
+      scope: GMAIL_SCOPES.readonly,
+      token_type: 'Bearer',
+    });
     expect(fake.refreshTokenInfo(refreshToken)!.uses).toBe(2);
 
     fake.revokeGrant(refreshToken);
     const err = await rejection(client.refreshAccessToken());
     expect(err.response.status).toBe(400);
-    expect(err.response.data).toEqual({ error: 'invalid_grant', error_description: 'Token has been expired or revoked.' });
+    expect(err.response.data).toEqual({
+      error: 'invalid_grant',
+      error_description: 'Token has been expired or revoked.',
+    });
   });
 
   it('answers tokeninfo for a live token and refuses a revoked one', async () => {
     const { accessToken, refreshToken } = fake.issueTokens({ scopes: [SHEETS_SCOPES.readonly] });
     const info = await oauthClient().getTokenInfo(accessToken);
-    expect(info).toMatchObject({ aud: GOOGLE_FAKE_CLIENT_ID, scopes: [SHEETS_SCOPES.readonly], email: GOOGLE_FAKE_USER, access_type: 'offline' });
+    expect(info).toMatchObject({
+      aud: GOOGLE_FAKE_CLIENT_ID,
+      scopes: [SHEETS_SCOPES.readonly],
+      email: GOOGLE_FAKE_USER,
+      access_type: 'offline',
+    });
     expect(info.expiry_date).toBeGreaterThan(Date.now() + 3500_000);
     await oauthClient().revokeToken(refreshToken);
     expect((await rejection(oauthClient().getTokenInfo(accessToken))).response.status).toBe(400);
@@ -174,7 +234,11 @@ describe('OAuth 2.0 with google-auth-library', () => {
   it("lets the client's own refresh-and-retry fix a 401 on an expired access token", async () => {
     const { accessToken, refreshToken } = fake.issueTokens({ scopes: [GMAIL_SCOPES.readonly] });
     fake.expireAccessToken(accessToken);
-    const client = new gmailAuth.OAuth2({ clientId: GOOGLE_FAKE_CLIENT_ID, clientSecret: GOOGLE_FAKE_CLIENT_SECRET, endpoints: { oauth2TokenUrl: fake.endpoints.token } });
+    const client = new gmailAuth.OAuth2({
+      clientId: GOOGLE_FAKE_CLIENT_ID,
+      clientSecret: GOOGLE_FAKE_CLIENT_SECRET,
+      endpoints: { oauth2TokenUrl: fake.endpoints.token },
+    });
     // The library does not know it expired (no expiry_date): it learns from the 401.
     client.setCredentials({ access_token: accessToken, refresh_token: refreshToken });
     const res = await gmail(undefined, client).users.getProfile({ userId: 'me' });
@@ -191,7 +255,9 @@ describe('OAuth 2.0 with google-auth-library', () => {
     expect(back.searchParams.get('error')).toBe('access_denied');
     expect(back.searchParams.get('state')).toBe('s1');
     expect(back.searchParams.has('code')).toBe(false);
-    const bad = await fetch(client.generateAuthUrl({ scope: ['https://www.googleapis.com/auth/not-a-scope'] }), { redirect: 'manual' });
+    const bad = await fetch(client.generateAuthUrl({ scope: ['https://www.googleapis.com/auth/not-a-scope'] }), {
+      redirect: 'manual',
+    });
     expect(bad.status).toBe(400);
     expect(await bad.text()).toContain('invalid_scope');
   });
@@ -203,12 +269,29 @@ describe('Gmail with @googleapis/gmail', () => {
   it('sends a raw message and answers id, threadId and SENT', async () => {
     const res = await gmail().users.messages.send({
       userId: 'me',
-      requestBody: { raw: raw(['To: Grace <grace@example.com>', 'Subject: =?UTF-8?B?w4dh?=', 'Content-Type: text/plain; charset=UTF-8', '', 'Hello']) },
+      requestBody: {
+        raw: raw([
+          'To: Grace <grace@example.com>',
+          'Subject: =?UTF-8?B?w4dh?=',
+          'Content-Type: text/plain; charset=UTF-8',
+          '',
+          'Hello',
+        ]),
+      },
     });
     expect(res.status).toBe(200);
-    expect(res.data).toEqual({ id: expect.stringMatching(/^[0-9a-f]{16}$/), threadId: res.data.id, labelIds: ['SENT'] });
+    expect(res.data).toEqual({
+      id: expect.stringMatching(/^[0-9a-f]{16}$/),
+      threadId: res.data.id,
+      labelIds: ['SENT'],
+    });
     const sent = fake.gmail.sent[0]!;
-    expect(sent).toMatchObject({ id: res.data.id, text: 'Hello', userEmail: GOOGLE_FAKE_USER, accessToken: GOOGLE_FAKE_ACCESS_TOKEN });
+    expect(sent).toMatchObject({
+      id: res.data.id,
+      text: 'Hello',
+      userEmail: GOOGLE_FAKE_USER,
+      accessToken: GOOGLE_FAKE_ACCESS_TOKEN,
+    });
     expect(sent.headers.subject).toBe('Ça');
     const request = fake.requests.at(-1)!;
     expect(request).toMatchObject({ method: 'POST', path: '/gmail/v1/users/me/messages/send' });
@@ -219,9 +302,16 @@ describe('Gmail with @googleapis/gmail', () => {
     const noRaw = await rejection(gmail().users.messages.send({ userId: 'me', requestBody: {} }));
     expect(noRaw.status).toBe(400);
     expect(noRaw.message).toContain("'raw' RFC822 payload message string");
-    const noRecipient = await rejection(gmail().users.messages.send({ userId: 'me', requestBody: { raw: raw(['Subject: x', '', 'y']) } }));
+    const noRecipient = await rejection(
+      gmail().users.messages.send({ userId: 'me', requestBody: { raw: raw(['Subject: x', '', 'y']) } }),
+    );
     expect(noRecipient.message).toBe('Recipient address required');
-    const badThread = await rejection(gmail().users.messages.send({ userId: 'me', requestBody: { raw: raw(['To: a@example.com', '', 'y']), threadId: '18ffffffffffffff' } }));
+    const badThread = await rejection(
+      gmail().users.messages.send({
+        userId: 'me',
+        requestBody: { raw: raw(['To: a@example.com', '', 'y']), threadId: '18ffffffffffffff' },
+      }),
+    );
     expect(badThread.status).toBe(404);
     expect(fake.gmail.sent).toHaveLength(0);
   });
@@ -233,7 +323,12 @@ describe('Gmail with @googleapis/gmail', () => {
       { id: GMAIL_FAKE_MESSAGES.unicode, threadId: GMAIL_FAKE_MESSAGES.unicode },
     ]);
     expect(first.data.resultSizeEstimate).toBe(4);
-    const second = await gmail().users.messages.list({ userId: 'me', labelIds: ['INBOX'], maxResults: 2, pageToken: first.data.nextPageToken! });
+    const second = await gmail().users.messages.list({
+      userId: 'me',
+      labelIds: ['INBOX'],
+      maxResults: 2,
+      pageToken: first.data.nextPageToken!,
+    });
     expect(second.data.messages!.map((m) => m.id)).toEqual([GMAIL_FAKE_MESSAGES.invoice, GMAIL_FAKE_MESSAGES.welcome]);
     expect(second.data.nextPageToken).toBeUndefined();
 
@@ -250,26 +345,46 @@ describe('Gmail with @googleapis/gmail', () => {
   });
 
   it('gets a message in format=full: headers, base64url text parts, attachments by id', async () => {
-    const welcome = (await gmail().users.messages.get({ userId: 'me', id: GMAIL_FAKE_MESSAGES.welcome, format: 'full' })).data;
-    expect(welcome).toMatchObject({ id: GMAIL_FAKE_MESSAGES.welcome, labelIds: ['INBOX', 'UNREAD', 'CATEGORY_PERSONAL'], snippet: 'Hi Ada, it&#39;s great to have you on the team!', historyId: expect.any(String), internalDate: String(Date.UTC(2024, 4, 1, 9, 30)) });
+    const welcome = (
+      await gmail().users.messages.get({ userId: 'me', id: GMAIL_FAKE_MESSAGES.welcome, format: 'full' })
+    ).data;
+    expect(welcome).toMatchObject({
+      id: GMAIL_FAKE_MESSAGES.welcome,
+      labelIds: ['INBOX', 'UNREAD', 'CATEGORY_PERSONAL'],
+      snippet: 'Hi Ada, it&#39;s great to have you on the team!',
+      historyId: expect.any(String),
+      internalDate: String(Date.UTC(2024, 4, 1, 9, 30)),
+    });
     const parts = welcome.payload!.parts!;
     expect(welcome.payload).toMatchObject({ partId: '', mimeType: 'multipart/alternative', body: { size: 0 } });
     expect(parts.map((p) => p.mimeType)).toEqual(['text/plain', 'text/html']);
-    expect(Buffer.from(parts[1]!.body!.data!, 'base64url').toString()).toBe("<p>Hi Ada, it's great to have you on the <b>team</b>!</p>");
+    expect(Buffer.from(parts[1]!.body!.data!, 'base64url').toString()).toBe(
+      "<p>Hi Ada, it's great to have you on the <b>team</b>!</p>",
+    );
     expect(welcome.payload!.headers!.find((h) => h.name === 'Subject')!.value).toBe('Welcome aboard');
 
     const invoice = (await gmail().users.messages.get({ userId: 'me', id: GMAIL_FAKE_MESSAGES.invoice })).data;
     const pdf = invoice.payload!.parts!.find((p) => p.filename === 'invoice-2024-05.pdf')!;
     expect(pdf.body).toEqual({ attachmentId: expect.any(String), size: expect.any(Number) });
-    expect(Buffer.from(invoice.payload!.parts![0]!.body!.data!, 'base64url').toString()).toBe('Your invoice for May is attached. Total: $42.00 EUR.'); // quoted-printable, soft line break undone
+    expect(Buffer.from(invoice.payload!.parts![0]!.body!.data!, 'base64url').toString()).toBe(
+      'Your invoice for May is attached. Total: $42.00 EUR.',
+    ); // quoted-printable, soft line break undone
 
     const missing = await rejection(gmail().users.messages.get({ userId: 'me', id: '18ffffffffffffff' }));
     expect(missing.status).toBe(404);
-    expect(missing.response.data.error).toMatchObject({ code: 404, status: 'NOT_FOUND', message: 'Requested entity was not found.' });
+    expect(missing.response.data.error).toMatchObject({
+      code: 404,
+      status: 'NOT_FOUND',
+      message: 'Requested entity was not found.',
+    });
   });
 
   it('reports the profile, and keeps other mailboxes out of reach', async () => {
-    expect((await gmail().users.getProfile({ userId: 'me' })).data).toMatchObject({ emailAddress: GOOGLE_FAKE_USER, messagesTotal: 6, historyId: expect.any(String) });
+    expect((await gmail().users.getProfile({ userId: 'me' })).data).toMatchObject({
+      emailAddress: GOOGLE_FAKE_USER,
+      messagesTotal: 6,
+      historyId: expect.any(String),
+    });
     const other = await rejection(gmail().users.getProfile({ userId: 'grace.hopper@example.com' }));
     expect(other.status).toBe(403);
   });
@@ -280,7 +395,15 @@ describe('Gmail with @googleapis/gmail', () => {
     expect(unknown.response.data.error).toEqual({
       code: 401,
       message: expect.stringContaining('Request had invalid authentication credentials'),
-      errors: [{ message: 'Invalid Credentials', domain: 'global', reason: 'authError', location: 'Authorization', locationType: 'header' }],
+      errors: [
+        {
+          message: 'Invalid Credentials',
+          domain: 'global',
+          reason: 'authError',
+          location: 'Authorization',
+          locationType: 'header',
+        },
+      ],
       status: 'UNAUTHENTICATED',
     });
     expect(unknown.response.headers.get('www-authenticate')).toContain('invalid_token');
@@ -289,7 +412,14 @@ describe('Gmail with @googleapis/gmail', () => {
     fake.expireAccessToken(accessToken);
     const expired = await rejection(gmail(accessToken).users.getProfile({ userId: 'me' }));
     expect(expired.status).toBe(401);
-    expect(expired.response.data.error.details).toEqual([{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'ACCESS_TOKEN_EXPIRED', domain: 'googleapis.com', metadata: { service: 'gmail.googleapis.com' } }]);
+    expect(expired.response.data.error.details).toEqual([
+      {
+        '@type': 'type.googleapis.com/google.rpc.ErrorInfo',
+        reason: 'ACCESS_TOKEN_EXPIRED',
+        domain: 'googleapis.com',
+        metadata: { service: 'gmail.googleapis.com' },
+      },
+    ]);
 
     const deleted = await rejection(gmail(GOOGLE_FAKE_DELETED_ACCOUNT_TOKEN).users.getProfile({ userId: 'me' }));
     expect(deleted.status).toBe(401);
@@ -299,10 +429,21 @@ describe('Gmail with @googleapis/gmail', () => {
   it('answers 403 PERMISSION_DENIED for a scope the token lacks', async () => {
     const err = await rejection(gmail(GOOGLE_FAKE_SEND_ONLY_TOKEN).users.messages.list({ userId: 'me' }));
     expect(err.status).toBe(403);
-    expect(err.response.data.error).toMatchObject({ status: 'PERMISSION_DENIED', message: 'Request had insufficient authentication scopes.', errors: [{ reason: 'insufficientPermissions' }] });
+    expect(err.response.data.error).toMatchObject({
+      status: 'PERMISSION_DENIED',
+      message: 'Request had insufficient authentication scopes.',
+      errors: [{ reason: 'insufficientPermissions' }],
+    });
     expect(err.response.data.error.details[0].reason).toBe('ACCESS_TOKEN_SCOPE_INSUFFICIENT');
     // The send-only token can send.
-    expect((await gmail(GOOGLE_FAKE_SEND_ONLY_TOKEN).users.messages.send({ userId: 'me', requestBody: { raw: raw(['To: a@example.com', '', 'x']) } })).status).toBe(200);
+    expect(
+      (
+        await gmail(GOOGLE_FAKE_SEND_ONLY_TOKEN).users.messages.send({
+          userId: 'me',
+          requestBody: { raw: raw(['To: a@example.com', '', 'x']) },
+        })
+      ).status,
+    ).toBe(200);
   });
 
   it("throttles with 429 RESOURCE_EXHAUSTED, which the client's own retry rides out, and fails with 500/503", async () => {
@@ -314,7 +455,10 @@ describe('Gmail with @googleapis/gmail', () => {
     fake.rateLimitNext(1, { api: 'gmail' });
     const limited = await rejection(gmail().users.getProfile({ userId: 'me' }));
     expect(limited.status).toBe(429);
-    expect(limited.response.data.error).toMatchObject({ status: 'RESOURCE_EXHAUSTED', errors: [{ reason: 'rateLimitExceeded' }] });
+    expect(limited.response.data.error).toMatchObject({
+      status: 'RESOURCE_EXHAUSTED',
+      errors: [{ reason: 'rateLimitExceeded' }],
+    });
 
     fake.rateLimitNext(1, { api: 'gmail', shape: 403 });
     const usage = await rejection(gmail().users.getProfile({ userId: 'me' }));
@@ -322,7 +466,9 @@ describe('Gmail with @googleapis/gmail', () => {
     expect(usage.response.data.error.errors[0]).toMatchObject({ domain: 'usageLimits', reason: 'rateLimitExceeded' });
 
     fake.failNext(1, 503);
-    expect((await rejection(gmail().users.getProfile({ userId: 'me' }))).response.data.error.status).toBe('UNAVAILABLE');
+    expect((await rejection(gmail().users.getProfile({ userId: 'me' }))).response.data.error.status).toBe(
+      'UNAVAILABLE',
+    );
   });
 });
 
@@ -332,56 +478,150 @@ describe('Sheets with @googleapis/sheets', () => {
       spreadsheetId: SHEETS_FAKE_ORDERS_ID,
       range: 'Orders!A:D',
       valueInputOption: 'USER_ENTERED',
-      requestBody: { values: [['2024-05-01', 'A-1001', '2', 19.9], ['2024-05-02', 'A-1002', 1, null]] },
+      requestBody: {
+        values: [
+          ['2024-05-01', 'A-1001', '2', 19.9],
+          ['2024-05-02', 'A-1002', 1, null],
+        ],
+      },
     });
     expect(res.data).toEqual({
       spreadsheetId: SHEETS_FAKE_ORDERS_ID,
       tableRange: 'Orders!A1:D4',
-      updates: { spreadsheetId: SHEETS_FAKE_ORDERS_ID, updatedRange: 'Orders!A5:D6', updatedRows: 2, updatedColumns: 4, updatedCells: 7 },
+      updates: {
+        spreadsheetId: SHEETS_FAKE_ORDERS_ID,
+        updatedRange: 'Orders!A5:D6',
+        updatedRows: 2,
+        updatedColumns: 4,
+        updatedCells: 7,
+      },
     });
-    expect(fake.sheets.sheetValues(SHEETS_FAKE_ORDERS_ID, 'Orders').slice(4)).toEqual([['2024-05-01', 'A-1001', 2, 19.9], ['2024-05-02', 'A-1002', 1]]);
+    expect(fake.sheets.sheetValues(SHEETS_FAKE_ORDERS_ID, 'Orders').slice(4)).toEqual([
+      ['2024-05-01', 'A-1001', 2, 19.9],
+      ['2024-05-02', 'A-1002', 1],
+    ]);
     expect(fake.requests.at(-1)!.path).toBe(`/v4/spreadsheets/${SHEETS_FAKE_ORDERS_ID}/values/Orders%21A%3AD:append`);
 
-    await sheets().spreadsheets.values.append({ spreadsheetId: SHEETS_FAKE_ORDERS_ID, range: 'Orders!A1', valueInputOption: 'RAW', requestBody: { values: [['raw', '=1+1']] } });
+    await sheets().spreadsheets.values.append({
+      spreadsheetId: SHEETS_FAKE_ORDERS_ID,
+      range: 'Orders!A1',
+      valueInputOption: 'RAW',
+      requestBody: { values: [['raw', '=1+1']] },
+    });
     expect(fake.sheets.sheetValues(SHEETS_FAKE_ORDERS_ID, 'Orders').at(-1)).toEqual(['raw', '=1+1']);
   });
 
   it('answers 400 without valueInputOption, and for a range it cannot parse', async () => {
-    const missing = await rejection(sheets().spreadsheets.values.append({ spreadsheetId: SHEETS_FAKE_ORDERS_ID, range: 'Orders!A:D', requestBody: { values: [['x']] } }));
+    const missing = await rejection(
+      sheets().spreadsheets.values.append({
+        spreadsheetId: SHEETS_FAKE_ORDERS_ID,
+        range: 'Orders!A:D',
+        requestBody: { values: [['x']] },
+      }),
+    );
     expect(missing.status).toBe(400);
-    expect(missing.response.data.error).toEqual({ code: 400, message: "'valueInputOption' is required but not specified", status: 'INVALID_ARGUMENT' });
-    const badRange = await rejection(sheets().spreadsheets.values.get({ spreadsheetId: SHEETS_FAKE_ORDERS_ID, range: 'Nope!A1' }));
-    expect(badRange.response.data.error).toMatchObject({ code: 400, message: 'Unable to parse range: Nope!A1', status: 'INVALID_ARGUMENT' });
+    expect(missing.response.data.error).toEqual({
+      code: 400,
+      message: "'valueInputOption' is required but not specified",
+      status: 'INVALID_ARGUMENT',
+    });
+    const badRange = await rejection(
+      sheets().spreadsheets.values.get({ spreadsheetId: SHEETS_FAKE_ORDERS_ID, range: 'Nope!A1' }),
+    );
+    expect(badRange.response.data.error).toMatchObject({
+      code: 400,
+      message: 'Unable to parse range: Nope!A1',
+      status: 'INVALID_ARGUMENT',
+    });
   });
 
   it('gets values with trailing empties dropped, by rows or columns', async () => {
-    const rows = await sheets().spreadsheets.values.get({ spreadsheetId: SHEETS_FAKE_ORDERS_ID, range: 'Notes!A1:D10' });
-    expect(rows.data).toEqual({ range: 'Notes!A1:D10', majorDimension: 'ROWS', values: [['Topic', 'Owner'], ['Launch', '', 'draft'], [], ['Retro', 'Grace']] });
-    const columns = await sheets().spreadsheets.values.get({ spreadsheetId: SHEETS_FAKE_ORDERS_ID, range: 'Notes!A1:D10', majorDimension: 'COLUMNS' });
-    expect(columns.data.values).toEqual([['Topic', 'Launch', '', 'Retro'], ['Owner', '', '', 'Grace'], ['', 'draft']]);
-    const formatted = await sheets().spreadsheets.values.get({ spreadsheetId: SHEETS_FAKE_ORDERS_ID, range: "'Summary Q2'!A1:B2" });
-    expect(formatted.data).toEqual({ range: "'Summary Q2'!A1:B2", majorDimension: 'ROWS', values: [['Month', 'Total'], ['April', '72.49']] });
-    const unformatted = await sheets().spreadsheets.values.get({ spreadsheetId: SHEETS_FAKE_ORDERS_ID, range: "'Summary Q2'!B2", valueRenderOption: 'UNFORMATTED_VALUE' });
+    const rows = await sheets().spreadsheets.values.get({
+      spreadsheetId: SHEETS_FAKE_ORDERS_ID,
+      range: 'Notes!A1:D10',
+    });
+    expect(rows.data).toEqual({
+      range: 'Notes!A1:D10',
+      majorDimension: 'ROWS',
+      values: [['Topic', 'Owner'], ['Launch', '', 'draft'], [], ['Retro', 'Grace']],
+    });
+    const columns = await sheets().spreadsheets.values.get({
+      spreadsheetId: SHEETS_FAKE_ORDERS_ID,
+      range: 'Notes!A1:D10',
+      majorDimension: 'COLUMNS',
+    });
+    expect(columns.data.values).toEqual([
+      ['Topic', 'Launch', '', 'Retro'],
+      ['Owner', '', '', 'Grace'],
+      ['', 'draft'],
+    ]);
+    const formatted = await sheets().spreadsheets.values.get({
+      spreadsheetId: SHEETS_FAKE_ORDERS_ID,
+      range: "'Summary Q2'!A1:B2",
+    });
+    expect(formatted.data).toEqual({
+      range: "'Summary Q2'!A1:B2",
+      majorDimension: 'ROWS',
+      values: [
+        ['Month', 'Total'],
+        ['April', '72.49'],
+      ],
+    });
+    const unformatted = await sheets().spreadsheets.values.get({
+      spreadsheetId: SHEETS_FAKE_ORDERS_ID,
+      range: "'Summary Q2'!B2",
+      valueRenderOption: 'UNFORMATTED_VALUE',
+    });
     expect(unformatted.data.values).toEqual([[72.49]]);
-    const empty = await sheets().spreadsheets.values.get({ spreadsheetId: SHEETS_FAKE_ORDERS_ID, range: 'Orders!H1:H5' });
+    const empty = await sheets().spreadsheets.values.get({
+      spreadsheetId: SHEETS_FAKE_ORDERS_ID,
+      range: 'Orders!H1:H5',
+    });
     expect(empty.data).toEqual({ range: 'Orders!H1:H5', majorDimension: 'ROWS' });
   });
 
   it("reads the quickstart's public sample with any token, and keeps writes and unknown spreadsheets out", async () => {
-    const sample = await sheets(GOOGLE_FAKE_READONLY_TOKEN).spreadsheets.values.get({ spreadsheetId: SHEETS_QUICKSTART_ID, range: 'Class Data!A1:A1' });
+    const sample = await sheets(GOOGLE_FAKE_READONLY_TOKEN).spreadsheets.values.get({
+      spreadsheetId: SHEETS_QUICKSTART_ID,
+      range: 'Class Data!A1:A1',
+    });
     expect(sample.data.values).toEqual([['Student Name']]);
     expect(sample.data.range).toBe("'Class Data'!A1");
-    const write = await rejection(sheets().spreadsheets.values.append({ spreadsheetId: SHEETS_QUICKSTART_ID, range: 'Class Data', valueInputOption: 'RAW', requestBody: { values: [['x']] } }));
+    const write = await rejection(
+      sheets().spreadsheets.values.append({
+        spreadsheetId: SHEETS_QUICKSTART_ID,
+        range: 'Class Data',
+        valueInputOption: 'RAW',
+        requestBody: { values: [['x']] },
+      }),
+    );
     expect(write.status).toBe(403);
-    expect(write.response.data.error).toEqual({ code: 403, message: 'The caller does not have permission', status: 'PERMISSION_DENIED' });
-    const readonly = await rejection(sheets(GOOGLE_FAKE_READONLY_TOKEN).spreadsheets.values.append({ spreadsheetId: SHEETS_FAKE_ORDERS_ID, range: 'Orders', valueInputOption: 'RAW', requestBody: { values: [['x']] } }));
+    expect(write.response.data.error).toEqual({
+      code: 403,
+      message: 'The caller does not have permission',
+      status: 'PERMISSION_DENIED',
+    });
+    const readonly = await rejection(
+      sheets(GOOGLE_FAKE_READONLY_TOKEN).spreadsheets.values.append({
+        spreadsheetId: SHEETS_FAKE_ORDERS_ID,
+        range: 'Orders',
+        valueInputOption: 'RAW',
+        requestBody: { values: [['x']] },
+      }),
+    );
     expect(readonly.response.data.error.details[0].reason).toBe('ACCESS_TOKEN_SCOPE_INSUFFICIENT');
-    const unknown = await rejection(sheets().spreadsheets.values.get({ spreadsheetId: '1NoSuchSpreadsheet', range: 'A1' }));
+    const unknown = await rejection(
+      sheets().spreadsheets.values.get({ spreadsheetId: '1NoSuchSpreadsheet', range: 'A1' }),
+    );
     expect(unknown.status).toBe(404);
     expect(unknown.response.data.error.status).toBe('NOT_FOUND');
-    const unauthenticated = await rejection(sheets('ya29.unknown-token-0000000000').spreadsheets.values.get({ spreadsheetId: SHEETS_FAKE_ORDERS_ID, range: 'Orders' }));
+    const unauthenticated = await rejection(
+      sheets('ya29.unknown-token-0000000000').spreadsheets.values.get({
+        spreadsheetId: SHEETS_FAKE_ORDERS_ID,
+        range: 'Orders',
+      }),
+    );
     expect(unauthenticated.status).toBe(401);
     expect(unauthenticated.response.data.error).not.toHaveProperty('errors'); // Sheets has no legacy list
   });
 });
-

@@ -23,13 +23,22 @@
 // - APIs: `Authorization: Bearer <token>`; errors in Google's envelope (google-errors-wire.ts);
 //   401 for an expired, revoked or unknown token, 403 for a scope the token lacks.
 import { createHash, randomBytes } from 'node:crypto';
-import type { StartConformanceFake, ConformanceFake } from '../../conformance/fake-contract.ts';
-import { startFakeServer, type DropOptions, type FakeResponse, type FakeServer, type HandlerContext, type RecordedRequest } from '../support/fake-server.ts';
-import { GMAIL_SCOPES, GmailBackend, GMAIL_FAKE_MESSAGES } from './gmail-backend.ts';
+import type { ConformanceFake, StartConformanceFake } from '../../conformance/fake-contract.ts';
+import {
+  type DropOptions,
+  type FakeResponse,
+  type FakeServer,
+  type HandlerContext,
+  type RecordedRequest,
+  startFakeServer,
+} from '../support/fake-server.ts';
+import { GMAIL_FAKE_MESSAGES, GMAIL_SCOPES, GmailBackend } from './gmail-backend.ts';
 import {
   accountStateInvalid,
   credentialsMissing,
   expiredToken,
+  type GoogleApi,
+  type GoogleErrorSpec,
   googleError,
   internalError,
   invalidToken,
@@ -37,13 +46,11 @@ import {
   rateLimited429,
   unavailable,
   unknownPath,
-  type GoogleApi,
-  type GoogleErrorSpec,
 } from './google-errors-wire.ts';
-import { SheetsBackend, SHEETS_FAKE_ORDERS_ID, SHEETS_QUICKSTART_ID, SHEETS_SCOPES } from './sheets-backend.ts';
+import { SHEETS_FAKE_ORDERS_ID, SHEETS_QUICKSTART_ID, SHEETS_SCOPES, SheetsBackend } from './sheets-backend.ts';
 
-export { GMAIL_FAKE_MESSAGES, GMAIL_SCOPES, SHEETS_FAKE_ORDERS_ID, SHEETS_QUICKSTART_ID, SHEETS_SCOPES };
 export type { SentGmailMessage } from './gmail-backend.ts';
+export { GMAIL_FAKE_MESSAGES, GMAIL_SCOPES, SHEETS_FAKE_ORDERS_ID, SHEETS_QUICKSTART_ID, SHEETS_SCOPES };
 
 // ---- defaults ------------------------------------------------------------------------------------
 
@@ -69,7 +76,14 @@ const ACCESS_TOKEN_LIFETIME_S = 3599;
 const CODE_LIFETIME_MS = 10 * 60_000;
 
 /** Scopes the consent page knows; any other is `invalid_scope` (the fake's catalogue, not Google's). */
-const KNOWN_SCOPES = new Set<string>([...ALL_SCOPES, 'openid', 'email', 'profile', 'https://www.googleapis.com/auth/userinfo.email', 'https://www.googleapis.com/auth/userinfo.profile']);
+const KNOWN_SCOPES = new Set<string>([
+  ...ALL_SCOPES,
+  'openid',
+  'email',
+  'profile',
+  'https://www.googleapis.com/auth/userinfo.email',
+  'https://www.googleapis.com/auth/userinfo.profile',
+]);
 
 // ---- public types -----------------------------------------------------------------------------------
 
@@ -192,7 +206,10 @@ export class GoogleFake {
   // ---- accounts, clients, tokens ---------------------------------------------------------------
 
   registerClient(options: GoogleClientOptions): void {
-    this.clients.set(options.clientId, { clientSecret: options.clientSecret, redirectUris: options.redirectUris ?? [] });
+    this.clients.set(options.clientId, {
+      clientSecret: options.clientSecret,
+      redirectUris: options.redirectUris ?? [],
+    });
   }
   addAccount(email: string): void {
     this.accounts.set(email.toLowerCase(), { deleted: false });
@@ -203,7 +220,10 @@ export class GoogleFake {
   }
 
   /** Registers an access token directly (no grant behind it). */
-  addAccessToken(token: string, options: { scopes: string[]; email?: string; clientId?: string; expiresAt?: number | null }): AccessTokenInfo {
+  addAccessToken(
+    token: string,
+    options: { scopes: string[]; email?: string; clientId?: string; expiresAt?: number | null },
+  ): AccessTokenInfo {
     const info: AccessTokenInfo = {
       token,
       clientId: options.clientId ?? GOOGLE_FAKE_CLIENT_ID,
@@ -217,7 +237,11 @@ export class GoogleFake {
   }
 
   /** A grant as a finished authorization would leave it: an access token and a refresh token. */
-  issueTokens(options: { scopes: string[]; email?: string; clientId?: string; lifetimeSeconds?: number }): { accessToken: string; refreshToken: string; expiresIn: number } {
+  issueTokens(options: { scopes: string[]; email?: string; clientId?: string; lifetimeSeconds?: number }): {
+    accessToken: string;
+    refreshToken: string;
+    expiresIn: number;
+  } {
     const clientId = options.clientId ?? GOOGLE_FAKE_CLIENT_ID;
     const email = options.email ?? GOOGLE_FAKE_USER;
     const refreshToken = this.newRefreshToken(clientId, email, options.scopes);
@@ -257,8 +281,22 @@ export class GoogleFake {
     this.denyAuthorize += n;
   }
   /** The next n token requests (of one grant type, if given) fail with this RFC 6749 error. */
-  failNextTokenRequest(n: number, failure: { status?: number; error: string; description?: string; grantType?: 'authorization_code' | 'refresh_token' }): void {
-    for (let i = 0; i < n; i++) this.tokenFailures.push({ status: failure.status ?? 400, error: failure.error, description: failure.description, grantType: failure.grantType });
+  failNextTokenRequest(
+    n: number,
+    failure: {
+      status?: number;
+      error: string;
+      description?: string;
+      grantType?: 'authorization_code' | 'refresh_token';
+    },
+  ): void {
+    for (let i = 0; i < n; i++)
+      this.tokenFailures.push({
+        status: failure.status ?? 400,
+        error: failure.error,
+        description: failure.description,
+        grantType: failure.grantType,
+      });
   }
 
   // ---- API failure switches ---------------------------------------------------------------------
@@ -269,7 +307,12 @@ export class GoogleFake {
    * Retry-After as far as the reference knows (UNCONFIRMED); give one to model a proxy that does.
    */
   rateLimitNext(n: number, options: { api?: GoogleApi; shape?: 429 | 403; retryAfterSeconds?: number } = {}): void {
-    for (let i = 0; i < n; i++) this.forcedRateLimits.push({ api: options.api, shape: options.shape ?? 429, retryAfterSeconds: options.retryAfterSeconds });
+    for (let i = 0; i < n; i++)
+      this.forcedRateLimits.push({
+        api: options.api,
+        shape: options.shape ?? 429,
+        retryAfterSeconds: options.retryAfterSeconds,
+      });
   }
   /** A real per-user, per-API limit per sliding minute; null removes it. */
   setRateLimit(perMinute: number | null): void {
@@ -327,10 +370,24 @@ export class GoogleFake {
     this.addAccessToken(GOOGLE_FAKE_DELETED_ACCOUNT_TOKEN, { scopes: ALL_SCOPES, email: GOOGLE_FAKE_DELETED_USER });
   }
 
-  private newAccessToken(clientId: string, email: string, scopes: string[], lifetimeS: number, refreshToken?: string): string {
+  private newAccessToken(
+    clientId: string,
+    email: string,
+    scopes: string[],
+    lifetimeS: number,
+    refreshToken?: string,
+  ): string {
     // Real access tokens start "ya29." (OBSERVED); their length varies.
     const token = `ya29.a0${random(48)}`;
-    this.accessTokens.set(token, { token, clientId, email, scopes: [...scopes], expiresAt: Date.now() + lifetimeS * 1000, revoked: false, refreshToken });
+    this.accessTokens.set(token, {
+      token,
+      clientId,
+      email,
+      scopes: [...scopes],
+      expiresAt: Date.now() + lifetimeS * 1000,
+      revoked: false,
+      refreshToken,
+    });
     return token;
   }
 
@@ -352,7 +409,12 @@ export class GoogleFake {
     if (req.path === '/token') return req.method === 'POST' ? this.token(req) : unknownPath(req.path);
     if (req.path === '/tokeninfo') return this.tokeninfo(req);
     if (req.path === '/revoke') return this.revoke(req);
-    const api: GoogleApi | undefined = req.path.startsWith('/gmail/') || req.path.startsWith('/upload/gmail/') ? 'gmail' : req.path.startsWith('/v4/') ? 'sheets' : undefined;
+    const api: GoogleApi | undefined =
+      req.path.startsWith('/gmail/') || req.path.startsWith('/upload/gmail/')
+        ? 'gmail'
+        : req.path.startsWith('/v4/')
+          ? 'sheets'
+          : undefined;
     if (!api) return unknownPath(req.path);
 
     const injected = ctx.takeInjectedResponse();
@@ -421,7 +483,8 @@ export class GoogleFake {
     if (!client) return { ...page('invalid_client', 'The OAuth client was not found.'), status: 401 };
     const redirectUri = q.redirect_uri;
     if (!redirectUri) return page('invalid_request', 'Missing required parameter: redirect_uri');
-    if (client.redirectUris.length && !client.redirectUris.includes(redirectUri)) return page('redirect_uri_mismatch', `redirect_uri=${redirectUri}`);
+    if (client.redirectUris.length && !client.redirectUris.includes(redirectUri))
+      return page('redirect_uri_mismatch', `redirect_uri=${redirectUri}`);
     let target: URL;
     try {
       target = new URL(redirectUri);
@@ -432,17 +495,24 @@ export class GoogleFake {
     const scopes = (q.scope ?? '').split(' ').filter(Boolean);
     if (scopes.length === 0) return page('invalid_request', 'Missing required parameter: scope');
     const unknown = scopes.filter((s) => !KNOWN_SCOPES.has(s));
-    if (unknown.length) return page('invalid_scope', `Some requested scopes were invalid. {invalid=[${unknown.join(', ')}]}`);
-    if (q.access_type !== undefined && q.access_type !== 'online' && q.access_type !== 'offline') return page('invalid_request', `Invalid access_type: ${q.access_type}`);
+    if (unknown.length)
+      return page('invalid_scope', `Some requested scopes were invalid. {invalid=[${unknown.join(', ')}]}`);
+    if (q.access_type !== undefined && q.access_type !== 'online' && q.access_type !== 'offline')
+      return page('invalid_request', `Invalid access_type: ${q.access_type}`);
     // "prompt=none" only alone; values are space-separated and case-sensitive (CONFIRMED).
     const prompts = (q.prompt ?? '').split(' ').filter(Boolean);
-    if (prompts.some((p) => !['none', 'consent', 'select_account'].includes(p)) || (prompts.includes('none') && prompts.length > 1)) {
+    if (
+      prompts.some((p) => !['none', 'consent', 'select_account'].includes(p)) ||
+      (prompts.includes('none') && prompts.length > 1)
+    ) {
       return page('invalid_request', `Invalid prompt: ${q.prompt}`);
     }
     // PKCE: a method without a challenge is an error; a challenge without a method means plain.
-    if (q.code_challenge_method !== undefined && !q.code_challenge) return page('invalid_request', 'code_challenge_method without code_challenge');
+    if (q.code_challenge_method !== undefined && !q.code_challenge)
+      return page('invalid_request', 'code_challenge_method without code_challenge');
     const method = q.code_challenge ? (q.code_challenge_method ?? 'plain') : undefined;
-    if (method !== undefined && method !== 'S256' && method !== 'plain') return page('invalid_request', `Invalid code_challenge_method: ${method}`);
+    if (method !== undefined && method !== 'S256' && method !== 'plain')
+      return page('invalid_request', `Invalid code_challenge_method: ${method}`);
 
     if (this.denyAuthorize > 0) {
       this.denyAuthorize--;
@@ -469,7 +539,11 @@ export class GoogleFake {
       target.searchParams.set('scope', scopes.join(' '));
     }
     if (q.state !== undefined) target.searchParams.set('state', q.state);
-    return { status: 302, headers: { location: target.toString(), 'cache-control': 'no-cache, no-store, max-age=0, must-revalidate' }, body: '' };
+    return {
+      status: 302,
+      headers: { location: target.toString(), 'cache-control': 'no-cache, no-store, max-age=0, must-revalidate' },
+      body: '',
+    };
   }
 
   // ---- OAuth: the token endpoint --------------------------------------------------------------------
@@ -480,9 +554,18 @@ export class GoogleFake {
     const answer = (status: number, body: Record<string, unknown>): FakeResponse => {
       record.status = status;
       if (typeof body.error === 'string') record.error = body.error;
-      return { status, headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-cache, no-store, max-age=0, must-revalidate', pragma: 'no-cache' }, body };
+      return {
+        status,
+        headers: {
+          'content-type': 'application/json; charset=utf-8',
+          'cache-control': 'no-cache, no-store, max-age=0, must-revalidate',
+          pragma: 'no-cache',
+        },
+        body,
+      };
     };
-    const fail = (status: number, error: string, description?: string) => answer(status, description === undefined ? { error } : { error, error_description: description });
+    const fail = (status: number, error: string, description?: string) =>
+      answer(status, description === undefined ? { error } : { error, error_description: description });
 
     if (!(req.headers['content-type'] ?? '').includes('application/x-www-form-urlencoded') || !req.form) {
       return fail(400, 'invalid_request', 'Invalid request: expected application/x-www-form-urlencoded'); // UNCONFIRMED wording
@@ -497,8 +580,10 @@ export class GoogleFake {
     let clientSecret = form.client_secret;
     if (basic) {
       const [id, secret] = Buffer.from(basic, 'base64').toString('utf8').split(':');
-      if (form.client_secret !== undefined) return fail(400, 'invalid_request', 'Multiple client authentication methods');
-      if (clientId !== undefined && clientId !== decodeURIComponent(id ?? '')) return fail(400, 'invalid_request', 'client_id mismatch');
+      if (form.client_secret !== undefined)
+        return fail(400, 'invalid_request', 'Multiple client authentication methods');
+      if (clientId !== undefined && clientId !== decodeURIComponent(id ?? ''))
+        return fail(400, 'invalid_request', 'client_id mismatch');
       clientId = decodeURIComponent(id ?? '');
       clientSecret = decodeURIComponent(secret ?? '');
       record.clientAuth = 'basic';
@@ -540,7 +625,8 @@ export class GoogleFake {
       if (!verifier) return fail(400, 'invalid_grant', 'Missing code verifier.');
       // RFC 7636 §4.1: 43 to 128 unreserved characters.
       if (!/^[A-Za-z0-9._~-]{43,128}$/.test(verifier)) return fail(400, 'invalid_grant', 'Invalid code verifier.');
-      const computed = code.challengeMethod === 'S256' ? createHash('sha256').update(verifier).digest('base64url') : verifier;
+      const computed =
+        code.challengeMethod === 'S256' ? createHash('sha256').update(verifier).digest('base64url') : verifier;
       if (computed !== code.challenge) return fail(400, 'invalid_grant', 'Invalid code verifier.');
     }
     code.used = true;
@@ -551,7 +637,10 @@ export class GoogleFake {
     const pair = `${clientId}\n${code.email}`;
     const firstConsent = !this.consented.has(pair);
     this.consented.add(pair);
-    const refreshToken = code.offline && (firstConsent || code.forceConsent) ? this.newRefreshToken(clientId, code.email, code.scopes) : undefined;
+    const refreshToken =
+      code.offline && (firstConsent || code.forceConsent)
+        ? this.newRefreshToken(clientId, code.email, code.scopes)
+        : undefined;
     const accessToken = this.newAccessToken(clientId, code.email, code.scopes, this.tokenLifetimeS, refreshToken);
     return answer(200, {
       access_token: accessToken,
@@ -571,20 +660,29 @@ export class GoogleFake {
     if (!form.refresh_token) return fail(400, 'invalid_request', 'Missing required parameter: refresh_token');
     const grant = this.refreshTokens.get(form.refresh_token);
     // OBSERVED body for a revoked or expired refresh token.
-    if (!grant || grant.revoked || this.isDeleted(grant.email)) return fail(400, 'invalid_grant', 'Token has been expired or revoked.');
+    if (!grant || grant.revoked || this.isDeleted(grant.email))
+      return fail(400, 'invalid_grant', 'Token has been expired or revoked.');
     // A refresh token of another client (OBSERVED body; the status is UNCONFIRMED).
     if (grant.clientId !== clientId) return fail(401, 'unauthorized_client', 'Unauthorized');
     grant.uses++;
     this.refreshCount++;
     const accessToken = this.newAccessToken(clientId, grant.email, grant.scopes, this.tokenLifetimeS, grant.token);
     // No refresh_token in the answer: Google's do not rotate (CONFIRMED by its Node client's behaviour).
-    return answer(200, { access_token: accessToken, expires_in: this.tokenLifetimeS, scope: grant.scopes.join(' '), token_type: 'Bearer' });
+    return answer(200, {
+      access_token: accessToken,
+      expires_in: this.tokenLifetimeS,
+      scope: grant.scopes.join(' '),
+      token_type: 'Bearer',
+    });
   }
 
   /** GET|POST /tokeninfo?access_token=… (the field set of google-auth-library's TokenInfoRequest). */
   private tokeninfo(req: RecordedRequest): FakeResponse {
     // The token as a parameter, or (as google-auth-library sends it) as a Bearer header.
-    const token = req.query.access_token ?? req.form?.access_token ?? /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
+    const token =
+      req.query.access_token ??
+      req.form?.access_token ??
+      /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
     const info = token ? this.accessTokens.get(token) : undefined;
     if (!info || info.revoked || (info.expiresAt !== null && info.expiresAt <= Date.now())) {
       return { status: 400, body: { error: 'invalid_token', error_description: 'Invalid Value' } }; // OBSERVED
@@ -609,8 +707,12 @@ export class GoogleFake {
   private revoke(req: RecordedRequest): FakeResponse {
     const token = req.form?.token ?? req.query.token;
     const access = token ? this.accessTokens.get(token) : undefined;
-    const grant = token ? (this.refreshTokens.get(token) ?? (access?.refreshToken ? this.refreshTokens.get(access.refreshToken) : undefined)) : undefined;
-    if (!access && !grant) return { status: 400, body: { error: 'invalid_token', error_description: 'Token expired or revoked' } };
+    const grant = token
+      ? (this.refreshTokens.get(token) ??
+        (access?.refreshToken ? this.refreshTokens.get(access.refreshToken) : undefined))
+      : undefined;
+    if (!access && !grant)
+      return { status: 400, body: { error: 'invalid_token', error_description: 'Token expired or revoked' } };
     if (grant) this.revokeGrant(grant.token);
     if (access) access.revoked = true;
     return { status: 200, body: {} };

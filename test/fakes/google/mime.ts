@@ -60,7 +60,10 @@ export function parseContentType(value: string | undefined): { type: string; par
   for (const p of rest) {
     const eq = p.indexOf('=');
     if (eq < 0) continue;
-    params[p.slice(0, eq).trim().toLowerCase()] = p.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1');
+    params[p.slice(0, eq).trim().toLowerCase()] = p
+      .slice(eq + 1)
+      .trim()
+      .replace(/^"(.*)"$/, '$1');
   }
   return { type: type!.trim().toLowerCase() || 'text/plain', params };
 }
@@ -93,7 +96,15 @@ export function parseMime(raw: Buffer): MimePart {
   const { type, params } = parseContentType(header({ headers }, 'Content-Type'));
   const disposition = parseContentType(header({ headers }, 'Content-Disposition'));
   const filename = disposition.params.filename ?? params.name ?? '';
-  const part: MimePart = { headers, mimeType: type, params, body: Buffer.alloc(0), parts: [], filename, nonAsciiHeaders };
+  const part: MimePart = {
+    headers,
+    mimeType: type,
+    params,
+    body: Buffer.alloc(0),
+    parts: [],
+    filename,
+    nonAsciiHeaders,
+  };
   if (type.startsWith('multipart/') && params.boundary) {
     const text = body.toString('latin1');
     const delimiter = `--${params.boundary}`;
@@ -117,7 +128,12 @@ export function decodeWords(value: string): string {
       const bytes =
         enc.toUpperCase() === 'B'
           ? Buffer.from(text, 'base64')
-          : Buffer.from(text.replace(/_/g, ' ').replace(/=([0-9A-Fa-f]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1');
+          : Buffer.from(
+              text
+                .replace(/_/g, ' ')
+                .replace(/=([0-9A-Fa-f]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16))),
+              'latin1',
+            );
       return new TextDecoder(charset.toLowerCase()).decode(bytes);
     });
 }

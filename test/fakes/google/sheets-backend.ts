@@ -3,7 +3,14 @@
 // formulas or parse dates: a formula's value is its text, and "2024-05-01" stays a string
 // (UNCONFIRMED simplifications; real Sheets computes and formats them).
 import type { FakeResponse, RecordedRequest } from '../support/fake-server.ts';
-import { googleError, insufficientScope, invalidArgument, notFound, permissionDenied, unknownPath } from './google-errors-wire.ts';
+import {
+  googleError,
+  insufficientScope,
+  invalidArgument,
+  notFound,
+  permissionDenied,
+  unknownPath,
+} from './google-errors-wire.ts';
 
 export const SHEETS_SCOPES = {
   spreadsheets: 'https://www.googleapis.com/auth/spreadsheets',
@@ -62,10 +69,17 @@ export interface SheetsAuth {
   token: string;
 }
 
-const cellsOf = (rows: (CellValue | null)[][]): (Cell | undefined)[][] => rows.map((r) => r.map((v) => (v === null ? undefined : { value: v })));
+const cellsOf = (rows: (CellValue | null)[][]): (Cell | undefined)[][] =>
+  rows.map((r) => r.map((v) => (v === null ? undefined : { value: v })));
 
 function seed(owner: string): FakeSpreadsheet[] {
-  const sheet = (title: string, sheetId: number, rows: (CellValue | null)[][]): FakeSheet => ({ title, sheetId, rowCount: 1000, columnCount: 26, rows: cellsOf(rows) });
+  const sheet = (title: string, sheetId: number, rows: (CellValue | null)[][]): FakeSheet => ({
+    title,
+    sheetId,
+    rowCount: 1000,
+    columnCount: 26,
+    rows: cellsOf(rows),
+  });
   return [
     {
       id: SHEETS_FAKE_ORDERS_ID,
@@ -136,7 +150,8 @@ function columnIndex(letters: string): number {
 }
 
 /** A sheet title as Google writes it in a range: quoted unless it is plain letters, digits and _ (UNCONFIRMED rule). */
-export const sheetRef = (title: string) => (/^[A-Za-z_][A-Za-z0-9_]*$/.test(title) ? title : `'${title.replace(/'/g, "''")}'`);
+export const sheetRef = (title: string) =>
+  /^[A-Za-z_][A-Za-z0-9_]*$/.test(title) ? title : `'${title.replace(/'/g, "''")}'`;
 
 /** Parses A1 notation against a spreadsheet; a string is the error message. */
 function parseRange(text: string, ss: FakeSpreadsheet): GridRange | string {
@@ -262,7 +277,8 @@ export class SheetsBackend {
     const fileScopeOnly = granted.every((s) => s === S.driveFile);
     const mayRead = !fileScopeOnly && (owner || ss.publicRead);
     const mayWrite = !fileScopeOnly && owner;
-    if (method === 'get' ? !mayRead : !mayWrite) return permissionDenied('sheets', 'The caller does not have permission'); // OBSERVED message
+    if (method === 'get' ? !mayRead : !mayWrite)
+      return permissionDenied('sheets', 'The caller does not have permission'); // OBSERVED message
 
     const rangeText = decodeURIComponent(m[2]!);
     const range = parseRange(rangeText, ss);
@@ -272,53 +288,83 @@ export class SheetsBackend {
 
   private get(req: RecordedRequest, range: GridRange): FakeResponse {
     const major = req.query.majorDimension ?? 'ROWS';
-    if (!['ROWS', 'COLUMNS', 'DIMENSION_UNSPECIFIED'].includes(major)) return enumError('major_dimension', 'Dimension', major);
+    if (!['ROWS', 'COLUMNS', 'DIMENSION_UNSPECIFIED'].includes(major))
+      return enumError('major_dimension', 'Dimension', major);
     const option = req.query.valueRenderOption ?? 'FORMATTED_VALUE';
-    if (!['FORMATTED_VALUE', 'UNFORMATTED_VALUE', 'FORMULA'].includes(option)) return enumError('value_render_option', 'ValueRenderOption', option);
+    if (!['FORMATTED_VALUE', 'UNFORMATTED_VALUE', 'FORMULA'].includes(option))
+      return enumError('value_render_option', 'ValueRenderOption', option);
     const dateOption = req.query.dateTimeRenderOption;
-    if (dateOption !== undefined && !['SERIAL_NUMBER', 'FORMATTED_STRING'].includes(dateOption)) return enumError('date_time_render_option', 'DateTimeRenderOption', dateOption);
+    if (dateOption !== undefined && !['SERIAL_NUMBER', 'FORMATTED_STRING'].includes(dateOption))
+      return enumError('date_time_render_option', 'DateTimeRenderOption', dateOption);
     const { sheet } = range;
     if (range.r0 >= sheet.rowCount || range.c0 >= sheet.columnCount) return gridLimits(sheet, range);
     // An end past the grid is cut to it (UNCONFIRMED: Sheets may answer 400 instead).
     const r1 = Math.min(range.r1, sheet.rowCount - 1);
     const c1 = Math.min(range.c1, sheet.columnCount - 1);
     const lines: (Cell | undefined)[][] = [];
-    for (let r = range.r0; r <= r1; r++) lines.push(Array.from({ length: c1 - range.c0 + 1 }, (_, i) => sheet.rows[r]?.[range.c0 + i]));
+    for (let r = range.r0; r <= r1; r++)
+      lines.push(Array.from({ length: c1 - range.c0 + 1 }, (_, i) => sheet.rows[r]?.[range.c0 + i]));
     const dimension = major === 'COLUMNS' ? 'COLUMNS' : 'ROWS';
     const values = trimmed(dimension === 'COLUMNS' ? transpose(lines) : lines, option);
-    const body: Record<string, unknown> = { range: rangeName(sheet, range.r0, range.c0, r1, c1), majorDimension: dimension };
+    const body: Record<string, unknown> = {
+      range: rangeName(sheet, range.r0, range.c0, r1, c1),
+      majorDimension: dimension,
+    };
     // A range without values has no `values` (UNCONFIRMED; proto3 JSON leaves empty lists out).
     if (values.length) body.values = values;
     return { status: 200, body };
   }
 
-  private append(req: RecordedRequest, auth: SheetsAuth, ss: FakeSpreadsheet, rangeText: string, range: GridRange): FakeResponse {
+  private append(
+    req: RecordedRequest,
+    auth: SheetsAuth,
+    ss: FakeSpreadsheet,
+    rangeText: string,
+    range: GridRange,
+  ): FakeResponse {
     const q = new URLSearchParams(req.rawQuery);
     const input = q.get('valueInputOption');
     // Not marked required in the discovery document, but Sheets answers 400 without it (OBSERVED).
-    if (input === null || input === 'INPUT_VALUE_OPTION_UNSPECIFIED') return invalidArgument('sheets', "'valueInputOption' is required but not specified");
+    if (input === null || input === 'INPUT_VALUE_OPTION_UNSPECIFIED')
+      return invalidArgument('sheets', "'valueInputOption' is required but not specified");
     if (input !== 'RAW' && input !== 'USER_ENTERED') return enumError('value_input_option', 'ValueInputOption', input);
     const insert = q.get('insertDataOption') ?? 'OVERWRITE';
-    if (insert !== 'OVERWRITE' && insert !== 'INSERT_ROWS') return enumError('insert_data_option', 'InsertDataOption', insert);
-    if (!(req.headers['content-type'] ?? '').includes('json') || req.json === undefined || typeof req.json !== 'object' || req.json === null) {
+    if (insert !== 'OVERWRITE' && insert !== 'INSERT_ROWS')
+      return enumError('insert_data_option', 'InsertDataOption', insert);
+    if (
+      !(req.headers['content-type'] ?? '').includes('json') ||
+      req.json === undefined ||
+      typeof req.json !== 'object' ||
+      req.json === null
+    ) {
       return invalidArgument('sheets', 'Invalid JSON payload received. Expected an object.');
     }
     const body = req.json as { range?: unknown; majorDimension?: unknown; values?: unknown };
     if (body.range !== undefined && body.range !== rangeText) {
-      return invalidArgument('sheets', `Requested writing within range [${rangeText}], but tried writing to [${String(body.range)}]`); // UNCONFIRMED message
+      return invalidArgument(
+        'sheets',
+        `Requested writing within range [${rangeText}], but tried writing to [${String(body.range)}]`,
+      ); // UNCONFIRMED message
     }
     const major = body.majorDimension ?? 'ROWS';
-    if (major !== 'ROWS' && major !== 'COLUMNS' && major !== 'DIMENSION_UNSPECIFIED') return enumError('major_dimension', 'Dimension', String(major));
+    if (major !== 'ROWS' && major !== 'COLUMNS' && major !== 'DIMENSION_UNSPECIFIED')
+      return enumError('major_dimension', 'Dimension', String(major));
     if (!Array.isArray(body.values) || !body.values.every((r) => Array.isArray(r))) {
-      return invalidArgument('sheets', 'Invalid JSON payload received. Invalid value at \'data.values\' (type.googleapis.com/google.protobuf.ListValue).');
+      return invalidArgument(
+        'sheets',
+        "Invalid JSON payload received. Invalid value at 'data.values' (type.googleapis.com/google.protobuf.ListValue).",
+      );
     }
     const given = body.values as unknown[][];
     for (const [i, row] of given.entries()) {
       for (const [j, v] of row.entries()) {
-        if (v !== null && !['string', 'number', 'boolean'].includes(typeof v)) return invalidArgument('sheets', `Invalid values[${i}][${j}]: ${JSON.stringify(v)}`);
+        if (v !== null && !['string', 'number', 'boolean'].includes(typeof v))
+          return invalidArgument('sheets', `Invalid values[${i}][${j}]: ${JSON.stringify(v)}`);
       }
     }
-    const rows = (major === 'COLUMNS' ? transpose(given as (CellValue | null)[][]) : (given as (CellValue | null)[][])).map((r) => r.map((v) => (v === undefined ? null : v)));
+    const rows = (
+      major === 'COLUMNS' ? transpose(given as (CellValue | null)[][]) : (given as (CellValue | null)[][])
+    ).map((r) => r.map((v) => (v === undefined ? null : v)));
 
     // The "table": the rows with data within the range's columns, from the range's first row on.
     // Sheets' own detection looks for a contiguous table; the fake takes the last row with data (UNCONFIRMED).
@@ -340,7 +386,8 @@ export class SheetsBackend {
     const startRow = last >= 0 ? last + 1 : range.r0;
     const startCol = last >= 0 ? minCol : range.c0;
     const width = Math.max(0, ...rows.map((r) => r.length));
-    if (insert === 'INSERT_ROWS' && startRow < sheet.rows.length) sheet.rows.splice(startRow, 0, ...rows.map(() => [] as (Cell | undefined)[]));
+    if (insert === 'INSERT_ROWS' && startRow < sheet.rows.length)
+      sheet.rows.splice(startRow, 0, ...rows.map(() => [] as (Cell | undefined)[]));
     let cells = 0;
     rows.forEach((row, i) => {
       const line = (sheet.rows[startRow + i] ??= []);
@@ -354,12 +401,35 @@ export class SheetsBackend {
     sheet.rowCount = Math.max(sheet.rowCount + (insert === 'INSERT_ROWS' ? rows.length : 0), startRow + rows.length);
     sheet.columnCount = Math.max(sheet.columnCount, startCol + width);
 
-    const updatedRange = rangeName(sheet, startRow, startCol, startRow + Math.max(rows.length, 1) - 1, startCol + Math.max(width, 1) - 1);
-    this.appends.push({ spreadsheetId: ss.id, range: rangeText, query: q, body: req.json, accessToken: auth.token, updatedRange });
-    const updates: Record<string, unknown> = { spreadsheetId: ss.id, updatedRange, updatedRows: rows.length, updatedColumns: width, updatedCells: cells };
+    const updatedRange = rangeName(
+      sheet,
+      startRow,
+      startCol,
+      startRow + Math.max(rows.length, 1) - 1,
+      startCol + Math.max(width, 1) - 1,
+    );
+    this.appends.push({
+      spreadsheetId: ss.id,
+      range: rangeText,
+      query: q,
+      body: req.json,
+      accessToken: auth.token,
+      updatedRange,
+    });
+    const updates: Record<string, unknown> = {
+      spreadsheetId: ss.id,
+      updatedRange,
+      updatedRows: rows.length,
+      updatedColumns: width,
+      updatedCells: cells,
+    };
     if (q.get('includeValuesInResponse') === 'true') {
       const lines = rows.map((row, i) => row.map((_, j) => sheet.rows[startRow + i]?.[startCol + j]));
-      updates.updatedData = { range: updatedRange, majorDimension: 'ROWS', values: trimmed(lines, q.get('responseValueRenderOption') ?? 'FORMATTED_VALUE') };
+      updates.updatedData = {
+        range: updatedRange,
+        majorDimension: 'ROWS',
+        values: trimmed(lines, q.get('responseValueRenderOption') ?? 'FORMATTED_VALUE'),
+      };
     }
     const response: Record<string, unknown> = { spreadsheetId: ss.id };
     // Without a table the answer has no tableRange (CONFIRMED: "empty when no table was found").
@@ -371,7 +441,10 @@ export class SheetsBackend {
 
 /** An enum parameter with an unknown value (message shape OBSERVED for other Google APIs, UNCONFIRMED here). */
 function enumError(field: string, type: string, value: string): FakeResponse {
-  return invalidArgument('sheets', `Invalid value at '${field}' (type.googleapis.com/google.apps.sheets.v4.${type}), "${value}"`);
+  return invalidArgument(
+    'sheets',
+    `Invalid value at '${field}' (type.googleapis.com/google.apps.sheets.v4.${type}), "${value}"`,
+  );
 }
 
 function gridLimits(sheet: FakeSheet, range: GridRange): FakeResponse {

@@ -27,7 +27,12 @@ export function itemsDefinition(baseUrl: string, overrides: Record<string, unkno
         sideEffects: 'read',
         method: 'GET',
         path: '/items/{input.id}',
-        inputSchema: { type: 'object', properties: { id: { type: 'string', minLength: 1 } }, required: ['id'], additionalProperties: false },
+        inputSchema: {
+          type: 'object',
+          properties: { id: { type: 'string', minLength: 1 } },
+          required: ['id'],
+          additionalProperties: false,
+        },
         output: { pointer: '/item' },
         outputSchema: { type: 'object', properties: { id: { type: 'string' }, name: { type: 'string' } } },
       },
@@ -39,7 +44,10 @@ export function itemsDefinition(baseUrl: string, overrides: Record<string, unkno
         method: 'GET',
         path: '/items',
         query: { limit: '{input.limit}', cursor: '{input.cursor}' },
-        inputSchema: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 100 }, cursor: { type: 'string' } } },
+        inputSchema: {
+          type: 'object',
+          properties: { limit: { type: 'integer', minimum: 1, maximum: 100 }, cursor: { type: 'string' } },
+        },
         output: { pointer: '/items' },
         pagination: { nextCursor: '/next' },
       },
@@ -52,7 +60,12 @@ export function itemsDefinition(baseUrl: string, overrides: Record<string, unkno
         path: '/items',
         body: { encoding: 'json' },
         idempotencyHeader: 'Idempotency-Key',
-        inputSchema: { type: 'object', properties: { name: { type: 'string', minLength: 1 } }, required: ['name'], additionalProperties: false },
+        inputSchema: {
+          type: 'object',
+          properties: { name: { type: 'string', minLength: 1 } },
+          required: ['name'],
+          additionalProperties: false,
+        },
         output: { fields: { id: '/item/id', name: '/item/name' } },
       },
     ],
@@ -68,4 +81,3 @@ export async function waitForTerminal(client: ApiClient, id: string) {
   }
   throw new Error('invocation did not finish');
 }
-

@@ -1,7 +1,7 @@
 // A small HTTP service written for the custom connector tests, not modelled on a real one: a key in
 // `X-Api-Key`, items to read, list (cursor pagination) and create. It is what a workspace would
 // describe with a custom connector definition (test/e2e/custom-connectors.test.ts).
-import { startFakeServer, type FakeResponse, type FakeServer, type RecordedRequest } from '../support/fake-server.ts';
+import { type FakeResponse, type FakeServer, type RecordedRequest, startFakeServer } from '../support/fake-server.ts';
 
 export const ITEMS_FAKE_KEY = 'items_key_valid_0123456789';
 
@@ -11,7 +11,11 @@ export interface ItemsFake extends FakeServer {
   keys: Set<string>;
 }
 
-const error = (status: number, code: string, message: string, headers?: Record<string, string>): FakeResponse => ({ status, headers, body: { error: { code, message } } });
+const error = (status: number, code: string, message: string, headers?: Record<string, string>): FakeResponse => ({
+  status,
+  headers,
+  body: { error: { code, message } },
+});
 
 export async function startItemsFake(): Promise<ItemsFake> {
   const state = { items: [] as { id: string; name: string }[], keys: new Set([ITEMS_FAKE_KEY]) };
@@ -39,7 +43,10 @@ export async function startItemsFake(): Promise<ItemsFake> {
       const limit = Number(req.query.limit ?? 2);
       const start = req.query.cursor ? Number(req.query.cursor) : 0;
       const page = state.items.slice(start, start + limit);
-      return { status: 200, body: { items: page, next: start + limit < state.items.length ? String(start + limit) : null } };
+      return {
+        status: 200,
+        body: { items: page, next: start + limit < state.items.length ? String(start + limit) : null },
+      };
     }
     if (req.method === 'POST' && req.path === '/v1/items') {
       const name = (req.json as { name?: unknown } | undefined)?.name;

@@ -4,7 +4,7 @@
 // authorization_code with PKCE, refresh_token without rotation, client_credentials), and notes to
 // read and write with a bearer token. Errors follow RFC 6749 §5.2 (`invalid_grant`, `invalid_client`).
 import { createHash, randomBytes } from 'node:crypto';
-import { startFakeServer, type FakeResponse, type FakeServer, type RecordedRequest } from '../support/fake-server.ts';
+import { type FakeResponse, type FakeServer, type RecordedRequest, startFakeServer } from '../support/fake-server.ts';
 
 /** The workspace's app (authorization code). */
 export const NOTES_APP = { clientId: 'notes-app-client', clientSecret: 'notes-app-secret-0123456789' };
@@ -34,8 +34,15 @@ interface Code {
   scope: string;
 }
 
-const oauthError = (status: number, error: string, description: string): FakeResponse => ({ status, headers: { 'cache-control': 'no-store' }, body: { error, error_description: description } });
-const apiError = (status: number, code: string, message: string): FakeResponse => ({ status, body: { error: { code, message } } });
+const oauthError = (status: number, error: string, description: string): FakeResponse => ({
+  status,
+  headers: { 'cache-control': 'no-store' },
+  body: { error, error_description: description },
+});
+const apiError = (status: number, code: string, message: string): FakeResponse => ({
+  status,
+  body: { error: { code, message } },
+});
 const token = (prefix: string) => `${prefix}_${randomBytes(12).toString('hex')}`;
 
 export async function startNotesFake(): Promise<NotesFake> {
@@ -65,7 +72,12 @@ export async function startNotesFake(): Promise<NotesFake> {
   const issue = (subject: string, scope: string, clientId: string, withRefresh: boolean) => {
     const access = token('at');
     accessTokens.set(access, { subject, scope });
-    const body: Record<string, unknown> = { access_token: access, token_type: 'Bearer', expires_in: state.lifetime, scope };
+    const body: Record<string, unknown> = {
+      access_token: access,
+      token_type: 'Bearer',
+      expires_in: state.lifetime,
+      scope,
+    };
     if (withRefresh) {
       const refresh = token('rt');
       refreshTokens.set(refresh, { clientId, subject, scope });
@@ -93,13 +105,21 @@ export async function startNotesFake(): Promise<NotesFake> {
     if (grant === 'authorization_code') {
       const code = codes.get(form.code ?? '');
       codes.delete(form.code ?? '');
-      if (!code || code.clientId !== clientId || code.redirectUri !== form.redirect_uri) return oauthError(400, 'invalid_grant', 'The code is invalid.');
-      if (code.challenge && createHash('sha256').update(form.code_verifier ?? '').digest('base64url') !== code.challenge) return oauthError(400, 'invalid_grant', 'PKCE verification failed.');
+      if (!code || code.clientId !== clientId || code.redirectUri !== form.redirect_uri)
+        return oauthError(400, 'invalid_grant', 'The code is invalid.');
+      if (
+        code.challenge &&
+        createHash('sha256')
+          .update(form.code_verifier ?? '')
+          .digest('base64url') !== code.challenge
+      )
+        return oauthError(400, 'invalid_grant', 'PKCE verification failed.');
       return issue('user_1', code.scope, clientId, true);
     }
     if (grant === 'refresh_token') {
       const refresh = refreshTokens.get(form.refresh_token ?? '');
-      if (!refresh || refresh.clientId !== clientId) return oauthError(400, 'invalid_grant', 'The refresh token is invalid or revoked.');
+      if (!refresh || refresh.clientId !== clientId)
+        return oauthError(400, 'invalid_grant', 'The refresh token is invalid or revoked.');
       // No rotation: the answer leaves the refresh token out, and the first one stays valid.
       return issue(refresh.subject, refresh.scope, clientId, false);
     }
@@ -109,9 +129,15 @@ export async function startNotesFake(): Promise<NotesFake> {
 
   const authorize = (req: RecordedRequest): FakeResponse => {
     const q = req.query;
-    if (!q.client_id || !state.clients.has(q.client_id) || !q.redirect_uri || q.response_type !== 'code') return { status: 400, body: 'invalid authorization request' };
+    if (!q.client_id || !state.clients.has(q.client_id) || !q.redirect_uri || q.response_type !== 'code')
+      return { status: 400, body: 'invalid authorization request' };
     const code = token('code');
-    codes.set(code, { clientId: q.client_id, redirectUri: q.redirect_uri, scope: q.scope ?? '', ...(q.code_challenge ? { challenge: q.code_challenge } : {}) });
+    codes.set(code, {
+      clientId: q.client_id,
+      redirectUri: q.redirect_uri,
+      scope: q.scope ?? '',
+      ...(q.code_challenge ? { challenge: q.code_challenge } : {}),
+    });
     const target = new URL(q.redirect_uri);
     target.searchParams.set('code', code);
     if (q.state !== undefined) target.searchParams.set('state', q.state);
@@ -158,7 +184,11 @@ export async function startNotesFake(): Promise<NotesFake> {
 }
 
 /** A definition of the notes fake with the given OAuth auth, as a workspace would write it (docs/custom-connectors.md). */
-export function notesDefinition(baseUrl: string, auth: Record<string, unknown>, overrides: Record<string, unknown> = {}) {
+export function notesDefinition(
+  baseUrl: string,
+  auth: Record<string, unknown>,
+  overrides: Record<string, unknown> = {},
+) {
   return {
     id: 'custom-notes',
     displayName: 'Notes',
@@ -187,7 +217,12 @@ export function notesDefinition(baseUrl: string, auth: Record<string, unknown>, 
         method: 'POST',
         path: '/notes',
         body: { encoding: 'json' },
-        inputSchema: { type: 'object', properties: { text: { type: 'string', minLength: 1 } }, required: ['text'], additionalProperties: false },
+        inputSchema: {
+          type: 'object',
+          properties: { text: { type: 'string', minLength: 1 } },
+          required: ['text'],
+          additionalProperties: false,
+        },
         output: { pointer: '/note' },
       },
     ],

@@ -8,9 +8,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   RESEND_FAKE_FULL_KEY,
   RESEND_FAKE_SENDING_KEY,
+  type ResendFake,
   startResendFake,
   toPostgresTimestamp,
-  type ResendFake,
 } from './resend-fake.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -38,13 +38,19 @@ function raw(
     const req = http.request(`${fake.url}${path}`, { method, headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }),
+      );
     });
     req.on('error', reject);
     req.end(body);
   });
 }
-const auth = (key = RESEND_FAKE_FULL_KEY) => ({ authorization: `Bearer ${key}`, 'user-agent': 'test/1.0', 'content-type': 'application/json' });
+const auth = (key = RESEND_FAKE_FULL_KEY) => ({
+  authorization: `Bearer ${key}`,
+  'user-agent': 'test/1.0',
+  'content-type': 'application/json',
+});
 
 describe('POST /emails', () => {
   it('sends and returns the id; the fake stores the email', async () => {
@@ -52,7 +58,12 @@ describe('POST /emails', () => {
     expect(error).toBeNull();
     expect(data?.id).toMatch(UUID);
     expect(fake.sentEmails).toHaveLength(1);
-    expect(fake.sentEmails[0]).toMatchObject({ id: data?.id, apiKey: RESEND_FAKE_FULL_KEY, endpoint: '/emails', body: { to: 'ada@example.org', subject: 'Hello' } });
+    expect(fake.sentEmails[0]).toMatchObject({
+      id: data?.id,
+      apiKey: RESEND_FAKE_FULL_KEY,
+      endpoint: '/emails',
+      body: { to: 'ada@example.org', subject: 'Hello' },
+    });
     expect(fake.requests[0]?.headers['user-agent']).toMatch(/^resend-node:/);
   });
 
@@ -131,7 +142,12 @@ describe('POST /emails/batch', () => {
   it('rejects more than 100 emails, and attachments', async () => {
     const tooMany = await client().batch.send(Array.from({ length: 101 }, () => email));
     expect(tooMany.error).toMatchObject({ statusCode: 422, name: 'validation_error' });
-    const res = await raw('POST', '/emails/batch', auth(), JSON.stringify([{ ...email, attachments: [{ content: 'aGk=', filename: 'a.txt' }] }]));
+    const res = await raw(
+      'POST',
+      '/emails/batch',
+      auth(),
+      JSON.stringify([{ ...email, attachments: [{ content: 'aGk=', filename: 'a.txt' }] }]),
+    );
     expect(res.status).toBe(422);
     expect(JSON.parse(res.text).name).toBe('validation_error');
   });
@@ -161,14 +177,26 @@ describe('GET /domains', () => {
   });
 
   it('domains are settable', async () => {
-    fake.domains = [{ ...fake.domains[0]!, name: 'custom.dev', created_at: toPostgresTimestamp(new Date('2025-01-02T03:04:05.678Z')) }];
+    fake.domains = [
+      {
+        ...fake.domains[0]!,
+        name: 'custom.dev',
+        created_at: toPostgresTimestamp(new Date('2025-01-02T03:04:05.678Z')),
+      },
+    ];
     const { data } = await client().domains.list({ limit: 1 });
-    expect(data?.data).toEqual([expect.objectContaining({ name: 'custom.dev', created_at: '2025-01-02 03:04:05.678000+00' })]);
+    expect(data?.data).toEqual([
+      expect.objectContaining({ name: 'custom.dev', created_at: '2025-01-02 03:04:05.678000+00' }),
+    ]);
   });
 
   it('a sending-access key gets 401 restricted_api_key', async () => {
     const { error } = await client(RESEND_FAKE_SENDING_KEY).domains.list({ limit: 1 });
-    expect(error).toEqual({ statusCode: 401, name: 'restricted_api_key', message: 'This API key is restricted to only send emails' });
+    expect(error).toEqual({
+      statusCode: 401,
+      name: 'restricted_api_key',
+      message: 'This API key is restricted to only send emails',
+    });
   });
 });
 
@@ -235,7 +263,11 @@ describe('rate limit and injected failures', () => {
     const results = [];
     for (let i = 0; i < 3; i++) results.push(await client().emails.send(email));
     expect(results[2]?.error).toMatchObject({ statusCode: 429, name: 'rate_limit_exceeded' });
-    expect(results[2]?.headers).toMatchObject({ 'retry-after': '1', 'ratelimit-limit': '2', 'ratelimit-remaining': '0' });
+    expect(results[2]?.headers).toMatchObject({
+      'retry-after': '1',
+      'ratelimit-limit': '2',
+      'ratelimit-remaining': '0',
+    });
     expect(fake.sentEmails).toHaveLength(2);
   });
 
@@ -250,7 +282,11 @@ describe('rate limit and injected failures', () => {
 
   it('failNext injects any error, then recovers', async () => {
     fake.failNext(1, { status: 500, name: 'application_error', message: 'Internal server error.' });
-    fake.failNext(1, { status: 429, name: 'daily_quota_exceeded', message: 'You have reached your daily email sending quota.' });
+    fake.failNext(1, {
+      status: 429,
+      name: 'daily_quota_exceeded',
+      message: 'You have reached your daily email sending quota.',
+    });
     const first = await client().emails.send(email);
     expect(first.error).toEqual({ statusCode: 500, name: 'application_error', message: 'Internal server error.' });
     const second = await client().emails.send(email);

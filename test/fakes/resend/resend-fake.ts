@@ -5,12 +5,12 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { StartConformanceFake } from '../../conformance/fake-contract.ts';
 import {
-  startFakeServer,
   type DropOptions,
   type FakeResponse,
   type FakeServer,
   type HandlerContext,
   type RecordedRequest,
+  startFakeServer,
 } from '../support/fake-server.ts';
 
 export const RESEND_FAKE_FULL_KEY = 're_test_full_1234567890abcdef';
@@ -239,7 +239,11 @@ export class ResendFake {
 
     if (rl.exceeded) {
       return withRl({
-        ...apiError(429, 'rate_limit_exceeded', 'Too many requests. Please limit the number of requests per second. Or contact support to increase rate limit.'),
+        ...apiError(
+          429,
+          'rate_limit_exceeded',
+          'Too many requests. Please limit the number of requests per second. Or contact support to increase rate limit.',
+        ),
         headers: { 'retry-after': '1' },
       });
     }
@@ -261,7 +265,8 @@ export class ResendFake {
       case 'GET /domains':
         return withRl(this.listDomains(req));
     }
-    if (knownPaths.includes(path)) return withRl(apiError(405, 'method_not_allowed', 'Method is not allowed for the requested path.'));
+    if (knownPaths.includes(path))
+      return withRl(apiError(405, 'method_not_allowed', 'Method is not allowed for the requested path.'));
     return withRl(apiError(404, 'not_found', 'The requested endpoint does not exist.'));
   }
 
@@ -292,7 +297,12 @@ export class ResendFake {
    * other payload → 409 invalid_idempotent_request; original still running → 409
    * concurrent_idempotent_requests. Failed requests free the key so a fixed request can reuse it.
    */
-  private async idempotent(req: RecordedRequest, ctx: HandlerContext, team: string, run: () => FakeResponse): Promise<FakeResponse> {
+  private async idempotent(
+    req: RecordedRequest,
+    ctx: HandlerContext,
+    team: string,
+    run: () => FakeResponse,
+  ): Promise<FakeResponse> {
     const key = req.headers['idempotency-key'];
     if (key === undefined) {
       await ctx.simulateLatency();
@@ -310,10 +320,18 @@ export class ResendFake {
     const existing = this.idempotency.get(storeKey);
     if (existing && existing.expiresAt > Date.now()) {
       if (existing.state === 'in_flight') {
-        return apiError(409, 'concurrent_idempotent_requests', 'Same idempotency key used while original request is still in progress.');
+        return apiError(
+          409,
+          'concurrent_idempotent_requests',
+          'Same idempotency key used while original request is still in progress.',
+        );
       }
       if (existing.hash !== hash) {
-        return apiError(409, 'invalid_idempotent_request', 'Same idempotency key used with a different request payload.');
+        return apiError(
+          409,
+          'invalid_idempotent_request',
+          'Same idempotency key used with a different request payload.',
+        );
       }
       return existing.response!;
     }
@@ -356,18 +374,28 @@ export class ResendFake {
     const items = body.value;
     if (!Array.isArray(items)) return apiError(422, 'validation_error', 'The request body must be an array of emails.');
     // Status 422 per the reference's notes; the exact status/message is UNCONFIRMED.
-    if (items.length > MAX_BATCH) return apiError(422, 'validation_error', `Too many emails in batch. The maximum is ${MAX_BATCH}.`);
+    if (items.length > MAX_BATCH)
+      return apiError(422, 'validation_error', `Too many emails in batch. The maximum is ${MAX_BATCH}.`);
     if (items.length === 0) return apiError(422, 'validation_error', 'The batch must contain at least one email.'); // UNCONFIRMED
 
     const results = items.map((item) =>
-      isObject(item) ? validateEmail(item, { batch: true }) : { status: 422, name: 'validation_error', message: 'Each email must be a JSON object.', batchMessage: undefined },
+      isObject(item)
+        ? validateEmail(item, { batch: true })
+        : {
+            status: 422,
+            name: 'validation_error',
+            message: 'Each email must be a JSON object.',
+            batchMessage: undefined,
+          },
     );
 
     if (mode === 'strict') {
       // Atomic: the first invalid email rejects the whole batch with its normal error.
       const firstError = results.find((r) => r !== null);
       if (firstError) return apiError(firstError.status, firstError.name, firstError.message);
-      const data = items.map((item) => ({ id: this.store(item as Record<string, unknown>, '/emails/batch', req, apiKey) }));
+      const data = items.map((item) => ({
+        id: this.store(item as Record<string, unknown>, '/emails/batch', req, apiKey),
+      }));
       return { status: 200, body: { data } };
     }
 
@@ -414,9 +442,21 @@ export class ResendFake {
     return { status: 200, body: { object: 'list', has_more: hasMore, data: page } };
   }
 
-  private store(body: Record<string, unknown>, endpoint: SentEmail['endpoint'], req: RecordedRequest, apiKey: string): string {
+  private store(
+    body: Record<string, unknown>,
+    endpoint: SentEmail['endpoint'],
+    req: RecordedRequest,
+    apiKey: string,
+  ): string {
     const id = randomUUID();
-    this.sentEmails.push({ id, body, endpoint, idempotencyKey: req.headers['idempotency-key'], apiKey, sentAt: new Date() });
+    this.sentEmails.push({
+      id,
+      body,
+      endpoint,
+      idempotencyKey: req.headers['idempotency-key'],
+      apiKey,
+      sentAt: new Date(),
+    });
     return id;
   }
 }
@@ -441,7 +481,8 @@ function bearerToken(header: string | undefined): string | undefined {
 
 function jsonBody(req: RecordedRequest): { value: unknown } | { error: ApiError } {
   if (req.json !== undefined) return { value: req.json };
-  if (req.rawBody.length === 0) return { error: { status: 422, name: 'validation_error', message: 'The request body is missing.' } }; // UNCONFIRMED
+  if (req.rawBody.length === 0)
+    return { error: { status: 422, name: 'validation_error', message: 'The request body is missing.' } }; // UNCONFIRMED
   try {
     return { value: JSON.parse(req.rawBody.toString('utf8')) }; // JSON sent without a JSON content type
   } catch {
@@ -469,7 +510,12 @@ function validateEmail(email: Record<string, unknown>, { batch }: { batch: boole
   const isBlank = (v: unknown) => v === undefined || v === null || v === '' || (Array.isArray(v) && v.length === 0);
   for (const field of ['from', 'to', 'subject']) {
     if (isBlank(email[field])) {
-      return { status: 422, name: 'missing_required_field', message: `Missing \`${field}\` field.`, batchMessage: `The \`${field}\` field is missing.` };
+      return {
+        status: 422,
+        name: 'missing_required_field',
+        message: `Missing \`${field}\` field.`,
+        batchMessage: `The \`${field}\` field is missing.`,
+      };
     }
   }
   const fieldError = (message: string): EmailError => ({ status: 422, name: 'validation_error', message });
@@ -480,37 +526,64 @@ function validateEmail(email: Record<string, unknown>, { batch }: { batch: boole
     if (value === undefined || value === null) continue;
     const list = Array.isArray(value) ? value : [value];
     if (field === 'from' && Array.isArray(value)) return fieldError('The `from` field must be a `string`.');
-    if (list.some((a) => typeof a !== 'string')) return fieldError(`The \`${field}\` field must be a \`string\` or an array of strings.`);
+    if (list.some((a) => typeof a !== 'string'))
+      return fieldError(`The \`${field}\` field must be a \`string\` or an array of strings.`);
     if (list.some((a) => !ADDRESS.test((a as string).trim()))) {
-      return fieldError(`Invalid \`${field}\` field. The email address needs to follow the \`email@example.com\` or \`Name <email@example.com>\` format.`);
+      return fieldError(
+        `Invalid \`${field}\` field. The email address needs to follow the \`email@example.com\` or \`Name <email@example.com>\` format.`,
+      );
     }
-    if (field === 'to' && list.length > MAX_TO) return fieldError(`Too many recipients in the \`to\` field. The maximum is ${MAX_TO}.`); // wording UNCONFIRMED
+    if (field === 'to' && list.length > MAX_TO)
+      return fieldError(`Too many recipients in the \`to\` field. The maximum is ${MAX_TO}.`); // wording UNCONFIRMED
   }
 
   if (batch) {
     // Not supported in batch (reference §1.2); exact status/message UNCONFIRMED.
-    if (email.attachments !== undefined) return fieldError('The `attachments` field is not supported for batch emails.');
-    if (email.scheduled_at !== undefined) return fieldError('The `scheduled_at` field is not supported for batch emails.');
+    if (email.attachments !== undefined)
+      return fieldError('The `attachments` field is not supported for batch emails.');
+    if (email.scheduled_at !== undefined)
+      return fieldError('The `scheduled_at` field is not supported for batch emails.');
   } else if (email.attachments !== undefined) {
     if (!Array.isArray(email.attachments)) return fieldError('The `attachments` field must be an array.');
     for (const a of email.attachments) {
       if (!isObject(a) || (isBlank(a.content) && isBlank(a.path))) {
-        return { status: 422, name: 'invalid_attachment', message: 'Attachment must have either a `content` or `path`.' };
+        return {
+          status: 422,
+          name: 'invalid_attachment',
+          message: 'Attachment must have either a `content` or `path`.',
+        };
       }
     }
   }
 
   if (email.template !== undefined) {
     if (!isObject(email.template) || isBlank(email.template.id)) {
-      return { status: 422, name: 'missing_required_field', message: 'Missing `template.id` field.', batchMessage: 'The `template.id` field is missing.' };
+      return {
+        status: 422,
+        name: 'missing_required_field',
+        message: 'Missing `template.id` field.',
+        batchMessage: 'The `template.id` field is missing.',
+      };
     }
     // Published templates replace html/text; sending both is a validation error (R-OAS, R-DOCS).
-    if (email.html !== undefined || email.text !== undefined) return fieldError('The `html` and `text` fields cannot be used together with `template`.');
+    if (email.html !== undefined || email.text !== undefined)
+      return fieldError('The `html` and `text` fields cannot be used together with `template`.');
   }
 
   if (email.tags !== undefined) {
-    const ok = Array.isArray(email.tags) && email.tags.every((t) => isObject(t) && typeof t.name === 'string' && TAG_PART.test(t.name) && (t.value === undefined || (typeof t.value === 'string' && TAG_PART.test(t.value))));
-    if (!ok) return fieldError('Tags should only contain ASCII letters, numbers, underscores, or dashes, and be at most 256 characters.');
+    const ok =
+      Array.isArray(email.tags) &&
+      email.tags.every(
+        (t) =>
+          isObject(t) &&
+          typeof t.name === 'string' &&
+          TAG_PART.test(t.name) &&
+          (t.value === undefined || (typeof t.value === 'string' && TAG_PART.test(t.value))),
+      );
+    if (!ok)
+      return fieldError(
+        'Tags should only contain ASCII letters, numbers, underscores, or dashes, and be at most 256 characters.',
+      );
   }
   return null;
 }
@@ -538,9 +611,18 @@ export const startConformanceFake: StartConformanceFake = async () => {
     rejectedCredentials: { apiKey: 're_revoked_0000000000000000' },
     failNext(kind) {
       const errors = {
-        rate_limited: { status: 429, name: 'rate_limit_exceeded', message: 'Too many requests. You can only make 5 requests per second.', headers: { 'retry-after': '1' } },
+        rate_limited: {
+          status: 429,
+          name: 'rate_limit_exceeded',
+          message: 'Too many requests. You can only make 5 requests per second.',
+          headers: { 'retry-after': '1' },
+        },
         server_error: { status: 500, name: 'internal_server_error', message: 'An unexpected error occurred.' },
-        permission: { status: 401, name: 'restricted_api_key', message: 'This API key is restricted to only send emails' },
+        permission: {
+          status: 401,
+          name: 'restricted_api_key',
+          message: 'This API key is restricted to only send emails',
+        },
       } satisfies Record<string, ResendInjectedError>;
       fake.failNext(1, errors[kind]);
     },

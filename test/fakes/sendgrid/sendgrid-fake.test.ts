@@ -12,8 +12,8 @@ import {
   SENDGRID_FAKE_KEY,
   SENDGRID_FAKE_MAIL_ONLY_KEY,
   SENDGRID_FAKE_READ_ONLY_KEY,
-  startSendGridFake,
   type SendGridFake,
+  startSendGridFake,
 } from './sendgrid-fake.ts';
 
 let fake: SendGridFake;
@@ -40,11 +40,17 @@ function mailer(key = SENDGRID_FAKE_KEY): MailService {
 }
 
 /** What a rejected call of the official client gave: its ResponseError's status, body and headers. */
-async function failure(call: Promise<unknown>): Promise<{ name: string; code: number; body: any; headers: Record<string, string> }> {
+async function failure(
+  call: Promise<unknown>,
+): Promise<{ name: string; code: number; body: any; headers: Record<string, string> }> {
   try {
     await call;
   } catch (err) {
-    const e = err as { constructor: { name: string }; code: number; response: { body: unknown; headers: Record<string, string> } };
+    const e = err as {
+      constructor: { name: string };
+      code: number;
+      response: { body: unknown; headers: Record<string, string> };
+    };
     return { name: e.constructor.name, code: e.code, body: e.response?.body, headers: e.response?.headers };
   }
   throw new Error('the call succeeded');
@@ -106,7 +112,9 @@ describe('POST /v3/mail/send', () => {
     expect(response.statusCode).toBe(202);
     expect(fake.sentMessages[0]!.body).toMatchObject({
       template_id: ORDER_CONFIRMATION_TEMPLATE_ID,
-      personalizations: [{ to: [{ email: 'ada@example.com' }], dynamic_template_data: { firstName: 'Ada', orderId: '1001' } }],
+      personalizations: [
+        { to: [{ email: 'ada@example.com' }], dynamic_template_data: { firstName: 'Ada', orderId: '1001' } },
+      ],
     });
   });
 
@@ -123,7 +131,12 @@ describe('POST /v3/mail/send', () => {
   });
 
   it('answers 400 with one error per problem, each naming its field', async () => {
-    const res = await failure(mailSend({ personalizations: [{ to: [{ email: 'not-an-address' }] }], content: [{ type: 'text/plain', value: 'Hi' }] }));
+    const res = await failure(
+      mailSend({
+        personalizations: [{ to: [{ email: 'not-an-address' }] }],
+        content: [{ type: 'text/plain', value: 'Hi' }],
+      }),
+    );
     expect(res).toMatchObject({ name: 'ResponseError', code: 400 });
     const fields = res.body.errors.map((e: { field: string }) => e.field);
     expect(fields).toEqual(expect.arrayContaining(['from', 'subject', 'personalizations.0.to.0.email']));
@@ -139,11 +152,25 @@ describe('POST /v3/mail/send', () => {
   });
 
   it('refuses more than 1000 recipients in all, and an address twice', async () => {
-    const many = (n: number, prefix: string) => Array.from({ length: n }, (_, i) => ({ email: `${prefix}${i}@example.org` }));
-    const tooMany = await failure(mailSend({ ...validMail, personalizations: [{ to: many(600, 'a') }, { to: many(300, 'b'), bcc: many(101, 'c') }] }));
+    const many = (n: number, prefix: string) =>
+      Array.from({ length: n }, (_, i) => ({ email: `${prefix}${i}@example.org` }));
+    const tooMany = await failure(
+      mailSend({
+        ...validMail,
+        personalizations: [{ to: many(600, 'a') }, { to: many(300, 'b'), bcc: many(101, 'c') }],
+      }),
+    );
     expect(tooMany.code).toBe(400);
     expect(tooMany.body.errors.map((e: { field: string }) => e.field)).toEqual(['personalizations']);
-    const twice = await failure(mailSend({ ...validMail, personalizations: [{ to: [{ email: 'ada@example.com' }] }, { to: [{ email: 'grace@example.com' }], cc: [{ email: 'ADA@example.com' }] }] }));
+    const twice = await failure(
+      mailSend({
+        ...validMail,
+        personalizations: [
+          { to: [{ email: 'ada@example.com' }] },
+          { to: [{ email: 'grace@example.com' }], cc: [{ email: 'ADA@example.com' }] },
+        ],
+      }),
+    );
     expect(twice.code).toBe(400);
     expect(twice.body.errors[0].field).toBe('personalizations.1.cc');
   });
@@ -165,14 +192,29 @@ describe('POST /v3/mail/send', () => {
   it('answers 403 with field "from" for an unverified sender identity', async () => {
     const res = await failure(mailSend({ ...validMail, from: { email: 'someone@unverified.example.net' } }));
     expect(res).toMatchObject({ name: 'ResponseError', code: 403 });
-    expect(res.body.errors).toEqual([{ field: 'from', help: null, message: expect.stringContaining('verified Sender Identity') }]);
+    expect(res.body.errors).toEqual([
+      { field: 'from', help: null, message: expect.stringContaining('verified Sender Identity') },
+    ]);
     fake.verifiedSenders.push('someone@unverified.example.net');
-    expect((await mailSend({ ...validMail, from: { email: 'someone@unverified.example.net' } }))[0].statusCode).toBe(202);
+    expect((await mailSend({ ...validMail, from: { email: 'someone@unverified.example.net' } }))[0].statusCode).toBe(
+      202,
+    );
   });
 
   it('answers 403 to a key without mail.send, and sends nothing', async () => {
-    const res = await failure(mailer(SENDGRID_FAKE_READ_ONLY_KEY).send({ to: 'ada@example.com', from: 'orders@example.com', subject: 'x', text: 'y' }));
-    expect(res).toMatchObject({ name: 'ResponseError', code: 403, body: { errors: [{ field: null, message: 'access forbidden' }] } });
+    const res = await failure(
+      mailer(SENDGRID_FAKE_READ_ONLY_KEY).send({
+        to: 'ada@example.com',
+        from: 'orders@example.com',
+        subject: 'x',
+        text: 'y',
+      }),
+    );
+    expect(res).toMatchObject({
+      name: 'ResponseError',
+      code: 403,
+      body: { errors: [{ field: null, message: 'access forbidden' }] },
+    });
     expect(fake.sentMessages).toHaveLength(0);
   });
 });
@@ -183,7 +225,11 @@ describe('authentication', () => {
     expect(unknown).toMatchObject({
       name: 'ResponseError',
       code: 401,
-      body: { errors: [{ field: null, message: 'The provided authorization grant is invalid, expired, or revoked', help: null }] },
+      body: {
+        errors: [
+          { field: null, message: 'The provided authorization grant is invalid, expired, or revoked', help: null },
+        ],
+      },
     });
     fake.revokeKey(SENDGRID_FAKE_KEY);
     expect((await failure(client().request({ method: 'GET', url: '/v3/scopes' }))).code).toBe(401);
@@ -208,7 +254,11 @@ describe('rate limits and outages', () => {
   it('a 429 reaches the client as ResponseError 429 with X-RateLimit-Reset in epoch seconds', async () => {
     const { resetAt } = fake.rateLimitNext(1, { resetInSeconds: 3 });
     const res = await failure(client().request({ method: 'GET', url: '/v3/templates', qs: { page_size: 10 } }));
-    expect(res).toMatchObject({ name: 'ResponseError', code: 429, body: { errors: [{ field: null, message: 'too many requests' }] } });
+    expect(res).toMatchObject({
+      name: 'ResponseError',
+      code: 429,
+      body: { errors: [{ field: null, message: 'too many requests' }] },
+    });
     expect(res.headers['x-ratelimit-remaining']).toBe('0');
     expect(Number(res.headers['x-ratelimit-reset'])).toBe(resetAt);
     expect(resetAt).toBeGreaterThanOrEqual(Math.floor(Date.now() / 1000) + 2);
@@ -229,25 +279,40 @@ describe('rate limits and outages', () => {
   it('a 500 reaches the client as ResponseError 500 with the documented body', async () => {
     fake.failNext(1, { status: 500 });
     const res = await failure(mailSend(validMail));
-    expect(res).toMatchObject({ name: 'ResponseError', code: 500, body: { errors: [{ message: 'internal server error' }] } });
+    expect(res).toMatchObject({
+      name: 'ResponseError',
+      code: 500,
+      body: { errors: [{ message: 'internal server error' }] },
+    });
     expect(fake.sentMessages).toHaveLength(0);
   });
 
   it('answers 404 and 405 in the error envelope', async () => {
-    expect(await failure(client().request({ method: 'GET', url: '/v3/nothing' }))).toMatchObject({ code: 404, body: { errors: [{ message: 'not found' }] } });
-    expect(await failure(client().request({ method: 'GET', url: '/v3/mail/send' }))).toMatchObject({ code: 405, body: { errors: [{ message: 'method not allowed' }] } });
+    expect(await failure(client().request({ method: 'GET', url: '/v3/nothing' }))).toMatchObject({
+      code: 404,
+      body: { errors: [{ message: 'not found' }] },
+    });
+    expect(await failure(client().request({ method: 'GET', url: '/v3/mail/send' }))).toMatchObject({
+      code: 405,
+      body: { errors: [{ message: 'method not allowed' }] },
+    });
   });
 });
 
 describe('GET /v3/templates', () => {
-  const list = (qs: Record<string, unknown>, key?: string) => client(key).request({ method: 'GET', url: '/v3/templates', qs });
+  const list = (qs: Record<string, unknown>, key?: string) =>
+    client(key).request({ method: 'GET', url: '/v3/templates', qs });
 
   it('pages through dynamic templates by the page_token of _metadata.next', async () => {
     const seen: string[] = [];
     let token: string | undefined;
     let pages = 0;
     do {
-      const [response, body] = await list({ generations: 'dynamic', page_size: 2, ...(token ? { page_token: token } : {}) });
+      const [response, body] = await list({
+        generations: 'dynamic',
+        page_size: 2,
+        ...(token ? { page_token: token } : {}),
+      });
       expect(response.statusCode).toBe(200);
       pages++;
       for (const t of body.result) {
@@ -256,7 +321,9 @@ describe('GET /v3/templates', () => {
         seen.push(t.id);
       }
       expect(body._metadata.count).toBe(5);
-      token = body._metadata.next ? (new URL(body._metadata.next).searchParams.get('page_token') ?? undefined) : undefined;
+      token = body._metadata.next
+        ? (new URL(body._metadata.next).searchParams.get('page_token') ?? undefined)
+        : undefined;
     } while (token);
     expect(pages).toBe(3);
     expect(seen).toEqual(fake.templates.filter((t) => t.generation === 'dynamic').map((t) => t.id));
@@ -268,7 +335,11 @@ describe('GET /v3/templates', () => {
     expect(legacy._metadata.next).toBeUndefined();
     const [, both] = await list({ page_size: 50, generations: 'legacy,dynamic' });
     expect(both.result).toHaveLength(7);
-    expect(both.result[0].versions[1]).toMatchObject({ template_id: ORDER_CONFIRMATION_TEMPLATE_ID, active: 1, editor: 'code' });
+    expect(both.result[0].versions[1]).toMatchObject({
+      template_id: ORDER_CONFIRMATION_TEMPLATE_ID,
+      active: 1,
+      editor: 'code',
+    });
   });
 
   it('needs page_size between 1 and 200 (400 with error_id)', async () => {
@@ -280,6 +351,9 @@ describe('GET /v3/templates', () => {
   });
 
   it('answers 403 to a key without templates.read', async () => {
-    expect(await failure(list({ page_size: 10 }, SENDGRID_FAKE_MAIL_ONLY_KEY))).toMatchObject({ code: 403, body: { errors: [{ message: 'access forbidden' }] } });
+    expect(await failure(list({ page_size: 10 }, SENDGRID_FAKE_MAIL_ONLY_KEY))).toMatchObject({
+      code: 403,
+      body: { errors: [{ message: 'access forbidden' }] },
+    });
   });
 });

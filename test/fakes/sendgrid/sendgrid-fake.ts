@@ -25,12 +25,12 @@
 import { randomBytes } from 'node:crypto';
 import type { StartConformanceFake } from '../../conformance/fake-contract.ts';
 import {
-  startFakeServer,
   type DropOptions,
   type FakeResponse,
   type FakeServer,
   type HandlerContext,
   type RecordedRequest,
+  startFakeServer,
 } from '../support/fake-server.ts';
 
 // ---- public constants -----------------------------------------------------------------------
@@ -133,7 +133,11 @@ export function toSendGridTimestamp(date: Date): string {
 /** Dynamic template ids are `d-` + 32 hex characters (the `d-` prefix is CONFIRMED; the length is OBSERVED). */
 export const ORDER_CONFIRMATION_TEMPLATE_ID = 'd-5a6b7c8d9e0f41a2b3c4d5e6f7a8b9c0';
 
-function version(templateId: string, n: number, fields: Partial<FakeTemplateVersion> & { subject: string }): FakeTemplateVersion {
+function version(
+  templateId: string,
+  n: number,
+  fields: Partial<FakeTemplateVersion> & { subject: string },
+): FakeTemplateVersion {
   return {
     id: `${n.toString(16).padStart(8, '0')}-7c1e-4b8a-9f2d-3a4b5c6d7e8f`,
     template_id: templateId,
@@ -149,7 +153,12 @@ function version(templateId: string, n: number, fields: Partial<FakeTemplateVers
 }
 
 function seedTemplates(): FakeTemplate[] {
-  const dynamic = (id: string, name: string, updatedAt: string, versions: (id: string) => FakeTemplateVersion[]): FakeTemplate => ({
+  const dynamic = (
+    id: string,
+    name: string,
+    updatedAt: string,
+    versions: (id: string) => FakeTemplateVersion[],
+  ): FakeTemplate => ({
     id,
     name,
     generation: 'dynamic',
@@ -158,19 +167,37 @@ function seedTemplates(): FakeTemplate[] {
   });
   return [
     dynamic(ORDER_CONFIRMATION_TEMPLATE_ID, 'Order confirmation', '2025-03-04 10:11:12', (id) => [
-      version(id, 1, { subject: 'Order {{orderId}} confirmed', active: 0, name: 'First draft', editor: 'design', thumbnail_url: 'https://thumbnails.example.com/order-v1.png' }),
+      version(id, 1, {
+        subject: 'Order {{orderId}} confirmed',
+        active: 0,
+        name: 'First draft',
+        editor: 'design',
+        thumbnail_url: 'https://thumbnails.example.com/order-v1.png',
+      }),
       version(id, 2, { subject: 'Your order {{orderId}} is confirmed', updated_at: '2025-03-05 08:00:00' }),
     ]),
-    dynamic('d-1b2c3d4e5f60718293a4b5c6d7e8f901', 'Shipping update', '2025-02-01 09:30:00', (id) => [version(id, 3, { subject: 'On its way: {{orderId}}' })]),
-    dynamic('d-2c3d4e5f60718293a4b5c6d7e8f90a12', 'Password reset', '2025-01-15 17:45:03', (id) => [version(id, 4, { subject: 'Reset your password' })]),
+    dynamic('d-1b2c3d4e5f60718293a4b5c6d7e8f901', 'Shipping update', '2025-02-01 09:30:00', (id) => [
+      version(id, 3, { subject: 'On its way: {{orderId}}' }),
+    ]),
+    dynamic('d-2c3d4e5f60718293a4b5c6d7e8f90a12', 'Password reset', '2025-01-15 17:45:03', (id) => [
+      version(id, 4, { subject: 'Reset your password' }),
+    ]),
     dynamic('d-3d4e5f60718293a4b5c6d7e8f90a1b23', 'Welcome', '2024-12-24 12:00:00', () => []),
-    dynamic('d-4e5f60718293a4b5c6d7e8f90a1b2c34', 'Invoice', '2024-11-11 11:11:11', (id) => [version(id, 5, { subject: 'Invoice {{invoiceNumber}}' })]),
+    dynamic('d-4e5f60718293a4b5c6d7e8f90a1b2c34', 'Invoice', '2024-11-11 11:11:11', (id) => [
+      version(id, 5, { subject: 'Invoice {{invoiceNumber}}' }),
+    ]),
     {
       id: 'fae7c985-eb92-4b47-9987-28ec29dbc698',
       name: 'Legacy newsletter',
       generation: 'legacy',
       updated_at: '2020-11-12 12:00:09',
-      versions: [version('fae7c985-eb92-4b47-9987-28ec29dbc698', 6, { subject: '<%subject%>', html_content: '<%body%>', plain_content: '<%body%>' })],
+      versions: [
+        version('fae7c985-eb92-4b47-9987-28ec29dbc698', 6, {
+          subject: '<%subject%>',
+          html_content: '<%body%>',
+          plain_content: '<%body%>',
+        }),
+      ],
     },
     {
       id: '0c314114-a2b7-4523-8cbc-a293d7d19007',
@@ -255,7 +282,11 @@ export class SendGridFake {
    * rate-limit headers of the request's window unless `headers` overrides them.
    */
   failNext(n: number, error: SendGridInjectedError): void {
-    this.server.failNext(n, { status: error.status, headers: error.headers, body: { errors: error.errors ?? defaultErrors(error.status) } });
+    this.server.failNext(n, {
+      status: error.status,
+      headers: error.headers,
+      body: { errors: error.errors ?? defaultErrors(error.status) },
+    });
   }
   /**
    * The next n requests get SendGrid's 429: `{"errors":[{"field":null,"message":"too many requests"}]}`,
@@ -266,7 +297,11 @@ export class SendGridFake {
     this.failNext(n, {
       status: 429,
       errors: [{ field: null, message: 'too many requests' }],
-      headers: { 'x-ratelimit-limit': String(this.rateLimit), 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(resetAt) },
+      headers: {
+        'x-ratelimit-limit': String(this.rateLimit),
+        'x-ratelimit-remaining': '0',
+        'x-ratelimit-reset': String(resetAt),
+      },
     });
     return { resetAt };
   }
@@ -310,14 +345,20 @@ export class SendGridFake {
     if (!apiKey) return withRl(errorResponse(401, [{ field: null, message: 'authorization required' }]));
     const key = this.keys.get(apiKey);
     if (!key || key.revoked) {
-      return withRl(errorResponse(401, [{ field: null, message: 'The provided authorization grant is invalid, expired, or revoked', help: null }]));
+      return withRl(
+        errorResponse(401, [
+          { field: null, message: 'The provided authorization grant is invalid, expired, or revoked', help: null },
+        ]),
+      );
     }
     if (rl.exceeded) return withRl(errorResponse(429, [{ field: null, message: 'too many requests' }]));
 
     const route = KNOWN_PATHS[path];
     if (!route) return withRl(errorResponse(404, [{ field: null, message: 'not found' }]));
-    if (route.method !== req.method) return withRl(errorResponse(405, [{ field: null, message: 'method not allowed' }]));
-    if (route.scope && !key.scopes.has(route.scope)) return withRl(errorResponse(403, [{ field: null, message: 'access forbidden' }]));
+    if (route.method !== req.method)
+      return withRl(errorResponse(405, [{ field: null, message: 'method not allowed' }]));
+    if (route.scope && !key.scopes.has(route.scope))
+      return withRl(errorResponse(403, [{ field: null, message: 'access forbidden' }]));
 
     await ctx.simulateLatency(); // the send "happens" after the wait, so a timeout can leave it done
     switch (path) {
@@ -355,12 +396,15 @@ export class SendGridFake {
 
   private mailSend(req: RecordedRequest, apiKey: string): FakeResponse {
     const body = parseJson(req);
-    if (!isObject(body)) return errorResponse(400, [{ field: null, message: 'The request body must be a JSON object.' }]); // wording UNCONFIRMED
+    if (!isObject(body))
+      return errorResponse(400, [{ field: null, message: 'The request body must be a JSON object.' }]); // wording UNCONFIRMED
     const problems = validateMail(body, Math.floor(Date.now() / 1000));
     if (problems.length > 0) return errorResponse(400, problems);
 
     // Sender identity (§2.0, OBSERVED body): checked once the request is well-formed (order UNCONFIRMED).
-    const senders = [body.from, ...(body.personalizations as Record<string, unknown>[]).map((p) => p.from)].filter(isObject);
+    const senders = [body.from, ...(body.personalizations as Record<string, unknown>[]).map((p) => p.from)].filter(
+      isObject,
+    );
     if (senders.some((s) => !this.isVerifiedSender(String(s.email)))) {
       return errorResponse(403, [
         {
@@ -379,7 +423,9 @@ export class SendGridFake {
 
   private isVerifiedSender(email: string): boolean {
     const address = email.toLowerCase();
-    return this.verifiedSenders.some((s) => (s.includes('@') ? s.toLowerCase() === address : address.endsWith(`@${s.toLowerCase()}`)));
+    return this.verifiedSenders.some((s) =>
+      s.includes('@') ? s.toLowerCase() === address : address.endsWith(`@${s.toLowerCase()}`),
+    );
   }
 
   private listTemplates(req: RecordedRequest): FakeResponse {
@@ -388,10 +434,16 @@ export class SendGridFake {
     const rawSize = req.query.page_size;
     if (rawSize === undefined) return bad('page_size is required'); // required (SG-OAS)
     const pageSize = Number(rawSize);
-    if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 200) return bad('page_size should be an integer between 1 and 200');
+    if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 200)
+      return bad('page_size should be an integer between 1 and 200');
 
     const requested = (req.query.generations ?? 'legacy').split(','); // default legacy (SG-OAS)
-    if (requested.length === 0 || requested.length > 2 || requested.some((g) => g !== 'legacy' && g !== 'dynamic') || new Set(requested).size !== requested.length) {
+    if (
+      requested.length === 0 ||
+      requested.length > 2 ||
+      requested.some((g) => g !== 'legacy' && g !== 'dynamic') ||
+      new Set(requested).size !== requested.length
+    ) {
       return bad('generations should be one of legacy, dynamic or legacy,dynamic');
     }
     const matching = this.templates.filter((t) => requested.includes(t.generation));
@@ -486,28 +538,38 @@ export function validateMail(body: Record<string, unknown>, nowSeconds: number):
       problem(field, `The ${what} must have an email parameter with a valid email address, and may also have a name.`);
       return undefined;
     }
-    if (value.name !== undefined && typeof value.name !== 'string') problem(`${field}.name`, `The ${what} name must be a string.`);
+    if (value.name !== undefined && typeof value.name !== 'string')
+      problem(`${field}.name`, `The ${what} name must be a string.`);
     return value.email.toLowerCase();
   };
 
   if (body.from === undefined) problem('from', 'The from object must be provided for every email send.');
   else address(body.from, 'from', 'from object');
   if (body.reply_to !== undefined) address(body.reply_to, 'reply_to', 'reply_to object');
-  if (body.reply_to !== undefined && body.reply_to_list !== undefined) problem('reply_to_list', 'Use either reply_to or reply_to_list, not both.');
+  if (body.reply_to !== undefined && body.reply_to_list !== undefined)
+    problem('reply_to_list', 'Use either reply_to or reply_to_list, not both.');
 
   const personalizations = body.personalizations;
-  const allHaveSubject = Array.isArray(personalizations) && personalizations.every((p) => isObject(p) && typeof p.subject === 'string');
+  const allHaveSubject =
+    Array.isArray(personalizations) && personalizations.every((p) => isObject(p) && typeof p.subject === 'string');
   if (!Array.isArray(personalizations) || personalizations.length === 0) {
     problem('personalizations', 'You must have at least one personalization.');
   } else if (personalizations.length > MAX_PERSONALIZATIONS) {
-    problem('personalizations', `The personalization block is limited to ${MAX_PERSONALIZATIONS} personalizations per API request. You have provided ${personalizations.length}.`);
+    problem(
+      'personalizations',
+      `The personalization block is limited to ${MAX_PERSONALIZATIONS} personalizations per API request. You have provided ${personalizations.length}.`,
+    );
   } else {
     const seen = new Set<string>();
     let recipients = 0;
     personalizations.forEach((p, i) => {
       const at = `personalizations.${i}`;
       if (!isObject(p)) return void problem(at, 'Each personalization must be an object.');
-      if (!Array.isArray(p.to) || p.to.length === 0) problem(`${at}.to`, 'The to parameter is required for all personalization objects, and must have at least one email address.');
+      if (!Array.isArray(p.to) || p.to.length === 0)
+        problem(
+          `${at}.to`,
+          'The to parameter is required for all personalization objects, and must have at least one email address.',
+        );
       for (const kind of ['to', 'cc', 'bcc'] as const) {
         const list = p[kind];
         if (list === undefined) continue;
@@ -515,43 +577,65 @@ export function validateMail(body: Record<string, unknown>, nowSeconds: number):
           problem(`${at}.${kind}`, `The ${kind} parameter must be an array of email objects.`);
           continue;
         }
-        if (list.length > MAX_RECIPIENTS) problem(`${at}.${kind}`, `The ${kind} array is limited to ${MAX_RECIPIENTS} addresses.`);
+        if (list.length > MAX_RECIPIENTS)
+          problem(`${at}.${kind}`, `The ${kind} array is limited to ${MAX_RECIPIENTS} addresses.`);
         list.forEach((a, j) => {
           recipients++;
           const email = address(a, `${at}.${kind}.${j}.email`, `${kind} object`);
           if (email === undefined) return;
-          if (seen.has(email)) problem(`${at}.${kind}`, `Each unique email address in the personalizations array should only be included once. You have included ${email} more than once.`);
+          if (seen.has(email))
+            problem(
+              `${at}.${kind}`,
+              `Each unique email address in the personalizations array should only be included once. You have included ${email} more than once.`,
+            );
           seen.add(email);
         });
       }
       if (p.from !== undefined) address(p.from, `${at}.from`, 'from object');
-      if (p.subject !== undefined && (typeof p.subject !== 'string' || p.subject === '')) problem(`${at}.subject`, 'The subject must be a string of at least one character.');
-      if (p.dynamic_template_data !== undefined && !isObject(p.dynamic_template_data)) problem(`${at}.dynamic_template_data`, 'The dynamic_template_data must be an object.');
+      if (p.subject !== undefined && (typeof p.subject !== 'string' || p.subject === ''))
+        problem(`${at}.subject`, 'The subject must be a string of at least one character.');
+      if (p.dynamic_template_data !== undefined && !isObject(p.dynamic_template_data))
+        problem(`${at}.dynamic_template_data`, 'The dynamic_template_data must be an object.');
       if (p.custom_args !== undefined) customArgsProblem(p.custom_args, `${at}.custom_args`, problem);
       if (p.send_at !== undefined) sendAtProblem(p.send_at, `${at}.send_at`, nowSeconds, problem);
     });
-    if (recipients > MAX_RECIPIENTS) problem('personalizations', `There is a limit of ${MAX_RECIPIENTS} total recipients (to + cc + bcc) per request.`);
+    if (recipients > MAX_RECIPIENTS)
+      problem(
+        'personalizations',
+        `There is a limit of ${MAX_RECIPIENTS} total recipients (to + cc + bcc) per request.`,
+      );
   }
 
-  if (body.subject !== undefined && (typeof body.subject !== 'string' || body.subject === '')) problem('subject', 'The subject must be a string of at least one character.');
-  else if (body.subject === undefined && !hasTemplate && !allHaveSubject) problem('subject', 'The subject is required. You can set it in personalizations or at the message level.');
+  if (body.subject !== undefined && (typeof body.subject !== 'string' || body.subject === ''))
+    problem('subject', 'The subject must be a string of at least one character.');
+  else if (body.subject === undefined && !hasTemplate && !allHaveSubject)
+    problem('subject', 'The subject is required. You can set it in personalizations or at the message level.');
 
   if (body.content === undefined) {
-    if (!hasTemplate) problem('content', 'Unless a valid template_id is provided, the content parameter is required. There must be at least one defined content block.');
+    if (!hasTemplate)
+      problem(
+        'content',
+        'Unless a valid template_id is provided, the content parameter is required. There must be at least one defined content block.',
+      );
   } else if (!Array.isArray(body.content) || (body.content.length === 0 && !hasTemplate)) {
     problem('content', 'The content parameter must be an array with at least one content block.');
   } else {
     body.content.forEach((c, k) => {
-      if (!isObject(c) || typeof c.type !== 'string' || c.type === '') problem(`content.${k}.type`, 'The content type must be a string at least one character in length.');
-      if (!isObject(c) || typeof c.value !== 'string' || c.value === '') problem(`content.${k}.value`, 'The content value must be a string at least one character in length.');
+      if (!isObject(c) || typeof c.type !== 'string' || c.type === '')
+        problem(`content.${k}.type`, 'The content type must be a string at least one character in length.');
+      if (!isObject(c) || typeof c.value !== 'string' || c.value === '')
+        problem(`content.${k}.value`, 'The content value must be a string at least one character in length.');
     });
   }
-  if (hasTemplate && (typeof body.template_id !== 'string' || body.template_id === '')) problem('template_id', 'The template_id must be a string.');
+  if (hasTemplate && (typeof body.template_id !== 'string' || body.template_id === ''))
+    problem('template_id', 'The template_id must be a string.');
 
   if (body.categories !== undefined) {
     const cats = body.categories;
-    if (!Array.isArray(cats) || cats.some((c) => typeof c !== 'string' || c.length > 255)) problem('categories', 'The categories must be an array of strings of at most 255 characters.');
-    else if (cats.length > MAX_CATEGORIES) problem('categories', `You may not have more than ${MAX_CATEGORIES} categories per request.`);
+    if (!Array.isArray(cats) || cats.some((c) => typeof c !== 'string' || c.length > 255))
+      problem('categories', 'The categories must be an array of strings of at most 255 characters.');
+    else if (cats.length > MAX_CATEGORIES)
+      problem('categories', `You may not have more than ${MAX_CATEGORIES} categories per request.`);
     else if (new Set(cats).size !== cats.length) problem('categories', 'The categories must be unique.');
   }
   // SG-OAS types the top-level custom_args as a string, but the official helper sends an object of
@@ -562,12 +646,20 @@ export function validateMail(body: Record<string, unknown>, nowSeconds: number):
 }
 
 function customArgsProblem(value: unknown, field: string, problem: (field: string, message: string) => void): void {
-  if (!isObject(value) || Object.values(value).some((v) => typeof v !== 'string')) problem(field, 'The custom_args must be an object of string values.');
+  if (!isObject(value) || Object.values(value).some((v) => typeof v !== 'string'))
+    problem(field, 'The custom_args must be an object of string values.');
 }
 
-function sendAtProblem(value: unknown, field: string, nowSeconds: number, problem: (field: string, message: string) => void): void {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) problem(field, 'The send_at must be a Unix timestamp in seconds.');
-  else if (value > nowSeconds + MAX_SEND_AT_AHEAD_SECONDS) problem(field, 'The send_at cannot be scheduled more than 72 hours in advance.');
+function sendAtProblem(
+  value: unknown,
+  field: string,
+  nowSeconds: number,
+  problem: (field: string, message: string) => void,
+): void {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0)
+    problem(field, 'The send_at must be a Unix timestamp in seconds.');
+  else if (value > nowSeconds + MAX_SEND_AT_AHEAD_SECONDS)
+    problem(field, 'The send_at cannot be scheduled more than 72 hours in advance.');
 }
 
 /** The conformance suite's view of this fake (test/conformance/fake-contract.ts). */

@@ -21,8 +21,8 @@ import {
   SLACK_FAKE_CLIENT_SECRET,
   SLACK_FAKE_READONLY_TOKEN,
   SLACK_FAKE_TEAM_ID,
-  startSlackFake,
   type SlackFake,
+  startSlackFake,
 } from './slack-fake.ts';
 
 const TS = /^\d{10}\.\d{6}$/;
@@ -53,10 +53,19 @@ async function rejection(p: Promise<unknown>): Promise<any> {
 
 async function api(
   method: string,
-  init: { httpMethod?: string; headers?: Record<string, string>; body?: string | Uint8Array; query?: Record<string, string> } = {},
+  init: {
+    httpMethod?: string;
+    headers?: Record<string, string>;
+    body?: string | Uint8Array;
+    query?: Record<string, string>;
+  } = {},
 ): Promise<{ status: number; headers: Headers; json: any }> {
   const qs = init.query ? `?${new URLSearchParams(init.query)}` : '';
-  const res = await fetch(`${fake.url}/api/${method}${qs}`, { method: init.httpMethod ?? 'POST', headers: init.headers, body: init.body });
+  const res = await fetch(`${fake.url}/api/${method}${qs}`, {
+    method: init.httpMethod ?? 'POST',
+    headers: init.headers,
+    body: init.body,
+  });
   const text = await res.text();
   let json: unknown;
   try {
@@ -74,7 +83,13 @@ const form = (o: Record<string, string>) => new URLSearchParams(o).toString();
 describe('auth', () => {
   it('auth.test identifies the bot (no scope needed)', async () => {
     const res = await client().auth.test();
-    expect(res).toMatchObject({ ok: true, team_id: SLACK_FAKE_TEAM_ID, user_id: SLACK_FAKE_BOT_USER_ID, bot_id: 'B0FAKEBOT01', url: 'https://fake-workspace.slack.com/' });
+    expect(res).toMatchObject({
+      ok: true,
+      team_id: SLACK_FAKE_TEAM_ID,
+      user_id: SLACK_FAKE_BOT_USER_ID,
+      bot_id: 'B0FAKEBOT01',
+      url: 'https://fake-workspace.slack.com/',
+    });
     expect(res.expires_in).toBeUndefined(); // not a rotating token
     expect(res.response_metadata?.scopes).toEqual([...SLACK_FAKE_BOT_SCOPES]); // from x-oauth-scopes
     expect(fake.requests[0]?.headers['authorization']).toBe(`Bearer ${SLACK_FAKE_BOT_TOKEN}`);
@@ -94,7 +109,9 @@ describe('auth', () => {
 
   it('no token → not_authed; a query-string token does not count', async () => {
     expect((await api('auth.test')).json).toEqual({ ok: false, error: 'not_authed' });
-    expect((await api('auth.test', { httpMethod: 'GET', query: { token: SLACK_FAKE_BOT_TOKEN } })).json.error).toBe('not_authed');
+    expect((await api('auth.test', { httpMethod: 'GET', query: { token: SLACK_FAKE_BOT_TOKEN } })).json.error).toBe(
+      'not_authed',
+    );
   });
 
   it('a form `token` param is accepted', async () => {
@@ -113,7 +130,12 @@ describe('auth', () => {
   it('missing_scope carries needed and provided', async () => {
     const err = await rejection(client(SLACK_FAKE_READONLY_TOKEN).chat.postMessage({ channel: GENERAL, text: 'hi' }));
     expect(err).toBeInstanceOf(WebAPIPlatformError);
-    expect(err.data).toMatchObject({ ok: false, error: 'missing_scope', needed: 'chat:write', provided: 'channels:read,users:read' });
+    expect(err.data).toMatchObject({
+      ok: false,
+      error: 'missing_scope',
+      needed: 'chat:write',
+      provided: 'channels:read,users:read',
+    });
     expect(fake.postedMessages).toHaveLength(0);
   });
 
@@ -122,18 +144,35 @@ describe('auth', () => {
     const me = await client('xoxb-custom-1').auth.test();
     expect(me.team_id).toBe('T0OTHER0001');
     expect((await client('xoxb-custom-1').users.list({ limit: 1 })).ok).toBe(true);
-    expect((await rejection(client('xoxb-custom-1').reactions.add({ channel: GENERAL, timestamp: THREAD, name: 'eyes' }))).data.needed).toBe('reactions:write');
+    expect(
+      (await rejection(client('xoxb-custom-1').reactions.add({ channel: GENERAL, timestamp: THREAD, name: 'eyes' })))
+        .data.needed,
+    ).toBe('reactions:write');
   });
 });
 
 describe('chat.postMessage', () => {
   it('posts and returns channel, a fresh ts and the message; the fake stores it', async () => {
     const res = await client().chat.postMessage({ channel: GENERAL, text: 'Hello from the connector' });
-    expect(res).toMatchObject({ ok: true, channel: GENERAL, message: { type: 'message', text: 'Hello from the connector', bot_id: 'B0FAKEBOT01', user: SLACK_FAKE_BOT_USER_ID } });
+    expect(res).toMatchObject({
+      ok: true,
+      channel: GENERAL,
+      message: {
+        type: 'message',
+        text: 'Hello from the connector',
+        bot_id: 'B0FAKEBOT01',
+        user: SLACK_FAKE_BOT_USER_ID,
+      },
+    });
     expect(res.ts).toMatch(TS);
     expect(res.message?.ts).toBe(res.ts);
     expect(fake.postedMessages).toHaveLength(1);
-    expect(fake.postedMessages[0]).toMatchObject({ channel: GENERAL, ts: res.ts, token: SLACK_FAKE_BOT_TOKEN, args: { text: 'Hello from the connector' } });
+    expect(fake.postedMessages[0]).toMatchObject({
+      channel: GENERAL,
+      ts: res.ts,
+      token: SLACK_FAKE_BOT_TOKEN,
+      args: { text: 'Hello from the connector' },
+    });
     const again = await client().chat.postMessage({ channel: GENERAL, text: 'again' });
     expect(Number(again.ts)).toBeGreaterThan(Number(res.ts));
   });
@@ -153,7 +192,8 @@ describe('chat.postMessage', () => {
   });
 
   it('channel_not_found, not_in_channel, is_archived, invalid_blocks', async () => {
-    const post = (channel: string, extra: Record<string, unknown> = {}) => rejection(client().chat.postMessage({ channel, text: 'x', ...extra } as never));
+    const post = (channel: string, extra: Record<string, unknown> = {}) =>
+      rejection(client().chat.postMessage({ channel, text: 'x', ...extra } as never));
     expect((await post('C0NOPE00000')).data.error).toBe('channel_not_found');
     expect((await post('C0FAKESEC01')).data.error).toBe('channel_not_found'); // private, bot not in it: invisible
     expect((await post('C0FAKEANN01')).data.error).toBe('not_in_channel');
@@ -196,31 +236,53 @@ describe('conversations.list', () => {
 
   it('the SDK paginator walks every page', async () => {
     const all: string[] = [];
-    for await (const page of client().paginate('conversations.list', { limit: 1, types: 'public_channel,private_channel', exclude_archived: true })) {
+    for await (const page of client().paginate('conversations.list', {
+      limit: 1,
+      types: 'public_channel,private_channel',
+      exclude_archived: true,
+    })) {
       all.push(...((page as { channels?: { id: string }[] }).channels ?? []).map((c) => c.id));
     }
     expect(all).toEqual(['C0FAKEGEN01', 'C0FAKERND01', 'C0FAKEENG01', 'C0FAKEANN01']); // secret-plans invisible, archived excluded
   });
 
   it('returns the documented channel shape, and channels are settable', async () => {
-    fake.channels = [{ id: 'C0SET000001', name: 'only-one', created: 1, is_channel: true, is_private: false, is_member: true }];
+    fake.channels = [
+      { id: 'C0SET000001', name: 'only-one', created: 1, is_channel: true, is_private: false, is_member: true },
+    ];
     const res = await client().conversations.list();
-    expect(res.channels).toEqual([{ id: 'C0SET000001', name: 'only-one', created: 1, is_channel: true, is_private: false, is_member: true }]);
+    expect(res.channels).toEqual([
+      { id: 'C0SET000001', name: 'only-one', created: 1, is_channel: true, is_private: false, is_member: true },
+    ]);
     expect(res.response_metadata?.next_cursor).toBe('');
   });
 
   it('types=im lists the bot DMs; invalid types/cursor/limit are errors', async () => {
     expect((await client().conversations.list({ types: 'im' })).channels?.map((c) => c.id)).toEqual(['D0FAKEADA01']);
-    expect((await rejection(client().conversations.list({ types: 'bogus' as never }))).data.error).toBe('invalid_types');
-    expect((await rejection(client().conversations.list({ cursor: 'not-a-cursor!' }))).data.error).toBe('invalid_cursor');
-    expect((await rejection(client().conversations.list({ cursor: Buffer.from('user:U1').toString('base64') }))).data.error).toBe('invalid_cursor');
+    expect((await rejection(client().conversations.list({ types: 'bogus' as never }))).data.error).toBe(
+      'invalid_types',
+    );
+    expect((await rejection(client().conversations.list({ cursor: 'not-a-cursor!' }))).data.error).toBe(
+      'invalid_cursor',
+    );
+    expect(
+      (await rejection(client().conversations.list({ cursor: Buffer.from('user:U1').toString('base64') }))).data.error,
+    ).toBe('invalid_cursor');
     expect((await rejection(client().conversations.list({ limit: 1001 }))).data.error).toBe('invalid_limit');
-    expect((await rejection(client().apiCall('conversations.list', { limit: 'ten' }))).data.error).toBe('invalid_limit');
+    expect((await rejection(client().apiCall('conversations.list', { limit: 'ten' }))).data.error).toBe(
+      'invalid_limit',
+    );
   });
 
   it('private types need groups:read', async () => {
-    const err = await rejection(client(SLACK_FAKE_READONLY_TOKEN).conversations.list({ types: 'public_channel,private_channel' }));
-    expect(err.data).toMatchObject({ error: 'missing_scope', needed: 'groups:read', provided: 'channels:read,users:read' });
+    const err = await rejection(
+      client(SLACK_FAKE_READONLY_TOKEN).conversations.list({ types: 'public_channel,private_channel' }),
+    );
+    expect(err.data).toMatchObject({
+      error: 'missing_scope',
+      needed: 'groups:read',
+      provided: 'channels:read,users:read',
+    });
     expect((await client(SLACK_FAKE_READONLY_TOKEN).conversations.list()).ok).toBe(true);
   });
 });
@@ -229,7 +291,13 @@ describe('users.list', () => {
   it('paginates users', async () => {
     const first = await client().users.list({ limit: 4 });
     expect(first.members).toHaveLength(4);
-    expect(first.members?.[1]).toMatchObject({ id: 'U0FAKEADA01', name: 'ada', team_id: SLACK_FAKE_TEAM_ID, is_bot: false, profile: { email: 'ada@example.com' } });
+    expect(first.members?.[1]).toMatchObject({
+      id: 'U0FAKEADA01',
+      name: 'ada',
+      team_id: SLACK_FAKE_TEAM_ID,
+      is_bot: false,
+      profile: { email: 'ada@example.com' },
+    });
     expect(typeof first.cache_ts).toBe('number');
     const next = await client().users.list({ limit: 4, cursor: first.response_metadata!.next_cursor! });
     expect(next.members?.map((m) => m.id)).toEqual(['U0FAKEKEN01', SLACK_FAKE_BOT_USER_ID]);
@@ -246,8 +314,12 @@ describe('users.list', () => {
 
 describe('reactions.add', () => {
   it('adds a reaction; it is recorded and shown by conversations.replies', async () => {
-    expect(await client().reactions.add({ channel: GENERAL, timestamp: THREAD, name: 'eyes' })).toMatchObject({ ok: true });
-    expect(fake.reactions).toEqual([expect.objectContaining({ channel: GENERAL, timestamp: THREAD, name: 'eyes', user: SLACK_FAKE_BOT_USER_ID })]);
+    expect(await client().reactions.add({ channel: GENERAL, timestamp: THREAD, name: 'eyes' })).toMatchObject({
+      ok: true,
+    });
+    expect(fake.reactions).toEqual([
+      expect.objectContaining({ channel: GENERAL, timestamp: THREAD, name: 'eyes', user: SLACK_FAKE_BOT_USER_ID }),
+    ]);
     const thread = await client().conversations.replies({ channel: GENERAL, ts: THREAD });
     expect(thread.messages?.[0]?.reactions).toEqual([{ name: 'eyes', users: [SLACK_FAKE_BOT_USER_ID], count: 1 }]);
   });
@@ -256,13 +328,19 @@ describe('reactions.add', () => {
     const add = (args: Record<string, string>) => rejection(client().apiCall('reactions.add', args));
     await client().reactions.add({ channel: GENERAL, timestamp: THREAD, name: 'thumbsup' });
     expect((await add({ channel: GENERAL, timestamp: THREAD, name: '+1' })).data.error).toBe('already_reacted'); // same emoji (alias)
-    expect((await add({ channel: GENERAL, timestamp: '1700000000.999999', name: 'eyes' })).data.error).toBe('message_not_found');
+    expect((await add({ channel: GENERAL, timestamp: '1700000000.999999', name: 'eyes' })).data.error).toBe(
+      'message_not_found',
+    );
     expect((await add({ channel: GENERAL, timestamp: THREAD, name: ':eyes:' })).data.error).toBe('invalid_name');
-    expect((await add({ channel: GENERAL, timestamp: THREAD, name: 'not_an_emoji_xyz' })).data.error).toBe('invalid_name');
+    expect((await add({ channel: GENERAL, timestamp: THREAD, name: 'not_an_emoji_xyz' })).data.error).toBe(
+      'invalid_name',
+    );
     expect((await add({ channel: GENERAL, timestamp: THREAD })).data.error).toBe('invalid_name');
     expect((await add({ channel: GENERAL, name: 'eyes' })).data.error).toBe('no_item_specified');
     expect((await add({ channel: GENERAL, timestamp: 'yesterday', name: 'eyes' })).data.error).toBe('bad_timestamp');
-    expect((await add({ channel: 'C0NOPE00000', timestamp: THREAD, name: 'eyes' })).data.error).toBe('channel_not_found');
+    expect((await add({ channel: 'C0NOPE00000', timestamp: THREAD, name: 'eyes' })).data.error).toBe(
+      'channel_not_found',
+    );
     expect(fake.reactions).toHaveLength(1);
   });
 });
@@ -274,28 +352,47 @@ describe('conversations.replies', () => {
     expect(first.messages?.[0]).toMatchObject({ thread_ts: THREAD, reply_count: 3, reply_users_count: 2 });
     expect(first.messages?.[1]).toMatchObject({ thread_ts: THREAD, parent_user_id: 'U0FAKEADA01' });
     expect(first.has_more).toBe(true);
-    const next = await client().conversations.replies({ channel: GENERAL, ts: THREAD, limit: 2, cursor: first.response_metadata!.next_cursor! });
+    const next = await client().conversations.replies({
+      channel: GENERAL,
+      ts: THREAD,
+      limit: 2,
+      cursor: first.response_metadata!.next_cursor!,
+    });
     expect(next.messages?.map((m) => m.ts)).toEqual(['1700000120.000300', '1700000180.000400']);
     expect(next.has_more).toBe(false);
     expect(next.response_metadata?.next_cursor).toBe('');
   });
 
   it('a reply ts gives the whole thread; a message without replies gives just itself', async () => {
-    expect((await client().conversations.replies({ channel: GENERAL, ts: '1700000120.000300' })).messages).toHaveLength(4);
+    expect((await client().conversations.replies({ channel: GENERAL, ts: '1700000120.000300' })).messages).toHaveLength(
+      4,
+    );
     const single = await client().conversations.replies({ channel: 'C0FAKERND01', ts: '1700000200.000500' });
-    expect(single.messages).toEqual([{ type: 'message', user: 'U0FAKELIN01', text: 'Coffee anyone?', ts: '1700000200.000500' }]);
+    expect(single.messages).toEqual([
+      { type: 'message', user: 'U0FAKELIN01', text: 'Coffee anyone?', ts: '1700000200.000500' },
+    ]);
     expect(single.has_more).toBe(false);
   });
 
   it('thread_not_found / channel_not_found; messages are settable', async () => {
-    expect((await rejection(client().conversations.replies({ channel: GENERAL, ts: '1600000000.000001' }))).data.error).toBe('thread_not_found');
-    expect((await rejection(client().conversations.replies({ channel: 'C0NOPE00000', ts: THREAD }))).data.error).toBe('channel_not_found');
-    fake.messages = [{ channel: GENERAL, ts: '1600000000.000001', text: 'new root', user: 'U0FAKEGRC01', type: 'message' }];
-    expect((await client().conversations.replies({ channel: GENERAL, ts: '1600000000.000001' })).messages?.[0]?.text).toBe('new root');
+    expect(
+      (await rejection(client().conversations.replies({ channel: GENERAL, ts: '1600000000.000001' }))).data.error,
+    ).toBe('thread_not_found');
+    expect((await rejection(client().conversations.replies({ channel: 'C0NOPE00000', ts: THREAD }))).data.error).toBe(
+      'channel_not_found',
+    );
+    fake.messages = [
+      { channel: GENERAL, ts: '1600000000.000001', text: 'new root', user: 'U0FAKEGRC01', type: 'message' },
+    ];
+    expect(
+      (await client().conversations.replies({ channel: GENERAL, ts: '1600000000.000001' })).messages?.[0]?.text,
+    ).toBe('new root');
   });
 
   it('needs a history scope', async () => {
-    const err = await rejection(client(SLACK_FAKE_READONLY_TOKEN).conversations.replies({ channel: GENERAL, ts: THREAD }));
+    const err = await rejection(
+      client(SLACK_FAKE_READONLY_TOKEN).conversations.replies({ channel: GENERAL, ts: THREAD }),
+    );
     expect(err.data).toMatchObject({ error: 'missing_scope', provided: 'channels:read,users:read' });
     expect(err.data.needed).toContain('channels:history');
   });
@@ -304,7 +401,9 @@ describe('conversations.replies', () => {
 describe('rate limits and failures', () => {
   it('a 429 surfaces as the SDK rate-limited error with Retry-After seconds', async () => {
     fake.rateLimitNext(1, { retryAfterSeconds: 7 });
-    const err = await rejection(client(SLACK_FAKE_BOT_TOKEN, { rejectRateLimitedCalls: true }).chat.postMessage({ channel: GENERAL, text: 'x' }));
+    const err = await rejection(
+      client(SLACK_FAKE_BOT_TOKEN, { rejectRateLimitedCalls: true }).chat.postMessage({ channel: GENERAL, text: 'x' }),
+    );
     expect(err).toBeInstanceOf(WebAPIRateLimitedError);
     expect(err.code).toBe(ErrorCode.RateLimitedError);
     expect(err.retryAfter).toBe(7);
@@ -327,14 +426,23 @@ describe('rate limits and failures', () => {
   it('rateLimitNext can target one method', async () => {
     fake.rateLimitNext(1, { method: 'chat.postMessage' });
     expect((await api('auth.test', { headers: bearer() })).status).toBe(200);
-    expect((await api('chat.postMessage', { headers: { ...bearer(), ...FORM }, body: form({ channel: GENERAL, text: 'x' }) })).status).toBe(429);
+    expect(
+      (
+        await api('chat.postMessage', {
+          headers: { ...bearer(), ...FORM },
+          body: form({ channel: GENERAL, text: 'x' }),
+        })
+      ).status,
+    ).toBe(429);
   });
 
   it('per-method limits: a sliding one-minute window', async () => {
     fake.setMethodRateLimit('chat.postMessage', 2);
     await client().chat.postMessage({ channel: GENERAL, text: '1' });
     await client().chat.postMessage({ channel: GENERAL, text: '2' });
-    const err = await rejection(client(SLACK_FAKE_BOT_TOKEN, { rejectRateLimitedCalls: true }).chat.postMessage({ channel: GENERAL, text: '3' }));
+    const err = await rejection(
+      client(SLACK_FAKE_BOT_TOKEN, { rejectRateLimitedCalls: true }).chat.postMessage({ channel: GENERAL, text: '3' }),
+    );
     expect(err).toBeInstanceOf(WebAPIRateLimitedError);
     expect(err.retryAfter).toBeGreaterThanOrEqual(1);
     expect(err.retryAfter).toBeLessThanOrEqual(60);
@@ -349,7 +457,9 @@ describe('rate limits and failures', () => {
     expect(http).toBeInstanceOf(WebAPIHTTPError);
     expect(http.statusCode).toBe(503);
     expect(http.body).toEqual({ ok: false, error: 'service_unavailable' });
-    expect((await rejection(client().chat.postMessage({ channel: GENERAL, text: 'x' }))).data.error).toBe('fatal_error');
+    expect((await rejection(client().chat.postMessage({ channel: GENERAL, text: 'x' }))).data.error).toBe(
+      'fatal_error',
+    );
     expect((await client().chat.postMessage({ channel: GENERAL, text: 'x' })).ok).toBe(true);
     expect(fake.postedMessages).toHaveLength(1);
   });
@@ -360,7 +470,9 @@ describe('rate limits and failures', () => {
     expect(err).toBeInstanceOf(WebAPIRequestError);
     expect(fake.postedMessages).toHaveLength(0);
     fake.dropNextConnections(1, { afterProcessing: true });
-    expect(await rejection(client().chat.postMessage({ channel: GENERAL, text: 'x' }))).toBeInstanceOf(WebAPIRequestError);
+    expect(await rejection(client().chat.postMessage({ channel: GENERAL, text: 'x' }))).toBeInstanceOf(
+      WebAPIRequestError,
+    );
     expect(fake.postedMessages).toHaveLength(1);
   });
 });
@@ -390,7 +502,9 @@ describe('OAuth v2', () => {
     expect(me.expires_in).toBeGreaterThan(43000);
     expect((await client(res.access_token).chat.postMessage({ channel: GENERAL, text: 'installed' })).ok).toBe(true);
     // one-time code
-    expect((await rejection(oauth().access({ ...creds, code, redirect_uri: 'https://app.example/cb' }))).data.error).toBe('invalid_code');
+    expect(
+      (await rejection(oauth().access({ ...creds, code, redirect_uri: 'https://app.example/cb' }))).data.error,
+    ).toBe('invalid_code');
   });
 
   it('code exchange errors: invalid_code, bad_redirect_uri, invalid_client_id, bad_client_secret', async () => {
@@ -409,7 +523,10 @@ describe('OAuth v2', () => {
   it('accepts HTTP Basic client credentials', async () => {
     const code = fake.issueCode({ scopes: ['chat:write'] });
     const basic = Buffer.from(`${SLACK_FAKE_CLIENT_ID}:${SLACK_FAKE_CLIENT_SECRET}`).toString('base64');
-    const res = await api('oauth.v2.access', { headers: { authorization: `Basic ${basic}`, ...FORM }, body: form({ code }) });
+    const res = await api('oauth.v2.access', {
+      headers: { authorization: `Basic ${basic}`, ...FORM },
+      body: form({ code }),
+    });
     expect(res.json).toMatchObject({ ok: true, token_type: 'bot' });
   });
 
@@ -422,22 +539,39 @@ describe('OAuth v2', () => {
 
   it('refresh returns a new access AND refresh token and revokes the old refresh token', async () => {
     const install = await oauth().access({ ...creds, code: fake.issueCode({ scopes: ['chat:write'] }) });
-    const refreshed = await oauth().access({ ...creds, grant_type: 'refresh_token', refresh_token: install.refresh_token! });
-    expect(refreshed).toMatchObject({ ok: true, token_type: 'bot', scope: 'chat:write', expires_in: 43200, bot_user_id: SLACK_FAKE_BOT_USER_ID, team: { id: SLACK_FAKE_TEAM_ID } });
+    const refreshed = await oauth().access({
+      ...creds,
+      grant_type: 'refresh_token',
+      refresh_token: install.refresh_token!,
+    });
+    expect(refreshed).toMatchObject({
+      ok: true,
+      token_type: 'bot',
+      scope: 'chat:write',
+      expires_in: 43200,
+      bot_user_id: SLACK_FAKE_BOT_USER_ID,
+      team: { id: SLACK_FAKE_TEAM_ID },
+    });
     expect(refreshed.access_token).toMatch(/^xoxe\.xoxb-1-/);
     expect(refreshed.access_token).not.toBe(install.access_token);
     expect(refreshed.refresh_token).toMatch(/^xoxe-1-/);
     expect(refreshed.refresh_token).not.toBe(install.refresh_token);
     expect(fake.refreshCount).toBe(1);
 
-    const stale = await rejection(oauth().access({ ...creds, grant_type: 'refresh_token', refresh_token: install.refresh_token! }));
+    const stale = await rejection(
+      oauth().access({ ...creds, grant_type: 'refresh_token', refresh_token: install.refresh_token! }),
+    );
     expect(stale).toBeInstanceOf(WebAPIPlatformError);
     expect(stale.data).toMatchObject({ ok: false, error: 'invalid_refresh_token' });
     expect(fake.refreshCount).toBe(1);
     expect(fake.refreshAttempts).toBe(2);
 
     expect((await client(refreshed.access_token).auth.test()).ok).toBe(true);
-    const again = await oauth().access({ ...creds, grant_type: 'refresh_token', refresh_token: refreshed.refresh_token! });
+    const again = await oauth().access({
+      ...creds,
+      grant_type: 'refresh_token',
+      refresh_token: refreshed.refresh_token!,
+    });
     expect(again.ok).toBe(true);
     expect(fake.refreshCount).toBe(2);
   });
@@ -448,10 +582,18 @@ describe('OAuth v2', () => {
     expect(install.expires_in).toBe(60);
     fake.advanceTime(61);
     const c = client(install.access_token);
-    for (const call of [() => c.auth.test(), () => c.users.list({}), () => c.chat.postMessage({ channel: GENERAL, text: 'x' })]) {
+    for (const call of [
+      () => c.auth.test(),
+      () => c.users.list({}),
+      () => c.chat.postMessage({ channel: GENERAL, text: 'x' }),
+    ]) {
       expect((await rejection(call())).data).toMatchObject({ ok: false, error: 'token_expired' });
     }
-    const refreshed = await oauth().access({ ...creds, grant_type: 'refresh_token', refresh_token: install.refresh_token! });
+    const refreshed = await oauth().access({
+      ...creds,
+      grant_type: 'refresh_token',
+      refresh_token: install.refresh_token!,
+    });
     expect((await client(refreshed.access_token).chat.postMessage({ channel: GENERAL, text: 'x' })).ok).toBe(true);
 
     fake.expireToken(refreshed.access_token!);
@@ -470,7 +612,12 @@ describe('OAuth v2', () => {
 
   it('rotation off: plain xoxb token, no refresh token; user scopes give authed_user tokens', async () => {
     fake.registerApp({ clientId: '5555.6666', clientSecret: 'static-secret', rotation: false });
-    const code = fake.issueCode({ clientId: '5555.6666', scopes: ['chat:write'], userScopes: ['search:read'], teamId: 'T0OTHER0001' });
+    const code = fake.issueCode({
+      clientId: '5555.6666',
+      scopes: ['chat:write'],
+      userScopes: ['search:read'],
+      teamId: 'T0OTHER0001',
+    });
     const res = await oauth().access({ client_id: '5555.6666', client_secret: 'static-secret', code });
     expect(res.access_token).toMatch(/^xoxb-\d+-\d+-[A-Za-z0-9]{24}$/);
     expect(res.refresh_token).toBeUndefined();
@@ -481,12 +628,20 @@ describe('OAuth v2', () => {
     expect((await client(res.access_token).auth.test()).team_id).toBe('T0OTHER0001');
     // a code of another app is invalid here
     const other = fake.issueCode({ scopes: ['chat:write'] });
-    expect((await rejection(oauth().access({ client_id: '5555.6666', client_secret: 'static-secret', code: other }))).data.error).toBe('invalid_code');
+    expect(
+      (await rejection(oauth().access({ client_id: '5555.6666', client_secret: 'static-secret', code: other }))).data
+        .error,
+    ).toBe('invalid_code');
   });
 
   it('GET /oauth/v2/authorize redirects with code and state; the code exchanges', async () => {
     const redirect = 'https://app.example/oauth/callback?x=1';
-    const qs = new URLSearchParams({ client_id: SLACK_FAKE_CLIENT_ID, scope: 'chat:write,channels:read', redirect_uri: redirect, state: 's-123' });
+    const qs = new URLSearchParams({
+      client_id: SLACK_FAKE_CLIENT_ID,
+      scope: 'chat:write,channels:read',
+      redirect_uri: redirect,
+      state: 's-123',
+    });
     const res = await fetch(`${fake.url}/oauth/v2/authorize?${qs}`, { redirect: 'manual' });
     expect(res.status).toBe(302);
     const location = new URL(res.headers.get('location')!);
@@ -501,7 +656,12 @@ describe('OAuth v2', () => {
 
   it('denyNextAuthorize redirects with error=access_denied; unknown client shows an error page', async () => {
     fake.denyNextAuthorize();
-    const qs = new URLSearchParams({ client_id: SLACK_FAKE_CLIENT_ID, scope: 'chat:write', redirect_uri: 'https://app.example/cb', state: 'abc' });
+    const qs = new URLSearchParams({
+      client_id: SLACK_FAKE_CLIENT_ID,
+      scope: 'chat:write',
+      redirect_uri: 'https://app.example/cb',
+      state: 'abc',
+    });
     const denied = await fetch(`${fake.url}/oauth/v2/authorize?${qs}`, { redirect: 'manual' });
     expect(denied.status).toBe(302);
     expect(denied.headers.get('location')).toBe('https://app.example/cb?error=access_denied&state=abc');
@@ -516,39 +676,72 @@ describe('OAuth v2', () => {
 
 describe('raw wire rules: JSON vs form', () => {
   it('JSON works on write methods with the token in the header', async () => {
-    const res = await api('chat.postMessage', { headers: { ...bearer(), ...JSON_CT }, body: JSON.stringify({ channel: GENERAL, text: 'json!', blocks: [{ type: 'divider' }] }) });
-    expect(res.json).toMatchObject({ ok: true, channel: GENERAL, message: { text: 'json!', blocks: [{ type: 'divider' }] } });
-    const react = await api('reactions.add', { headers: { ...bearer(), ...JSON_CT }, body: JSON.stringify({ channel: GENERAL, timestamp: res.json.ts, name: 'tada' }) });
+    const res = await api('chat.postMessage', {
+      headers: { ...bearer(), ...JSON_CT },
+      body: JSON.stringify({ channel: GENERAL, text: 'json!', blocks: [{ type: 'divider' }] }),
+    });
+    expect(res.json).toMatchObject({
+      ok: true,
+      channel: GENERAL,
+      message: { text: 'json!', blocks: [{ type: 'divider' }] },
+    });
+    const react = await api('reactions.add', {
+      headers: { ...bearer(), ...JSON_CT },
+      body: JSON.stringify({ channel: GENERAL, timestamp: res.json.ts, name: 'tada' }),
+    });
     expect(react.json).toEqual({ ok: true });
     expect((await api('auth.test', { headers: { ...bearer(), ...JSON_CT }, body: '{}' })).json.ok).toBe(true);
   });
 
   it('a token inside a JSON body is not read → not_authed', async () => {
-    const res = await api('chat.postMessage', { headers: JSON_CT, body: JSON.stringify({ token: SLACK_FAKE_BOT_TOKEN, channel: GENERAL, text: 'x' }) });
+    const res = await api('chat.postMessage', {
+      headers: JSON_CT,
+      body: JSON.stringify({ token: SLACK_FAKE_BOT_TOKEN, channel: GENERAL, text: 'x' }),
+    });
     expect(res.json).toEqual({ ok: false, error: 'not_authed' });
     expect(fake.postedMessages).toHaveLength(0);
   });
 
   it('JSON on read methods: the body is not read (replies → channel_not_found, list → defaults)', async () => {
-    const replies = await api('conversations.replies', { headers: { ...bearer(), ...JSON_CT }, body: JSON.stringify({ channel: GENERAL, ts: THREAD }) });
+    const replies = await api('conversations.replies', {
+      headers: { ...bearer(), ...JSON_CT },
+      body: JSON.stringify({ channel: GENERAL, ts: THREAD }),
+    });
     expect(replies.status).toBe(200);
     expect(replies.json).toEqual({ ok: false, error: 'channel_not_found' });
     expect(fake.calls[0]).toMatchObject({ bodyKind: 'json-ignored', args: {} });
-    const list = await api('conversations.list', { headers: { ...bearer(), ...JSON_CT }, body: JSON.stringify({ limit: 1, types: 'im' }) });
+    const list = await api('conversations.list', {
+      headers: { ...bearer(), ...JSON_CT },
+      body: JSON.stringify({ limit: 1, types: 'im' }),
+    });
     expect(list.json.channels).toHaveLength(4); // default types and limit
     expect(list.json.response_metadata.next_cursor).toBe('');
   });
 
   it('form and query args work for every method (GET too)', async () => {
-    const get = await api('conversations.replies', { httpMethod: 'GET', headers: bearer(), query: { channel: GENERAL, ts: THREAD, limit: '1' } });
+    const get = await api('conversations.replies', {
+      httpMethod: 'GET',
+      headers: bearer(),
+      query: { channel: GENERAL, ts: THREAD, limit: '1' },
+    });
     expect(get.json).toMatchObject({ ok: true, has_more: true, messages: [{ ts: THREAD }] });
-    const mixed = await api('users.list', { headers: { ...bearer(), ...FORM }, query: { limit: '2' }, body: form({ include_locale: 'true' }) });
+    const mixed = await api('users.list', {
+      headers: { ...bearer(), ...FORM },
+      query: { limit: '2' },
+      body: form({ include_locale: 'true' }),
+    });
     expect(mixed.json.members).toHaveLength(2);
     expect(mixed.json.members[0].locale).toBe('en-US');
     const blocks = JSON.stringify([{ type: 'header', text: { type: 'plain_text', text: 'Hi' } }]);
-    const post = await api('chat.postMessage', { headers: { ...bearer(), ...FORM }, body: form({ channel: GENERAL, blocks }) });
+    const post = await api('chat.postMessage', {
+      headers: { ...bearer(), ...FORM },
+      body: form({ channel: GENERAL, blocks }),
+    });
     expect(post.json.message.blocks).toEqual(JSON.parse(blocks));
-    const broken = await api('chat.postMessage', { headers: { ...bearer(), ...FORM }, body: form({ channel: GENERAL, blocks: '[{' }) });
+    const broken = await api('chat.postMessage', {
+      headers: { ...bearer(), ...FORM },
+      body: form({ channel: GENERAL, blocks: '[{' }),
+    });
     expect(broken.json.error).toBe('invalid_blocks_format');
   });
 
@@ -563,23 +756,45 @@ describe('raw wire rules: JSON vs form', () => {
   });
 
   it('a charset on a form body is a superfluous_charset warning, not an error', async () => {
-    const res = await api('auth.test', { headers: { ...bearer(), 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' }, body: form({ a: '1' }) });
-    expect(res.json).toMatchObject({ ok: true, warning: 'superfluous_charset', response_metadata: { warnings: ['superfluous_charset'] } });
+    const res = await api('auth.test', {
+      headers: { ...bearer(), 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' },
+      body: form({ a: '1' }),
+    });
+    expect(res.json).toMatchObject({
+      ok: true,
+      warning: 'superfluous_charset',
+      response_metadata: { warnings: ['superfluous_charset'] },
+    });
   });
 
   it('bad content types: invalid_post_type, missing_post_type; unknown_method; bad JSON', async () => {
-    expect((await api('auth.test', { headers: { ...bearer(), 'content-type': 'text/xml' }, body: '<a/>' })).json.error).toBe('invalid_post_type');
-    expect((await api('auth.test', { headers: bearer(), body: new TextEncoder().encode('a=1') })).json.error).toBe('missing_post_type');
+    expect(
+      (await api('auth.test', { headers: { ...bearer(), 'content-type': 'text/xml' }, body: '<a/>' })).json.error,
+    ).toBe('invalid_post_type');
+    expect((await api('auth.test', { headers: bearer(), body: new TextEncoder().encode('a=1') })).json.error).toBe(
+      'missing_post_type',
+    );
     const unknown = await api('chat.nope', { headers: bearer() });
     expect(unknown).toMatchObject({ status: 200, json: { ok: false, error: 'unknown_method' } });
-    expect((await api('chat.postMessage', { headers: { ...bearer(), ...JSON_CT }, body: '{"channel":' })).json.ok).toBe(false);
+    expect((await api('chat.postMessage', { headers: { ...bearer(), ...JSON_CT }, body: '{"channel":' })).json.ok).toBe(
+      false,
+    );
     expect((await fetch(`${fake.url}/not-api`)).status).toBe(404);
   });
 
   it('records requests and parsed calls; reset restores the seeds', async () => {
     await api('chat.postMessage', { headers: { ...bearer(), ...FORM }, body: form({ channel: GENERAL, text: 'rec' }) });
-    expect(fake.requests[0]).toMatchObject({ method: 'POST', path: '/api/chat.postMessage', form: { channel: GENERAL, text: 'rec' } });
-    expect(fake.calls[0]).toMatchObject({ method: 'chat.postMessage', args: { channel: GENERAL, text: 'rec' }, token: SLACK_FAKE_BOT_TOKEN, status: 200 });
+    expect(fake.requests[0]).toMatchObject({
+      method: 'POST',
+      path: '/api/chat.postMessage',
+      form: { channel: GENERAL, text: 'rec' },
+    });
+    expect(fake.calls[0]).toMatchObject({
+      method: 'chat.postMessage',
+      args: { channel: GENERAL, text: 'rec' },
+      token: SLACK_FAKE_BOT_TOKEN,
+      status: 200,
+    });
     fake.channels = [];
     fake.revokeToken(SLACK_FAKE_BOT_TOKEN);
     fake.reset();

@@ -25,15 +25,15 @@
 // - Every application error is HTTP 200 `{"ok":false,"error":…}`; rate limits are HTTP 429
 //   with `Retry-After` and `{"ok":false,"error":"ratelimited"}` (body UNCONFIRMED).
 import { createHash, randomBytes, randomInt } from 'node:crypto';
+import type { StartConformanceFake } from '../../conformance/fake-contract.ts';
 import {
-  startFakeServer,
   type DropOptions,
   type FakeResponse,
   type FakeServer,
   type HandlerContext,
   type RecordedRequest,
+  startFakeServer,
 } from '../support/fake-server.ts';
-import type { StartConformanceFake } from '../../conformance/fake-contract.ts';
 
 // ---- defaults ------------------------------------------------------------------------
 
@@ -250,7 +250,11 @@ export interface SlackFakeOptions {
 
 // ---- seeds ----------------------------------------------------------------------------------
 
-const topic = (value = ''): SlackTopic => ({ value, creator: value ? SLACK_FAKE_INSTALLER_USER_ID : '', last_set: value ? 1600000000 : 0 });
+const topic = (value = ''): SlackTopic => ({
+  value,
+  creator: value ? SLACK_FAKE_INSTALLER_USER_ID : '',
+  last_set: value ? 1600000000 : 0,
+});
 
 function channel(id: string, name: string, extra: Partial<SlackChannel> = {}): SlackChannel {
   const isPrivate = extra.is_private ?? false;
@@ -284,7 +288,10 @@ function channel(id: string, name: string, extra: Partial<SlackChannel> = {}): S
 
 function seedChannels(): SlackChannel[] {
   return [
-    channel('C0FAKEGEN01', 'general', { is_general: true, purpose: topic('Company-wide announcements and work-based matters') }),
+    channel('C0FAKEGEN01', 'general', {
+      is_general: true,
+      purpose: topic('Company-wide announcements and work-based matters'),
+    }),
     channel('C0FAKERND01', 'random', { purpose: topic('Non-work banter and water cooler conversation') }),
     channel('C0FAKEENG01', 'engineering', { is_private: true, num_members: 3 }),
     channel('C0FAKEANN01', 'announcements', { is_member: false, num_members: 12 }), // public, bot not in it → not_in_channel
@@ -338,14 +345,36 @@ function user(id: string, name: string, realName: string, extra: Partial<SlackUs
 
 function seedUsers(): SlackUser[] {
   return [
-    user('USLACKBOT', 'slackbot', 'Slackbot', { is_bot: false, profile: { real_name: 'Slackbot', display_name: 'Slackbot' } }),
-    user(SLACK_FAKE_INSTALLER_USER_ID, 'ada', 'Ada Lovelace', { is_admin: true, is_owner: true, is_primary_owner: true }),
-    user('U0FAKEGRC01', 'grace', 'Grace Hopper', { is_admin: true, tz: 'America/New_York', tz_label: 'Eastern Standard Time', tz_offset: -18000 }),
-    user('U0FAKELIN01', 'linus', 'Linus Torvalds', { tz: 'America/Los_Angeles', tz_label: 'Pacific Standard Time', tz_offset: -28800 }),
+    user('USLACKBOT', 'slackbot', 'Slackbot', {
+      is_bot: false,
+      profile: { real_name: 'Slackbot', display_name: 'Slackbot' },
+    }),
+    user(SLACK_FAKE_INSTALLER_USER_ID, 'ada', 'Ada Lovelace', {
+      is_admin: true,
+      is_owner: true,
+      is_primary_owner: true,
+    }),
+    user('U0FAKEGRC01', 'grace', 'Grace Hopper', {
+      is_admin: true,
+      tz: 'America/New_York',
+      tz_label: 'Eastern Standard Time',
+      tz_offset: -18000,
+    }),
+    user('U0FAKELIN01', 'linus', 'Linus Torvalds', {
+      tz: 'America/Los_Angeles',
+      tz_label: 'Pacific Standard Time',
+      tz_offset: -28800,
+    }),
     user('U0FAKEKEN01', 'ken', 'Ken Thompson', { deleted: true }),
     user(SLACK_FAKE_BOT_USER_ID, 'connector_bot', 'Connector Bot', {
       is_bot: true,
-      profile: { real_name: 'Connector Bot', display_name: '', bot_id: SLACK_FAKE_BOT_ID, api_app_id: SLACK_FAKE_APP_ID, always_active: true },
+      profile: {
+        real_name: 'Connector Bot',
+        display_name: '',
+        bot_id: SLACK_FAKE_BOT_ID,
+        api_app_id: SLACK_FAKE_APP_ID,
+        always_active: true,
+      },
     }),
   ];
 }
@@ -354,10 +383,37 @@ function seedUsers(): SlackUser[] {
 function seedMessages(): SlackMessage[] {
   const parent = '1700000000.000100';
   return [
-    { channel: 'C0FAKEGEN01', type: 'message', user: SLACK_FAKE_INSTALLER_USER_ID, text: 'Is the deploy done?', ts: parent },
-    { channel: 'C0FAKEGEN01', type: 'message', user: 'U0FAKEGRC01', text: 'Almost, running migrations', ts: '1700000060.000200', thread_ts: parent },
-    { channel: 'C0FAKEGEN01', type: 'message', user: 'U0FAKELIN01', text: 'Looks good from here', ts: '1700000120.000300', thread_ts: parent },
-    { channel: 'C0FAKEGEN01', type: 'message', user: 'U0FAKEGRC01', text: 'Done :tada:', ts: '1700000180.000400', thread_ts: parent },
+    {
+      channel: 'C0FAKEGEN01',
+      type: 'message',
+      user: SLACK_FAKE_INSTALLER_USER_ID,
+      text: 'Is the deploy done?',
+      ts: parent,
+    },
+    {
+      channel: 'C0FAKEGEN01',
+      type: 'message',
+      user: 'U0FAKEGRC01',
+      text: 'Almost, running migrations',
+      ts: '1700000060.000200',
+      thread_ts: parent,
+    },
+    {
+      channel: 'C0FAKEGEN01',
+      type: 'message',
+      user: 'U0FAKELIN01',
+      text: 'Looks good from here',
+      ts: '1700000120.000300',
+      thread_ts: parent,
+    },
+    {
+      channel: 'C0FAKEGEN01',
+      type: 'message',
+      user: 'U0FAKEGRC01',
+      text: 'Done :tada:',
+      ts: '1700000180.000400',
+      thread_ts: parent,
+    },
     { channel: 'C0FAKERND01', type: 'message', user: 'U0FAKELIN01', text: 'Coffee anyone?', ts: '1700000200.000500' },
     { channel: 'C0FAKEENG01', type: 'message', user: 'U0FAKEGRC01', text: 'Standup in 5', ts: '1700000300.000600' },
   ];
@@ -365,13 +421,76 @@ function seedMessages(): SlackMessage[] {
 
 /** Emoji names reactions.add accepts (a small subset of Slack's standard set); settable. */
 const STANDARD_EMOJI = [
-  '+1', '-1', 'thumbsup', 'thumbsdown', 'heart', 'eyes', 'white_check_mark', 'heavy_check_mark', 'x', 'tada', 'rocket',
-  'smile', 'smiley', 'grinning', 'joy', 'laughing', 'wink', 'blush', 'slightly_smiling_face', 'thinking_face', 'fire',
-  'warning', 'ok_hand', 'pray', 'clap', 'wave', 'raised_hands', '100', 'star', 'sparkles', 'memo', 'bug', 'robot_face',
-  'zap', 'boom', 'bulb', 'question', 'exclamation', 'hourglass', 'hourglass_flowing_sand', 'stopwatch', 'calendar',
-  'white_circle', 'red_circle', 'large_green_circle', 'large_blue_circle', 'no_entry', 'sos', 'rotating_light', 'bell',
-  'lock', 'key', 'inbox_tray', 'outbox_tray', 'email', 'envelope', 'speech_balloon', 'muscle', 'sunglasses', 'cry',
-  'sob', 'rage', 'party_popper', 'confetti_ball', 'trophy', 'medal', 'heart_eyes', 'see_no_evil', 'coffee', 'beers',
+  '+1',
+  '-1',
+  'thumbsup',
+  'thumbsdown',
+  'heart',
+  'eyes',
+  'white_check_mark',
+  'heavy_check_mark',
+  'x',
+  'tada',
+  'rocket',
+  'smile',
+  'smiley',
+  'grinning',
+  'joy',
+  'laughing',
+  'wink',
+  'blush',
+  'slightly_smiling_face',
+  'thinking_face',
+  'fire',
+  'warning',
+  'ok_hand',
+  'pray',
+  'clap',
+  'wave',
+  'raised_hands',
+  '100',
+  'star',
+  'sparkles',
+  'memo',
+  'bug',
+  'robot_face',
+  'zap',
+  'boom',
+  'bulb',
+  'question',
+  'exclamation',
+  'hourglass',
+  'hourglass_flowing_sand',
+  'stopwatch',
+  'calendar',
+  'white_circle',
+  'red_circle',
+  'large_green_circle',
+  'large_blue_circle',
+  'no_entry',
+  'sos',
+  'rotating_light',
+  'bell',
+  'lock',
+  'key',
+  'inbox_tray',
+  'outbox_tray',
+  'email',
+  'envelope',
+  'speech_balloon',
+  'muscle',
+  'sunglasses',
+  'cry',
+  'sob',
+  'rage',
+  'party_popper',
+  'confetti_ball',
+  'trophy',
+  'medal',
+  'heart_eyes',
+  'see_no_evil',
+  'coffee',
+  'beers',
 ];
 
 // ---- internals ------------------------------------------------------------------------------
@@ -444,7 +563,19 @@ const TS = /^\d{1,10}\.\d{1,6}$/;
 const ARG_NAME = /^[A-Za-z0-9_]+$/;
 const EMOJI_NAME = /^[a-z0-9_+'-]+(::skin-tone-[2-6])?$/;
 const KNOWN_BLOCK_TYPES = new Set([
-  'actions', 'context', 'divider', 'file', 'header', 'image', 'input', 'markdown', 'rich_text', 'section', 'video', 'table', 'context_actions',
+  'actions',
+  'context',
+  'divider',
+  'file',
+  'header',
+  'image',
+  'input',
+  'markdown',
+  'rich_text',
+  'section',
+  'video',
+  'table',
+  'context_actions',
 ]);
 const TYPE_SCOPES: Record<string, { read: string; history: string }> = {
   public_channel: { read: 'channels:read', history: 'channels:history' },
@@ -556,7 +687,9 @@ export class SlackFake {
       clientId: options.clientId,
       clientSecret: options.clientSecret,
       rotation: options.rotation,
-      appId: options.appId ?? (options.clientId === SLACK_FAKE_CLIENT_ID ? SLACK_FAKE_APP_ID : `A${hashId(options.clientId)}`),
+      appId:
+        options.appId ??
+        (options.clientId === SLACK_FAKE_CLIENT_ID ? SLACK_FAKE_APP_ID : `A${hashId(options.clientId)}`),
       redirectUris: options.redirectUris ?? [],
     });
   }
@@ -667,8 +800,20 @@ export class SlackFake {
     if (!t) {
       t =
         teamId === SLACK_FAKE_TEAM_ID
-          ? { id: teamId, name: SLACK_FAKE_TEAM_NAME, domain: SLACK_FAKE_TEAM_DOMAIN, botUserId: SLACK_FAKE_BOT_USER_ID, botId: SLACK_FAKE_BOT_ID }
-          : { id: teamId, name: `Workspace ${teamId}`, domain: teamId.toLowerCase(), botUserId: `U${hashId(`bot:${teamId}`)}`, botId: `B${hashId(`bot:${teamId}`)}` };
+          ? {
+              id: teamId,
+              name: SLACK_FAKE_TEAM_NAME,
+              domain: SLACK_FAKE_TEAM_DOMAIN,
+              botUserId: SLACK_FAKE_BOT_USER_ID,
+              botId: SLACK_FAKE_BOT_ID,
+            }
+          : {
+              id: teamId,
+              name: `Workspace ${teamId}`,
+              domain: teamId.toLowerCase(),
+              botUserId: `U${hashId(`bot:${teamId}`)}`,
+              botId: `B${hashId(`bot:${teamId}`)}`,
+            };
       this.teams.set(teamId, t);
     }
     return t;
@@ -680,7 +825,8 @@ export class SlackFake {
     if (req.path === '/oauth/v2/authorize') return this.authorize(req);
     const match = /^\/api\/([^/]+)\/?$/.exec(req.path);
     if (!match) return { status: 404, body: 'Not Found' };
-    if (req.method !== 'GET' && req.method !== 'POST') return { status: 405, headers: { allow: 'GET, POST' }, body: 'Method Not Allowed' };
+    if (req.method !== 'GET' && req.method !== 'POST')
+      return { status: 405, headers: { allow: 'GET, POST' }, body: 'Method Not Allowed' };
     const method = decodeURIComponent(match[1]!);
 
     const call: SlackApiCall = { method, httpMethod: req.method, args: {}, bodyKind: 'none' };
@@ -704,14 +850,26 @@ export class SlackFake {
     const def = Object.hasOwn(METHODS, method) ? METHODS[method] : undefined;
     const parsed = await parseRequest(req, def?.json ?? false);
     if ('error' in parsed) return finish(fail(parsed.error));
-    Object.assign(call, { args: parsed.args, bodyKind: parsed.bodyKind, token: parsed.token, tokenSource: parsed.tokenSource });
+    Object.assign(call, {
+      args: parsed.args,
+      bodyKind: parsed.bodyKind,
+      token: parsed.token,
+      tokenSource: parsed.tokenSource,
+    });
 
     // unknown_method is one of the common errors, HTTP 200 per the reference (real Slack may use 404 now: UNCONFIRMED).
     if (!def && method !== 'oauth.v2.access') return finish(fail('unknown_method', { req_method: method }));
     const badName = Object.keys(parsed.args).find((k) => !ARG_NAME.test(k));
     if (badName !== undefined) return finish(fail('invalid_arg_name'));
 
-    const apiReq: ApiRequest = { method, args: parsed.args, token: parsed.token, tokenSource: parsed.tokenSource, warnings: parsed.warnings, call };
+    const apiReq: ApiRequest = {
+      method,
+      args: parsed.args,
+      token: parsed.token,
+      tokenSource: parsed.tokenSource,
+      warnings: parsed.warnings,
+      call,
+    };
     try {
       if (method === 'oauth.v2.access') {
         const limited = this.countMethod(method, String(parsed.args.client_id ?? 'anon'));
@@ -734,7 +892,11 @@ export class SlackFake {
         withWarnings(
           {
             ...res,
-            headers: { 'x-oauth-scopes': tok.scopes.join(','), ...(def!.accepted ? { 'x-accepted-oauth-scopes': def!.accepted } : {}), ...res.headers },
+            headers: {
+              'x-oauth-scopes': tok.scopes.join(','),
+              ...(def!.accepted ? { 'x-accepted-oauth-scopes': def!.accepted } : {}),
+              ...res.headers,
+            },
           },
           apiReq.warnings,
         ),
@@ -765,7 +927,8 @@ export class SlackFake {
 
   private requireScope(tok: SlackTokenInfo, needed: string[]): void {
     const missing = needed.filter((s) => !tok.scopes.includes(s));
-    if (missing.length > 0) throw new SlackError('missing_scope', { needed: missing.join(','), provided: tok.scopes.join(',') });
+    if (missing.length > 0)
+      throw new SlackError('missing_scope', { needed: missing.join(','), provided: tok.scopes.join(',') });
   }
 
   private channelType(ch: SlackChannel): keyof typeof TYPE_SCOPES {
@@ -840,7 +1003,8 @@ export class SlackFake {
     let metadata: unknown;
     if (a.metadata !== undefined) {
       metadata = typeof a.metadata === 'string' ? tryJson(a.metadata) : a.metadata;
-      if (!isObject(metadata) || typeof metadata.event_type !== 'string') throw new SlackError('invalid_metadata_format');
+      if (!isObject(metadata) || typeof metadata.event_type !== 'string')
+        throw new SlackError('invalid_metadata_format');
     }
 
     // thread_ts: a reply to a reply joins the parent's thread. An unknown thread_ts is stored
@@ -856,14 +1020,16 @@ export class SlackFake {
     const ts = this.nextTs();
     const team = this.team(tok.teamId);
     const message: Record<string, unknown> = { type: 'message' };
-    if (tok.kind === 'bot') Object.assign(message, { subtype: 'bot_message', user: tok.userId, bot_id: tok.botId, app_id: tok.appId });
+    if (tok.kind === 'bot')
+      Object.assign(message, { subtype: 'bot_message', user: tok.userId, bot_id: tok.botId, app_id: tok.appId });
     else message.user = tok.userId;
     message.text = text ?? markdown ?? '';
     message.team = team.id;
     if (blocks) message.blocks = blocks;
     if (attachments) message.attachments = attachments.map((att, i) => ({ id: i + 1, ...(att as object) }));
     if (metadata !== undefined) message.metadata = metadata;
-    for (const k of ['username', 'icon_emoji', 'icon_url'] as const) if (str(a, k) !== undefined) message[k] = str(a, k);
+    for (const k of ['username', 'icon_emoji', 'icon_url'] as const)
+      if (str(a, k) !== undefined) message[k] = str(a, k);
     if (threadTs !== undefined) {
       message.thread_ts = threadTs;
       if (parentUser) message.parent_user_id = parentUser;
@@ -879,7 +1045,10 @@ export class SlackFake {
   /** @internal */
   conversationsList(req: ApiRequest, tok: SlackTokenInfo): FakeResponse {
     const a = req.args;
-    const types = (str(a, 'types') ?? 'public_channel').split(',').map((t) => t.trim()).filter(Boolean);
+    const types = (str(a, 'types') ?? 'public_channel')
+      .split(',')
+      .map((t) => t.trim())
+      .filter(Boolean);
     if (types.length === 0 || types.some((t) => !(t in TYPE_SCOPES))) throw new SlackError('invalid_types');
     // Needs the read scope of every requested type (the fake's reading of "any that match the requested types").
     this.requireScope(tok, [...new Set(types.map((t) => TYPE_SCOPES[t]!.read))]);
@@ -889,7 +1058,10 @@ export class SlackFake {
       (c) => types.includes(this.channelType(c)) && this.visible(c) && !(excludeArchived && c.is_archived),
     );
     const { page, nextCursor } = paginate(items, (c) => c.id, 'team', str(a, 'cursor'), limit);
-    return { status: 200, body: { ok: true, channels: page.map((c) => ({ ...c })), response_metadata: { next_cursor: nextCursor } } };
+    return {
+      status: 200,
+      body: { ok: true, channels: page.map((c) => ({ ...c })), response_metadata: { next_cursor: nextCursor } },
+    };
   }
 
   /** @internal */
@@ -909,7 +1081,12 @@ export class SlackFake {
     });
     return {
       status: 200,
-      body: { ok: true, members, cache_ts: Math.floor(Date.now() / 1000), response_metadata: { next_cursor: nextCursor } },
+      body: {
+        ok: true,
+        members,
+        cache_ts: Math.floor(Date.now() / 1000),
+        response_metadata: { next_cursor: nextCursor },
+      },
     };
   }
 
@@ -928,10 +1105,15 @@ export class SlackFake {
     const ch = this.findChannel(channelId, { allowName: false });
     if (ch.is_archived) throw new SlackError('is_archived');
     if (!TS.test(timestamp)) throw new SlackError('bad_timestamp');
-    if (!this.messages.some((m) => m.channel === ch.id && m.ts === timestamp)) throw new SlackError('message_not_found');
+    if (!this.messages.some((m) => m.channel === ch.id && m.ts === timestamp))
+      throw new SlackError('message_not_found');
     // Slack stores the canonical alias (reactions.get shows "+1" for "thumbsup"), so fake.reactions does too.
     name = name === 'thumbsup' ? '+1' : name === 'thumbsdown' ? '-1' : name;
-    if (this.reactions.some((r) => r.channel === ch.id && r.timestamp === timestamp && r.name === name && r.user === tok.userId)) {
+    if (
+      this.reactions.some(
+        (r) => r.channel === ch.id && r.timestamp === timestamp && r.name === name && r.user === tok.userId,
+      )
+    ) {
       throw new SlackError('already_reacted');
     }
     this.reactions.push({ channel: ch.id, timestamp, name, user: tok.userId, token: req.token!, addedAt: new Date() });
@@ -988,7 +1170,11 @@ export class SlackFake {
   }
 
   /** Wire form of a stored message: no `channel`; thread fields and reactions computed. */
-  private renderMessage(m: SlackMessage, replies: SlackMessage[] | undefined, parent: SlackMessage): Record<string, unknown> {
+  private renderMessage(
+    m: SlackMessage,
+    replies: SlackMessage[] | undefined,
+    parent: SlackMessage,
+  ): Record<string, unknown> {
     const { channel: _channel, ...out } = m;
     const o: Record<string, unknown> = out;
     if (replies && replies.length > 0) {
@@ -1028,7 +1214,11 @@ export class SlackFake {
     const app = q.client_id ? this.apps.get(q.client_id) : undefined;
     if (!app) return page('invalid_client_id'); // Slack shows an error page; nothing is redirected
     let redirect = q.redirect_uri || undefined;
-    if (redirect !== undefined && app.redirectUris.length > 0 && !app.redirectUris.some((u) => redirect!.startsWith(u))) {
+    if (
+      redirect !== undefined &&
+      app.redirectUris.length > 0 &&
+      !app.redirectUris.some((u) => redirect!.startsWith(u))
+    ) {
       return page('bad_redirect_uri');
     }
     redirect ??= app.redirectUris[0];
@@ -1047,7 +1237,13 @@ export class SlackFake {
       this.denyAuthorize--;
       target.searchParams.set('error', 'access_denied'); // value typical, UNCONFIRMED (reference §2.7)
     } else {
-      const code = this.issueCode({ clientId: app.clientId, scopes, userScopes, redirectUri: q.redirect_uri || undefined, teamId: q.team || undefined });
+      const code = this.issueCode({
+        clientId: app.clientId,
+        scopes,
+        userScopes,
+        redirectUri: q.redirect_uri || undefined,
+        teamId: q.team || undefined,
+      });
       target.searchParams.set('code', code);
     }
     if (q.state !== undefined) target.searchParams.set('state', q.state);
@@ -1079,10 +1275,16 @@ export class SlackFake {
 
     const codeArg = str(a, 'code');
     const code = codeArg ? this.codes.get(codeArg) : undefined;
-    if (!code || code.used || code.clientId !== app.clientId || code.expiresAt <= this.now()) return fail('invalid_code');
+    if (!code || code.used || code.clientId !== app.clientId || code.expiresAt <= this.now())
+      return fail('invalid_code');
     const redirect = str(a, 'redirect_uri');
     if (code.redirectUri !== undefined && redirect !== code.redirectUri) return fail('bad_redirect_uri');
-    if (code.redirectUri === undefined && redirect !== undefined && app.redirectUris.length > 0 && !app.redirectUris.some((u) => redirect.startsWith(u))) {
+    if (
+      code.redirectUri === undefined &&
+      redirect !== undefined &&
+      app.redirectUris.length > 0 &&
+      !app.redirectUris.some((u) => redirect.startsWith(u))
+    ) {
       return fail('bad_redirect_uri');
     }
     if (code.scopes.length === 0 && code.userScopes.length === 0) return fail('no_scopes');
@@ -1099,7 +1301,12 @@ export class SlackFake {
     body.authed_user = authedUser;
     if (code.scopes.length > 0) {
       const t = this.mint(app, 'bot', code.scopes, team, team.botUserId, team.botId);
-      Object.assign(body, { scope: code.scopes.join(','), token_type: 'bot', access_token: t.accessToken, bot_user_id: team.botUserId });
+      Object.assign(body, {
+        scope: code.scopes.join(','),
+        token_type: 'bot',
+        access_token: t.accessToken,
+        bot_user_id: team.botUserId,
+      });
       if (t.refreshToken) Object.assign(body, { expires_in: t.expiresIn, refresh_token: t.refreshToken });
     }
     Object.assign(body, { team: { id: team.id, name: team.name }, enterprise: null, is_enterprise_install: false });
@@ -1145,7 +1352,16 @@ export class SlackFake {
       accessToken = `xoxe.${prefix}-1-${randomAlnum(120)}`;
       refreshToken = `xoxe-1-${randomAlnum(140)}`;
       expiresIn = this.tokenLifetimeS;
-      this.refreshTokens.set(refreshToken, { clientId: app.clientId, kind, scopes: [...scopes], teamId: team.id, userId, botId, appId: app.appId, revoked: false });
+      this.refreshTokens.set(refreshToken, {
+        clientId: app.clientId,
+        kind,
+        scopes: [...scopes],
+        teamId: team.id,
+        userId,
+        botId,
+        appId: app.appId,
+        revoked: false,
+      });
     } else {
       accessToken = `${prefix}-${randomDigits(11)}-${randomDigits(13)}-${randomAlnum(24)}`;
     }
@@ -1164,10 +1380,18 @@ export class SlackFake {
 const METHODS: Record<string, MethodDef> = {
   'auth.test': { json: true, accepted: '', run: SlackFake.prototype.authTest },
   'chat.postMessage': { json: true, accepted: 'chat:write', run: SlackFake.prototype.chatPostMessage },
-  'conversations.list': { json: false, accepted: 'channels:read,groups:read,mpim:read,im:read', run: SlackFake.prototype.conversationsList },
+  'conversations.list': {
+    json: false,
+    accepted: 'channels:read,groups:read,mpim:read,im:read',
+    run: SlackFake.prototype.conversationsList,
+  },
   'users.list': { json: false, accepted: 'users:read', run: SlackFake.prototype.usersList },
   'reactions.add': { json: true, accepted: 'reactions:write', run: SlackFake.prototype.reactionsAdd },
-  'conversations.replies': { json: false, accepted: 'channels:history,groups:history,mpim:history,im:history', run: SlackFake.prototype.conversationsReplies },
+  'conversations.replies': {
+    json: false,
+    accepted: 'channels:history,groups:history,mpim:history,im:history',
+    run: SlackFake.prototype.conversationsReplies,
+  },
 };
 
 export async function startSlackFake(options?: SlackFakeOptions): Promise<SlackFake> {
@@ -1196,7 +1420,13 @@ function withWarnings(res: FakeResponse, warnings: string[]): FakeResponse {
 
 type Parsed =
   | { error: string }
-  | { args: Args; bodyKind: SlackApiCall['bodyKind']; token?: string; tokenSource?: 'header' | 'form'; warnings: string[] };
+  | {
+      args: Args;
+      bodyKind: SlackApiCall['bodyKind'];
+      token?: string;
+      tokenSource?: 'header' | 'form';
+      warnings: string[];
+    };
 
 /**
  * Reads args the way Slack does: query string always; form/multipart bodies always; JSON
@@ -1214,8 +1444,13 @@ async function parseRequest(req: RecordedRequest, jsonCapable: boolean): Promise
   if (req.method === 'POST' && contentType) {
     const [mimeRaw, ...params] = contentType.split(';');
     const mime = mimeRaw!.trim().toLowerCase();
-    const charset = params.map((p) => p.trim().split('=')).find(([k]) => k?.toLowerCase() === 'charset')?.[1]?.replace(/"/g, '').toLowerCase();
-    if (charset !== undefined && !['utf-8', 'utf8', 'iso-8859-1'].includes(charset)) return { error: 'invalid_charset' };
+    const charset = params
+      .map((p) => p.trim().split('='))
+      .find(([k]) => k?.toLowerCase() === 'charset')?.[1]
+      ?.replace(/"/g, '')
+      .toLowerCase();
+    if (charset !== undefined && !['utf-8', 'utf8', 'iso-8859-1'].includes(charset))
+      return { error: 'invalid_charset' };
 
     if (mime === 'application/x-www-form-urlencoded') {
       bodyKind = 'form';
@@ -1228,7 +1463,11 @@ async function parseRequest(req: RecordedRequest, jsonCapable: boolean): Promise
       bodyKind = 'multipart';
       let form: FormData;
       try {
-        form = await new Request('http://fake.local/', { method: 'POST', headers: { 'content-type': contentType }, body: req.rawBody }).formData();
+        form = await new Request('http://fake.local/', {
+          method: 'POST',
+          headers: { 'content-type': contentType },
+          body: req.rawBody,
+        }).formData();
       } catch {
         return { error: 'invalid_form_data' };
       }
@@ -1294,7 +1533,13 @@ function parseLimit(raw: unknown, fallback: number, opts: { rejectAbove?: number
  * Cursor pagination with opaque base64 cursors `base64("<prefix>:<key of the next item>")`,
  * like Slack's (`dGVhbTpDMDYxRkE1UEI=` = `team:C061FA5PB`). `""` on the last page.
  */
-function paginate<T>(items: T[], keyOf: (item: T) => string, prefix: string, cursor: string | undefined, limit: number) {
+function paginate<T>(
+  items: T[],
+  keyOf: (item: T) => string,
+  prefix: string,
+  cursor: string | undefined,
+  limit: number,
+) {
   let start = 0;
   if (cursor !== undefined) {
     if (!/^[A-Za-z0-9+/]+={0,2}$/.test(cursor)) throw new SlackError('invalid_cursor');
@@ -1326,9 +1571,11 @@ function parseBlocks(raw: unknown): unknown[] | undefined {
   if (!blocks) return undefined;
   if (blocks.length > MAX_BLOCKS) throw new SlackError('invalid_blocks');
   for (const b of blocks) {
-    if (!isObject(b) || typeof b.type !== 'string' || !KNOWN_BLOCK_TYPES.has(b.type)) throw new SlackError('invalid_blocks');
+    if (!isObject(b) || typeof b.type !== 'string' || !KNOWN_BLOCK_TYPES.has(b.type))
+      throw new SlackError('invalid_blocks');
     if (b.type === 'section' && b.text === undefined && b.fields === undefined) throw new SlackError('invalid_blocks');
-    if (b.type === 'header' && !(isObject(b.text) && b.text.type === 'plain_text')) throw new SlackError('invalid_blocks');
+    if (b.type === 'header' && !(isObject(b.text) && b.text.type === 'plain_text'))
+      throw new SlackError('invalid_blocks');
   }
   return blocks;
 }
@@ -1370,7 +1617,9 @@ function randomDigits(n: number): string {
 }
 
 function randomHex(n: number): string {
-  return randomBytes(Math.ceil(n / 2)).toString('hex').slice(0, n);
+  return randomBytes(Math.ceil(n / 2))
+    .toString('hex')
+    .slice(0, n);
 }
 
 function randomAlnum(n: number): string {
@@ -1395,7 +1644,11 @@ export const startConformanceFake: StartConformanceFake = async () => {
     failNext(kind) {
       if (kind === 'rate_limited') fake.rateLimitNext(1, { retryAfterSeconds: 1 });
       else if (kind === 'server_error') fake.failNext(1, { status: 500 });
-      else fake.failNext(1, { status: 200, body: { ok: false, error: 'missing_scope', needed: 'chat:write', provided: 'users:read' } });
+      else
+        fake.failNext(1, {
+          status: 200,
+          body: { ok: false, error: 'missing_scope', needed: 'chat:write', provided: 'users:read' },
+        });
     },
     close: () => fake.close(),
   };

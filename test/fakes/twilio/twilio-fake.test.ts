@@ -7,6 +7,7 @@
 import twilio from 'twilio';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
+  startTwilioFake,
   TWILIO_ERRORS,
   TWILIO_FAKE_ACCOUNT_SID,
   TWILIO_FAKE_AUTH_TOKEN,
@@ -17,7 +18,6 @@ import {
   TWILIO_FAKE_TEST_ACCOUNT_SID,
   TWILIO_FAKE_TEST_AUTH_TOKEN,
   TWILIO_MAGIC_TO,
-  startTwilioFake,
   type TwilioFake,
 } from './twilio-fake.ts';
 
@@ -54,10 +54,27 @@ const messagesPath = `/2010-04-01/Accounts/${TWILIO_FAKE_ACCOUNT_SID}/Messages.j
 describe('messages.create (POST …/Messages.json)', () => {
   it('sends a form with repeated MediaUrl under Basic auth and answers 201 with a queued message', async () => {
     const media = ['https://example.com/a.png', 'https://example.com/b.png'];
-    const msg = await client().messages.create({ to: '+14155552671', from: TWILIO_FAKE_FROM, body: 'Hello! 👍', mediaUrl: media, statusCallback: 'https://hooks.example.com/twilio' });
+    const msg = await client().messages.create({
+      to: '+14155552671',
+      from: TWILIO_FAKE_FROM,
+      body: 'Hello! 👍',
+      mediaUrl: media,
+      statusCallback: 'https://hooks.example.com/twilio',
+    });
 
     expect(msg.sid).toMatch(/^MM[0-9a-f]{32}$/);
-    expect(msg).toMatchObject({ accountSid: TWILIO_FAKE_ACCOUNT_SID, to: '+14155552671', from: TWILIO_FAKE_FROM, body: 'Hello! 👍', status: 'queued', direction: 'outbound-api', numMedia: '2', numSegments: '1', errorCode: null, price: null });
+    expect(msg).toMatchObject({
+      accountSid: TWILIO_FAKE_ACCOUNT_SID,
+      to: '+14155552671',
+      from: TWILIO_FAKE_FROM,
+      body: 'Hello! 👍',
+      status: 'queued',
+      direction: 'outbound-api',
+      numMedia: '2',
+      numSegments: '1',
+      errorCode: null,
+      price: null,
+    });
     // The SDK parses RFC 2822 with the exact "+0000" suffix; an unparseable date would be Invalid Date.
     expect(msg.dateCreated).toBeInstanceOf(Date);
     expect(Number.isNaN(msg.dateCreated.getTime())).toBe(false);
@@ -70,17 +87,37 @@ describe('messages.create (POST …/Messages.json)', () => {
     expect(req.headers['content-type']).toBe('application/x-www-form-urlencoded');
     expect(req.headers['user-agent']).toMatch(/^twilio-node\//);
     expect([...new URLSearchParams(req.rawBody.toString()).getAll('MediaUrl')]).toEqual(media);
-    expect(fake.sent.at(-1)).toMatchObject({ sid: msg.sid, params: { To: ['+14155552671'], MediaUrl: media }, statusCallback: 'https://hooks.example.com/twilio' });
+    expect(fake.sent.at(-1)).toMatchObject({
+      sid: msg.sid,
+      params: { To: ['+14155552671'], MediaUrl: media },
+      statusCallback: 'https://hooks.example.com/twilio',
+    });
   });
 
   it('without From, a Messaging Service send is accepted with no sender yet', async () => {
-    const msg = await client().messages.create({ to: '+14155552671', messagingServiceSid: TWILIO_FAKE_MESSAGING_SERVICE_SID, body: 'Hi' });
-    expect(msg).toMatchObject({ sid: expect.stringMatching(/^SM/), from: null, status: 'accepted', messagingServiceSid: TWILIO_FAKE_MESSAGING_SERVICE_SID, numSegments: '0' });
+    const msg = await client().messages.create({
+      to: '+14155552671',
+      messagingServiceSid: TWILIO_FAKE_MESSAGING_SERVICE_SID,
+      body: 'Hi',
+    });
+    expect(msg).toMatchObject({
+      sid: expect.stringMatching(/^SM/),
+      from: null,
+      status: 'accepted',
+      messagingServiceSid: TWILIO_FAKE_MESSAGING_SERVICE_SID,
+      numSegments: '0',
+    });
   });
 
   it('counts segments: 161 GSM-7 characters are 2, 71 UCS-2 characters are 2', async () => {
-    expect((await client().messages.create({ to: '+14155552671', from: TWILIO_FAKE_FROM, body: 'x'.repeat(161) })).numSegments).toBe('2');
-    expect((await client().messages.create({ to: '+14155552671', from: TWILIO_FAKE_FROM, body: 'é'.repeat(71) })).numSegments).toBe('2');
+    expect(
+      (await client().messages.create({ to: '+14155552671', from: TWILIO_FAKE_FROM, body: 'x'.repeat(161) }))
+        .numSegments,
+    ).toBe('2');
+    expect(
+      (await client().messages.create({ to: '+14155552671', from: TWILIO_FAKE_FROM, body: 'é'.repeat(71) }))
+        .numSegments,
+    ).toBe('2');
   });
 
   it.each([
@@ -98,14 +135,24 @@ describe('messages.create (POST …/Messages.json)', () => {
   });
 
   it('refuses a From the account does not own (21606) and a missing To (21604)', async () => {
-    expect(await rejection(client().messages.create({ to: '+14155552671', from: '+14155550000', body: 'x' }))).toMatchObject({ status: 400, code: 21606 });
+    expect(
+      await rejection(client().messages.create({ to: '+14155552671', from: '+14155550000', body: 'x' })),
+    ).toMatchObject({ status: 400, code: 21606 });
     const res = await fetch(`${fake.url}${messagesPath}`, {
       method: 'POST',
-      headers: { authorization: basic(TWILIO_FAKE_ACCOUNT_SID, TWILIO_FAKE_AUTH_TOKEN), 'content-type': 'application/json' },
+      headers: {
+        authorization: basic(TWILIO_FAKE_ACCOUNT_SID, TWILIO_FAKE_AUTH_TOKEN),
+        'content-type': 'application/json',
+      },
       body: JSON.stringify({ To: '+14155552671', From: TWILIO_FAKE_FROM, Body: 'x' }),
     });
     expect(res.status).toBe(400);
-    expect(await res.json()).toEqual({ code: 21604, message: "A 'To' phone number is required.", more_info: 'https://www.twilio.com/docs/errors/21604', status: 400 });
+    expect(await res.json()).toEqual({
+      code: 21604,
+      message: "A 'To' phone number is required.",
+      more_info: 'https://www.twilio.com/docs/errors/21604',
+      status: 400,
+    });
   });
 });
 
@@ -124,17 +171,33 @@ describe('messages.list and messages.page (GET …/Messages.json)', () => {
   it('pages by hand: the page carries next_page_uri, and the last page has none', async () => {
     const first = await client().messages.page({ pageSize: 3 });
     expect(first.instances).toHaveLength(3);
-    expect(first.nextPageUrl).toBe(`${fake.url}${messagesPath}?PageSize=3&Page=1&PageToken=PA${first.instances[2]!.sid}`);
+    expect(first.nextPageUrl).toBe(
+      `${fake.url}${messagesPath}?PageSize=3&Page=1&PageToken=PA${first.instances[2]!.sid}`,
+    );
     const second = await first.nextPage();
-    expect(second!.instances.map((m) => m.sid)).toEqual(fake.account().messages.slice(3).map((m) => m.sid));
+    expect(second!.instances.map((m) => m.sid)).toEqual(
+      fake
+        .account()
+        .messages.slice(3)
+        .map((m) => m.sid),
+    );
     expect(second!.nextPageUrl).toBeUndefined();
     expect(await second!.nextPage()).toBeUndefined();
   });
 
   it('filters by To, From and the day sent, keeping the filters in next_page_uri', async () => {
-    expect((await client().messages.list({ to: '+14155552671' })).map((m) => m.body)).toEqual(['Your order #1001 has shipped.', 'Reminder: your appointment is tomorrow at 10:00.']);
-    expect((await client().messages.list({ from: TWILIO_FAKE_FROM, dateSentAfter: new Date('2024-05-23T00:00:00Z') })).map((m) => m.to)).toEqual(['+14155552671', '+14155552672']);
-    expect((await client().messages.list({ dateSent: new Date('2024-05-22T00:00:00Z') })).map((m) => m.body)).toEqual(['STOP']);
+    expect((await client().messages.list({ to: '+14155552671' })).map((m) => m.body)).toEqual([
+      'Your order #1001 has shipped.',
+      'Reminder: your appointment is tomorrow at 10:00.',
+    ]);
+    expect(
+      (await client().messages.list({ from: TWILIO_FAKE_FROM, dateSentAfter: new Date('2024-05-23T00:00:00Z') })).map(
+        (m) => m.to,
+      ),
+    ).toEqual(['+14155552671', '+14155552672']);
+    expect((await client().messages.list({ dateSent: new Date('2024-05-22T00:00:00Z') })).map((m) => m.body)).toEqual([
+      'STOP',
+    ]);
     expect(fake.requests.at(-1)!.query).toMatchObject({ DateSent: '2024-05-22T00:00:00Z' });
 
     const page = await client().messages.page({ to: '+14155552671', pageSize: 1 });
@@ -152,14 +215,31 @@ describe('messages.list and messages.page (GET …/Messages.json)', () => {
 describe('messages(sid).fetch (GET …/Messages/{Sid}.json)', () => {
   it('returns the message, later delivery failures included', async () => {
     const sent = await client().messages.create({ to: '+14155552671', from: TWILIO_FAKE_FROM, body: 'Hi' });
-    fake.updateMessage(sent.sid, { status: 'undelivered', error_code: 30003, error_message: 'Unreachable destination handset' });
+    fake.updateMessage(sent.sid, {
+      status: 'undelivered',
+      error_code: 30003,
+      error_message: 'Unreachable destination handset',
+    });
     const msg = await client().messages(sent.sid).fetch();
-    expect(msg).toMatchObject({ sid: sent.sid, status: 'undelivered', errorCode: 30003, errorMessage: 'Unreachable destination handset', body: 'Hi' });
-    expect(fake.requests.at(-1)).toMatchObject({ method: 'GET', path: `/2010-04-01/Accounts/${TWILIO_FAKE_ACCOUNT_SID}/Messages/${sent.sid}.json` });
+    expect(msg).toMatchObject({
+      sid: sent.sid,
+      status: 'undelivered',
+      errorCode: 30003,
+      errorMessage: 'Unreachable destination handset',
+      body: 'Hi',
+    });
+    expect(fake.requests.at(-1)).toMatchObject({
+      method: 'GET',
+      path: `/2010-04-01/Accounts/${TWILIO_FAKE_ACCOUNT_SID}/Messages/${sent.sid}.json`,
+    });
   });
 
   it('answers 404 for an unknown SID', async () => {
-    const err = await rejection(client().messages(`SM${'f'.repeat(32)}`).fetch());
+    const err = await rejection(
+      client()
+        .messages(`SM${'f'.repeat(32)}`)
+        .fetch(),
+    );
     expect(err).toBeInstanceOf(RestException);
     expect(err.status).toBe(404);
   });
@@ -168,16 +248,32 @@ describe('messages(sid).fetch (GET …/Messages/{Sid}.json)', () => {
 describe('accounts(sid).fetch (the credential test)', () => {
   it('returns the account, echoing its auth token', async () => {
     const account = await client().api.v2010.accounts(TWILIO_FAKE_ACCOUNT_SID).fetch();
-    expect(account).toMatchObject({ sid: TWILIO_FAKE_ACCOUNT_SID, status: 'active', type: 'Full', authToken: TWILIO_FAKE_AUTH_TOKEN });
+    expect(account).toMatchObject({
+      sid: TWILIO_FAKE_ACCOUNT_SID,
+      status: 'active',
+      type: 'Full',
+      authToken: TWILIO_FAKE_AUTH_TOKEN,
+    });
     expect(account.dateCreated).toEqual(new Date('2024-01-15T10:00:00Z'));
   });
 });
 
 describe('authentication and errors', () => {
   it('surfaces a wrong token as RestException 20003 (HTTP 401) with a Basic challenge', async () => {
-    const err = await rejection(client(TWILIO_FAKE_ACCOUNT_SID, 'deadbeefdeadbeefdeadbeefdeadbeef').messages.create({ to: '+14155552671', from: TWILIO_FAKE_FROM, body: 'x' }));
+    const err = await rejection(
+      client(TWILIO_FAKE_ACCOUNT_SID, 'deadbeefdeadbeefdeadbeefdeadbeef').messages.create({
+        to: '+14155552671',
+        from: TWILIO_FAKE_FROM,
+        body: 'x',
+      }),
+    );
     expect(err).toBeInstanceOf(RestException);
-    expect(err).toMatchObject({ status: 401, code: 20003, message: 'Authenticate', moreInfo: 'https://www.twilio.com/docs/errors/20003' });
+    expect(err).toMatchObject({
+      status: 401,
+      code: 20003,
+      message: 'Authenticate',
+      moreInfo: 'https://www.twilio.com/docs/errors/20003',
+    });
     expect(fake.sent).toHaveLength(0);
     const raw = await fetch(`${fake.url}${messagesPath}`);
     expect(raw.status).toBe(401);
@@ -187,7 +283,10 @@ describe('authentication and errors', () => {
   it("answers 20003 to another account's credentials, and after the token is rotated", async () => {
     const foreign = twilio(TWILIO_FAKE_OTHER_ACCOUNT_SID, TWILIO_FAKE_OTHER_AUTH_TOKEN, { autoRetry: false });
     foreign.api.baseUrl = fake.url;
-    expect(await rejection(foreign.api.v2010.accounts(TWILIO_FAKE_ACCOUNT_SID).messages.list())).toMatchObject({ status: 401, code: 20003 });
+    expect(await rejection(foreign.api.v2010.accounts(TWILIO_FAKE_ACCOUNT_SID).messages.list())).toMatchObject({
+      status: 401,
+      code: 20003,
+    });
 
     fake.rotateAuthToken();
     expect(await rejection(client().messages.list())).toMatchObject({ status: 401, code: 20003 });
@@ -195,15 +294,23 @@ describe('authentication and errors', () => {
 
   it('lets test credentials send but not read (403 20008)', async () => {
     const test = client(TWILIO_FAKE_TEST_ACCOUNT_SID, TWILIO_FAKE_TEST_AUTH_TOKEN);
-    expect(await test.messages.create({ to: '+14155552671', from: TWILIO_FAKE_FROM, body: 'x' })).toMatchObject({ status: 'queued' });
+    expect(await test.messages.create({ to: '+14155552671', from: TWILIO_FAKE_FROM, body: 'x' })).toMatchObject({
+      status: 'queued',
+    });
     expect(await rejection(test.messages.list())).toMatchObject({ status: 403, code: 20008 });
-    expect(await rejection(test.api.v2010.accounts(TWILIO_FAKE_TEST_ACCOUNT_SID).fetch())).toMatchObject({ status: 403, code: 20008 });
+    expect(await rejection(test.api.v2010.accounts(TWILIO_FAKE_TEST_ACCOUNT_SID).fetch())).toMatchObject({
+      status: 403,
+      code: 20008,
+    });
   });
 
   it('answers 429 20429 past the concurrency limit, and only then', async () => {
     fake.setConcurrencyLimit(1);
     fake.setLatency(300);
-    const results = await Promise.allSettled([client().messages.list({ limit: 1 }), client().messages.list({ limit: 1 })]);
+    const results = await Promise.allSettled([
+      client().messages.list({ limit: 1 }),
+      client().messages.list({ limit: 1 }),
+    ]);
     const rejected = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
     expect(rejected).toHaveLength(1);
     expect(rejected[0]!.reason).toBeInstanceOf(RestException);
@@ -216,7 +323,9 @@ describe('authentication and errors', () => {
     fake.failNext(1, TWILIO_ERRORS.serverError);
     expect(await rejection(client().messages.list())).toMatchObject({ status: 500, code: 20500 });
     fake.failNext(1, TWILIO_ERRORS.suspended);
-    expect(await rejection(client().messages.create({ to: '+14155552671', from: TWILIO_FAKE_FROM, body: 'x' }))).toMatchObject({ status: 403, code: 20403 });
+    expect(
+      await rejection(client().messages.create({ to: '+14155552671', from: TWILIO_FAKE_FROM, body: 'x' })),
+    ).toMatchObject({ status: 403, code: 20403 });
     expect(fake.sent).toHaveLength(0);
   });
 });

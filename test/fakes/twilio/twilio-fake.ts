@@ -6,12 +6,12 @@
 import { randomBytes } from 'node:crypto';
 import type { StartConformanceFake } from '../../conformance/fake-contract.ts';
 import {
-  startFakeServer,
   type DropOptions,
   type FakeResponse,
   type FakeServer,
   type HandlerContext,
   type RecordedRequest,
+  startFakeServer,
 } from '../support/fake-server.ts';
 
 export const TWILIO_FAKE_ACCOUNT_SID = 'AC0fa4e000000000000000000000000001';
@@ -40,7 +40,11 @@ export const TWILIO_MAGIC_TO = {
   notSmsCapable: '+15005550009', // 21614
 } as const;
 /** Magic `From` numbers (same source and caveat). Any other unowned number gets 21606. */
-export const TWILIO_MAGIC_FROM = { invalid: '+15005550001', notOwned: '+15005550007', queueFull: '+15005550008' } as const;
+export const TWILIO_MAGIC_FROM = {
+  invalid: '+15005550001',
+  notOwned: '+15005550007',
+  queueFull: '+15005550008',
+} as const;
 
 const API = '/2010-04-01';
 const DOCS = 'https://www.twilio.com/docs/errors/';
@@ -181,7 +185,11 @@ export class TwilioFake {
   }
 
   /** Registers an account; its SID and token are the Basic credentials. */
-  addAccount(sid: string, authToken: string, options: { testCredentials?: boolean; status?: TwilioAccount['status'] } = {}): TwilioAccount {
+  addAccount(
+    sid: string,
+    authToken: string,
+    options: { testCredentials?: boolean; status?: TwilioAccount['status'] } = {},
+  ): TwilioAccount {
     if (!ACCOUNT_SID.test(sid)) throw new Error(`${sid} is not an Account SID`);
     const account: TwilioAccount = {
       sid,
@@ -208,7 +216,12 @@ export class TwilioFake {
   }
 
   /** A later status, e.g. a carrier failure: `{status:'undelivered', error_code:30003, …}` (reference §1.1). */
-  updateMessage(sid: string, patch: Partial<Pick<TwilioMessage, 'status' | 'error_code' | 'error_message' | 'price' | 'price_unit' | 'date_sent'>>): TwilioMessage {
+  updateMessage(
+    sid: string,
+    patch: Partial<
+      Pick<TwilioMessage, 'status' | 'error_code' | 'error_message' | 'price' | 'price_unit' | 'date_sent'>
+    >,
+  ): TwilioMessage {
     for (const account of this.accounts.values()) {
       const message = account.messages.find((m) => m.sid === sid);
       if (message) return Object.assign(message, patch, { date_updated: rfc2822(new Date()) });
@@ -264,7 +277,8 @@ export class TwilioFake {
     // "subaccount credentials to access master account").
     const auth = basicCredentials(req.headers['authorization']);
     const account = auth ? this.accounts.get(auth.username) : undefined;
-    if (!auth || !account || account.authToken !== auth.password || account.sid !== route.accountSid) return unauthorized();
+    if (!auth || !account || account.authToken !== auth.password || account.sid !== route.accountSid)
+      return unauthorized();
     // A closed account fails authentication (T-DOCS 20003 causes); a suspended one answers 20403 (T-DOCS 20403).
     if (account.status === 'closed') return unauthorized();
     if (account.status === 'suspended') return answer(TWILIO_ERRORS.suspended);
@@ -285,7 +299,8 @@ export class TwilioFake {
   private route(req: RecordedRequest, route: Route, account: TwilioAccount): FakeResponse {
     const reading = req.method === 'GET';
     // Test credentials may only create (T-DOCS test-credentials: "any other resource … 403 Forbidden").
-    if (account.testCredentials && !(route.kind === 'messages' && req.method === 'POST')) return answer(TWILIO_ERRORS.testCredentials);
+    if (account.testCredentials && !(route.kind === 'messages' && req.method === 'POST'))
+      return answer(TWILIO_ERRORS.testCredentials);
     switch (route.kind) {
       case 'account':
         if (reading) return json(200, this.accountResource(account));
@@ -309,7 +324,9 @@ export class TwilioFake {
   /** POST …/Messages.json (T-OAS CreateMessage; reference §1.1). */
   private createMessage(req: RecordedRequest, account: TwilioAccount): FakeResponse {
     // Form-encoded only; anything else reads as a form without `To` (T-DOCS 21604 names a non-form body).
-    const params = (req.headers['content-type'] ?? '').includes('application/x-www-form-urlencoded') ? formParams(req.rawBody) : {};
+    const params = (req.headers['content-type'] ?? '').includes('application/x-www-form-urlencoded')
+      ? formParams(req.rawBody)
+      : {};
     const one = (key: string) => params[key]?.[0];
     const to = one('To');
     const from = one('From');
@@ -324,20 +341,42 @@ export class TwilioFake {
     if (toError) return answer(toError);
     // Error codes and wording for the checks below are from T-DOCS error pages where named; those
     // marked UNCONFIRMED are plausible Twilio answers the reference does not state.
-    if (!from && !serviceSid) return answer({ status: 400, code: 21603, message: "A 'From' or 'MessagingServiceSid' parameter is required to send a message" }); // UNCONFIRMED
+    if (!from && !serviceSid)
+      return answer({
+        status: 400,
+        code: 21603,
+        message: "A 'From' or 'MessagingServiceSid' parameter is required to send a message",
+      }); // UNCONFIRMED
     if (from) {
       const fromError = this.senderError(account, from);
       if (fromError) return answer(fromError);
     }
-    if (serviceSid && (account.testCredentials || !SERVICE_SID.test(serviceSid) || !account.messagingServices.has(serviceSid))) {
+    if (
+      serviceSid &&
+      (account.testCredentials || !SERVICE_SID.test(serviceSid) || !account.messagingServices.has(serviceSid))
+    ) {
       return answer({ status: 400, code: 21701, message: `The Messaging Service Sid ${serviceSid} is invalid.` }); // UNCONFIRMED
     }
-    if (!body && mediaUrls.length === 0 && !contentSid) return answer({ status: 400, code: 21602, message: 'Message body is required.' }); // code UNCONFIRMED
-    if (body && body.length > MAX_BODY) return answer({ status: 400, code: 21617, message: 'The concatenated message body exceeds the 1600 character limit.' }); // code UNCONFIRMED
-    if (mediaUrls.length > MAX_MEDIA || mediaUrls.some((u) => !isHttpUrl(u))) return answer({ status: 400, code: 21620, message: 'Invalid media URL(s).' }); // UNCONFIRMED
+    if (!body && mediaUrls.length === 0 && !contentSid)
+      return answer({ status: 400, code: 21602, message: 'Message body is required.' }); // code UNCONFIRMED
+    if (body && body.length > MAX_BODY)
+      return answer({
+        status: 400,
+        code: 21617,
+        message: 'The concatenated message body exceeds the 1600 character limit.',
+      }); // code UNCONFIRMED
+    if (mediaUrls.length > MAX_MEDIA || mediaUrls.some((u) => !isHttpUrl(u)))
+      return answer({ status: 400, code: 21620, message: 'Invalid media URL(s).' }); // UNCONFIRMED
     // "URL must contain a valid hostname and underscores are not allowed" (T-OAS StatusCallback); the code is UNCONFIRMED.
-    if (statusCallback !== undefined && (!isHttpUrl(statusCallback) || new URL(statusCallback).hostname.includes('_'))) {
-      return answer({ status: 400, code: 21609, message: `The StatusCallback URL ${statusCallback} is not a valid URL.` });
+    if (
+      statusCallback !== undefined &&
+      (!isHttpUrl(statusCallback) || new URL(statusCallback).hostname.includes('_'))
+    ) {
+      return answer({
+        status: 400,
+        code: 21609,
+        message: `The StatusCallback URL ${statusCallback} is not a valid URL.`,
+      });
     }
 
     const now = rfc2822(new Date());
@@ -380,7 +419,8 @@ export class TwilioFake {
       return answer({ status: 400, code: 20001, message: `PageSize must be between 1 and ${MAX_PAGE_SIZE}` }); // code and wording UNCONFIRMED
     }
     const page = query.has('Page') ? Number(query.get('Page')) : 0; // "simply for client state" (T-OAS)
-    if (!Number.isInteger(page) || page < 0) return answer({ status: 400, code: 20001, message: 'Page must be a non-negative integer' }); // UNCONFIRMED
+    if (!Number.isInteger(page) || page < 0)
+      return answer({ status: 400, code: 20001, message: 'Page must be a non-negative integer' }); // UNCONFIRMED
 
     const dates: Array<[string, (sent: string, given: string) => boolean]> = [
       ['DateSent', (s, g) => s === g],
@@ -421,7 +461,8 @@ export class TwilioFake {
 
     const base = `${API}/Accounts/${account.sid}/Messages.json`;
     const filters = new URLSearchParams();
-    for (const key of ['To', 'From', 'DateSent', 'DateSent<', 'DateSent>']) if (query.has(key)) filters.set(key, query.get(key)!);
+    for (const key of ['To', 'From', 'DateSent', 'DateSent<', 'DateSent>'])
+      if (query.has(key)) filters.set(key, query.get(key)!);
     const uriFor = (pageNumber: number, pageToken?: string) => {
       const q = new URLSearchParams(filters);
       q.set('PageSize', String(pageSize));
@@ -462,10 +503,24 @@ export class TwilioFake {
   }
 
   private senderError(account: TwilioAccount, from: string): ErrorAnswer | undefined {
-    if (from === TWILIO_MAGIC_FROM.invalid) return { status: 400, code: 21212, message: `The 'From' number ${from} is not a valid phone number, shortcode, or alphanumeric sender ID.` };
-    if (from === TWILIO_MAGIC_FROM.queueFull) return { status: 400, code: 21611, message: `This 'From' number has exceeded the maximum number of queued messages` };
+    if (from === TWILIO_MAGIC_FROM.invalid)
+      return {
+        status: 400,
+        code: 21212,
+        message: `The 'From' number ${from} is not a valid phone number, shortcode, or alphanumeric sender ID.`,
+      };
+    if (from === TWILIO_MAGIC_FROM.queueFull)
+      return {
+        status: 400,
+        code: 21611,
+        message: `This 'From' number has exceeded the maximum number of queued messages`,
+      };
     if (from === TWILIO_MAGIC_FROM.notOwned || !account.numbers.has(from)) {
-      return { status: 400, code: 21606, message: `The From phone number ${from} is not a valid, SMS-capable inbound phone number or short code for your account.` };
+      return {
+        status: 400,
+        code: 21606,
+        message: `The From phone number ${from} is not a valid, SMS-capable inbound phone number or short code for your account.`,
+      };
     }
     return undefined;
   }
@@ -478,7 +533,10 @@ export async function startTwilioFake(options?: TwilioFakeOptions): Promise<Twil
 
 // ---- helpers ----------------------------------------------------------------------
 
-type Route = { kind: 'account'; accountSid: string } | { kind: 'messages'; accountSid: string } | { kind: 'message'; accountSid: string; messageSid: string };
+type Route =
+  | { kind: 'account'; accountSid: string }
+  | { kind: 'messages'; accountSid: string }
+  | { kind: 'message'; accountSid: string; messageSid: string };
 
 /** Only the `.json` representations: without the suffix Twilio answers XML, which no client here asks for. */
 function matchRoute(path: string): Route | undefined {
@@ -487,7 +545,8 @@ function matchRoute(path: string): Route | undefined {
   m = /^\/2010-04-01\/Accounts\/([^/]+)\/Messages\.json$/.exec(path);
   if (m) return { kind: 'messages', accountSid: decodeURIComponent(m[1]!) };
   m = /^\/2010-04-01\/Accounts\/([^/]+)\/Messages\/([^/]+)\.json$/.exec(path);
-  if (m && MESSAGE_SID.test(m[2]!)) return { kind: 'message', accountSid: decodeURIComponent(m[1]!), messageSid: m[2]! };
+  if (m && MESSAGE_SID.test(m[2]!))
+    return { kind: 'message', accountSid: decodeURIComponent(m[1]!), messageSid: m[2]! };
   if (m) return { kind: 'message', accountSid: decodeURIComponent(m[1]!), messageSid: '' };
   return undefined;
 }
@@ -529,7 +588,10 @@ function json(status: number, body: unknown): FakeResponse {
 }
 
 function withCommonHeaders(res: FakeResponse): FakeResponse {
-  return { ...res, headers: { 'content-type': 'application/json; charset=utf-8', 'twilio-request-id': `RQ${hex(32)}`, ...res.headers } };
+  return {
+    ...res,
+    headers: { 'content-type': 'application/json; charset=utf-8', 'twilio-request-id': `RQ${hex(32)}`, ...res.headers },
+  };
 }
 
 function recipientError(to: string): ErrorAnswer | undefined {
@@ -538,10 +600,18 @@ function recipientError(to: string): ErrorAnswer | undefined {
     case TWILIO_MAGIC_TO.invalid:
       return invalid;
     case TWILIO_MAGIC_TO.unroutable:
-      return { status: 400, code: 21612, message: `The 'To' phone number: ${to}, is not currently reachable using the 'From' phone number via SMS.` };
+      return {
+        status: 400,
+        code: 21612,
+        message: `The 'To' phone number: ${to}, is not currently reachable using the 'From' phone number via SMS.`,
+      };
     // The HTTP status of 21408, 21610 and 21614 is UNCONFIRMED (likely 400, reference §1.5).
     case TWILIO_MAGIC_TO.noGeoPermission:
-      return { status: 400, code: 21408, message: `Permission to send an SMS has not been enabled for the region indicated by the 'To' number: ${to}.` };
+      return {
+        status: 400,
+        code: 21408,
+        message: `Permission to send an SMS has not been enabled for the region indicated by the 'To' number: ${to}.`,
+      };
     case TWILIO_MAGIC_TO.blocked:
       return { status: 400, code: 21610, message: 'Attempt to send to unsubscribed recipient' };
     case TWILIO_MAGIC_TO.notSmsCapable:
@@ -582,16 +652,34 @@ export function rfc2822(date: Date): string {
 }
 
 function hex(n: number): string {
-  return randomBytes(Math.ceil(n / 2)).toString('hex').slice(0, n);
+  return randomBytes(Math.ceil(n / 2))
+    .toString('hex')
+    .slice(0, n);
 }
 
 /** Five older messages so that a list has something to page through, newest first. */
 function seedMessages(account: TwilioAccount): TwilioMessage[] {
   const rows: Array<[string, string, string, string, string | null, number | null, string | null]> = [
     ['2024-05-24T17:44:50Z', '+14155552671', 'outbound-api', 'Your order #1001 has shipped.', 'delivered', null, null],
-    ['2024-05-23T09:12:03Z', '+14155552672', 'outbound-api', 'Your code is 481516', 'undelivered', 30003, 'Unreachable destination handset'],
+    [
+      '2024-05-23T09:12:03Z',
+      '+14155552672',
+      'outbound-api',
+      'Your code is 481516',
+      'undelivered',
+      30003,
+      'Unreachable destination handset',
+    ],
     ['2024-05-22T08:00:00Z', TWILIO_FAKE_FROM, 'inbound', 'STOP', 'received', null, null],
-    ['2024-05-21T14:30:12Z', '+14155552671', 'outbound-api', 'Reminder: your appointment is tomorrow at 10:00.', 'delivered', null, null],
+    [
+      '2024-05-21T14:30:12Z',
+      '+14155552671',
+      'outbound-api',
+      'Reminder: your appointment is tomorrow at 10:00.',
+      'delivered',
+      null,
+      null,
+    ],
     ['2024-05-20T11:05:44Z', '+14155552673', 'outbound-api', 'Welcome to Acme!', 'sent', null, null],
   ];
   return rows.map(([when, to, direction, body, status, errorCode, errorMessage], i) => {
@@ -632,7 +720,11 @@ export const startConformanceFake: StartConformanceFake = async () => {
     credentials: { accountSid: TWILIO_FAKE_ACCOUNT_SID, authToken: TWILIO_FAKE_AUTH_TOKEN },
     rejectedCredentials: { accountSid: TWILIO_FAKE_ACCOUNT_SID, authToken: 'deadbeefdeadbeefdeadbeefdeadbeef' },
     failNext(kind) {
-      const errors = { rate_limited: TWILIO_ERRORS.rateLimited, server_error: TWILIO_ERRORS.serverError, permission: TWILIO_ERRORS.testCredentials };
+      const errors = {
+        rate_limited: TWILIO_ERRORS.rateLimited,
+        server_error: TWILIO_ERRORS.serverError,
+        permission: TWILIO_ERRORS.testCredentials,
+      };
       fake.failNext(1, errors[kind]);
     },
     close: () => fake.close(),

@@ -31,12 +31,21 @@ export async function startScriptedServer(): Promise<ScriptedServer> {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const text = Buffer.concat(chunks).toString('utf8');
-    requests.push({ method: req.method!, url: req.url!, headers: req.headers, body: text ? JSON.parse(text) : undefined, at: Date.now() });
+    requests.push({
+      method: req.method!,
+      url: req.url!,
+      headers: req.headers,
+      body: text ? JSON.parse(text) : undefined,
+      at: Date.now(),
+    });
     const step = steps.shift() ?? { status: 200, body: {} };
     if (step === 'drop') return req.socket.destroy();
     if (step === 'hang') return;
     const body = step.body === undefined ? '' : typeof step.body === 'string' ? step.body : JSON.stringify(step.body);
-    res.writeHead(step.status, { ...(typeof step.body === 'string' ? {} : { 'content-type': 'application/json' }), ...step.headers });
+    res.writeHead(step.status, {
+      ...(typeof step.body === 'string' ? {} : { 'content-type': 'application/json' }),
+      ...step.headers,
+    });
     res.end(body);
   });
   server.on('connection', (s) => {

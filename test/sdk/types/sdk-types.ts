@@ -1,14 +1,16 @@
+// biome-ignore-all format: each `@ts-expect-error` must stay on the line before the expression it expects to fail.
 /**
  * Compile-time tests of the SDK's types, checked by test/sdk/types.test.ts with
  * `tsc --noEmit -p test/sdk/types`. Each `@ts-expect-error` must meet an error (else tsc fails), and
  * the text after it must appear in that error's message (the test checks that too).
  * Nothing here runs: the functions are only type-checked.
  */
-import type { ActionDefinition } from '../../../connectors/toolkit/connector-definition.ts';
+
 import type * as elevenlabs from '../../../connectors/elevenlabs/elevenlabs-actions.ts';
 import type * as resend from '../../../connectors/resend/resend-actions.ts';
 import type * as slack from '../../../connectors/slack/slack-actions.ts';
-import { Client, type ActionInputs, type ActionOutputs, type Invocation } from '../../../sdk/src/index.ts';
+import type { ActionDefinition } from '../../../connectors/toolkit/connector-definition.ts';
+import { type ActionInputs, type ActionOutputs, Client, type Invocation } from '../../../sdk/src/index.ts';
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 type Expect<T extends true> = T;
