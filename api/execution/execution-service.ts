@@ -18,6 +18,7 @@ import { limitKey, queuePriority, type SlidingWindowLimiter } from '../../shared
 import { executionsAccepted, rateLimitDeferred, rateLimitRejected } from '../../shared/metrics.ts';
 import { type ExecuteJobData, executeJobOptions } from '../../shared/queue/execute-job.ts';
 import type { ExecutionReply } from '../../shared/queue/execution-reply.ts';
+import { type RateLimitStatus, rateLimitHeaders } from '../http/rate-limit-headers.ts';
 import type { Principal } from '../middleware/authenticate.ts';
 import { InvocationError } from '../middleware/errors.ts';
 import { type AdmissionGate, type AdmissionTicket, remainingBudgetMs } from './admission-gate.ts';
@@ -47,13 +48,17 @@ export interface ExecuteCommand {
   client?: { name?: string; version?: string };
 }
 
-export type ExecuteOutcome =
+/** `rateLimit`: the project's quota for the connector after this call took its slot (none on a replay). */
+export type ExecuteOutcome = (
   | { kind: 'accepted'; invocationId: string; status: InvocationRow['status'] }
   | { kind: 'finished'; reply: ExecutionReply }
-  | { kind: 'timed_out'; invocationId: string };
+  | { kind: 'timed_out'; invocationId: string }
+) & { rateLimit?: RateLimitStatus };
 
 /** Admitted, and (sync) the reply to wait for once out of the admission bound. */
-type Admitted = ExecuteOutcome | { kind: 'waiting'; invocationId: string; reply: Promise<ExecutionReply | null> };
+type Admitted =
+  | ExecuteOutcome
+  | { kind: 'waiting'; invocationId: string; reply: Promise<ExecutionReply | null>; rateLimit?: RateLimitStatus };
 
 const IDEMPOTENCY_WINDOW_MS = 24 * 3600 * 1000;
 /** The limit's window, in seconds: the longest a 429's Retry-After asks a caller to wait. */
@@ -109,7 +114,10 @@ export class ExecutionService {
     }
     if (admitted.kind !== 'waiting') return admitted;
     const reply = await admitted.reply;
-    return reply ? { kind: 'finished', reply } : { kind: 'timed_out', invocationId: admitted.invocationId };
+    const { rateLimit } = admitted;
+    return reply
+      ? { kind: 'finished', reply, rateLimit }
+      : { kind: 'timed_out', invocationId: admitted.invocationId, rateLimit };
   }
 
   /**
@@ -191,6 +199,12 @@ export class ExecutionService {
       },
       now,
     );
+    const rateLimit: RateLimitStatus = {
+      policy: connector.id,
+      limitPerMinute,
+      remaining: slot.remaining,
+      resetMs: slot.resetMs,
+    };
     if (!slot.granted) {
       rateLimitRejected.inc({ connector: connector.id });
       // Never past the limit's window: within a minute the window has moved on (the limiter's guard
@@ -200,7 +214,7 @@ export class ExecutionService {
         'rate_limited',
         `This project is over its limit of ${limitPerMinute} ${connector.id} calls per minute; retry in ${retryAfter} s or call asynchronously.`,
         { limitPerMinute, retryAfterSeconds: retryAfter },
-        { 'Retry-After': String(retryAfter) },
+        { 'Retry-After': String(retryAfter), ...rateLimitHeaders({ ...rateLimit, resetMs: retryAfter * 1000 }) },
       );
     }
 
@@ -239,8 +253,8 @@ export class ExecutionService {
         new ApiError('unavailable', error.message, undefined, { 'Retry-After': '1' }),
       );
     }
-    if (!waiting) return { kind: 'accepted', invocationId, status: 'queued' };
-    return { kind: 'waiting', invocationId, reply: waiting };
+    if (!waiting) return { kind: 'accepted', invocationId, status: 'queued', rateLimit };
+    return { kind: 'waiting', invocationId, reply: waiting, rateLimit };
   }
 
   /** The project named by the key, or (workspace keys) by the body. */

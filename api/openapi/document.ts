@@ -39,6 +39,8 @@ interface RouteDoc {
   headers?: ('Idempotency-Key' | 'Prefer')[];
   /** Success headers beyond X-Request-Id. */
   okHeaders?: Record<number, string[]>;
+  /** Error headers beyond X-Request-Id and Retry-After. */
+  errorHeaders?: Record<number, string[]>;
 }
 
 const page = r.pageOf;
@@ -111,7 +113,8 @@ export const ROUTES: RouteDoc[] = [
     query: executeQuery,
     headers: ['Idempotency-Key', 'Prefer'],
     ok: { 200: r.ExecutionResultSchema, 202: r.ExecutionAcceptedSchema },
-    okHeaders: { 202: ['Location'] },
+    okHeaders: { 200: ['RateLimit', 'RateLimit-Policy'], 202: ['Location', 'RateLimit', 'RateLimit-Policy'] },
+    errorHeaders: { 429: ['RateLimit', 'RateLimit-Policy'] },
     errors: [
       'invalid_credentials_shape',
       'forbidden',
@@ -629,6 +632,16 @@ const HEADERS = {
     schema: { type: 'string' },
   },
   'Content-Disposition': { description: '`attachment` with a file name.', schema: { type: 'string' } },
+  RateLimit: {
+    description:
+      'IETF draft `RateLimit` field, e.g. `"resend";r=97;t=41`: calls to this connector that would start now for the project (`r`), and seconds until the oldest call of the window leaves it (`t`). Absent on an idempotent replay.',
+    schema: { type: 'string' },
+  },
+  'RateLimit-Policy': {
+    description:
+      'IETF draft `RateLimit-Policy` field, e.g. `"resend";q=100;w=60`: the project\'s limit for this connector, `q` calls per `w` seconds.',
+    schema: { type: 'string' },
+  },
 };
 const headerRefs = (names: string[]) =>
   Object.fromEntries(names.map((n) => [n, { $ref: `#/components/headers/${n}` }]));
@@ -679,7 +692,7 @@ function operation(route: RouteDoc): Record<string, unknown> {
     const retry = status === 429 || status === 503;
     responses[String(status)] = {
       description: `Error: ${list.map((c) => `\`${c}\``).join(', ')}.`,
-      headers: headerRefs(retry ? ['X-Request-Id', 'Retry-After'] : ['X-Request-Id']),
+      headers: headerRefs(['X-Request-Id', ...(retry ? ['Retry-After'] : []), ...(route.errorHeaders?.[status] ?? [])]),
       content: {
         'application/json': {
           schema: {

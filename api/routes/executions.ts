@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { ExecutionAccepted, ExecutionResult } from '../../shared/api-resources.ts';
 import { ApiError } from '../../shared/errors.ts';
 import { type ExecutionService, errorFromReply } from '../execution/execution-service.ts';
+import { rateLimitHeaders } from '../http/rate-limit-headers.ts';
 import type { Principal } from '../middleware/authenticate.ts';
 import { admissionCaller } from '../middleware/authenticate.ts';
 import { InvocationError } from '../middleware/errors.ts';
@@ -65,6 +66,7 @@ export function executionRoutes(
       ticket.release(); // refused before the service took over (a bad body): not served
     }
     res.locals.invocationId = outcome.kind === 'finished' ? outcome.reply.invocationId : outcome.invocationId;
+    if (outcome.rateLimit) res.set(rateLimitHeaders(outcome.rateLimit));
     switch (outcome.kind) {
       case 'accepted':
         res
@@ -80,13 +82,11 @@ export function executionRoutes(
       case 'finished': {
         const { reply } = outcome;
         if (reply.status === 'succeeded') {
-          res
-            .status(200)
-            .json({
-              invocationId: reply.invocationId,
-              output: reply.output ?? null,
-              durationMs: reply.durationMs,
-            } satisfies ExecutionResult);
+          res.status(200).json({
+            invocationId: reply.invocationId,
+            output: reply.output ?? null,
+            durationMs: reply.durationMs,
+          } satisfies ExecutionResult);
           return;
         }
         throw new InvocationError(reply.invocationId, errorFromReply(reply.error!));

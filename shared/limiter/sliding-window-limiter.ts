@@ -25,10 +25,11 @@ if count >= limit then
   local nth = redis.call('ZRANGE', slots, count - limit, count - limit, 'WITHSCORES')
   candidate = math.max(candidate, tonumber(nth[2]) + window)
 end
-if deadline >= 0 and candidate > deadline then return {0, candidate, count} end
+local oldest = redis.call('ZRANGE', slots, 0, 0, 'WITHSCORES')[2] or candidate
+if deadline >= 0 and candidate > deadline then return {0, candidate, count, oldest} end
 redis.call('ZADD', slots, candidate, member)
 redis.call('PEXPIRE', slots, math.ceil(candidate - now + window))
-return {1, candidate, count}
+return {1, candidate, count, math.min(tonumber(oldest), candidate)}
 `;
 
 /**
@@ -77,9 +78,21 @@ export interface SlotRequest {
  * k-th call of the window has rank k−1; used as the job's queue priority, it interleaves tenants
  * fairly, so a flood never queues in front of a light tenant's calls.
  */
-export type SlotResult =
-  | { granted: true; startAt: number; delayMs: number; rank: number }
-  | { granted: false; startAt: number; retryAfterMs: number; rank: number };
+export type SlotResult = (
+  | { granted: true; startAt: number; delayMs: number }
+  | { granted: false; startAt: number; retryAfterMs: number }
+) &
+  SlotQuota;
+
+/**
+ * What is left of the key's quota, for the caller's RateLimit header (api/http/rate-limit-headers.ts):
+ * `remaining` slots that would start now, and in `resetMs` the oldest slot of the window leaves it.
+ */
+export interface SlotQuota {
+  rank: number;
+  remaining: number;
+  resetMs: number;
+}
 
 /** Extra width of the window: a slot's call reaches the upstream a little after the slot, by a varying amount. */
 const WINDOW_GUARD_MS = 500;
@@ -90,7 +103,7 @@ type LimiterRedis = Redis & {
     slots: string,
     cooldown: string,
     ...args: (string | number)[]
-  ): Promise<[number, string | number, number]>;
+  ): Promise<[number, string | number, number, string | number]>;
   coolDown(cooldown: string, until: number): Promise<number>;
   admitStart(starts: string, cooldown: string, ...args: (string | number)[]): Promise<[number, string | number]>;
 };
@@ -111,7 +124,7 @@ export class SlidingWindowLimiter {
   }
 
   async reserve(req: SlotRequest, now = Date.now()): Promise<SlotResult> {
-    const [granted, startAtRaw, rank] = await this.redis.reserveSlot(
+    const [granted, startAtRaw, rank, oldestRaw] = await this.redis.reserveSlot(
       this.slotsKey(req.key),
       this.cooldownKey(req.key),
       now,
@@ -122,9 +135,12 @@ export class SlidingWindowLimiter {
       req.member,
     );
     const startAt = Number(startAtRaw);
+    // A deferred or refused call leaves nothing that would start now.
+    const remaining = granted === 1 && startAt <= now ? Math.max(0, req.limitPerMinute - rank - 1) : 0;
+    const quota = { rank, remaining, resetMs: Math.max(0, Number(oldestRaw) + WINDOW_MS - now) };
     return granted === 1
-      ? { granted: true, startAt, delayMs: Math.max(0, startAt - now), rank }
-      : { granted: false, startAt, retryAfterMs: Math.max(0, startAt - now), rank };
+      ? { granted: true, startAt, delayMs: Math.max(0, startAt - now), ...quota }
+      : { granted: false, startAt, retryAfterMs: Math.max(0, startAt - now), ...quota };
   }
 
   /**

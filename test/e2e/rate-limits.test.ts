@@ -45,6 +45,14 @@ describe('rate limits', () => {
       ),
     );
     expect(accepted.map((r) => r.status)).toEqual(Array(20).fill(202));
+    // RateLimit headers (IETF draft): the policy, and what is left now; the 13th call on is deferred.
+    expect(accepted.map((r) => r.headers.get('ratelimit-policy'))).toEqual(Array(20).fill(`"resend";q=${limit};w=60`));
+    const remaining = accepted.map((r) => Number(/;r=(\d+);/.exec(r.headers.get('ratelimit') ?? '')?.[1]));
+    expect(remaining.sort((a, b) => b - a)).toEqual([
+      ...Array.from({ length: limit }, (_, i) => limit - 1 - i),
+      ...Array(8).fill(0),
+    ]);
+    for (const r of accepted) expect(r.headers.get('ratelimit')).toMatch(/^"resend";r=\d+;t=(60|[1-5]?\d)$/);
 
     // A sync call now would have to wait a whole window: refused at once, nothing taken.
     const refused = await client.post('/v1/executions?timeoutMs=5000', {
@@ -57,6 +65,7 @@ describe('rate limits', () => {
     const retryAfter = Number(refused.headers.get('retry-after'));
     expect(retryAfter).toBeGreaterThan(50);
     expect(retryAfter).toBeLessThanOrEqual(60); // never past the limit's window
+    expect(refused.headers.get('ratelimit')).toBe(`"resend";r=0;t=${retryAfter}`);
 
     await new Promise((r) => setTimeout(r, 3_000));
     expect(fake.sentEmails).toHaveLength(limit);

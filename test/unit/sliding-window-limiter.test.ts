@@ -26,11 +26,16 @@ describe('sliding-window limiter (real Redis)', () => {
         startAt: t0,
         delayMs: 0,
         rank: i,
+        // What the RateLimit header reports: calls left now, and when the window's oldest slot leaves it.
+        remaining: 5 - i - 1,
+        resetMs: WINDOW,
       });
     }
     expect(await limiter.reserve({ key: k, limitPerMinute: 5, member: 'm5' }, t0 + 10)).toMatchObject({
       granted: true,
       startAt: t0 + WINDOW,
+      remaining: 0, // deferred: nothing starts now
+      resetMs: WINDOW - 10,
     });
   });
 
@@ -55,7 +60,14 @@ describe('sliding-window limiter (real Redis)', () => {
     const t0 = 9_000_000;
     await limiter.reserve({ key: k, limitPerMinute: 1, member: 'a' }, t0);
     const refused = await limiter.reserve({ key: k, limitPerMinute: 1, member: 'b', deadline: t0 + 30_000 }, t0);
-    expect(refused).toEqual({ granted: false, startAt: t0 + WINDOW, retryAfterMs: WINDOW, rank: 1 });
+    expect(refused).toEqual({
+      granted: false,
+      startAt: t0 + WINDOW,
+      retryAfterMs: WINDOW,
+      rank: 1,
+      remaining: 0,
+      resetMs: WINDOW,
+    });
     // Nothing was taken: an async call now gets the same slot the refused one was offered.
     expect(await limiter.reserve({ key: k, limitPerMinute: 1, member: 'c' }, t0)).toMatchObject({
       granted: true,
