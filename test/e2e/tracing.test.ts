@@ -96,7 +96,40 @@ function only(spans: ReceivedSpan[], kind: number): ReceivedSpan {
 const email = { from: 'Shop <orders@example.com>', to: ['ada@example.com'], subject: 'Traced', text: 'Hello' };
 const callerTraceparent = () => `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01`;
 
+/** A collector, the Resend fake, and the api and a worker as processes exporting to the collector (unless `otel` says otherwise). */
+async function startTracedEngine(otel: Record<string, string>) {
+  const collector = await startCollector();
+  const fake = await startResendFake({ rateLimitPerSecond: 1000 });
+  const engine = await startEngine({
+    mode: 'processes',
+    env: {
+      RESEND_API_URL: fake.url,
+      OTEL_EXPORTER_OTLP_ENDPOINT: collector.url,
+      OTEL_BSP_SCHEDULE_DELAY: '100',
+      ...otel,
+    },
+  });
+  await waitForLog(engine, /worker ready/);
+  const setup = await setUpProject(apiClient(engine.baseUrl, engine.workspaceKey), {
+    connectorId: 'resend',
+    credentials: { apiKey: RESEND_FAKE_FULL_KEY },
+  });
+  return {
+    collector,
+    fake,
+    engine,
+    projectKey: setup.projectKey,
+    client: apiClient(engine.baseUrl, setup.projectKey),
+    async stop() {
+      await engine.stop();
+      await fake.close();
+      await collector.close();
+    },
+  };
+}
+
 describe('tracing on: one trace per call across api, queue, worker and upstream', () => {
+  let running: Awaited<ReturnType<typeof startTracedEngine>>;
   let collector: Collector;
   let fake: ResendFake;
   let engine: Engine;
@@ -104,32 +137,14 @@ describe('tracing on: one trace per call across api, queue, worker and upstream'
   let projectKey: string;
 
   beforeAll(async () => {
-    collector = await startCollector();
-    fake = await startResendFake({ rateLimitPerSecond: 1000 });
-    engine = await startEngine({
-      mode: 'processes',
-      env: {
-        RESEND_API_URL: fake.url,
-        OTEL_EXPORTER_OTLP_ENDPOINT: collector.url,
-        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
-        OTEL_BSP_SCHEDULE_DELAY: '100',
-        OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment=test',
-      },
+    running = await startTracedEngine({
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+      OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment=test',
     });
-    await waitForLog(engine, /worker ready/);
-    const setup = await setUpProject(apiClient(engine.baseUrl, engine.workspaceKey), {
-      connectorId: 'resend',
-      credentials: { apiKey: RESEND_FAKE_FULL_KEY },
-    });
-    projectKey = setup.projectKey;
-    client = apiClient(engine.baseUrl, projectKey);
+    ({ collector, fake, engine, client, projectKey } = running);
   }, 120_000);
 
-  afterAll(async () => {
-    await engine?.stop();
-    await fake?.close();
-    await collector?.close();
-  });
+  afterAll(() => running?.stop());
 
   it('exports the api, queue, worker and upstream spans of one call as one trace, and sends its traceparent upstream', async () => {
     fake.reset();
@@ -244,38 +259,17 @@ describe('tracing on: one trace per call across api, queue, worker and upstream'
 });
 
 describe('tracing off', () => {
-  let collector: Collector;
-  let fake: ResendFake;
-  let engine: Engine;
+  let running: Awaited<ReturnType<typeof startTracedEngine>>;
 
+  // An endpoint is configured, but OTEL_SDK_DISABLED wins: as without any OTEL_* variable, nothing is traced.
   beforeAll(async () => {
-    collector = await startCollector();
-    fake = await startResendFake({ rateLimitPerSecond: 1000 });
-    // An endpoint is configured, but OTEL_SDK_DISABLED wins: as without any OTEL_* variable, nothing is traced.
-    engine = await startEngine({
-      mode: 'processes',
-      env: {
-        RESEND_API_URL: fake.url,
-        OTEL_EXPORTER_OTLP_ENDPOINT: collector.url,
-        OTEL_BSP_SCHEDULE_DELAY: '100',
-        OTEL_SDK_DISABLED: 'true',
-      },
-    });
-    await waitForLog(engine, /worker ready/);
+    running = await startTracedEngine({ OTEL_SDK_DISABLED: 'true' });
   }, 120_000);
 
-  afterAll(async () => {
-    await engine?.stop();
-    await fake?.close();
-    await collector?.close();
-  });
+  afterAll(() => running?.stop());
 
   it('exports nothing, sends no traceparent upstream, and records no trace id', async () => {
-    const setup = await setUpProject(apiClient(engine.baseUrl, engine.workspaceKey), {
-      connectorId: 'resend',
-      credentials: { apiKey: RESEND_FAKE_FULL_KEY },
-    });
-    const client = apiClient(engine.baseUrl, setup.projectKey);
+    const { fake, client, engine, collector } = running;
     fake.reset();
     const res = await client.post(
       '/v1/executions',
