@@ -77,6 +77,8 @@ export const InvocationSchema = z
     attempts: z.number().int(),
     via: z.enum(['api', 'mcp']),
     connectorVersion: z.number().int().nullable(),
+    /** The W3C trace id (32 hex digits) of the request that accepted the call; null when tracing is off. */
+    traceId: z.string().nullable(),
     client: z.object({ name: z.string().nullable(), version: z.string().nullable() }).strict().nullable(),
     createdAt: nullableTime,
     startedAt: nullableTime,

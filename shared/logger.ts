@@ -1,4 +1,5 @@
 import { type DestinationStream, type Logger, pino } from 'pino';
+import { traceLogFields, tracingOn } from './tracing/tracing.ts';
 
 export type { Logger };
 
@@ -42,6 +43,8 @@ export function createLogger(
       redact: { paths: redactedPaths, censor: '[redacted]' },
       base: { pid: process.pid, service: name },
       timestamp: pino.stdTimeFunctions.isoTime,
+      // With tracing on (started before the logger), every line written inside a span names it.
+      ...(tracingOn() ? { mixin: traceLogFields } : {}),
     },
     destination,
   );

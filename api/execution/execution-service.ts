@@ -16,8 +16,14 @@ import {
 import type { RateLimitPolicy } from '../../shared/limiter/rate-limit-policy.ts';
 import { limitKey, queuePriority, type SlidingWindowLimiter } from '../../shared/limiter/sliding-window-limiter.ts';
 import { executionsAccepted, rateLimitDeferred, rateLimitRejected } from '../../shared/metrics.ts';
-import { type ExecuteJobData, executeJobOptions } from '../../shared/queue/execute-job.ts';
+import {
+  EXECUTE_QUEUE,
+  type ExecuteJobData,
+  executeJobOptions,
+  executeJobSpanAttributes,
+} from '../../shared/queue/execute-job.ts';
 import type { ExecutionReply } from '../../shared/queue/execution-reply.ts';
+import { activeTraceId, inSpan, tracingOn } from '../../shared/tracing/tracing.ts';
 import { type RateLimitStatus, rateLimitHeaders } from '../http/rate-limit-headers.ts';
 import type { Principal } from '../middleware/authenticate.ts';
 import { InvocationError } from '../middleware/errors.ts';
@@ -166,6 +172,8 @@ export class ExecutionService {
       client_version: cmd.client?.version?.slice(0, 100) ?? null,
       // A custom connector's version: the worker runs the call on it, whatever PUT comes after.
       connector_version: connector.origin?.version ?? null,
+      // The trace of the request that accepted the call (null with tracing off): docs/decisions/0014.
+      trace_id: activeTraceId(),
     };
 
     if (connection.status === 'broken') {
@@ -238,13 +246,23 @@ export class ExecutionService {
     };
     // Subscribe before enqueueing, so a fast worker's reply cannot arrive before we listen.
     const waiting = cmd.respondAsync ? undefined : this.replies.wait(invocationId, cmd.timeoutMs);
-    try {
-      await this.queue.add(`${connector.id}.${action.id}`, data, {
+    const enqueue = (traceparent?: string) =>
+      this.queue.add(`${connector.id}.${action.id}`, traceparent ? { ...data, traceparent } : data, {
         ...executeJobOptions,
         jobId: invocationId,
         delay: slot.delayMs,
         priority: queuePriority(slot.rank),
       });
+    try {
+      // Traced, the job carries its PRODUCER span's context: the worker's span continues the trace.
+      await (tracingOn()
+        ? inSpan(
+            'producer',
+            `publish ${EXECUTE_QUEUE}`,
+            { attributes: executeJobSpanAttributes(data, 'send') },
+            (span) => enqueue(span.traceparent()),
+          )
+        : enqueue());
     } catch {
       const error = { code: 'unavailable', message: 'The queue is unavailable; the call was not run. Retry later.' };
       await completeInvocation(this.db, invocationId, { failure: error, durationMs: null }).catch(() => {});

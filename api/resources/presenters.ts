@@ -78,6 +78,7 @@ export function presentInvocation(i: InvocationRow): Invocation {
     attempts: i.attempts,
     via: i.via,
     connectorVersion: i.connector_version ?? null,
+    traceId: i.trace_id ?? null,
     client:
       i.client_name === null && i.client_version === null ? null : { name: i.client_name, version: i.client_version },
     createdAt: iso(i.created_at),

@@ -8,6 +8,7 @@ import type { Principal } from '../middleware/authenticate.ts';
 import { admissionCaller } from '../middleware/authenticate.ts';
 import { InvocationError } from '../middleware/errors.ts';
 import type { BodyReader } from '../middleware/json-body.ts';
+import { traceRequests } from '../middleware/trace-request.ts';
 import { parseBody, parseQuery } from '../validation.ts';
 
 export const executeBody = z
@@ -36,7 +37,7 @@ export function executionRoutes(
 ): Router {
   const router = Router();
 
-  router.post('/v1/executions', async (req, res) => {
+  router.post('/v1/executions', traceRequests('/v1/executions'), async (req, res) => {
     const principal = await authenticate(req);
     await readBody(req, res);
     const ticket = await service.admission.enter(admissionCaller(req), res);

@@ -6,11 +6,14 @@ import type { Db } from '../../shared/db/database.ts';
 import { ApiError } from '../../shared/errors.ts';
 import { isWellFormedId } from '../../shared/ids.ts';
 import { publicBaseUrl } from '../../shared/public-url.ts';
+import { annotateActiveSpan } from '../../shared/tracing/tracing.ts';
 import type { ExecutionService } from '../execution/execution-service.ts';
 import { createEngineMcpHandler, type McpRequestScope } from '../mcp/engine-mcp-server.ts';
-import { type Authenticator, admissionCaller } from '../middleware/authenticate.ts';
+import { mcpTraceCarrier } from '../mcp/mcp-trace-parent.ts';
+import { type Authenticator, admissionCaller, type Principal } from '../middleware/authenticate.ts';
 import { sendError } from '../middleware/errors.ts';
 import type { BodyReader } from '../middleware/json-body.ts';
+import { startRequestSpan } from '../middleware/trace-request.ts';
 import { projectTools, toolByName } from '../tools/project-tools.ts';
 
 const LOCALHOST = new Set(['localhost', '127.0.0.1', '[::1]']);
@@ -84,6 +87,23 @@ export function mcpRoutes(
     await readBody(req, res);
     const body = req.body as { method?: unknown } | undefined;
     const isCall = req.method === 'POST' && body?.method === 'tools/call';
+    // A tools/call is traced from here, under the `traceparent` of its `_meta`, else of its headers.
+    const span = isCall
+      ? startRequestSpan(req, res, 'tools/call', '/v1/mcp', mcpTraceCarrier(body, req.headers))
+      : undefined;
+    return span
+      ? span.run(() => respond(req, res, principal, body, isCall))
+      : respond(req, res, principal, body, isCall);
+  };
+
+  /** The authenticated request, body read: its place at the gate (a call), its tools, the SDK's answer. */
+  const respond = async (
+    req: Request,
+    res: Response,
+    principal: Extract<Principal, { kind: 'project' }>,
+    body: { method?: unknown } | undefined,
+    isCall: boolean,
+  ) => {
     const ticket = isCall ? await service.admission.enter(admissionCaller(req), res) : undefined;
     if (isCall && !ticket) return; // the client hung up while waiting
     try {
@@ -95,6 +115,7 @@ export function mcpRoutes(
             String((body as { params?: { name?: unknown } }).params?.name ?? ''),
           )
         : undefined;
+      if (called) annotateActiveSpan({ 'gen_ai.tool.name': called.name });
       const tools = isCall
         ? called
           ? [called]

@@ -1,8 +1,15 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
+import {
+  ATTR_HTTP_REQUEST_METHOD,
+  ATTR_HTTP_RESPONSE_STATUS_CODE,
+  ATTR_SERVER_ADDRESS,
+  ATTR_SERVER_PORT,
+} from '@opentelemetry/semantic-conventions';
 import got, { CancelError, type Got, RequestError } from 'got';
 import type { EgressGuard } from '../../shared/egress/egress-guard.ts';
 import { redactSecrets } from '../../shared/json-safe.ts';
+import { inSpan, tracingOn } from '../../shared/tracing/tracing.ts';
 import { UpstreamHttpError, UpstreamNetworkError, UpstreamResponseTooLarge } from './upstream-errors.ts';
 
 export interface UpstreamRequest {
@@ -117,6 +124,34 @@ export class UpstreamClient {
   }
 
   async request<T = unknown>(req: UpstreamRequest): Promise<UpstreamResponse<T>> {
+    return tracingOn() ? this.tracedSend<T>(req) : this.send<T>(req);
+  }
+
+  /**
+   * The request in a CLIENT span, with its W3C `traceparent` sent along (to every upstream: services
+   * that do not take part in tracing ignore the header; docs/decisions/0014-tracing.md). The span
+   * names the method, host and status only: never the path or query, which may carry ids or keys.
+   */
+  private tracedSend<T>(req: UpstreamRequest): Promise<UpstreamResponse<T>> {
+    const url = new URL(this.prefixUrl);
+    const attributes = {
+      [ATTR_HTTP_REQUEST_METHOD]: req.method,
+      [ATTR_SERVER_ADDRESS]: url.hostname,
+      [ATTR_SERVER_PORT]: Number(url.port) || (url.protocol === 'https:' ? 443 : 80),
+    };
+    return inSpan('client', req.method, { attributes }, async (span) => {
+      try {
+        const response = await this.send<T>(req, span.traceparent());
+        span.set({ [ATTR_HTTP_RESPONSE_STATUS_CODE]: response.status });
+        return response;
+      } catch (err) {
+        if (err instanceof UpstreamHttpError) span.set({ [ATTR_HTTP_RESPONSE_STATUS_CODE]: err.status });
+        throw err;
+      }
+    });
+  }
+
+  private async send<T>(req: UpstreamRequest, traceparent?: string): Promise<UpstreamResponse<T>> {
     const searchParams = req.query
       ? Object.fromEntries(
           Object.entries(req.query).filter((e): e is [string, string | number | boolean] => e[1] !== undefined),
@@ -130,6 +165,10 @@ export class UpstreamClient {
         for (const v of typeof value === 'string' ? [value] : value) form.append(key, v);
       }
     }
+    const sent: Record<string, string> = form
+      ? { 'content-type': 'application/x-www-form-urlencoded', ...this.headers, ...req.headers }
+      : { ...this.headers, ...req.headers };
+    if (traceparent) sent.traceparent = traceparent;
     let response;
     const started = performance.now();
     const maxBytes = (req.binary ? this.options.maxBinaryBytes : this.options.maxBytes) ?? Infinity;
@@ -142,9 +181,7 @@ export class UpstreamClient {
         searchParams: this.options.authQuery ? { ...searchParams, ...this.options.authQuery } : searchParams,
         json: req.json,
         body: form?.toString(),
-        headers: form
-          ? { 'content-type': 'application/x-www-form-urlencoded', ...this.headers, ...req.headers }
-          : { ...this.headers, ...req.headers },
+        headers: sent,
         timeout: { request: this.options.timeoutMs },
         responseType: 'buffer',
         ...(this.options.egress ? this.guardedOptions(this.options.egress) : {}),

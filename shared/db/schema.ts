@@ -88,6 +88,8 @@ export interface InvocationTable {
   client_version: string | null;
   /** The custom connector's version the call was accepted with (migration 0010); null for a built-in. */
   connector_version: ColumnType<number | null, number | null | undefined, number | null>;
+  /** The W3C trace id of the request that accepted the call (migration 0014); null with tracing off. */
+  trace_id: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: CreatedAt;
   started_at: Timestamp | null;
   finished_at: Timestamp | null;

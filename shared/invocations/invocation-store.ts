@@ -48,6 +48,8 @@ export interface QueuedInvocation {
   client_version: string | null;
   /** A custom connector's version (migration 0010); null or absent for a built-in. */
   connector_version?: number | null;
+  /** The trace it was accepted in (migration 0014); null or absent with tracing off. */
+  trace_id?: string | null;
 }
 
 /**
@@ -58,13 +60,12 @@ export interface QueuedInvocation {
 export async function insertQueuedInvocations(db: Db, rows: ReadonlyArray<QueuedInvocation>): Promise<void> {
   const column = <K extends keyof QueuedInvocation>(key: K) => rows.map((r) => r[key]);
   await sql`
-    insert into invocations (id, workspace_id, project_id, connection_id, connector_id, action_id, idempotency_key, request_hash, via, client_name, client_version, connector_version, status)
+    insert into invocations (id, workspace_id, project_id, connection_id, connector_id, action_id, idempotency_key, request_hash, via, client_name, client_version, connector_version, trace_id, status)
     select v.*, 'queued'
       from unnest(${column('id')}::text[], ${column('workspace_id')}::text[], ${column('project_id')}::text[], ${column('connection_id')}::text[],
                   ${column('connector_id')}::text[], ${column('action_id')}::text[], ${column('idempotency_key')}::text[], ${column('request_hash')}::text[],
-                  ${column('via')}::text[], ${column('client_name')}::text[], ${column('client_version')}::text[], ${rows.map((r) => r.connector_version ?? null)}::int[]) as v`.execute(
-    db,
-  );
+                  ${column('via')}::text[], ${column('client_name')}::text[], ${column('client_version')}::text[], ${rows.map((r) => r.connector_version ?? null)}::int[],
+                  ${rows.map((r) => r.trace_id ?? null)}::text[]) as v`.execute(db);
 }
 
 export async function findInvocation(db: Db, id: string): Promise<InvocationRow | undefined> {

@@ -20,6 +20,23 @@ export interface ExecuteJobData {
   maxRunningCalls?: number | null;
   /** A custom connector's version when the call was accepted: the worker runs it on that version (absent for built-ins). */
   connectorVersion?: number;
+  /**
+   * The W3C `traceparent` of the api's PRODUCER span, present only while tracing is on (55 bytes):
+   * each attempt's CONSUMER span is its child (docs/decisions/0014-tracing.md).
+   */
+  traceparent?: string;
+}
+
+/** Span attributes of an execute job, on its PRODUCER (`send`) and CONSUMER (`process`) spans: ids only. */
+export function executeJobSpanAttributes(data: ExecuteJobData, operation: 'send' | 'process') {
+  return {
+    'messaging.system': 'bullmq',
+    'messaging.destination.name': EXECUTE_QUEUE,
+    'messaging.operation.type': operation,
+    'messaging.message.id': data.invocationId,
+    'engine.connector_id': data.connectorId,
+    'engine.action_id': data.actionId,
+  };
 }
 
 /** Upper bound of attempts per invocation; the worker decides per failure whether to use them. */

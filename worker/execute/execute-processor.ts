@@ -21,8 +21,9 @@ import { type RunningShare, runningCapOf } from '../../shared/limiter/running-sh
 import { limitKey, type SlidingWindowLimiter } from '../../shared/limiter/sliding-window-limiter.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { jobDuration, jobs, jobsHeldBack, upstreamRateLimited } from '../../shared/metrics.ts';
-import type { ExecuteJobData } from '../../shared/queue/execute-job.ts';
+import { EXECUTE_QUEUE, type ExecuteJobData, executeJobSpanAttributes } from '../../shared/queue/execute-job.ts';
 import type { ExecutionReply } from '../../shared/queue/execution-reply.ts';
+import { annotateActiveSpan, inSpan, tracingOn } from '../../shared/tracing/tracing.ts';
 import { attemptFailure } from './attempt-failure.ts';
 import { failureToInvocationError } from './failure-to-error.ts';
 import { jobMatchesRow, refusalBeforeCall } from './job-checks.ts';
@@ -90,6 +91,13 @@ export function createExecuteProcessor(deps: ProcessorDeps) {
   /** Step 6: the row, then (sync calls) the reply. */
   async function finish(job: Job<ExecuteJobData>, outcome: InvocationOutcome): Promise<void> {
     const { invocationId, replyTo } = job.data;
+    if (tracingOn()) {
+      const failed = 'failure' in outcome;
+      annotateActiveSpan(
+        { 'engine.outcome': failed ? 'failed' : 'succeeded' },
+        failed ? outcome.failure.code : undefined,
+      );
+    }
     await completions.add({ id: invocationId, outcome });
     if (!replyTo) return;
     const reply: ExecutionReply =
@@ -146,9 +154,24 @@ export function createExecuteProcessor(deps: ProcessorDeps) {
       return delayed(Date.now() + heldBackDelayMs(job.attemptsStarted - job.attemptsMade - 1));
     }
     try {
-      return await attempt();
+      return await (tracingOn() ? tracedAttempt() : attempt());
     } finally {
       lease.release();
+    }
+
+    /** The attempt in its CONSUMER span, a child of the api's PRODUCER span (the job's `traceparent`). */
+    function tracedAttempt(): Promise<void> {
+      return inSpan(
+        'consumer',
+        `process ${EXECUTE_QUEUE}`,
+        {
+          parent: { traceparent: data.traceparent },
+          attributes: { ...executeJobSpanAttributes(data, 'process'), 'engine.attempt': job.attemptsStarted },
+          // Sent back to the delayed set by the limit: no attempt was spent.
+          notAnError: (err) => err instanceof DelayedError,
+        },
+        attempt,
+      );
     }
 
     async function attempt(): Promise<void> {
