@@ -1,4 +1,4 @@
-import { type Kysely, sql } from 'kysely';
+import { type Kysely, type QueryExecutorProvider, sql } from 'kysely';
 import {
   addMonths,
   createMonthlyPartition,
@@ -18,7 +18,7 @@ import {
  * same columns, defaults and checks, a partition per month that has rows (and up to two months
  * ahead) plus a default partition, the rows are copied, the indexes built once the rows are in, and
  * the old table dropped. Kysely runs the migration in one transaction: it either happens whole or
- * not at all, and writes to these tables wait for it (about X s per million rows, docs/operations.md
+ * not at all, and writes to these tables wait for it: time it on a copy of the database first (docs/operations.md,
  * "Partition maintenance").
  *
  * A unique index of a partitioned table must contain the partition key, so the two uniqueness rules
@@ -52,10 +52,28 @@ const INDEXES: Record<PartitionedTable['table'], string[]> = {
   ],
 };
 
+/** The side tables (see above), filled from the rows before these are moved. */
+const SIDE_TABLES = [
+  `create table invocation_idempotency_keys (
+     project_id text not null, idempotency_key text not null, invocation_id text not null,
+     created_at timestamptz not null default now(),
+     constraint invocation_idempotency_keys_pkey primary key (project_id, idempotency_key))`,
+  'create index invocation_idempotency_keys_created_at on invocation_idempotency_keys (created_at)',
+  `insert into invocation_idempotency_keys (project_id, idempotency_key, invocation_id, created_at)
+     select project_id, idempotency_key, id, created_at from invocations where idempotency_key is not null`,
+  `create table inbound_event_upstream_ids (
+     connection_id text not null references connections (id) on delete cascade, upstream_event_id text not null,
+     event_id text not null, received_at timestamptz not null,
+     constraint inbound_event_upstream_ids_pkey primary key (connection_id, upstream_event_id))`,
+  'create index inbound_event_upstream_ids_event_id on inbound_event_upstream_ids (event_id)',
+  `insert into inbound_event_upstream_ids (connection_id, upstream_event_id, event_id, received_at)
+     select connection_id, upstream_event_id, id, received_at from inbound_events`,
+];
+
 const aside = (table: string) => `${table}_pre0013`;
 
 /** Renames the table and its indexes out of the way, so the partitioned table takes their names. */
-async function renameAside(db: Kysely<any>, table: string): Promise<void> {
+async function renameAside(db: QueryExecutorProvider, table: string): Promise<void> {
   await sql`alter table ${sql.table(table)} rename to ${sql.table(aside(table))}`.execute(db);
   const { rows } = await sql<{
     name: string;
@@ -64,7 +82,7 @@ async function renameAside(db: Kysely<any>, table: string): Promise<void> {
     await sql`alter index ${sql.table(name)} rename to ${sql.table(aside(name))}`.execute(db);
 }
 
-async function partitionTable(db: Kysely<any>, spec: PartitionedTable): Promise<void> {
+async function partitionTable(db: QueryExecutorProvider, spec: PartitionedTable): Promise<void> {
   const [old, key] = [sql.table(aside(spec.table)), sql.ref(spec.key)];
   await renameAside(db, spec.table);
   await sql`create table ${sql.table(spec.table)} (like ${old} including defaults including constraints)
@@ -84,40 +102,7 @@ async function partitionTable(db: Kysely<any>, spec: PartitionedTable): Promise<
 }
 
 export async function up(db: Kysely<any>): Promise<void> {
-  await db.schema
-    .createTable('invocation_idempotency_keys')
-    .addColumn('project_id', 'text', (c) => c.notNull())
-    .addColumn('idempotency_key', 'text', (c) => c.notNull())
-    .addColumn('invocation_id', 'text', (c) => c.notNull())
-    .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
-    .addPrimaryKeyConstraint('invocation_idempotency_keys_pkey', ['project_id', 'idempotency_key'])
-    .execute();
-  await db.schema
-    .createIndex('invocation_idempotency_keys_created_at')
-    .on('invocation_idempotency_keys')
-    .column('created_at')
-    .execute();
-  await sql`insert into invocation_idempotency_keys (project_id, idempotency_key, invocation_id, created_at)
-            select project_id, idempotency_key, id, created_at from invocations where idempotency_key is not null`.execute(
-    db,
-  );
-
-  await db.schema
-    .createTable('inbound_event_upstream_ids')
-    .addColumn('connection_id', 'text', (c) => c.notNull().references('connections.id').onDelete('cascade'))
-    .addColumn('upstream_event_id', 'text', (c) => c.notNull())
-    .addColumn('event_id', 'text', (c) => c.notNull())
-    .addColumn('received_at', 'timestamptz', (c) => c.notNull())
-    .addPrimaryKeyConstraint('inbound_event_upstream_ids_pkey', ['connection_id', 'upstream_event_id'])
-    .execute();
-  await db.schema
-    .createIndex('inbound_event_upstream_ids_event_id')
-    .on('inbound_event_upstream_ids')
-    .column('event_id')
-    .execute();
-  await sql`insert into inbound_event_upstream_ids (connection_id, upstream_event_id, event_id, received_at)
-            select connection_id, upstream_event_id, id, received_at from inbound_events`.execute(db);
-
+  for (const statement of SIDE_TABLES) await sql.raw(statement).execute(db);
   for (const spec of PARTITIONED_TABLES) {
     await partitionTable(db, spec);
     await sql`drop table ${sql.table(aside(spec.table))}`.execute(db);

@@ -1,4 +1,4 @@
-import { type Kysely, sql } from 'kysely';
+import { type QueryExecutorProvider, sql } from 'kysely';
 import type { Db } from './database.ts';
 
 /**
@@ -16,7 +16,7 @@ export interface PartitionedTable {
    * Rows of other tables that belong to the rows in `[from, to)` of `partition` (a monthly partition
    * or the default one) and must go with them: run in the dropping transaction, before the drop.
    */
-  removeDependents(db: Kysely<any>, partition: string, from: Date, to: Date): Promise<void>;
+  removeDependents(db: QueryExecutorProvider, partition: string, from: Date, to: Date): Promise<void>;
 }
 
 /** The audit tables, in the order maintenance handles them. */
@@ -73,7 +73,10 @@ export interface MonthlyPartition {
 }
 
 /** The table's monthly partitions (found by name, so a partition added by hand under another name is left alone), oldest first. */
-export async function monthlyPartitions(db: Kysely<any>, spec: PartitionedTable): Promise<MonthlyPartition[]> {
+export async function monthlyPartitions(
+  db: QueryExecutorProvider,
+  spec: PartitionedTable,
+): Promise<MonthlyPartition[]> {
   const { rows } = await sql<{ name: string }>`
     select c.relname as name from pg_inherits i join pg_class c on c.oid = i.inhrelid
      where i.inhparent = ${spec.table}::regclass order by c.relname`.execute(db);
@@ -92,7 +95,11 @@ export async function monthlyPartitions(db: Kysely<any>, spec: PartitionedTable)
  * parent, so reads and writes go on; CREATE … PARTITION OF would take ACCESS EXCLUSIVE). Rows of the
  * month already in the default partition move into it first.
  */
-export async function createMonthlyPartition(db: Kysely<any>, spec: PartitionedTable, month: Date): Promise<boolean> {
+export async function createMonthlyPartition(
+  db: QueryExecutorProvider,
+  spec: PartitionedTable,
+  month: Date,
+): Promise<boolean> {
   const name = partitionName(spec.table, month);
   const { rows } = await sql<{ exists: boolean }>`select to_regclass(${name}) is not null as exists`.execute(db);
   if (rows[0]?.exists) return false;
@@ -139,6 +146,8 @@ export interface DroppedPartition {
   table: PartitionedTable['table'];
   /** The partition dropped, or the default partition's name when old rows were deleted from it. */
   name: string;
+  /** True when the whole partition was dropped; false for old rows deleted from the default partition. */
+  dropped: boolean;
   rows: number;
 }
 
@@ -171,7 +180,7 @@ export async function dropPartitionsBefore(
         await sql`drop table ${sql.table(p.name)}`.execute(trx);
         return counted[0]?.n ?? 0;
       });
-      report({ table: spec.table, name: p.name, rows });
+      report({ table: spec.table, name: p.name, dropped: true, rows });
     }
     const fallback = defaultPartitionName(spec.table);
     const rows = await db.transaction().execute(async (trx) => {
@@ -181,7 +190,7 @@ export async function dropPartitionsBefore(
         select count(*)::int as n from gone`.execute(trx);
       return gone[0]?.n ?? 0;
     });
-    if (rows > 0) report({ table: spec.table, name: fallback, rows });
+    if (rows > 0) report({ table: spec.table, name: fallback, dropped: false, rows });
   }
   return done;
 }
