@@ -49,6 +49,8 @@ import { webPageRoutes } from './web/web-pages.ts';
 export interface ApiDeps {
   config: Config;
   db: Db;
+  /** The audit-log lists' database: a read replica (DATABASE_READ_URL), or `db` itself. */
+  readDb?: Db;
   vault: Vault;
   /** For readiness checks; the api's fail-fast connection. */
   redis: Redis;
@@ -117,9 +119,9 @@ export function createApp(deps: ApiDeps): Express {
   app.use(mcpRoutes(authenticator, db, executions, config, readBody, connectors));
 
   app.use('/v1', authenticate(authenticator), jsonBody(readBody));
-  app.use(invocationRoutes(db));
+  app.use(invocationRoutes(db, deps.readDb ?? db));
   app.use(toolRoutes(db, connectors));
-  app.use(eventRoutes(db));
+  app.use(eventRoutes(db, deps.readDb ?? db));
   // Everything below manages the workspace.
   app.use('/v1', requireWorkspaceKey);
   app.use(projectRoutes(db, limits, config.PROJECT_MAX_RUNNING_CALLS || MAX_RUNNING_CALLS_OVERRIDE));

@@ -4,6 +4,7 @@ import { ensureBootstrapWorkspace } from '../shared/auth/workspaces.ts';
 import type { Config } from '../shared/config.ts';
 import { connectionPresenter } from '../shared/connections/connection-resource.ts';
 import type { Vault } from '../shared/crypto/vault.ts';
+import { createDb } from '../shared/db/database.ts';
 import type { Logger } from '../shared/logger.ts';
 import { observeQueueDepth } from '../shared/metrics.ts';
 import { publicBaseUrl } from '../shared/public-url.ts';
@@ -25,6 +26,10 @@ export interface RunningApi {
 /** Wires the api's dependencies and listens; used by api/main.ts and by in-process tests. */
 export async function startApi(config: Config, vault: Vault, logger: Logger): Promise<RunningApi> {
   const db = await openDatabaseChecked(config, vault, logger, 20);
+  // The audit-log lists may read a replica (DATABASE_READ_URL); everything else reads the primary.
+  const readDb = config.DATABASE_READ_URL
+    ? createDb(config.DATABASE_READ_URL, { max: 10, preparedStatements: config.DB_PREPARED_STATEMENTS })
+    : db;
   if (config.BOOTSTRAP_WORKSPACE_KEY) {
     const { workspaceId, created } = await ensureBootstrapWorkspace(db, config.BOOTSTRAP_WORKSPACE_KEY);
     logger.info({ workspaceId, created }, 'bootstrap workspace ready');
@@ -45,7 +50,7 @@ export async function startApi(config: Config, vault: Vault, logger: Logger): Pr
   const replies = new ReplyListener(createRedis(config.REDIS_URL, 'subscriber'), db);
   await replies.start();
 
-  const app = createApp({ config, db, vault, redis, queue, replies, events, inboundQueue, logger });
+  const app = createApp({ config, db, readDb, vault, redis, queue, replies, events, inboundQueue, logger });
   const server = createHttpServer(app, config).listen(config.PORT);
   await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
   const port = (server.address() as AddressInfo).port;
@@ -63,6 +68,7 @@ export async function startApi(config: Config, vault: Vault, logger: Logger): Pr
       await webhookQueue.close();
       await inboundQueue.close();
       redis.disconnect();
+      if (readDb !== db) await readDb.destroy();
       await db.destroy();
     },
   };

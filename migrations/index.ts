@@ -10,6 +10,7 @@ import * as m0009 from './0009_project_running_cap.ts';
 import * as m0010 from './0010_custom_connectors.ts';
 import * as m0011 from './0011_inbound_events.ts';
 import * as m0012 from './0012_connect_sessions.ts';
+import * as m0013 from './0013_partitioned_audit_log.ts';
 import * as m0014 from './0014_invocation_trace_id.ts';
 
 /** Every migration, in order. Listed statically so the migrator needs no filesystem scanning. */
@@ -25,5 +26,6 @@ export const migrations: Record<string, Migration> = {
   '0010_custom_connectors': m0010,
   '0011_inbound_events': m0011,
   '0012_connect_sessions': m0012,
+  '0013_partitioned_audit_log': m0013,
   '0014_invocation_trace_id': m0014,
 };

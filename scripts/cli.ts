@@ -5,7 +5,13 @@ import { KeyringError, parseKeyring } from '../shared/crypto/keyring.ts';
 import { reencryptAll } from '../shared/crypto/reencrypt.ts';
 import { Vault } from '../shared/crypto/vault.ts';
 import { createDb, type Db } from '../shared/db/database.ts';
-import { purgeExpired, retentionCutoff, retentionDaysFromEnv } from '../shared/invocations/retention.ts';
+import { dropPartitionsBefore } from '../shared/db/partitions.ts';
+import {
+  auditRetentionDaysFromEnv,
+  purgeExpired,
+  retentionCutoff,
+  retentionDaysFromEnv,
+} from '../shared/invocations/retention.ts';
 import { dataDirOf, repoRootOf, servicesFileOf, withStartState } from './lib/start-state.ts';
 
 /**
@@ -13,9 +19,11 @@ import { dataDirOf, repoRootOf, servicesFileOf, withStartState } from './lib/sta
  *   workspace:create <name>                 create a workspace; prints its key alone on the last line
  *   keys:reencrypt [--batch-size N]         re-seal every stored secret with the active key of
  *                                           CONNECTORS_ENCRYPTION_KEYS (resumable, safe while running)
- *   retention:run [--days N] [--batch-size N]
+ *   retention:run [--days N] [--audit-days N] [--batch-size N]
  *                                           drop outputs and artifacts of invocations older than
- *                                           INVOCATION_RETENTION_DAYS (default 30); the audit rows stay
+ *                                           INVOCATION_RETENTION_DAYS (default 30); then, when
+ *                                           AUDIT_LOG_RETENTION_DAYS (--audit-days) is above 0, drop the
+ *                                           audit log's months entirely older than it (partitions)
  * Exit codes: 0 done, 1 done with rows left to handle, 64 usage, 78 configuration.
  * DATABASE_URL and CONNECTORS_ENCRYPTION_KEYS come from the environment, else from a running
  * `npm start` in this checkout (.data/services.json and .data/secrets.json, scripts/lib/start-state.ts).
@@ -24,7 +32,7 @@ const usage = [
   'usage: npm run cli -- <command>',
   '  workspace:create <name>',
   '  keys:reencrypt [--batch-size N]',
-  '  retention:run [--days N] [--batch-size N]',
+  '  retention:run [--days N] [--audit-days N] [--batch-size N]',
 ].join('\n');
 
 function exitUsage(): never {
@@ -42,7 +50,7 @@ try {
   parsedArgs = parseArgs({
     allowPositionals: true,
     strict: true,
-    options: { 'batch-size': { type: 'string' }, days: { type: 'string' } },
+    options: { 'batch-size': { type: 'string' }, days: { type: 'string' }, 'audit-days': { type: 'string' } },
   });
 } catch {
   exitUsage();
@@ -50,10 +58,9 @@ try {
 const { positionals, values } = parsedArgs;
 const [command, ...args] = positionals;
 
-const positiveInt = (max: number) => z.coerce.number().int().min(1).max(max);
-function option(name: 'batch-size' | 'days', max: number): number | undefined {
+function option(name: 'batch-size' | 'days' | 'audit-days', max: number, min = 1): number | undefined {
   if (values[name] === undefined) return undefined;
-  const parsed = positiveInt(max).safeParse(values[name]);
+  const parsed = z.coerce.number().int().min(min).max(max).safeParse(values[name]);
   if (!parsed.success) exitUsage();
   return parsed.data;
 }
@@ -143,12 +150,12 @@ switch (command) {
     if (args.length > 0) exitUsage();
     const batchSize = option('batch-size', 100_000) ?? 1000;
     let days = option('days', 36_500);
-    if (days === undefined) {
-      try {
-        days = retentionDaysFromEnv();
-      } catch (err) {
-        exitConfig((err as Error).message);
-      }
+    let auditDays = option('audit-days', 36_500, 0);
+    try {
+      days ??= retentionDaysFromEnv();
+      auditDays ??= auditRetentionDaysFromEnv();
+    } catch (err) {
+      exitConfig((err as Error).message);
     }
     const cutoff = retentionCutoff(days);
     process.stdout.write(
@@ -168,6 +175,20 @@ switch (command) {
     process.stdout.write(
       `done: ${result.outputsCleared} output(s) cleared, ${result.artifactsDeleted} artifact(s) deleted\n`,
     );
+    if (auditDays === 0) {
+      process.stdout.write('audit rows are kept (AUDIT_LOG_RETENTION_DAYS is 0)\n');
+      break;
+    }
+    const auditCutoff = retentionCutoff(auditDays);
+    process.stdout.write(
+      `dropping the audit log's months entirely before ${auditCutoff.toISOString()} (${auditDays} days)\n`,
+    );
+    const dropped = await withDb((db) =>
+      dropPartitionsBefore(db, auditCutoff, (d) => process.stdout.write(`  ${d.name}: ${d.rows} row(s) deleted\n`)),
+    );
+    const partitions = dropped.filter((d) => d.dropped).length;
+    const rows = dropped.reduce((sum, d) => sum + d.rows, 0);
+    process.stdout.write(`done: ${partitions} partition(s) dropped, ${rows} audit row(s) deleted\n`);
     break;
   }
 

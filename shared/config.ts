@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { DEFAULT_PARTITIONS_AHEAD } from './db/partitions.ts';
 import { invalidAllowEntries } from './egress/allow-list.ts';
 
 /**
@@ -20,6 +21,16 @@ function isProxySpec(spec: string): boolean {
 const configSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'),
+  /**
+   * An optional read replica (a streaming standby) for the audit-log lists (GET /v1/invocations and
+   * GET /v1/events without an id), which may lag the primary by the replication delay. Everything
+   * else, and every read that must see a write just made (idempotency, sync results, an invocation
+   * by id), stays on DATABASE_URL. Unset: the lists read the primary.
+   */
+  DATABASE_READ_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+    .optional(),
   /** Send hot-path queries as named prepared statements; turn off behind a transaction-pooling proxy. */
   DB_PREPARED_STATEMENTS: z
     .enum(['true', 'false'])
@@ -84,6 +95,14 @@ const configSchema = z.object({
   MAINTENANCE_TICK_MS: z.coerce.number().int().min(1_000).default(60_000),
   /** Invocation outputs and artifacts are deleted after this many days; the audit row stays. */
   INVOCATION_RETENTION_DAYS: z.coerce.number().int().min(1).default(30),
+  /**
+   * Audit rows themselves (invocations and inbound events) are dropped a whole month at a time once
+   * the month is entirely older than this many days (docs/decisions/0013-partitioned-audit-log.md);
+   * 0 keeps them forever, as before partitioning. Runs in the maintenance tick and `retention:run`.
+   */
+  AUDIT_LOG_RETENTION_DAYS: z.coerce.number().int().min(0).max(36_500).default(0),
+  /** Months ahead of the current one whose audit-log partitions the maintenance tick keeps created. */
+  PARTITIONS_AHEAD_MONTHS: z.coerce.number().int().min(1).max(24).default(DEFAULT_PARTITIONS_AHEAD),
   WEBHOOK_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   /**
    * Deprecated alias (use EGRESS_ALLOW_HOSTS): `true` lets the egress guard through to loopback and

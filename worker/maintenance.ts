@@ -3,6 +3,9 @@ import { sql } from 'kysely';
 import type { Config } from '../shared/config.ts';
 import type { ConnectorLookup } from '../shared/custom-connectors/connector-lookup.ts';
 import type { Db } from '../shared/db/database.ts';
+import { dropPartitionsBefore, ensureMonthlyPartitions } from '../shared/db/partitions.ts';
+import { IDEMPOTENCY_WINDOW_MS, pruneIdempotencyKeys } from '../shared/invocations/idempotency-keys.ts';
+import { retentionCutoff } from '../shared/invocations/retention.ts';
 import { RateLimitPolicy } from '../shared/limiter/rate-limit-policy.ts';
 import { limitKey, type SlidingWindowLimiter } from '../shared/limiter/sliding-window-limiter.ts';
 import type { Logger } from '../shared/logger.ts';
@@ -70,4 +73,22 @@ export async function scheduleDueHealthChecks(deps: {
   }
   if (due.rows.length) deps.logger.info({ count: due.rows.length }, 'health checks scheduled');
   return due.rows.length;
+}
+
+/**
+ * The audit log's partitions, once per tick (docs/operations.md, "Partition maintenance"): the
+ * months ahead are created, Idempotency-Keys past their window released, and, when
+ * AUDIT_LOG_RETENTION_DAYS is set, the months entirely past it dropped. DDL waits for locks only
+ * briefly; what could not be done is retried at the next tick.
+ */
+export async function maintainAuditLog(deps: { db: Db; config: Config; logger: Logger }): Promise<void> {
+  const { db, config, logger } = deps;
+  const created = await ensureMonthlyPartitions(db, config.PARTITIONS_AHEAD_MONTHS);
+  if (created.length) logger.info({ created }, 'audit log: partitions created');
+  const released = await pruneIdempotencyKeys(db, new Date(Date.now() - IDEMPOTENCY_WINDOW_MS));
+  if (released) logger.debug({ released }, 'audit log: idempotency keys past their window released');
+  if (config.AUDIT_LOG_RETENTION_DAYS > 0) {
+    const dropped = await dropPartitionsBefore(db, retentionCutoff(config.AUDIT_LOG_RETENTION_DAYS));
+    for (const d of dropped) logger.info(d, 'retention: audit rows dropped');
+  }
 }

@@ -25,7 +25,7 @@ import { createExecuteProcessor } from './execute/execute-processor.ts';
 import { RetryScheduled } from './execute/retry-policy.ts';
 import { createHealthCheckProcessor } from './health-check-processor.ts';
 import { createInboundFanOutProcessor } from './inbound/fan-out-processor.ts';
-import { scheduleDueHealthChecks } from './maintenance.ts';
+import { maintainAuditLog, scheduleDueHealthChecks } from './maintenance.ts';
 import { startMetricsServer } from './metrics-server.ts';
 import { sweepUnfinishedInvocations } from './unfinished-sweeper.ts';
 import { WebhookCircuits } from './webhooks-out/circuit.ts';
@@ -129,6 +129,10 @@ export async function startWorker(config: Config, vault: Vault, logger: Logger):
         if (eventPayloads) logger.info({ eventPayloads }, 'retention: old inbound event payloads removed');
         const requeued = await queueUnfannedEvents(db, inboundQueue);
         if (requeued) logger.warn({ requeued }, 'inbound events not fanned out after a minute: queued again');
+        // Last: its DDL may give up on a lock (lock_timeout) and is simply tried again next tick.
+        await maintainAuditLog({ db, config, logger }).catch((err: Error) =>
+          logger.warn({ err: err.message }, 'audit log partition maintenance postponed to the next tick'),
+        );
       },
       1,
     ),

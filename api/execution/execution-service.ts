@@ -7,6 +7,7 @@ import { GroupCommit } from '../../shared/db/group-commit.ts';
 import type { InvocationRow, InvocationTransport } from '../../shared/db/schema.ts';
 import { ApiError, isErrorCode, notFound, toValidationIssues } from '../../shared/errors.ts';
 import { newId } from '../../shared/ids.ts';
+import { findByIdempotencyKey } from '../../shared/invocations/idempotency-keys.ts';
 import {
   completeInvocation,
   insertInvocation,
@@ -66,7 +67,6 @@ type Admitted =
   | ExecuteOutcome
   | { kind: 'waiting'; invocationId: string; reply: Promise<ExecutionReply | null>; rateLimit?: RateLimitStatus };
 
-const IDEMPOTENCY_WINDOW_MS = 24 * 3600 * 1000;
 /** The limit's window, in seconds: the longest a 429's Retry-After asks a caller to wait. */
 const RETRY_AFTER_MAX_S = 60;
 const isUniqueViolation = (err: unknown) => (err as { code?: string }).code === '23505';
@@ -290,19 +290,8 @@ export class ExecutionService {
     return cmd.projectId;
   }
 
-  private async findByIdempotencyKey(projectId: string, key: string): Promise<InvocationRow | undefined> {
-    const row = await this.db
-      .selectFrom('invocations')
-      .selectAll()
-      .where('project_id', '=', projectId)
-      .where('idempotency_key', '=', key)
-      .executeTakeFirst();
-    if (row && Date.now() - new Date(row.created_at).getTime() > IDEMPOTENCY_WINDOW_MS) {
-      // Past the window the key is free again; the old row keeps its audit value without it.
-      await this.db.updateTable('invocations').set({ idempotency_key: null }).where('id', '=', row.id).execute();
-      return undefined;
-    }
-    return row;
+  private findByIdempotencyKey(projectId: string, key: string): Promise<InvocationRow | undefined> {
+    return findByIdempotencyKey(this.db, projectId, key);
   }
 
   /** Inserts the row; when a concurrent request took the same Idempotency-Key first, replays that one. */

@@ -19,39 +19,38 @@ export const listEvents = z.object({
  * project key those of the connections bound to its project (at the time of reading). A filter
  * never widens the scope: another project's id is an empty page.
  */
-export function eventRoutes(db: Db): Router {
-  const router = Router();
-  const boundTo = (projectId: string) =>
-    db.selectFrom('project_connections').select('connection_id').where('project_id', '=', projectId);
+/** The events a principal may read: a project key those of connections bound to its project. */
+function scopedEvents(db: Db, principal: Principal) {
+  let query = db.selectFrom('inbound_events').selectAll().where('workspace_id', '=', principal.workspaceId);
+  if (principal.kind === 'project') query = query.where('connection_id', 'in', boundTo(db, principal.projectId));
+  return query;
+}
 
-  const scoped = (principal: Principal) => {
-    let query = db.selectFrom('inbound_events').selectAll().where('workspace_id', '=', principal.workspaceId);
-    if (principal.kind === 'project') query = query.where('connection_id', 'in', boundTo(principal.projectId));
-    return query;
-  };
+const boundTo = (db: Db, projectId: string) =>
+  db.selectFrom('project_connections').select('connection_id').where('project_id', '=', projectId);
+
+/** The query behind GET /v1/events (exported for the plan checks of test/e2e/partitioned-audit-log.test.ts). */
+export function eventListQuery(db: Db, principal: Principal, q: z.infer<typeof listEvents>) {
+  let query = scopedEvents(db, principal);
+  if (q.projectId !== undefined) query = query.where('connection_id', 'in', boundTo(db, q.projectId));
+  if (q.connectionId !== undefined) query = query.where('connection_id', '=', q.connectionId);
+  if (q.type !== undefined) query = query.where('type', '=', q.type);
+  const after = decodeCursor(q.cursor);
+  if (after) query = query.where('id', '<', after);
+  return query.orderBy('id', 'desc').limit(q.limit + 1);
+}
+
+/** `listDb` serves the list (a read replica when configured); one event by id reads the primary, `db`. */
+export function eventRoutes(db: Db, listDb: Db = db): Router {
+  const router = Router();
 
   router.get('/v1/events', async (req, res) => {
     const q = parseQuery(listEvents, req);
-    const after = decodeCursor(q.cursor);
-    let query = scoped(principalOf(req));
-    if (q.projectId !== undefined) query = query.where('connection_id', 'in', boundTo(q.projectId));
-    if (q.connectionId !== undefined) query = query.where('connection_id', '=', q.connectionId);
-    if (q.type !== undefined) query = query.where('type', '=', q.type);
-    if (after) query = query.where('id', '<', after);
-    res.json(
-      toPage(
-        await query
-          .orderBy('id', 'desc')
-          .limit(q.limit + 1)
-          .execute(),
-        q.limit,
-        presentInboundEvent,
-      ),
-    );
+    res.json(toPage(await eventListQuery(listDb, principalOf(req), q).execute(), q.limit, presentInboundEvent));
   });
 
   router.get('/v1/events/:eventId', async (req, res) => {
-    const event = await scoped(principalOf(req))
+    const event = await scopedEvents(db, principalOf(req))
       .where('id', '=', pathId(req, 'eventId', 'event', 'event'))
       .executeTakeFirst();
     if (!event) throw notFound('event');

@@ -47,40 +47,48 @@ function extensionOf(contentType: string): string {
   return ext[contentType.split(';')[0]!.trim().toLowerCase()] ?? '';
 }
 
-export function invocationRoutes(db: Db): Router {
+/** The query behind GET /v1/invocations (exported for the plan checks of test/e2e/partitioned-audit-log.test.ts). */
+export function invocationListQuery(db: Db, principal: Principal, q: z.infer<typeof listInvocations>) {
+  let query = scopedInvocations(db, principal).selectAll();
+  if (q.projectId !== undefined) query = query.where('project_id', '=', q.projectId);
+  if (q.connectionId !== undefined) query = query.where('connection_id', '=', q.connectionId);
+  if (q.connectorId !== undefined) query = query.where('connector_id', '=', q.connectorId);
+  if (q.actionId !== undefined) query = query.where('action_id', '=', q.actionId);
+  if (q.status !== undefined) query = query.where('status', '=', q.status);
+  if (q.since !== undefined) {
+    query = query.where('created_at', '>=', new Date(q.since));
+    const lowest = idAt(Date.parse(q.since) - ID_TIME_MARGIN_MS);
+    if (lowest) query = query.where('id', '>=', lowest);
+  }
+  if (q.until !== undefined) {
+    query = query.where('created_at', '<', new Date(q.until));
+    const beyond = idAt(Date.parse(q.until) + ID_TIME_MARGIN_MS);
+    if (beyond) query = query.where('id', '<', beyond);
+  }
+  const after = decodeCursor(q.cursor);
+  if (after) query = query.where('id', '<', after);
+  return query.orderBy('id', 'desc').limit(q.limit + 1);
+}
+
+/** A project key sees its own project's invocations, a workspace key all of its workspace's. */
+function scopedInvocations(db: Db, principal: Principal) {
+  let query = db.selectFrom('invocations').where('workspace_id', '=', principal.workspaceId);
+  if (principal.kind === 'project') query = query.where('project_id', '=', principal.projectId);
+  return query;
+}
+
+/**
+ * `listDb` serves the list, which may lag a little (a read replica, DATABASE_READ_URL); one
+ * invocation by id reads `db`, the primary, because callers read it right after an execute.
+ */
+export function invocationRoutes(db: Db, listDb: Db = db): Router {
   const router = Router();
 
-  const scoped = (principal: Principal) => {
-    let query = db.selectFrom('invocations').where('workspace_id', '=', principal.workspaceId);
-    if (principal.kind === 'project') query = query.where('project_id', '=', principal.projectId);
-    return query;
-  };
+  const scoped = (principal: Principal) => scopedInvocations(db, principal);
 
   router.get('/v1/invocations', async (req, res) => {
-    const principal = principalOf(req);
     const q = parseQuery(listInvocations, req);
-    const after = decodeCursor(q.cursor);
-    let query = scoped(principal).selectAll();
-    if (q.projectId !== undefined) query = query.where('project_id', '=', q.projectId);
-    if (q.connectionId !== undefined) query = query.where('connection_id', '=', q.connectionId);
-    if (q.connectorId !== undefined) query = query.where('connector_id', '=', q.connectorId);
-    if (q.actionId !== undefined) query = query.where('action_id', '=', q.actionId);
-    if (q.status !== undefined) query = query.where('status', '=', q.status);
-    if (q.since !== undefined) {
-      query = query.where('created_at', '>=', new Date(q.since));
-      const lowest = idAt(Date.parse(q.since) - ID_TIME_MARGIN_MS);
-      if (lowest) query = query.where('id', '>=', lowest);
-    }
-    if (q.until !== undefined) {
-      query = query.where('created_at', '<', new Date(q.until));
-      const beyond = idAt(Date.parse(q.until) + ID_TIME_MARGIN_MS);
-      if (beyond) query = query.where('id', '<', beyond);
-    }
-    if (after) query = query.where('id', '<', after);
-    const rows = await query
-      .orderBy('id', 'desc')
-      .limit(q.limit + 1)
-      .execute();
+    const rows = await invocationListQuery(listDb, principalOf(req), q).execute();
     res.json(toPage(rows, q.limit, presentInvocation));
   });
 

@@ -190,6 +190,25 @@ export interface InboundEventTable {
   fanned_out_at: Timestamp | null;
 }
 
+/**
+ * An Idempotency-Key taken by an invocation (migration 0013): the uniqueness per project that the
+ * partitioned invocations table cannot hold. Rows past the 24-hour window are pruned.
+ */
+export interface InvocationIdempotencyKeyTable {
+  project_id: string;
+  idempotency_key: string;
+  invocation_id: string;
+  created_at: CreatedAt;
+}
+
+/** The dedupe of inbound events (migration 0013): one row per (connection, upstream event id), as long as the event. */
+export interface InboundEventUpstreamIdTable {
+  connection_id: string;
+  upstream_event_id: string;
+  event_id: string;
+  received_at: Date;
+}
+
 /** One version of a workspace's custom connector definition (migration 0010); rows are never updated. */
 export interface CustomConnectorTable {
   workspace_id: string;
@@ -216,6 +235,8 @@ export interface Database {
   webhooks: WebhookTable;
   webhook_deliveries: WebhookDeliveryTable;
   inbound_events: InboundEventTable;
+  invocation_idempotency_keys: InvocationIdempotencyKeyTable;
+  inbound_event_upstream_ids: InboundEventUpstreamIdTable;
   custom_connectors: CustomConnectorTable;
 }
 

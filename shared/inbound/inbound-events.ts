@@ -57,20 +57,22 @@ export async function recordInboundEvent(
     event.upstreamEventId.length <= MAX_UPSTREAM_ID
       ? event.upstreamEventId
       : `sha256:${createHash('sha256').update(event.upstreamEventId).digest('hex')}`;
-  const inserted = await db
-    .insertInto('inbound_events')
-    .values({
-      id: newId('event'),
-      workspace_id: event.workspaceId,
-      connection_id: event.connectionId,
-      connector_id: event.connectorId,
-      upstream_event_id: upstreamId,
-      type: event.type.slice(0, 200),
-      payload: JSON.stringify(event.payload),
-    })
-    .onConflict((oc) => oc.columns(['connection_id', 'upstream_event_id']).doNothing())
-    .returning('id')
-    .executeTakeFirst();
+  // The dedupe row is taken first, in the same statement (migration 0013: the partitioned table
+  // cannot hold the unique index); a redelivery takes nothing and so inserts nothing.
+  const id = newId('event');
+  const { rows } = await sql<{ id: string }>`
+    with taken as (
+      insert into inbound_event_upstream_ids (connection_id, upstream_event_id, event_id, received_at)
+      values (${event.connectionId}, ${upstreamId}, ${id}, now())
+      on conflict do nothing
+      returning event_id, received_at
+    )
+    insert into inbound_events (id, workspace_id, connection_id, connector_id, upstream_event_id, type, payload, received_at)
+    select event_id, ${event.workspaceId}, ${event.connectionId}, ${event.connectorId}, ${upstreamId}, ${event.type.slice(0, 200)},
+           ${JSON.stringify(event.payload)}::jsonb, received_at
+      from taken
+    returning id`.execute(db);
+  const inserted = rows[0];
   if (!inserted) return null;
   await queue
     .add('fan-out', { eventId: inserted.id }, { ...inboundEventJobOptions, jobId: inserted.id })
@@ -127,7 +129,8 @@ export async function queueUnfannedEvents(
 
 /**
  * Retention, as for invocations (shared/invocations/retention.ts): past the retention period an
- * event's payload is removed; the row (who sent what type, when) stays, and so does its dedupe.
+ * event's payload is removed; the row (who sent what type, when) stays, and so does its dedupe,
+ * until AUDIT_LOG_RETENTION_DAYS drops its month (shared/db/partitions.ts).
  * Batched, skipping locked rows. Returns the number of payloads removed.
  */
 export async function purgeExpiredEventPayloads(db: Db, olderThan: Date, batchSize = 1000): Promise<number> {

@@ -29,8 +29,22 @@ export interface InvocationFailure {
   details?: unknown;
 }
 
+/** Records one invocation, taking its Idempotency-Key (if any) in the same statement (idempotency-keys.ts). */
 export async function insertInvocation(db: Db, row: NewInvocation): Promise<void> {
-  await db.insertInto('invocations').values(row).execute();
+  const key = row.idempotency_key;
+  if (key == null) {
+    await db.insertInto('invocations').values(row).execute();
+    return;
+  }
+  await db
+    .with('taken', (d) =>
+      d
+        .insertInto('invocation_idempotency_keys')
+        .values({ project_id: row.project_id, idempotency_key: key, invocation_id: row.id }),
+    )
+    .insertInto('invocations')
+    .values(row)
+    .execute();
 }
 
 /** A freshly accepted execution, as the api records it before enqueueing. */
@@ -59,13 +73,20 @@ export interface QueuedInvocation {
  */
 export async function insertQueuedInvocations(db: Db, rows: ReadonlyArray<QueuedInvocation>): Promise<void> {
   const column = <K extends keyof QueuedInvocation>(key: K) => rows.map((r) => r[key]);
+  // The keys are taken in the same statement (idempotency-keys.ts): both rows or neither.
   await sql`
+    with v as (
+      select * from unnest(${column('id')}::text[], ${column('workspace_id')}::text[], ${column('project_id')}::text[], ${column('connection_id')}::text[],
+                           ${column('connector_id')}::text[], ${column('action_id')}::text[], ${column('idempotency_key')}::text[], ${column('request_hash')}::text[],
+                           ${column('via')}::text[], ${column('client_name')}::text[], ${column('client_version')}::text[], ${rows.map((r) => r.connector_version ?? null)}::int[],
+                           ${rows.map((r) => r.trace_id ?? null)}::text[])
+             as v(id, workspace_id, project_id, connection_id, connector_id, action_id, idempotency_key, request_hash, via, client_name, client_version, connector_version, trace_id)
+    ), taken as (
+      insert into invocation_idempotency_keys (project_id, idempotency_key, invocation_id)
+      select project_id, idempotency_key, id from v where idempotency_key is not null
+    )
     insert into invocations (id, workspace_id, project_id, connection_id, connector_id, action_id, idempotency_key, request_hash, via, client_name, client_version, connector_version, trace_id, status)
-    select v.*, 'queued'
-      from unnest(${column('id')}::text[], ${column('workspace_id')}::text[], ${column('project_id')}::text[], ${column('connection_id')}::text[],
-                  ${column('connector_id')}::text[], ${column('action_id')}::text[], ${column('idempotency_key')}::text[], ${column('request_hash')}::text[],
-                  ${column('via')}::text[], ${column('client_name')}::text[], ${column('client_version')}::text[], ${rows.map((r) => r.connector_version ?? null)}::int[],
-                  ${rows.map((r) => r.trace_id ?? null)}::text[]) as v`.execute(db);
+    select v.*, 'queued' from v`.execute(db);
 }
 
 export async function findInvocation(db: Db, id: string): Promise<InvocationRow | undefined> {

@@ -10,13 +10,27 @@ import type { Db } from '../db/database.ts';
 export const DEFAULT_RETENTION_DAYS = 30;
 
 const retentionDaysSchema = z.coerce.number().int().min(1).max(36_500).default(DEFAULT_RETENTION_DAYS);
+const auditRetentionDaysSchema = z.coerce.number().int().min(0).max(36_500).default(0);
 
-/** INVOCATION_RETENTION_DAYS from the environment (empty counts as unset); throws a one-line message, never the value. */
-export function retentionDaysFromEnv(env: NodeJS.ProcessEnv = process.env): number {
-  const raw = env.INVOCATION_RETENTION_DAYS;
-  const parsed = retentionDaysSchema.safeParse(raw === '' ? undefined : raw);
-  if (!parsed.success) throw new Error('INVOCATION_RETENTION_DAYS: must be a whole number of days, 1 or more');
+/** A number of days from the environment (empty counts as unset); throws a one-line message, never the value. */
+function daysFromEnv(env: NodeJS.ProcessEnv, name: string, schema: z.ZodType<number, unknown>, rule: string): number {
+  const raw = env[name];
+  const parsed = schema.safeParse(raw === '' ? undefined : raw);
+  if (!parsed.success) throw new Error(`${name}: must be a whole number of days, ${rule}`);
   return parsed.data;
+}
+
+/** INVOCATION_RETENTION_DAYS from the environment. */
+export function retentionDaysFromEnv(env: NodeJS.ProcessEnv = process.env): number {
+  return daysFromEnv(env, 'INVOCATION_RETENTION_DAYS', retentionDaysSchema, '1 or more');
+}
+
+/**
+ * AUDIT_LOG_RETENTION_DAYS from the environment: past it, audit rows go a whole month (partition)
+ * at a time (shared/db/partitions.ts, dropPartitionsBefore); 0, the default, keeps them forever.
+ */
+export function auditRetentionDaysFromEnv(env: NodeJS.ProcessEnv = process.env): number {
+  return daysFromEnv(env, 'AUDIT_LOG_RETENTION_DAYS', auditRetentionDaysSchema, '0 (keep forever) or more');
 }
 
 /** Invocations created before this instant are past retention. */
