@@ -48,11 +48,27 @@ import {
   startPostgres,
   startRedis,
 } from './lib/local-services.ts';
-import { childLogFormat, parseStartSettings, type StartSettings } from './lib/start-settings.ts';
+import { childLogFormat, parseStartSettings, START_VARIABLES, type StartSettings } from './lib/start-settings.ts';
 import { dataDirOf, removeServicesState, secretsFileOf, writeServicesState } from './lib/start-state.ts';
 import { stepper } from './lib/steps.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+if (process.argv.includes('--help') || process.argv.includes('-h')) {
+  process.stdout.write(
+    [
+      'usage: npm start    (or: npx connector-engine start)',
+      '',
+      'Runs the whole engine on this machine: Redis and Postgres (its own, with data in .data/, unless',
+      'REDIS_URL and DATABASE_URL are set), the migrations, the api and a worker; prints the API URL and',
+      'a workspace key. Ctrl-C stops everything. Settings come from the environment, then from .env in the',
+      "checkout (.env.example lists them); besides the engine's own (docs/operations.md) it reads:",
+      `  ${START_VARIABLES.join(', ')}`,
+      'START_SERVICES_ONLY=1 starts only Redis and Postgres and prints their URLs.',
+      '',
+    ].join('\n'),
+  );
+  process.exit(0);
+}
 const dotEnvLoaded = loadDotEnv(path.join(root, '.env'));
 const settings = ((): StartSettings => {
   try {

