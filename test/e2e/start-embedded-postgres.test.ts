@@ -115,6 +115,7 @@ describe.skipIf(skip)('npm start for a newcomer with redis-server but no Postgre
     const pgData = path.join(dataDir, 'postgres-embedded');
     expect(fs.readFileSync(path.join(pgData, 'PG_VERSION'), 'utf8').trim()).toMatch(/^\d+$/);
     expect(fs.statSync(pgData).uid).toBe(user?.uid ?? process.getuid!());
+    expect(fs.statSync(pgData).mode & 0o777).toBe(0o700);
     expect(fs.existsSync(path.join(dataDir, 'postgres'))).toBe(false);
   });
 
