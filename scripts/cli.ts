@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { createWorkspace } from '../shared/auth/workspaces.ts';
 import { KeyringError, parseKeyring } from '../shared/crypto/keyring.ts';
-import { reencryptAll } from '../shared/crypto/reencrypt.ts';
+import { countPending, reencryptAll } from '../shared/crypto/reencrypt.ts';
 import { Vault } from '../shared/crypto/vault.ts';
 import { createDb, type Db } from '../shared/db/database.ts';
 import { dropPartitionsBefore } from '../shared/db/partitions.ts';
@@ -12,28 +12,66 @@ import {
   retentionCutoff,
   retentionDaysFromEnv,
 } from '../shared/invocations/retention.ts';
+import { loadDotEnv } from './lib/dotenv.ts';
+import { formatCount, progressLine } from './lib/progress.ts';
 import { dataDirOf, repoRootOf, servicesFileOf, withStartState } from './lib/start-state.ts';
 
 /**
- * Operator commands. `npm run cli -- <command>`:
- *   workspace:create <name>                 create a workspace; prints its key alone on the last line
- *   keys:reencrypt [--batch-size N]         re-seal every stored secret with the active key of
- *                                           CONNECTORS_ENCRYPTION_KEYS (resumable, safe while running)
- *   retention:run [--days N] [--audit-days N] [--batch-size N]
- *                                           drop outputs and artifacts of invocations older than
- *                                           INVOCATION_RETENTION_DAYS (default 30); then, when
- *                                           AUDIT_LOG_RETENTION_DAYS (--audit-days) is above 0, drop the
- *                                           audit log's months entirely older than it (partitions)
+ * Operator commands. `npm run cli -- <command>` (or `npx connector-engine <command>`); `--help`
+ * lists them, `<command> --help` explains one (the `commands` table below is the one source of both).
  * Exit codes: 0 done, 1 done with rows left to handle, 64 usage, 78 configuration.
- * DATABASE_URL and CONNECTORS_ENCRYPTION_KEYS come from the environment, else from a running
- * `npm start` in this checkout (.data/services.json and .data/secrets.json, scripts/lib/start-state.ts).
+ * DATABASE_URL and CONNECTORS_ENCRYPTION_KEYS come from the environment (and the checkout's .env,
+ * where the environment wins), else from a running `npm start` in this checkout
+ * (.data/services.json and .data/secrets.json, scripts/lib/start-state.ts).
  */
+const commands: Record<string, { usage: string; summary: string; details: string[] }> = {
+  'workspace:create': {
+    usage: 'workspace:create <name>',
+    summary: 'create a workspace; prints its key alone on the last line (shown once)',
+    details: [],
+  },
+  'keys:reencrypt': {
+    usage: 'keys:reencrypt [--batch-size N]',
+    summary: 're-seal every stored secret with the active key of CONNECTORS_ENCRYPTION_KEYS',
+    details: [
+      'Resumable and safe while the api and workers run; shows how many secrets are done.',
+      '--batch-size N   rows read per query (1-10000, default 100)',
+      'Exit 1 when rows are left on other keys: fix them and run it again before removing a key.',
+    ],
+  },
+  'retention:run': {
+    usage: 'retention:run [--days N] [--audit-days N] [--batch-size N]',
+    summary: "drop outputs and artifacts of old invocations, and the audit log's old months when asked",
+    details: [
+      '--days N         outputs older than N days (default INVOCATION_RETENTION_DAYS, 30)',
+      "--audit-days N   drop the audit log's months entirely older than N days (partitions; default",
+      '                 AUDIT_LOG_RETENTION_DAYS; 0 keeps every row)',
+      '--batch-size N   rows per batch (1-100000, default 1000)',
+    ],
+  },
+};
+
+const EXIT_CODES = 'Exit codes: 0 done, 1 done with rows left to handle, 64 usage, 78 configuration.';
 const usage = [
-  'usage: npm run cli -- <command>',
-  '  workspace:create <name>',
-  '  keys:reencrypt [--batch-size N]',
-  '  retention:run [--days N] [--audit-days N] [--batch-size N]',
+  'usage: npm run cli -- <command> [options]    (or: npx connector-engine <command>)',
+  '',
+  ...Object.values(commands).map((c) => `  ${c.usage.padEnd(44)}${c.summary}`),
+  '',
+  'Run `npm run cli -- <command> --help` for one command.',
+  EXIT_CODES,
 ].join('\n');
+
+function commandHelp(name: string): string {
+  const c = commands[name]!;
+  return [
+    `usage: npm run cli -- ${c.usage}`,
+    '',
+    `${c.summary}.`,
+    ...c.details.map((d) => `  ${d}`),
+    '',
+    EXIT_CODES,
+  ].join('\n');
+}
 
 function exitUsage(): never {
   process.stderr.write(`${usage}\n`);
@@ -45,18 +83,32 @@ function exitConfig(message: string): never {
   process.exit(78);
 }
 
-let parsedArgs;
-try {
-  parsedArgs = parseArgs({
-    allowPositionals: true,
-    strict: true,
-    options: { 'batch-size': { type: 'string' }, days: { type: 'string' }, 'audit-days': { type: 'string' } },
-  });
-} catch {
-  exitUsage();
+function parseCommandLine() {
+  try {
+    return parseArgs({
+      allowPositionals: true,
+      strict: true,
+      options: {
+        'batch-size': { type: 'string' },
+        days: { type: 'string' },
+        'audit-days': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch {
+    exitUsage();
+  }
 }
-const { positionals, values } = parsedArgs;
+const { positionals, values } = parseCommandLine();
 const [command, ...args] = positionals;
+
+// Help needs no database: answered before anything is read.
+if (values.help || command === 'help') {
+  const about = command === 'help' ? args[0] : command;
+  if (about !== undefined && !(about in commands)) exitUsage();
+  process.stdout.write(`${about === undefined ? usage : commandHelp(about)}\n`);
+  process.exit(0);
+}
 
 function option(name: 'batch-size' | 'days' | 'audit-days', max: number, min = 1): number | undefined {
   if (values[name] === undefined) return undefined;
@@ -65,7 +117,9 @@ function option(name: 'batch-size' | 'days' | 'audit-days', max: number, min = 1
   return parsed.data;
 }
 
-const dataDir = dataDirOf(repoRootOf(import.meta.url), process.env);
+const repoRoot = repoRootOf(import.meta.url);
+loadDotEnv(`${repoRoot}/.env`);
+const dataDir = dataDirOf(repoRoot, process.env);
 const state = withStartState(process.env, dataDir);
 if (state.from.length > 0) process.stderr.write(`using ${state.from.join(', ')} of \`npm start\` (${dataDir})\n`);
 const env = state.env;
@@ -111,15 +165,30 @@ switch (command) {
     process.stdout.write(
       `re-encrypting stored secrets with the active key "${vault.activeKeyId}" (batches of ${batchSize})\n`,
     );
-    const report = await withDb((db) =>
-      reencryptAll(db, vault, {
+    const progress = progressLine(process.stdout);
+    const report = await withDb(async (db) => {
+      const pending = await countPending(db, vault);
+      // Counts per table so far; the line shows their sum against what was pending at the start.
+      const byTable = new Map<string, { reencrypted: number; skipped: number; failed: number }>();
+      const line = () => {
+        const sum = (k: 'reencrypted' | 'skipped' | 'failed') => [...byTable.values()].reduce((n, t) => n + t[k], 0);
+        const others = [
+          sum('skipped') && `${formatCount(sum('skipped'))} skipped`,
+          sum('failed') && `${formatCount(sum('failed'))} failed`,
+        ];
+        const extra = others.filter(Boolean).join(', ');
+        return `re-sealed ${formatCount(sum('reencrypted'))} / ${formatCount(pending)} secrets${extra ? ` (${extra})` : ''}`;
+      };
+      const result = await reencryptAll(db, vault, {
         batchSize,
-        onProgress: (p) =>
-          process.stdout.write(
-            `${p.label}: ${p.reencrypted} re-encrypted, ${p.skipped} skipped, ${p.failed} failed (up to ${p.lastId})\n`,
-          ),
-      }),
-    );
+        onProgress: (p) => {
+          byTable.set(p.label, p);
+          progress.update(line());
+        },
+      });
+      progress.done(line());
+      return result;
+    });
     let failed = 0;
     let remaining = 0;
     let reencrypted = 0;

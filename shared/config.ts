@@ -59,6 +59,11 @@ const configSchema = z.object({
    */
   EXECUTION_TIME_BUDGET_MS: z.coerce.number().int().positive().default(60_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /**
+   * `json`: one object per line, for machines; `pretty`: human lines (shared/logger.ts). `npm start`
+   * passes `pretty` to its api and worker when its own stdout is a terminal and this is unset.
+   */
+  LOG_FORMAT: z.enum(['json', 'pretty']).default('json'),
   PUBLIC_URL: httpUrl.optional(),
   MAX_BODY_BYTES: z.coerce
     .number()
@@ -232,6 +237,9 @@ const configSchema = z.object({
       ),
     ),
 });
+
+/** The variables configSchema reads, by name (test/unit/env-example.test.ts checks .env.example against them). */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(configSchema.shape);
 
 /**
  * Settings that connectors and OAuth providers bring, named from their ids

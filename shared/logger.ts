@@ -1,7 +1,15 @@
+import { createRequire } from 'node:module';
 import { type DestinationStream, type Logger, pino } from 'pino';
 import { traceLogFields, tracingOn } from './tracing/tracing.ts';
 
 export type { Logger };
+
+/**
+ * `json`: one JSON object per line, for machines (log shippers, CI, containers); the default.
+ * `pretty`: coloured human lines (pino-pretty), which `npm start` asks for when its stdout is a
+ * terminal (LOG_FORMAT in shared/config.ts).
+ */
+export type LogFormat = 'json' | 'pretty';
 
 /**
  * Paths that may hold a secret anywhere we log. Redaction is a second line of defence:
@@ -31,10 +39,28 @@ export const redactedPaths = [
   '*.secret',
 ];
 
+/**
+ * pino-pretty as a synchronous stream in this process (not a transport thread): a development
+ * terminal's lines must not be lost on exit, and their speed does not matter. Loaded only here, so
+ * the JSON path (the bench's hot path) neither loads nor calls it. It formats lines pino has already
+ * serialized, so redaction applies before anything is pretty-printed.
+ */
+function prettyStream(destination?: DestinationStream): DestinationStream {
+  const pretty = createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty');
+  return pretty({
+    sync: true,
+    destination: destination ?? 1,
+    translateTime: 'SYS:HH:MM:ss.l',
+    ignore: 'hostname,service',
+    ...(destination ? { colorize: false } : {}),
+  });
+}
+
 export function createLogger(
   name: string,
   level = process.env.LOG_LEVEL ?? 'info',
   destination?: DestinationStream,
+  format: LogFormat = process.env.LOG_FORMAT === 'pretty' ? 'pretty' : 'json',
 ): Logger {
   return pino(
     {
@@ -46,6 +72,6 @@ export function createLogger(
       // With tracing on (started before the logger), every line written inside a span names it.
       ...(tracingOn() ? { mixin: traceLogFields } : {}),
     },
-    destination,
+    format === 'pretty' ? prettyStream(destination) : destination,
   );
 }

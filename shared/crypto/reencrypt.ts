@@ -192,18 +192,32 @@ async function reencryptTable(db: Db, vault: Vault, t: SealedTable, options: Ree
     progress(afterId);
     if (rows.length < batchSize) break;
   }
+  report.remaining = await countNotOn(db, t, vault.activeKeyId);
+  return report;
+}
+
+async function countNotOn(db: Db, t: SealedTable, keyId: string): Promise<number> {
   const { rows } = await sql<{
     n: number;
-  }>`select count(*)::int as n from ${sql.table(t.table)} where ${sql.ref(t.keyId)} <> ${vault.activeKeyId}`.execute(
-    db,
-  );
-  report.remaining = rows[0]?.n ?? 0;
-  return report;
+  }>`select count(*)::int as n from ${sql.table(t.table)} where ${sql.ref(t.keyId)} <> ${keyId}`.execute(db);
+  return rows[0]?.n ?? 0;
+}
+
+/** The connections, and the webhooks when that table exists with its sealed columns. */
+async function sealedTables(db: Db): Promise<SealedTable[]> {
+  return (await hasSealedColumns(db, WEBHOOKS)) ? [CONNECTIONS, WEBHOOKS] : [CONNECTIONS];
+}
+
+/** Secrets not sealed with the active key yet, over every table: what a progress display counts towards. */
+export async function countPending(db: Db, vault: Vault): Promise<number> {
+  let pending = 0;
+  for (const t of await sealedTables(db)) pending += await countNotOn(db, t, vault.activeKeyId);
+  return pending;
 }
 
 /** Re-seals every connection's credentials (and every webhook secret, if that table exists) with the active key. */
 export async function reencryptAll(db: Db, vault: Vault, options: ReencryptOptions = {}): Promise<ReencryptReport> {
-  const tables: TableReport[] = [await reencryptTable(db, vault, CONNECTIONS, options)];
-  if (await hasSealedColumns(db, WEBHOOKS)) tables.push(await reencryptTable(db, vault, WEBHOOKS, options));
+  const tables: TableReport[] = [];
+  for (const t of await sealedTables(db)) tables.push(await reencryptTable(db, vault, t, options));
   return { activeKeyId: vault.activeKeyId, tables };
 }

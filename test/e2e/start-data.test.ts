@@ -1,4 +1,4 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findFreePort } from '../../scripts/lib/local-services.ts';
+import { type StartProcess, spawnStart } from '../support/start-process.ts';
 
 const run = promisify(execFile);
 const mode = (p: string) => fs.statSync(p).mode & 0o777;
@@ -24,8 +25,7 @@ const walk = (dir: string): string[] =>
 describe('npm start: local data and services', () => {
   let parent: string;
   let dataDir: string;
-  let start: ChildProcess;
-  let output = '';
+  let start: StartProcess;
   let redis: Redis;
 
   beforeAll(async () => {
@@ -33,32 +33,23 @@ describe('npm start: local data and services', () => {
     parent = fs.mkdtempSync(path.join(os.tmpdir(), 'ce-start-'));
     dataDir = path.join(parent, 'data');
     const [redisPort, pgPort] = [await findFreePort(), await findFreePort()];
-    start = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
-      env: {
-        PATH: process.env.PATH ?? '',
-        HOME: process.env.HOME ?? '',
-        START_SERVICES_ONLY: '1',
-        START_DATA_DIR: dataDir,
-        REDIS_PORT: String(redisPort),
-        PG_PORT: String(pgPort),
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    start = spawnStart([process.execPath, '--import', 'tsx', 'scripts/start.ts'], {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '',
+      START_SERVICES_ONLY: '1',
+      START_DATA_DIR: dataDir,
+      REDIS_PORT: String(redisPort),
+      PG_PORT: String(pgPort),
     });
-    start.stdout!.on('data', (d) => (output += String(d)));
-    start.stderr!.on('data', (d) => (output += String(d)));
-    const deadline = Date.now() + 110_000;
-    while (!output.includes('Redis and Postgres are running')) {
-      if (start.exitCode !== null || Date.now() > deadline) throw new Error(`npm start did not come up:\n${output}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    await start.waitFor('Redis and Postgres are running', 110_000);
     redis = new Redis(`redis://127.0.0.1:${redisPort}`);
   }, 120_000);
 
   afterAll(async () => {
     redis?.disconnect();
-    if (start && start.exitCode === null) {
-      start.kill('SIGTERM');
-      await new Promise((r) => start.once('exit', r));
+    if (start && start.child.exitCode === null) {
+      start.child.kill('SIGTERM');
+      await start.exited;
     }
     const pgData = path.join(dataDir, 'postgres');
     // As root, Postgres's data lives under the postgres user's home; the link names it.
@@ -76,7 +67,7 @@ describe('npm start: local data and services', () => {
     for (const f of [...redisFiles, path.join(dataDir, 'redis.log'), path.join(dataDir, 'services.json')])
       expect(mode(f) & 0o077, f).toBe(0);
     expect(mode(fs.realpathSync(path.join(dataDir, 'postgres')))).toBe(0o700);
-    expect(output).not.toContain('chmod');
+    expect(start.output()).not.toContain('chmod');
   });
 
   it("caps Redis's memory without ever evicting a job", async () => {
@@ -99,8 +90,8 @@ describe('npm start: local data and services', () => {
 
   it('writes the RDB owner-only on shutdown, and forgets the URLs', async () => {
     redis.disconnect();
-    start.kill('SIGTERM');
-    await new Promise((r) => start.once('exit', r));
+    start.child.kill('SIGTERM');
+    await start.exited;
     const rdb = path.join(dataDir, 'redis', 'dump.rdb');
     expect(fs.existsSync(rdb)).toBe(true);
     expect(mode(rdb) & 0o077).toBe(0);
