@@ -37,17 +37,19 @@ function exitConfig(message: string): never {
   process.exit(78);
 }
 
-let parsedArgs;
-try {
-  parsedArgs = parseArgs({
-    allowPositionals: true,
-    strict: true,
-    options: { 'batch-size': { type: 'string' }, days: { type: 'string' } },
-  });
-} catch {
-  exitUsage();
+/** The command line, typed by its options; a malformed one prints the usage and exits. */
+function readArgs() {
+  try {
+    return parseArgs({
+      allowPositionals: true,
+      strict: true,
+      options: { 'batch-size': { type: 'string' }, days: { type: 'string' } },
+    });
+  } catch {
+    return exitUsage();
+  }
 }
-const { positionals, values } = parsedArgs;
+const { positionals, values } = readArgs();
 const [command, ...args] = positionals;
 
 const positiveInt = (max: number) => z.coerce.number().int().min(1).max(max);

@@ -40,8 +40,8 @@ export function executionRoutes(
     await readBody(req, res);
     const ticket = await service.admission.enter(admissionCaller(req), res);
     if (!ticket) return; // the client hung up while waiting
-    let outcome;
-    let timeoutMs;
+    let outcome: Awaited<ReturnType<ExecutionService['execute']>>;
+    let timeoutMs: number;
     try {
       const body = parseBody(executeBody, req);
       timeoutMs = parseQuery(executeQuery, req).timeoutMs;
@@ -80,13 +80,11 @@ export function executionRoutes(
       case 'finished': {
         const { reply } = outcome;
         if (reply.status === 'succeeded') {
-          res
-            .status(200)
-            .json({
-              invocationId: reply.invocationId,
-              output: reply.output ?? null,
-              durationMs: reply.durationMs,
-            } satisfies ExecutionResult);
+          res.status(200).json({
+            invocationId: reply.invocationId,
+            output: reply.output ?? null,
+            durationMs: reply.durationMs,
+          } satisfies ExecutionResult);
           return;
         }
         throw new InvocationError(reply.invocationId, errorFromReply(reply.error!));

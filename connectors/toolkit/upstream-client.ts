@@ -1,6 +1,6 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
-import got, { CancelError, type Got, RequestError } from 'got';
+import got, { CancelError, type Got, RequestError, type Response } from 'got';
 import type { EgressGuard } from '../../shared/egress/egress-guard.ts';
 import { redactSecrets } from '../../shared/json-safe.ts';
 import { UpstreamHttpError, UpstreamNetworkError, UpstreamResponseTooLarge } from './upstream-errors.ts';
@@ -130,7 +130,7 @@ export class UpstreamClient {
         for (const v of typeof value === 'string' ? [value] : value) form.append(key, v);
       }
     }
-    let response;
+    let response: Response<Buffer>;
     const started = performance.now();
     const maxBytes = (req.binary ? this.options.maxBinaryBytes : this.options.maxBytes) ?? Infinity;
     let tooLarge = false;
