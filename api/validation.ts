@@ -12,6 +12,7 @@ export const MAX_JSON_DEPTH = 32;
 
 // U+0000 cannot be stored in a Postgres text or jsonb value, and a lone UTF-16 surrogate is not
 // valid Unicode (jsonb refuses its escape): either would fail deep inside a query as a 500.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: U+0000 is exactly what this must find.
 const unstorable = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 const pathOf = (segments: ReadonlyArray<string | number>) =>

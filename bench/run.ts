@@ -397,12 +397,12 @@ async function bullRoundTrip(): Promise<number> {
 /** Raw BullMQ throughput: `n` no-op jobs added one by one (64 in flight) until all completed. */
 async function bullThroughput(n: number, priority: boolean): Promise<{ perSec: number; cpu: Record<string, number> }> {
   const counts = noopWorkers.map(() => ({ n: 0, at: 0 }));
-  noopWorkers.forEach((w, i) =>
+  noopWorkers.forEach((w, i) => {
     w.onLine((line) => {
       const m = /^DONE (\d+) (\d+)/.exec(line);
       if (m) counts[i] = { n: Number(m[1]), at: Number(m[2]) };
-    }),
-  );
+    });
+  });
   await sleep(250); // let the current counts arrive
   const start = counts.map((c) => c.n);
   const cpu0 = cpuSnapshot(noopWorkers);
@@ -658,10 +658,13 @@ async function breakdown(label: string, samples: SyncSample[]): Promise<void> {
   );
   const byId = new Map(inv.map((r) => [r.id, { c: Number(r.c), s: Number(r.s), f: Number(r.f), d: Number(r.d) }]));
   const parts: Record<string, number[]> = {};
-  const add = (k: string, v: number) => (parts[k] ??= []).push(v);
+  const add = (k: string, v: number) => {
+    parts[k] ??= [];
+    parts[k].push(v);
+  };
   for (const s of samples) {
     const r = byId.get(s.invocationId);
-    if (!r || !r.s || !r.f) continue;
+    if (!r?.s || !r.f) continue;
     add('a. api before its INSERT: HTTP, auth, validation, lookups, limiter (t0 -> row created_at)', r.c - s.t0);
     add(
       'b. INSERT commit, queue.add, pick-up by a worker, lease and limiter, until its claim UPDATE (created_at -> started_at)',
@@ -738,7 +741,7 @@ async function primitives(p: Project): Promise<void> {
       ),
     ],
     [
-      'Postgres UPDATE one row, autocommit (commit' + (PG_FAST ? ', fsync off)' : ' + WAL flush)'),
+      `Postgres UPDATE one row, autocommit (commit${PG_FAST ? ', fsync off)' : ' + WAL flush)'}`,
       await time(() => pool!.query('update invocations set attempts = attempts where id = $1', [invId])),
     ],
     ['Redis PING', await time(() => redis.ping())],
@@ -1057,8 +1060,12 @@ async function sectionMemory(): Promise<void> {
   const peak = { ...before };
   const sampler = setInterval(() => {
     peak.api = Math.max(peak.api, apiMb());
-    void redisMb().then((mb) => void (peak.redis = Math.max(peak.redis, mb)));
-    void heapMb().then((mb) => void (peak.heap = Math.max(peak.heap, mb)));
+    void redisMb().then((mb) => {
+      peak.redis = Math.max(peak.redis, mb);
+    });
+    void heapMb().then((mb) => {
+      peak.heap = Math.max(peak.heap, mb);
+    });
   }, 100);
   const statuses = await Promise.all(Array.from({ length: 200 }, call));
   clearInterval(sampler);
@@ -1069,7 +1076,12 @@ async function sectionMemory(): Promise<void> {
   closeIdleConnections();
   for (let i = 0; i < 300; i++) await engineSync(p);
   const settled = { api: apiMb(), heap: await heapMb(), redis: await redisMb() };
-  const byStatus = Object.entries(statuses.reduce<Record<number, number>>((m, x) => ((m[x] = (m[x] ?? 0) + 1), m), {}))
+  const byStatus = Object.entries(
+    statuses.reduce<Record<number, number>>((m, x) => {
+      m[x] = (m[x] ?? 0) + 1;
+      return m;
+    }, {}),
+  )
     .map(([k, v]) => `${v}× ${k}`)
     .join(', ');
   for (const [label, k] of [
@@ -1158,7 +1170,6 @@ async function sectionScale(): Promise<void> {
   rows.push({ section: `6. Async throughput by worker processes (concurrency ${CONCURRENCY} each)` });
   const results: Array<[number, number, number, number]> = [];
   for (const count of [1, 2, 4]) {
-    let perSec: number;
     let apiMb = 0;
     let workerMb = 0;
     const project = P(`tput${count}`);
@@ -1179,7 +1190,7 @@ async function sectionScale(): Promise<void> {
     const peaks = sampler.stop();
     apiMb = (peaks.get('api') ?? 0) / 1024;
     workerMb = (peaks.get('worker') ?? 0) / 1024;
-    perSec = e.perSec;
+    const perSec = e.perSec;
     log(`scale: ${count} no-op worker(s), raw BullMQ ${N.scaleBull} jobs`);
     await setNoopWorkers(count);
     const b = await bullThroughput(N.scaleBull, false);

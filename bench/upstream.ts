@@ -26,7 +26,7 @@ const control = http.createServer((req, res) => {
     const key = url.searchParams.get('key');
     const path = url.searchParams.get('path');
     const times = fake.requests
-      .filter((r) => (!key || r.headers['authorization'] === `Bearer ${key}`) && (!path || r.path === path))
+      .filter((r) => (!key || r.headers.authorization === `Bearer ${key}`) && (!path || r.path === path))
       .map((r) => r.receivedAt.getTime());
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(times));
     return;

@@ -83,7 +83,8 @@ function exitConfig(message: string): never {
   process.exit(78);
 }
 
-function parseCommandLine() {
+/** The command line, typed by its options; a malformed one prints the usage and exits. */
+function readArgs() {
   try {
     return parseArgs({
       allowPositionals: true,
@@ -96,10 +97,10 @@ function parseCommandLine() {
       },
     });
   } catch {
-    exitUsage();
+    return exitUsage();
   }
 }
-const { positionals, values } = parseCommandLine();
+const { positionals, values } = readArgs();
 const [command, ...args] = positionals;
 
 // Help needs no database: answered before anything is read.

@@ -133,7 +133,7 @@ export class ExecutionService {
   private async admit(
     cmd: ExecuteCommand,
     connector: ConnectorDefinition,
-    action: ActionDefinition<any, any>,
+    action: ActionDefinition,
     input: unknown,
     requestedProjectId: string,
   ): Promise<Admitted> {

@@ -106,7 +106,10 @@ export class FairAdmission {
   #acquire(caller: string): Promise<void> | void {
     const now = this.#now();
     let state = this.#callers.get(caller);
-    if (!state) this.#callers.set(caller, (state = { held: 0, waiting: [] }));
+    if (!state) {
+      state = { held: 0, waiting: [] };
+      this.#callers.set(caller, state);
+    }
     if (state.held + state.waiting.length + 1 > this.#share) this.#markHeavy(caller, now);
     if (state.waiting.length === 0 && this.#active < this.#limit) {
       // Waiters a lifted cap has made eligible go first.

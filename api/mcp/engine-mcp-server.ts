@@ -59,18 +59,21 @@ function sdkSchemas(tool: ProjectTool) {
   let output = outputSchemas.get(tool.action);
   // Outputs are the engine's own, and fit their schema exactly (the conformance suite checks every
   // connector's): no second validation per call.
-  if (!output)
-    outputSchemas.set(
-      tool.action,
-      (output = fromJsonSchema(toolOutputSchema(tool) as JsonSchemaType, validatedByTheEngine)),
-    );
+  if (!output) {
+    output = fromJsonSchema(toolOutputSchema(tool) as JsonSchemaType, validatedByTheEngine);
+    outputSchemas.set(tool.action, output);
+  }
   let byChoice = inputSchemas.get(tool.action);
-  if (!byChoice) inputSchemas.set(tool.action, (byChoice = new Map()));
+  if (!byChoice) {
+    byChoice = new Map();
+    inputSchemas.set(tool.action, byChoice);
+  }
   const choice = tool.connections.length > 1 ? tool.connections.map((c) => c.id).join(',') : '';
   let input = byChoice.get(choice);
   if (!input) {
     if (byChoice.size > 100) byChoice.clear();
-    byChoice.set(choice, (input = fromJsonSchema(toolInputSchema(tool, true) as JsonSchemaType, validatedByTheEngine)));
+    input = fromJsonSchema(toolInputSchema(tool, true) as JsonSchemaType, validatedByTheEngine);
+    byChoice.set(choice, input);
   }
   return { input, output };
 }

@@ -744,7 +744,11 @@ let built: Record<string, unknown> | undefined;
 export function openApiDocument(): Record<string, unknown> {
   if (built) return built;
   const paths: Record<string, Record<string, unknown>> = {};
-  for (const route of ROUTES) (paths[toOpenApiPath(route.path)] ??= {})[route.method] = operation(route);
+  for (const route of ROUTES) {
+    const path = toOpenApiPath(route.path);
+    paths[path] ??= {};
+    paths[path][route.method] = operation(route);
+  }
   built = {
     openapi: '3.1.0',
     info: {

@@ -97,14 +97,12 @@ export function connectSessionRoutes(db: Db, config: Config): Router {
         expires_at: expiresAt,
       })
       .execute();
-    res
-      .status(201)
-      .json({
-        id,
-        token,
-        connectUrl: `${publicUrl(config)}/connect/${token}`,
-        expiresAt: expiresAt.toISOString(),
-      } satisfies CreatedConnectSession);
+    res.status(201).json({
+      id,
+      token,
+      connectUrl: `${publicUrl(config)}/connect/${token}`,
+      expiresAt: expiresAt.toISOString(),
+    } satisfies CreatedConnectSession);
   });
 
   router.get('/v1/connect-sessions/:sessionId', async (req, res) => {
@@ -193,14 +191,12 @@ export function connectPageRoutes(
     );
     if (!verdict.valid) {
       // Nothing is stored and the link still works: the person fixes the key and tries again.
-      res
-        .status(200)
-        .json({
-          status: 'broken',
-          statusReason: statusFromVerdict(verdict).status_reason,
-          connection: null,
-          redirectTo: null,
-        } satisfies ConnectPageResult);
+      res.status(200).json({
+        status: 'broken',
+        statusReason: statusFromVerdict(verdict).status_reason,
+        connection: null,
+        redirectTo: null,
+      } satisfies ConnectPageResult);
       return;
     }
     const displayName = body.displayName ?? defaultName(session, connector);
@@ -229,14 +225,12 @@ export function connectPageRoutes(
       target.searchParams.set('connectionId', id);
       redirectTo = target.toString();
     }
-    res
-      .status(201)
-      .json({
-        status: 'active',
-        statusReason: null,
-        connection: { id, connectorId: connector.id, displayName },
-        redirectTo,
-      } satisfies ConnectPageResult);
+    res.status(201).json({
+      status: 'active',
+      statusReason: null,
+      connection: { id, connectorId: connector.id, displayName },
+      redirectTo,
+    } satisfies ConnectPageResult);
   });
 
   router.post('/v1/connect/oauth/:connectorId/authorize', async (req, res) => {

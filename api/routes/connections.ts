@@ -187,7 +187,7 @@ export function connectionRoutes(
       .executeTakeFirst();
     if (!row) throw notFound('connection');
     const connector = await connectors.orThrow(workspaceId, row.connector_id);
-    let usable;
+    let usable: Awaited<ReturnType<CredentialRefresher['testable']>>;
     try {
       // OAuth tokens near expiry are refreshed first; a refused refresh has already broken the connection.
       usable = await refresher.testable(connector, row);

@@ -42,8 +42,8 @@ export function executionRoutes(
     await readBody(req, res);
     const ticket = await service.admission.enter(admissionCaller(req), res);
     if (!ticket) return; // the client hung up while waiting
-    let outcome;
-    let timeoutMs;
+    let outcome: Awaited<ReturnType<ExecutionService['execute']>>;
+    let timeoutMs: number;
     try {
       const body = parseBody(executeBody, req);
       timeoutMs = parseQuery(executeQuery, req).timeoutMs;

@@ -61,15 +61,13 @@ export function mcpRoutes(
   const serve = async (req: Request, res: Response) => {
     const origin = req.get('origin');
     if (origin !== undefined && !originAllowed(origin)) {
-      res
-        .status(403)
-        .json({
-          jsonrpc: '2.0',
-          error: { code: -32600, message: `Origin ${JSON.stringify(origin.slice(0, 200))} is not allowed.` },
-        });
+      res.status(403).json({
+        jsonrpc: '2.0',
+        error: { code: -32600, message: `Origin ${JSON.stringify(origin.slice(0, 200))} is not allowed.` },
+      });
       return;
     }
-    let principal;
+    let principal: Awaited<ReturnType<Authenticator['authenticate']>>;
     try {
       principal = await authenticator.authenticate(req);
     } catch (err) {

@@ -12,11 +12,7 @@ import {
 } from '../../connectors/toolkit/oauth-provider.ts';
 import { authorizeUrlOf, oauthClientOf, providerSettings } from '../../connectors/toolkit/settings.ts';
 import type { Config } from '../../shared/config.ts';
-import {
-  connectionPresenter,
-  loadConnection,
-  selectConnections,
-} from '../../shared/connections/connection-resource.ts';
+import { connectionPresenter, loadConnection } from '../../shared/connections/connection-resource.ts';
 import { tokenEndpointFor } from '../../shared/connections/upstream-for.ts';
 import type { Vault } from '../../shared/crypto/vault.ts';
 import type { ConnectorLookup } from '../../shared/custom-connectors/connector-lookup.ts';

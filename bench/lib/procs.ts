@@ -104,8 +104,7 @@ export function spawnTsx(name: string, entry: string, env: NodeJS.ProcessEnv, no
     stream.setEncoding('utf8');
     stream.on('data', (d: string) => {
       buf += d;
-      let i: number;
-      while ((i = buf.indexOf('\n')) >= 0) {
+      for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
         const line = buf.slice(0, i);
         buf = buf.slice(i + 1);
         lines.push(line);

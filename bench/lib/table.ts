@@ -5,7 +5,9 @@ export function renderTable(header: string[], rows: Row[], rightCols: number[]):
   const widths = header.map((h) => h.length);
   for (const r of rows) {
     if (!Array.isArray(r)) continue;
-    r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
+    r.forEach((c, i) => {
+      widths[i] = Math.max(widths[i] ?? 0, c.length);
+    });
   }
   const line = (cells: string[]) =>
     header

@@ -226,13 +226,11 @@ function compileAction(
     ),
   );
   const output = a.pagination
-    ? z
-        .unknown()
-        .meta({
-          type: 'object',
-          properties: { data: a.outputSchema ?? {}, nextCursor: { type: ['string', 'null'] } },
-          required: ['data', 'nextCursor'],
-        })
+    ? z.unknown().meta({
+        type: 'object',
+        properties: { data: a.outputSchema ?? {}, nextCursor: { type: ['string', 'null'] } },
+        required: ['data', 'nextCursor'],
+      })
     : z.unknown().meta(a.outputSchema ?? {});
   return {
     id: a.id,

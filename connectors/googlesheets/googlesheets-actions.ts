@@ -19,6 +19,7 @@ const a1Range = z
   .string()
   .min(1)
   .max(1000)
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what a range must not hold.
   .refine((r) => !/[\x00-\x1f\x7f]/.test(r), { message: 'must not contain control characters' })
   .describe('A1 notation, e.g. "Sheet1!A1:D", "\'My sheet\'!A:C" or "Sheet1"');
 const cell = z.union([z.string().max(50_000), z.number().finite(), z.boolean(), z.null()]);

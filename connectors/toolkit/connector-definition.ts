@@ -69,6 +69,7 @@ export interface ActionExample<Input> {
   input: Input;
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: the registry holds actions of every input and output type; `run`'s parameter is contravariant, so `unknown` would accept none of them.
 export interface ActionDefinition<Input = any, Output = any> {
   id: string;
   displayName: string;

@@ -6,7 +6,7 @@ import {
   ATTR_SERVER_ADDRESS,
   ATTR_SERVER_PORT,
 } from '@opentelemetry/semantic-conventions';
-import got, { CancelError, type Got, RequestError } from 'got';
+import got, { CancelError, type Got, RequestError, type Response } from 'got';
 import type { EgressGuard } from '../../shared/egress/egress-guard.ts';
 import { redactSecrets } from '../../shared/json-safe.ts';
 import { inSpan, tracingOn } from '../../shared/tracing/tracing.ts';
@@ -169,7 +169,7 @@ export class UpstreamClient {
       ? { 'content-type': 'application/x-www-form-urlencoded', ...this.headers, ...req.headers }
       : { ...this.headers, ...req.headers };
     if (traceparent) sent.traceparent = traceparent;
-    let response;
+    let response: Response<Buffer>;
     const started = performance.now();
     const maxBytes = (req.binary ? this.options.maxBinaryBytes : this.options.maxBytes) ?? Infinity;
     let tooLarge = false;

@@ -387,7 +387,7 @@ export function guardChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTER
   getGuardian()?.stdin?.write(`+ ${pid} ${signal} ${stage}\n`);
   child.once('exit', () => {
     guarded.delete(pid);
-    if (guardian && guardian.stdin && !guardian.stdin.destroyed) guardian.stdin.write(`- ${pid}\n`);
+    if (guardian?.stdin && !guardian.stdin.destroyed) guardian.stdin.write(`- ${pid}\n`);
   });
 }
 

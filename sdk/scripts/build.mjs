@@ -17,7 +17,8 @@ const tsc = createRequire(join(sdk, 'package.json')).resolve('typescript/bin/tsc
 
 const { version } = JSON.parse(readFileSync(join(sdk, 'package.json'), 'utf8'));
 const versionFile = join(sdk, 'src/version.ts');
-const versionSource = `// Written by scripts/build.mjs from package.json: do not edit.\n/** This package's version (package.json), sent in the User-Agent. */\nexport const SDK_VERSION = ${JSON.stringify(version)};\n`;
+// Single quotes, as Biome formats the file (biome.jsonc): `npm run lint` stays clean after a build.
+const versionSource = `// Written by scripts/build.mjs from package.json: do not edit.\n/** This package's version (package.json), sent in the User-Agent. */\nexport const SDK_VERSION = '${version}';\n`;
 if (readFileSync(versionFile, 'utf8') !== versionSource) writeFileSync(versionFile, versionSource);
 
 rmSync(outDir, { recursive: true, force: true });

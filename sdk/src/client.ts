@@ -165,7 +165,7 @@ export class ConnectorsResource {
   }
 }
 
-const executionBody = (p: ExecuteParams<any, any>) => ({
+const executionBody = <C extends ConnectorId, A extends ActionId<C>>(p: ExecuteParams<C, A>) => ({
   connectorId: p.connectorId,
   actionId: p.actionId,
   input: p.input,
@@ -177,7 +177,9 @@ const executionBody = (p: ExecuteParams<any, any>) => ({
  * the call once however often it arrives, so the transport may retry it after a 503 or a lost
  * connection without sending the email twice. Made once per call, before the first attempt.
  */
-const idempotencyHeader = (p: ExecuteParams<any, any>): Record<string, string> => ({
+const idempotencyHeader = <C extends ConnectorId, A extends ActionId<C>>(
+  p: ExecuteParams<C, A>,
+): Record<string, string> => ({
   'idempotency-key': p.idempotencyKey ?? `sdk-${globalThis.crypto.randomUUID()}`,
 });
 

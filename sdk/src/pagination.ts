@@ -38,6 +38,7 @@ export class PagePromise<T> implements Promise<Page<T>>, AsyncIterable<T> {
 
   constructor(private readonly load: () => Promise<Page<T>>) {}
 
+  // biome-ignore lint/suspicious/noThenProperty: a PagePromise is a Promise (`await client.x.list()`), so it must be thenable.
   then<R1 = Page<T>, R2 = never>(
     onfulfilled?: ((page: Page<T>) => R1 | PromiseLike<R1>) | null,
     onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,

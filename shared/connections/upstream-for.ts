@@ -13,7 +13,10 @@ const guards = new WeakMap<Config, EgressGuard>();
 /** The egress guard of a configuration, built once: custom connectors' requests pass it. */
 function egressOf(config: Config): EgressGuard {
   let guard = guards.get(config);
-  if (!guard) guards.set(config, (guard = egressGuardFromConfig(config)));
+  if (!guard) {
+    guard = egressGuardFromConfig(config);
+    guards.set(config, guard);
+  }
   return guard;
 }
 

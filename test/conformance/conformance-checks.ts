@@ -248,7 +248,7 @@ export async function fakeProblems(connector: ConnectorDefinition, fake: Conform
   // The service's own errors, as the connector's table reads them. A read example is the probe
   // (any example when there is no read): the injected answer comes before the fake acts.
   const probeAction = connector.actions.find((a) => a.sideEffects === 'read') ?? connector.actions[0];
-  const probeInput = probeAction && probeAction.input.safeParse(probeAction.examples[0]?.input);
+  const probeInput = probeAction?.input.safeParse(probeAction.examples[0]?.input);
   if (probeAction && probeInput?.success) {
     const run = (credentials: Record<string, string>) => () =>
       probeAction.run(contextFor(connector, fake, credentials), probeInput.data);

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { stripVTControlCharacters } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 
 /**
@@ -90,7 +91,7 @@ describe('adding a connector', () => {
       'test/unit/docker-compose.test.ts',
       'test/sdk/generator.test.ts',
     ]);
-    const output = (vitest.stdout + vitest.stderr).replace(/\x1b\[[0-9;]*m/g, '');
+    const output = stripVTControlCharacters(vitest.stdout + vitest.stderr);
     expect(vitest.status, output.slice(-4000)).toBe(0);
     // The new connector was checked, not skipped.
     expect(output).toMatch(/connector weather conforms/);

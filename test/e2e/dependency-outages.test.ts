@@ -6,7 +6,7 @@ import { type LocalService, startPostgres, startRedis } from '../../scripts/lib/
 import { migrateToLatest } from '../../shared/db/migrate.ts';
 import { RESEND_FAKE_FULL_KEY, type ResendFake, startResendFake } from '../fakes/resend/resend-fake.ts';
 import { type Engine, startEngine } from '../support/engine.ts';
-import { type ApiClient, apiClient, setUpProject } from '../support/http.ts';
+import { type ApiClient, type ApiResponse, apiClient, setUpProject } from '../support/http.ts';
 
 /**
  * Postgres and Redis of its own, stopped and started again under the engine: the api answers 503
@@ -108,7 +108,7 @@ describe('dependency outages', () => {
     expect((await fetch(`${engine.baseUrl}/readyz`)).status).toBe(503);
 
     redis = await startRedis({ dataDir: join(dir, 'redis'), port, persistence: true });
-    let res;
+    let res: ApiResponse | undefined;
     for (let i = 0; i < 40; i++) {
       res = await client.post('/v1/executions', { connectorId: 'resend', actionId: 'sendEmail', input: email(21) });
       if (res.status === 200) break;

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RESEND_FAKE_FULL_KEY, type ResendFake, startResendFake } from '../fakes/resend/resend-fake.ts';
 import { type Engine, startEngine, waitForLog } from '../support/engine.ts';
-import { type ApiClient, apiClient, setUpProject } from '../support/http.ts';
+import { type ApiClient, type ApiResponse, apiClient, setUpProject } from '../support/http.ts';
 
 /**
  * The vertical slice as production runs it: the api and two workers as separate OS processes,
@@ -79,7 +79,7 @@ describe('Resend through api, queue, two worker processes and the audit log', ()
     expect(res.body).toEqual({ invocationId: expect.stringMatching(/^inv_/), status: 'queued' });
     expect(res.headers.get('location')).toBe(`/v1/invocations/${res.body.invocationId}`);
 
-    let inv;
+    let inv: ApiResponse | undefined;
     for (let i = 0; i < 100; i++) {
       inv = await client.get(res.headers.get('location')!);
       if (inv.body.status === 'succeeded' || inv.body.status === 'failed') break;

@@ -157,7 +157,7 @@ describe('fair shares of running work', () => {
     }
     // Never a third call while two are running: any three arrivals span at least one call's latency.
     const arrivals = fake.requests
-      .filter((r) => r.headers['authorization'] === `Bearer ${key}` && r.path === '/domains')
+      .filter((r) => r.headers.authorization === `Bearer ${key}` && r.path === '/domains')
       .map((r) => r.receivedAt.getTime())
       .sort((a, b) => a - b);
     expect(arrivals.length).toBe(9); // the credential test, then the 8 calls

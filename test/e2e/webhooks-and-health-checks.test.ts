@@ -35,7 +35,9 @@ async function startReceiver() {
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`,
     received,
-    failNext: (n: number) => void (failures = n),
+    failNext: (n: number) => {
+      failures = n;
+    },
     close: () => new Promise<void>((r) => server.close(() => r())),
   };
 }

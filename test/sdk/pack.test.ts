@@ -20,7 +20,8 @@ const bin = (name: string) => join(root, 'node_modules/.bin', name);
 /** The README's fenced blocks of a language, in order. */
 function readmeBlocks(lang: string): string[] {
   const readme = readFileSync(join(root, 'sdk/README.md'), 'utf8');
-  return [...readme.matchAll(new RegExp('```' + lang + '\\n([\\s\\S]*?)```', 'g'))].map((m) => m[1]!);
+  const fence = '```';
+  return [...readme.matchAll(new RegExp(`${fence}${lang}\\n([\\s\\S]*?)${fence}`, 'g'))].map((m) => m[1]!);
 }
 
 describe('SDK package: npm pack, install, run the README', () => {

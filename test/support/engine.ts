@@ -136,7 +136,9 @@ async function startProcesses(
   };
   for (let i = 0; i < workers; i++) processes.workers.push(spawnEntry('worker/main.ts'));
   processes.api = spawnEntry('api/main.ts');
-  const kill = () => children.forEach((c) => c.kill('SIGKILL'));
+  const kill = () => {
+    for (const c of children) c.kill('SIGKILL');
+  };
   process.once('exit', kill);
   return async () => {
     await Promise.all(

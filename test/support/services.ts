@@ -275,7 +275,8 @@ export async function startTestServices(env: NodeJS.ProcessEnv = process.env): P
     let runtime: boolean | undefined;
     const fallback = async (): Promise<ServiceSource> => {
       if (env.TEST_SERVICES === 'local' || env.TEST_SERVICES === 'testcontainers') return env.TEST_SERVICES;
-      return (runtime ??= await containerRuntimeAvailable()) ? 'testcontainers' : 'local';
+      runtime ??= await containerRuntimeAvailable();
+      return runtime ? 'testcontainers' : 'local';
     };
     const redisSource: ServiceSource = redisUrl ? 'env' : await fallback();
     const postgresSource: ServiceSource = postgresAdminUrl ? 'env' : await fallback();

@@ -40,7 +40,9 @@ export async function startTestReceiver(options: { hang?: boolean } = {}) {
     requests,
     /** Requests accepted and not answered yet. */
     open: () => state.open,
-    answerFromNowOn: () => void (state.hang = false),
+    answerFromNowOn: () => {
+      state.hang = false;
+    },
     close: () => {
       server.closeAllConnections();
       return new Promise<void>((r) => server.close(() => r()));

@@ -5,7 +5,13 @@ import { FairAdmission } from '../../api/execution/fair-admission.ts';
 function gate(started: string[], name: string) {
   let finish!: () => void;
   const done = new Promise<void>((r) => (finish = r));
-  return { work: () => (started.push(name), done), finish };
+  return {
+    work: () => {
+      started.push(name);
+      return done;
+    },
+    finish,
+  };
 }
 
 const tick = () => new Promise((r) => setImmediate(r));

@@ -289,6 +289,7 @@ function ConnectPage({ token }: { token: string }) {
         Choose the service to connect. Your credentials go to the service to be checked and are stored encrypted; the
         app never sees them.
       </p>
+      {/* biome-ignore lint/a11y/noRedundantRoles: `list-style: none` makes Safari drop the list role; this restores it. */}
       <ul class="grid" role="list">
         {session.connectors.map((c) => (
           <li key={c.id}>

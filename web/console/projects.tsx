@@ -117,7 +117,11 @@ function ProjectDetail({ project, call, connectors }: ViewProps & { project: Pro
     });
   useEffect(() => void load(), []);
   /** A call, then the lists again. */
-  const act = (method: string, path: string) => run(async () => (await call(method, path), await load()));
+  const act = (method: string, path: string) =>
+    run(async () => {
+      await call(method, path);
+      await load();
+    });
   const unbound = all.filter((c) => !bound.some((b) => b.id === c.id));
 
   return (

@@ -31,11 +31,10 @@ export function WebhooksView({ call }: ViewProps) {
   const load = () => run(async () => setHooks((await call<Page<Webhook>>('GET', '/v1/webhooks?limit=100')).data));
   useEffect(() => void load(), []);
   const show = (id: string) =>
-    run(
-      async () => (
-        setOpen(id), setDeliveries((await call<Page<Delivery>>('GET', `/v1/webhooks/${id}/deliveries?limit=50`)).data)
-      ),
-    );
+    run(async () => {
+      setOpen(id);
+      setDeliveries((await call<Page<Delivery>>('GET', `/v1/webhooks/${id}/deliveries?limit=50`)).data);
+    });
 
   return (
     <>
@@ -88,7 +87,12 @@ export function WebhooksView({ call }: ViewProps) {
                 type="button"
                 class="danger"
                 disabled={busy}
-                onClick={() => run(async () => (await call('DELETE', `/v1/webhooks/${h.id}`), await load()))}
+                onClick={() =>
+                  run(async () => {
+                    await call('DELETE', `/v1/webhooks/${h.id}`);
+                    await load();
+                  })
+                }
               >
                 Delete
               </button>

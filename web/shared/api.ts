@@ -16,6 +16,7 @@ export class ApiFailure extends Error {
   }
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: the pages name the JSON shape they expect at each call (`call<Project[]>`); unnamed ones read it loosely.
 export type Call = <T = any>(method: string, path: string, body?: unknown) => Promise<T>;
 
 /** A caller bound to a bearer token. */
@@ -37,6 +38,7 @@ export function apiCaller(token: string | null): Call {
       throw new ApiFailure(0, 'network_error', 'The server could not be reached. Check the connection and try again.');
     }
     const text = await res.text();
+    // biome-ignore lint/suspicious/noExplicitAny: parsed JSON of any shape: read for the error envelope, else returned as the caller's `T`.
     let parsed: any;
     try {
       parsed = text ? JSON.parse(text) : undefined;

@@ -87,6 +87,7 @@ export function useAction(): [boolean, unknown, (fn: () => Promise<void>) => Pro
 
 export function Json({ value, label }: { value: unknown; label: string }) {
   return (
+    // biome-ignore lint/a11y/useAriaPropsSupportedByRole lint/a11y/noNoninteractiveTabindex: a scrolling block must be reachable by keyboard, and its label names it when it is.
     <pre class="json" aria-label={label} tabIndex={0}>
       {JSON.stringify(value, null, 2)}
     </pre>

@@ -76,7 +76,7 @@ export function createWebhookDeliveryProcessor(deps: WebhookDeliveryDeps) {
       ])
       .where('d.id', '=', job.data.deliveryId)
       .executeTakeFirst();
-    if (!delivery || delivery.status !== 'pending') return; // webhook deleted, or already done
+    if (delivery?.status !== 'pending') return; // webhook deleted, or already done
 
     const deferUntil = async (until: number, reason: 'workspace_share' | 'circuit_open'): Promise<never> => {
       if (!token) throw new Error('job token missing');

@@ -825,7 +825,7 @@ export class ElevenLabsFake {
     }
 
     const seed = `tts\n${voiceId}\n${modelId}\n${format}\n${body.seed ?? ''}\n${text}`;
-    return this.generate(ctx, apiKey, key, chars, format, (requestId) => {
+    return this.generate(ctx, key, chars, format, (requestId) => {
       const durationSeconds = ttsDurationSeconds(text);
       const audio = fakeAudio(format, durationSeconds, seed);
       const entry: GeneratedAudio = {
@@ -874,7 +874,7 @@ export class ElevenLabsFake {
     const durationSeconds = (body.duration_seconds as number | null | undefined) ?? DEFAULT_SFX_DURATION_SECONDS;
     const cost = this.soundEffectCost;
     const seed = `sfx\n${modelId}\n${format}\n${durationSeconds}\n${body.prompt_influence ?? ''}\n${body.loop ?? ''}\n${text}`;
-    return this.generate(ctx, apiKey, key, cost, format, (requestId) => {
+    return this.generate(ctx, key, cost, format, (requestId) => {
       const audio = fakeAudio(format, durationSeconds, seed);
       return {
         entry: {
@@ -900,7 +900,6 @@ export class ElevenLabsFake {
   /** Quota, concurrency and latency shared by TTS and SFX; charges on success only. */
   private async generate(
     ctx: HandlerContext,
-    apiKey: string,
     key: KeyInfo,
     cost: number,
     format: OutputFormat,

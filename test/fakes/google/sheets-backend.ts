@@ -390,7 +390,8 @@ export class SheetsBackend {
       sheet.rows.splice(startRow, 0, ...rows.map(() => [] as (Cell | undefined)[]));
     let cells = 0;
     rows.forEach((row, i) => {
-      const line = (sheet.rows[startRow + i] ??= []);
+      sheet.rows[startRow + i] ??= [];
+      const line = sheet.rows[startRow + i]!;
       row.forEach((v, j) => {
         if (v === null) return; // null leaves the cell as it is
         line[startCol + j] = parseInput(v, input);

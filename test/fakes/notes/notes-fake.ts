@@ -172,7 +172,11 @@ export async function startNotesFake(): Promise<NotesFake> {
     scopeOf: { value: (accessToken: string) => accessTokens.get(accessToken)?.scope },
     expireAccessTokens: { value: () => accessTokens.clear() },
     revokeRefreshTokens: { value: () => refreshTokens.clear() },
-    setTokenLifetime: { value: (seconds: number) => void (state.lifetime = seconds) },
+    setTokenLifetime: {
+      value: (seconds: number) => {
+        state.lifetime = seconds;
+      },
+    },
     reset: {
       value: () => {
         baseReset();

@@ -167,7 +167,7 @@ export class ResendFake {
   /** This key's requests take `ms` (Infinity: never answered); other keys keep `setLatency`'s. */
   setKeyLatency(key: string, ms: number): void {
     this.keyLatency.set(key, ms);
-    this.server.setLatencyOf((req) => this.keyLatency.get(bearerToken(req.headers['authorization']) ?? ''));
+    this.server.setLatencyOf((req) => this.keyLatency.get(bearerToken(req.headers.authorization) ?? ''));
   }
   /**
    * The next n requests get this error instead of being processed. It applies after
@@ -215,7 +215,7 @@ export class ResendFake {
       return { status: 403, headers: { 'content-type': 'text/plain; charset=UTF-8' }, body: 'error code: 1010' };
     }
 
-    const apiKey = bearerToken(req.headers['authorization']);
+    const apiKey = bearerToken(req.headers.authorization);
     const keyInfo = apiKey ? this.keys.get(apiKey) : undefined;
     const validKey = keyInfo && !keyInfo.revoked ? keyInfo : undefined;
 

@@ -334,7 +334,7 @@ export class SendGridFake {
   // ---- request pipeline -----------------------------------------------------------------------
 
   private async handle(req: RecordedRequest, ctx: HandlerContext): Promise<FakeResponse> {
-    const apiKey = bearerToken(req.headers['authorization']);
+    const apiKey = bearerToken(req.headers.authorization);
     const path = req.path.replace(/\/+$/, '') || '/';
     const rl = this.countRequest(`${apiKey ?? ''}\n${req.method} ${path}`);
     const withRl = (res: FakeResponse): FakeResponse => ({ ...res, headers: { ...rl.headers, ...res.headers } });
@@ -564,7 +564,10 @@ export function validateMail(body: Record<string, unknown>, nowSeconds: number):
     let recipients = 0;
     personalizations.forEach((p, i) => {
       const at = `personalizations.${i}`;
-      if (!isObject(p)) return void problem(at, 'Each personalization must be an object.');
+      if (!isObject(p)) {
+        problem(at, 'Each personalization must be an object.');
+        return;
+      }
       if (!Array.isArray(p.to) || p.to.length === 0)
         problem(
           `${at}.to`,

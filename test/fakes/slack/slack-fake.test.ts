@@ -31,7 +31,7 @@ const THREAD = '1700000000.000100';
 
 let fake: SlackFake;
 const client = (token: string | undefined = SLACK_FAKE_BOT_TOKEN, opts: { rejectRateLimitedCalls?: boolean } = {}) =>
-  new WebClient(token, { slackApiUrl: fake.url + '/api/', retryConfig: { retries: 0 }, ...opts });
+  new WebClient(token, { slackApiUrl: `${fake.url}/api/`, retryConfig: { retries: 0 }, ...opts });
 
 beforeAll(async () => {
   fake = await startSlackFake();
@@ -92,7 +92,7 @@ describe('auth', () => {
     });
     expect(res.expires_in).toBeUndefined(); // not a rotating token
     expect(res.response_metadata?.scopes).toEqual([...SLACK_FAKE_BOT_SCOPES]); // from x-oauth-scopes
-    expect(fake.requests[0]?.headers['authorization']).toBe(`Bearer ${SLACK_FAKE_BOT_TOKEN}`);
+    expect(fake.requests[0]?.headers.authorization).toBe(`Bearer ${SLACK_FAKE_BOT_TOKEN}`);
     expect(fake.calls[0]).toMatchObject({ method: 'auth.test', bodyKind: 'form', tokenSource: 'header' });
   });
 

@@ -1256,7 +1256,7 @@ export class SlackFake {
     // Client credentials: HTTP Basic (preferred by Slack) or client_id + client_secret args.
     let clientId = str(a, 'client_id');
     let clientSecret = str(a, 'client_secret');
-    const basic = /^Basic\s+(.+)$/i.exec(httpReq.headers['authorization'] ?? '');
+    const basic = /^Basic\s+(.+)$/i.exec(httpReq.headers.authorization ?? '');
     if (basic) {
       const decoded = Buffer.from(basic[1]!, 'base64').toString('utf8');
       const colon = decoded.indexOf(':');
@@ -1501,7 +1501,7 @@ async function parseRequest(req: RecordedRequest, jsonCapable: boolean): Promise
     }
   }
 
-  const header = /^Bearer\s+(\S+)\s*$/i.exec(req.headers['authorization'] ?? '')?.[1];
+  const header = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '')?.[1];
   if (header) return { args, bodyKind, token: header, tokenSource: 'header', warnings };
   if (formToken) return { args, bodyKind, token: formToken, tokenSource: 'form', warnings };
   return { args, bodyKind, warnings };

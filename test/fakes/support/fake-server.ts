@@ -134,8 +134,12 @@ export async function startFakeServer(handler: FakeHandler, options: StartOption
     url: `http://${host}:${port}`,
     port,
     requests,
-    setLatency: (ms) => void (latencyMs = ms),
-    setLatencyOf: (fn) => void (latencyOf = fn),
+    setLatency: (ms) => {
+      latencyMs = ms;
+    },
+    setLatencyOf: (fn) => {
+      latencyOf = fn;
+    },
     failNext: (n, response) => {
       for (let i = 0; i < n; i++) injected.push(response);
     },

@@ -275,7 +275,7 @@ export class TwilioFake {
     // HTTP Basic: the Account SID and its Auth Token (T-OAS `accountSid_authToken`). The username
     // must be the account of the path: another account's credentials are 20003 too (T-DOCS 20003:
     // "subaccount credentials to access master account").
-    const auth = basicCredentials(req.headers['authorization']);
+    const auth = basicCredentials(req.headers.authorization);
     const account = auth ? this.accounts.get(auth.username) : undefined;
     if (!auth || !account || account.authToken !== auth.password || account.sid !== route.accountSid)
       return unauthorized();
@@ -623,7 +623,10 @@ function recipientError(to: string): ErrorAnswer | undefined {
 /** Decodes a form body keeping repeated keys (`MediaUrl=a&MediaUrl=b`, reference §1.0). */
 function formParams(raw: Buffer): Record<string, string[]> {
   const out: Record<string, string[]> = {};
-  for (const [key, value] of new URLSearchParams(raw.toString('utf8'))) (out[key] ??= []).push(value);
+  for (const [key, value] of new URLSearchParams(raw.toString('utf8'))) {
+    out[key] ??= [];
+    out[key].push(value);
+  }
   return out;
 }
 
