@@ -58,6 +58,10 @@ interface InvocationFields {
   via: 'api' | 'mcp';
   /** An MCP client's self-reported name and version; null over HTTP. */
   client: { name: string | null; version: string | null } | null;
+  /** A custom connector's version the call ran on; null for built-in connectors. */
+  connectorVersion: number | null;
+  /** The W3C trace id of the request that accepted the call; null when the engine's tracing is off. */
+  traceId: string | null;
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;

@@ -98,6 +98,7 @@ describe('tenant abuse', () => {
         .where('id', '=', projectId)
         .executeTakeFirstOrThrow();
       const id = 'inv_01jlegacylegacylegacylega';
+      const createdAt = new Date();
       await db
         .insertInto('invocations')
         .values({
@@ -112,8 +113,14 @@ describe('tenant abuse', () => {
           status: 'succeeded',
           output: JSON.stringify({ id: 'legacy-email' }),
           attempts: 1,
+          created_at: createdAt,
           finished_at: new Date(),
         })
+        .execute();
+      // An Idempotency-Key is taken in its own table since migration 0013 (which copied old rows' keys).
+      await db
+        .insertInto('invocation_idempotency_keys')
+        .values({ project_id: projectId, idempotency_key: 'legacy-1', invocation_id: id, created_at: createdAt })
         .execute();
       const replay = await client.post(
         '/v1/executions',
