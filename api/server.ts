@@ -30,10 +30,8 @@ export async function startApi(config: Config, vault: Vault, logger: Logger): Pr
     logger.info({ workspaceId, created }, 'bootstrap workspace ready');
   }
 
-  // The execute path's connections (limiter, queue): concurrent calls' commands share writes.
-  const hotPath = { enableAutoPipelining: config.REDIS_AUTO_PIPELINING };
-  const redis = createRedis(config.REDIS_URL, 'api', hotPath);
-  const queue = new Queue<ExecuteJobData>(EXECUTE_QUEUE, { connection: createRedis(config.REDIS_URL, 'api', hotPath) });
+  const redis = createRedis(config.REDIS_URL, 'api');
+  const queue = new Queue<ExecuteJobData>(EXECUTE_QUEUE, { connection: createRedis(config.REDIS_URL, 'api') });
   queue.on('error', (err) => logger.warn({ err: err.message }, 'queue connection error'));
   redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
   const webhookQueue = new Queue<WebhookJobData>(WEBHOOK_QUEUE, { connection: createRedis(config.REDIS_URL, 'api') });

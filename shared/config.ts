@@ -26,15 +26,6 @@ const configSchema = z.object({
     .default('true')
     .transform((v) => v === 'true'),
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL'),
-  /**
-   * Commands issued within one event-loop turn go to Redis in one write (ioredis auto-pipelining), on
-   * the connections of the execute path (the api's limiter and queue, the worker's limiter, running
-   * share and replies): concurrent calls share a system call each way instead of paying one each.
-   */
-  REDIS_AUTO_PIPELINING: z
-    .enum(['true', 'false'])
-    .default('true')
-    .transform((v) => v === 'true'),
   CONNECTORS_ENCRYPTION_KEYS: z.string().min(1, 'is required'),
   BOOTSTRAP_WORKSPACE_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(1000),

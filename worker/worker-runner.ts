@@ -44,9 +44,7 @@ export interface RunningWorker {
  */
 export async function startWorker(config: Config, vault: Vault, logger: Logger): Promise<RunningWorker> {
   const db = await openDatabaseChecked(config, vault, logger, Math.min(config.WORKER_CONCURRENCY + 4, 24));
-  // Limiter, running share and replies of concurrent jobs share writes. Not the BullMQ consumers'
-  // connections below: their blocking connection is a duplicate of them.
-  const publisher = createRedis(config.REDIS_URL, 'worker', { enableAutoPipelining: config.REDIS_AUTO_PIPELINING });
+  const publisher = createRedis(config.REDIS_URL, 'worker');
   publisher.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
   const limiter = new SlidingWindowLimiter(publisher);
   const share = new RunningShare(publisher, {

@@ -58,11 +58,6 @@ describe('configuration', () => {
     expect(error!.message).not.toContain('secret-password');
   });
 
-  it("pipelines the execute path's Redis commands unless told not to", () => {
-    expect(loadConfig(valid).REDIS_AUTO_PIPELINING).toBe(true);
-    expect(loadConfig({ ...valid, REDIS_AUTO_PIPELINING: 'false' }).REDIS_AUTO_PIPELINING).toBe(false);
-  });
-
   it('treats empty strings as unset', () => {
     expect(loadConfig({ ...valid, PORT: '', RESEND_API_URL: '' }).PORT).toBe(8080);
   });
