@@ -1,8 +1,11 @@
 import { isInfrastructureError } from '../infrastructure-errors.ts';
 
-interface Pending<T> {
+/** Writes a batch; with results (R given), one per item, in the items' order. */
+type BatchWrite<T, R> = [R] extends [undefined] ? (items: T[]) => Promise<void> : (items: T[]) => Promise<R[]>;
+
+interface Pending<T, R> {
   item: T;
-  resolve: () => void;
+  resolve: (result: R) => void;
   reject: (err: unknown) => void;
 }
 
@@ -10,20 +13,21 @@ interface Pending<T> {
  * Group commit for writes that arrive concurrently: the first is written at once; those that arrive
  * while a write is in flight wait for it and then go out together in one statement. An idle process
  * adds no latency; a busy one pays one round trip and one commit per batch instead of per item.
- * Each caller's promise settles when its own item is durable (or has failed).
+ * Each caller's promise settles when its own item is durable (or has failed), with its own result
+ * when the write returns one per item, in the items' order (e.g. a claimed row, or null).
  */
-export class GroupCommit<T> {
-  readonly #write: (items: T[]) => Promise<void>;
+export class GroupCommit<T, R = undefined> {
+  readonly #write: (items: T[]) => Promise<R[] | undefined>;
   readonly #maxBatch: number;
-  #pending: Array<Pending<T>> = [];
+  #pending: Array<Pending<T, R>> = [];
   #flushing = false;
 
-  constructor(write: (items: T[]) => Promise<void>, options: { maxBatch?: number } = {}) {
-    this.#write = write;
+  constructor(write: BatchWrite<T, R>, options: { maxBatch?: number } = {}) {
+    this.#write = write as (items: T[]) => Promise<R[] | undefined>;
     this.#maxBatch = options.maxBatch ?? 64;
   }
 
-  add(item: T): Promise<void> {
+  add(item: T): Promise<R> {
     return new Promise((resolve, reject) => {
       this.#pending.push({ item, resolve, reject });
       if (!this.#flushing) void this.#flush();
@@ -39,10 +43,10 @@ export class GroupCommit<T> {
     }
   }
 
-  async #writeBatch(batch: Array<Pending<T>>): Promise<void> {
+  async #writeBatch(batch: Array<Pending<T, R>>): Promise<void> {
     try {
-      await this.#write(batch.map((p) => p.item));
-      for (const p of batch) p.resolve();
+      const results = await this.#write(batch.map((p) => p.item));
+      for (const [i, p] of batch.entries()) p.resolve(results?.[i] as R);
     } catch (err) {
       // An outage fails them all alike. Anything else may be one item's fault (a unique key taken,
       // a value out of range): write them one by one so the others are not held hostage by it.
@@ -50,7 +54,9 @@ export class GroupCommit<T> {
         for (const p of batch) p.reject(err);
         return;
       }
-      await Promise.all(batch.map((p) => this.#write([p.item]).then(p.resolve, p.reject)));
+      await Promise.all(
+        batch.map((p) => this.#write([p.item]).then((results) => p.resolve(results?.[0] as R), p.reject)),
+      );
     }
   }
 }

@@ -129,6 +129,7 @@ export type CallableConnection = Pick<
 >;
 
 type ClaimRow = {
+  id: string;
   previous_status: InvocationStatus;
   attempts: number;
   workspace_id: string;
@@ -140,26 +141,55 @@ type ClaimRow = {
   elapsed_ms: number;
 } & { [K in keyof CallableConnection as `c_${K}`]: CallableConnection[K] | null };
 
+/** One attempt to claim: the invocation, and the connection its job names. */
+export interface ClaimRequest {
+  id: string;
+  connectionId: string;
+}
+
 /**
- * Claims the attempt and reads the connection in one statement: one round trip and one commit on
- * the hot path instead of a SELECT followed by an UPDATE.
+ * Claims attempts and reads their connections in one statement: one round trip and one commit on
+ * the hot path instead of a SELECT followed by an UPDATE, and one for all the claims of concurrent
+ * jobs (the worker group-commits them). Each result, in the requests' order, is the claimed attempt
+ * or null when the invocation is already terminal (or gone). Rows are locked in id order, so two
+ * batches never wait on each other crosswise. The text does not depend on the number of claims.
  */
-export async function claimAttempt(db: Db, id: string, connectionId: string): Promise<ClaimedAttempt | null> {
+export async function claimAttempts(
+  db: Db,
+  requests: ReadonlyArray<ClaimRequest>,
+): Promise<Array<ClaimedAttempt | null>> {
+  // The same invocation twice in one statement would be updated once and reported to both: a
+  // duplicate delivery's claim goes in a statement of its own after the first, as it would alone.
+  const first = new Map<string, ClaimRequest>();
+  const again: ClaimRequest[] = [];
+  for (const r of requests) {
+    if (first.has(r.id)) again.push(r);
+    else first.set(r.id, r);
+  }
+  const unique = [...first.values()];
   const result = await sql<ClaimRow>`
     update invocations as i
        set status = 'running', attempts = i.attempts + 1, started_at = coalesce(i.started_at, now())
-      from (select id, status, started_at from invocations where id = ${id} for update) as before
-      left join connections as c on c.id = ${connectionId}
+      from (select inv.id, inv.status, inv.started_at, v.connection_id
+              from unnest(${unique.map((r) => r.id)}::text[], ${unique.map((r) => r.connectionId)}::text[]) as v(id, connection_id)
+              join invocations as inv on inv.id = v.id
+             order by inv.id
+               for update of inv) as before
+      left join connections as c on c.id = before.connection_id
      where i.id = before.id and before.status in ('queued', 'running')
- returning before.status as previous_status, i.attempts, i.workspace_id, i.project_id, i.connection_id, i.connector_id, i.action_id, i.connector_version,
+ returning i.id, before.status as previous_status, i.attempts, i.workspace_id, i.project_id, i.connection_id, i.connector_id, i.action_id, i.connector_version,
            coalesce(floor(extract(epoch from now() - before.started_at) * 1000), 0)::int as elapsed_ms,
            c.id as c_id, c.workspace_id as c_workspace_id, c.status as c_status, c.status_reason as c_status_reason,
            c.credentials_key_id as c_credentials_key_id, c.credentials_iv as c_credentials_iv, c.credentials_tag as c_credentials_tag,
            c.credentials_ciphertext as c_credentials_ciphertext, c.credentials_version as c_credentials_version`.execute(
     db,
   );
-  const row = result.rows[0];
-  if (!row) return null;
+  const claimed = new Map(result.rows.map((row) => [row.id, claimedAttempt(row)]));
+  const later = again.length > 0 ? await claimAttempts(db, again) : [];
+  return requests.map((r) => (first.get(r.id) === r ? (claimed.get(r.id) ?? null) : (later[again.indexOf(r)] ?? null)));
+}
+
+function claimedAttempt(row: ClaimRow): ClaimedAttempt {
   return {
     previousStatus: row.previous_status,
     attempts: row.attempts,

@@ -4,6 +4,9 @@ import { createDb, type Db } from '../../shared/db/database.ts';
 import { GroupCommit } from '../../shared/db/group-commit.ts';
 import { newId } from '../../shared/ids.ts';
 import {
+  type ClaimedAttempt,
+  type ClaimRequest,
+  claimAttempts,
   completeInvocations,
   type InvocationOutcome,
   insertQueuedInvocations,
@@ -35,7 +38,11 @@ describe('recording invocation outcomes', () => {
   const projectId = 'prj_completions';
 
   async function insertRunning(
-    overrides: { status?: 'running' | 'queued' | 'succeeded'; duration_ms?: number | null } = {},
+    overrides: {
+      status?: 'running' | 'queued' | 'succeeded';
+      duration_ms?: number | null;
+      connection_id?: string | null;
+    } = {},
   ): Promise<string> {
     const id = newId('invocation');
     await db
@@ -44,7 +51,7 @@ describe('recording invocation outcomes', () => {
         id,
         workspace_id: workspaceId,
         project_id: projectId,
-        connection_id: null,
+        connection_id: overrides.connection_id ?? null,
         connector_id: 'resend',
         action_id: 'sendEmail',
         status: overrides.status ?? 'running',
@@ -61,6 +68,25 @@ describe('recording invocation outcomes', () => {
       .select(['status', 'output', 'error_code', 'error_message', 'error_details', 'duration_ms', 'finished_at'])
       .where('id', '=', id)
       .executeTakeFirstOrThrow();
+
+  async function insertConnection(id: string): Promise<string> {
+    await db
+      .insertInto('connections')
+      .values({
+        id,
+        workspace_id: workspaceId,
+        connector_id: 'resend',
+        display_name: 'c',
+        status: 'active',
+        credentials_key_id: 'k1',
+        credentials_iv: Buffer.alloc(12),
+        credentials_tag: Buffer.alloc(16),
+        credentials_ciphertext: Buffer.alloc(1),
+        credentials_hint: '{}',
+      })
+      .execute();
+    return id;
+  }
 
   beforeAll(async () => {
     database = await createTestDatabase();
@@ -157,21 +183,7 @@ describe('recording invocation outcomes', () => {
       client_name: null,
       client_version: null,
     });
-    await db
-      .insertInto('connections')
-      .values({
-        id: connectionId,
-        workspace_id: workspaceId,
-        connector_id: 'resend',
-        display_name: 'c',
-        status: 'active',
-        credentials_key_id: 'k1',
-        credentials_iv: Buffer.alloc(12),
-        credentials_tag: Buffer.alloc(16),
-        credentials_ciphertext: Buffer.alloc(1),
-        credentials_hint: '{}',
-      })
-      .execute();
+    await insertConnection(connectionId);
     const taken = queued('key-1');
     await insertQueuedInvocations(db, [taken]);
 
@@ -187,5 +199,44 @@ describe('recording invocation outcomes', () => {
       .execute();
     expect(new Set(stored.map((r) => r.id))).toEqual(new Set([taken.id, rows[0]!.id, rows[2]!.id, rows[3]!.id]));
     for (const r of stored) expect(r).toMatchObject({ status: 'queued', attempts: 0, created_at: expect.any(Date) });
+  });
+  it('claims attempts that arrive together in fewer statements, each with its own row and connection', async () => {
+    const connectionId = await insertConnection('con_claims');
+    const queued = await Promise.all(
+      Array.from({ length: 20 }, () => insertRunning({ status: 'queued', connection_id: connectionId })),
+    );
+    const rerun = await insertRunning({ status: 'running', connection_id: connectionId });
+    const done = await insertRunning({ status: 'succeeded', connection_id: connectionId });
+    const { db: countingDb, statements } = counted(db);
+    const claims = new GroupCommit<ClaimRequest, ClaimedAttempt | null>((items) => claimAttempts(countingDb, items));
+    const ids = [...queued, rerun, done];
+    const results = await Promise.all(ids.map((id) => claims.add({ id, connectionId })));
+
+    // The first goes out alone; the others, which arrived while it was in flight, together.
+    expect(statements()).toBe(2);
+    for (const [i, id] of queued.entries()) {
+      expect(results[i]).toMatchObject({ previousStatus: 'queued', attempts: 2, connectionId });
+      expect(results[i]?.connection).toMatchObject({ id: connectionId, status: 'active', credentials_version: 1 });
+      expect(await row(id)).toMatchObject({ status: 'running' });
+    }
+    // A row still running (its worker died mid-call) is claimed again; a terminal one is not.
+    expect(results[queued.length]).toMatchObject({ previousStatus: 'running', attempts: 2 });
+    expect(results[queued.length + 1]).toBeNull();
+    expect(await row(done)).toMatchObject({ status: 'succeeded' });
+  });
+
+  it('claims a duplicate delivery in the same batch after the first, as if it came alone', async () => {
+    const connectionId = await insertConnection('con_claims_dup');
+    const id = await insertRunning({ status: 'queued', connection_id: connectionId });
+    const other = await insertRunning({ status: 'queued', connection_id: connectionId });
+    const results = await claimAttempts(db, [
+      { id, connectionId },
+      { id: other, connectionId: 'con_missing' },
+      { id, connectionId },
+    ]);
+    expect(results[0]).toMatchObject({ previousStatus: 'queued', attempts: 2 });
+    // The connection the job names, not the row's: gone here.
+    expect(results[1]).toMatchObject({ previousStatus: 'queued', connection: null });
+    expect(results[2]).toMatchObject({ previousStatus: 'running', attempts: 3 });
   });
 });

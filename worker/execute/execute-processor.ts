@@ -11,7 +11,9 @@ import type { Db } from '../../shared/db/database.ts';
 import { GroupCommit } from '../../shared/db/group-commit.ts';
 import { isInfrastructureError } from '../../shared/infrastructure-errors.ts';
 import {
-  claimAttempt,
+  type ClaimedAttempt,
+  type ClaimRequest,
+  claimAttempts,
   completeInvocations,
   type InvocationFailure,
   type InvocationOutcome,
@@ -87,6 +89,8 @@ export function createExecuteProcessor(deps: ProcessorDeps) {
   const completions = new GroupCommit<{ id: string; outcome: InvocationOutcome }>((items) =>
     completeInvocations(db, items),
   );
+  // So do claims: a claim is the same kind of write, one commit each when done alone.
+  const claims = new GroupCommit<ClaimRequest, ClaimedAttempt | null>((items) => claimAttempts(db, items));
 
   /** Step 6: the row, then (sync calls) the reply. */
   async function finish(job: Job<ExecuteJobData>, outcome: InvocationOutcome): Promise<void> {
@@ -186,7 +190,7 @@ export function createExecuteProcessor(deps: ProcessorDeps) {
       if (!admission.admitted) return delayed(admission.retryAt);
 
       // 2. Claim the row; a terminal one means a duplicate delivery.
-      const claim = await orWaitForDatabase(claimAttempt(db, data.invocationId, data.connectionId));
+      const claim = await orWaitForDatabase(claims.add({ id: data.invocationId, connectionId: data.connectionId }));
       const claimedAt = Date.now();
       if (!claim) {
         log.debug('invocation already terminal; duplicate delivery ignored');
