@@ -166,17 +166,20 @@ export async function claimAttempts(
     if (first.has(r.id)) again.push(r);
     else first.set(r.id, r);
   }
-  const unique = [...first.values()];
+  // Rows are locked in id order (so two batches cannot deadlock), one index lookup per id: the
+  // lateral lookup keeps the planner off a hash join over a month's partition whose statistics are
+  // stale (a fresh partition fills faster than autovacuum analyzes it), and the update then finds
+  // each row by its whole primary key (id, created_at).
+  const unique = [...first.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const result = await sql<ClaimRow>`
     update invocations as i
        set status = 'running', attempts = i.attempts + 1, started_at = coalesce(i.started_at, now())
-      from (select inv.id, inv.status, inv.started_at, v.connection_id
+      from (select inv.id, inv.created_at, inv.status, inv.started_at, v.connection_id
               from unnest(${unique.map((r) => r.id)}::text[], ${unique.map((r) => r.connectionId)}::text[]) as v(id, connection_id)
-              join invocations as inv on inv.id = v.id
-             order by inv.id
-               for update of inv) as before
+              cross join lateral (select x.id, x.created_at, x.status, x.started_at
+                                    from invocations as x where x.id = v.id for update) as inv) as before
       left join connections as c on c.id = before.connection_id
-     where i.id = before.id and before.status in ('queued', 'running')
+     where i.id = before.id and i.created_at = before.created_at and before.status in ('queued', 'running')
  returning i.id, before.status as previous_status, i.attempts, i.workspace_id, i.project_id, i.connection_id, i.connector_id, i.action_id, i.connector_version,
            coalesce(floor(extract(epoch from now() - before.started_at) * 1000), 0)::int as elapsed_ms,
            c.id as c_id, c.workspace_id as c_workspace_id, c.status as c_status, c.status_reason as c_status_reason,
