@@ -1,4 +1,3 @@
-import type { Queue } from 'bullmq';
 import { actionOrThrow } from '../../connectors/registry.ts';
 import type { ActionDefinition, ConnectorDefinition } from '../../connectors/toolkit/connector-definition.ts';
 import type { ConnectorLookup } from '../../shared/custom-connectors/connector-lookup.ts';
@@ -17,6 +16,7 @@ import type { RateLimitPolicy } from '../../shared/limiter/rate-limit-policy.ts'
 import { limitKey, queuePriority, type SlidingWindowLimiter } from '../../shared/limiter/sliding-window-limiter.ts';
 import { executionsAccepted, rateLimitDeferred, rateLimitRejected } from '../../shared/metrics.ts';
 import { type ExecuteJobData, executeJobOptions } from '../../shared/queue/execute-job.ts';
+import type { ExecuteQueues } from '../../shared/queue/execute-queues.ts';
 import type { ExecutionReply } from '../../shared/queue/execution-reply.ts';
 import type { Principal } from '../middleware/authenticate.ts';
 import { InvocationError } from '../middleware/errors.ts';
@@ -71,7 +71,8 @@ export class ExecutionService {
 
   constructor(
     private readonly db: Db,
-    private readonly queue: Queue<ExecuteJobData>,
+    /** The execute queue's shards: a call goes to its project's (docs/decisions/0015). */
+    private readonly queues: ExecuteQueues,
     private readonly replies: ReplyListener,
     private readonly limiter: SlidingWindowLimiter,
     /** RATE_LIMIT_PER_MINUTE, the connectors' ceilings and the cap of projects' own limits. */
@@ -225,7 +226,7 @@ export class ExecutionService {
     // Subscribe before enqueueing, so a fast worker's reply cannot arrive before we listen.
     const waiting = cmd.respondAsync ? undefined : this.replies.wait(invocationId, cmd.timeoutMs);
     try {
-      await this.queue.add(`${connector.id}.${action.id}`, data, {
+      await this.queues.forProject(projectId).add(`${connector.id}.${action.id}`, data, {
         ...executeJobOptions,
         jobId: invocationId,
         delay: slot.delayMs,
