@@ -38,6 +38,8 @@ export function createRedis(target: string | RedisSettings, role: RedisRole, ext
     // A failover moves slots: look them up again soon rather than on the 5 s refresh.
     retryDelayOnFailover: 200,
     retryDelayOnClusterDown: 200,
+    // Workers ride out a failover (a few seconds of redirections); the api gives up sooner and answers 503.
+    maxRedirections: role === 'api' ? 16 : 100,
     // The reply listener subscribes with SSUBSCRIBE, one subscriber per master (reply-channel.ts).
     shardedSubscribers: role === 'subscriber',
   });

@@ -24,8 +24,10 @@ export interface TestRedisCluster {
   masterOf(key: string): Promise<number>;
   /** SIGKILL one node: no goodbye, as a crashed machine. */
   kill(port: number): void;
-  /** Resolves once every slot is served by a live master again (cluster_state:ok on every live node). */
+  /** Resolves once every live node reports cluster_state:ok. */
   waitUntilHealthy(timeoutMs?: number): Promise<void>;
+  /** Resolves once the killed master `port` is marked failed, a replica serves its slots, and the cluster is ok. */
+  waitForFailover(port: number, timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -35,7 +37,9 @@ export async function startRedisCluster(options: { nodeTimeoutMs?: number } = {}
   const server = findRedisServer();
   if (!server) throw new Error('redis-server is not installed (the cluster tests start local nodes)');
   const cli = path.join(path.dirname(server), 'redis-cli');
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ce-cluster-'));
+  // Named and owned like services.ts's temp dirs, so a killed run's leftovers are removed by a later run.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ce-test-cluster-'));
+  fs.writeFileSync(path.join(dir, 'owner.pid'), String(process.pid));
   const nodes: LocalService[] = [];
   const killed = new Set<number>();
   const stop = async () => {
@@ -50,6 +54,11 @@ export async function startRedisCluster(options: { nodeTimeoutMs?: number } = {}
       String(options.nodeTimeoutMs ?? 2_000),
       '--cluster-config-file',
       'nodes.conf',
+      // A replica takes over however long it has been apart from its master, and syncs at once.
+      '--cluster-replica-validity-factor',
+      '0',
+      '--repl-diskless-sync-delay',
+      '0',
     ];
     for (let i = 0; i < 6; i++) {
       // The bus port is set, not derived (port + 10000 may be past 65535 or taken).
@@ -126,8 +135,48 @@ export async function startRedisCluster(options: { nodeTimeoutMs?: number } = {}
         await new Promise((r) => setTimeout(r, 200));
       }
     },
+    async waitForFailover(port, timeoutMs = 60_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const now = await clusterNodes().catch(() => []);
+        const failed = now
+          .find((n) => n.port === port)
+          ?.flags.split(',')
+          .includes('fail');
+        const serving = now.filter((n) => n.flags.includes('master') && !n.flags.includes('fail') && n.slots.length);
+        if (failed && serving.length === 3) break;
+        if (Date.now() > deadline) throw new Error(`no replica took over from ${port} in time`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      await cluster.waitUntilHealthy(Math.max(1_000, deadline - Date.now()));
+    },
     stop,
   };
   await cluster.waitUntilHealthy();
+  // A replica that has not synced with its master yet cannot take over from it.
+  await waitForReplicas(nodes, 60_000);
   return cluster;
+}
+
+async function waitForReplicas(nodes: LocalService[], timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const infos = await Promise.all(
+      nodes.map(async (n) => {
+        const r = new Redis(n.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+        try {
+          await r.connect();
+          return await r.info('replication');
+        } catch {
+          return '';
+        } finally {
+          r.disconnect();
+        }
+      }),
+    );
+    const replicas = infos.filter((i) => /role:slave/.test(i));
+    if (replicas.length === 3 && replicas.every((i) => /master_link_status:up/.test(i))) return;
+    if (Date.now() > deadline) throw new Error('the Redis Cluster replicas did not sync in time');
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
