@@ -6,6 +6,7 @@ import { executeShard, shardOf } from '../../shared/queue/execute-queues.ts';
 import { publishReply } from '../../shared/queue/execution-reply.ts';
 import { hashSlot } from '../../shared/queue/hash-slot.ts';
 import { createRedis } from '../../shared/queue/redis.ts';
+import { WebhookCircuits } from '../../worker/webhooks-out/circuit.ts';
 import { RESEND_FAKE_FULL_KEY, type ResendFake, startResendFake } from '../fakes/resend/resend-fake.ts';
 import { type Engine, startEngine } from '../support/engine.ts';
 import { type ApiClient, apiClient, setUpProject } from '../support/http.ts';
@@ -80,6 +81,22 @@ describe('on a Redis Cluster', () => {
     } finally {
       await listener.stop();
       publisher.disconnect();
+    }
+  });
+
+  it('opens and closes a webhook circuit (a script over the circuit and the set of open ones)', async () => {
+    const redis = createRedis({ REDIS_URL: cluster.url, REDIS_CLUSTER_NODES: cluster.seeds.split(',') }, 'worker');
+    try {
+      const circuits = new WebhookCircuits(redis, { failures: 2, cooloffMs: 60_000, probeHoldMs: 1_000 });
+      const url = 'https://hooks.example.com/x';
+      expect(await circuits.failed('ws_1', url)).toBe(false);
+      expect(await circuits.failed('ws_1', url)).toBe(true);
+      expect(await circuits.before('ws_1', url)).toMatchObject({ go: false });
+      expect(await circuits.openCount()).toBe(1);
+      await circuits.answered('ws_1', url);
+      expect(await circuits.openCount()).toBe(0);
+    } finally {
+      redis.disconnect();
     }
   });
 
