@@ -76,15 +76,7 @@ export async function startRedisCluster(options: { nodeTimeoutMs?: number } = {}
   }
 
   const live = () => nodes.filter((n) => !killed.has(n.port));
-  const ask = async <T>(fn: (r: Redis) => Promise<T>): Promise<T> => {
-    const r = new Redis(live()[0]!.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
-    try {
-      await r.connect();
-      return await fn(r);
-    } finally {
-      r.disconnect();
-    }
-  };
+  const ask = <T>(fn: (r: Redis) => Promise<T>): Promise<T> => askNode(live()[0]!, fn);
   /** [port, flags, slots…] of every node CLUSTER NODES lists. */
   const clusterNodes = async () =>
     (await ask((r) => r.call('CLUSTER', 'NODES') as Promise<string>))
@@ -120,15 +112,12 @@ export async function startRedisCluster(options: { nodeTimeoutMs?: number } = {}
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const states = await Promise.all(
-          live().map((n) => {
-            const r = new Redis(n.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
-            return r
-              .connect()
-              .then(() => r.call('CLUSTER', 'INFO') as Promise<string>)
-              .then((info) => /cluster_state:ok/.test(info))
-              .catch(() => false)
-              .finally(() => r.disconnect());
-          }),
+          live().map((n) =>
+            askNode(n, (r) => r.call('CLUSTER', 'INFO') as Promise<string>).then(
+              (info) => /cluster_state:ok/.test(info),
+              () => false,
+            ),
+          ),
         );
         if (states.every(Boolean)) return;
         if (Date.now() > deadline) throw new Error('the Redis Cluster did not become healthy in time');
@@ -161,22 +150,22 @@ export async function startRedisCluster(options: { nodeTimeoutMs?: number } = {}
 async function waitForReplicas(nodes: LocalService[], timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const infos = await Promise.all(
-      nodes.map(async (n) => {
-        const r = new Redis(n.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
-        try {
-          await r.connect();
-          return await r.info('replication');
-        } catch {
-          return '';
-        } finally {
-          r.disconnect();
-        }
-      }),
-    );
+    const infos = await Promise.all(nodes.map((n) => askNode(n, (r) => r.info('replication')).catch(() => '')));
     const replicas = infos.filter((i) => /role:slave/.test(i));
     if (replicas.length === 3 && replicas.every((i) => /master_link_status:up/.test(i))) return;
     if (Date.now() > deadline) throw new Error('the Redis Cluster replicas did not sync in time');
     await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** Runs `fn` on a connection of its own to one node. */
+async function askNode<T>(node: LocalService, fn: (r: Redis) => Promise<T>): Promise<T> {
+  const r = new Redis(node.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  r.on('error', () => {});
+  try {
+    await r.connect();
+    return await fn(r);
+  } finally {
+    r.disconnect();
   }
 }
