@@ -1,6 +1,5 @@
 import type { Queue } from 'bullmq';
 import express, { type Express } from 'express';
-import type { Redis } from 'ioredis';
 import type { Config } from '../shared/config.ts';
 import { ConnectionBreaker } from '../shared/connections/connection-breaker.ts';
 import { CredentialRefresher } from '../shared/connections/credential-refresher.ts';
@@ -12,8 +11,9 @@ import { MAX_RUNNING_CALLS_OVERRIDE } from '../shared/limiter/running-share.ts';
 import { SlidingWindowLimiter } from '../shared/limiter/sliding-window-limiter.ts';
 import type { Logger } from '../shared/logger.ts';
 import { metricsText } from '../shared/metrics.ts';
-import type { ExecuteJobData } from '../shared/queue/execute-job.ts';
+import type { ExecuteQueues } from '../shared/queue/execute-queues.ts';
 import type { InboundEventJobData } from '../shared/queue/inbound-event-job.ts';
+import type { RedisClient } from '../shared/queue/redis.ts';
 import type { ConnectionEvents } from '../shared/webhooks-out/connection-events.ts';
 import { ConnectSessionAuth } from './connect/connect-tokens.ts';
 import { AdmissionGate } from './execution/admission-gate.ts';
@@ -53,8 +53,9 @@ export interface ApiDeps {
   readDb?: Db;
   vault: Vault;
   /** For readiness checks; the api's fail-fast connection. */
-  redis: Redis;
-  queue: Queue<ExecuteJobData>;
+  redis: RedisClient;
+  /** The execute queue's shards; a call goes to its project's. */
+  queues: ExecuteQueues;
   replies: ReplyListener;
   /** Status changes → webhook deliveries. */
   events: ConnectionEvents;
@@ -90,7 +91,7 @@ export function createApp(deps: ApiDeps): Express {
   const connectors = createConnectorLookup(db, vault, config);
   const executions = new ExecutionService(
     db,
-    deps.queue,
+    deps.queues,
     deps.replies,
     new SlidingWindowLimiter(deps.redis),
     limits,

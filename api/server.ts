@@ -8,9 +8,9 @@ import { createDb } from '../shared/db/database.ts';
 import type { Logger } from '../shared/logger.ts';
 import { observeQueueDepth } from '../shared/metrics.ts';
 import { publicBaseUrl } from '../shared/public-url.ts';
-import { EXECUTE_QUEUE, type ExecuteJobData } from '../shared/queue/execute-job.ts';
+import { ExecuteQueues } from '../shared/queue/execute-queues.ts';
 import { INBOUND_EVENT_QUEUE, type InboundEventJobData } from '../shared/queue/inbound-event-job.ts';
-import { createRedis } from '../shared/queue/redis.ts';
+import { createRedis, queuePrefix } from '../shared/queue/redis.ts';
 import { WEBHOOK_QUEUE, type WebhookJobData } from '../shared/queue/webhook-delivery-job.ts';
 import { openDatabaseChecked } from '../shared/runtime.ts';
 import { ConnectionEvents } from '../shared/webhooks-out/connection-events.ts';
@@ -35,22 +35,25 @@ export async function startApi(config: Config, vault: Vault, logger: Logger): Pr
     logger.info({ workspaceId, created }, 'bootstrap workspace ready');
   }
 
-  const redis = createRedis(config.REDIS_URL, 'api');
-  const queue = new Queue<ExecuteJobData>(EXECUTE_QUEUE, { connection: createRedis(config.REDIS_URL, 'api') });
-  queue.on('error', (err) => logger.warn({ err: err.message }, 'queue connection error'));
+  const redis = createRedis(config, 'api');
+  const queues = new ExecuteQueues(() => createRedis(config, 'api'), config.EXECUTE_QUEUE_SHARDS);
+  for (const queue of queues.shards)
+    queue.on('error', (err) => logger.warn({ err: err.message }, 'queue connection error'));
   redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
-  const webhookQueue = new Queue<WebhookJobData>(WEBHOOK_QUEUE, { connection: createRedis(config.REDIS_URL, 'api') });
+  const queueNamed = <T>(name: string) => {
+    const connection = createRedis(config, 'api');
+    return new Queue<T>(name, { connection, ...queuePrefix(connection, name) });
+  };
+  const webhookQueue = queueNamed<WebhookJobData>(WEBHOOK_QUEUE);
   webhookQueue.on('error', (err) => logger.warn({ err: err.message }, 'webhook queue connection error'));
   const events = new ConnectionEvents(db, webhookQueue, logger, connectionPresenter(publicBaseUrl(config)));
-  const inboundQueue = new Queue<InboundEventJobData>(INBOUND_EVENT_QUEUE, {
-    connection: createRedis(config.REDIS_URL, 'api'),
-  });
+  const inboundQueue = queueNamed<InboundEventJobData>(INBOUND_EVENT_QUEUE);
   inboundQueue.on('error', (err) => logger.warn({ err: err.message }, 'inbound event queue connection error'));
-  observeQueueDepth([queue, webhookQueue, inboundQueue]);
-  const replies = new ReplyListener(createRedis(config.REDIS_URL, 'subscriber'), db);
+  observeQueueDepth([...queues.shards, webhookQueue, inboundQueue]);
+  const replies = new ReplyListener(createRedis(config, 'subscriber'), db);
   await replies.start();
 
-  const app = createApp({ config, db, readDb, vault, redis, queue, replies, events, inboundQueue, logger });
+  const app = createApp({ config, db, readDb, vault, redis, queues, replies, events, inboundQueue, logger });
   const server = createHttpServer(app, config).listen(config.PORT);
   await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
   const port = (server.address() as AddressInfo).port;
@@ -64,7 +67,7 @@ export async function startApi(config: Config, vault: Vault, logger: Logger): Pr
       server.closeIdleConnections();
       await closed;
       await replies.stop();
-      await queue.close();
+      await queues.close();
       await webhookQueue.close();
       await inboundQueue.close();
       redis.disconnect();

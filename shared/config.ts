@@ -37,6 +37,27 @@ const configSchema = z.object({
     .default('true')
     .transform((v) => v === 'true'),
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL'),
+  /**
+   * A Redis Cluster's seed nodes, comma-separated `host:port` (a few are enough; the rest are
+   * discovered). Empty: the single Redis of REDIS_URL. With nodes set, REDIS_URL's user, password and
+   * TLS (`rediss://`) apply to every node (docs/operations.md, "Redis Cluster").
+   */
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((n) => n.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.string().regex(/^[^\s:/]+:\d{1,5}$/, 'must be a comma-separated list of host:port'))),
+  /**
+   * Execute queues the calls are spread over, by project (docs/decisions/0015). On a Redis Cluster
+   * each shard is its own hash slot, so the shards spread over the masters; every worker consumes
+   * all of them. Api and workers must agree on it. 1 keeps the single queue `execute`.
+   */
+  EXECUTE_QUEUE_SHARDS: z.coerce.number().int().min(1).max(64).default(1),
   CONNECTORS_ENCRYPTION_KEYS: z.string().min(1, 'is required'),
   BOOTSTRAP_WORKSPACE_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(1000),
@@ -98,6 +119,11 @@ const configSchema = z.object({
     .default(24 * 3600 * 1000),
   /** How often workers look for due health checks and other maintenance. */
   MAINTENANCE_TICK_MS: z.coerce.number().int().min(1_000).default(60_000),
+  /**
+   * A queued or running invocation older than this whose job is gone from Redis (lost with a failed
+   * Redis master, or failed without a result) is closed as failed by the maintenance tick.
+   */
+  UNFINISHED_SWEEP_AFTER_MS: z.coerce.number().int().min(1_000).default(120_000),
   /** Invocation outputs and artifacts are deleted after this many days; the audit row stays. */
   INVOCATION_RETENTION_DAYS: z.coerce.number().int().min(1).default(30),
   /**

@@ -1,12 +1,9 @@
-import type { Queue } from 'bullmq';
 import { sql } from 'kysely';
 import type { Db } from '../shared/db/database.ts';
 import { completeInvocation } from '../shared/invocations/invocation-store.ts';
 import type { Logger } from '../shared/logger.ts';
-import type { ExecuteJobData } from '../shared/queue/execute-job.ts';
+import type { ExecuteQueues } from '../shared/queue/execute-queues.ts';
 
-/** Older than this, a queued or running invocation is checked against its job. */
-const SWEEP_AFTER_MS = 2 * 60_000;
 const BATCH = 200;
 
 /**
@@ -17,22 +14,25 @@ const BATCH = 200;
  */
 export async function sweepUnfinishedInvocations(
   db: Db,
-  queue: Queue<ExecuteJobData>,
+  queues: ExecuteQueues,
   logger: Logger,
+  /** Older than this, a queued or running invocation is checked against its job (UNFINISHED_SWEEP_AFTER_MS). */
+  sweepAfterMs: number,
 ): Promise<number> {
   const rows = await db
     .selectFrom('invocations')
-    .select(['id', 'status'])
+    .select(['id', 'status', 'project_id'])
     .where('status', 'in', ['queued', 'running'])
-    .where('created_at', '<', sql<Date>`now() - ${SWEEP_AFTER_MS} * interval '1 millisecond'`)
+    .where('created_at', '<', sql<Date>`now() - ${sweepAfterMs} * interval '1 millisecond'`)
     .orderBy('created_at')
     .limit(BATCH)
     .execute();
   let closed = 0;
   for (const row of rows) {
-    const state = await queue.getJobState(row.id);
+    const found = await queues.locate(row.project_id, row.id);
+    const state = found?.state ?? 'unknown';
     if (state !== 'unknown' && state !== 'failed' && state !== 'completed') continue;
-    const job = state === 'failed' ? await queue.getJob(row.id) : undefined;
+    const job = state === 'failed' ? await found?.queue.getJob(row.id) : undefined;
     await completeInvocation(db, row.id, {
       failure: {
         code: 'internal_error',

@@ -14,15 +14,17 @@ import type { Logger } from '../shared/logger.ts';
 import { observeWebhookCircuits } from '../shared/metrics.ts';
 import { publicBaseUrl } from '../shared/public-url.ts';
 import { EXECUTE_QUEUE, type ExecuteJobData } from '../shared/queue/execute-job.ts';
+import { ExecuteQueues, executeShard } from '../shared/queue/execute-queues.ts';
 import { INBOUND_EVENT_QUEUE, type InboundEventJobData } from '../shared/queue/inbound-event-job.ts';
 import { HEALTH_CHECK_QUEUE, type HealthCheckJobData, MAINTENANCE_QUEUE } from '../shared/queue/maintenance-jobs.ts';
-import { createRedis } from '../shared/queue/redis.ts';
+import { createRedis, queuePrefix } from '../shared/queue/redis.ts';
 import { stalledJobRecovery } from '../shared/queue/stalled-job-recovery.ts';
 import { WEBHOOK_QUEUE, type WebhookJobData } from '../shared/queue/webhook-delivery-job.ts';
 import { openDatabaseChecked } from '../shared/runtime.ts';
 import { ConnectionEvents } from '../shared/webhooks-out/connection-events.ts';
 import { createExecuteProcessor } from './execute/execute-processor.ts';
 import { RetryScheduled } from './execute/retry-policy.ts';
+import { withSharedConcurrency } from './execute/shared-concurrency.ts';
 import { createHealthCheckProcessor } from './health-check-processor.ts';
 import { createInboundFanOutProcessor } from './inbound/fan-out-processor.ts';
 import { maintainAuditLog, scheduleDueHealthChecks } from './maintenance.ts';
@@ -44,7 +46,7 @@ export interface RunningWorker {
  */
 export async function startWorker(config: Config, vault: Vault, logger: Logger): Promise<RunningWorker> {
   const db = await openDatabaseChecked(config, vault, logger, Math.min(config.WORKER_CONCURRENCY + 4, 24));
-  const publisher = createRedis(config.REDIS_URL, 'worker');
+  const publisher = createRedis(config, 'worker');
   publisher.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
   const limiter = new SlidingWindowLimiter(publisher);
   const share = new RunningShare(publisher, {
@@ -55,11 +57,13 @@ export async function startWorker(config: Config, vault: Vault, logger: Logger):
   // Webhook deliveries: the same fair shares, per workspace, over the delivery slots.
   const deliveryShare = new RunningShare(publisher, { name: WEBHOOK_QUEUE, concurrency: config.WEBHOOK_CONCURRENCY });
   await Promise.all([share.start(), deliveryShare.start()]);
-  const webhookQueue = new Queue<WebhookJobData>(WEBHOOK_QUEUE, { connection: publisher });
-  const healthQueue = new Queue<HealthCheckJobData>(HEALTH_CHECK_QUEUE, { connection: publisher });
-  const maintenanceQueue = new Queue(MAINTENANCE_QUEUE, { connection: publisher });
-  const executeQueue = new Queue<ExecuteJobData>(EXECUTE_QUEUE, { connection: publisher });
-  const inboundQueue = new Queue<InboundEventJobData>(INBOUND_EVENT_QUEUE, { connection: publisher });
+  const queueNamed = <T>(name: string) =>
+    new Queue<T>(name, { connection: publisher, ...queuePrefix(publisher, name) });
+  const webhookQueue = queueNamed<WebhookJobData>(WEBHOOK_QUEUE);
+  const healthQueue = queueNamed<HealthCheckJobData>(HEALTH_CHECK_QUEUE);
+  const maintenanceQueue = queueNamed(MAINTENANCE_QUEUE);
+  const executeQueues = new ExecuteQueues(() => publisher, config.EXECUTE_QUEUE_SHARDS);
+  const inboundQueue = queueNamed<InboundEventJobData>(INBOUND_EVENT_QUEUE);
   const events = new ConnectionEvents(db, webhookQueue, logger, connectionPresenter(publicBaseUrl(config)));
   const breaker = new ConnectionBreaker(db, events, logger);
   const refresher = new CredentialRefresher(db, vault, publisher, config, logger, breaker);
@@ -79,9 +83,11 @@ export async function startWorker(config: Config, vault: Vault, logger: Logger):
     backoffStrategy: (_attempts: number, _type?: string, err?: Error) =>
       err instanceof RetryScheduled ? err.delayMs : 1_000,
   };
-  const consumer = <T>(queue: string, processor: Processor<T>, concurrency: number) => {
+  const consumer = <T>(queue: string, processor: Processor<T>, concurrency: number, tag?: string) => {
+    const connection = createRedis(config, 'worker');
     const worker = new Worker<T>(queue, processor, {
-      connection: createRedis(config.REDIS_URL, 'worker'),
+      connection,
+      ...queuePrefix(connection, queue, tag),
       concurrency,
       ...stalledJobRecovery,
       settings,
@@ -94,12 +100,27 @@ export async function startWorker(config: Config, vault: Vault, logger: Logger):
     return worker;
   };
 
+  // Every worker consumes every execute shard; with several, they share the process's concurrency.
+  const executeProcessor = createExecuteProcessor({
+    db,
+    config,
+    publisher,
+    limiter,
+    share,
+    refresher,
+    breaker,
+    logger,
+    connectors,
+  });
+  const shardProcessor =
+    executeQueues.shards.length === 1
+      ? executeProcessor
+      : withSharedConcurrency(config.WORKER_CONCURRENCY, executeProcessor);
   const workers = [
-    consumer<ExecuteJobData>(
-      EXECUTE_QUEUE,
-      createExecuteProcessor({ db, config, publisher, limiter, share, refresher, breaker, logger, connectors }),
-      config.WORKER_CONCURRENCY,
-    ),
+    ...executeQueues.shards.map((_, i) => {
+      const shard = executeShard(i, executeQueues.shards.length);
+      return consumer<ExecuteJobData>(shard.name, shardProcessor, config.WORKER_CONCURRENCY, shard.tag);
+    }),
     consumer<WebhookJobData>(
       WEBHOOK_QUEUE,
       createWebhookDeliveryProcessor({ db, vault, config, logger, egress, share: deliveryShare, circuits }),
@@ -120,7 +141,7 @@ export async function startWorker(config: Config, vault: Vault, logger: Logger):
       MAINTENANCE_QUEUE,
       async () => {
         await scheduleDueHealthChecks({ db, config, limiter, healthQueue, logger, connectors });
-        await sweepUnfinishedInvocations(db, executeQueue, logger);
+        await sweepUnfinishedInvocations(db, executeQueues, logger, config.UNFINISHED_SWEEP_AFTER_MS);
         const cutoff = retentionCutoff(config.INVOCATION_RETENTION_DAYS);
         const purged = await purgeExpired(db, cutoff, 1000);
         if (purged.outputsCleared || purged.artifactsDeleted)
@@ -167,7 +188,7 @@ export async function startWorker(config: Config, vault: Vault, logger: Logger):
         inboundQueue.close(),
         healthQueue.close(),
         maintenanceQueue.close(),
-        executeQueue.close(),
+        executeQueues.close(),
       ]);
       await publisher.quit().catch(() => {});
       await db.destroy();

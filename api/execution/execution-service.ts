@@ -1,4 +1,3 @@
-import type { Queue } from 'bullmq';
 import { actionOrThrow } from '../../connectors/registry.ts';
 import type { ActionDefinition, ConnectorDefinition } from '../../connectors/toolkit/connector-definition.ts';
 import type { ConnectorLookup } from '../../shared/custom-connectors/connector-lookup.ts';
@@ -17,12 +16,8 @@ import {
 import type { RateLimitPolicy } from '../../shared/limiter/rate-limit-policy.ts';
 import { limitKey, queuePriority, type SlidingWindowLimiter } from '../../shared/limiter/sliding-window-limiter.ts';
 import { executionsAccepted, rateLimitDeferred, rateLimitRejected } from '../../shared/metrics.ts';
-import {
-  EXECUTE_QUEUE,
-  type ExecuteJobData,
-  executeJobOptions,
-  executeJobSpanAttributes,
-} from '../../shared/queue/execute-job.ts';
+import { type ExecuteJobData, executeJobOptions, executeJobSpanAttributes } from '../../shared/queue/execute-job.ts';
+import type { ExecuteQueues } from '../../shared/queue/execute-queues.ts';
 import type { ExecutionReply } from '../../shared/queue/execution-reply.ts';
 import { activeTraceId, inSpan, tracingOn } from '../../shared/tracing/tracing.ts';
 import { type RateLimitStatus, rateLimitHeaders } from '../http/rate-limit-headers.ts';
@@ -82,7 +77,8 @@ export class ExecutionService {
 
   constructor(
     private readonly db: Db,
-    private readonly queue: Queue<ExecuteJobData>,
+    /** The execute queue's shards: a call goes to its project's (docs/decisions/0015). */
+    private readonly queues: ExecuteQueues,
     private readonly replies: ReplyListener,
     private readonly limiter: SlidingWindowLimiter,
     /** RATE_LIMIT_PER_MINUTE, the connectors' ceilings and the cap of projects' own limits. */
@@ -246,8 +242,9 @@ export class ExecutionService {
     };
     // Subscribe before enqueueing, so a fast worker's reply cannot arrive before we listen.
     const waiting = cmd.respondAsync ? undefined : this.replies.wait(invocationId, cmd.timeoutMs);
+    const queue = this.queues.forProject(projectId);
     const enqueue = (traceparent?: string) =>
-      this.queue.add(`${connector.id}.${action.id}`, traceparent ? { ...data, traceparent } : data, {
+      queue.add(`${connector.id}.${action.id}`, traceparent ? { ...data, traceparent } : data, {
         ...executeJobOptions,
         jobId: invocationId,
         delay: slot.delayMs,
@@ -256,11 +253,8 @@ export class ExecutionService {
     try {
       // Traced, the job carries its PRODUCER span's context: the worker's span continues the trace.
       await (tracingOn()
-        ? inSpan(
-            'producer',
-            `publish ${EXECUTE_QUEUE}`,
-            { attributes: executeJobSpanAttributes(data, 'send') },
-            (span) => enqueue(span.traceparent()),
+        ? inSpan('producer', `publish ${queue.name}`, { attributes: executeJobSpanAttributes(data, 'send') }, (span) =>
+            enqueue(span.traceparent()),
           )
         : enqueue());
     } catch {

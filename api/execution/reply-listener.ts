@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import type { Db } from '../../shared/db/database.ts';
 import type { InvocationRow } from '../../shared/db/schema.ts';
 import { findInvocation } from '../../shared/invocations/invocation-store.ts';
-import { type ExecutionReply, replyChannelFor } from '../../shared/queue/execution-reply.ts';
+import { type ExecutionReply, replyChannelFor, subscribeReplies } from '../../shared/queue/execution-reply.ts';
+import type { RedisClient } from '../../shared/queue/redis.ts';
 
 /**
  * Sync callers wait here (docs/design.md, decision 3). Each api instance subscribes to its own channel; workers
@@ -15,12 +15,12 @@ export class ReplyListener {
   private readonly waiters = new Map<string, Set<(reply: ExecutionReply) => void>>();
 
   constructor(
-    private readonly subscriber: Redis,
+    private readonly subscriber: RedisClient,
     private readonly db: Db,
   ) {}
 
   async start(): Promise<void> {
-    this.subscriber.on('message', (_channel: string, message: string) => {
+    await subscribeReplies(this.subscriber, this.channel, (message) => {
       let reply: ExecutionReply;
       try {
         reply = JSON.parse(message) as ExecutionReply;
@@ -29,7 +29,6 @@ export class ReplyListener {
       }
       for (const resolve of this.waiters.get(reply.invocationId) ?? []) resolve(reply);
     });
-    await this.subscriber.subscribe(this.channel);
   }
 
   /** Resolves with the terminal result, or null when the deadline passes first. */

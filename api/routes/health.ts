@@ -1,13 +1,13 @@
 import { Router } from 'express';
-import type { Redis } from 'ioredis';
 import { sql } from 'kysely';
 import type { Db } from '../../shared/db/database.ts';
+import type { RedisClient } from '../../shared/queue/redis.ts';
 
 const withTimeout = <T>(p: Promise<T>, ms: number) =>
   Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), ms).unref())]);
 
 /** Liveness and readiness, without auth. */
-export function healthRoutes(db: Db, redis: Redis): Router {
+export function healthRoutes(db: Db, redis: RedisClient): Router {
   const router = Router();
   router.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });

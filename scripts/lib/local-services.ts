@@ -57,6 +57,8 @@ export interface RedisOptions {
    * evicted, so a full Redis refuses writes (the api answers 503) instead of losing jobs. Absent: no cap.
    */
   maxMemory?: string;
+  /** More redis-server arguments, e.g. `--cluster-enabled yes` for a node of a test cluster. */
+  extraArgs?: string[];
   startTimeoutMs?: number;
 }
 
@@ -556,6 +558,7 @@ export async function startRedis(opts: RedisOptions): Promise<LocalService> {
       '',
       ...persistence,
       ...memory,
+      ...(opts.extraArgs ?? []),
     ];
     const s = spawnServer(bin, args, { logFile, stopSignal: 'SIGTERM', cwd: dataDir, ownerOnlyFiles: true });
     const url = `redis://127.0.0.1:${port}`;

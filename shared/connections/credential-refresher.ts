@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { sql } from 'kysely';
 import { classifyUpstreamError } from '../../connectors/toolkit/classify.ts';
 import type { ConnectorDefinition } from '../../connectors/toolkit/connector-definition.ts';
@@ -9,6 +8,7 @@ import type { Vault } from '../crypto/vault.ts';
 import type { Db } from '../db/database.ts';
 import type { ConnectionRow } from '../db/schema.ts';
 import type { Logger } from '../logger.ts';
+import type { RedisClient } from '../queue/redis.ts';
 import type { ConnectionBreaker } from './connection-breaker.ts';
 import { credentialsHint, type OpenableConnection, openCredentials, sealCredentials } from './credentials.ts';
 import { OAuthNotConfigured, tokenEndpointFor } from './upstream-for.ts';
@@ -51,7 +51,7 @@ export class CredentialRefresher {
   constructor(
     private readonly db: Db,
     private readonly vault: Vault,
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly config: Config,
     private readonly logger: Logger,
     /** Breaks the connection when the provider refuses a refresh. */

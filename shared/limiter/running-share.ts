@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../queue/redis.ts';
 
 /**
  * Fair shares of the work running at once across every worker of a tier (docs/decisions/0007).
@@ -115,7 +115,7 @@ redis.call('HDEL', KEYS[2], ARGV[1])
 return 1
 `;
 
-type ShareRedis = Redis & {
+type ShareRedis = RedisClient & {
   shareAcquire(...args: (string | number)[]): Promise<string>;
   shareRelease(...args: (string | number)[]): Promise<number>;
   shareHeartbeat(...args: (string | number)[]): Promise<number>;
@@ -148,7 +148,7 @@ export class RunningShare {
   #timer: NodeJS.Timeout | undefined;
   #sequence = 0;
 
-  constructor(redis: Redis, options: RunningShareOptions) {
+  constructor(redis: RedisClient, options: RunningShareOptions) {
     if (!('shareAcquire' in redis)) {
       redis.defineCommand('shareAcquire', { numberOfKeys: 5, lua: ACQUIRE });
       redis.defineCommand('shareRelease', { numberOfKeys: 2, lua: RELEASE });

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../queue/redis.ts';
 
 /**
  * Per-tenant rate limits, ours rather than BullMQ's (docs/design.md, decision 2). A sliding-window log in Redis:
@@ -98,7 +98,7 @@ export interface SlotQuota {
 const WINDOW_GUARD_MS = 500;
 const WINDOW_MS = 60_000 + WINDOW_GUARD_MS;
 
-type LimiterRedis = Redis & {
+type LimiterRedis = RedisClient & {
   reserveSlot(
     slots: string,
     cooldown: string,
@@ -112,7 +112,7 @@ export class SlidingWindowLimiter {
   private readonly redis: LimiterRedis;
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     private readonly prefix = 'connector-engine:limits',
   ) {
     if (!('reserveSlot' in redis)) {

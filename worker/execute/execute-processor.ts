@@ -1,5 +1,4 @@
 import { DelayedError, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { findAction } from '../../connectors/registry.ts';
 import type { ClassifiedFailure } from '../../connectors/toolkit/upstream-errors.ts';
 import type { Config } from '../../shared/config.ts';
@@ -24,7 +23,8 @@ import { limitKey, type SlidingWindowLimiter } from '../../shared/limiter/slidin
 import type { Logger } from '../../shared/logger.ts';
 import { jobDuration, jobs, jobsHeldBack, upstreamRateLimited } from '../../shared/metrics.ts';
 import { EXECUTE_QUEUE, type ExecuteJobData, executeJobSpanAttributes } from '../../shared/queue/execute-job.ts';
-import type { ExecutionReply } from '../../shared/queue/execution-reply.ts';
+import { type ExecutionReply, publishReply } from '../../shared/queue/execution-reply.ts';
+import type { RedisClient } from '../../shared/queue/redis.ts';
 import { annotateActiveSpan, inSpan, tracingOn } from '../../shared/tracing/tracing.ts';
 import { attemptFailure } from './attempt-failure.ts';
 import { failureToInvocationError } from './failure-to-error.ts';
@@ -36,7 +36,7 @@ export interface ProcessorDeps {
   db: Db;
   config: Config;
   /** Publishes sync replies; a plain (non-subscriber) connection. */
-  publisher: Redis;
+  publisher: RedisClient;
   limiter: SlidingWindowLimiter;
   /** Fair shares of the running work across all workers (shared/limiter/running-share.ts). */
   share: RunningShare;
@@ -109,7 +109,7 @@ export function createExecuteProcessor(deps: ProcessorDeps) {
         ? { invocationId, status: 'succeeded', output: outcome.output, durationMs: outcome.durationMs }
         : { invocationId, status: 'failed', error: outcome.failure, durationMs: outcome.durationMs };
     // A lost reply is covered by the api's timeout, which reads the row.
-    await deps.publisher.publish(replyTo, JSON.stringify(reply)).catch((err: Error) => {
+    await publishReply(deps.publisher, replyTo, reply).catch((err: Error) => {
       logger.warn({ invocationId, err: err.message }, 'could not publish reply');
     });
   }

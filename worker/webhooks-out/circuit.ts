@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../shared/queue/redis.ts';
 
 /**
  * A circuit per target host of a workspace (`host:port` of the webhook URL): after `failures`
@@ -8,7 +8,9 @@ import type { Redis } from 'ioredis';
  * circuit; another failure reopens it for twice the cool-off, up to an hour. Deferring spends no
  * attempt, so retries never come faster than the delivery policy (webhookRetryDelayMs).
  */
-const OPEN_SET = 'webhooks:circuits:open';
+// One hash tag for every circuit and the set of open ones: FAILED and SUCCEEDED touch a circuit and
+// the set in one script, which a Redis Cluster allows only within one slot (docs/decisions/0015).
+const OPEN_SET = 'webhooks:{circuits}:open';
 const MAX_COOLOFF_MS = 3600_000;
 /** Forgotten a day after its last failure: the retry policy gives up on a delivery after a day anyway. */
 const TTL_MS = 24 * 3600_000;
@@ -49,12 +51,12 @@ export type CircuitVerdict = { go: true; probe: boolean } | { go: false; retryAt
 
 export class WebhookCircuits {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly settings: { failures: number; cooloffMs: number; probeHoldMs: number },
   ) {}
 
   private key(workspaceId: string, url: string): string {
-    return `webhooks:circuit:${workspaceId}:${new URL(url).host}`;
+    return `webhooks:{circuits}:${workspaceId}:${new URL(url).host}`;
   }
 
   /** Whether a delivery to `url` may go now (maybe as the probe), or when to look again. */
