@@ -8,6 +8,7 @@ import type {
   NewInvocation,
 } from '../db/schema.ts';
 import { withoutNul } from '../json-safe.ts';
+import { type CreatedAtWindow, createdAtWindow } from './created-at-window.ts';
 
 /**
  * JSON text Postgres accepts: jsonb and text refuse NUL, which an upstream may send in an answer or
@@ -166,20 +167,50 @@ export async function claimAttempts(
     if (first.has(r.id)) again.push(r);
     else first.set(r.id, r);
   }
-  // Rows are locked in id order (so two batches cannot deadlock), one index lookup per id: the
-  // lateral lookup keeps the planner off a hash join over a month's partition whose statistics are
-  // stale (a fresh partition fills faster than autovacuum analyzes it), and the update then finds
-  // each row by its whole primary key (id, created_at).
+  // Rows are locked in id order (so two batches cannot deadlock).
   const unique = [...first.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const window = createdAtWindow(unique.map((r) => r.id));
+  const rows = await claimStatement(db, unique, window);
+  if (window && rows.length < unique.length) {
+    // Not in the window (or not claimable at all: then this finds nothing either).
+    const found = new Set(rows.map((row) => row.id));
+    rows.push(
+      ...(await claimStatement(
+        db,
+        unique.filter((r) => !found.has(r.id)),
+        null,
+      )),
+    );
+  }
+  const result = { rows };
+  const claimed = new Map(result.rows.map((row) => [row.id, claimedAttempt(row)]));
+  const later = again.length > 0 ? await claimAttempts(db, again) : [];
+  return requests.map((r) => (first.get(r.id) === r ? (claimed.get(r.id) ?? null) : (later[again.indexOf(r)] ?? null)));
+}
+
+/**
+ * One claim statement: one index lookup per id (a lateral lookup keeps the planner off a hash join
+ * over a month's partition whose statistics are stale: a fresh partition fills faster than autovacuum
+ * analyzes it), then the update by the whole primary key (id, created_at).
+ */
+async function claimStatement(
+  db: Db,
+  requests: ReadonlyArray<ClaimRequest>,
+  window: CreatedAtWindow | null,
+): Promise<ClaimRow[]> {
+  const within = (alias: string) =>
+    window
+      ? sql`and ${sql.ref(`${alias}.created_at`)} >= ${window.from} and ${sql.ref(`${alias}.created_at`)} < ${window.to}`
+      : sql``;
   const result = await sql<ClaimRow>`
     update invocations as i
        set status = 'running', attempts = i.attempts + 1, started_at = coalesce(i.started_at, now())
       from (select inv.id, inv.created_at, inv.status, inv.started_at, v.connection_id
-              from unnest(${unique.map((r) => r.id)}::text[], ${unique.map((r) => r.connectionId)}::text[]) as v(id, connection_id)
+              from unnest(${requests.map((r) => r.id)}::text[], ${requests.map((r) => r.connectionId)}::text[]) as v(id, connection_id)
               cross join lateral (select x.id, x.created_at, x.status, x.started_at
-                                    from invocations as x where x.id = v.id for update) as inv) as before
+                                    from invocations as x where x.id = v.id ${within('x')} for update) as inv) as before
       left join connections as c on c.id = before.connection_id
-     where i.id = before.id and i.created_at = before.created_at and before.status in ('queued', 'running')
+     where i.id = before.id and i.created_at = before.created_at ${within('i')} and before.status in ('queued', 'running')
  returning i.id, before.status as previous_status, i.attempts, i.workspace_id, i.project_id, i.connection_id, i.connector_id, i.action_id, i.connector_version,
            coalesce(floor(extract(epoch from now() - before.started_at) * 1000), 0)::int as elapsed_ms,
            c.id as c_id, c.workspace_id as c_workspace_id, c.status as c_status, c.status_reason as c_status_reason,
@@ -187,9 +218,7 @@ export async function claimAttempts(
            c.credentials_ciphertext as c_credentials_ciphertext, c.credentials_version as c_credentials_version`.execute(
     db,
   );
-  const claimed = new Map(result.rows.map((row) => [row.id, claimedAttempt(row)]));
-  const later = again.length > 0 ? await claimAttempts(db, again) : [];
-  return requests.map((r) => (first.get(r.id) === r ? (claimed.get(r.id) ?? null) : (later[again.indexOf(r)] ?? null)));
+  return result.rows;
 }
 
 function claimedAttempt(row: ClaimRow): ClaimedAttempt {
@@ -247,14 +276,14 @@ export async function completeInvocations(
   db: Db,
   items: ReadonlyArray<{ id: string; outcome: InvocationOutcome }>,
 ): Promise<void> {
-  const columns = {
-    id: [] as string[],
-    status: [] as string[],
-    duration: [] as (number | null)[],
-    output: [] as (string | null)[],
-    code: [] as (string | null)[],
-    message: [] as (string | null)[],
-    details: [] as (string | null)[],
+  const columns: CompletionColumns = {
+    id: [],
+    status: [],
+    duration: [],
+    output: [],
+    code: [],
+    message: [],
+    details: [],
   };
   for (const { id, outcome } of items) {
     columns.id.push(id);
@@ -273,8 +302,38 @@ export async function completeInvocations(
       columns.details.push(outcome.failure.details === undefined ? null : storableJson(outcome.failure.details));
     }
   }
+  // Bounded by the ids' window first (partition pruning); a row not found there is looked up without it.
+  const window = createdAtWindow(columns.id);
+  const updated = await completeStatement(db, columns, window);
+  if (window && updated.length < columns.id.length) {
+    const found = new Set(updated);
+    const keep = columns.id.map((id) => !found.has(id));
+    const rest = Object.fromEntries(
+      Object.entries(columns).map(([name, values]) => [name, values.filter((_: unknown, i: number) => keep[i])]),
+    ) as typeof columns;
+    await completeStatement(db, rest, null);
+  }
+}
+
+interface CompletionColumns {
+  id: string[];
+  status: string[];
+  duration: (number | null)[];
+  output: (string | null)[];
+  code: (string | null)[];
+  message: (string | null)[];
+  details: (string | null)[];
+}
+
+/** One completion statement; returns the ids it updated. */
+async function completeStatement(
+  db: Db,
+  columns: CompletionColumns,
+  window: CreatedAtWindow | null,
+): Promise<string[]> {
+  const within = window ? sql`and i.created_at >= ${window.from} and i.created_at < ${window.to}` : sql``;
   // A failure leaves the output as it was and a success the error columns, as separate UPDATEs would.
-  await sql`
+  const result = await sql<{ id: string }>`
     update invocations as i
        set finished_at = now(),
            status = v.status,
@@ -286,5 +345,7 @@ export async function completeInvocations(
       from unnest(${columns.id}::text[], ${columns.status}::text[], ${columns.duration}::int[], ${columns.output}::text[],
                   ${columns.code}::text[], ${columns.message}::text[], ${columns.details}::text[])
            as v(id, status, duration_ms, output, error_code, error_message, error_details)
-     where i.id = v.id and i.status in ('queued', 'running')`.execute(db);
+     where i.id = v.id ${within} and i.status in ('queued', 'running')
+ returning i.id`.execute(db);
+  return result.rows.map((r) => r.id);
 }

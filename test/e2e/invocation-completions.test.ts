@@ -42,6 +42,7 @@ describe('recording invocation outcomes', () => {
       status?: 'running' | 'queued' | 'succeeded';
       duration_ms?: number | null;
       connection_id?: string | null;
+      created_at?: Date;
     } = {},
   ): Promise<string> {
     const id = newId('invocation');
@@ -57,6 +58,7 @@ describe('recording invocation outcomes', () => {
         status: overrides.status ?? 'running',
         attempts: 1,
         duration_ms: overrides.duration_ms ?? null,
+        ...(overrides.created_at ? { created_at: overrides.created_at } : {}),
       })
       .execute();
     return id;
@@ -212,8 +214,9 @@ describe('recording invocation outcomes', () => {
     const ids = [...queued, rerun, done];
     const results = await Promise.all(ids.map((id) => claims.add({ id, connectionId })));
 
-    // The first goes out alone; the others, which arrived while it was in flight, together.
-    expect(statements()).toBe(2);
+    // The first goes out alone; the others, which arrived while it was in flight, together (and the
+    // terminal row, not claimed within its id's window, is looked up once more without it).
+    expect(statements()).toBe(3);
     for (const [i, id] of queued.entries()) {
       expect(results[i]).toMatchObject({ previousStatus: 'queued', attempts: 2, connectionId });
       expect(results[i]?.connection).toMatchObject({ id: connectionId, status: 'active', credentials_version: 1 });
@@ -238,5 +241,24 @@ describe('recording invocation outcomes', () => {
     // The connection the job names, not the row's: gone here.
     expect(results[1]).toMatchObject({ previousStatus: 'queued', connection: null });
     expect(results[2]).toMatchObject({ previousStatus: 'running', attempts: 3 });
+  });
+
+  it("finds a row whose created_at is far from its id's time (the window's fallback): claimed, then completed", async () => {
+    const connectionId = await insertConnection('con_claims_far');
+    const farBack = new Date(Date.now() - 40 * 24 * 3600 * 1000);
+    const far = await insertRunning({ status: 'queued', connection_id: connectionId, created_at: farBack });
+    const near = await insertRunning({ status: 'queued', connection_id: connectionId });
+    const [farClaim, nearClaim] = await claimAttempts(db, [
+      { id: far, connectionId },
+      { id: near, connectionId },
+    ]);
+    expect(farClaim).toMatchObject({ previousStatus: 'queued', attempts: 2 });
+    expect(nearClaim).toMatchObject({ previousStatus: 'queued', attempts: 2 });
+    await completeInvocations(db, [
+      { id: far, outcome: { output: { id: 'far' }, durationMs: 5 } },
+      { id: near, outcome: { output: { id: 'near' }, durationMs: 6 } },
+    ]);
+    expect(await row(far)).toMatchObject({ status: 'succeeded', output: { id: 'far' } });
+    expect(await row(near)).toMatchObject({ status: 'succeeded', output: { id: 'near' } });
   });
 });
