@@ -1,0 +1,78 @@
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDb, type Db } from '../../shared/db/database.ts';
+import { newId } from '../../shared/ids.ts';
+import { claimAttempts, completeInvocations } from '../../shared/invocations/invocation-store.ts';
+import { createTestDatabase, type TestDatabase } from '../support/services.ts';
+
+/**
+ * The worker's claim and completion statements run as named prepared statements, and Postgres may
+ * switch such a statement to a generic plan (decided once per connection, after five runs). On the
+ * partitioned invocations table a generic plan that joined on the ids' time window read the month's
+ * whole partition through its created_at index (docs/benchmarks.md). Under force_generic_plan, on a
+ * populated and analyzed month, each row must still be found by its id: the tuples the statements
+ * read stay near the rows they touch, not the partition's size.
+ */
+describe("the worker's statements under generic plans", () => {
+  let database: TestDatabase;
+  let generic: Db;
+  let observer: Db;
+  const ROWS = 20_000;
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    const url = new URL(database.url);
+    url.searchParams.set('options', '-c plan_cache_mode=force_generic_plan');
+    generic = createDb(url.toString(), { max: 1 });
+    observer = createDb(database.url, { max: 1 });
+    const ids = Array.from({ length: ROWS }, () => newId('invocation'));
+    await sql`set session_replication_role = replica`.execute(generic); // no workspace or project rows needed
+    await sql`insert into invocations (id, workspace_id, project_id, connection_id, connector_id, action_id, status, request_hash)
+      select id, 'ws', 'prj', 'conn', 'resend', 'sendEmail', 'queued', 'h' from unnest(${ids}::text[]) as id`.execute(
+      generic,
+    );
+    await sql`set session_replication_role = origin`.execute(generic);
+    await sql`analyze invocations`.execute(generic);
+  });
+  afterAll(async () => {
+    await generic?.destroy();
+    await observer?.destroy();
+    await database?.drop();
+  });
+
+  /** Tuples read from the invocations partitions so far, by sequential and index scans. */
+  async function tuplesRead(): Promise<number> {
+    await sql`select pg_stat_force_next_flush()`.execute(generic);
+    await new Promise((r) => setTimeout(r, 50));
+    const { rows } = await sql<{ n: number }>`
+      select (coalesce((select sum(seq_tup_read) from pg_stat_user_tables where relname like 'invocations_p%' or relname = 'invocations_default'), 0)
+            + coalesce((select sum(idx_tup_read) from pg_stat_user_indexes where relname like 'invocations_p%' or relname = 'invocations_default'), 0))::float8 as n`.execute(
+      observer,
+    );
+    return rows[0]!.n;
+  }
+
+  it('claim and complete read about the rows they touch, not the month', async () => {
+    const { rows } = await sql<{ id: string }>`select id from invocations order by id limit 30`.execute(observer);
+    const before = await tuplesRead();
+    for (let k = 0; k < 10; k++) {
+      const batch = rows.slice(k * 3, k * 3 + 3).map((r) => r.id);
+      const claimed = await claimAttempts(
+        generic,
+        batch.map((id) => ({ id, connectionId: 'conn' })),
+      );
+      expect(claimed.every((c) => c?.previousStatus === 'queued')).toBe(true);
+      await completeInvocations(
+        generic,
+        batch.map((id) => ({ id, outcome: { output: { ok: k }, durationMs: 1 } })),
+      );
+    }
+    const read = (await tuplesRead()) - before;
+    // 30 claims and 30 completions: a few index probes each. One scan of the month would be 20,000.
+    expect(read).toBeLessThan(2_000);
+    const done = await sql<{
+      n: number;
+    }>`select count(*)::int as n from invocations where status = 'succeeded'`.execute(observer);
+    expect(done.rows[0]!.n).toBe(30);
+  });
+});
