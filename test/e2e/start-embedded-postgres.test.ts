@@ -62,6 +62,14 @@ function processesWith(marker: string): number[] {
   return pids;
 }
 
+/** Whether every directory from / down to `dir` lets other users through (o+x). */
+function searchableByOthers(dir: string): boolean {
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    if ((fs.statSync(d).mode & 0o001) === 0) return false;
+    if (d === path.dirname(d)) return true;
+  }
+}
+
 const redisServer = findRedisServer();
 const embedded = await embeddedPostgresBinDir();
 const user = IS_ROOT ? nobody() : undefined;
@@ -82,7 +90,10 @@ describe.skipIf(skip)('npm start for a newcomer with redis-server but no Postgre
     dataDir = path.join(parent, 'data');
     const bin = path.join(parent, 'bin');
     fs.mkdirSync(bin);
-    fs.symlinkSync(process.execPath, path.join(bin, 'node'));
+    // The newcomer runs this Node; one installed under a directory they cannot search (CI's Node 24
+    // and 22 live in /root/.cache) is copied where they can.
+    if (searchableByOthers(path.dirname(process.execPath))) fs.symlinkSync(process.execPath, path.join(bin, 'node'));
+    else fs.copyFileSync(process.execPath, path.join(bin, 'node'));
     fs.symlinkSync(redisServer!, path.join(bin, 'redis-server'));
     if (user) fs.chownSync(parent, user.uid, user.gid);
     const [redisPort, pgPort, apiPort] = [await findFreePort(), await findFreePort(), await findFreePort()];
