@@ -199,6 +199,10 @@ async function claimStatement(
   window: CreatedAtWindow | null,
 ): Promise<ClaimRow[]> {
   const within = window ? sql`and x.created_at >= ${window.from} and x.created_at < ${window.to}` : sql``;
+  // The claim's target may be bounded too (it prunes the update's partitions when the statement is
+  // planned): its lookup is a locking subquery, which the planner keeps apart, so even a generic plan
+  // goes from each id to its row. A completion's may not (see completeStatement).
+  const withinTarget = window ? sql`and i.created_at >= ${window.from} and i.created_at < ${window.to}` : sql``;
   const result = await sql<ClaimRow>`
     update invocations as i
        set status = 'running', attempts = i.attempts + 1, started_at = coalesce(i.started_at, now())
@@ -207,7 +211,7 @@ async function claimStatement(
               cross join lateral (select x.id, x.created_at, x.status, x.started_at
                                     from invocations as x where x.id = v.id ${within} for update) as inv) as before
       left join connections as c on c.id = before.connection_id
-     where i.id = before.id and i.created_at = before.created_at and before.status in ('queued', 'running')
+     where i.id = before.id and i.created_at = before.created_at ${withinTarget} and before.status in ('queued', 'running')
  returning i.id, before.status as previous_status, i.attempts, i.workspace_id, i.project_id, i.connection_id, i.connector_id, i.action_id, i.connector_version,
            coalesce(floor(extract(epoch from now() - before.started_at) * 1000), 0)::int as elapsed_ms,
            c.id as c_id, c.workspace_id as c_workspace_id, c.status as c_status, c.status_reason as c_status_reason,
@@ -323,18 +327,20 @@ interface CompletionColumns {
 }
 
 /**
- * One completion statement; returns the ids it updated. Each row is found by its id (the lateral
- * lookup, kept apart from the update by `offset 0`) and updated by its whole primary key: a generic
- * plan that joined on the window's range instead read the month's whole partition.
+ * One completion statement; returns the ids it updated. Bounded by the window on the updated table,
+ * so its plan keeps only the window's months. Sent unnamed (the leading comment keeps it out of the
+ * prepared-statement pool), so it is always planned for its own ids: as a named statement Postgres
+ * switched it to a generic plan after five runs, one that read the month's whole partition through
+ * its created_at index (test/e2e/worker-statement-plans.test.ts).
  */
 async function completeStatement(
   db: Db,
   columns: CompletionColumns,
   window: CreatedAtWindow | null,
 ): Promise<string[]> {
-  const within = window ? sql`and x.created_at >= ${window.from} and x.created_at < ${window.to}` : sql``;
+  const within = window ? sql`and i.created_at >= ${window.from} and i.created_at < ${window.to}` : sql``;
   // A failure leaves the output as it was and a success the error columns, as separate UPDATEs would.
-  const result = await sql<{ id: string }>`
+  const result = await sql<{ id: string }>`/* custom plan */
     update invocations as i
        set finished_at = now(),
            status = v.status,
@@ -346,8 +352,7 @@ async function completeStatement(
       from unnest(${columns.id}::text[], ${columns.status}::text[], ${columns.duration}::int[], ${columns.output}::text[],
                   ${columns.code}::text[], ${columns.message}::text[], ${columns.details}::text[])
            as v(id, status, duration_ms, output, error_code, error_message, error_details)
-           cross join lateral (select x.created_at from invocations as x where x.id = v.id ${within} offset 0) as x
-     where i.id = v.id and i.created_at = x.created_at and i.status in ('queued', 'running')
+     where i.id = v.id ${within} and i.status in ('queued', 'running')
  returning i.id`.execute(db);
   return result.rows.map((r) => r.id);
 }
