@@ -1,10 +1,5 @@
-import {
-  ATTR_HTTP_REQUEST_METHOD,
-  ATTR_HTTP_RESPONSE_STATUS_CODE,
-  ATTR_HTTP_ROUTE,
-} from '@opentelemetry/semantic-conventions';
 import type { Request, RequestHandler, Response } from 'express';
-import { startSpan, type TraceCarrier, type TraceSpan, tracingOn } from '../../shared/tracing/tracing.ts';
+import { ATTR, startSpan, type TraceCarrier, type TraceSpan, tracingOn } from '../../shared/tracing/tracing.ts';
 
 /**
  * The SERVER span of one traced request (docs/decisions/0014-tracing.md): its parent is the caller's
@@ -20,13 +15,13 @@ export function startRequestSpan(
 ): TraceSpan | undefined {
   const span = startSpan('server', name, {
     parent,
-    attributes: { [ATTR_HTTP_REQUEST_METHOD]: req.method, [ATTR_HTTP_ROUTE]: route },
+    attributes: { [ATTR.httpRequestMethod]: req.method, [ATTR.httpRoute]: route },
   });
   if (!span) return undefined;
   res.once('close', () => {
     const { invocationId, errorCode } = res.locals;
     span.set({
-      [ATTR_HTTP_RESPONSE_STATUS_CODE]: res.statusCode,
+      [ATTR.httpResponseStatusCode]: res.statusCode,
       ...(typeof invocationId === 'string' ? { 'engine.invocation_id': invocationId } : {}),
     });
     if (!res.writableFinished) span.fail('aborted');

@@ -1,15 +1,9 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
-import {
-  ATTR_HTTP_REQUEST_METHOD,
-  ATTR_HTTP_RESPONSE_STATUS_CODE,
-  ATTR_SERVER_ADDRESS,
-  ATTR_SERVER_PORT,
-} from '@opentelemetry/semantic-conventions';
 import got, { CancelError, type Got, RequestError, type Response } from 'got';
 import type { EgressGuard } from '../../shared/egress/egress-guard.ts';
 import { redactSecrets } from '../../shared/json-safe.ts';
-import { inSpan, tracingOn } from '../../shared/tracing/tracing.ts';
+import { ATTR, inSpan, tracingOn } from '../../shared/tracing/tracing.ts';
 import { UpstreamHttpError, UpstreamNetworkError, UpstreamResponseTooLarge } from './upstream-errors.ts';
 
 export interface UpstreamRequest {
@@ -135,17 +129,17 @@ export class UpstreamClient {
   private tracedSend<T>(req: UpstreamRequest): Promise<UpstreamResponse<T>> {
     const url = new URL(this.prefixUrl);
     const attributes = {
-      [ATTR_HTTP_REQUEST_METHOD]: req.method,
-      [ATTR_SERVER_ADDRESS]: url.hostname,
-      [ATTR_SERVER_PORT]: Number(url.port) || (url.protocol === 'https:' ? 443 : 80),
+      [ATTR.httpRequestMethod]: req.method,
+      [ATTR.serverAddress]: url.hostname,
+      [ATTR.serverPort]: Number(url.port) || (url.protocol === 'https:' ? 443 : 80),
     };
     return inSpan('client', req.method, { attributes }, async (span) => {
       try {
         const response = await this.send<T>(req, span.traceparent());
-        span.set({ [ATTR_HTTP_RESPONSE_STATUS_CODE]: response.status });
+        span.set({ [ATTR.httpResponseStatusCode]: response.status });
         return response;
       } catch (err) {
-        if (err instanceof UpstreamHttpError) span.set({ [ATTR_HTTP_RESPONSE_STATUS_CODE]: err.status });
+        if (err instanceof UpstreamHttpError) span.set({ [ATTR.httpResponseStatusCode]: err.status });
         throw err;
       }
     });

@@ -1,4 +1,3 @@
-import { context, DiagLogLevel, diag, propagation, trace } from '@opentelemetry/api';
 import type { Logger } from '../logger.ts';
 import type { Tracing } from './tracing.ts';
 
@@ -15,14 +14,22 @@ const SUPPORTED_PROTOCOL = 'http/json';
  * `OTEL_BSP_*` (batching), `OTEL_SERVICE_NAME` and `OTEL_RESOURCE_ATTRIBUTES` (resource).
  */
 export async function startSdk(defaultServiceName: string, env: NodeJS.ProcessEnv): Promise<Tracing> {
-  const [sdk, { OTLPTraceExporter }, { AsyncLocalStorageContextManager }, { W3CTraceContextPropagator }, resources] =
-    await Promise.all([
-      import('@opentelemetry/sdk-trace-base'),
-      import('@opentelemetry/exporter-trace-otlp-http'),
-      import('@opentelemetry/context-async-hooks'),
-      import('@opentelemetry/core'),
-      import('@opentelemetry/resources'),
-    ]);
+  // The API too: this module is bundled into the api and worker, so a static import would load it there.
+  const [
+    { context, DiagLogLevel, diag, propagation, trace },
+    sdk,
+    { OTLPTraceExporter },
+    { AsyncLocalStorageContextManager },
+    { W3CTraceContextPropagator },
+    resources,
+  ] = await Promise.all([
+    import('@opentelemetry/api'),
+    import('@opentelemetry/sdk-trace-base'),
+    import('@opentelemetry/exporter-trace-otlp-http'),
+    import('@opentelemetry/context-async-hooks'),
+    import('@opentelemetry/core'),
+    import('@opentelemetry/resources'),
+  ]);
   // Later resources win: the default name, then OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES.
   const resource = resources
     .defaultResource()

@@ -1,16 +1,4 @@
-import {
-  type Attributes,
-  type Context,
-  context,
-  isSpanContextValid,
-  propagation,
-  ROOT_CONTEXT,
-  SpanKind,
-  SpanStatusCode,
-  type Tracer,
-  trace,
-} from '@opentelemetry/api';
-import { ATTR_ERROR_TYPE } from '@opentelemetry/semantic-conventions';
+import type { Attributes, Context, Tracer } from '@opentelemetry/api';
 import type { Logger } from '../logger.ts';
 
 /**
@@ -18,22 +6,34 @@ import type { Logger } from '../logger.ts';
  * upstream request (docs/decisions/0014-tracing.md). This module is the only one that touches OTel:
  * api/, worker/ and connectors/toolkit/ call the helpers below, connectors never.
  *
- * Off by default, and free when off: the SDK is loaded (dynamically, ./sdk-setup.ts) only when the
- * standard `OTEL_*` variables ask for an exporter; otherwise `tracingOn()` is false, the helpers
- * return at once and callers take their untraced path after that one branch.
+ * Off by default, and free when off: the SDK (./sdk-setup.ts) and even `@opentelemetry/api` (7 MB of
+ * a process's memory) are loaded, dynamically, only when the standard `OTEL_*` variables ask for an
+ * exporter; otherwise `tracingOn()` is false, the helpers return at once and callers take their
+ * untraced path after that one branch.
  */
+
+/**
+ * The OpenTelemetry semantic-convention attribute names we set, written out so that no process loads
+ * `@opentelemetry/semantic-conventions` for them (they are stable in the conventions).
+ */
+export const ATTR = {
+  errorType: 'error.type',
+  httpRequestMethod: 'http.request.method',
+  httpResponseStatusCode: 'http.response.status_code',
+  httpRoute: 'http.route',
+  serverAddress: 'server.address',
+  serverPort: 'server.port',
+} as const;
+
+/** `@opentelemetry/api`, once tracing is on. */
+let otel: typeof import('@opentelemetry/api') | undefined;
 
 /** Where a parent span context travels: HTTP headers, an MCP request's `_meta`, a job's `traceparent`. */
 export type TraceCarrier = Readonly<Record<string, unknown>>;
 
 export type SpanKindName = 'server' | 'client' | 'producer' | 'consumer';
 
-const kinds: Record<SpanKindName, SpanKind> = {
-  server: SpanKind.SERVER,
-  client: SpanKind.CLIENT,
-  producer: SpanKind.PRODUCER,
-  consumer: SpanKind.CONSUMER,
-};
+const kindNames = { server: 'SERVER', client: 'CLIENT', producer: 'PRODUCER', consumer: 'CONSUMER' } as const;
 
 /** A started span. Its attributes carry ids, routes, codes and statuses only: never text an upstream or a caller wrote. */
 export interface TraceSpan {
@@ -102,18 +102,25 @@ export async function startTracing(processName: string, env: NodeJS.ProcessEnv =
   if (!tracingWanted(env)) return off;
   const { startSdk } = await import('./sdk-setup.ts');
   const sdk = await startSdk(`connector-engine-${processName}`, env);
-  tracer = trace.getTracer('connector-engine');
+  otel = await import('@opentelemetry/api');
+  tracer = otel.trace.getTracer('connector-engine');
   return sdk;
 }
 
 /** Starts a span, or returns undefined when tracing is off. */
 export function startSpan(kind: SpanKindName, name: string, options: SpanOptions = {}): TraceSpan | undefined {
-  if (!tracer) return undefined;
+  if (!tracer || !otel) return undefined;
+  const { context, propagation, trace } = otel;
   const parentContext = options.parent
-    ? propagation.extract(ROOT_CONTEXT, cleanCarrier(options.parent))
+    ? propagation.extract(otel.ROOT_CONTEXT, cleanCarrier(options.parent))
     : context.active();
-  const span = tracer.startSpan(name, { kind: kinds[kind], attributes: options.attributes }, parentContext);
+  const span = tracer.startSpan(
+    name,
+    { kind: otel.SpanKind[kindNames[kind]], attributes: options.attributes },
+    parentContext,
+  );
   const active: Context = trace.setSpan(parentContext, span);
+  const error = otel.SpanStatusCode.ERROR;
   return {
     run: (fn) => context.with(active, fn),
     traceparent: () => {
@@ -123,8 +130,8 @@ export function startSpan(kind: SpanKindName, name: string, options: SpanOptions
     },
     set: (attributes) => span.setAttributes(attributes),
     fail: (errorType) => {
-      span.setAttribute(ATTR_ERROR_TYPE, errorType);
-      span.setStatus({ code: SpanStatusCode.ERROR });
+      span.setAttribute(ATTR.errorType, errorType);
+      span.setStatus({ code: error });
     },
     end: () => span.end(),
   };
@@ -170,21 +177,21 @@ export function errorTypeOf(err: unknown): string {
 
 /** Sets attributes on the active span (a worker's outcome), if tracing is on and a span is active. */
 export function annotateActiveSpan(attributes: Attributes, errorType?: string): void {
-  if (!tracer) return;
-  const span = trace.getActiveSpan();
+  if (!otel) return;
+  const span = otel.trace.getActiveSpan();
   if (!span) return;
   span.setAttributes(attributes);
   if (errorType !== undefined) {
-    span.setAttribute(ATTR_ERROR_TYPE, errorType);
-    span.setStatus({ code: SpanStatusCode.ERROR });
+    span.setAttribute(ATTR.errorType, errorType);
+    span.setStatus({ code: otel.SpanStatusCode.ERROR });
   }
 }
 
 /** The active trace id (32 hex digits), recorded on the invocation row; null when tracing is off. */
 export function activeTraceId(): string | null {
-  if (!tracer) return null;
-  const spanContext = trace.getActiveSpan()?.spanContext();
-  return spanContext && isSpanContextValid(spanContext) ? spanContext.traceId : null;
+  if (!otel) return null;
+  const spanContext = otel.trace.getActiveSpan()?.spanContext();
+  return spanContext && otel.isSpanContextValid(spanContext) ? spanContext.traceId : null;
 }
 
 /**
@@ -192,8 +199,8 @@ export function activeTraceId(): string | null {
  * Always a new object: pino merges the line's own fields into what its mixin returns.
  */
 export function traceLogFields(): Record<string, string> {
-  const spanContext = tracer ? trace.getActiveSpan()?.spanContext() : undefined;
-  if (!spanContext || !isSpanContextValid(spanContext)) return {};
+  const spanContext = otel?.trace.getActiveSpan()?.spanContext();
+  if (!spanContext || !otel?.isSpanContextValid(spanContext)) return {};
   return { trace_id: spanContext.traceId, span_id: spanContext.spanId };
 }
 
