@@ -16,34 +16,6 @@ export const GENERATED_FILE = fileURLToPath(new URL('../sdk/src/generated/action
 
 type JsonSchema = { [key: string]: unknown } | boolean;
 
-/** Keys we read or deliberately ignore; any other key means the converter needs teaching. */
-const KNOWN_KEYS = new Set([
-  '$schema',
-  'type',
-  'properties',
-  'required',
-  'additionalProperties',
-  'propertyNames',
-  'items',
-  'enum',
-  'const',
-  'anyOf',
-  'oneOf',
-  'allOf',
-  'description',
-  'default',
-  'minLength',
-  'maxLength',
-  'pattern',
-  'format',
-  'minimum',
-  'maximum',
-  'exclusiveMinimum',
-  'exclusiveMaximum',
-  'minItems',
-  'maxItems',
-  'multipleOf',
-]);
 /** Constraints TypeScript cannot express, kept as JSDoc tags so editors still show them. */
 const DOC_TAGS = [
   'default',
@@ -59,6 +31,24 @@ const DOC_TAGS = [
   'maxItems',
   'multipleOf',
 ];
+
+/** Keys we read or deliberately ignore; any other key means the converter needs teaching. */
+const KNOWN_KEYS = new Set([
+  '$schema',
+  'type',
+  'properties',
+  'required',
+  'additionalProperties',
+  'propertyNames',
+  'items',
+  'enum',
+  'const',
+  'anyOf',
+  'oneOf',
+  'allOf',
+  'description',
+  ...DOC_TAGS,
+]);
 
 const pascal = (s: string) =>
   s

@@ -149,7 +149,7 @@ export class ExecutionService {
     });
 
     if (cmd.idempotencyKey !== undefined) {
-      const earlier = await this.findByIdempotencyKey(projectId, cmd.idempotencyKey);
+      const earlier = await findByIdempotencyKey(this.db, projectId, cmd.idempotencyKey);
       if (earlier) return this.replay(earlier, request, cmd);
     }
 
@@ -253,8 +253,11 @@ export class ExecutionService {
     try {
       // Traced, the job carries its PRODUCER span's context: the worker's span continues the trace.
       await (tracingOn()
-        ? inSpan('producer', `publish ${queue.name}`, { attributes: executeJobSpanAttributes(data, 'send') }, (span) =>
-            enqueue(span.traceparent()),
+        ? inSpan(
+            'producer',
+            `publish ${queue.name}`,
+            { attributes: executeJobSpanAttributes(data, queue.name, 'send') },
+            (span) => enqueue(span.traceparent()),
           )
         : enqueue());
     } catch {
@@ -284,10 +287,6 @@ export class ExecutionService {
     return cmd.projectId;
   }
 
-  private findByIdempotencyKey(projectId: string, key: string): Promise<InvocationRow | undefined> {
-    return findByIdempotencyKey(this.db, projectId, key);
-  }
-
   /** Inserts the row; when a concurrent request took the same Idempotency-Key first, replays that one. */
   private async insertOrReplay(
     insert: () => Promise<void>,
@@ -300,7 +299,7 @@ export class ExecutionService {
       return undefined;
     } catch (err) {
       if (!isUniqueViolation(err) || cmd.idempotencyKey === undefined) throw err;
-      const winner = await this.findByIdempotencyKey(projectId, cmd.idempotencyKey);
+      const winner = await findByIdempotencyKey(this.db, projectId, cmd.idempotencyKey);
       if (!winner) throw err;
       return this.replay(winner, request, cmd);
     }

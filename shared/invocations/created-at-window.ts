@@ -35,3 +35,22 @@ export function createdAtWindow(ids: readonly string[]): CreatedAtWindow | null 
   }
   return { from: new Date(min - MARGIN_MS), to: new Date(max + MARGIN_MS) };
 }
+
+/**
+ * The one way to look rows of `invocations` up by id: `statement` runs on `items` within their ids'
+ * window, then once more without it on the items whose ids it did not return (a row outside the
+ * window, or one the statement does not touch: then the second run finds nothing either).
+ */
+export async function withinIdWindow<T, R>(
+  items: readonly T[],
+  idOf: (item: T) => string,
+  foundIdOf: (result: R) => string,
+  statement: (items: readonly T[], window: CreatedAtWindow | null) => Promise<R[]>,
+): Promise<R[]> {
+  const window = createdAtWindow(items.map(idOf));
+  const results = await statement(items, window);
+  if (!window || results.length === items.length) return results;
+  const found = new Set(results.map(foundIdOf));
+  const rest = items.filter((item) => !found.has(idOf(item)));
+  return rest.length === 0 ? results : [...results, ...(await statement(rest, null))];
+}

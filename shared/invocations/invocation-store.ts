@@ -8,7 +8,7 @@ import type {
   NewInvocation,
 } from '../db/schema.ts';
 import { withoutNul } from '../json-safe.ts';
-import { type CreatedAtWindow, createdAtWindow } from './created-at-window.ts';
+import { type CreatedAtWindow, withinIdWindow } from './created-at-window.ts';
 
 /**
  * JSON text Postgres accepts: jsonb and text refuse NUL, which an upstream may send in an answer or
@@ -169,21 +169,13 @@ export async function claimAttempts(
   }
   // Rows are locked in id order (so two batches cannot deadlock).
   const unique = [...first.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  const window = createdAtWindow(unique.map((r) => r.id));
-  const rows = await claimStatement(db, unique, window);
-  if (window && rows.length < unique.length) {
-    // Not in the window (or not claimable at all: then this finds nothing either).
-    const found = new Set(rows.map((row) => row.id));
-    rows.push(
-      ...(await claimStatement(
-        db,
-        unique.filter((r) => !found.has(r.id)),
-        null,
-      )),
-    );
-  }
-  const result = { rows };
-  const claimed = new Map(result.rows.map((row) => [row.id, claimedAttempt(row)]));
+  const rows = await withinIdWindow(
+    unique,
+    (r) => r.id,
+    (row: ClaimRow) => row.id,
+    (items, window) => claimStatement(db, items, window),
+  );
+  const claimed = new Map(rows.map((row) => [row.id, claimedAttempt(row)]));
   const later = again.length > 0 ? await claimAttempts(db, again) : [];
   return requests.map((r) => (first.get(r.id) === r ? (claimed.get(r.id) ?? null) : (later[again.indexOf(r)] ?? null)));
 }
@@ -277,6 +269,27 @@ export async function completeInvocations(
   db: Db,
   items: ReadonlyArray<{ id: string; outcome: InvocationOutcome }>,
 ): Promise<void> {
+  // Bounded by the ids' window first (partition pruning); a row not found there is looked up without it.
+  await withinIdWindow(
+    items,
+    (item) => item.id,
+    (id: string) => id,
+    (batch, window) => completeStatement(db, batch, window),
+  );
+}
+
+interface CompletionColumns {
+  id: string[];
+  status: string[];
+  duration: (number | null)[];
+  output: (string | null)[];
+  code: (string | null)[];
+  message: (string | null)[];
+  details: (string | null)[];
+}
+
+/** The statement's arrays: one entry per item in each. */
+function completionColumns(items: ReadonlyArray<{ id: string; outcome: InvocationOutcome }>): CompletionColumns {
   const columns: CompletionColumns = {
     id: [],
     status: [],
@@ -303,27 +316,7 @@ export async function completeInvocations(
       columns.details.push(outcome.failure.details === undefined ? null : storableJson(outcome.failure.details));
     }
   }
-  // Bounded by the ids' window first (partition pruning); a row not found there is looked up without it.
-  const window = createdAtWindow(columns.id);
-  const updated = await completeStatement(db, columns, window);
-  if (window && updated.length < columns.id.length) {
-    const found = new Set(updated);
-    const keep = columns.id.map((id) => !found.has(id));
-    const rest = Object.fromEntries(
-      Object.entries(columns).map(([name, values]) => [name, values.filter((_: unknown, i: number) => keep[i])]),
-    ) as typeof columns;
-    await completeStatement(db, rest, null);
-  }
-}
-
-interface CompletionColumns {
-  id: string[];
-  status: string[];
-  duration: (number | null)[];
-  output: (string | null)[];
-  code: (string | null)[];
-  message: (string | null)[];
-  details: (string | null)[];
+  return columns;
 }
 
 /**
@@ -335,9 +328,10 @@ interface CompletionColumns {
  */
 async function completeStatement(
   db: Db,
-  columns: CompletionColumns,
+  items: ReadonlyArray<{ id: string; outcome: InvocationOutcome }>,
   window: CreatedAtWindow | null,
 ): Promise<string[]> {
+  const columns = completionColumns(items);
   const within = window ? sql`and i.created_at >= ${window.from} and i.created_at < ${window.to}` : sql``;
   // A failure leaves the output as it was and a success the error columns, as separate UPDATEs would.
   const result = await sql<{ id: string }>`/* custom plan */

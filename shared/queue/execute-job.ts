@@ -27,11 +27,14 @@ export interface ExecuteJobData {
   traceparent?: string;
 }
 
-/** Span attributes of an execute job, on its PRODUCER (`send`) and CONSUMER (`process`) spans: ids only. */
-export function executeJobSpanAttributes(data: ExecuteJobData, operation: 'send' | 'process') {
+/**
+ * Span attributes of an execute job, on its PRODUCER (`send`) and CONSUMER (`process`) spans: ids
+ * only, and the queue shard it went through (docs/decisions/0015).
+ */
+export function executeJobSpanAttributes(data: ExecuteJobData, queueName: string, operation: 'send' | 'process') {
   return {
     'messaging.system': 'bullmq',
-    'messaging.destination.name': EXECUTE_QUEUE,
+    'messaging.destination.name': queueName,
     'messaging.operation.type': operation,
     'messaging.message.id': data.invocationId,
     'engine.connector_id': data.connectorId,

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openCredentials, sealCredentials } from '../../shared/connections/credentials.ts';
 import { parseKeyring } from '../../shared/crypto/keyring.ts';
 import { Vault } from '../../shared/crypto/vault.ts';
 import { createDb, type Db } from '../../shared/db/database.ts';
@@ -12,6 +11,7 @@ import {
 } from '../fakes/notes/notes-fake.ts';
 import { type Engine, startEngine } from '../support/engine.ts';
 import { type ApiClient, apiClient } from '../support/http.ts';
+import { expireTokenSoon, storedCredentials } from '../support/stored-credentials.ts';
 
 /**
  * Custom connectors with OAuth 2, end to end against a provider written for the test: the
@@ -40,21 +40,9 @@ describe('custom connectors with OAuth 2', () => {
     await fake?.close();
   });
 
-  const stored = async (connectionId: string) =>
-    openCredentials(
-      vault,
-      await db.selectFrom('connections').selectAll().where('id', '=', connectionId).executeTakeFirstOrThrow(),
-    );
+  const stored = (connectionId: string) => storedCredentials(db, vault, connectionId);
 
-  /** Moves the stored expiry of a connection's token, as if its lifetime were nearly over. */
-  async function expireSoon(connectionId: string): Promise<void> {
-    const creds = await stored(connectionId);
-    await db
-      .updateTable('connections')
-      .set(sealCredentials(vault, connectionId, { ...creds, expiresAt: String(Date.now() + 30_000) }))
-      .where('id', '=', connectionId)
-      .execute();
-  }
+  const expireSoon = (connectionId: string) => expireTokenSoon(db, vault, connectionId);
 
   async function projectClient(): Promise<{ projectId: string; client: ApiClient }> {
     const p = await admin.post('/v1/projects', { displayName: 'Notes project' });

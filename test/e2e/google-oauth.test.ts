@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openCredentials, sealCredentials } from '../../shared/connections/credentials.ts';
 import { parseKeyring } from '../../shared/crypto/keyring.ts';
 import { Vault } from '../../shared/crypto/vault.ts';
 import { createDb, type Db } from '../../shared/db/database.ts';
@@ -15,6 +14,7 @@ import {
 } from '../fakes/google/google-fake.ts';
 import { type Engine, startEngine } from '../support/engine.ts';
 import { type ApiClient, apiClient } from '../support/http.ts';
+import { expireTokenSoon, storedCredentials } from '../support/stored-credentials.ts';
 
 /**
  * Google sign-in end to end, for Gmail and Sheets on the one shared Google OAuth client:
@@ -94,21 +94,9 @@ describe('Google OAuth for Gmail and Sheets', () => {
     return fetch(back, { redirect: 'manual' });
   }
 
-  const stored = async (connectionId: string) =>
-    openCredentials(
-      vault,
-      await db.selectFrom('connections').selectAll().where('id', '=', connectionId).executeTakeFirstOrThrow(),
-    );
+  const stored = (connectionId: string) => storedCredentials(db, vault, connectionId);
 
-  /** Moves the stored expiry of a connection's access token, as if its hour were nearly over. */
-  async function expireSoon(connectionId: string): Promise<void> {
-    const creds = await stored(connectionId);
-    await db
-      .updateTable('connections')
-      .set(sealCredentials(vault, connectionId, { ...creds, expiresAt: String(Date.now() + 30_000) }))
-      .where('id', '=', connectionId)
-      .execute();
-  }
+  const expireSoon = (connectionId: string) => expireTokenSoon(db, vault, connectionId);
 
   const send = (text: string) =>
     project.post('/v1/executions', {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openCredentials, sealCredentials } from '../../shared/connections/credentials.ts';
+import { openCredentials } from '../../shared/connections/credentials.ts';
 import { parseKeyring } from '../../shared/crypto/keyring.ts';
 import { Vault } from '../../shared/crypto/vault.ts';
 import { createDb, type Db } from '../../shared/db/database.ts';
@@ -11,6 +11,7 @@ import {
 } from '../fakes/slack/slack-fake.ts';
 import { type Engine, startEngine, waitForLog } from '../support/engine.ts';
 import { type ApiClient, apiClient } from '../support/http.ts';
+import { expireTokenSoon } from '../support/stored-credentials.ts';
 
 /**
  * Slack OAuth v2 with token rotation, end to end: authorize → the provider's redirect → our
@@ -77,16 +78,7 @@ describe('Slack OAuth and token rotation', () => {
       input: { channel: 'C0FAKEGEN01', text },
     });
 
-  /** Moves the stored expiry of a connection's token, as if its 12 hours were nearly over. */
-  async function expireSoon(connectionId: string): Promise<void> {
-    const row = await db.selectFrom('connections').selectAll().where('id', '=', connectionId).executeTakeFirstOrThrow();
-    const creds = openCredentials(vault, row);
-    await db
-      .updateTable('connections')
-      .set(sealCredentials(vault, connectionId, { ...creds, expiresAt: String(Date.now() + 30_000) }))
-      .where('id', '=', connectionId)
-      .execute();
-  }
+  const expireSoon = (connectionId: string) => expireTokenSoon(db, vault, connectionId);
 
   let connectionId: string;
 

@@ -22,7 +22,7 @@ import { type RunningShare, runningCapOf } from '../../shared/limiter/running-sh
 import { limitKey, type SlidingWindowLimiter } from '../../shared/limiter/sliding-window-limiter.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { jobDuration, jobs, jobsHeldBack, upstreamRateLimited } from '../../shared/metrics.ts';
-import { EXECUTE_QUEUE, type ExecuteJobData, executeJobSpanAttributes } from '../../shared/queue/execute-job.ts';
+import { type ExecuteJobData, executeJobSpanAttributes } from '../../shared/queue/execute-job.ts';
 import { type ExecutionReply, publishReply } from '../../shared/queue/execution-reply.ts';
 import type { RedisClient } from '../../shared/queue/redis.ts';
 import { annotateActiveSpan, inSpan, tracingOn } from '../../shared/tracing/tracing.ts';
@@ -167,10 +167,13 @@ export function createExecuteProcessor(deps: ProcessorDeps) {
     function tracedAttempt(): Promise<void> {
       return inSpan(
         'consumer',
-        `process ${EXECUTE_QUEUE}`,
+        `process ${job.queueName}`,
         {
           parent: { traceparent: data.traceparent },
-          attributes: { ...executeJobSpanAttributes(data, 'process'), 'engine.attempt': job.attemptsStarted },
+          attributes: {
+            ...executeJobSpanAttributes(data, job.queueName, 'process'),
+            'engine.attempt': job.attemptsStarted,
+          },
           // Sent back to the delayed set by the limit: no attempt was spent.
           notAnError: (err) => err instanceof DelayedError,
         },
