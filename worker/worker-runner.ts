@@ -5,6 +5,7 @@ import { connectionPresenter } from '../shared/connections/connection-resource.t
 import { CredentialRefresher } from '../shared/connections/credential-refresher.ts';
 import type { Vault } from '../shared/crypto/vault.ts';
 import { createConnectorLookup } from '../shared/custom-connectors/connector-lookup.ts';
+import { createDb } from '../shared/db/database.ts';
 import { egressGuardFromConfig } from '../shared/egress/egress-guard.ts';
 import { purgeExpiredEventPayloads, queueUnfannedEvents } from '../shared/inbound/inbound-events.ts';
 import { purgeExpired, retentionCutoff } from '../shared/invocations/retention.ts';
@@ -46,6 +47,11 @@ export interface RunningWorker {
  */
 export async function startWorker(config: Config, vault: Vault, logger: Logger): Promise<RunningWorker> {
   const db = await openDatabaseChecked(config, vault, logger, Math.min(config.WORKER_CONCURRENCY + 4, 24));
+  const jobWrites = createDb(config.DATABASE_URL, {
+    max: 2,
+    preparedStatements: config.DB_PREPARED_STATEMENTS,
+    indexLookupsOnly: true,
+  });
   const publisher = createRedis(config, 'worker');
   publisher.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
   const limiter = new SlidingWindowLimiter(publisher);
@@ -103,6 +109,7 @@ export async function startWorker(config: Config, vault: Vault, logger: Logger):
   // Every worker consumes every execute shard; with several, they share the process's concurrency.
   const executeProcessor = createExecuteProcessor({
     db,
+    jobWrites,
     config,
     publisher,
     limiter,
@@ -191,7 +198,7 @@ export async function startWorker(config: Config, vault: Vault, logger: Logger):
         executeQueues.close(),
       ]);
       await publisher.quit().catch(() => {});
-      await db.destroy();
+      await Promise.all([db.destroy(), jobWrites.destroy()]);
     },
   };
 }

@@ -13,12 +13,25 @@ export interface DbOptions {
   max?: number;
   /** Named prepared statements (see PreparedStatementPool); on unless turned off. */
   preparedStatements?: boolean;
+  /**
+   * Plans on this pool's connections go from keys to rows through indexes only: sequential scans,
+   * hash joins and merge joins are priced out (Postgres's `enable_*` settings, set at connect). For
+   * statements that look rows up by their keys, whose plans a connection caches: a plan cached while
+   * the month's partition was empty (and not yet analyzed) otherwise hash-joins over the whole month
+   * once it has filled (test/e2e/worker-statement-plans.test.ts). Only with prepared statements: a
+   * transaction-pooling proxy may refuse the startup option, and unnamed statements are planned anew.
+   * Default false.
+   */
+  indexLookupsOnly?: boolean;
 }
+
+const INDEX_LOOKUPS_ONLY = '-c enable_seqscan=off -c enable_hashjoin=off -c enable_mergejoin=off';
 
 export function createDb(databaseUrl: string, options: DbOptions = {}): Db {
   const pool = new pg.Pool({
     connectionString: databaseUrl,
     max: options.max ?? 10,
+    ...(options.indexLookupsOnly && options.preparedStatements !== false ? { options: INDEX_LOOKUPS_ONLY } : {}),
     connectionTimeoutMillis: 5_000,
     idleTimeoutMillis: 30_000,
   });

@@ -8,7 +8,7 @@ import type {
   NewInvocation,
 } from '../db/schema.ts';
 import { withoutNul } from '../json-safe.ts';
-import { type CreatedAtWindow, withinIdWindow } from './created-at-window.ts';
+import { ALL_MONTHS, inIdPartitions } from './id-partition.ts';
 
 /**
  * JSON text Postgres accepts: jsonb and text refuse NUL, which an upstream may send in an answer or
@@ -169,11 +169,11 @@ export async function claimAttempts(
   }
   // Rows are locked in id order (so two batches cannot deadlock).
   const unique = [...first.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  const rows = await withinIdWindow(
+  const rows = await inIdPartitions(
     unique,
     (r) => r.id,
     (row: ClaimRow) => row.id,
-    (items, window) => claimStatement(db, items, window),
+    (items, table) => claimStatement(db, items, table),
   );
   const claimed = new Map(rows.map((row) => [row.id, claimedAttempt(row)]));
   const later = again.length > 0 ? await claimAttempts(db, again) : [];
@@ -181,29 +181,41 @@ export async function claimAttempts(
 }
 
 /**
- * One claim statement: one index lookup per id (a lateral lookup keeps the planner off a hash join
- * over a month's partition whose statistics are stale: a fresh partition fills faster than autovacuum
- * analyzes it), then the update by the whole primary key (id, created_at).
+ * How a claim or completion is sent. On a month's partition: named (shared/db/prepared-statement-pool.ts),
+ * so each connection parses and plans it once; the worker sends them through a pool whose plans use
+ * index lookups only (createDb's `indexLookupsOnly`), so a plan cached while the month was empty still
+ * goes from each id to its row once the month has filled. On the whole table, the rare fallback:
+ * unnamed (a leading comment keeps it out of the pool), so it is planned for its own ids each time: as
+ * a named statement there, Postgres switched to a generic plan after five runs that read a month's
+ * whole partition (test/e2e/worker-statement-plans.test.ts).
  */
-async function claimStatement(
-  db: Db,
-  requests: ReadonlyArray<ClaimRequest>,
-  window: CreatedAtWindow | null,
-): Promise<ClaimRow[]> {
-  const within = window ? sql`and x.created_at >= ${window.from} and x.created_at < ${window.to}` : sql``;
-  // The claim's target may be bounded too (it prunes the update's partitions when the statement is
-  // planned): its lookup is a locking subquery, which the planner keeps apart, so even a generic plan
-  // goes from each id to its row. A completion's may not (see completeStatement).
-  const withinTarget = window ? sql`and i.created_at >= ${window.from} and i.created_at < ${window.to}` : sql``;
-  const result = await sql<ClaimRow>`
-    update invocations as i
+const planOnce = (table: string) => sql.raw(table === ALL_MONTHS ? '/* custom plan */' : '');
+
+/*
+ * Why claims and completions test "not terminal" as `status not in ('succeeded', 'failed')` rather than
+ * `status in ('queued', 'running')`: the second is the predicate of the partial index of unfinished rows
+ * (migration 0005). Where a month's partition has no statistics yet, the planner ANDs that whole index
+ * into each id lookup, which reads every queued row of the month: O(backlog) per call under a flood
+ * (test/e2e/worker-statement-plans.test.ts). The first cannot use it, and means the same.
+ */
+
+/**
+ * One claim statement on `table` (a month's partition, or the whole table): one index lookup per id
+ * (a lateral lookup keeps the planner off a hash join over a partition whose statistics are stale: a
+ * fresh month fills faster than autovacuum analyzes it), then the update by the whole primary key
+ * (id, created_at). Named or not as `planOnce` says.
+ */
+async function claimStatement(db: Db, requests: ReadonlyArray<ClaimRequest>, table: string): Promise<ClaimRow[]> {
+  const t = sql.table(table);
+  const result = await sql<ClaimRow>`${planOnce(table)}
+    update ${t} as i
        set status = 'running', attempts = i.attempts + 1, started_at = coalesce(i.started_at, now())
       from (select inv.id, inv.created_at, inv.status, inv.started_at, v.connection_id
               from unnest(${requests.map((r) => r.id)}::text[], ${requests.map((r) => r.connectionId)}::text[]) as v(id, connection_id)
               cross join lateral (select x.id, x.created_at, x.status, x.started_at
-                                    from invocations as x where x.id = v.id ${within} for update) as inv) as before
+                                    from ${t} as x where x.id = v.id for update) as inv) as before
       left join connections as c on c.id = before.connection_id
-     where i.id = before.id and i.created_at = before.created_at ${withinTarget} and before.status in ('queued', 'running')
+     where i.id = before.id and i.created_at = before.created_at and before.status not in ('succeeded', 'failed')
  returning i.id, before.status as previous_status, i.attempts, i.workspace_id, i.project_id, i.connection_id, i.connector_id, i.action_id, i.connector_version,
            coalesce(floor(extract(epoch from now() - before.started_at) * 1000), 0)::int as elapsed_ms,
            c.id as c_id, c.workspace_id as c_workspace_id, c.status as c_status, c.status_reason as c_status_reason,
@@ -269,12 +281,12 @@ export async function completeInvocations(
   db: Db,
   items: ReadonlyArray<{ id: string; outcome: InvocationOutcome }>,
 ): Promise<void> {
-  // Bounded by the ids' window first (partition pruning); a row not found there is looked up without it.
-  await withinIdWindow(
+  // In the ids' months' partitions first; a row not found there is looked up in the whole table.
+  await inIdPartitions(
     items,
     (item) => item.id,
     (id: string) => id,
-    (batch, window) => completeStatement(db, batch, window),
+    (batch, table) => completeStatement(db, batch, table),
   );
 }
 
@@ -320,22 +332,18 @@ function completionColumns(items: ReadonlyArray<{ id: string; outcome: Invocatio
 }
 
 /**
- * One completion statement; returns the ids it updated. Bounded by the window on the updated table,
- * so its plan keeps only the window's months. Sent unnamed (the leading comment keeps it out of the
- * prepared-statement pool), so it is always planned for its own ids: as a named statement Postgres
- * switched it to a generic plan after five runs, one that read the month's whole partition through
- * its created_at index (test/e2e/worker-statement-plans.test.ts).
+ * One completion statement on `table` (a month's partition, or the whole table); returns the ids it
+ * updated. Named or not as `planOnce` says.
  */
 async function completeStatement(
   db: Db,
   items: ReadonlyArray<{ id: string; outcome: InvocationOutcome }>,
-  window: CreatedAtWindow | null,
+  table: string,
 ): Promise<string[]> {
   const columns = completionColumns(items);
-  const within = window ? sql`and i.created_at >= ${window.from} and i.created_at < ${window.to}` : sql``;
   // A failure leaves the output as it was and a success the error columns, as separate UPDATEs would.
-  const result = await sql<{ id: string }>`/* custom plan */
-    update invocations as i
+  const result = await sql<{ id: string }>`${planOnce(table)}
+    update ${sql.table(table)} as i
        set finished_at = now(),
            status = v.status,
            duration_ms = case when v.duration_ms is null then i.duration_ms else coalesce(i.duration_ms, 0) + v.duration_ms end,
@@ -346,7 +354,7 @@ async function completeStatement(
       from unnest(${columns.id}::text[], ${columns.status}::text[], ${columns.duration}::int[], ${columns.output}::text[],
                   ${columns.code}::text[], ${columns.message}::text[], ${columns.details}::text[])
            as v(id, status, duration_ms, output, error_code, error_message, error_details)
-     where i.id = v.id ${within} and i.status in ('queued', 'running')
+     where i.id = v.id and i.status not in ('succeeded', 'failed')
  returning i.id`.execute(db);
   return result.rows.map((r) => r.id);
 }

@@ -21,7 +21,7 @@ describe("the worker's statements once Postgres may plan them generically", () =
 
   beforeAll(async () => {
     database = await createTestDatabase();
-    generic = createDb(database.url, { max: 1 });
+    generic = createDb(database.url, { max: 1, indexLookupsOnly: true }); // as the worker's jobWrites
     observer = createDb(database.url, { max: 1 });
     const ids = Array.from({ length: ROWS }, () => newId('invocation'));
     await sql`set session_replication_role = replica`.execute(generic); // no workspace or project rows needed
@@ -72,5 +72,75 @@ describe("the worker's statements once Postgres may plan them generically", () =
       n: number;
     }>`select count(*)::int as n from invocations where status = 'succeeded'`.execute(observer);
     expect(done.rows[0]!.n).toBe(30);
+  });
+});
+
+/**
+ * A month's partition starts empty and fills faster than autovacuum analyzes it. Plans the worker's
+ * statements got while it was empty (a cached generic plan is kept until the table's statistics
+ * change) must still go from each id to its row once the month holds many rows.
+ */
+describe("the worker's statements on a month that filled after they were planned", () => {
+  let database: TestDatabase;
+  let worker: Db;
+  let observer: Db;
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    worker = createDb(database.url, { max: 1, indexLookupsOnly: true }); // as the worker's jobWrites
+    observer = createDb(database.url, { max: 1 });
+  });
+  afterAll(async () => {
+    await worker?.destroy();
+    await observer?.destroy();
+    await database?.drop();
+  });
+
+  async function insertQueued(n: number): Promise<string[]> {
+    const ids = Array.from({ length: n }, () => newId('invocation'));
+    await sql`set session_replication_role = replica`.execute(observer);
+    await sql`insert into invocations (id, workspace_id, project_id, connection_id, connector_id, action_id, status, request_hash)
+      select id, 'ws', 'prj', 'conn', 'resend', 'sendEmail', 'queued', 'h' from unnest(${ids}::text[]) as id`.execute(
+      observer,
+    );
+    await sql`set session_replication_role = origin`.execute(observer);
+    return ids;
+  }
+
+  async function claimAndComplete(ids: string[], batch: number): Promise<void> {
+    for (let k = 0; k < ids.length; k += batch) {
+      const some = ids.slice(k, k + batch);
+      const claimed = await claimAttempts(
+        worker,
+        some.map((id) => ({ id, connectionId: 'conn' })),
+      );
+      expect(claimed.every((c) => c?.previousStatus === 'queued')).toBe(true);
+      await completeInvocations(
+        worker,
+        some.map((id) => ({ id, outcome: { output: { ok: true }, durationMs: 1 } })),
+      );
+    }
+  }
+
+  async function tuplesRead(): Promise<number> {
+    await sql`select pg_stat_force_next_flush()`.execute(worker);
+    await new Promise((r) => setTimeout(r, 50));
+    const { rows } = await sql<{ n: number }>`
+      select (coalesce((select sum(seq_tup_read) from pg_stat_user_tables where relname like 'invocations_p%' or relname = 'invocations_default'), 0)
+            + coalesce((select sum(idx_tup_read) from pg_stat_user_indexes where relname like 'invocations_p%' or relname = 'invocations_default'), 0))::float8 as n`.execute(
+      observer,
+    );
+    return rows[0]!.n;
+  }
+
+  it('claim and complete still read about the rows they touch', async () => {
+    // Planned, and run past the fifth time, on an almost empty month...
+    await claimAndComplete(await insertQueued(24), 2);
+    // ...which then fills, with no ANALYZE in between.
+    await insertQueued(20_000);
+    const fresh = await insertQueued(30);
+    const before = await tuplesRead();
+    await claimAndComplete(fresh, 3);
+    expect((await tuplesRead()) - before).toBeLessThan(2_000);
   });
 });

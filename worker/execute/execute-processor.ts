@@ -34,6 +34,12 @@ import { runAttempt } from './run-attempt.ts';
 
 export interface ProcessorDeps {
   db: Db;
+  /**
+   * The pool of the per-job claims and completions: statements by id on a month's partition, cached
+   * per connection, so planned with index lookups only (createDb's `indexLookupsOnly`). Two statements
+   * are in flight at most (one group commit each).
+   */
+  jobWrites: Db;
   config: Config;
   /** Publishes sync replies; a plain (non-subscriber) connection. */
   publisher: RedisClient;
@@ -87,10 +93,10 @@ export function createExecuteProcessor(deps: ProcessorDeps) {
   const { db, logger } = deps;
   // Completions of concurrent jobs share statements and commits (docs/design.md, decision 6).
   const completions = new GroupCommit<{ id: string; outcome: InvocationOutcome }>((items) =>
-    completeInvocations(db, items),
+    completeInvocations(deps.jobWrites, items),
   );
   // So do claims: a claim is the same kind of write, one commit each when done alone.
-  const claims = new GroupCommit<ClaimRequest, ClaimedAttempt | null>((items) => claimAttempts(db, items));
+  const claims = new GroupCommit<ClaimRequest, ClaimedAttempt | null>((items) => claimAttempts(deps.jobWrites, items));
 
   /** Step 6: the row, then (sync calls) the reply. */
   async function finish(job: Job<ExecuteJobData>, outcome: InvocationOutcome): Promise<void> {
