@@ -42,6 +42,33 @@ export type RefusalReason = 'capacity' | 'share' | 'owner_cap';
 
 export type LeaseResult = { granted: true; release: () => void } | { granted: false; reason: RefusalReason };
 
+/**
+ * A check made right after a lease is granted, in the same Redis script when the keys allow it (one
+ * Redis; on a cluster its keys may be in another slot, and it runs as a call of its own). Its `lua`
+ * reads its own `KEYS` and `ARGV` and returns `{1, …}` to let the job start; anything else refuses it,
+ * and the lease is given back in the same script. Saves the hot path a round trip per job.
+ */
+export interface CheckAfterLease<R> {
+  /** Names the combined command (one per kind of check). */
+  name: string;
+  lua: string;
+  keys: string[];
+  args: (string | number)[];
+  /** The same check as a call of its own (on a cluster), answering as the script does. */
+  alone: () => Promise<Array<string | number>>;
+  /** What the script's answer means to the caller. */
+  read: (answer: Array<string | number>) => R;
+}
+
+/**
+ * A lease with a check after it: refused by the share (`reason`); granted but refused by the check
+ * (the lease already given back); or granted and passed, to be released when the job is done.
+ */
+export type CheckedLeaseResult<R> =
+  | { granted: false; reason: RefusalReason }
+  | { granted: true; passed: false; checked: R }
+  | { granted: true; passed: true; checked: R; release: () => void };
+
 // KEYS: leases (zset member owner|lease → expiry), running (hash owner → count),
 //       waiting (zset owner → refused at), workers (zset worker → expiry), capacity (hash worker → concurrency)
 // ARGV: now, owner, lease, leaseExpiry, reserve, ownerCap (0: none), waitingWindowMs
@@ -113,6 +140,24 @@ const LEAVE = `
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
 return 1
+`;
+
+/** Wraps a script's body as a Lua function of its own keys and arguments. */
+const asFunction = (name: string, lua: string) => `local function ${name}(KEYS, ARGV)\n${lua}\nend\n`;
+
+/** ACQUIRE, then (granted) the check; a refused check gives the lease back. Keys and arguments: ACQUIRE's, then the check's. */
+const acquireThen = (checkLua: string) => `${asFunction('acquire', ACQUIRE)}${asFunction('check', checkLua)}
+local function part(t, from, to) local out = {} for i = from, to do out[#out + 1] = t[i] end return out end
+local answer = acquire(part(KEYS, 1, 5), part(ARGV, 1, 7))
+if answer ~= 'granted' then return {answer} end
+local checked = check(part(KEYS, 6, #KEYS), part(ARGV, 8, #ARGV))
+if checked[1] ~= 1 then
+  redis.call('ZREM', KEYS[1], ARGV[2] .. '|' .. ARGV[3])
+  if redis.call('HINCRBY', KEYS[2], ARGV[2], -1) <= 0 then redis.call('HDEL', KEYS[2], ARGV[2]) end
+end
+local out = {answer}
+for _, v in ipairs(checked) do out[#out + 1] = v end
+return out
 `;
 
 type ShareRedis = RedisClient & {
@@ -189,35 +234,66 @@ export class RunningShare {
    * whatever its share. The returned `release` gives the place back; calling it again does nothing.
    */
   async acquire(owner: string, ownerCap = 0, now = Date.now()): Promise<LeaseResult> {
+    const { lease, keys, args } = this.#acquisition(owner, ownerCap, now);
+    const answer = await this.#redis.shareAcquire(...keys, ...args);
+    if (answer !== 'granted') return { granted: false, reason: answer as RefusalReason };
+    return { granted: true, release: this.#hold(owner, lease) };
+  }
+
+  /**
+   * `acquire`, then `check` (CheckAfterLease) in the same round trip where the keys allow it. Refused
+   * by the check, the lease is given back at once (there is nothing to release).
+   */
+  async acquireThenCheck<R>(
+    owner: string,
+    ownerCap: number,
+    check: CheckAfterLease<R>,
+    now = Date.now(),
+  ): Promise<CheckedLeaseResult<R>> {
+    if (this.#redis.isCluster) {
+      const lease = await this.acquire(owner, ownerCap, now);
+      if (!lease.granted) return lease;
+      const answer = await check.alone();
+      if (answer[0] === 1) return { granted: true, passed: true, checked: check.read(answer), release: lease.release };
+      lease.release();
+      return { granted: true, passed: false, checked: check.read(answer) };
+    }
+    const command = `shareAcquireThen_${check.name}`;
+    if (!(command in this.#redis)) {
+      this.#redis.defineCommand(command, { numberOfKeys: 5 + check.keys.length, lua: acquireThen(check.lua) });
+    }
+    const { lease, keys, args } = this.#acquisition(owner, ownerCap, now);
+    const run = (
+      this.#redis as unknown as Record<string, (...a: (string | number)[]) => Promise<Array<string | number>>>
+    )[command]!;
+    const [answer, ...checked] = await run.call(this.#redis, ...keys, ...check.keys, ...args, ...check.args);
+    if (answer !== 'granted') return { granted: false, reason: answer as RefusalReason };
+    if (checked[0] !== 1) return { granted: true, passed: false, checked: check.read(checked) };
+    return { granted: true, passed: true, checked: check.read(checked), release: this.#hold(owner, lease) };
+  }
+
+  /** ACQUIRE's keys and arguments for a new lease of `owner`. */
+  #acquisition(owner: string, ownerCap: number, now: number) {
     const lease = `${this.#worker}.${(this.#sequence++).toString(36)}`;
     const { leases, running, waiting, workers, capacity } = this.#keys;
-    const answer = await this.#redis.shareAcquire(
-      leases,
-      running,
-      waiting,
-      workers,
-      capacity,
-      now,
-      owner,
+    return {
       lease,
-      now + this.#leaseTtlMs,
-      this.#reserve,
-      ownerCap,
-      this.#waitingWindowMs,
-    );
-    if (answer !== 'granted') return { granted: false, reason: answer as RefusalReason };
+      keys: [leases, running, waiting, workers, capacity],
+      args: [now, owner, lease, now + this.#leaseTtlMs, this.#reserve, ownerCap, this.#waitingWindowMs],
+    };
+  }
+
+  /** Keeps a granted lease alive (the heartbeat) until the returned release, which works once. */
+  #hold(owner: string, lease: string): () => void {
     const member = `${owner}|${lease}`;
     this.#held.add(member);
     let held = true;
-    return {
-      granted: true,
-      release: () => {
-        if (!held) return;
-        held = false;
-        this.#held.delete(member);
-        // Not awaited: the job's answer never waits for its place to be handed back.
-        void this.#redis.shareRelease(leases, running, owner, lease).catch(() => {});
-      },
+    return () => {
+      if (!held) return;
+      held = false;
+      this.#held.delete(member);
+      // Not awaited: the job's answer never waits for its place to be handed back.
+      void this.#redis.shareRelease(this.#keys.leases, this.#keys.running, owner, lease).catch(() => {});
     };
   }
 

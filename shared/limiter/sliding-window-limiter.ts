@@ -1,4 +1,5 @@
 import type { RedisClient } from '../queue/redis.ts';
+import type { CheckAfterLease } from './running-share.ts';
 
 /**
  * Per-tenant rate limits, ours rather than BullMQ's (docs/design.md, decision 2). A sliding-window log in Redis:
@@ -105,8 +106,11 @@ type LimiterRedis = RedisClient & {
     ...args: (string | number)[]
   ): Promise<[number, string | number, number, string | number]>;
   coolDown(cooldown: string, until: number): Promise<number>;
-  admitStart(starts: string, cooldown: string, ...args: (string | number)[]): Promise<[number, string | number]>;
+  admitStart(starts: string, cooldown: string, ...args: (string | number)[]): Promise<Array<string | number>>;
 };
+
+/** Whether a call may start now, or when to try again. */
+export type Admission = { admitted: true } | { admitted: false; retryAt: number };
 
 export class SlidingWindowLimiter {
   private readonly redis: LimiterRedis;
@@ -147,21 +151,26 @@ export class SlidingWindowLimiter {
    * Right before a call starts: admitted, or the time to try again (a cooldown, or the window of
    * actual starts is full). A refused start records nothing.
    */
-  async admit(
-    key: string,
-    limitPerMinute: number,
-    member: string,
-    now = Date.now(),
-  ): Promise<{ admitted: true } | { admitted: false; retryAt: number }> {
-    const [ok, at] = await this.redis.admitStart(
-      this.startsKey(key),
-      this.cooldownKey(key),
-      now,
-      limitPerMinute,
-      WINDOW_MS,
-      member,
-    );
-    return ok === 1 ? { admitted: true } : { admitted: false, retryAt: Number(at) };
+  async admit(key: string, limitPerMinute: number, member: string, now = Date.now()): Promise<Admission> {
+    const check = this.admission(key, limitPerMinute, member, now);
+    return check.read(await check.alone());
+  }
+
+  /**
+   * `admit` as a check a running-share lease makes in the same round trip (running-share.ts): what
+   * the worker asks before each attempt.
+   */
+  admission(key: string, limitPerMinute: number, member: string, now = Date.now()): CheckAfterLease<Admission> {
+    const keys = [this.startsKey(key), this.cooldownKey(key)];
+    const args = [now, limitPerMinute, WINDOW_MS, member];
+    return {
+      name: 'admitStart',
+      lua: ADMIT,
+      keys,
+      args,
+      alone: () => this.redis.admitStart(keys[0]!, keys[1]!, ...args),
+      read: ([ok, at]) => (ok === 1 ? { admitted: true } : { admitted: false, retryAt: Number(at) }),
+    };
   }
 
   /** The upstream said "slow down": no slot of this key starts before `until` (epoch ms). */

@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LeaseResult, RunningShare, runningCapOf } from '../../shared/limiter/running-share.ts';
+import { SlidingWindowLimiter } from '../../shared/limiter/sliding-window-limiter.ts';
 import { testRedisUrl } from '../support/services.ts';
 
 /** The rules of shared/limiter/running-share.ts, against a real Redis, one tier per test. */
@@ -107,5 +108,27 @@ describe('running share (real Redis)', () => {
     await take(share, 'A', 2);
     await new Promise((r) => setTimeout(r, 700));
     expect(await share.acquire('B')).toEqual({ granted: false, reason: 'capacity' });
+  });
+
+  it('checks the limit after a granted lease in the same script: a refused check gives the place back, a refused lease checks nothing', async () => {
+    const name = `t${++tier}`;
+    const { share, redis } = await worker(name, 3, { reserve: 0 });
+    const limiter = new SlidingWindowLimiter(redis, `limits-${name}`);
+    const t0 = Date.now();
+    // Limit 1 per minute: the first start passes and holds its place...
+    const first = await share.acquireThenCheck('A', 0, limiter.admission('k', 1, 'm1', t0), t0);
+    expect(first).toMatchObject({ granted: true, passed: true, checked: { admitted: true } });
+    // ...the second is refused by the limit, with when to try again, and does not keep its place.
+    const second = await share.acquireThenCheck('A', 0, limiter.admission('k', 1, 'm2', t0 + 10), t0 + 10);
+    expect(second).toEqual({ granted: true, passed: false, checked: { admitted: false, retryAt: t0 + 60_500 } }); // 60 s plus the guard
+    await take(share, 'B', 2); // capacity 3: A's one place and B's two, none left over
+    // The share refuses: the limit is not asked, so nothing is recorded as started.
+    const third = await share.acquireThenCheck('C', 0, limiter.admission('other', 5, 'm3', t0 + 20), t0 + 20);
+    expect(third).toEqual({ granted: false, reason: 'capacity' });
+    expect(await limiter.admit('other', 1, 'probe', t0 + 30)).toEqual({ admitted: true });
+    // A's release gives its place back.
+    if (first.granted && first.passed) first.release();
+    await new Promise((r) => setTimeout(r, 20));
+    granted(await share.acquire('C'));
   });
 });

@@ -154,15 +154,21 @@ export function createExecuteProcessor(deps: ProcessorDeps) {
 
     // 0. A place to run within the project's fair share of every worker's slots; held back, the job
     // waits in the delayed set, nothing claimed and no attempt spent (docs/decisions/0007).
-    const lease = await deps.share.acquire(
+    // 1. Then, in the same Redis round trip, the limit at the moment of the call, checked as late as
+    // possible before the request: an upstream cooldown, or a window of actual starts already full (a
+    // lowered limit, calls started late under load), sends the job back to the delayed set until it
+    // may start (no attempt spent; the place is given back).
+    const lease = await deps.share.acquireThenCheck(
       data.projectId,
       runningCapOf(data.maxRunningCalls ?? null, deps.config.PROJECT_MAX_RUNNING_CALLS),
+      deps.limiter.admission(bucket, data.limitPerMinute, `${data.invocationId}:${job.attemptsStarted}`),
     );
     if (!lease.granted) {
       jobsHeldBack.inc({ reason: lease.reason });
       // Starts that were not attempts (held back, or deferred by the limit) so far.
       return delayed(Date.now() + heldBackDelayMs(job.attemptsStarted - job.attemptsMade - 1));
     }
+    if (!lease.passed) return delayed(lease.checked.admitted ? Date.now() : lease.checked.retryAt);
     try {
       return await (tracingOn() ? tracedAttempt() : attempt());
     } finally {
@@ -188,16 +194,6 @@ export function createExecuteProcessor(deps: ProcessorDeps) {
     }
 
     async function attempt(): Promise<void> {
-      // 1. The limit holds at the moment of the call, checked as late as possible before the request: an
-      // upstream cooldown, or a window of actual starts already full (a lowered limit, calls started
-      // late under load), sends the job back to the delayed set until it may start (no attempt spent).
-      const admission = await deps.limiter.admit(
-        bucket,
-        data.limitPerMinute,
-        `${data.invocationId}:${job.attemptsStarted}`,
-      );
-      if (!admission.admitted) return delayed(admission.retryAt);
-
       // 2. Claim the row; a terminal one means a duplicate delivery.
       const claim = await orWaitForDatabase(claims.add({ id: data.invocationId, connectionId: data.connectionId }));
       const claimedAt = Date.now();
