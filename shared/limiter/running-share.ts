@@ -119,10 +119,12 @@ redis.call('HINCRBY', running, owner, 1)
 return 'granted'
 `;
 
-// KEYS: leases, running. ARGV: owner, lease
+// KEYS: leases, running. ARGV: (owner, lease) pairs
 const RELEASE = `
-if redis.call('ZREM', KEYS[1], ARGV[1] .. '|' .. ARGV[2]) == 1 then
-  if redis.call('HINCRBY', KEYS[2], ARGV[1], -1) <= 0 then redis.call('HDEL', KEYS[2], ARGV[1]) end
+for i = 1, #ARGV, 2 do
+  if redis.call('ZREM', KEYS[1], ARGV[i] .. '|' .. ARGV[i + 1]) == 1 then
+    if redis.call('HINCRBY', KEYS[2], ARGV[i], -1) <= 0 then redis.call('HDEL', KEYS[2], ARGV[i]) end
+  end
 end
 return 1
 `;
@@ -191,6 +193,8 @@ export class RunningShare {
   /** Leases this worker holds, as stored (`owner|lease`), renewed by the heartbeat. */
   readonly #held = new Set<string>();
   #timer: NodeJS.Timeout | undefined;
+  /** Leases released since the last flush, as (owner, lease) pairs: given back together. */
+  #releasing: string[] = [];
   #sequence = 0;
 
   constructor(redis: RedisClient, options: RunningShareOptions) {
@@ -226,6 +230,7 @@ export class RunningShare {
   /** Takes this worker's capacity out of the tier. Leases still held lapse on their own. */
   async stop(): Promise<void> {
     clearInterval(this.#timer);
+    if (this.#releasing.length > 0) this.#flushReleases();
     await this.#redis.shareLeave(this.#keys.workers, this.#keys.capacity, this.#worker).catch(() => {});
   }
 
@@ -292,9 +297,17 @@ export class RunningShare {
       if (!held) return;
       held = false;
       this.#held.delete(member);
-      // Not awaited: the job's answer never waits for its place to be handed back.
-      void this.#redis.shareRelease(this.#keys.leases, this.#keys.running, owner, lease).catch(() => {});
+      // Not awaited: the job's answer never waits for its place to be handed back. Jobs finish
+      // together (their completions share a commit), so their places go back in one call.
+      this.#releasing.push(owner, lease);
+      if (this.#releasing.length === 2) setImmediate(() => this.#flushReleases());
     };
+  }
+
+  #flushReleases(): void {
+    const pairs = this.#releasing;
+    this.#releasing = [];
+    void this.#redis.shareRelease(this.#keys.leases, this.#keys.running, ...pairs).catch(() => {});
   }
 
   #beat(): Promise<number> {
