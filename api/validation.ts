@@ -86,9 +86,10 @@ export function parseBody<T>(schema: z.ZodType<T>, req: Request): T {
 }
 
 export function parseQuery<T>(schema: z.ZodType<T>, req: Request): T {
-  const unsafe = findUnsafeValue(req.query, 4);
+  const query = req.query; // Express parses the query string again on every read of req.query
+  const unsafe = findUnsafeValue(query, 4);
   if (unsafe) throw new ApiError('invalid_input', 'The query parameters are invalid.', [unsafe]);
-  const parsed = schema.safeParse(req.query);
+  const parsed = schema.safeParse(query);
   if (!parsed.success)
     throw new ApiError('invalid_input', 'The query parameters are invalid.', toValidationIssues(parsed.error.issues));
   return parsed.data;
