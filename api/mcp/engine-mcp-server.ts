@@ -80,9 +80,10 @@ const validatedByTheEngine = {
 /**
  * The engine's MCP server as a node request handler, the SDK loaded now: it is imported on the
  * first MCP request (routes/mcp.ts), not at start-up, because an api that serves no agent should
- * not hold it (about 15 MB of its memory with the packages it pulls in, docs/benchmarks.md). A
- * static `import` of a value from `@modelcontextprotocol/*` in any module the api loads would undo
- * that: test/unit/api-lazy-packages.test.ts checks the built api.
+ * not hold it: with what it pulls in (hono, its source maps) it was 12–15 MB of the api's RSS after
+ * start-up and 7 MB of its live heap (issue 21). The first MCP request waits for it (about 70 ms).
+ * A static `import` of a value from `@modelcontextprotocol/*` in any module the api loads would
+ * undo that: test/unit/api-lazy-packages.test.ts checks the built api.
  */
 export async function createEngineMcpNodeHandler(service: Pick<ExecutionService, 'execute'>) {
   const [sdk, { toNodeHandler }] = await Promise.all([

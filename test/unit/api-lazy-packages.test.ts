@@ -12,7 +12,7 @@ describe('what the api loads at start-up', () => {
   it('the built api imports the MCP SDK and yaml only on first use, never statically', () => {
     // dist/ is built by test/support/global-setup.ts.
     const bundle = fs.readFileSync(distFile('api/main.ts'), 'utf8');
-    // The MCP SDK and what it pulls in: about 15 MB of the api's memory (docs/benchmarks.md).
+    // The MCP SDK and what it pulls in: 12–15 MB of the api's RSS after start-up.
     for (const pkg of ['@modelcontextprotocol/server', '@modelcontextprotocol/node']) {
       expect(bundle, `the api imports ${pkg} statically`).not.toMatch(
         new RegExp(`^import[^;]*from\\s*["']${pkg}["']`, 'm'),
