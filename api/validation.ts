@@ -21,32 +21,50 @@ const pathOf = (segments: ReadonlyArray<string | number>) =>
     .join('.')
     .replace(/\.\[/g, '[') || '(root)';
 
+/** A value still to look at: where it is (its key, under its parent), and how deep. */
+interface Visit {
+  value: unknown;
+  depth: number;
+  key: string | number;
+  parent: Visit | undefined;
+}
+
+/** The path segments of a visit, built only once there is an issue to name (not for every value). */
+function segmentsOf(visit: Visit): Array<string | number> {
+  const segments: Array<string | number> = [];
+  for (let v: Visit | undefined = visit; v?.parent; v = v.parent) segments.push(v.key);
+  return segments.reverse();
+}
+
 /**
  * The first thing in a parsed JSON value (or query) that must not go further: a string or key with
  * a NUL or a lone surrogate, or nesting deeper than MAX_JSON_DEPTH. Iterative, so a hostile depth
- * cannot overflow the stack here either.
+ * cannot overflow the stack here either. Runs on every request body: it allocates one small record
+ * per value and builds a path only for the issue it returns.
  */
 export function findUnsafeValue(value: unknown, maxDepth = MAX_JSON_DEPTH): ValidationIssue | undefined {
-  const stack: Array<{ value: unknown; path: Array<string | number>; depth: number }> = [{ value, path: [], depth: 0 }];
+  const stack: Visit[] = [{ value, depth: 0, key: '', parent: undefined }];
   while (stack.length > 0) {
-    const { value: v, path, depth } = stack.pop()!;
+    const visit = stack.pop()!;
+    const { value: v, depth } = visit;
     if (typeof v === 'string') {
-      if (unstorable.test(v)) return { path: pathOf(path), message: 'contains a NUL character or invalid Unicode' };
+      if (unstorable.test(v))
+        return { path: pathOf(segmentsOf(visit)), message: 'contains a NUL character or invalid Unicode' };
       continue;
     }
     if (v === null || typeof v !== 'object') continue;
-    if (depth >= maxDepth) return { path: pathOf(path), message: `nested deeper than ${maxDepth} levels` };
+    if (depth >= maxDepth) return { path: pathOf(segmentsOf(visit)), message: `nested deeper than ${maxDepth} levels` };
     if (Array.isArray(v)) {
-      for (let i = v.length - 1; i >= 0; i--) stack.push({ value: v[i], path: [...path, i], depth: depth + 1 });
+      for (let i = v.length - 1; i >= 0; i--) stack.push({ value: v[i], depth: depth + 1, key: i, parent: visit });
       continue;
     }
-    for (const [key, child] of Object.entries(v)) {
+    for (const key of Object.keys(v)) {
       if (unstorable.test(key))
         return {
-          path: pathOf([...path, key.replace(unstorable, '\ufffd')]),
+          path: pathOf([...segmentsOf(visit), key.replace(unstorable, '\ufffd')]),
           message: 'this key contains a NUL character or invalid Unicode',
         };
-      stack.push({ value: child, path: [...path, key], depth: depth + 1 });
+      stack.push({ value: (v as Record<string, unknown>)[key], depth: depth + 1, key, parent: visit });
     }
   }
   return undefined;
@@ -68,9 +86,10 @@ export function parseBody<T>(schema: z.ZodType<T>, req: Request): T {
 }
 
 export function parseQuery<T>(schema: z.ZodType<T>, req: Request): T {
-  const unsafe = findUnsafeValue(req.query, 4);
+  const query = req.query; // Express parses the query string again on every read of req.query
+  const unsafe = findUnsafeValue(query, 4);
   if (unsafe) throw new ApiError('invalid_input', 'The query parameters are invalid.', [unsafe]);
-  const parsed = schema.safeParse(req.query);
+  const parsed = schema.safeParse(query);
   if (!parsed.success)
     throw new ApiError('invalid_input', 'The query parameters are invalid.', toValidationIssues(parsed.error.issues));
   return parsed.data;

@@ -1,13 +1,4 @@
-import {
-  type CallToolResult,
-  CLIENT_CAPABILITIES_META_KEY,
-  createMcpHandler,
-  fromJsonSchema,
-  type JsonSchemaType,
-  McpServer,
-  ProtocolError,
-  ProtocolErrorCode,
-} from '@modelcontextprotocol/server';
+import type { CallToolResult, JsonSchemaType } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import type { InvocationRow } from '../../shared/db/schema.ts';
 import { ApiError } from '../../shared/errors.ts';
@@ -23,6 +14,9 @@ import {
   toolInputSchema,
   toolOutputSchema,
 } from '../tools/project-tools.ts';
+
+/** The MCP server SDK's runtime, loaded by createEngineMcpNodeHandler. */
+type Sdk = typeof import('@modelcontextprotocol/server');
 
 /** What the HTTP route knows about one MCP request, handed to the per-request server. */
 export interface McpRequestScope {
@@ -53,9 +47,9 @@ const SERVER_INFO = { name: 'connector-engine', version: '0.1.0' };
  * The SDK's schema objects, built once: the output's compiles a validator. Inputs depend on the
  * connection choice, so they are keyed by it too.
  */
-const outputSchemas = new WeakMap<object, ReturnType<typeof fromJsonSchema>>();
-const inputSchemas = new WeakMap<object, Map<string, ReturnType<typeof fromJsonSchema>>>();
-function sdkSchemas(tool: ProjectTool) {
+const outputSchemas = new WeakMap<object, ReturnType<Sdk['fromJsonSchema']>>();
+const inputSchemas = new WeakMap<object, Map<string, ReturnType<Sdk['fromJsonSchema']>>>();
+function sdkSchemas({ fromJsonSchema }: Sdk, tool: ProjectTool) {
   let output = outputSchemas.get(tool.action);
   // Outputs are the engine's own, and fit their schema exactly (the conformance suite checks every
   // connector's): no second validation per call.
@@ -84,13 +78,30 @@ const validatedByTheEngine = {
 };
 
 /**
+ * The engine's MCP server as a node request handler, the SDK loaded now: it is imported on the
+ * first MCP request (routes/mcp.ts), not at start-up, because an api that serves no agent should
+ * not hold it: with what it pulls in (hono, its source maps) it was 12–15 MB of the api's RSS after
+ * start-up and 7 MB of its live heap (issue 21). The first MCP request waits for it (about 70 ms).
+ * A static `import` of a value from `@modelcontextprotocol/*` in any module the api loads would
+ * undo that: test/unit/api-lazy-packages.test.ts checks the built api.
+ */
+export async function createEngineMcpNodeHandler(service: Pick<ExecutionService, 'execute'>) {
+  const [sdk, { toNodeHandler }] = await Promise.all([
+    import('@modelcontextprotocol/server'),
+    import('@modelcontextprotocol/node'),
+  ]);
+  return toNodeHandler(createEngineMcpHandler(sdk, service));
+}
+
+/**
  * The engine's MCP server: the project's tools, each call through the one ExecutionService
  * (validation, fairness, limits, retries, idempotency from `_meta.idempotencyKey`, one invocation
  * row with `via: "mcp"`). Stateless: the SDK builds a fresh McpServer per HTTP request, for
  * revision 2026-07-28 and (the `legacy: 'stateless'` default) 2025-06-18 and 2025-11-25 clients.
  */
-export function createEngineMcpHandler(service: Pick<ExecutionService, 'execute'>) {
-  return createMcpHandler(
+function createEngineMcpHandler(sdk: Sdk, service: Pick<ExecutionService, 'execute'>) {
+  const { CLIENT_CAPABILITIES_META_KEY, McpServer, ProtocolError, ProtocolErrorCode } = sdk;
+  return sdk.createMcpHandler(
     ({ authInfo }) => {
       const scope = authInfo?.extra?.engine as McpRequestScope;
       const server = new McpServer(SERVER_INFO, {
@@ -106,7 +117,7 @@ export function createEngineMcpHandler(service: Pick<ExecutionService, 'execute'
           'Each tool runs one action of a connected service for this project. Pass _meta.idempotencyKey to make a retried write safe.',
       });
       for (const tool of scope.tools) {
-        const schemas = sdkSchemas(tool);
+        const schemas = sdkSchemas(sdk, tool);
         server.registerTool(
           tool.name,
           {

@@ -1,4 +1,3 @@
-import { toNodeHandler } from '@modelcontextprotocol/node';
 import { type Request, type Response, Router } from 'express';
 import type { Config } from '../../shared/config.ts';
 import type { ConnectorLookup } from '../../shared/custom-connectors/connector-lookup.ts';
@@ -8,12 +7,13 @@ import { isWellFormedId } from '../../shared/ids.ts';
 import { publicBaseUrl } from '../../shared/public-url.ts';
 import { annotateActiveSpan } from '../../shared/tracing/tracing.ts';
 import type { ExecutionService } from '../execution/execution-service.ts';
-import { createEngineMcpHandler, type McpRequestScope } from '../mcp/engine-mcp-server.ts';
+import { createEngineMcpNodeHandler, type McpRequestScope } from '../mcp/engine-mcp-server.ts';
 import { mcpTraceCarrier } from '../mcp/mcp-trace-parent.ts';
 import { type Authenticator, admissionCaller, type Principal } from '../middleware/authenticate.ts';
 import { sendError } from '../middleware/errors.ts';
 import type { BodyReader } from '../middleware/json-body.ts';
 import { startRequestSpan } from '../middleware/trace-request.ts';
+import { onFirstUse } from '../on-first-use.ts';
 import { projectTools, toolByName } from '../tools/project-tools.ts';
 
 const LOCALHOST = new Set(['localhost', '127.0.0.1', '[::1]']);
@@ -54,7 +54,8 @@ export function mcpRoutes(
   connectors: ConnectorLookup,
 ): Router {
   const router = Router();
-  const node = toNodeHandler(createEngineMcpHandler(service));
+  // The SDK loads on the first MCP request, not at start-up (engine-mcp-server.ts).
+  const nodeHandler = onFirstUse(() => createEngineMcpNodeHandler(service));
   const originAllowed = mcpOriginAllowed(config);
   const publicUrl = publicBaseUrl(config);
 
@@ -144,7 +145,7 @@ export function mcpRoutes(
         scopes: [],
         extra: { engine: scope },
       };
-      await node(req, res, req.body);
+      await (await nodeHandler())(req, res, req.body);
     } finally {
       ticket?.release();
     }

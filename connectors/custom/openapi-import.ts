@@ -1,4 +1,4 @@
-import { parse as parseYaml } from 'yaml';
+import { createRequire } from 'node:module';
 import type { CustomAction, CustomAuth, CustomConnectorDefinition } from './definition-schema.ts';
 
 /**
@@ -28,12 +28,22 @@ const MAX_ACTIONS = 100;
 /** How deep $refs are inlined; a recursive schema is cut there (and said so). */
 const MAX_REF_DEPTH = 8;
 
+/**
+ * The yaml package, required on the first document given as text rather than imported: only this
+ * import reads YAML, and the api should not hold the package from start-up (72 modules, about 0.5 MB
+ * of heap; issue 21). For node the package is CommonJS, so this is the module an `import` would
+ * give. test/unit/api-lazy-packages.test.ts checks that the built api does not import it.
+ */
+let yamlModule: typeof import('yaml') | undefined;
+const yaml = () => (yamlModule ??= createRequire(import.meta.url)('yaml') as typeof import('yaml'));
+
 /** The document, from JSON or YAML text or an already parsed object. */
 export function parseOpenApi(source: unknown): Obj {
   let doc: unknown = source;
   if (typeof source === 'string') {
+    const { parse } = yaml();
     try {
-      doc = parseYaml(source, { maxAliasCount: 100 });
+      doc = parse(source, { maxAliasCount: 100 });
     } catch (err) {
       throw new OpenApiImportError('openapi', `is neither JSON nor YAML: ${(err as Error).message.split('\n')[0]}`);
     }
