@@ -6,9 +6,11 @@ import { type Kysely, sql } from 'kysely';
  * worker marking a connection broken, the CLI, psql). A binding names its project: binding or
  * unbinding changes which connection a project's calls resolve to. Connections notify only when what
  * a call reads changes (status, reason, owner, connector), not on credential refreshes or the
- * health-check schedule. Cascaded deletes fire the child tables' triggers too.
+ * health-check schedule. A deleted workspace drops all its entries at once (its rows' cascaded
+ * deletes fire their own triggers too).
  */
-const tables = ['api_keys', 'projects', 'connections', 'project_connections'];
+/** The tables whose deletes notify (every one a cached lookup reads, and the workspaces that own them). */
+const deletesNotify = ['api_keys', 'projects', 'connections', 'project_connections', 'workspaces'];
 
 export async function up(db: Kysely<any>): Promise<void> {
   await sql`
@@ -40,7 +42,7 @@ export async function up(db: Kysely<any>): Promise<void> {
   await sql`
     create trigger ce_lookup_invalidate_change after insert or update on project_connections
       for each row execute function ce_lookup_invalidate()`.execute(db);
-  for (const table of tables) {
+  for (const table of deletesNotify) {
     await sql`
       create trigger ce_lookup_invalidate_delete after delete on ${sql.table(table)}
         for each row execute function ce_lookup_invalidate()`.execute(db);
@@ -48,7 +50,7 @@ export async function up(db: Kysely<any>): Promise<void> {
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
-  for (const table of tables) {
+  for (const table of deletesNotify) {
     await sql`drop trigger if exists ce_lookup_invalidate_change on ${sql.table(table)}`.execute(db);
     await sql`drop trigger if exists ce_lookup_invalidate_delete on ${sql.table(table)}`.execute(db);
   }

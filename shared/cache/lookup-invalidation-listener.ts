@@ -38,6 +38,8 @@ export class LookupInvalidationListener {
   private awaitedPing: string | undefined;
   /** The caches are serving: our first ping after LISTEN came back, and nothing failed since. */
   private listening = false;
+  /** A failure was logged at warn since the caches last served: the retries are logged at debug. */
+  private warned = false;
   private stopped = false;
   private readonly retryMs: number;
   private readonly heartbeatMs: number;
@@ -116,6 +118,7 @@ export class LookupInvalidationListener {
     this.awaitedPing = undefined;
     if (this.listening) return;
     this.listening = true;
+    this.warned = false;
     for (const cache of this.caches) cache.resume();
     this.logger.info('lookup cache on: listening for changes');
   }
@@ -129,10 +132,12 @@ export class LookupInvalidationListener {
     client.on('error', () => {}); // a late error of a connection we gave up must not crash the process
     client.end().catch(() => {});
     if (this.stopped) return;
-    this.logger.warn(
+    // One warning per outage: while Postgres is away this retries every second.
+    this.logger[this.warned ? 'debug' : 'warn'](
       { err: err?.message ?? 'connection ended' },
       'lookup cache off: its change notifications stopped; reconnecting',
     );
+    this.warned = true;
     this.retry = setTimeout(() => void this.connect(), this.retryMs);
     this.retry.unref();
   }

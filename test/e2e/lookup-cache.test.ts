@@ -4,6 +4,8 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type RunningApi, startApi } from '../../api/server.ts';
 import { findFreePort } from '../../scripts/lib/local-services.ts';
+import { createWorkspace } from '../../shared/auth/workspaces.ts';
+import { LOOKUP_INVALIDATION_CHANNEL } from '../../shared/cache/lookup-invalidation.ts';
 import { LISTENER_APPLICATION_NAME } from '../../shared/cache/lookup-invalidation-listener.ts';
 import { loadConfig } from '../../shared/config.ts';
 import { parseKeyring } from '../../shared/crypto/keyring.ts';
@@ -91,6 +93,68 @@ describe('the lookup cache', () => {
     // Nothing went to Postgres for them.
     expect(later('api_key', 'miss', 'bypass')).toBe(earlier('api_key', 'miss', 'bypass'));
     expect(later('target', 'miss', 'bypass')).toBe(earlier('target', 'miss', 'bypass'));
+  });
+
+  it('has Postgres name each row a cached lookup read when it changes, and stay quiet otherwise', async () => {
+    const listener = new pg.Client({ connectionString: engine.database.url });
+    await listener.connect();
+    const heard: string[] = [];
+    listener.on('notification', (m) => {
+      if (m.payload && !m.payload.startsWith('ping:')) heard.push(m.payload);
+    });
+    await listener.query(`LISTEN ${LOOKUP_INVALIDATION_CHANNEL}`);
+    /** Everything heard up to a mark of our own (notifications arrive in commit order), then forgotten. */
+    const heardUntilMark = async (mark: string) => {
+      await sql`select pg_notify(${LOOKUP_INVALIDATION_CHANNEL}, ${mark})`.execute(db);
+      await until(async () => heard.includes(mark));
+      return heard.splice(0).filter((p) => p !== mark);
+    };
+    try {
+      const { projectId, connectionId } = await setUp();
+      const { id: keyId } = await db
+        .selectFrom('api_keys')
+        .select('id')
+        .where('project_id', '=', projectId)
+        .executeTakeFirstOrThrow();
+      const other = await createWorkspace(db, 'deleted soon');
+      const { id: otherKeyId } = await db
+        .selectFrom('api_keys')
+        .select('id')
+        .where('workspace_id', '=', other.workspaceId)
+        .executeTakeFirstOrThrow();
+      await heardUntilMark('mark:set-up');
+
+      // What no lookup reads: the health-check schedule, a credentials refresh.
+      await db
+        .updateTable('connections')
+        .set({ next_health_check_at: new Date(), credentials_version: sql`credentials_version + 1` })
+        .where('id', '=', connectionId)
+        .execute();
+      expect(await heardUntilMark('mark:quiet')).toEqual([]);
+
+      await db.updateTable('connections').set({ status: 'broken' }).where('id', '=', connectionId).execute();
+      await db.updateTable('projects').set({ max_running_calls: 3 }).where('id', '=', projectId).execute();
+      await db.updateTable('api_keys').set({ revoked_at: new Date() }).where('id', '=', keyId).execute();
+      await db.deleteFrom('project_connections').where('project_id', '=', projectId).execute();
+      await db
+        .insertInto('project_connections')
+        .values({ project_id: projectId, connection_id: connectionId })
+        .execute();
+      expect(await heardUntilMark('mark:changes')).toEqual([
+        `connections:${connectionId}`,
+        `projects:${projectId}`,
+        `api_keys:${keyId}`,
+        `projects:${projectId}`,
+        `projects:${projectId}`,
+      ]);
+
+      await db.deleteFrom('workspaces').where('id', '=', other.workspaceId).execute();
+      expect((await heardUntilMark('mark:workspace')).sort()).toEqual(
+        [`api_keys:${otherKeyId}`, `workspaces:${other.workspaceId}`].sort(),
+      );
+    } finally {
+      await listener.end();
+    }
   });
 
   it('refuses a key revoked through the API on the very next call', async () => {
