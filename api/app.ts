@@ -20,7 +20,9 @@ import { AdmissionGate } from './execution/admission-gate.ts';
 import { ExecutionService } from './execution/execution-service.ts';
 import type { ReplyListener } from './execution/reply-listener.ts';
 import { RequestHasher } from './execution/request-hash.ts';
+import { TargetResolver } from './execution/resolve-target.ts';
 import { BodyBudget } from './http/body-budget.ts';
+import type { LookupCaches } from './lookup-caches.ts';
 import { AuthFailureThrottle } from './middleware/auth-throttle.ts';
 import { Authenticator, authenticate, requireWorkspaceKey } from './middleware/authenticate.ts';
 import { errorHandler, notFoundRoute } from './middleware/errors.ts';
@@ -61,6 +63,8 @@ export interface ApiDeps {
   events: ConnectionEvents;
   /** Inbound events → their fan-out to webhooks out, done by the workers. */
   inboundQueue: Queue<InboundEventJobData>;
+  /** The key and call-target lookups' caches (docs/decisions/0016-lookup-cache.md). */
+  lookups: LookupCaches;
   logger: Logger;
 }
 
@@ -81,7 +85,7 @@ export function createApp(deps: ApiDeps): Express {
   // No body parser here: a route reads its body (readBody) only once the request has authenticated,
   // so a made-up key never makes the api buffer one (docs/security.md, "Abuse of the api").
   const authThrottle = new AuthFailureThrottle(config.AUTH_FAILURE_LIMIT, config.AUTH_FAILURE_WINDOW_MS);
-  const authenticator = new Authenticator(db, authThrottle);
+  const authenticator = new Authenticator(db, authThrottle, deps.lookups.keys);
   const bodyBudget = new BodyBudget(config.MAX_INFLIGHT_BODY_BYTES);
   const readBody = jsonBodyReader(config, bodyBudget);
 
@@ -98,6 +102,7 @@ export function createApp(deps: ApiDeps): Express {
     new AdmissionGate(),
     new RequestHasher(vault),
     connectors,
+    new TargetResolver(db, deps.lookups.targets),
   );
   app.use(executionRoutes(executions, (req) => authenticator.authenticate(req), readBody));
 

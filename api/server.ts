@@ -17,6 +17,7 @@ import { ConnectionEvents } from '../shared/webhooks-out/connection-events.ts';
 import { createApp } from './app.ts';
 import { ReplyListener } from './execution/reply-listener.ts';
 import { createHttpServer } from './http/http-server.ts';
+import { startLookupCaches } from './lookup-caches.ts';
 
 export interface RunningApi {
   port: number;
@@ -52,8 +53,21 @@ export async function startApi(config: Config, vault: Vault, logger: Logger): Pr
   observeQueueDepth([...queues.shards, webhookQueue, inboundQueue]);
   const replies = new ReplyListener(createRedis(config, 'subscriber'), db);
   await replies.start();
+  const lookups = await startLookupCaches(config, logger);
 
-  const app = createApp({ config, db, readDb, vault, redis, queues, replies, events, inboundQueue, logger });
+  const app = createApp({
+    config,
+    db,
+    readDb,
+    vault,
+    redis,
+    queues,
+    replies,
+    events,
+    inboundQueue,
+    lookups: lookups.caches,
+    logger,
+  });
   const server = createHttpServer(app, config).listen(config.PORT);
   await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
   const port = (server.address() as AddressInfo).port;
@@ -66,6 +80,7 @@ export async function startApi(config: Config, vault: Vault, logger: Logger): Pr
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       await closed;
+      await lookups.stop();
       await replies.stop();
       await queues.close();
       await webhookQueue.close();

@@ -12,6 +12,7 @@ import * as m0011 from './0011_inbound_events.ts';
 import * as m0012 from './0012_connect_sessions.ts';
 import * as m0013 from './0013_partitioned_audit_log.ts';
 import * as m0014 from './0014_invocation_trace_id.ts';
+import * as m0015 from './0015_lookup_invalidation.ts';
 
 /** Every migration, in order. Listed statically so the migrator needs no filesystem scanning. */
 export const migrations: Record<string, Migration> = {
@@ -28,4 +29,5 @@ export const migrations: Record<string, Migration> = {
   '0012_connect_sessions': m0012,
   '0013_partitioned_audit_log': m0013,
   '0014_invocation_trace_id': m0014,
+  '0015_lookup_invalidation': m0015,
 };

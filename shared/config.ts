@@ -240,6 +240,13 @@ const configSchema = z.object({
   /** The window AUTH_FAILURE_LIMIT counts in; a throttled address is let through again when it ends. */
   AUTH_FAILURE_WINDOW_MS: z.coerce.number().int().min(100).default(60_000),
   /**
+   * How long the api serves a key's or a call target's lookup from memory at most
+   * (docs/decisions/0016-lookup-cache.md). Changes reach every api process at once through Postgres
+   * notifications; this bounds what a lost one could leave stale. 0 turns the cache off: every call
+   * reads Postgres.
+   */
+  LOOKUP_CACHE_TTL_MS: z.coerce.number().int().min(0).default(30_000),
+  /**
    * Proxies whose X-Forwarded-For names the client (comma-separated addresses, CIDR ranges, or
    * loopback / linklocal / uniquelocal). Empty: the client is the connection's peer address.
    */

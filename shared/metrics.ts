@@ -159,6 +159,12 @@ export const healthChecks = new Counter({
   labelNames: ['connector', 'result'] as const,
 });
 
+export const lookupCacheRequests = new Counter({
+  name: 'connector_engine_lookup_cache_requests_total',
+  help: 'Lookups on the call path (api_key, target) by result: hit (from memory), shared (joined a lookup in flight), miss (looked up, then kept if found), bypass (cache off or not listening for changes: looked up).',
+  labelNames: ['cache', 'result'] as const,
+});
+
 /** The queues whose depth this process reports. */
 export function observeQueueDepth(queues: CountedQueue[]): void {
   observedQueues = queues;

@@ -1,4 +1,5 @@
 import type { ConnectorDefinition } from '../../connectors/toolkit/connector-definition.ts';
+import { invalidateLookups, lookupTag } from '../../shared/cache/lookup-invalidation.ts';
 import { credentialsHint, sealCredentials } from '../../shared/connections/credentials.ts';
 import type { Vault } from '../../shared/crypto/vault.ts';
 import type { Db } from '../../shared/db/database.ts';
@@ -60,5 +61,7 @@ export async function insertConnection(db: Db, vault: Vault, c: NewConnection): 
         .execute();
     }
   });
+  // A project that had one connection of this connector now has two: its calls must name one.
+  invalidateLookups(...c.projectIds.map(lookupTag.project));
   return id;
 }

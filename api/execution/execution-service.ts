@@ -26,7 +26,7 @@ import { InvocationError } from '../middleware/errors.ts';
 import { type AdmissionGate, type AdmissionTicket, remainingBudgetMs } from './admission-gate.ts';
 import { type ReplyListener, replyFromRow } from './reply-listener.ts';
 import type { RequestFingerprint, RequestHasher } from './request-hash.ts';
-import { resolveTarget } from './resolve-target.ts';
+import type { TargetResolver } from './resolve-target.ts';
 
 export interface ExecuteCommand {
   principal: Principal;
@@ -89,6 +89,8 @@ export class ExecutionService {
     private readonly hasher: RequestHasher,
     /** Built-in and the workspace's custom connectors (a custom one at its newest version). */
     private readonly connectors: ConnectorLookup,
+    /** The call's project and connection (cached: resolve-target.ts). */
+    private readonly targets: TargetResolver,
   ) {
     this.queuedRows = new GroupCommit((rows) => insertQueuedInvocations(db, rows));
   }
@@ -134,8 +136,7 @@ export class ExecutionService {
     requestedProjectId: string,
   ): Promise<Admitted> {
     const workspaceId = cmd.principal.workspaceId;
-    const { projectId, rateLimits, maxRunningCalls, connection } = await resolveTarget(
-      this.db,
+    const { projectId, rateLimits, maxRunningCalls, connection } = await this.targets.resolve(
       workspaceId,
       requestedProjectId,
       connector.id,

@@ -1,32 +1,68 @@
 import { sql } from 'kysely';
+import type { LookupCache } from '../../shared/cache/lookup-cache.ts';
+import { lookupTag } from '../../shared/cache/lookup-invalidation.ts';
 import type { Db } from '../../shared/db/database.ts';
 import { ApiError, notFound } from '../../shared/errors.ts';
 import { isWellFormedId } from '../../shared/ids.ts';
 
+/** Read-only: one cached target is shared by every call that resolves to it. */
 export interface ExecutionTarget {
-  projectId: string;
-  rateLimits: Record<string, number>;
+  readonly projectId: string;
+  readonly rateLimits: Readonly<Record<string, number>>;
   /** The project's own cap on calls running at once, or null. */
-  maxRunningCalls: number | null;
-  connection: { id: string; status: 'active' | 'broken'; statusReason: string | null };
+  readonly maxRunningCalls: number | null;
+  readonly connection: {
+    readonly id: string;
+    readonly status: 'active' | 'broken';
+    readonly statusReason: string | null;
+  };
 }
 
 /**
  * The project a call runs for (in the caller's workspace) and the connection it runs on: the one
  * named (bound to the project, of the connector), or else the only connection of that connector
- * bound to the project. One round trip: this is on every execution's path.
+ * bound to the project. On every execution's path, so a found target is served from `cache`
+ * (docs/decisions/0016-lookup-cache.md), tagged by the workspace, the project (its limits and its
+ * bindings) and the connection (its status); a refusal is looked up again every time.
  */
-export async function resolveTarget(
+export class TargetResolver {
+  constructor(
+    private readonly db: Db,
+    private readonly cache: LookupCache<ExecutionTarget>,
+  ) {}
+
+  async resolve(
+    workspaceId: string,
+    projectId: string,
+    connectorId: string,
+    connectionId?: string,
+  ): Promise<ExecutionTarget> {
+    if (!isWellFormedId('project', projectId)) throw notFound('project');
+    if (connectionId !== undefined && !isWellFormedId('connection', connectionId)) {
+      throw new ApiError('no_connection', 'No such connection is bound to this project.');
+    }
+    const key = `${workspaceId}\n${projectId}\n${connectorId}\n${connectionId ?? ''}`;
+    const target = await this.cache.get(key, async () => {
+      const found = await lookUpTarget(this.db, workspaceId, projectId, connectorId, connectionId);
+      const tags = [
+        lookupTag.workspace(workspaceId),
+        lookupTag.project(projectId),
+        lookupTag.connection(found.connection.id),
+      ];
+      return { value: found, tags };
+    });
+    return target!;
+  }
+}
+
+/** One round trip: the project, and its bound connections of the connector (two at most, to tell "several"). */
+async function lookUpTarget(
   db: Db,
   workspaceId: string,
   projectId: string,
   connectorId: string,
-  connectionId?: string,
+  connectionId: string | undefined,
 ): Promise<ExecutionTarget> {
-  if (!isWellFormedId('project', projectId)) throw notFound('project');
-  if (connectionId !== undefined && !isWellFormedId('connection', connectionId)) {
-    throw new ApiError('no_connection', 'No such connection is bound to this project.');
-  }
   const rows = await sql<{
     rate_limits: Record<string, number>;
     max_running_calls: number | null;

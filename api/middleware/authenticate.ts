@@ -1,6 +1,8 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { Request, RequestHandler } from 'express';
 import { hashApiKey } from '../../shared/auth/api-keys.ts';
+import type { LookupCache } from '../../shared/cache/lookup-cache.ts';
+import { lookupTag } from '../../shared/cache/lookup-invalidation.ts';
 import type { Db } from '../../shared/db/database.ts';
 import { ApiError } from '../../shared/errors.ts';
 import { clientAddress } from '../http/client-address.ts';
@@ -39,13 +41,25 @@ export function admissionCaller(req: Request): string {
 /** Shorter keys do not exist (generated ones are 49 characters, BOOTSTRAP_WORKSPACE_KEY at least 32): refused without a lookup. */
 const plausibleKey = /^Bearer\s+\S{32,512}\s*$/i;
 
+/** An unrevoked key's row, as authentication reads (and caches) it. */
+export interface ApiKeyRow {
+  readonly id: string;
+  readonly workspace_id: string;
+  readonly project_id: string | null;
+  readonly kind: string;
+  readonly key_hash: Buffer;
+}
+
 const missingKey = () => new ApiError('unauthenticated', 'Send an API key as "Authorization: Bearer <key>".');
 
 /**
  * Resolves `Authorization: Bearer <key>` to a principal (and sets `req.principal`). Keys are looked
- * up by their SHA-256, then compared in constant time; revocation takes effect on the next request
- * (nothing is cached). Failures are counted per client address (AuthFailureThrottle): a throttled
- * address gets 429 before any lookup. A request without a key costs nothing and is not counted.
+ * up by their SHA-256, then compared in constant time. A found key is served from `keys` (tagged by
+ * the key, its workspace and its project: docs/decisions/0016-lookup-cache.md); an unknown or
+ * revoked one is looked up every time. A revocation through this api takes effect on the next
+ * request, one elsewhere as soon as its notification arrives (LOOKUP_CACHE_TTL_MS at most).
+ * Failures are counted per client address (AuthFailureThrottle): a throttled address gets 429
+ * before any lookup. A request without a key costs nothing and is not counted.
  * Routes authenticate before they read the body (api/middleware/json-body.ts), so a made-up key
  * never makes the api buffer one.
  */
@@ -53,6 +67,7 @@ export class Authenticator {
   constructor(
     private readonly db: Db,
     private readonly throttle: AuthFailureThrottle,
+    private readonly keys: LookupCache<ApiKeyRow>,
   ) {}
 
   async authenticate(req: Request): Promise<Principal> {
@@ -60,14 +75,7 @@ export class Authenticator {
     if (!hash) throw missingKey();
     const address = clientAddress(req);
     this.throttle.check(address);
-    const row = plausibleKey.test(req.get('authorization') ?? '')
-      ? await this.db
-          .selectFrom('api_keys')
-          .select(['id', 'workspace_id', 'project_id', 'kind', 'key_hash'])
-          .where('key_hash', '=', hash)
-          .where('revoked_at', 'is', null)
-          .executeTakeFirst()
-      : undefined;
+    const row = plausibleKey.test(req.get('authorization') ?? '') ? await this.lookUp(hash) : undefined;
     if (!row || !timingSafeEqual(row.key_hash, hash)) {
       this.throttle.recordFailure(address);
       throw new ApiError('unauthenticated', 'The API key is unknown or revoked.');
@@ -77,6 +85,21 @@ export class Authenticator {
         ? { kind: 'project', workspaceId: row.workspace_id, projectId: row.project_id, keyId: row.id }
         : { kind: 'workspace', workspaceId: row.workspace_id, keyId: row.id };
     return req.principal;
+  }
+
+  private lookUp(hash: Buffer): Promise<ApiKeyRow | undefined> {
+    return this.keys.get(hash.toString('base64url'), async () => {
+      const row = await this.db
+        .selectFrom('api_keys')
+        .select(['id', 'workspace_id', 'project_id', 'kind', 'key_hash'])
+        .where('key_hash', '=', hash)
+        .where('revoked_at', 'is', null)
+        .executeTakeFirst();
+      if (!row) return undefined;
+      const tags = [lookupTag.apiKey(row.id), lookupTag.workspace(row.workspace_id)];
+      if (row.project_id) tags.push(lookupTag.project(row.project_id));
+      return { value: row, tags };
+    });
   }
 }
 

@@ -2,6 +2,7 @@ import { Router } from 'express';
 import { sql } from 'kysely';
 import { z } from 'zod';
 import type { ConnectorDefinition } from '../../connectors/toolkit/connector-definition.ts';
+import { invalidateLookups, lookupTag } from '../../shared/cache/lookup-invalidation.ts';
 import type { Config } from '../../shared/config.ts';
 import type { ConnectionBreaker } from '../../shared/connections/connection-breaker.ts';
 import {
@@ -171,6 +172,7 @@ export function connectionRoutes(
       .set({ display_name: body.displayName ?? current.display_name, updated_at: sql`now()`, ...credentialColumns })
       .where('id', '=', current.id)
       .execute();
+    invalidateLookups(lookupTag.connection(current.id)); // its new status applies to the very next call
     const updated = await loadConnection(db, workspaceId, current.id);
     await events.statusChanged(current.id, current.status, updated.status);
     res.json(presentConnection(updated));
@@ -223,6 +225,7 @@ export function connectionRoutes(
       .where('workspace_id', '=', workspaceId)
       .executeTakeFirst();
     if (result.numDeletedRows === 0n) throw notFound('connection');
+    invalidateLookups(lookupTag.connection(id));
     res.status(204).end();
   });
 
@@ -254,6 +257,7 @@ export function connectionRoutes(
       .values({ project_id: projectId, connection_id: connectionId })
       .onConflict((oc) => oc.columns(['project_id', 'connection_id']).doNothing())
       .execute();
+    invalidateLookups(lookupTag.project(projectId)); // a second connection of a connector makes it ambiguous
     res.status(204).end();
   });
 
@@ -267,6 +271,7 @@ export function connectionRoutes(
       .where('project_id', '=', projectId)
       .where('connection_id', '=', connectionId)
       .execute();
+    invalidateLookups(lookupTag.project(projectId));
     res.status(204).end();
   });
 

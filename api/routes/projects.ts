@@ -3,6 +3,7 @@ import { sql } from 'kysely';
 import { z } from 'zod';
 import { findConnector } from '../../connectors/registry.ts';
 import { displayPrefix, generateApiKey, hashApiKey } from '../../shared/auth/api-keys.ts';
+import { invalidateLookups, lookupTag } from '../../shared/cache/lookup-invalidation.ts';
 import type { Db } from '../../shared/db/database.ts';
 import { ApiError, notFound } from '../../shared/errors.ts';
 import { newId } from '../../shared/ids.ts';
@@ -143,6 +144,7 @@ export function projectRoutes(db: Db, limits: RateLimitPolicy, maxRunningCalls: 
       .where('id', '=', project.id)
       .returningAll()
       .executeTakeFirstOrThrow();
+    invalidateLookups(lookupTag.project(project.id)); // its limits apply to the very next call
     res.json(presentProject(updated));
   });
 
@@ -151,6 +153,7 @@ export function projectRoutes(db: Db, limits: RateLimitPolicy, maxRunningCalls: 
     const project = await loadProject(workspaceId, pathId(req, 'projectId', 'project', 'project'));
     // Its keys and bindings go with it (cascade); its invocations stay in the audit log.
     await db.deleteFrom('projects').where('id', '=', project.id).execute();
+    invalidateLookups(lookupTag.project(project.id));
     res.status(204).end();
   });
 
@@ -205,6 +208,7 @@ export function projectRoutes(db: Db, limits: RateLimitPolicy, maxRunningCalls: 
       .where('revoked_at', 'is', null)
       .executeTakeFirst();
     if (result.numUpdatedRows === 0n) throw notFound('API key');
+    invalidateLookups(lookupTag.apiKey(keyId)); // refused from the very next request
     res.status(204).end();
   });
 

@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import { invalidateLookups, lookupTag } from '../cache/lookup-invalidation.ts';
 import type { Db } from '../db/database.ts';
 
 /**
@@ -19,7 +20,7 @@ export async function markConnectionBroken(
     .where('credentials_version', '=', credentialsVersion)
     .where('status', '=', 'active')
     .executeTakeFirst();
-  return result.numUpdatedRows > 0n;
+  return changed(connectionId, result.numUpdatedRows);
 }
 
 /** The reverse: a passing test of the current credentials restores a broken connection. True when this call changed it. */
@@ -35,7 +36,14 @@ export async function markConnectionRestored(
     .where('credentials_version', '=', credentialsVersion)
     .where('status', '=', 'broken')
     .executeTakeFirst();
-  return result.numUpdatedRows > 0n;
+  return changed(connectionId, result.numUpdatedRows);
+}
+
+/** True when the status changed; then this process's cached call targets on it are dropped at once (the api answering a test). */
+function changed(connectionId: string, updatedRows: bigint): boolean {
+  if (updatedRows === 0n) return false;
+  invalidateLookups(lookupTag.connection(connectionId));
+  return true;
 }
 
 /** Whether the connection's credentials changed after `version` (and so are not the ones that failed). */
