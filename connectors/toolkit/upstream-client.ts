@@ -4,6 +4,7 @@ import got, { CancelError, type Got, RequestError, type Response } from 'got';
 import type { EgressGuard } from '../../shared/egress/egress-guard.ts';
 import { redactSecrets } from '../../shared/json-safe.ts';
 import { ATTR, inSpan, tracingOn } from '../../shared/tracing/tracing.ts';
+import { NOT_SENT_CODES, plainRequest } from './plain-http.ts';
 import { UpstreamHttpError, UpstreamNetworkError, UpstreamResponseTooLarge } from './upstream-errors.ts';
 
 export interface UpstreamRequest {
@@ -64,16 +65,6 @@ const agents = {
 };
 
 export const engineUserAgent = 'connector-engine/0.1 (+https://github.com/connector-engine)';
-
-// Error codes that prove the request never left this machine or never reached the upstream.
-const notSentCodes = new Set([
-  'ECONNREFUSED',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EGRESS_REFUSED',
-]);
 
 const MAX_ERROR_BODY = 64 * 1024;
 
@@ -163,44 +154,19 @@ export class UpstreamClient {
       ? { 'content-type': 'application/x-www-form-urlencoded', ...this.headers, ...req.headers }
       : { ...this.headers, ...req.headers };
     if (traceparent) sent.traceparent = traceparent;
-    let response: Response<Buffer>;
     const started = performance.now();
     const maxBytes = (req.binary ? this.options.maxBinaryBytes : this.options.maxBytes) ?? Infinity;
-    let tooLarge = false;
-    let answeredStatus: number | undefined;
+    let response: { statusCode: number; headers: Record<string, string | string[] | undefined>; body: Buffer };
     try {
-      const pending = sharedGot(req.path.replace(/^\//, ''), {
-        prefixUrl: this.prefixUrl,
-        method: req.method,
-        searchParams: this.options.authQuery ? { ...searchParams, ...this.options.authQuery } : searchParams,
-        json: req.json,
-        body: form?.toString(),
-        headers: sent,
-        timeout: { request: this.options.timeoutMs },
-        responseType: 'buffer',
-        ...(this.options.egress ? this.guardedOptions(this.options.egress) : {}),
-      });
-      if (maxBytes !== Infinity) {
-        pending.on('request', (request: { once(event: 'response', cb: (r: { statusCode?: number }) => void): void }) =>
-          request.once('response', (r) => (answeredStatus = r.statusCode)),
-        );
-        // Checked as the bytes arrive (and against Content-Length up front): an endless answer never fills memory.
-        pending.on('downloadProgress', (progress: { transferred: number; total?: number }) => {
-          if (progress.transferred > maxBytes || (progress.total ?? 0) > maxBytes) {
-            tooLarge = true;
-            pending.cancel();
-          }
-        });
-      }
-      response = await pending;
+      response = this.options.egress
+        ? await this.sendGuarded(req, searchParams, form, sent, maxBytes, this.options.egress)
+        : await this.sendPlain(req, searchParams, form, sent, maxBytes);
     } catch (err) {
       this.options.observe?.('network_error', (performance.now() - started) / 1000);
-      if (tooLarge && err instanceof CancelError) throw new UpstreamResponseTooLarge(maxBytes, answeredStatus);
-      throw toNetworkError(err);
+      throw err;
     }
     this.options.observe?.(response.statusCode, (performance.now() - started) / 1000);
-    const headers = response.headers as Record<string, string | string[] | undefined>;
-    const body = response.body;
+    const { headers, body } = response;
     const ok = response.statusCode >= 200 && response.statusCode < 300;
     if (ok && req.binary) return { status: response.statusCode, headers, body: body as T };
     const parsed = parseBody(body, String(headers['content-type'] ?? ''), ok ? Infinity : MAX_ERROR_BODY);
@@ -214,6 +180,72 @@ export class UpstreamClient {
       throw err;
     }
     return result;
+  }
+
+  /** A built-in service's request: node:http (plain-http.ts). */
+  private async sendPlain(
+    req: UpstreamRequest,
+    searchParams: Record<string, string | number | boolean> | undefined,
+    form: URLSearchParams | undefined,
+    sent: Record<string, string>,
+    maxBytes: number,
+  ) {
+    const url = new URL(`${this.prefixUrl}/${req.path.replace(/^\//, '')}`);
+    for (const [key, value] of Object.entries({ ...searchParams, ...this.options.authQuery }))
+      url.searchParams.set(key, String(value));
+    let body = form?.toString();
+    if (req.json !== undefined) {
+      body = JSON.stringify(req.json);
+      if (!Object.keys(sent).some((h) => h.toLowerCase() === 'content-type')) sent['content-type'] = 'application/json';
+    }
+    const answer = await plainRequest(
+      { url, method: req.method, headers: sent, body, timeoutMs: this.options.timeoutMs, maxBytes },
+      agents,
+    );
+    return { statusCode: answer.status, headers: answer.headers, body: answer.body };
+  }
+
+  /** A request to an address a tenant chose: got, with the egress guard's checks and redirects. */
+  private async sendGuarded(
+    req: UpstreamRequest,
+    searchParams: Record<string, string | number | boolean> | undefined,
+    form: URLSearchParams | undefined,
+    sent: Record<string, string>,
+    maxBytes: number,
+    egress: Pick<EgressGuard, 'gotOptions'>,
+  ) {
+    let tooLarge = false;
+    let answeredStatus: number | undefined;
+    try {
+      const pending = sharedGot(req.path.replace(/^\//, ''), {
+        prefixUrl: this.prefixUrl,
+        method: req.method,
+        searchParams: this.options.authQuery ? { ...searchParams, ...this.options.authQuery } : searchParams,
+        json: req.json,
+        body: form?.toString(),
+        headers: sent,
+        timeout: { request: this.options.timeoutMs },
+        responseType: 'buffer',
+        ...this.guardedOptions(egress),
+      });
+      if (maxBytes !== Infinity) {
+        pending.on('request', (request: { once(event: 'response', cb: (r: { statusCode?: number }) => void): void }) =>
+          request.once('response', (r) => (answeredStatus = r.statusCode)),
+        );
+        // Checked as the bytes arrive (and against Content-Length up front): an endless answer never fills memory.
+        pending.on('downloadProgress', (progress: { transferred: number; total?: number }) => {
+          if (progress.transferred > maxBytes || (progress.total ?? 0) > maxBytes) {
+            tooLarge = true;
+            pending.cancel();
+          }
+        });
+      }
+      const response: Response<Buffer> = await pending;
+      return { statusCode: response.statusCode, headers: response.headers, body: response.body };
+    } catch (err) {
+      if (tooLarge && err instanceof CancelError) throw new UpstreamResponseTooLarge(maxBytes, answeredStatus);
+      throw toNetworkError(err);
+    }
   }
 }
 
@@ -257,7 +289,7 @@ function toNetworkError(err: unknown): UpstreamNetworkError {
     // A timeout before the socket connected means nothing was sent.
     const timedOutBeforeSending =
       code === 'ETIMEDOUT' && (err as { event?: string }).event !== 'request' && !err.request?.socket?.bytesWritten;
-    return new UpstreamNetworkError(code, !(notSentCodes.has(code) || timedOutBeforeSending));
+    return new UpstreamNetworkError(code, !(NOT_SENT_CODES.has(code) || timedOutBeforeSending));
   }
   return new UpstreamNetworkError('ERR_UPSTREAM', true);
 }
