@@ -1289,6 +1289,13 @@ async function main(): Promise<void> {
     WORKER_METRICS_PORT: '0', // several workers on one machine: each its own free port
     MAX_CONNECTIONS_PER_CLIENT: '100000', // the load generator is one address with every caller's connections
     EGRESS_ALLOW_HOSTS: '127.0.0.1', // section 8's webhook receiver listens on loopback
+    // Experiments: settings of the api and workers, e.g. BENCH_ENGINE_ENV="EXECUTION_RESERVE_SLOTS=0".
+    ...Object.fromEntries(
+      (process.env.BENCH_ENGINE_ENV ?? '')
+        .split(/\s+/)
+        .filter(Boolean)
+        .map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
+    ),
   };
   executeQueue = new Queue(EXECUTE_QUEUE, { connection: benchRedis() });
   noopQueue = new Queue('bench-noop', { connection: benchRedis() });
