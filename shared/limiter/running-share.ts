@@ -195,6 +195,11 @@ export class RunningShare {
   #timer: NodeJS.Timeout | undefined;
   /** Leases released since the last flush, as (owner, lease) pairs: given back together. */
   #releasing: string[] = [];
+  /** Callers of `placeFreed`, first come first woken. */
+  readonly #waitingForPlace: Array<() => void> = [];
+  /** When this worker last gave places back (performance.now()), and the mean time between two places it gave back. */
+  #lastFreedAt = Number.NEGATIVE_INFINITY;
+  #freedEveryMs = Number.POSITIVE_INFINITY;
   #sequence = 0;
 
   constructor(redis: RedisClient, options: RunningShareOptions) {
@@ -307,7 +312,48 @@ export class RunningShare {
   #flushReleases(): void {
     const pairs = this.#releasing;
     this.#releasing = [];
-    void this.#redis.shareRelease(this.#keys.leases, this.#keys.running, ...pairs).catch(() => {});
+    void this.#redis
+      .shareRelease(this.#keys.leases, this.#keys.running, ...pairs)
+      .catch(() => {})
+      .finally(() => {
+        const now = performance.now();
+        const places = pairs.length / 2;
+        const every = (now - this.#lastFreedAt) / places;
+        this.#freedEveryMs = Number.isFinite(this.#freedEveryMs) ? 0.8 * this.#freedEveryMs + 0.2 * every : every;
+        this.#lastFreedAt = now;
+        // Places are back in Redis: as many waiters as places may try again.
+        for (let i = 0; i < places; i++) this.#waitingForPlace.shift()?.();
+      });
+  }
+
+  /**
+   * Whether this worker is giving places back often enough that one is likely within `ms`: when
+   * waiting for one (placeFreed) beats going back to the queue. Under a flood of short calls, places
+   * free every few milliseconds; while calls take seconds, a job that waited would only hold a queue
+   * slot another project's job could use.
+   */
+  placeLikelyWithin(ms: number): boolean {
+    return this.#freedEveryMs < ms && performance.now() - this.#lastFreedAt < ms;
+  }
+
+  /**
+   * Resolves once this worker has given a place back (in Redis), or after `timeoutMs`, whichever is
+   * first: a job refused for the tier's capacity or its owner's share can wait a moment in its worker
+   * for a place instead of going back to the queue at once. Under a flood a place frees every few
+   * milliseconds, and a job that went straight back was picked up again by the same slot and refused
+   * again: a third of the slots' time and Redis's work went to that churn (docs/benchmarks.md).
+   */
+  placeFreed(timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        const at = this.#waitingForPlace.indexOf(wake);
+        if (at >= 0) this.#waitingForPlace.splice(at, 1);
+        resolve();
+      };
+      const timer = setTimeout(wake, timeoutMs);
+      this.#waitingForPlace.push(wake);
+    });
   }
 
   #beat(): Promise<number> {

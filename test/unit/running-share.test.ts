@@ -131,4 +131,33 @@ describe('running share (real Redis)', () => {
     await new Promise((r) => setTimeout(r, 20));
     granted(await share.acquire('C'));
   });
+
+  it('wakes a job waiting for a place when this worker gives one back, and says when places are turning over fast', async () => {
+    const name = `t${++tier}`;
+    const { share } = await worker(name, 3, { reserve: 0 });
+    expect(share.placeLikelyWithin(5)).toBe(false); // nothing given back yet
+    const held = await take(share, 'A', 3);
+    expect(await share.acquire('A')).toEqual({ granted: false, reason: 'capacity' });
+    // Nothing freed: the wait ends at its timeout.
+    let t = performance.now();
+    await share.placeFreed(60);
+    expect(performance.now() - t).toBeGreaterThanOrEqual(55);
+    // A place given back wakes the waiter once it is back in Redis: the place is then there to take.
+    t = performance.now();
+    const woken = share.placeFreed(5_000);
+    held.pop()!.release();
+    await woken;
+    expect(performance.now() - t).toBeLessThan(1_000);
+    held.push(granted(await share.acquire('A')));
+    // Places given back one after another, quickly: one is likely soon. After a pause: not any more.
+    for (let i = 0; i < 6; i++) {
+      const freed = share.placeFreed(5_000);
+      held.pop()!.release();
+      await freed;
+      held.push(granted(await share.acquire('A')));
+    }
+    expect(share.placeLikelyWithin(1_000)).toBe(true);
+    await new Promise((r) => setTimeout(r, 60));
+    expect(share.placeLikelyWithin(50)).toBe(false);
+  });
 });

@@ -53,6 +53,15 @@ export interface ProcessorDeps {
   connectors: ConnectorLookup;
 }
 
+/**
+ * How long a job refused a place (the tier's capacity, the project's share) may wait in its worker for
+ * one to free before going back to the queue; it waits only while places free faster than every half
+ * of this (RunningShare.placeLikelyWithin). Under a flood of short calls a job sent straight back was
+ * picked up again by the same slot and refused again: a quarter of the throughput went to that churn.
+ * While calls take long, a waiting job would hold a queue slot another project's job could take.
+ */
+const PLACE_WAIT_MS = 10;
+
 /** While Postgres is unreachable, a job is tried again after this long. */
 const DATABASE_RETRY_MS = 2_000;
 
@@ -158,11 +167,27 @@ export function createExecuteProcessor(deps: ProcessorDeps) {
     // possible before the request: an upstream cooldown, or a window of actual starts already full (a
     // lowered limit, calls started late under load), sends the job back to the delayed set until it
     // may start (no attempt spent; the place is given back).
-    const lease = await deps.share.acquireThenCheck(
-      data.projectId,
-      runningCapOf(data.maxRunningCalls ?? null, deps.config.PROJECT_MAX_RUNNING_CALLS),
-      deps.limiter.admission(bucket, data.limitPerMinute, `${data.invocationId}:${job.attemptsStarted}`),
-    );
+    // Refused for the tier's capacity or the project's share while this worker's places are turning
+    // over fast, the job first waits a moment for one to free (PLACE_WAIT_MS), then goes back to the queue.
+    const ownerCap = runningCapOf(data.maxRunningCalls ?? null, deps.config.PROJECT_MAX_RUNNING_CALLS);
+    const member = `${data.invocationId}:${job.attemptsStarted}`;
+    const takePlace = () =>
+      deps.share.acquireThenCheck(
+        data.projectId,
+        ownerCap,
+        deps.limiter.admission(bucket, data.limitPerMinute, member),
+      );
+    let lease = await takePlace();
+    const waitUntil = Date.now() + PLACE_WAIT_MS;
+    while (
+      !lease.granted &&
+      lease.reason !== 'owner_cap' &&
+      Date.now() < waitUntil &&
+      deps.share.placeLikelyWithin(PLACE_WAIT_MS / 2)
+    ) {
+      await deps.share.placeFreed(waitUntil - Date.now());
+      lease = await takePlace();
+    }
     if (!lease.granted) {
       jobsHeldBack.inc({ reason: lease.reason });
       // Starts that were not attempts (held back, or deferred by the limit) so far.
