@@ -47,7 +47,11 @@ ENV NODE_ENV=production \
 # throughput. --enable-source-maps (stack traces name the .ts files) cost no measurable RSS.
 # `npm run api` runs with it too since issue 21: `BENCH_SECTIONS=sync,tput npm run bench`, two runs
 # each, alternated: api peak RSS 173 and 178 MB with it, 246 and 206 MB without; api CPU per call
-# 0.49 and 0.49 ms against 0.55 and 0.47.
+# 0.49 and 0.49 ms against 0.55 and 0.47. Later in issue 21, at ~1,000 accepted calls/s, the api's
+# peak was back at 224-230 MB (garbage grows with the rate, not a leak: ~36 MB live); the api also
+# runs with --heap-growing-percent=60 (V8 grows its old space by 60 % past the live heap before the
+# next full GC, instead of up to several times): 141 and 145 MB against 228, at +0.06 ms of api CPU
+# per call (0.49 against 0.43) and throughput within the runs' spread.
 WORKDIR /app
 # Owned by root and read-only for the app user.
 COPY --from=deps /app/node_modules ./node_modules
