@@ -6,6 +6,21 @@ import { claimAttempts, completeInvocations } from '../../shared/invocations/inv
 import { createTestDatabase, type TestDatabase } from '../support/services.ts';
 
 /**
+ * Tuples read from the invocations partitions so far, by sequential and index scans: `reader`'s
+ * statistics flushed first, read through `observer`.
+ */
+async function tuplesReadSoFar(reader: Db, observer: Db): Promise<number> {
+  await sql`select pg_stat_force_next_flush()`.execute(reader);
+  await new Promise((r) => setTimeout(r, 50));
+  const { rows } = await sql<{ n: number }>`
+    select (coalesce((select sum(seq_tup_read) from pg_stat_user_tables where relname like 'invocations_p%' or relname = 'invocations_default'), 0)
+          + coalesce((select sum(idx_tup_read) from pg_stat_user_indexes where relname like 'invocations_p%' or relname = 'invocations_default'), 0))::float8 as n`.execute(
+    observer,
+  );
+  return rows[0]!.n;
+}
+
+/**
  * The worker's claims run as named prepared statements, and Postgres may switch such a statement to a
  * generic plan (decided per connection, after five runs). On the partitioned invocations table a
  * completion bounded by the ids' time window got a generic plan that read the month's whole
@@ -38,17 +53,7 @@ describe("the worker's statements once Postgres may plan them generically", () =
     await database?.drop();
   });
 
-  /** Tuples read from the invocations partitions so far, by sequential and index scans. */
-  async function tuplesRead(): Promise<number> {
-    await sql`select pg_stat_force_next_flush()`.execute(generic);
-    await new Promise((r) => setTimeout(r, 50));
-    const { rows } = await sql<{ n: number }>`
-      select (coalesce((select sum(seq_tup_read) from pg_stat_user_tables where relname like 'invocations_p%' or relname = 'invocations_default'), 0)
-            + coalesce((select sum(idx_tup_read) from pg_stat_user_indexes where relname like 'invocations_p%' or relname = 'invocations_default'), 0))::float8 as n`.execute(
-      observer,
-    );
-    return rows[0]!.n;
-  }
+  const tuplesRead = () => tuplesReadSoFar(generic, observer);
 
   it('claim and complete read about the rows they touch, not the month', async () => {
     const { rows } = await sql<{ id: string }>`select id from invocations order by id limit 30`.execute(observer);
@@ -122,16 +127,7 @@ describe("the worker's statements on a month that filled after they were planned
     }
   }
 
-  async function tuplesRead(): Promise<number> {
-    await sql`select pg_stat_force_next_flush()`.execute(worker);
-    await new Promise((r) => setTimeout(r, 50));
-    const { rows } = await sql<{ n: number }>`
-      select (coalesce((select sum(seq_tup_read) from pg_stat_user_tables where relname like 'invocations_p%' or relname = 'invocations_default'), 0)
-            + coalesce((select sum(idx_tup_read) from pg_stat_user_indexes where relname like 'invocations_p%' or relname = 'invocations_default'), 0))::float8 as n`.execute(
-      observer,
-    );
-    return rows[0]!.n;
-  }
+  const tuplesRead = () => tuplesReadSoFar(worker, observer);
 
   it('claim and complete still read about the rows they touch', async () => {
     // Planned, and run past the fifth time, on an almost empty month...
