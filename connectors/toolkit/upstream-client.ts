@@ -54,6 +54,15 @@ export interface UpstreamClientOptions {
   egress?: Pick<EgressGuard, 'gotOptions'>;
 }
 
+/** A request with what both transports take from it: its query, form body, headers sent and byte bound. */
+interface PreparedRequest {
+  req: UpstreamRequest;
+  searchParams: Record<string, string | number | boolean> | undefined;
+  form: URLSearchParams | undefined;
+  sent: Record<string, string>;
+  maxBytes: number;
+}
+
 /** Redirects a guarded client follows at most. */
 const MAX_REDIRECTS = 5;
 
@@ -158,9 +167,10 @@ export class UpstreamClient {
     const maxBytes = (req.binary ? this.options.maxBinaryBytes : this.options.maxBytes) ?? Infinity;
     let response: { statusCode: number; headers: Record<string, string | string[] | undefined>; body: Buffer };
     try {
+      const prepared: PreparedRequest = { req, searchParams, form, sent, maxBytes };
       response = this.options.egress
-        ? await this.sendGuarded(req, searchParams, form, sent, maxBytes, this.options.egress)
-        : await this.sendPlain(req, searchParams, form, sent, maxBytes);
+        ? await this.sendGuarded(prepared, this.options.egress)
+        : await this.sendPlain(prepared);
     } catch (err) {
       this.options.observe?.('network_error', (performance.now() - started) / 1000);
       throw err;
@@ -183,13 +193,7 @@ export class UpstreamClient {
   }
 
   /** A built-in service's request: node:http (plain-http.ts). */
-  private async sendPlain(
-    req: UpstreamRequest,
-    searchParams: Record<string, string | number | boolean> | undefined,
-    form: URLSearchParams | undefined,
-    sent: Record<string, string>,
-    maxBytes: number,
-  ) {
+  private async sendPlain({ req, searchParams, form, sent, maxBytes }: PreparedRequest) {
     const url = new URL(`${this.prefixUrl}/${req.path.replace(/^\//, '')}`);
     for (const [key, value] of Object.entries({ ...searchParams, ...this.options.authQuery }))
       url.searchParams.set(key, String(value));
@@ -207,11 +211,7 @@ export class UpstreamClient {
 
   /** A request to an address a tenant chose: got, with the egress guard's checks and redirects. */
   private async sendGuarded(
-    req: UpstreamRequest,
-    searchParams: Record<string, string | number | boolean> | undefined,
-    form: URLSearchParams | undefined,
-    sent: Record<string, string>,
-    maxBytes: number,
+    { req, searchParams, form, sent, maxBytes }: PreparedRequest,
     egress: Pick<EgressGuard, 'gotOptions'>,
   ) {
     let tooLarge = false;

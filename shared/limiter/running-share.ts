@@ -148,15 +148,14 @@ return 1
 const asFunction = (name: string, lua: string) => `local function ${name}(KEYS, ARGV)\n${lua}\nend\n`;
 
 /** ACQUIRE, then (granted) the check; a refused check gives the lease back. Keys and arguments: ACQUIRE's, then the check's. */
-const acquireThen = (checkLua: string) => `${asFunction('acquire', ACQUIRE)}${asFunction('check', checkLua)}
+const acquireThen = (
+  checkLua: string,
+) => `${asFunction('acquire', ACQUIRE)}${asFunction('check', checkLua)}${asFunction('release', RELEASE)}
 local function part(t, from, to) local out = {} for i = from, to do out[#out + 1] = t[i] end return out end
 local answer = acquire(part(KEYS, 1, 5), part(ARGV, 1, 7))
 if answer ~= 'granted' then return {answer} end
 local checked = check(part(KEYS, 6, #KEYS), part(ARGV, 8, #ARGV))
-if checked[1] ~= 1 then
-  redis.call('ZREM', KEYS[1], ARGV[2] .. '|' .. ARGV[3])
-  if redis.call('HINCRBY', KEYS[2], ARGV[2], -1) <= 0 then redis.call('HDEL', KEYS[2], ARGV[2]) end
-end
+if checked[1] ~= 1 then release({KEYS[1], KEYS[2]}, {ARGV[2], ARGV[3]}) end
 local out = {answer}
 for _, v in ipairs(checked) do out[#out + 1] = v end
 return out
