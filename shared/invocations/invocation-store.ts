@@ -182,12 +182,13 @@ export async function claimAttempts(
 
 /**
  * How a claim or completion is sent. On a month's partition: named (shared/db/prepared-statement-pool.ts),
- * so each connection parses and plans it once; the worker sends them through a pool whose plans use
- * index lookups only (createDb's `indexLookupsOnly`), so a plan cached while the month was empty still
- * goes from each id to its row once the month has filled. On the whole table, the rare fallback:
- * unnamed (a leading comment keeps it out of the pool), so it is planned for its own ids each time: as
- * a named statement there, Postgres switched to a generic plan after five runs that read a month's
- * whole partition (test/e2e/worker-statement-plans.test.ts).
+ * so each connection parses and plans it once; the worker sends them through a pool whose plans are
+ * generic from the first run and use index lookups only (createDb's `indexLookupsOnly`), so a plan
+ * cached while the month was empty still goes from each id to its row once the month has filled. On
+ * the whole table, the rare fallback: unnamed (a leading comment keeps it out of the pool), so no
+ * connection keeps a plan of it: as a named statement there, an earlier form of the completion got a
+ * cached plan that read a month's whole partition (test/e2e/worker-statement-plans.test.ts checks
+ * both kinds read only about the rows they touch).
  */
 const planOnce = (table: string) => sql.raw(table === ALL_MONTHS ? '/* custom plan */' : '');
 

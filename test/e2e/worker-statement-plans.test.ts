@@ -77,6 +77,41 @@ describe("the worker's statements once Postgres may plan them generically", () =
       n: number;
     }>`select count(*)::int as n from invocations where status = 'succeeded'`.execute(observer);
     expect(done.rows[0]!.n).toBe(30);
+
+    // Claimed again, the finished rows are not in their month's answer, so each claim also runs on the
+    // whole table (the unnamed fallback of id-partition.ts): still a few index probes per id.
+    const again = await tuplesRead();
+    for (let k = 0; k < 10; k++) {
+      const batch = rows.slice(k * 3, k * 3 + 3).map((r) => r.id);
+      expect(
+        await claimAttempts(
+          generic,
+          batch.map((id) => ({ id, connectionId: 'conn' })),
+        ),
+      ).toEqual([null, null, null]);
+    }
+    expect((await tuplesRead()) - again).toBeLessThan(2_000);
+  });
+
+  it('claim and complete are planned once per connection, not on every run', async () => {
+    const { rows } = await sql<{
+      id: string;
+    }>`select id from invocations where status = 'queued' order by id limit 12`.execute(observer);
+    for (const { id } of rows) {
+      await claimAttempts(generic, [{ id, connectionId: 'conn' }]);
+      await completeInvocations(generic, [{ id, outcome: { output: null, durationMs: 1 } }]);
+    }
+    // The pool's one connection: its named statements and how each was planned.
+    const plans = await sql<{ statement: string; generic_plans: number; custom_plans: number }>`
+      select statement, generic_plans::int, custom_plans::int from pg_prepared_statements
+       where statement like '%update "invocations_p%'`.execute(generic);
+    const claim = plans.rows.filter((p) => p.statement.includes("set status = 'running'"));
+    const complete = plans.rows.filter((p) => p.statement.includes('set finished_at = now()'));
+    expect(claim.length).toBe(1);
+    expect(complete.length).toBeGreaterThanOrEqual(1);
+    for (const plan of [...claim, ...complete]) expect(plan.custom_plans).toBe(0);
+    expect(claim[0]!.generic_plans).toBeGreaterThanOrEqual(12);
+    expect(complete.reduce((n, p) => n + p.generic_plans, 0)).toBeGreaterThanOrEqual(12);
   });
 });
 
