@@ -142,14 +142,19 @@ export class ExecutionService {
       connector.id,
       cmd.connectionId,
     );
-    const request = this.hasher.fingerprint({
-      connectorId: connector.id,
-      actionId: action.id,
-      connectionId: cmd.connectionId,
-      input: cmd.input,
-    });
+    // Only a call with an Idempotency-Key is ever compared with another (a replay), so only its
+    // request is hashed: a keyless call's row stores none, and its input is not walked twice.
+    const request =
+      cmd.idempotencyKey === undefined
+        ? undefined
+        : this.hasher.fingerprint({
+            connectorId: connector.id,
+            actionId: action.id,
+            connectionId: cmd.connectionId,
+            input: cmd.input,
+          });
 
-    if (cmd.idempotencyKey !== undefined) {
+    if (cmd.idempotencyKey !== undefined && request) {
       const earlier = await findByIdempotencyKey(this.db, projectId, cmd.idempotencyKey);
       if (earlier) return this.replay(earlier, request, cmd);
     }
@@ -163,7 +168,7 @@ export class ExecutionService {
       connector_id: connector.id,
       action_id: action.id,
       idempotency_key: cmd.idempotencyKey ?? null,
-      request_hash: request.stored,
+      request_hash: request?.stored ?? null,
       via: cmd.via ?? 'api',
       client_name: cmd.client?.name?.slice(0, 200) ?? null,
       client_version: cmd.client?.version?.slice(0, 100) ?? null,
@@ -292,14 +297,14 @@ export class ExecutionService {
   private async insertOrReplay(
     insert: () => Promise<void>,
     projectId: string,
-    request: RequestFingerprint,
+    request: RequestFingerprint | undefined,
     cmd: ExecuteCommand,
   ): Promise<Admitted | undefined> {
     try {
       await insert();
       return undefined;
     } catch (err) {
-      if (!isUniqueViolation(err) || cmd.idempotencyKey === undefined) throw err;
+      if (!isUniqueViolation(err) || cmd.idempotencyKey === undefined || !request) throw err;
       const winner = await findByIdempotencyKey(this.db, projectId, cmd.idempotencyKey);
       if (!winner) throw err;
       return this.replay(winner, request, cmd);

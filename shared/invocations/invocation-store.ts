@@ -57,7 +57,8 @@ export interface QueuedInvocation {
   connector_id: string;
   action_id: string;
   idempotency_key: string | null;
-  request_hash: string;
+  /** Of a call with an Idempotency-Key (api/execution/request-hash.ts); null without one. */
+  request_hash: string | null;
   via: InvocationTransport;
   client_name: string | null;
   client_version: string | null;

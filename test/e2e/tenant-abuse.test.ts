@@ -74,6 +74,16 @@ describe('tenant abuse', () => {
       expect(row.request_hash).toMatch(/^h1:k1:[0-9a-f]{64}$/);
       expect(row.request_hash).not.toContain(guess);
 
+      // Without an Idempotency-Key a call is never compared with another: its row keeps no hash at all.
+      const keyless = await client.post('/v1/executions', body);
+      expect(keyless.status).toBe(200);
+      const keylessRow = await db
+        .selectFrom('invocations')
+        .select('request_hash')
+        .where('id', '=', keyless.body.invocationId)
+        .executeTakeFirstOrThrow();
+      expect(keylessRow.request_hash).toBeNull();
+
       const again = await client.post('/v1/executions', body, headers);
       expect(again.status).toBe(200);
       expect(again.body.invocationId).toBe(first.body.invocationId);
