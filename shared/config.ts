@@ -72,6 +72,12 @@ const configSchema = z.object({
    * below their fair share, so a project's first call starts at once however busy another is.
    */
   EXECUTION_RESERVE_SLOTS: z.coerce.number().int().min(0).max(1000).default(2),
+  /**
+   * While a light caller is active, each of a heavy caller's admission places (2 of 8 per api
+   * process) stays taken at least this long: the heavy caller gets at most 2 calls in per this many
+   * ms per api process (250/s at 8 ms) while others are served. 0: off (docs/decisions/0018).
+   */
+  ADMISSION_HEAVY_PACE_MS: z.coerce.number().int().min(0).max(10_000).default(8),
   /** Calls one project may run at once across all workers, whatever its share; 0: no cap beyond the fair share. */
   PROJECT_MAX_RUNNING_CALLS: z.coerce.number().int().min(0).max(100_000).default(0),
   /**

@@ -27,8 +27,18 @@ export interface AdmissionTicket {
  * keyed by the presented key's hash, and hands the ticket on.
  */
 export class AdmissionGate {
-  constructor(readonly fair = new FairAdmission(ADMISSION_CONCURRENCY, { share: ADMISSION_SHARE })) {
-    observeAdmission(() => fair.queued);
+  readonly fair: FairAdmission;
+
+  /**
+   * `paceMs`: how long a heavy caller's place stays taken at least while a light caller is active
+   * (ADMISSION_HEAVY_PACE_MS, docs/decisions/0018); or the FairAdmission to use (tests).
+   */
+  constructor(fair: FairAdmission | { paceMs: number }) {
+    this.fair =
+      fair instanceof FairAdmission
+        ? fair
+        : new FairAdmission(ADMISSION_CONCURRENCY, { share: ADMISSION_SHARE, paceMs: fair.paceMs });
+    observeAdmission(() => this.fair.queued);
   }
 
   /**

@@ -11,6 +11,19 @@ export interface FairAdmissionOptions {
   share?: number;
   /** How long a caller counts as active (light) after its last call was served. Default 1,000 ms. */
   windowMs?: number;
+  /**
+   * While a light caller is active, a heavy caller's place is given back no sooner than this long
+   * after it was taken: the heavy caller is admitted at most `share` calls per `paceMs`. Default 0
+   * (off: a place is given back as soon as the call is queued).
+   *
+   * Why: a share of places bounds how many of the heavy caller's calls the api works on at once, not
+   * how fast they go through: at ~2 ms each, two places still admitted ~460 calls/s, enough to keep
+   * every core of the machine busy, and the light caller's calls waited for a core at each step
+   * (docs/decisions/0018).
+   */
+  paceMs?: number;
+  /** Runs `fn` after `ms` (for tests). Default: an unref'd `setTimeout`. */
+  schedule?: (fn: () => void, ms: number) => void;
   /** Clock, for tests. Default `performance.now`. */
   now?: () => number;
 }
@@ -49,6 +62,8 @@ export class FairAdmission {
   readonly #limit: number;
   readonly #share: number;
   readonly #windowMs: number;
+  readonly #paceMs: number;
+  readonly #schedule: (fn: () => void, ms: number) => void;
   readonly #now: () => number;
   #active = 0;
   /** Callers holding or waiting for places. */
@@ -68,6 +83,9 @@ export class FairAdmission {
     this.#limit = limit;
     this.#share = share;
     this.#windowMs = options.windowMs ?? 1_000;
+    this.#paceMs = options.paceMs ?? 0;
+    if (!(this.#paceMs >= 0)) throw new RangeError('paceMs must not be negative');
+    this.#schedule = options.schedule ?? ((fn, ms) => setTimeout(fn, ms).unref());
     this.#now = options.now ?? (() => performance.now());
   }
 
@@ -95,12 +113,22 @@ export class FairAdmission {
   /** Waits for a place; the returned function gives it back (calling it again does nothing). */
   async acquire(caller: string): Promise<(options?: ReleaseOptions) => void> {
     await this.#acquire(caller);
+    const takenAt = this.#now();
     let held = true;
     return (options = {}) => {
       if (!held) return;
       held = false;
-      this.#release(caller, options.served === true);
+      const served = options.served === true;
+      const paced = this.#paceMs - (this.#now() - takenAt);
+      if (paced > 0 && this.#isPaced(caller)) this.#schedule(() => this.#release(caller, served), paced);
+      else this.#release(caller, served);
     };
+  }
+
+  /** A heavy caller while another, light caller is active: its places are paced (`paceMs`). */
+  #isPaced(caller: string): boolean {
+    const now = this.#now();
+    return this.#isHeavy(caller, now) && this.#capOf(caller, now) < this.#limit;
   }
 
   #acquire(caller: string): Promise<void> | void {

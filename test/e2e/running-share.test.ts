@@ -67,6 +67,8 @@ describe('fair shares of running work', () => {
     fake.setKeyLatency(SLOW_KEY, 1_500);
     fake.setKeyLatency(HANGING_KEY, Infinity);
     const ids: string[] = [];
+    // From the first submission: A's first calls may run while the later ones are still being sent.
+    const floodStarted = Date.now();
     for (const connectionId of [a.connectionId, hanging.body.id]) {
       for (let i = 0; i < 16; i++) {
         const res = await clientA.post(
@@ -78,7 +80,6 @@ describe('fair shares of running work', () => {
         ids.push(res.body.invocationId);
       }
     }
-    const floodStarted = Date.now();
     // A's calls now hold every place A may have; 8 of them would have held every slot.
     await new Promise((r) => setTimeout(r, 500));
     const during: number[] = [];

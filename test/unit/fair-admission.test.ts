@@ -181,6 +181,70 @@ describe('FairAdmission share: a heavy caller yields while a light caller is act
     expect(admission.active).toBe(4);
   });
 
+  it('paces the heavy caller while a light one is active: a place it gives back early stays taken until paceMs after it was taken', async () => {
+    let now = 0;
+    const timers: Array<{ fn: () => void; at: number }> = [];
+    const admission = new FairAdmission(4, {
+      share: 2,
+      paceMs: 8,
+      now: () => now,
+      schedule: (fn, ms) => timers.push({ fn, at: now + ms }),
+    });
+    const runTimers = () => {
+      for (const t of timers.filter((t) => t.at <= now)) {
+        timers.splice(timers.indexOf(t), 1);
+        t.fn();
+      }
+    };
+    (await admission.acquire('b'))({ served: true }); // b light and active
+    const a = flood(admission, 'a', 10);
+    await tick();
+    expect(admission.active).toBe(2); // a held to its share of 2
+
+    now += 3;
+    a.shift()!({ served: true }); // 3 ms after it was taken: kept 5 ms more
+    await tick();
+    expect(admission.active).toBe(2);
+    expect(a).toHaveLength(1);
+    expect(timers.map((t) => t.at)).toEqual([8]);
+    now = 8;
+    runTimers();
+    await tick();
+    expect(a).toHaveLength(2); // the place went to a's next call at 8 ms
+    expect(admission.active).toBe(2);
+
+    now = 20;
+    a.shift()!({ served: true }); // held longer than paceMs: given back at once
+    await tick();
+    expect(timers).toHaveLength(0);
+    expect(a).toHaveLength(2);
+
+    // b's own calls are never paced, and neither is a once b has been quiet for the window.
+    const b = await admission.acquire('b');
+    b({ served: true });
+    expect(timers).toHaveLength(0);
+    now += 1_001;
+    a.shift()!({ served: true });
+    await tick();
+    expect(timers).toHaveLength(0);
+    expect(admission.active).toBe(4); // alone again: a takes every place
+  });
+
+  it('does not pace a caller alone, however many calls it has', async () => {
+    const timers: number[] = [];
+    const admission = new FairAdmission(4, { share: 2, paceMs: 8, now: () => 0, schedule: (_, ms) => timers.push(ms) });
+    const a = flood(admission, 'a', 10);
+    await tick();
+    a.shift()!({ served: true });
+    await tick();
+    expect(timers).toEqual([]);
+    expect(admission.active).toBe(4);
+  });
+
+  it('refuses a negative pace', () => {
+    expect(() => new FairAdmission(4, { paceMs: -1 })).toThrow(RangeError);
+  });
+
   it('refuses a share outside 1..limit', () => {
     expect(() => new FairAdmission(4, { share: 0 })).toThrow(RangeError);
     expect(() => new FairAdmission(4, { share: 5 })).toThrow(RangeError);
