@@ -983,8 +983,11 @@ async function sectionFairness(): Promise<void> {
     log(`fairness: A floods ${n} ${label} (${CLIENT_CONCURRENCY} in flight) while B calls`);
     const bCalls = callWhile(b);
     const t0 = Date.now();
+    const cpu0 = cpuSnapshot(workers);
     await runPool(n, CLIENT_CONCURRENCY, async () => call(a));
     const doneMs = Date.now() - t0;
+    // Per call of A's (B's few calls included): what one call of this transport costs each process.
+    const perCall = cpuDelta(cpu0, cpuSnapshot(workers), n);
     const bSamples = await bCalls.stop();
     const s = summarize(bSamples.map((x) => x.ms));
     const ratio = s.p99 / unloaded.p99;
@@ -998,7 +1001,8 @@ async function sectionFairness(): Promise<void> {
       ),
     );
     notes.push(
-      `Fairness, ${label}: A's ${n} calls answered in ${fmt(doneMs / 1000, 1)} s (${fmt(n / (doneMs / 1000), 0)}/s).`,
+      `Fairness, ${label}: A's ${n} calls answered in ${fmt(doneMs / 1000, 1)} s (${fmt(n / (doneMs / 1000), 0)}/s); ` +
+        `CPU per call of A's: ${cpuLine(perCall, Object.keys(perCall))}.`,
     );
   }
 

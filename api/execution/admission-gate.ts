@@ -1,6 +1,6 @@
 import type { EventEmitter } from 'node:events';
 import { admissionWait, observeAdmission } from '../../shared/metrics.ts';
-import { FairAdmission } from './fair-admission.ts';
+import { type AcquireOptions, FairAdmission } from './fair-admission.ts';
 
 /** Executions admitted at once per api process (see FairAdmission and docs/decisions/0003). */
 export const ADMISSION_CONCURRENCY = 8;
@@ -45,14 +45,18 @@ export class AdmissionGate {
    * Waits for a place for `caller`. With `connection` (the HTTP response), a client that hangs up
    * while waiting does not keep the place it is then given: null, and the place is free again.
    */
-  async enter(caller: string, connection?: Pick<EventEmitter, 'once' | 'off'>): Promise<AdmissionTicket | null> {
+  async enter(
+    caller: string,
+    connection?: Pick<EventEmitter, 'once' | 'off'>,
+    options?: AcquireOptions,
+  ): Promise<AdmissionTicket | null> {
     let gone = false;
     const onGone = () => {
       gone = true;
     };
     connection?.once('close', onGone);
     const started = performance.now();
-    const release = await this.fair.acquire(caller);
+    const release = await this.fair.acquire(caller, options);
     const waitedMs = performance.now() - started;
     admissionWait.observe(waitedMs / 1000);
     connection?.off('close', onGone);

@@ -28,6 +28,14 @@ export interface FairAdmissionOptions {
   now?: () => number;
 }
 
+export interface AcquireOptions {
+  /**
+   * What one call of this kind costs the process, relative to an HTTP execution (1): a paced place
+   * (`paceMs`) stays taken `paceMs × cost`. Default 1.
+   */
+  cost?: number;
+}
+
 export interface ReleaseOptions {
   /**
    * The call was authenticated and served. Only such calls make their caller count as an active
@@ -111,15 +119,16 @@ export class FairAdmission {
   }
 
   /** Waits for a place; the returned function gives it back (calling it again does nothing). */
-  async acquire(caller: string): Promise<(options?: ReleaseOptions) => void> {
+  async acquire(caller: string, options: AcquireOptions = {}): Promise<(options?: ReleaseOptions) => void> {
     await this.#acquire(caller);
     const takenAt = this.#now();
+    const paceMs = this.#paceMs * (options.cost ?? 1);
     let held = true;
     return (options = {}) => {
       if (!held) return;
       held = false;
       const served = options.served === true;
-      const paced = this.#paceMs - (this.#now() - takenAt);
+      const paced = paceMs - (this.#now() - takenAt);
       if (paced > 0 && this.#isPaced(caller)) this.#schedule(() => this.#release(caller, served), paced);
       else this.#release(caller, served);
     };

@@ -19,6 +19,13 @@ import { projectTools, toolByName } from '../tools/project-tools.ts';
 const LOCALHOST = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 /**
+ * What a tool call costs the api relative to an HTTP execution, for the admission gate's pacing of a
+ * heavy caller (docs/decisions/0018): measured under a flood, 1.97 against 1.03 ms of api CPU per
+ * call (the SDK builds a server per request and checks the result against the tool's schema).
+ */
+const TOOL_CALL_COST = 2;
+
+/**
  * Whether a browser-based MCP client may call from `origin`: a page of this machine (localhost, any
  * port, as the SDK's own localhost validation allows), the server's PUBLIC_URL, or the operator's
  * MCP_ALLOWED_ORIGINS. What it stops is DNS rebinding: a foreign site's page reaching the endpoint.
@@ -103,7 +110,9 @@ export function mcpRoutes(
     body: { method?: unknown } | undefined,
     isCall: boolean,
   ) => {
-    const ticket = isCall ? await service.admission.enter(admissionCaller(req), res) : undefined;
+    const ticket = isCall
+      ? await service.admission.enter(admissionCaller(req), res, { cost: TOOL_CALL_COST })
+      : undefined;
     if (isCall && !ticket) return; // the client hung up while waiting
     try {
       // A call needs only its own tool, and no query: the execution service checks the binding.

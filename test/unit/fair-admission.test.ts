@@ -230,6 +230,23 @@ describe('FairAdmission share: a heavy caller yields while a light caller is act
     expect(admission.active).toBe(4); // alone again: a takes every place
   });
 
+  it('paces a costlier call longer: paceMs times its cost', async () => {
+    let now = 0;
+    const timers: number[] = [];
+    const admission = new FairAdmission(4, {
+      share: 2,
+      paceMs: 8,
+      now: () => now,
+      schedule: (_, ms) => timers.push(ms),
+    });
+    (await admission.acquire('b'))({ served: true }); // b light and active
+    const releases = await Promise.all([admission.acquire('a', { cost: 2 }), admission.acquire('a', { cost: 2 })]);
+    void admission.acquire('a', { cost: 2 }); // a is heavy: three calls at the gate
+    now += 1;
+    releases[0]!({ served: true });
+    expect(timers).toEqual([15]); // 2 × 8 ms from when it was taken
+  });
+
   it('does not pace a caller alone, however many calls it has', async () => {
     const timers: number[] = [];
     const admission = new FairAdmission(4, { share: 2, paceMs: 8, now: () => 0, schedule: (_, ms) => timers.push(ms) });
