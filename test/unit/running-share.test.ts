@@ -38,6 +38,15 @@ describe('running share (real Redis)', () => {
     return { share, redis };
   }
   const granted = (r: LeaseResult) => (r.granted ? r : expect.fail(`refused: ${r.reason}`));
+  /** Gives `held`'s places back one after another, `n` times, each taken again by A once back in Redis. */
+  async function turnOver(share: RunningShare, held: Array<{ release: () => void }>, n: number) {
+    for (let i = 0; i < n; i++) {
+      const freed = share.placeFreed(5_000);
+      held.pop()!.release();
+      await freed;
+      held.push(granted(await share.acquire('A')));
+    }
+  }
   async function take(share: RunningShare, owner: string, n: number) {
     const leases = [];
     for (let i = 0; i < n; i++) leases.push(granted(await share.acquire(owner)));
@@ -81,12 +90,7 @@ describe('running share (real Redis)', () => {
     const held = await take(share, 'A', 6);
     expect(await share.acquire('A')).toEqual({ granted: false, reason: 'share' }); // nothing given back yet
     // Places given back one after another, quickly (each back in Redis before the next is taken).
-    for (let i = 0; i < 4; i++) {
-      const freed = share.placeFreed(5_000);
-      held.pop()!.release();
-      await freed;
-      held.push(granted(await share.acquire('A')));
-    }
+    await turnOver(share, held, 4);
     expect(share.placeLikelyWithin(200)).toBe(true);
     held.push(...(await take(share, 'A', 2))); // the reserve's two places: all 8
     expect(await share.acquire('A')).toEqual({ granted: false, reason: 'capacity' });
@@ -174,12 +178,7 @@ describe('running share (real Redis)', () => {
     expect(performance.now() - t).toBeLessThan(1_000);
     held.push(granted(await share.acquire('A')));
     // Places given back one after another, quickly: one is likely soon. After a pause: not any more.
-    for (let i = 0; i < 6; i++) {
-      const freed = share.placeFreed(5_000);
-      held.pop()!.release();
-      await freed;
-      held.push(granted(await share.acquire('A')));
-    }
+    await turnOver(share, held, 6);
     expect(share.placeLikelyWithin(1_000)).toBe(true);
     await new Promise((r) => setTimeout(r, 60));
     expect(share.placeLikelyWithin(50)).toBe(false);
