@@ -23,7 +23,7 @@ import { stalledJobRecovery } from '../shared/queue/stalled-job-recovery.ts';
 import { WEBHOOK_QUEUE, type WebhookJobData } from '../shared/queue/webhook-delivery-job.ts';
 import { openDatabaseChecked } from '../shared/runtime.ts';
 import { ConnectionEvents } from '../shared/webhooks-out/connection-events.ts';
-import { createExecuteProcessor, FAST_TURNOVER_MS } from './execute/execute-processor.ts';
+import { createExecuteProcessor } from './execute/execute-processor.ts';
 import { RetryScheduled } from './execute/retry-policy.ts';
 import { withSharedConcurrency } from './execute/shared-concurrency.ts';
 import { createHealthCheckProcessor } from './health-check-processor.ts';
@@ -59,8 +59,6 @@ export async function startWorker(config: Config, vault: Vault, logger: Logger):
     name: EXECUTE_QUEUE,
     concurrency: config.WORKER_CONCURRENCY,
     reserve: config.EXECUTION_RESERVE_SLOTS,
-    // Under a flood of short calls the reserve only idles places (decision 0007's second addendum).
-    reserveLiftedBelowMs: FAST_TURNOVER_MS,
   });
   // Webhook deliveries: the same fair shares, per workspace, over the delivery slots.
   const deliveryShare = new RunningShare(publisher, { name: WEBHOOK_QUEUE, concurrency: config.WEBHOOK_CONCURRENCY });

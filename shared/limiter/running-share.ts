@@ -12,9 +12,7 @@ import type { RedisClient } from '../queue/redis.ts';
  *
  * 1. Never more leases than the tier's capacity (the sum of the live workers' concurrency).
  * 2. The last `reserve` places go only to owners below their fair share: an owner alone may use all
- *    but the reserve, so another owner's first call starts at once. While a worker's places turn over
- *    faster than `reserveLiftedBelowMs`, its own acquisitions keep no reserve: another owner's call
- *    then waits for one place to turn over, a few milliseconds.
+ *    but the reserve, so another owner's first call starts at once.
  * 3. While another owner is waiting (it was refused within `waitingWindowMs`), an owner at or above
  *    its share is refused. The share is (capacity − reserve) ÷ the owners running or waiting.
  *
@@ -31,16 +29,6 @@ export interface RunningShareOptions {
   concurrency: number;
   /** Places kept for owners below their share. Default 2. */
   reserve?: number;
-  /**
-   * While this worker gives places back faster than every this many ms (placeLikelyWithin), its
-   * acquisitions keep no reserve. Default 0: the reserve is always kept.
-   *
-   * Why: under one project's flood of short calls, the reserve left 2 of the tier's 32 places idle:
-   * 6 % of the throughput, against a newcomer's wait for one place to turn over, which at that rate
-   * is a few milliseconds. While calls take seconds (a slow upstream), places turn over slowly and the
-   * reserve is kept, so a newcomer's call still starts at once.
-   */
-  reserveLiftedBelowMs?: number;
   /** How long a refused owner counts as waiting. Default 2,000 ms. */
   waitingWindowMs?: number;
   /** How long a lease or a worker's capacity lives without a heartbeat. Default 15,000 ms. */
@@ -199,7 +187,6 @@ export class RunningShare {
   readonly #worker = randomBytes(8).toString('hex');
   readonly #concurrency: number;
   readonly #reserve: number;
-  readonly #reserveLiftedBelowMs: number;
   readonly #waitingWindowMs: number;
   readonly #leaseTtlMs: number;
   /** Leases this worker holds, as stored (`owner|lease`), renewed by the heartbeat. */
@@ -233,7 +220,6 @@ export class RunningShare {
     };
     this.#concurrency = options.concurrency;
     this.#reserve = options.reserve ?? 2;
-    this.#reserveLiftedBelowMs = options.reserveLiftedBelowMs ?? 0;
     this.#waitingWindowMs = options.waitingWindowMs ?? 2_000;
     this.#leaseTtlMs = options.leaseTtlMs ?? 15_000;
   }
@@ -295,12 +281,6 @@ export class RunningShare {
     return { granted: true, passed: true, checked: check.read(checked), release: this.#hold(owner, lease) };
   }
 
-  /** The reserve this acquisition keeps: none while this worker's places turn over fast. */
-  #reserveNow(): number {
-    const fast = this.#reserveLiftedBelowMs > 0 && this.placeLikelyWithin(this.#reserveLiftedBelowMs);
-    return fast ? 0 : this.#reserve;
-  }
-
   /** ACQUIRE's keys and arguments for a new lease of `owner`. */
   #acquisition(owner: string, ownerCap: number, now: number) {
     const lease = `${this.#worker}.${(this.#sequence++).toString(36)}`;
@@ -308,7 +288,7 @@ export class RunningShare {
     return {
       lease,
       keys: [leases, running, waiting, workers, capacity],
-      args: [now, owner, lease, now + this.#leaseTtlMs, this.#reserveNow(), ownerCap, this.#waitingWindowMs],
+      args: [now, owner, lease, now + this.#leaseTtlMs, this.#reserve, ownerCap, this.#waitingWindowMs],
     };
   }
 

@@ -22,7 +22,7 @@ describe('running share (real Redis)', () => {
   async function worker(
     name: string,
     concurrency: number,
-    options: { reserve?: number; leaseTtlMs?: number; reserveLiftedBelowMs?: number } = {},
+    options: { reserve?: number; leaseTtlMs?: number } = {},
   ): Promise<{ share: RunningShare; redis: Redis }> {
     const redis = new Redis(url);
     clients.push(redis);
@@ -31,7 +31,6 @@ describe('running share (real Redis)', () => {
       concurrency,
       reserve: options.reserve ?? 2,
       leaseTtlMs: options.leaseTtlMs,
-      reserveLiftedBelowMs: options.reserveLiftedBelowMs,
     });
     shares.push(share);
     await share.start();
@@ -82,24 +81,6 @@ describe('running share (real Redis)', () => {
     // A at 4 is at its share too; the reserve stays free for a third owner.
     expect(await share.acquire('A')).toEqual({ granted: false, reason: 'share' });
     granted(await share.acquire('C'));
-  });
-
-  it('keeps no reserve in a worker whose places turn over fast, and keeps it again once they slow down', async () => {
-    const name = `t${++tier}`;
-    const { share } = await worker(name, 8, { reserve: 2, reserveLiftedBelowMs: 200 });
-    const held = await take(share, 'A', 6);
-    expect(await share.acquire('A')).toEqual({ granted: false, reason: 'share' }); // nothing given back yet
-    // Places given back one after another, quickly (each back in Redis before the next is taken).
-    await turnOver(share, held, 4);
-    expect(share.placeLikelyWithin(200)).toBe(true);
-    held.push(...(await take(share, 'A', 2))); // the reserve's two places: all 8
-    expect(await share.acquire('A')).toEqual({ granted: false, reason: 'capacity' });
-    // Once places stop turning over, the reserve is kept again: B's call starts at once.
-    for (const lease of held.splice(0, 2)) lease.release();
-    await new Promise((r) => setTimeout(r, 300));
-    expect(share.placeLikelyWithin(200)).toBe(false);
-    expect(await share.acquire('A')).toEqual({ granted: false, reason: 'share' }); // A at 6 of 8: the rest kept
-    granted(await share.acquire('B'));
   });
 
   it('takes a project’s own cap within the operator’s maximum', () => {

@@ -62,12 +62,6 @@ export interface ProcessorDeps {
  */
 const PLACE_WAIT_MS = 10;
 
-/**
- * Places turning over faster than every this many ms in a worker: a refused job may wait for one
- * (PLACE_WAIT_MS), and the worker's acquisitions keep no reserve (RunningShareOptions.reserveLiftedBelowMs).
- */
-export const FAST_TURNOVER_MS = PLACE_WAIT_MS / 2;
-
 /** While Postgres is unreachable, a job is tried again after this long. */
 const DATABASE_RETRY_MS = 2_000;
 
@@ -189,7 +183,7 @@ export function createExecuteProcessor(deps: ProcessorDeps) {
       !lease.granted &&
       lease.reason !== 'owner_cap' &&
       Date.now() < waitUntil &&
-      deps.share.placeLikelyWithin(FAST_TURNOVER_MS)
+      deps.share.placeLikelyWithin(PLACE_WAIT_MS / 2)
     ) {
       await deps.share.placeFreed(waitUntil - Date.now());
       lease = await takePlace();
