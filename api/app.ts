@@ -99,7 +99,7 @@ export function createApp(deps: ApiDeps): Express {
     deps.replies,
     new SlidingWindowLimiter(deps.redis),
     limits,
-    new AdmissionGate({ paceMs: config.ADMISSION_HEAVY_PACE_MS }),
+    AdmissionGate.paced(config.ADMISSION_HEAVY_PACE_MS),
     new RequestHasher(vault),
     connectors,
     new TargetResolver(db, deps.lookups.targets),

@@ -27,18 +27,16 @@ export interface AdmissionTicket {
  * keyed by the presented key's hash, and hands the ticket on.
  */
 export class AdmissionGate {
-  readonly fair: FairAdmission;
-
   /**
-   * `paceMs`: how long a heavy caller's place stays taken at least while a light caller is active
-   * (ADMISSION_HEAVY_PACE_MS, docs/decisions/0018); or the FairAdmission to use (tests).
+   * The api's gate: ADMISSION_CONCURRENCY places, ADMISSION_SHARE for a heavy caller while a light
+   * one is active, each of them taken at least `paceMs` (ADMISSION_HEAVY_PACE_MS, docs/decisions/0018).
    */
-  constructor(fair: FairAdmission | { paceMs: number }) {
-    this.fair =
-      fair instanceof FairAdmission
-        ? fair
-        : new FairAdmission(ADMISSION_CONCURRENCY, { share: ADMISSION_SHARE, paceMs: fair.paceMs });
-    observeAdmission(() => this.fair.queued);
+  static paced(paceMs: number): AdmissionGate {
+    return new AdmissionGate(new FairAdmission(ADMISSION_CONCURRENCY, { share: ADMISSION_SHARE, paceMs }));
+  }
+
+  constructor(readonly fair: FairAdmission) {
+    observeAdmission(() => fair.queued);
   }
 
   /**

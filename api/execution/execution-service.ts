@@ -62,6 +62,12 @@ type Admitted =
   | ExecuteOutcome
   | { kind: 'waiting'; invocationId: string; reply: Promise<ExecutionReply | null>; rateLimit?: RateLimitStatus };
 
+/** A call's Idempotency-Key and its request's hash, compared with an earlier call's on a replay. */
+interface Keyed {
+  key: string;
+  request: RequestFingerprint;
+}
+
 /** The limit's window, in seconds: the longest a 429's Retry-After asks a caller to wait. */
 const RETRY_AFTER_MAX_S = 60;
 const isUniqueViolation = (err: unknown) => (err as { code?: string }).code === '23505';
@@ -144,19 +150,22 @@ export class ExecutionService {
     );
     // Only a call with an Idempotency-Key is ever compared with another (a replay), so only its
     // request is hashed: a keyless call's row stores none, and its input is not walked twice.
-    const request =
+    const keyed: Keyed | undefined =
       cmd.idempotencyKey === undefined
         ? undefined
-        : this.hasher.fingerprint({
-            connectorId: connector.id,
-            actionId: action.id,
-            connectionId: cmd.connectionId,
-            input: cmd.input,
-          });
+        : {
+            key: cmd.idempotencyKey,
+            request: this.hasher.fingerprint({
+              connectorId: connector.id,
+              actionId: action.id,
+              connectionId: cmd.connectionId,
+              input: cmd.input,
+            }),
+          };
 
-    if (cmd.idempotencyKey !== undefined && request) {
-      const earlier = await findByIdempotencyKey(this.db, projectId, cmd.idempotencyKey);
-      if (earlier) return this.replay(earlier, request, cmd);
+    if (keyed) {
+      const earlier = await findByIdempotencyKey(this.db, projectId, keyed.key);
+      if (earlier) return this.replay(earlier, keyed.request, cmd);
     }
 
     const invocationId = newId('invocation');
@@ -168,7 +177,7 @@ export class ExecutionService {
       connector_id: connector.id,
       action_id: action.id,
       idempotency_key: cmd.idempotencyKey ?? null,
-      request_hash: request?.stored ?? null,
+      request_hash: keyed?.request.stored ?? null,
       via: cmd.via ?? 'api',
       client_name: cmd.client?.name?.slice(0, 200) ?? null,
       client_version: cmd.client?.version?.slice(0, 100) ?? null,
@@ -191,7 +200,7 @@ export class ExecutionService {
         error_message: error.message,
         finished_at: new Date(),
       };
-      const inserted = await this.insertOrReplay(() => insertInvocation(this.db, failedRow), projectId, request, cmd);
+      const inserted = await this.insertOrReplay(() => insertInvocation(this.db, failedRow), projectId, keyed, cmd);
       if (inserted) return inserted;
       return { kind: 'finished', reply: { invocationId, status: 'failed', error, durationMs: null } };
     }
@@ -228,7 +237,7 @@ export class ExecutionService {
       );
     }
 
-    const replayed = await this.insertOrReplay(() => this.queuedRows.add(row), projectId, request, cmd);
+    const replayed = await this.insertOrReplay(() => this.queuedRows.add(row), projectId, keyed, cmd);
     if (replayed) return replayed;
     executionsAccepted.inc({ connector: connector.id, action: action.id, mode: cmd.respondAsync ? 'async' : 'sync' });
     if (slot.delayMs > 0) rateLimitDeferred.inc({ connector: connector.id });
@@ -297,17 +306,17 @@ export class ExecutionService {
   private async insertOrReplay(
     insert: () => Promise<void>,
     projectId: string,
-    request: RequestFingerprint | undefined,
+    keyed: Keyed | undefined,
     cmd: ExecuteCommand,
   ): Promise<Admitted | undefined> {
     try {
       await insert();
       return undefined;
     } catch (err) {
-      if (!isUniqueViolation(err) || cmd.idempotencyKey === undefined || !request) throw err;
-      const winner = await findByIdempotencyKey(this.db, projectId, cmd.idempotencyKey);
+      if (!isUniqueViolation(err) || !keyed) throw err;
+      const winner = await findByIdempotencyKey(this.db, projectId, keyed.key);
       if (!winner) throw err;
-      return this.replay(winner, request, cmd);
+      return this.replay(winner, keyed.request, cmd);
     }
   }
 

@@ -128,15 +128,15 @@ export class FairAdmission {
       if (!held) return;
       held = false;
       const served = options.served === true;
-      const paced = paceMs - (this.#now() - takenAt);
-      if (paced > 0 && this.#isPaced(caller)) this.#schedule(() => this.#release(caller, served), paced);
+      const now = this.#now();
+      const paced = paceMs - (now - takenAt);
+      if (paced > 0 && this.#isPaced(caller, now)) this.#schedule(() => this.#release(caller, served), paced);
       else this.#release(caller, served);
     };
   }
 
   /** A heavy caller while another, light caller is active: its places are paced (`paceMs`). */
-  #isPaced(caller: string): boolean {
-    const now = this.#now();
+  #isPaced(caller: string, now: number): boolean {
     return this.#isHeavy(caller, now) && this.#capOf(caller, now) < this.#limit;
   }
 
