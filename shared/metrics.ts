@@ -91,6 +91,10 @@ export const jobsHeldBack = new Counter({
   help: 'Execute jobs sent back to the delayed set before their attempt because their project had its share of running calls (reason: capacity, share, owner_cap).',
   labelNames: ['reason'] as const,
 });
+export const claimsWithoutRow = new Counter({
+  name: 'connector_engine_claims_without_row_total',
+  help: 'Execute jobs that reached a worker before their invocation row had committed (a keyless sync call writes both together) and waited for it.',
+});
 export const jobDuration = new Histogram({
   name: 'connector_engine_job_duration_seconds',
   help: 'Execute job attempt duration by connector, action and outcome.',

@@ -237,11 +237,6 @@ export class ExecutionService {
       );
     }
 
-    const replayed = await this.insertOrReplay(() => this.queuedRows.add(row), projectId, keyed, cmd);
-    if (replayed) return replayed;
-    executionsAccepted.inc({ connector: connector.id, action: action.id, mode: cmd.respondAsync ? 'async' : 'sync' });
-    if (slot.delayMs > 0) rateLimitDeferred.inc({ connector: connector.id });
-
     const data: ExecuteJobData = {
       invocationId,
       workspaceId,
@@ -255,26 +250,70 @@ export class ExecutionService {
       maxRunningCalls,
       ...(connector.origin ? { connectorVersion: connector.origin.version } : {}),
     };
-    // Subscribe before enqueueing, so a fast worker's reply cannot arrive before we listen.
-    const waiting = cmd.respondAsync ? undefined : this.replies.wait(invocationId, cmd.timeoutMs);
-    const queue = this.queues.forProject(projectId);
-    const enqueue = (traceparent?: string) =>
-      queue.add(`${connector.id}.${action.id}`, traceparent ? { ...data, traceparent } : data, {
+    const accepted = () => {
+      executionsAccepted.inc({ connector: connector.id, action: action.id, mode: cmd.respondAsync ? 'async' : 'sync' });
+      if (slot.delayMs > 0) rateLimitDeferred.inc({ connector: connector.id });
+    };
+    const enqueue = () => this.enqueue(data, { delay: slot.delayMs, priority: queuePriority(slot.rank) });
+
+    if (cmd.respondAsync || keyed) {
+      // The row first: a keyed call's INSERT is what finds a concurrent replay, and an async call's
+      // answer waits for both anyway.
+      const replayed = await this.insertOrReplay(() => this.queuedRows.add(row), projectId, keyed, cmd);
+      if (replayed) return replayed;
+      accepted();
+      // Subscribe before enqueueing, so a fast worker's reply cannot arrive before we listen.
+      const waiting = cmd.respondAsync ? undefined : this.replies.wait(invocationId, cmd.timeoutMs);
+      await this.enqueueOrFail(invocationId, enqueue());
+      if (!waiting) return { kind: 'accepted', invocationId, status: 'queued', rateLimit };
+      return { kind: 'waiting', invocationId, reply: waiting, rateLimit };
+    }
+
+    // A keyless sync call: its row and its job are written together (docs/decisions/0019). The
+    // worker's claim, which comes after the queue's pick-up, almost always finds the row committed;
+    // when it does not, it waits for it, and nothing runs without it.
+    const notAccepted = new AbortController();
+    const waiting = this.replies.wait(invocationId, cmd.timeoutMs, notAccepted.signal);
+    const job = enqueue();
+    const [written, queued] = await Promise.allSettled([this.queuedRows.add(row), job]);
+    if (written.status === 'rejected') {
+      notAccepted.abort();
+      // Not accepted: the job goes (if it was added and not yet taken; a worker never runs it without its row).
+      if (queued.status === 'fulfilled')
+        await this.queues
+          .forProject(projectId)
+          .remove(invocationId)
+          .catch(() => {});
+      throw written.reason;
+    }
+    accepted();
+    await this.enqueueOrFail(invocationId, job);
+    return { kind: 'waiting', invocationId, reply: waiting, rateLimit };
+  }
+
+  /** Adds a call's job to its project's shard; traced, the job carries its PRODUCER span's context. */
+  private enqueue(data: ExecuteJobData, options: { delay: number; priority: number }): Promise<unknown> {
+    const queue = this.queues.forProject(data.projectId);
+    const add = (traceparent?: string) =>
+      queue.add(`${data.connectorId}.${data.actionId}`, traceparent ? { ...data, traceparent } : data, {
         ...executeJobOptions,
-        jobId: invocationId,
-        delay: slot.delayMs,
-        priority: queuePriority(slot.rank),
+        jobId: data.invocationId,
+        ...options,
       });
+    if (!tracingOn()) return add();
+    // The worker's span continues the trace.
+    return inSpan(
+      'producer',
+      `publish ${queue.name}`,
+      { attributes: executeJobSpanAttributes(data, queue.name, 'send') },
+      (span) => add(span.traceparent()),
+    );
+  }
+
+  /** An accepted call whose job could not be queued ends failed (not run), and the caller is told. */
+  private async enqueueOrFail(invocationId: string, job: Promise<unknown>): Promise<void> {
     try {
-      // Traced, the job carries its PRODUCER span's context: the worker's span continues the trace.
-      await (tracingOn()
-        ? inSpan(
-            'producer',
-            `publish ${queue.name}`,
-            { attributes: executeJobSpanAttributes(data, queue.name, 'send') },
-            (span) => enqueue(span.traceparent()),
-          )
-        : enqueue());
+      await job;
     } catch {
       const error = { code: 'unavailable', message: 'The queue is unavailable; the call was not run. Retry later.' };
       await completeInvocation(this.db, invocationId, { failure: error, durationMs: null }).catch(() => {});
@@ -283,8 +322,6 @@ export class ExecutionService {
         new ApiError('unavailable', error.message, undefined, { 'Retry-After': '1' }),
       );
     }
-    if (!waiting) return { kind: 'accepted', invocationId, status: 'queued', rateLimit };
-    return { kind: 'waiting', invocationId, reply: waiting, rateLimit };
   }
 
   /** The project named by the key, or (workspace keys) by the body. */

@@ -31,8 +31,11 @@ export class ReplyListener {
     });
   }
 
-  /** Resolves with the terminal result, or null when the deadline passes first. */
-  wait(invocationId: string, timeoutMs: number): Promise<ExecutionReply | null> {
+  /**
+   * Resolves with the terminal result, or null when the deadline passes first or `cancel` is aborted
+   * (the call was not accepted after all: nothing will come).
+   */
+  wait(invocationId: string, timeoutMs: number, cancel?: AbortSignal): Promise<ExecutionReply | null> {
     return new Promise((resolve) => {
       const deadline = Date.now() + timeoutMs;
       let pollTimer: NodeJS.Timeout | undefined;
@@ -48,6 +51,7 @@ export class ReplyListener {
       };
       const onReply = (reply: ExecutionReply) => done(reply);
       set.add(onReply);
+      cancel?.addEventListener('abort', () => done(null), { once: true });
       const deadlineTimer = setTimeout(() => {
         // One last read: the row may have finished while the message was lost.
         this.readTerminal(invocationId).then(done, () => done(null));

@@ -95,6 +95,12 @@ export async function findInvocation(db: Db, id: string): Promise<InvocationRow 
   return db.selectFrom('invocations').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
+/** The invocation's status, or undefined while it has no (committed) row. */
+export async function invocationStatus(db: Db, id: string): Promise<InvocationStatus | undefined> {
+  const row = await db.selectFrom('invocations').select('status').where('id', '=', id).executeTakeFirst();
+  return row?.status;
+}
+
 /**
  * Starts an attempt. Returns the status the row had before (a `running` row means an earlier
  * worker died mid-call), or null when the invocation is already terminal and must not run again.

@@ -16,17 +16,19 @@ import {
   completeInvocations,
   type InvocationFailure,
   type InvocationOutcome,
+  invocationStatus,
   requeueInvocation,
 } from '../../shared/invocations/invocation-store.ts';
 import { type RunningShare, runningCapOf } from '../../shared/limiter/running-share.ts';
 import { limitKey, type SlidingWindowLimiter } from '../../shared/limiter/sliding-window-limiter.ts';
 import type { Logger } from '../../shared/logger.ts';
-import { jobDuration, jobs, jobsHeldBack, upstreamRateLimited } from '../../shared/metrics.ts';
+import { claimsWithoutRow, jobDuration, jobs, jobsHeldBack, upstreamRateLimited } from '../../shared/metrics.ts';
 import { type ExecuteJobData, executeJobSpanAttributes } from '../../shared/queue/execute-job.ts';
 import { type ExecutionReply, publishReply } from '../../shared/queue/execution-reply.ts';
 import type { RedisClient } from '../../shared/queue/redis.ts';
 import { annotateActiveSpan, inSpan, tracingOn } from '../../shared/tracing/tracing.ts';
 import { attemptFailure } from './attempt-failure.ts';
+import { claimRow } from './claim-row.ts';
 import { failureToInvocationError } from './failure-to-error.ts';
 import { jobMatchesRow, refusalBeforeCall } from './job-checks.ts';
 import { isRetryable, RetryScheduled, retryDelayMs } from './retry-policy.ts';
@@ -219,13 +221,24 @@ export function createExecuteProcessor(deps: ProcessorDeps) {
     }
 
     async function attempt(): Promise<void> {
-      // 2. Claim the row; a terminal one means a duplicate delivery.
-      const claim = await orWaitForDatabase(claims.add({ id: data.invocationId, connectionId: data.connectionId }));
+      // 2. Claim the row; a terminal one means a duplicate delivery (claim-row.ts).
+      const claimed = await claimRow({
+        claim: () => orWaitForDatabase(claims.add({ id: data.invocationId, connectionId: data.connectionId })),
+        status: () => orWaitForDatabase(invocationStatus(db, data.invocationId)),
+        delay: delayed,
+        addedAt: job.timestamp,
+      });
       const claimedAt = Date.now();
-      if (!claim) {
+      if (claimed.kind === 'terminal') {
         log.debug('invocation already terminal; duplicate delivery ignored');
         return;
       }
+      if (claimed.kind === 'no_row') {
+        log.warn('no invocation row came for this job: the call was not accepted, and is not run');
+        return;
+      }
+      if (claimed.waitedForRow) claimsWithoutRow.inc();
+      const claim = claimed.claim;
 
       // 3. Checks before any upstream call.
       if (!jobMatchesRow(claim, data)) {
