@@ -23,7 +23,7 @@ import { stalledJobRecovery } from '../shared/queue/stalled-job-recovery.ts';
 import { WEBHOOK_QUEUE, type WebhookJobData } from '../shared/queue/webhook-delivery-job.ts';
 import { openDatabaseChecked } from '../shared/runtime.ts';
 import { ConnectionEvents } from '../shared/webhooks-out/connection-events.ts';
-import { createExecuteProcessor } from './execute/execute-processor.ts';
+import { createExecuteProcessor, REPEATABLE_CLAIMS_APPLICATION } from './execute/execute-processor.ts';
 import { RetryScheduled } from './execute/retry-policy.ts';
 import { withSharedConcurrency } from './execute/shared-concurrency.ts';
 import { createHealthCheckProcessor } from './health-check-processor.ts';
@@ -51,6 +51,14 @@ export async function startWorker(config: Config, vault: Vault, logger: Logger):
     max: 2,
     preparedStatements: config.DB_PREPARED_STATEMENTS,
     indexLookupsOnly: true,
+  });
+  // The claims of calls that are safe to run twice: not flushed before the call (docs/decisions/0020).
+  const repeatableClaimWrites = createDb(config.DATABASE_URL, {
+    max: 1,
+    preparedStatements: config.DB_PREPARED_STATEMENTS,
+    indexLookupsOnly: true,
+    asyncCommit: true,
+    applicationName: REPEATABLE_CLAIMS_APPLICATION,
   });
   const publisher = createRedis(config, 'worker');
   publisher.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
@@ -110,6 +118,7 @@ export async function startWorker(config: Config, vault: Vault, logger: Logger):
   const executeProcessor = createExecuteProcessor({
     db,
     jobWrites,
+    repeatableClaimWrites,
     config,
     publisher,
     limiter,
@@ -198,7 +207,7 @@ export async function startWorker(config: Config, vault: Vault, logger: Logger):
         executeQueues.close(),
       ]);
       await publisher.quit().catch(() => {});
-      await Promise.all([db.destroy(), jobWrites.destroy()]);
+      await Promise.all([db.destroy(), jobWrites.destroy(), repeatableClaimWrites.destroy()]);
     },
   };
 }

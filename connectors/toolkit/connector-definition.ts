@@ -89,6 +89,16 @@ export interface ActionDefinition<Input = any, Output = any> {
   run(ctx: ActionContext, input: Input): Promise<Output>;
 }
 
+/**
+ * Whether running the action twice for one invocation does no harm: a read, or a write the upstream
+ * dedupes by the idempotency key we send. Such an action is retried after any transient failure, run
+ * again after a worker died mid-call (docs/decisions/0001), and its claim need not be durable before
+ * the call (docs/decisions/0020).
+ */
+export function safeToRepeat(action: Pick<ActionDefinition, 'sideEffects' | 'upstreamDedupes'>): boolean {
+  return action.sideEffects === 'read' || action.upstreamDedupes === true;
+}
+
 export type CredentialVerdict = { valid: true; note?: string } | { valid: false; reason: string };
 
 export interface ConnectorDefinition {

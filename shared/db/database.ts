@@ -26,16 +26,34 @@ export interface DbOptions {
    * Default false.
    */
   indexLookupsOnly?: boolean;
+  /**
+   * Commits on this pool's connections return before their WAL is flushed (`synchronous_commit=off`):
+   * visible at once, durable within Postgres's WAL writer delay (200 ms by default), and lost only
+   * if Postgres or its machine crashes first. Only for writes whose loss in such a crash does no harm
+   * (docs/decisions/0020). Only with prepared statements, as `indexLookupsOnly`; without them the
+   * commits stay durable. Default false.
+   */
+  asyncCommit?: boolean;
+  /** `application_name` of the pool's connections (pg_stat_activity). */
+  applicationName?: string;
 }
 
 const INDEX_LOOKUPS_ONLY =
   '-c plan_cache_mode=force_generic_plan -c enable_seqscan=off -c enable_hashjoin=off -c enable_mergejoin=off';
 
+const ASYNC_COMMIT = '-c synchronous_commit=off';
+
 export function createDb(databaseUrl: string, options: DbOptions = {}): Db {
+  // Startup options: a transaction-pooling proxy (run with prepared statements off) may refuse them.
+  const startup =
+    options.preparedStatements === false
+      ? []
+      : [...(options.indexLookupsOnly ? [INDEX_LOOKUPS_ONLY] : []), ...(options.asyncCommit ? [ASYNC_COMMIT] : [])];
   const pool = new pg.Pool({
     connectionString: databaseUrl,
     max: options.max ?? 10,
-    ...(options.indexLookupsOnly && options.preparedStatements !== false ? { options: INDEX_LOOKUPS_ONLY } : {}),
+    ...(startup.length > 0 ? { options: startup.join(' ') } : {}),
+    ...(options.applicationName ? { application_name: options.applicationName } : {}),
     connectionTimeoutMillis: 5_000,
     idleTimeoutMillis: 30_000,
   });

@@ -1,5 +1,6 @@
 import { DelayedError, type Job } from 'bullmq';
 import { findAction } from '../../connectors/registry.ts';
+import { safeToRepeat } from '../../connectors/toolkit/connector-definition.ts';
 import type { ClassifiedFailure } from '../../connectors/toolkit/upstream-errors.ts';
 import type { Config } from '../../shared/config.ts';
 import type { ConnectionBreaker } from '../../shared/connections/connection-breaker.ts';
@@ -42,6 +43,13 @@ export interface ProcessorDeps {
    * are in flight at most (one group commit each).
    */
   jobWrites: Db;
+  /**
+   * The claims of calls that are safe to run twice (a read, or a write the upstream dedupes): the same
+   * statements as `jobWrites`, committed without waiting for the WAL flush (createDb's `asyncCommit`,
+   * docs/decisions/0020). A claim lost in a Postgres crash leaves its row queued, and such a call is run
+   * again, as after a worker's death (decision 0001). One statement in flight at most.
+   */
+  repeatableClaimWrites: Db;
   config: Config;
   /** Publishes sync replies; a plain (non-subscriber) connection. */
   publisher: RedisClient;
@@ -54,6 +62,9 @@ export interface ProcessorDeps {
   /** Built-in connectors, and custom ones by workspace, id and the version the call was accepted with. */
   connectors: ConnectorLookup;
 }
+
+/** `application_name` of the worker's connection for the claims of calls safe to run twice. */
+export const REPEATABLE_CLAIMS_APPLICATION = 'ce-worker-repeatable-claims';
 
 /**
  * How long a job refused a place (the tier's capacity, the project's share) may wait in its worker for
@@ -108,6 +119,9 @@ export function createExecuteProcessor(deps: ProcessorDeps) {
   );
   // So do claims: a claim is the same kind of write, one commit each when done alone.
   const claims = new GroupCommit<ClaimRequest, ClaimedAttempt | null>((items) => claimAttempts(deps.jobWrites, items));
+  const repeatableClaims = new GroupCommit<ClaimRequest, ClaimedAttempt | null>((items) =>
+    claimAttempts(deps.repeatableClaimWrites, items),
+  );
 
   /** Step 6: the row, then (sync calls) the reply. */
   async function finish(job: Job<ExecuteJobData>, outcome: InvocationOutcome): Promise<void> {
@@ -221,9 +235,17 @@ export function createExecuteProcessor(deps: ProcessorDeps) {
     }
 
     async function attempt(): Promise<void> {
+      // The action the job names: whether it is safe to run twice decides how durable its claim must
+      // be. The claimed row must then name the same one (step 3), or nothing runs.
+      const connector = await orWaitForDatabase(
+        deps.connectors.find(data.workspaceId, data.connectorId, data.connectorVersion ?? null),
+      );
+      const action = connector && findAction(connector, data.actionId);
+      const claimWrites = action && safeToRepeat(action) ? repeatableClaims : claims;
+
       // 2. Claim the row; a terminal one means a duplicate delivery (claim-row.ts).
       const claimed = await claimRow({
-        claim: () => orWaitForDatabase(claims.add({ id: data.invocationId, connectionId: data.connectionId })),
+        claim: () => orWaitForDatabase(claimWrites.add({ id: data.invocationId, connectionId: data.connectionId })),
         status: () => orWaitForDatabase(invocationStatus(db, data.invocationId)),
         delay: delayed,
         addedAt: job.timestamp,
@@ -248,10 +270,6 @@ export function createExecuteProcessor(deps: ProcessorDeps) {
           durationMs: null,
         });
       }
-      const connector = await orWaitForDatabase(
-        deps.connectors.find(claim.workspaceId, claim.connectorId, claim.connectorVersion ?? null),
-      );
-      const action = connector && findAction(connector, data.actionId);
       const refusal = refusalBeforeCall(claim, action);
       // (A missing action or connection is one of the refusals: the other tests only narrow the types.)
       if (refusal || !connector || !action || !claim.connection)

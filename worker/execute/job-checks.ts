@@ -1,4 +1,4 @@
-import type { ActionDefinition } from '../../connectors/toolkit/connector-definition.ts';
+import { type ActionDefinition, safeToRepeat } from '../../connectors/toolkit/connector-definition.ts';
 import type { ClaimedAttempt, InvocationFailure } from '../../shared/invocations/invocation-store.ts';
 import type { ExecuteJobData } from '../../shared/queue/execute-job.ts';
 
@@ -29,7 +29,7 @@ export function refusalBeforeCall(
   action: ActionDefinition | undefined,
 ): InvocationFailure | undefined {
   if (!action) return { code: 'internal_error', message: 'This worker does not know the action.' };
-  if (claim.previousStatus === 'running' && action.sideEffects === 'write' && !action.upstreamDedupes) {
+  if (claim.previousStatus === 'running' && !safeToRepeat(action)) {
     // An earlier worker died during this write; it may have reached the upstream. Record, don't repeat.
     return {
       code: 'outcome_unknown',

@@ -1,4 +1,4 @@
-import type { ActionDefinition } from '../../connectors/toolkit/connector-definition.ts';
+import { type ActionDefinition, safeToRepeat } from '../../connectors/toolkit/connector-definition.ts';
 import type { ClassifiedFailure } from '../../connectors/toolkit/upstream-errors.ts';
 
 /**
@@ -8,8 +8,7 @@ import type { ClassifiedFailure } from '../../connectors/toolkit/upstream-errors
 export function isRetryable(failure: ClassifiedFailure, action: ActionDefinition): boolean {
   if (failure.kind !== 'transient' && failure.kind !== 'rate_limited') return false;
   if (failure.retryAfterMs !== undefined && failure.retryAfterMs > MAX_RETRY_AFTER_MS) return false;
-  if (action.sideEffects === 'read') return true;
-  return !failure.requestMayHaveRun || action.upstreamDedupes === true;
+  return !failure.requestMayHaveRun || safeToRepeat(action);
 }
 
 /** An upstream asking us to wait longer than this gets the failure reported instead of a parked job. */
