@@ -22,9 +22,76 @@ export function jsonBodyReader(
   const parse = express.json({ limit: config.MAX_BODY_BYTES, type: jsonTypes, strict: true });
   return async (req, res) => {
     if (req.body !== undefined || !req.is(jsonTypes)) return;
-    await readWithin(req, res, config.MAX_BODY_BYTES, config.HTTP_BODY_IDLE_TIMEOUT_MS, budget, parse);
+    await readWithin(
+      req,
+      res,
+      config.MAX_BODY_BYTES,
+      config.HTTP_BODY_IDLE_TIMEOUT_MS,
+      budget,
+      isPlainJson(req) ? readPlainJson : parse,
+    );
   };
 }
+
+/**
+ * Most bodies are plain: `application/json` in UTF-8, not compressed, of a declared length. Those
+ * are read here, in a fraction of body-parser's time (0.17 ms of a sync call at c=1 went to it); any
+ * other (a charset named, a Content-Encoding, a chunked body) goes through body-parser.
+ */
+function isPlainJson(req: Request): boolean {
+  const type = req.headers['content-type']?.toLowerCase();
+  return (
+    (type === 'application/json' || type === 'application/json; charset=utf-8') &&
+    req.headers['content-encoding'] === undefined &&
+    req.headers['transfer-encoding'] === undefined &&
+    Number.isSafeInteger(Number(req.headers['content-length']))
+  );
+}
+
+/** JSON's whitespace, then the first character of the value (body-parser's test for strict mode). */
+const FIRST_CHARACTER = /^[ \t\n\r]*([^ \t\n\r])/;
+
+const incomplete = () => new ApiError('invalid_json', 'The request body was incomplete.');
+const notJson = () => new ApiError('invalid_json', 'The request body is not valid JSON.');
+
+/**
+ * Reads a plain JSON body (isPlainJson) into `req.body` as body-parser's strict mode would: an empty
+ * body is `{}`, a leading byte-order mark is dropped, and only an object or an array is accepted.
+ */
+const readPlainJson: RequestHandler = (req, _res, next) => {
+  const length = Number(req.headers['content-length']);
+  const chunks: Buffer[] = [];
+  let received = 0;
+  const settle = (err?: unknown) => {
+    req.off('data', onData).off('end', onEnd).off('error', onBroken).off('close', onBroken);
+    next(err);
+  };
+  const onData = (chunk: Buffer) => {
+    received += chunk.length;
+    if (received > length) return settle(incomplete());
+    chunks.push(chunk);
+  };
+  const onEnd = () => {
+    if (received !== length) return settle(incomplete());
+    let text = (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).toString('utf8');
+    if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+    if (text.length === 0) {
+      req.body = {};
+      return settle();
+    }
+    const first = FIRST_CHARACTER.exec(text)?.[1];
+    if (first !== '{' && first !== '[') return settle(notJson());
+    try {
+      req.body = JSON.parse(text);
+    } catch {
+      return settle(notJson());
+    }
+    settle();
+  };
+  // The client went away, or its connection broke, before the whole body came.
+  const onBroken = () => settle(incomplete());
+  req.on('data', onData).on('end', onEnd).on('error', onBroken).on('close', onBroken);
+};
 
 /** Reads a request's body as the exact bytes received (any content type), for signature checks. */
 export type RawBodyReader = (req: Request, res: Response) => Promise<Buffer>;

@@ -70,6 +70,34 @@ describe('HTTP contract', () => {
       expect(big.body.error.code).toBe('payload_too_large');
     });
 
+    it('reads a plain JSON body as body-parser reads any other', async () => {
+      // "application/json" is read by the api's own reader; the same type spelled without the space
+      // before its charset goes through body-parser. Both must answer every body alike.
+      const bodies = [
+        '{"displayName":"plain"}',
+        '\ufeff{"displayName":"after a byte-order mark"}',
+        ' \n\t{"displayName":"after whitespace"}',
+        '{"displayName":"ünïcödé ✓"}',
+        '"a string"',
+        '42',
+        'null',
+        '[]',
+        '',
+        '   ',
+        '\ufeff',
+        '{"displayName": ',
+        '{"displayName":"x"} trailing',
+      ];
+      for (const body of bodies) {
+        const answers = [];
+        for (const type of ['application/json', 'application/json;charset=utf-8']) {
+          const res = await admin.request('POST', '/v1/projects', body, { 'content-type': type });
+          answers.push({ status: res.status, code: res.body.error?.code, name: res.body.displayName });
+        }
+        expect(answers[0], JSON.stringify(body)).toEqual(answers[1]);
+      }
+    });
+
     it('rejects unknown fields and wrong types with the failing paths', async () => {
       const res = await admin.post('/v1/projects', { displayName: 42, colour: 'red' });
       expect(res.status).toBe(400);
