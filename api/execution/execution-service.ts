@@ -256,9 +256,10 @@ export class ExecutionService {
     };
     const enqueue = () => this.enqueue(data, { delay: slot.delayMs, priority: queuePriority(slot.rank) });
 
-    if (cmd.respondAsync || keyed) {
+    if (cmd.respondAsync || keyed || !this.queuedRows.idle) {
       // The row first: a keyed call's INSERT is what finds a concurrent replay, and an async call's
-      // answer waits for both anyway.
+      // answer waits for both anyway. So does a call that arrives while other rows are being
+      // written: its row would wait for their commit, and its job would likely reach a worker first.
       const replayed = await this.insertOrReplay(() => this.queuedRows.add(row), projectId, keyed, cmd);
       if (replayed) return replayed;
       accepted();
@@ -269,9 +270,9 @@ export class ExecutionService {
       return { kind: 'waiting', invocationId, reply: waiting, rateLimit };
     }
 
-    // A keyless sync call: its row and its job are written together (docs/decisions/0019). The
-    // worker's claim, which comes after the queue's pick-up, almost always finds the row committed;
-    // when it does not, it waits for it, and nothing runs without it.
+    // A keyless sync call on an idle accept path: its row and its job are written together
+    // (docs/decisions/0019). The worker's claim, which comes after the queue's pick-up, almost always
+    // finds the row committed; when it does not, it waits for it, and nothing runs without it.
     const notAccepted = new AbortController();
     const waiting = this.replies.wait(invocationId, cmd.timeoutMs, notAccepted.signal);
     const job = enqueue();

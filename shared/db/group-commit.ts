@@ -27,6 +27,11 @@ export class GroupCommit<T, R = undefined> {
     this.#maxBatch = options.maxBatch ?? 64;
   }
 
+  /** No write in flight and none waiting: an item added now is written at once. */
+  get idle(): boolean {
+    return !this.#flushing && this.#pending.length === 0;
+  }
+
   add(item: T): Promise<R> {
     return new Promise((resolve, reject) => {
       this.#pending.push({ item, resolve, reject });
