@@ -250,45 +250,42 @@ export class ExecutionService {
       maxRunningCalls,
       ...(connector.origin ? { connectorVersion: connector.origin.version } : {}),
     };
-    const accepted = () => {
-      executionsAccepted.inc({ connector: connector.id, action: action.id, mode: cmd.respondAsync ? 'async' : 'sync' });
-      if (slot.delayMs > 0) rateLimitDeferred.inc({ connector: connector.id });
-    };
-    const enqueue = () => this.enqueue(data, { delay: slot.delayMs, priority: queuePriority(slot.rank) });
+    const jobOptions = { delay: slot.delayMs, priority: queuePriority(slot.rank) };
 
-    if (cmd.respondAsync || keyed || !this.queuedRows.idle) {
+    let job: Promise<unknown>;
+    let waiting: Promise<ExecutionReply | null> | undefined;
+    if (!cmd.respondAsync && !keyed && this.queuedRows.idle) {
+      // A keyless sync call on an idle accept path: its row and its job are written together
+      // (docs/decisions/0019). The worker's claim, which comes after the queue's pick-up, almost
+      // always finds the row committed; when it does not, it waits for it, and nothing runs without it.
+      const notAccepted = new AbortController();
+      waiting = this.replies.wait(invocationId, cmd.timeoutMs, notAccepted.signal);
+      job = this.enqueue(data, jobOptions);
+      const [written, queued] = await Promise.allSettled([this.queuedRows.add(row), job]);
+      if (written.status === 'rejected') {
+        notAccepted.abort();
+        // Not accepted: the job goes (if it was added and not yet taken; a worker never runs it without its row).
+        if (queued.status === 'fulfilled')
+          await this.queues
+            .forProject(projectId)
+            .remove(invocationId)
+            .catch(() => {});
+        throw written.reason;
+      }
+    } else {
       // The row first: a keyed call's INSERT is what finds a concurrent replay, and an async call's
       // answer waits for both anyway. So does a call that arrives while other rows are being
       // written: its row would wait for their commit, and its job would likely reach a worker first.
       const replayed = await this.insertOrReplay(() => this.queuedRows.add(row), projectId, keyed, cmd);
       if (replayed) return replayed;
-      accepted();
       // Subscribe before enqueueing, so a fast worker's reply cannot arrive before we listen.
-      const waiting = cmd.respondAsync ? undefined : this.replies.wait(invocationId, cmd.timeoutMs);
-      await this.enqueueOrFail(invocationId, enqueue());
-      if (!waiting) return { kind: 'accepted', invocationId, status: 'queued', rateLimit };
-      return { kind: 'waiting', invocationId, reply: waiting, rateLimit };
+      waiting = cmd.respondAsync ? undefined : this.replies.wait(invocationId, cmd.timeoutMs);
+      job = this.enqueue(data, jobOptions);
     }
-
-    // A keyless sync call on an idle accept path: its row and its job are written together
-    // (docs/decisions/0019). The worker's claim, which comes after the queue's pick-up, almost always
-    // finds the row committed; when it does not, it waits for it, and nothing runs without it.
-    const notAccepted = new AbortController();
-    const waiting = this.replies.wait(invocationId, cmd.timeoutMs, notAccepted.signal);
-    const job = enqueue();
-    const [written, queued] = await Promise.allSettled([this.queuedRows.add(row), job]);
-    if (written.status === 'rejected') {
-      notAccepted.abort();
-      // Not accepted: the job goes (if it was added and not yet taken; a worker never runs it without its row).
-      if (queued.status === 'fulfilled')
-        await this.queues
-          .forProject(projectId)
-          .remove(invocationId)
-          .catch(() => {});
-      throw written.reason;
-    }
-    accepted();
+    executionsAccepted.inc({ connector: connector.id, action: action.id, mode: cmd.respondAsync ? 'async' : 'sync' });
+    if (slot.delayMs > 0) rateLimitDeferred.inc({ connector: connector.id });
     await this.enqueueOrFail(invocationId, job);
+    if (!waiting) return { kind: 'accepted', invocationId, status: 'queued', rateLimit };
     return { kind: 'waiting', invocationId, reply: waiting, rateLimit };
   }
 
