@@ -26,6 +26,9 @@ describe('operator console in Chromium', () => {
     engine = await startEngine({ env: { RESEND_API_URL: resend.url } });
     context = await newContext(browser);
     page = await context.newPage();
+    // A stuck step fails on its own, naming its locator, before the test's 30 s run out (a Node 22 run
+    // once timed out somewhere in the Projects test with nothing to say where).
+    page.setDefaultTimeout(15_000);
     problems = watchProblems(page);
     scriptBytes = watchScriptBytes(page);
   }, 90_000);
