@@ -38,8 +38,18 @@ describe('operator console in Chromium', () => {
     await resend?.close();
   });
 
+  /**
+   * Opens a section and waits until it is the one shown. The click only changes the URL's hash; the
+   * view switches on the hashchange event after it, so a step right after the click could otherwise
+   * find the previous view's field of the same label (Connections and Projects both have "Name").
+   */
   const tab = async (name: string) => {
-    await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name, exact: true }).click();
+    const nav = page.getByRole('navigation', { name: 'Sections' });
+    await nav.getByRole('link', { name, exact: true }).click();
+    await nav
+      .locator('a[aria-current="page"]')
+      .filter({ hasText: new RegExp(`^${name}$`) })
+      .waitFor();
   };
 
   it('signs in with the workspace key, kept in memory only; one page load is under 200 KB of JavaScript', async () => {
