@@ -27,9 +27,12 @@ export class GroupCommit<T, R = undefined> {
     this.#maxBatch = options.maxBatch ?? 64;
   }
 
-  /** No write in flight and none waiting: an item added now is written at once. */
+  /**
+   * No write in flight: an item added now is written at once. (Nothing can be waiting then: `add`
+   * starts a flush at once, and a flush ends only when nothing is left.)
+   */
   get idle(): boolean {
-    return !this.#flushing && this.#pending.length === 0;
+    return !this.#flushing;
   }
 
   add(item: T): Promise<R> {

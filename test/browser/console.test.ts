@@ -44,12 +44,9 @@ describe('operator console in Chromium', () => {
    * find the previous view's field of the same label (Connections and Projects both have "Name").
    */
   const tab = async (name: string) => {
-    const nav = page.getByRole('navigation', { name: 'Sections' });
-    await nav.getByRole('link', { name, exact: true }).click();
-    await nav
-      .locator('a[aria-current="page"]')
-      .filter({ hasText: new RegExp(`^${name}$`) })
-      .waitFor();
+    const link = page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name, exact: true });
+    await link.click();
+    await link.and(page.locator('[aria-current="page"]')).waitFor();
   };
 
   it('signs in with the workspace key, kept in memory only; one page load is under 200 KB of JavaScript', async () => {
