@@ -1,5 +1,6 @@
 /**
- * The essential-work baseline's consumer (section 2 of the bench): per job, what any system that
+ * The essential-work baseline's consumer (sections 1 and 2 of the bench: the same call written by
+ * hand at c=1, and the async throughput baseline): per job, what any system that
  * runs a queued resend.sendEmail and keeps a durable audit row must do, hand-written without engine
  * code. UPDATE the row to running, POST /emails to the upstream fake exactly as the engine's
  * sendEmail does (bench/lib/resend-call.ts), UPDATE the row to succeeded with its output.

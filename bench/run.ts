@@ -41,7 +41,7 @@ import { Webhook as SvixWebhook } from 'svix';
 import { findFreePort } from '../scripts/lib/local-services.ts';
 import { createDb, type Db } from '../shared/db/database.ts';
 import { newId } from '../shared/ids.ts';
-import { SlidingWindowLimiter } from '../shared/limiter/sliding-window-limiter.ts';
+import { queuePriority, SlidingWindowLimiter } from '../shared/limiter/sliding-window-limiter.ts';
 import { EXECUTE_QUEUE, executeJobOptions } from '../shared/queue/execute-job.ts';
 import { createRedis } from '../shared/queue/redis.ts';
 import { closeIdleConnections, httpJson, runPool } from './lib/http.ts';
@@ -145,6 +145,7 @@ let pool: pg.Pool | undefined;
 let executeQueue: Queue | undefined;
 let noopQueue: Queue | undefined;
 let noopEvents: QueueEvents | undefined;
+let essentialEvents: QueueEvents | undefined;
 let essentialQueue: Queue | undefined;
 /** The essential-work baseline's producer connections: as many as the api has (api/server.ts). */
 let essentialPool: pg.Pool | undefined;
@@ -383,14 +384,24 @@ function noopJobData(id: string) {
 }
 
 let noopSeq = 0;
-const rttWaiters = new Map<string, () => void>();
+/** Jobs whose BullMQ `completed` event (QueueEvents) someone waits for, by job id. */
+const completionWaiters = new Map<string, () => void>();
+/** Resolves when job `id`'s `completed` event arrives; call before adding the job. */
+function completion(id: string): Promise<void> {
+  return new Promise<void>((resolve) =>
+    completionWaiters.set(id, () => {
+      completionWaiters.delete(id);
+      resolve();
+    }),
+  );
+}
+
 async function bullRoundTrip(): Promise<number> {
   const id = `rtt_${noopSeq++}_${randomBytes(4).toString('hex')}`;
   const t0 = now();
-  const done = new Promise<void>((resolve) => rttWaiters.set(id, resolve));
+  const done = completion(id);
   await noopQueue!.add('noop', noopJobData(id), { ...executeJobOptions, jobId: id });
   await done;
-  rttWaiters.delete(id);
   return now() - t0;
 }
 
@@ -450,6 +461,45 @@ const ESSENTIAL_REQUEST_HASH = 'e'.repeat(64);
 const ESSENTIAL_CPU_KEYS = ['workers', 'postgres', 'redis', 'upstream', 'bench'];
 
 /**
+ * One call of the essential work, accepted as a hand-written producer would: its queued row INSERTed
+ * (one commit), then its job added. The engine's job: its name, data and options, and the priority
+ * the api gives a project's call of rank `rank` in the window (queuePriority); prioritized jobs cost
+ * Redis more.
+ */
+async function essentialEnqueue(id: string, projectId: string, rank: number): Promise<void> {
+  await essentialPool!.query({
+    ...essentialInsert,
+    values: [id, ESSENTIAL.workspaceId, projectId, ESSENTIAL.connectionId, ESSENTIAL_REQUEST_HASH],
+  });
+  const data = {
+    ...noopJobData(id),
+    workspaceId: ESSENTIAL.workspaceId,
+    projectId,
+    connectionId: ESSENTIAL.connectionId,
+  };
+  await essentialQueue!.add('resend.sendEmail', data, {
+    ...executeJobOptions,
+    jobId: id,
+    priority: queuePriority(rank),
+  });
+}
+
+/**
+ * One sync call of the essential work (section 1, decision 0021): the same call written by hand
+ * through the same stack. Accepted as above, run by bench/essential-worker.ts (claim UPDATE, the
+ * fake's POST /emails, completion UPDATE), and waited for the way BullMQ offers, its `completed`
+ * event (QueueEvents). Timed from before the INSERT until that event arrives.
+ */
+async function essentialSync(projectId: string, rank: number): Promise<number> {
+  const id = newId('invocation');
+  const t0 = now();
+  const done = completion(id);
+  await essentialEnqueue(id, projectId, rank);
+  await done;
+  return now() - t0;
+}
+
+/**
  * Essential-work throughput: `n` calls, 64 in flight as in the engine flood, each an INSERT of its
  * row then a queue.add straight from this process (no api); timed like the engine's, from the
  * first call until the last row is succeeded.
@@ -460,22 +510,7 @@ async function essentialThroughput(
 ): Promise<{ perSec: number; cpu: Record<string, number>; failed: number; cores: number }> {
   const cpu0 = cpuSnapshot(essentialWorkers);
   const t0 = now();
-  await runPool(n, CLIENT_CONCURRENCY, async (i) => {
-    const id = newId('invocation');
-    await essentialPool!.query({
-      ...essentialInsert,
-      values: [id, ESSENTIAL.workspaceId, projectId, ESSENTIAL.connectionId, ESSENTIAL_REQUEST_HASH],
-    });
-    // The engine's job: its name, data and options, and a priority per call as the api gives its
-    // k-th call of a project in the window (queuePriority(rank)); prioritized jobs cost Redis more.
-    const data = {
-      ...noopJobData(id),
-      workspaceId: ESSENTIAL.workspaceId,
-      projectId,
-      connectionId: ESSENTIAL.connectionId,
-    };
-    await essentialQueue!.add('resend.sendEmail', data, { ...executeJobOptions, jobId: id, priority: i + 1 });
-  });
+  await runPool(n, CLIENT_CONCURRENCY, (i) => essentialEnqueue(newId('invocation'), projectId, i));
   const { lastFinishedAt, failed } = await waitAllTerminal(projectId, n, 300_000);
   // Without the api, which idles meanwhile: it is no part of this pipeline.
   const all = cpuDelta(cpu0, cpuSnapshot(essentialWorkers), n);
@@ -615,6 +650,8 @@ async function sectionSync(): Promise<void> {
   log(`sync c=1: direct ${N.directC1}, bullmq ${N.bullC1}`);
   const d1 = await measure(N.directC1, 1, () => directCall(p.resendKey));
   const b1 = await measure(N.bullC1, 1, bullRoundTrip);
+  log(`sync c=1: the same call written by hand through the same stack ${N.syncC1}`);
+  const h1 = await handWrittenSyncC1(N.syncC1);
 
   log(`sync c=64: engine ${N.syncC64}, direct ${N.directC64}, bullmq ${N.bullC64}`);
   const e64 = await measure(N.syncC64, 64, async () => (await engineSync(p)).ms);
@@ -637,12 +674,36 @@ async function sectionSync(): Promise<void> {
       '<= 1.15x',
       verdict(ratio1 <= 1.15),
     ],
+    latencyRow('  the same call written by hand through the same stack, c=1', h1, `n=${h1.n}`),
+    // Decision 0021: the ratio to a hand-written call measured in one series, under a c=1 call's conditions.
+    ['  ratio engine p50 / written by hand p50, c=1', '', '', '', `${fmt(e1.p50 / h1.p50, 2)}x`, '(info)', ''],
     latencyRow('  engine, c=64', e64, `n=${e64.n}, ~${fmt((64 / e64.mean) * 1000, 0)} calls/s`),
     latencyRow('  direct got call of the fake, c=64', d64, `n=${d64.n}`),
     latencyRow('  raw BullMQ no-op round trip, c=64', b64, `n=${b64.n}`),
     ['  ratio engine p50 / (direct p50 + BullMQ p50), c=64', '', '', '', `${fmt(ratio64, 2)}x`, '(info)', ''],
   );
   await primitives(p);
+}
+
+/**
+ * The essential work of a sync call at c=1 (essentialSync), on its own worker processes (as many as
+ * the engine's), warmed up as the engine is before section 1. Decision 0021: the target's baseline
+ * adds a direct call measured at c=1 to a BullMQ round trip measured back to back, whose processes
+ * never go idle; inside a c=1 call every hop follows the upstream's idle wait.
+ */
+async function handWrittenSyncC1(n: number): Promise<Summary> {
+  await setEssentialWorkers(WORKERS);
+  let rank = 0;
+  const call = (projectId: string) => essentialSync(projectId, rank++);
+  await runPool(300, 16, async () => void (await call(ESSENTIAL.warmProjectId)));
+  await runPool(50, 1, async () => void (await call(ESSENTIAL.warmProjectId)));
+  const s = await measure(n, 1, () => call(ESSENTIAL.projectId));
+  await setEssentialWorkers(0);
+  notes.push(
+    `The same call written by hand through the same stack (section 1, decision 0021): the bench process INSERTs the queued row (one commit) and queue.adds the engine's job, ${WORKERS} workers of bench/essential-worker.ts (the essential work of section 2) UPDATE it to running, POST /emails to the fake, UPDATE it to succeeded, ` +
+      "and the bench waits for BullMQ's completed event (QueueEvents), timed from before the INSERT. No api: the HTTP hop, auth, validation, lookups and limiter are the engine's own.",
+  );
+  return s;
 }
 
 /**
@@ -1305,8 +1366,11 @@ async function main(): Promise<void> {
   noopQueue = new Queue('bench-noop', { connection: benchRedis() });
   essentialQueue = new Queue(ESSENTIAL_QUEUE, { connection: benchRedis() });
   noopEvents = new QueueEvents('bench-noop', { connection: benchRedis() });
-  noopEvents.on('completed', ({ jobId }) => rttWaiters.get(jobId)?.());
-  await noopEvents.waitUntilReady();
+  essentialEvents = new QueueEvents(ESSENTIAL_QUEUE, { connection: benchRedis() });
+  for (const events of [noopEvents, essentialEvents]) {
+    events.on('completed', ({ jobId }) => completionWaiters.get(jobId)?.());
+    await events.waitUntilReady();
+  }
 
   log('starting the api and workers');
   api = spawnTsx('api', 'api/main.ts', engineEnv, engineNodeArgs());
@@ -1570,6 +1634,7 @@ function cleanup(): Promise<void> {
     };
     await Promise.all([
       closeQuietly(noopEvents),
+      closeQuietly(essentialEvents),
       closeQuietly(noopQueue),
       closeQuietly(essentialQueue),
       closeQuietly(executeQueue),
