@@ -34,6 +34,16 @@ function sampleRss(pid: number): { stop(): number } {
   };
 }
 
+/**
+ * A fetch that failed because the api closed the connection while the body was still being sent
+ * (refused unread): 'reset'. Any other failure is rethrown.
+ */
+function resetWhileSending(err: unknown): 'reset' {
+  const code = (err as { cause?: { code?: string } }).cause?.code;
+  if (code === 'EPIPE' || code === 'ECONNRESET' || code === 'UND_ERR_SOCKET') return 'reset';
+  throw err;
+}
+
 interface RawSocket {
   socket: net.Socket;
   /** Everything the server sent. */
@@ -272,31 +282,38 @@ describe('the api under abuse: processes, short timeouts', () => {
     const before = rssMiB(pid);
     const peak = sampleRss(pid);
     const body = bigExecution(MiB - 64);
-    const statuses = await Promise.all(
-      Array.from({ length: 200 }, () =>
-        fetch(`${engine.baseUrl}/v1/executions?timeoutMs=60000`, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${projectKey}`, 'content-type': 'application/json' },
-          body,
-        }).then(async (r) => {
-          await r.arrayBuffer();
-          return r.status;
-        }),
-      ),
-    );
-    const during = peak.stop();
-    fake.setLatency(0);
+    let statuses: Array<number | 'reset'>;
+    let during: number;
+    try {
+      statuses = await Promise.all(
+        Array.from({ length: 200 }, () =>
+          fetch(`${engine.baseUrl}/v1/executions?timeoutMs=60000`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${projectKey}`, 'content-type': 'application/json' },
+            body,
+          }).then(async (r) => {
+            await r.arrayBuffer();
+            return r.status;
+          }, resetWhileSending),
+        ),
+      );
+    } finally {
+      during = peak.stop();
+      fake.setLatency(0);
+    }
     await new Promise((r) => setTimeout(r, 2_000));
     const after = rssMiB(pid);
-    const count = (s: number) => statuses.filter((x) => x === s).length;
+    const count = (s: number | 'reset') => statuses.filter((x) => x === s).length;
     console.log(
       `[abuse] 200 concurrent 1 MiB sync executions: api RSS ${before.toFixed(0)} MiB before, ${during.toFixed(0)} MiB peak, ${after.toFixed(0)} MiB 2 s after; ` +
-        `${count(200)} × 200, ${count(503)} × 503 unavailable, others ${statuses.filter((s) => s !== 200 && s !== 503).join(',') || 'none'}`,
+        `${count(200)} × 200, ${count(503)} × 503 unavailable, ${count('reset')} × closed while sending, others ${statuses.filter((s) => s !== 200 && s !== 503 && s !== 'reset').join(',') || 'none'}`,
     );
     // Only 200s and budget refusals: the default budget (32 MiB) holds 32 of these bodies at once.
-    expect(count(200) + count(503)).toBe(200);
+    // A refusal closes the connection unread (Connection: close), so a client still sending its body
+    // may fail to write before it reads the 503: that call was refused too.
+    expect(count(200) + count(503) + count('reset')).toBe(200);
     expect(count(200)).toBeGreaterThan(0);
-    expect(count(503)).toBeGreaterThan(0);
+    expect(count(503) + count('reset')).toBeGreaterThan(0);
     // Measured: +100 to +107 MiB, 32 served, 168 refused. Before the budget every body was held at
     // once: 141 → 519 MiB here, all 200 served (108 → 642 MiB in red-team finding 3). RSS also holds
     // V8's not yet collected copies of each body (raw chunks, the decoded text, the job's JSON):
