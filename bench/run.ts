@@ -385,14 +385,21 @@ function noopJobData(id: string) {
 let noopSeq = 0;
 /** Jobs whose BullMQ `completed` event (QueueEvents) someone waits for, by job id. */
 const completionWaiters = new Map<string, () => void>();
-/** Resolves when job `id`'s `completed` event arrives; call before adding the job. */
-function completion(id: string): Promise<void> {
-  return new Promise<void>((resolve) =>
+/**
+ * Runs `enqueue`, which adds job `id` (to a queue `listenForCompletions` listens to), and returns the
+ * ms from its start until the job's `completed` event arrives.
+ */
+async function timeUntilCompleted(id: string, enqueue: () => Promise<unknown>): Promise<number> {
+  const t0 = now();
+  const done = new Promise<void>((resolve) =>
     completionWaiters.set(id, () => {
       completionWaiters.delete(id);
       resolve();
     }),
   );
+  await enqueue();
+  await done;
+  return now() - t0;
 }
 
 /** Resolves the waiters of `events`' queue's jobs as they complete. */
@@ -401,13 +408,9 @@ async function listenForCompletions(events: QueueEvents): Promise<void> {
   await events.waitUntilReady();
 }
 
-async function bullRoundTrip(): Promise<number> {
+function bullRoundTrip(): Promise<number> {
   const id = `rtt_${noopSeq++}_${randomBytes(4).toString('hex')}`;
-  const t0 = now();
-  const done = completion(id);
-  await noopQueue!.add('noop', noopJobData(id), { ...executeJobOptions, jobId: id });
-  await done;
-  return now() - t0;
+  return timeUntilCompleted(id, () => noopQueue!.add('noop', noopJobData(id), { ...executeJobOptions, jobId: id }));
 }
 
 /** Raw BullMQ throughput: `n` no-op jobs added one by one (64 in flight) until all completed. */
@@ -495,13 +498,9 @@ async function essentialEnqueue(id: string, projectId: string, rank: number): Pr
  * fake's POST /emails, completion UPDATE), and waited for the way BullMQ offers, its `completed`
  * event (QueueEvents). Timed from before the INSERT until that event arrives.
  */
-async function essentialSync(projectId: string, rank: number): Promise<number> {
+function essentialSync(projectId: string, rank: number): Promise<number> {
   const id = newId('invocation');
-  const t0 = now();
-  const done = completion(id);
-  await essentialEnqueue(id, projectId, rank);
-  await done;
-  return now() - t0;
+  return timeUntilCompleted(id, () => essentialEnqueue(id, projectId, rank));
 }
 
 /**
